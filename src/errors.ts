@@ -1,0 +1,72 @@
+import { redact } from './log';
+
+/**
+ * Errors are values with context. Every failure says what failed, where (server, step, command,
+ * file, config key) and what to do; the plugin edge turns them into PluginErrors.
+ */
+export interface ErrorContext {
+  server?: string;
+  step?: string;
+  command?: string;
+  exitCode?: number | null;
+  signal?: string | null;
+  file?: string;
+  remotePath?: string;
+  key?: string;
+  /** The tail of the command's output, already redacted. */
+  output?: string;
+  /** What the user can do about it. */
+  hint?: string;
+}
+
+export class AttacheError extends Error {
+  readonly context: ErrorContext;
+  /** What failed, without the where: the message is built from both. */
+  readonly what: string;
+
+  constructor(what: string, context: ErrorContext = {}, options?: { cause?: unknown }) {
+    super(redact(formatMessage(what, context)), options);
+    this.name = 'AttacheError';
+    this.what = what;
+    this.context = context;
+  }
+}
+
+/** A remote (or local-target) command that exited non-zero or was killed by a signal. */
+export class RemoteCommandError extends AttacheError {
+  constructor(context: ErrorContext & { command: string; server: string }) {
+    const status = context.signal ? `was killed by signal ${context.signal}` : `exited with code ${context.exitCode}`;
+    super(`command ${status}`, context);
+    this.name = 'RemoteCommandError';
+  }
+}
+
+function formatMessage(what: string, c: ErrorContext): string {
+  const where = [
+    c.server && `server "${c.server}"`,
+    c.step && `step "${c.step}"`,
+    c.key && `config key "${c.key}"`,
+    c.file && `file ${c.file}`,
+    c.remotePath && `remote path ${c.remotePath}`,
+  ].filter(Boolean);
+  let message = where.length ? `${where.join(', ')}: ${what}` : what;
+  if (c.command) message += `\n  command: ${c.command}`;
+  if (c.output) message += `\n  output (last lines):\n${indent(c.output, '    ')}`;
+  if (c.hint) message += `\n  ${c.hint}`;
+  return message;
+}
+
+function indent(text: string, prefix: string): string {
+  return text.split('\n').map((line) => prefix + line).join('\n');
+}
+
+/** Adds context (the step, usually) to an error raised below it; the error's own context wins. */
+export function withContext(error: unknown, context: ErrorContext): AttacheError {
+  if (error instanceof AttacheError) {
+    const wrapped = new AttacheError(error.what, { ...context, ...error.context }, { cause: error });
+    wrapped.name = error.name;
+    return wrapped;
+  }
+  const message = error instanceof Error ? error.message : String(error);
+  return new AttacheError(message, context, { cause: error });
+}

@@ -1,0 +1,106 @@
+import fancyLog from 'fancy-log';
+
+/**
+ * One logger for the whole deploy: step start and end, remote output, progress, the summary.
+ * Every line passes through `redact`, so a registered secret never reaches the terminal;
+ * errors use the same function for their messages.
+ */
+export type Verbosity = 'quiet' | 'normal' | 'verbose';
+
+export interface Logger {
+  readonly verbosity: Verbosity;
+  /** Normal progress: step start and end, summaries of a plugin's work. */
+  info(message: string): void;
+  /** Only with --verbose: every remote command, every file. */
+  debug(message: string): void;
+  warn(message: string): void;
+  error(message: string): void;
+  /** Shown even with --quiet: the end-of-deploy summary. */
+  summary(message: string): void;
+  /** A live line (progress) that a terminal redraws in place; off in quiet mode. */
+  progress(message: string, final?: boolean): void;
+}
+
+export interface LoggerOptions {
+  verbosity?: Verbosity;
+  /** Where lines go; default fancy-log (gulp's own format). Tests pass a collector. */
+  write?: (line: string, level: 'info' | 'warn' | 'error') => void;
+  /** Whether progress may redraw one line in place (a TTY); otherwise it is throttled. */
+  interactive?: boolean;
+}
+
+const secrets = new Set<string>();
+
+/** Marks a value as secret: from now on it is replaced by *** in every log line and error. */
+export function registerSecret(value: string | undefined | null): void {
+  if (!value) return;
+  // Short values would redact ordinary words; a secret of under 4 characters is not worth the noise.
+  if (value.length >= 4) secrets.add(value);
+  for (const line of value.split(/\r?\n/)) {
+    const trimmed = line.trim();
+    if (trimmed.length >= 4 && trimmed !== value) secrets.add(trimmed);
+    const assignment = /^[A-Za-z_][A-Za-z0-9_]*=(.{4,})$/.exec(trimmed);
+    if (assignment) secrets.add(assignment[1].replace(/^["']|["']$/g, ''));
+  }
+}
+
+export function redact(text: string): string {
+  let out = text;
+  for (const secret of secrets) if (out.includes(secret)) out = out.split(secret).join('***');
+  return out;
+}
+
+export function verbosityFromArgv(argv: readonly string[] = process.argv): Verbosity {
+  if (argv.includes('--verbose')) return 'verbose';
+  if (argv.includes('--quiet') || argv.includes('--silent')) return 'quiet';
+  return 'normal';
+}
+
+export function createLogger(options: LoggerOptions = {}): Logger {
+  const verbosity = options.verbosity ?? verbosityFromArgv();
+  const write =
+    options.write ??
+    ((line: string, level: 'info' | 'warn' | 'error') => {
+      if (level === 'error') fancyLog.error(line);
+      else if (level === 'warn') fancyLog.warn(line);
+      else fancyLog(line);
+    });
+  const interactive = options.interactive ?? Boolean(process.stdout.isTTY && !process.env.CI);
+  let lastProgress = 0;
+  let progressShown = false;
+
+  const clearProgress = () => {
+    if (interactive && progressShown) {
+      process.stdout.write('\r\x1b[K');
+      progressShown = false;
+    }
+  };
+  const emit = (line: string, level: 'info' | 'warn' | 'error') => {
+    clearProgress();
+    write(redact(line), level);
+  };
+
+  return {
+    verbosity,
+    info: (m) => verbosity !== 'quiet' && emit(m, 'info'),
+    debug: (m) => verbosity === 'verbose' && emit(m, 'info'),
+    warn: (m) => verbosity !== 'quiet' && emit(m, 'warn'),
+    error: (m) => emit(m, 'error'),
+    summary: (m) => emit(m, 'info'),
+    progress(message, final = false) {
+      if (verbosity === 'quiet') return;
+      if (interactive && !options.write) {
+        process.stdout.write(`\r\x1b[K${redact(message)}`);
+        progressShown = true;
+        if (final) clearProgress();
+        return;
+      }
+      // Not a terminal (CI): a line every few seconds, and the last one.
+      const now = Date.now();
+      if (final || now - lastProgress >= 3000) {
+        lastProgress = now;
+        emit(message, 'info');
+      }
+    },
+  };
+}

@@ -1,0 +1,83 @@
+import type { Readable } from 'node:stream';
+import { RemoteCommandError } from '../errors';
+import type { Logger } from '../log';
+import { quote } from './quote';
+import type { ExecOptions, ExecResult } from './target';
+
+/** Output kept whole for the caller (enough for `git rev-parse`, a lock file, a listing). */
+const MAX_CAPTURE = 4 * 1024 * 1024;
+/** Lines of output an error shows. */
+const TAIL_LINES = 20;
+
+export interface RunningCommand {
+  stdout: Readable;
+  stderr: Readable;
+  exited: Promise<{ code: number | null; signal: string | null }>;
+}
+
+/**
+ * Shared by the SSH and local targets: streams a running command's output line by line to the log,
+ * prefixed with the server's name, captures it, and turns a non-zero exit into a RemoteCommandError
+ * that names server, command, exit code and the tail of the output. stderr alone is not a failure.
+ */
+export async function finishCommand(
+  server: string,
+  command: string,
+  running: RunningCommand,
+  options: ExecOptions,
+  log: Logger,
+): Promise<ExecResult> {
+  const tail: string[] = [];
+  const captured = { stdout: '', stderr: '' };
+  const emit = (line: string) => {
+    if (options.output === 'info') log.info(`[${server}] ${line}`);
+    else if (options.output !== 'none') log.debug(`[${server}] ${line}`);
+  };
+  const read = (stream: Readable, which: 'stdout' | 'stderr') =>
+    new Promise<void>((resolve) => {
+      let partial = '';
+      stream.setEncoding('utf8');
+      stream.on('data', (chunk: string) => {
+        if (captured[which].length < MAX_CAPTURE) captured[which] += chunk;
+        const lines = (partial + chunk).split(/\r?\n/);
+        partial = lines.pop() ?? '';
+        for (const line of lines) {
+          tail.push(line);
+          if (tail.length > TAIL_LINES) tail.shift();
+          emit(line);
+        }
+      });
+      const done = () => {
+        if (partial) {
+          tail.push(partial);
+          if (tail.length > TAIL_LINES) tail.shift();
+          emit(partial);
+          partial = '';
+        }
+        resolve();
+      };
+      stream.on('end', done);
+      stream.on('close', done);
+      stream.on('error', done);
+    });
+
+  const [status] = await Promise.all([running.exited, read(running.stdout, 'stdout'), read(running.stderr, 'stderr')]);
+  const result: ExecResult = { ...status, ...captured };
+  if (options.check !== false && (status.code !== 0 || status.signal)) {
+    throw new RemoteCommandError({
+      server,
+      step: options.step,
+      command,
+      exitCode: status.code,
+      signal: status.signal,
+      output: tail.join('\n'),
+      hint: 'Run the command by hand on the server to see the whole output, or run again with --verbose.',
+    });
+  }
+  return result;
+}
+
+/** The command as run: `cd` into the working directory first, so both targets treat `cwd` alike. */
+export function inDirectory(command: string, cwd: string | undefined): string {
+  return cwd === undefined ? command : `cd -- ${quote(cwd)} && ${command}`;
+}

@@ -1,0 +1,95 @@
+import { spawn } from 'node:child_process';
+import { createWriteStream, promises as fs } from 'node:fs';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { Logger } from '../log';
+import { finishCommand, inDirectory } from './command';
+import { fileType, type ExecOptions, type ExecResult, type FileStat, type Target } from './target';
+
+/**
+ * The local target (`host: "local"`): the same contract as an SSH session, carried out by the local
+ * shell and file system. rename(2) and symlink(2) give it the same atomic swap.
+ */
+export class LocalTarget implements Target {
+  readonly kind = 'local' as const;
+
+  constructor(
+    readonly name: string,
+    private readonly log: Logger,
+  ) {}
+
+  exec(command: string, options: ExecOptions = {}): Promise<ExecResult> {
+    const full = inDirectory(command, options.cwd);
+    this.log.debug(`[${this.name}] $ ${full}`);
+    const child = spawn('/bin/sh', ['-c', full], { stdio: ['pipe', 'pipe', 'pipe'] });
+    const exited = new Promise<{ code: number | null; signal: string | null }>((resolve) => {
+      child.on('error', () => resolve({ code: 127, signal: null }));
+      child.on('close', (code, signal) => resolve({ code, signal }));
+    });
+    child.stdin.on('error', () => {}); // a command that does not read its input closes it early
+    child.stdin.end(options.stdin ?? '');
+    return finishCommand(this.name, full, { stdout: child.stdout, stderr: child.stderr, exited }, options, this.log);
+  }
+
+  async lstat(path: string): Promise<FileStat | null> {
+    return toStat(await fs.lstat(path).catch(ifMissing(null)));
+  }
+
+  async stat(path: string): Promise<FileStat | null> {
+    return toStat(await fs.stat(path).catch(ifMissing(null)));
+  }
+
+  readlink(path: string): Promise<string | null> {
+    return fs.readlink(path).catch(ifMissing(null));
+  }
+
+  async mkdir(path: string): Promise<void> {
+    await fs.mkdir(path).catch(async (error: NodeJS.ErrnoException) => {
+      if (error.code === 'EEXIST' && (await fs.stat(path)).isDirectory()) return;
+      throw error;
+    });
+  }
+
+  async writeFile(path: string, contents: Buffer | Readable, mode?: number): Promise<number> {
+    let bytes = 0;
+    if (Buffer.isBuffer(contents)) {
+      await fs.writeFile(path, contents);
+      bytes = contents.length;
+    } else {
+      contents.on('data', (chunk: Buffer) => (bytes += chunk.length));
+      await pipeline(contents, createWriteStream(path));
+    }
+    if (mode !== undefined) await fs.chmod(path, mode & 0o7777);
+    return bytes;
+  }
+
+  readFile(path: string): Promise<Buffer> {
+    return fs.readFile(path);
+  }
+
+  rename(from: string, to: string): Promise<void> {
+    return fs.rename(from, to);
+  }
+
+  symlink(target: string, path: string): Promise<void> {
+    return fs.symlink(target, path);
+  }
+
+  unlink(path: string): Promise<void> {
+    return fs.unlink(path);
+  }
+
+  async close(): Promise<void> {}
+}
+
+function toStat(stats: import('node:fs').Stats | null): FileStat | null {
+  if (!stats) return null;
+  return { type: fileType(stats.mode), size: stats.size, mode: stats.mode & 0o7777, mtimeMs: stats.mtimeMs };
+}
+
+function ifMissing<T>(value: T) {
+  return (error: NodeJS.ErrnoException): T => {
+    if (error.code === 'ENOENT' || error.code === 'ENOTDIR') return value;
+    throw error;
+  };
+}

@@ -1,0 +1,71 @@
+import type { Readable } from 'node:stream';
+
+/**
+ * What every plugin and step talks to: one server, reached over SSH (ssh/session.ts) or the local
+ * machine (remote/local.ts). Paths are POSIX strings on the target. A step never opens its own
+ * connection: it receives a Target.
+ */
+export interface Target {
+  /** The server's name in logs and errors. */
+  readonly name: string;
+  readonly kind: 'ssh' | 'local';
+  /** Runs a shell command; rejects with RemoteCommandError on a non-zero exit unless `check: false`. */
+  exec(command: string, options?: ExecOptions): Promise<ExecResult>;
+  /** null when nothing is at the path; symlinks are not followed. */
+  lstat(path: string): Promise<FileStat | null>;
+  /** null when nothing is at the path (or a symlink points nowhere). */
+  stat(path: string): Promise<FileStat | null>;
+  readlink(path: string): Promise<string | null>;
+  /** Creates one directory; succeeds if it already exists as a directory. */
+  mkdir(path: string): Promise<void>;
+  /** Writes a file in place, with the given mode; stream contents are sent as they are read. */
+  writeFile(path: string, contents: Buffer | Readable, mode?: number): Promise<number>;
+  readFile(path: string): Promise<Buffer>;
+  /** Atomically replaces `to` with `from` (rename(2) semantics, posix-rename over SFTP). */
+  rename(from: string, to: string): Promise<void>;
+  symlink(target: string, path: string): Promise<void>;
+  unlink(path: string): Promise<void>;
+  /** Closes the connection; idempotent. */
+  close(): Promise<void>;
+}
+
+export interface ExecOptions {
+  /** Directory to run in (quoted by the target). */
+  cwd?: string;
+  /** Reject on a non-zero exit (default true). */
+  check?: boolean;
+  /** Where output lines go: 'info' (shown), 'debug' (only --verbose, the default) or 'none'. */
+  output?: 'info' | 'debug' | 'none';
+  /** Bytes for the command's standard input. */
+  stdin?: string | Buffer;
+  /** Context added to a failure's error (the deploy step). */
+  step?: string;
+}
+
+export interface ExecResult {
+  code: number | null;
+  signal: string | null;
+  stdout: string;
+  stderr: string;
+}
+
+export interface FileStat {
+  type: 'file' | 'directory' | 'symlink' | 'other';
+  size: number;
+  /** Permission bits only (0o7777). */
+  mode: number;
+  mtimeMs: number;
+}
+
+export function fileType(mode: number): FileStat['type'] {
+  switch (mode & 0o170000) {
+    case 0o100000:
+      return 'file';
+    case 0o040000:
+      return 'directory';
+    case 0o120000:
+      return 'symlink';
+    default:
+      return 'other';
+  }
+}

@@ -1,0 +1,72 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { utils, type AuthenticationType, type ParsedKey } from 'ssh2';
+import { AttacheError } from '../errors';
+import { registerSecret } from '../log';
+import type { ResolvedServer } from './resolve';
+
+/**
+ * Key-only authentication, in OpenSSH's order: the agent, then each identity file. Keys are read and
+ * decrypted before connecting, so a missing key or a wrong passphrase is reported as such, not as a
+ * vague "authentication failed" from the server.
+ */
+export interface AuthPlan {
+  methods: AuthenticationType[];
+  /** What will be tried, for the error when the server refuses all of it. */
+  described: string[];
+}
+
+export function planAuthentication(server: ResolvedServer): AuthPlan {
+  registerSecret(server.passphrase);
+  const methods: AuthenticationType[] = [];
+  const described: string[] = [];
+  const username = server.user;
+
+  if (server.agent && existsSync(server.agent)) {
+    // @types/ssh2's AuthenticationType union omits some methods ssh2 accepts; the shapes below are ssh2's own.
+    methods.push({ type: 'agent', username, agent: server.agent } as unknown as AuthenticationType);
+    described.push(`the SSH agent (${server.agent})`);
+  }
+  for (const file of server.identityFiles) {
+    if (!existsSync(file)) {
+      if (server.identityFilesExplicit) {
+        throw new AttacheError(`private key ${file} does not exist`, {
+          server: server.name,
+          file,
+          hint: 'Check IdentityFile in ~/.ssh/config or the identityFile option.',
+        });
+      }
+      continue;
+    }
+    const key = parseKeyFile(server, file);
+    methods.push({ type: 'publickey', username, key } as unknown as AuthenticationType);
+    described.push(`key ${file}`);
+  }
+  if (methods.length === 0) {
+    throw new AttacheError('no SSH agent and no private key to authenticate with', {
+      server: server.name,
+      hint: `Start ssh-agent and add your key, create ~/.ssh/id_ed25519, or name a key with IdentityFile (passwords are not supported).`,
+    });
+  }
+  return { methods, described };
+}
+
+function parseKeyFile(server: ResolvedServer, file: string): ParsedKey {
+  const parsed = utils.parseKey(readFileSync(file), server.passphrase);
+  const key = Array.isArray(parsed) ? parsed[0] : parsed;
+  if (key instanceof Error) {
+    const encrypted = /passphrase|encrypted/i.test(key.message);
+    const what = !encrypted
+      ? `private key ${file} cannot be read: ${key.message}`
+      : server.passphrase
+        ? `wrong passphrase for private key ${file}`
+        : `private key ${file} is encrypted and no passphrase was given`;
+    throw new AttacheError(what, {
+      server: server.name,
+      file,
+      hint: encrypted
+        ? 'Add the key to ssh-agent (ssh-add), or give its passphrase with the passphraseEnv option (an environment variable).'
+        : 'Use an OpenSSH or PEM private key.',
+    });
+  }
+  return key;
+}

@@ -1,0 +1,145 @@
+import { readFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { AttacheError } from '../errors';
+
+/** A server as a user names it: an ~/.ssh/config alias, `user@host:port`, `local`, or an object. */
+export type ServerSpec = string | ServerOptions;
+
+export interface ServerOptions {
+  /** Name in logs and errors (default: the host). */
+  name?: string;
+  /** Host name, address, ~/.ssh/config alias, or `local` for the local target. */
+  host: string;
+  port?: number;
+  user?: string;
+  /** Private key files, tried in order after the agent. Default: ~/.ssh/config's, then id_ed25519, id_ecdsa, id_rsa. */
+  identityFile?: string | string[];
+  /** Passphrase for encrypted keys (prefer `passphraseEnv`: the value never reaches a log). */
+  passphrase?: string;
+  /** Name of an environment variable holding the key passphrase. */
+  passphraseEnv?: string;
+  /** SSH agent socket; default $SSH_AUTH_SOCK; false turns the agent off. */
+  agent?: string | false;
+  /** Forward the agent so that `git clone` on the server can use your key (default: ~/.ssh/config's ForwardAgent). */
+  forwardAgent?: boolean;
+  /** Like OpenSSH's StrictHostKeyChecking=accept-new: trust and record an unknown host's key. A changed key is always refused. */
+  acceptNewHostKeys?: boolean;
+  /** known_hosts file (default ~/.ssh/known_hosts). */
+  knownHostsFile?: string;
+  /** Seconds to wait for the TCP connection and the handshake (default: ~/.ssh/config's ConnectTimeout, else 20). */
+  connectTimeout?: number;
+  /** A jump host (`ProxyJump`): an alias or `user@host:port`; comma-separated for a chain. */
+  proxyJump?: string;
+  /** ssh config file (default ~/.ssh/config). */
+  sshConfigFile?: string;
+}
+
+/** Everything needed to connect, after ~/.ssh/config and defaults are applied. Explicit options win. */
+export interface ResolvedServer {
+  name: string;
+  /** The name used for known_hosts: the HostName (or HostKeyAlias). */
+  hostname: string;
+  port: number;
+  user: string;
+  identityFiles: string[];
+  /** True when IdentityFile came from the user (config or options): a missing one is an error. */
+  identityFilesExplicit: boolean;
+  passphrase?: string;
+  agent?: string;
+  forwardAgent: boolean;
+  acceptNewHostKeys: boolean;
+  knownHostsFile: string;
+  hostKeyAlias?: string;
+  connectTimeoutMs: number;
+  proxyJump?: string;
+  sshConfigFile: string;
+}
+
+// ssh-config's type declarations point at its ESM build; the CommonJS build we load has this shape.
+const SSHConfig: { parse(text: string): { compute(host: string): Record<string, string | string[]> } } = require('ssh-config');
+
+const DEFAULT_KEYS = ['id_ed25519', 'id_ecdsa', 'id_rsa'];
+
+export function parseServerString(spec: string): ServerOptions {
+  const match = /^(?:([^@\s]+)@)?(\[[^\]]+\]|[^:@\s]+)(?::(\d+))?$/.exec(spec.trim());
+  if (!match) {
+    throw new AttacheError(`"${spec}" is not a server: expected an ~/.ssh/config alias or user@host:port`);
+  }
+  const [, user, host, port] = match;
+  return { host: host.replace(/^\[|\]$/g, ''), user, port: port ? Number(port) : undefined };
+}
+
+export function resolveServer(spec: ServerSpec): ResolvedServer {
+  const options = typeof spec === 'string' ? parseServerString(spec) : spec;
+  const home = os.homedir();
+  const sshDir = path.join(home, '.ssh');
+  const sshConfigFile = options.sshConfigFile ?? path.join(sshDir, 'config');
+  const file = readSshConfig(sshConfigFile, options.host);
+
+  const user = options.user ?? first(file.user) ?? os.userInfo().username;
+  const hostname = first(file.hostname)?.replace(/%h/g, options.host) ?? options.host;
+  const port = options.port ?? numberOf(first(file.port), 'Port', sshConfigFile) ?? 22;
+  const expand = (p: string) =>
+    p
+      .replace(/^~(?=$|\/)/, home)
+      .replace(/%d/g, home)
+      .replace(/%u/g, os.userInfo().username)
+      .replace(/%r/g, user)
+      .replace(/%h/g, hostname)
+      .replace(/%p/g, String(port));
+  const explicit = options.identityFile !== undefined ? toArray(options.identityFile) : toArray(file.identityfile);
+  const identityFiles = (explicit.length ? explicit : DEFAULT_KEYS.map((k) => path.join(sshDir, k))).map(expand);
+  const timeout = options.connectTimeout ?? numberOf(first(file.connecttimeout), 'ConnectTimeout', sshConfigFile) ?? 20;
+  const agent = options.agent === false ? undefined : options.agent ?? process.env.SSH_AUTH_SOCK ?? undefined;
+  const proxyJump = options.proxyJump ?? first(file.proxyjump);
+
+  return {
+    name: options.name ?? options.host,
+    hostname,
+    port,
+    user,
+    identityFiles,
+    identityFilesExplicit: explicit.length > 0,
+    passphrase: options.passphrase ?? (options.passphraseEnv ? process.env[options.passphraseEnv] : undefined),
+    agent: agent || undefined,
+    forwardAgent: options.forwardAgent ?? first(file.forwardagent)?.toLowerCase() === 'yes',
+    acceptNewHostKeys: options.acceptNewHostKeys ?? false,
+    knownHostsFile: options.knownHostsFile ?? path.join(sshDir, 'known_hosts'),
+    hostKeyAlias: first(file.hostkeyalias),
+    connectTimeoutMs: timeout * 1000,
+    proxyJump: proxyJump && proxyJump.toLowerCase() !== 'none' ? proxyJump : undefined,
+    sshConfigFile,
+  };
+}
+
+/** The ~/.ssh/config entries for a host, with lower-cased keys (OpenSSH keywords are case-insensitive). */
+function readSshConfig(file: string, host: string): Record<string, string | string[]> {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch {
+    return {};
+  }
+  const computed = SSHConfig.parse(text).compute(host);
+  const out: Record<string, string | string[]> = {};
+  for (const [key, value] of Object.entries(computed)) out[key.toLowerCase()] = value;
+  return out;
+}
+
+function first(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value;
+}
+
+function toArray(value: string | string[] | undefined): string[] {
+  return value === undefined ? [] : Array.isArray(value) ? value : [value];
+}
+
+function numberOf(value: string | undefined, keyword: string, file: string): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n <= 0) {
+    throw new AttacheError(`${keyword} "${value}" is not a positive whole number`, { file, hint: `Fix ${keyword} in ${file}.` });
+  }
+  return n;
+}

@@ -1,0 +1,361 @@
+import net from 'node:net';
+import type { Duplex, Readable } from 'node:stream';
+import type { Client, ClientChannel, ConnectConfig, ServerHostKeyAlgorithm, SFTPWrapper, Stats } from 'ssh2';
+import SftpClient from 'ssh2-sftp-client';
+import { AttacheError } from '../errors';
+import type { Logger } from '../log';
+import { createLimit, type Limit } from '../limit';
+import { finishCommand, inDirectory } from '../remote/command';
+import { sh } from '../remote/quote';
+import { fileType, type ExecOptions, type ExecResult, type FileStat, type Target } from '../remote/target';
+import { planAuthentication } from './auth';
+import { verifyHostKey, preferredHostKeyAlgorithms } from './host-key';
+import { resolveServer, type ResolvedServer, type ServerSpec } from './resolve';
+
+/** OpenSSH allows 10 channels per connection (MaxSessions); one is the SFTP channel. */
+const MAX_COMMAND_CHANNELS = 8;
+/** SFTP write requests in flight for one file. */
+const WRITES_IN_FLIGHT = 16;
+const SFTP_NO_SUCH_FILE = 2;
+
+let handshakes = 0;
+/** SSH handshakes this process has made (the benchmark and a test check: one per server per deploy). */
+export function handshakeCount(): number {
+  return handshakes;
+}
+
+/**
+ * One SSH connection to one server, carrying the SFTP channel and the command channels for every
+ * step of a deploy. Host keys are verified against known_hosts, keys only, TCP_NODELAY on (ssh2
+ * leaves Nagle's algorithm on, which costs ~40 ms per small sequential SFTP request).
+ */
+export class SshSession implements Target {
+  readonly kind = 'ssh' as const;
+  readonly name: string;
+  private closed = false;
+  private readonly commands: Limit = createLimit(MAX_COMMAND_CHANNELS);
+
+  private constructor(
+    readonly server: ResolvedServer,
+    private readonly client: Client,
+    private readonly sftpClient: SftpClient,
+    private readonly sftp: SFTPWrapper,
+    private readonly log: Logger,
+    private readonly jump?: SshSession,
+  ) {
+    this.name = server.name;
+    client.on('close', () => (this.closed = true));
+  }
+
+  static async open(spec: ServerSpec, log: Logger): Promise<SshSession> {
+    const server = resolveServer(spec);
+    const auth = planAuthentication(server); // before connecting: a missing key or wrong passphrase fails here
+    const jump = server.proxyJump ? await SshSession.open(jumpSpec(server), log) : undefined;
+    try {
+      const sock = jump ? await jump.forward(server) : await connectTcp(server);
+      // ssh2-sftp-client prints connection events to the console by default; the session tracks them itself.
+      const quiet = () => undefined;
+      const sftpClient = new SftpClient(server.name, { error: quiet, end: quiet, close: quiet });
+      const client = (sftpClient as unknown as { client: Client }).client;
+      let lastError: (Error & { level?: string }) | undefined;
+      client.on('error', (error: Error & { level?: string }) => (lastError = error));
+      let hostKeyError: AttacheError | undefined;
+
+      const config: ConnectConfig = {
+        sock,
+        username: server.user,
+        authHandler: auth.methods,
+        readyTimeout: server.connectTimeoutMs,
+        keepaliveInterval: 15_000,
+        keepaliveCountMax: 4,
+        agent: server.forwardAgent ? server.agent : undefined,
+        agentForward: server.forwardAgent && server.agent !== undefined,
+        algorithms: { serverHostKey: preferredHostKeyAlgorithms(server) as ServerHostKeyAlgorithm[] },
+        hostVerifier: (key: Buffer) => {
+          hostKeyError = verifyHostKey(server, key);
+          return hostKeyError === undefined;
+        },
+      };
+      log.debug(`[${server.name}] connecting to ${server.user}@${server.hostname}:${server.port}${jump ? ` via ${jump.name}` : ''}`);
+      try {
+        handshakes++;
+        await sftpClient.connect(config as SftpClient.ConnectOptions);
+      } catch (error) {
+        sock.destroy();
+        throw hostKeyError ?? connectionError(server, lastError ?? error, auth.described);
+      }
+      const sftp = (sftpClient as unknown as { sftp: SFTPWrapper }).sftp;
+      return new SshSession(server, client, sftpClient, sftp, log, jump);
+    } catch (error) {
+      await jump?.close();
+      throw error;
+    }
+  }
+
+  exec(command: string, options: ExecOptions = {}): Promise<ExecResult> {
+    const full = inDirectory(command, options.cwd);
+    return this.commands(async () => {
+      this.log.debug(`[${this.name}] $ ${full}`);
+      const channel = await new Promise<ClientChannel>((resolve, reject) => {
+        this.client.exec(full, (error, stream) => (error ? reject(this.lost(error, full)) : resolve(stream)));
+      });
+      const exited = new Promise<{ code: number | null; signal: string | null }>((resolve) => {
+        let status = { code: null as number | null, signal: null as string | null };
+        channel.on('exit', (code: number | null, signal?: string) => (status = { code, signal: signal ?? null }));
+        channel.on('close', () => resolve(status));
+      });
+      channel.end(options.stdin ?? undefined);
+      return finishCommand(this.name, full, { stdout: channel, stderr: channel.stderr, exited }, options, this.log);
+    });
+  }
+
+  async lstat(path: string): Promise<FileStat | null> {
+    return toStat(await this.call<Stats>((cb) => this.sftp.lstat(path, cb), path, true));
+  }
+
+  async stat(path: string): Promise<FileStat | null> {
+    return toStat(await this.call<Stats>((cb) => this.sftp.stat(path, cb), path, true));
+  }
+
+  readlink(path: string): Promise<string | null> {
+    return this.call<string>((cb) => this.sftp.readlink(path, cb), path, true);
+  }
+
+  async mkdir(path: string): Promise<void> {
+    try {
+      await this.call<void>((cb) => this.sftp.mkdir(path, cb), path);
+    } catch (error) {
+      // SFTP has no EEXIST: any failure on an existing directory is success.
+      if ((await this.stat(path))?.type === 'directory') return;
+      throw error;
+    }
+  }
+
+  /** Opens, writes with requests pipelined at their offsets, sets the mode (umask applies on open), closes. */
+  async writeFile(path: string, contents: Buffer | Readable, mode?: number): Promise<number> {
+    const handle = await this.call<Buffer>((cb) => this.sftp.open(path, 'w', mode === undefined ? {} : { mode }, cb), path);
+    let written = 0;
+    try {
+      written = Buffer.isBuffer(contents) ? await this.writeBuffer(handle, contents, path) : await this.writeStream(handle, contents, path);
+      if (mode !== undefined) await this.call<void>((cb) => this.sftp.fchmod(handle, mode & 0o7777, cb), path);
+    } finally {
+      await this.call<void>((cb) => this.sftp.close(handle, cb), path).catch(() => undefined);
+    }
+    return written;
+  }
+
+  async readFile(path: string): Promise<Buffer> {
+    const chunks: Buffer[] = [];
+    await new Promise<void>((resolve, reject) => {
+      const stream = this.sftp.createReadStream(path);
+      stream.on('data', (chunk: Buffer) => chunks.push(chunk));
+      stream.on('error', (error: Error) => reject(this.sftpError(error, path)));
+      stream.on('close', () => resolve());
+    });
+    return Buffer.concat(chunks);
+  }
+
+  /** posix-rename@openssh.com replaces the destination atomically; plain SFTP rename refuses to. */
+  async rename(from: string, to: string): Promise<void> {
+    await this.call<void>((cb) => this.sftp.ext_openssh_rename(from, to, cb), `${from} -> ${to}`).catch(async (error) => {
+      if (!/extension|not supported/i.test(String(error))) throw error;
+      await this.exec(sh`mv -f -T -- ${from} ${to}`);
+    });
+  }
+
+  symlink(target: string, path: string): Promise<void> {
+    return this.call<void>((cb) => this.sftp.symlink(target, path, cb), path);
+  }
+
+  unlink(path: string): Promise<void> {
+    return this.call<void>((cb) => this.sftp.unlink(path, cb), path);
+  }
+
+  async close(): Promise<void> {
+    if (!this.closed) {
+      this.closed = true;
+      await this.sftpClient.end().catch(() => undefined);
+    }
+    await this.jump?.close();
+  }
+
+  /** A channel to host:port through this connection (ProxyJump). */
+  forward(server: ResolvedServer): Promise<Duplex> {
+    return new Promise((resolve, reject) => {
+      this.client.forwardOut('127.0.0.1', 0, server.hostname, server.port, (error, channel) => {
+        if (error) {
+          reject(new AttacheError(`jump host ${this.name} could not reach ${server.hostname}:${server.port}: ${error.message}`, {
+            server: server.name,
+            hint: `Check that ${this.name} can connect to ${server.hostname}:${server.port} and allows TCP forwarding.`,
+          }));
+        } else resolve(channel as unknown as Duplex);
+      });
+    });
+  }
+
+  private async writeBuffer(handle: Buffer, data: Buffer, path: string): Promise<number> {
+    const chunk = this.maxWrite();
+    const offsets: number[] = [];
+    for (let offset = 0; offset < data.length; offset += chunk) offsets.push(offset);
+    const limit = createLimit(WRITES_IN_FLIGHT);
+    await Promise.all(
+      offsets.map((offset) =>
+        limit(() => {
+          const length = Math.min(chunk, data.length - offset);
+          return this.call<void>((cb) => this.sftp.write(handle, data, offset, length, offset, cb), path);
+        }),
+      ),
+    );
+    return data.length;
+  }
+
+  /** Streams with a bounded number of writes in flight, pausing the source: memory stays flat for any size. */
+  private writeStream(handle: Buffer, source: Readable, path: string): Promise<number> {
+    const chunkSize = this.maxWrite();
+    return new Promise((resolve, reject) => {
+      let position = 0;
+      let inFlight = 0;
+      let ended = false;
+      let failed = false;
+      const fail = (error: unknown) => {
+        if (failed) return;
+        failed = true;
+        source.destroy();
+        reject(error);
+      };
+      const maybeDone = () => {
+        if (ended && inFlight === 0 && !failed) resolve(position);
+      };
+      source.on('data', (data: Buffer | string) => {
+        const buffer = Buffer.isBuffer(data) ? data : Buffer.from(data);
+        for (let offset = 0; offset < buffer.length; offset += chunkSize) {
+          const piece = buffer.subarray(offset, offset + chunkSize);
+          const at = position;
+          position += piece.length;
+          inFlight++;
+          this.sftp.write(handle, piece, 0, piece.length, at, (error) => {
+            inFlight--;
+            if (error) return fail(this.sftpError(error, path));
+            if (inFlight < WRITES_IN_FLIGHT) source.resume();
+            maybeDone();
+          });
+        }
+        if (inFlight >= WRITES_IN_FLIGHT) source.pause();
+      });
+      source.on('end', () => {
+        ended = true;
+        maybeDone();
+      });
+      source.on('error', fail);
+    });
+  }
+
+  private maxWrite(): number {
+    return (this.sftp as unknown as { _maxWriteLen?: number })._maxWriteLen ?? 32 * 1024;
+  }
+
+  /** Promisifies one SFTP request; with `missingIsNull`, "no such file" resolves null. */
+  private call<T>(request: (cb: (error: Error | null | undefined, value?: T) => void) => void, path: string, missingIsNull: true): Promise<T | null>;
+  private call<T>(request: (cb: (error: Error | null | undefined, value?: T) => void) => void, path: string): Promise<T>;
+  private call<T>(request: (cb: (error: Error | null | undefined, value?: T) => void) => void, path: string, missingIsNull = false): Promise<T | null> {
+    return new Promise((resolve, reject) => {
+      if (this.closed) return reject(this.lost(new Error('connection closed'), path));
+      request((error, value) => {
+        if (!error) return resolve(value as T);
+        if (missingIsNull && (error as Error & { code?: number }).code === SFTP_NO_SUCH_FILE) return resolve(null);
+        reject(this.sftpError(error, path));
+      });
+    });
+  }
+
+  private sftpError(error: Error, path: string): AttacheError {
+    if (this.closed) return this.lost(error, path);
+    return new AttacheError(`SFTP: ${error.message}`, { server: this.name, remotePath: path }, { cause: error });
+  }
+
+  private lost(error: Error, where: string): AttacheError {
+    return new AttacheError(`connection to ${this.server.hostname}:${this.server.port} was lost (${error.message})`, {
+      server: this.name,
+      remotePath: where,
+      hint: 'Nothing was switched; run the deploy again when the server is reachable.',
+    });
+  }
+}
+
+export function openSession(spec: ServerSpec, log: Logger): Promise<SshSession> {
+  return SshSession.open(spec, log);
+}
+
+function jumpSpec(server: ResolvedServer): ServerSpec {
+  // A chain "a,b" reaches b through a: the last hop is ours, the rest is its own ProxyJump.
+  const hops = (server.proxyJump ?? '').split(',').map((h) => h.trim());
+  const last = hops.pop() as string;
+  const base = /[@:]/.test(last) ? { ...parseHop(last) } : { host: last };
+  return {
+    ...base,
+    acceptNewHostKeys: server.acceptNewHostKeys,
+    knownHostsFile: server.knownHostsFile,
+    sshConfigFile: server.sshConfigFile,
+    proxyJump: hops.length ? hops.join(',') : undefined,
+  };
+}
+
+function parseHop(hop: string): { host: string; user?: string; port?: number } {
+  const match = /^(?:([^@]+)@)?([^:]+)(?::(\d+))?$/.exec(hop);
+  if (!match) return { host: hop };
+  return { user: match[1], host: match[2], port: match[3] ? Number(match[3]) : undefined };
+}
+
+function connectTcp(server: ResolvedServer): Promise<net.Socket> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect({ host: server.hostname, port: server.port });
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(
+        new AttacheError(`no answer from ${server.hostname}:${server.port} within ${server.connectTimeoutMs / 1000} s`, {
+          server: server.name,
+          hint: 'Check the host and port, the firewall, or raise ConnectTimeout.',
+        }),
+      );
+    }, server.connectTimeoutMs);
+    socket.once('connect', () => {
+      clearTimeout(timer);
+      socket.setNoDelay(true);
+      socket.setKeepAlive(true, 15_000);
+      resolve(socket);
+    });
+    socket.once('error', (error: NodeJS.ErrnoException) => {
+      clearTimeout(timer);
+      const what =
+        error.code === 'ECONNREFUSED'
+          ? `connection refused by ${server.hostname}:${server.port}`
+          : error.code === 'ENOTFOUND' || error.code === 'EAI_AGAIN'
+            ? `host name ${server.hostname} could not be resolved`
+            : `could not connect to ${server.hostname}:${server.port}: ${error.message}`;
+      reject(new AttacheError(what, { server: server.name, hint: 'Is sshd running there, and are host and port right (.attache.json or ~/.ssh/config)?' }));
+    });
+  });
+}
+
+function connectionError(server: ResolvedServer, error: unknown, tried: string[]): AttacheError {
+  const err = error as Error & { level?: string };
+  const message = err?.message ?? String(error);
+  if (err?.level === 'client-authentication' || /authentication methods failed/i.test(message)) {
+    return new AttacheError(`authentication as "${server.user}" was rejected`, {
+      server: server.name,
+      hint: `Tried: ${tried.join(', ')}. Add your public key to ~${server.user}/.ssh/authorized_keys on the server, or check User.`,
+    });
+  }
+  if (/timed out/i.test(message)) {
+    return new AttacheError(`the SSH handshake with ${server.hostname}:${server.port} timed out`, {
+      server: server.name,
+      hint: 'Is this an SSH server? Check the port, or raise ConnectTimeout.',
+    });
+  }
+  return new AttacheError(`SSH connection to ${server.hostname}:${server.port} failed: ${message}`, { server: server.name }, { cause: error });
+}
+
+function toStat(stats: Stats | null): FileStat | null {
+  if (!stats) return null;
+  return { type: fileType(stats.mode), size: stats.size, mode: stats.mode & 0o7777, mtimeMs: stats.mtime * 1000 };
+}

@@ -1,0 +1,212 @@
+import assert from 'node:assert/strict';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { AttacheError, RemoteCommandError } from '../../src/errors';
+import { openSession } from '../../src/ssh/session';
+import { addAlias, createHome, keygen, startSshd, trust, type SshServer, type TestHome } from '../support/sshd';
+import { captureLogger } from '../support/log';
+
+describe('SSH session against a real sshd', () => {
+  let home: TestHome;
+  let server: SshServer;
+
+  before(async () => {
+    home = createHome();
+    server = await startSshd(home);
+  });
+  after(() => server.stop());
+
+  const target = () => ({ host: '127.0.0.1', port: server.port, user: 'root' });
+
+  it('runs a command and returns its output and exit status, streaming lines with the server name', async () => {
+    trust(home, server);
+    const { log, lines } = captureLogger();
+    const session = await openSession({ ...target(), name: 'web1' }, log);
+    try {
+      const result = await session.exec('echo hello; echo oops >&2; echo world');
+      assert.equal(result.code, 0);
+      assert.equal(result.stdout, 'hello\nworld\n');
+      assert.equal(result.stderr, 'oops\n');
+      assert.ok(lines.includes('[web1] hello'));
+      assert.ok(lines.includes('[web1] oops'), 'stderr lines are logged too, and are not a failure');
+      const status = await session.exec('exit 3', { check: false });
+      assert.equal(status.code, 3);
+    } finally {
+      await session.close();
+    }
+  });
+
+  it('fails a non-zero command with an error naming server, command, exit code and output tail', async () => {
+    const { log } = captureLogger('quiet');
+    const session = await openSession({ ...target(), name: 'web1' }, log);
+    try {
+      await assert.rejects(session.exec('echo first; echo "it broke" >&2; exit 7', { step: 'composer' }), (error: unknown) => {
+        assert.ok(error instanceof RemoteCommandError);
+        assert.match(error.message, /server "web1"/);
+        assert.match(error.message, /step "composer"/);
+        assert.match(error.message, /exited with code 7/);
+        assert.match(error.message, /command: echo first; echo "it broke" >&2; exit 7/);
+        assert.match(error.message, /it broke/);
+        assert.equal(error.context.exitCode, 7);
+        return true;
+      });
+    } finally {
+      await session.close();
+    }
+  });
+
+  it('refuses an unknown host and prints its SHA256 fingerprint and how to trust it', async () => {
+    const other = await startSshd(home);
+    try {
+      const expected = execFileSync('ssh-keygen', ['-l', '-E', 'sha256', '-f', `${other.hostKeyFile}.pub`]).toString().split(' ')[1];
+      await assert.rejects(openSession({ host: '127.0.0.1', port: other.port }, captureLogger().log), (error: unknown) => {
+        assert.ok(error instanceof AttacheError);
+        assert.match(error.message, new RegExp(`\\[127\\.0\\.0\\.1\\]:${other.port} is not in`));
+        assert.ok(error.message.includes(expected), `fingerprint ${expected} in: ${error.message}`);
+        assert.match(error.message, /ssh-keyscan/);
+        return true;
+      });
+      assert.equal(readFileSync(home.knownHosts, 'utf8').includes(`${other.port}]`), false, 'nothing was written');
+    } finally {
+      await other.stop();
+    }
+  });
+
+  it('refuses a changed host key even with acceptNewHostKeys', async () => {
+    const other = await startSshd(home);
+    try {
+      // known_hosts holds a different ed25519 key for this host:port.
+      const fake = path.join(home.dir, 'fake_host_key');
+      keygen(fake);
+      const fakeLine = readFileSync(`${fake}.pub`, 'utf8').split(' ').slice(0, 2).join(' ');
+      writeFileSync(home.knownHosts, readFileSync(home.knownHosts, 'utf8') + `[127.0.0.1]:${other.port} ${fakeLine}\n`);
+      await assert.rejects(
+        openSession({ host: '127.0.0.1', port: other.port, acceptNewHostKeys: true }, captureLogger().log),
+        /has CHANGED[\s\S]*ssh-keygen -R/,
+      );
+    } finally {
+      await other.stop();
+    }
+  });
+
+  it('acceptNewHostKeys records an unknown host in known_hosts, and the entry is then trusted', async () => {
+    const other = await startSshd(home);
+    try {
+      const session = await openSession({ host: '127.0.0.1', port: other.port, acceptNewHostKeys: true }, captureLogger().log);
+      await session.close();
+      const known = readFileSync(home.knownHosts, 'utf8');
+      assert.ok(known.includes(`[127.0.0.1]:${other.port} ${other.hostKey}`), known);
+      const again = await openSession({ host: '127.0.0.1', port: other.port }, captureLogger().log);
+      await again.close();
+    } finally {
+      await other.stop();
+    }
+  });
+
+  it('accepts a hashed known_hosts entry (ssh-keygen -H)', async () => {
+    const other = await startSshd(home);
+    const file = path.join(home.dir, 'hashed_known_hosts');
+    try {
+      writeFileSync(file, `[127.0.0.1]:${other.port} ${other.hostKey}\n`);
+      execFileSync('ssh-keygen', ['-H', '-f', file], { stdio: 'ignore' });
+      assert.match(readFileSync(file, 'utf8'), /^\|1\|/);
+      const session = await openSession({ host: '127.0.0.1', port: other.port, knownHostsFile: file }, captureLogger().log);
+      assert.equal((await session.exec('echo ok')).stdout, 'ok\n');
+      await session.close();
+    } finally {
+      await other.stop();
+    }
+  });
+
+  it('refuses a host key marked @revoked', async () => {
+    const file = path.join(home.dir, 'revoked_known_hosts');
+    writeFileSync(file, `[127.0.0.1]:${server.port} ${server.hostKey}\n@revoked * ${server.hostKey}\n`);
+    await assert.rejects(openSession({ ...target(), knownHostsFile: file }, captureLogger().log), /@revoked/);
+  });
+
+  it('resolves a host alias from ~/.ssh/config with HostName, Port, User and IdentityFile', async () => {
+    const keyFile = path.join(home.sshDir, 'deploy_key');
+    keygen(keyFile);
+    const other = await startSshd(home, { authorizedKeys: [readFileSync(`${keyFile}.pub`, 'utf8').trim()] });
+    try {
+      trust(home, other);
+      addAlias(home, 'production', { HostName: '127.0.0.1', Port: other.port, User: 'root', IdentityFile: '~/.ssh/deploy_key' });
+      const session = await openSession('production', captureLogger().log);
+      assert.equal((await session.exec('whoami')).stdout.trim(), 'root');
+      assert.equal(session.server.port, other.port);
+      await session.close();
+      // The default key is not authorized there: only the alias's IdentityFile got us in.
+      await assert.rejects(openSession({ host: '127.0.0.1', port: other.port, user: 'root' }, captureLogger().log), /authentication as "root" was rejected/);
+    } finally {
+      await other.stop();
+    }
+  });
+
+  it('uses a key with a passphrase from an environment variable, and names a wrong or missing one', async () => {
+    const keyFile = path.join(home.sshDir, 'locked_key');
+    keygen(keyFile, 'correct horse');
+    const other = await startSshd(home, { authorizedKeys: [readFileSync(`${keyFile}.pub`, 'utf8').trim()] });
+    try {
+      trust(home, other);
+      const spec = { host: '127.0.0.1', port: other.port, user: 'root', identityFile: keyFile };
+      process.env.TEST_KEY_PASSPHRASE = 'correct horse';
+      const session = await openSession({ ...spec, passphraseEnv: 'TEST_KEY_PASSPHRASE' }, captureLogger().log);
+      await session.close();
+      await assert.rejects(openSession({ ...spec, passphrase: 'guess-9f3a' }, captureLogger().log), (error: Error) => {
+        assert.match(error.message, /wrong passphrase for private key .*locked_key/);
+        assert.equal(error.message.includes('guess-9f3a'), false, 'the passphrase itself is not in the message');
+        return true;
+      });
+      await assert.rejects(openSession(spec, captureLogger().log), /is encrypted and no passphrase was given/);
+    } finally {
+      await other.stop();
+    }
+  });
+
+  it('reports a missing private key before connecting', async () => {
+    await assert.rejects(
+      openSession({ ...target(), identityFile: path.join(home.dir, 'nope') }, captureLogger().log),
+      /private key .*nope does not exist/,
+    );
+  });
+
+  it('reports a refused connection clearly', async () => {
+    const stopped = await startSshd(home);
+    await stopped.stop();
+    await assert.rejects(openSession({ host: '127.0.0.1', port: stopped.port }, captureLogger().log), (error: Error) => {
+      assert.match(error.message, new RegExp(`connection refused by 127\\.0\\.0\\.1:${stopped.port}`));
+      assert.match(error.message, /Is sshd running/);
+      return true;
+    });
+  });
+
+  it('reports rejected authentication clearly', async () => {
+    const other = await startSshd(home, { authorizedKeys: ['ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBXs0pUoXpbMOfsqJvUUIxcHpT0IYnlEJYdg7DIbvGhW nobody'] });
+    try {
+      trust(home, other);
+      await assert.rejects(openSession({ host: '127.0.0.1', port: other.port, user: 'root' }, captureLogger().log), (error: Error) => {
+        assert.match(error.message, /authentication as "root" was rejected/);
+        assert.match(error.message, /Tried: key .*id_ed25519/);
+        return true;
+      });
+    } finally {
+      await other.stop();
+    }
+  });
+
+  it('lets the process exit by itself once the session is closed', () => {
+    const script = `
+      const { openSession } = require(${JSON.stringify(path.resolve('src/ssh/session.ts'))});
+      const { createLogger } = require(${JSON.stringify(path.resolve('src/log.ts'))});
+      openSession({ host: '127.0.0.1', port: ${server.port}, user: 'root' }, createLogger({ verbosity: 'quiet' }))
+        .then(async (s) => { await s.exec('true'); await s.writeFile('/tmp/attache-exit-test', Buffer.from('x')); await s.close(); console.log('closed'); });
+    `;
+    const started = Date.now();
+    const result = spawnSync(process.execPath, ['--import', 'tsx', '-e', script], { env: { ...process.env }, timeout: 20_000, encoding: 'utf8' });
+    assert.equal(result.status, 0, result.stderr);
+    assert.match(result.stdout, /closed/);
+    assert.ok(Date.now() - started < 15_000, 'exited without waiting for a timeout');
+  });
+});
