@@ -1,0 +1,72 @@
+import type { ServerOptions } from '../ssh/resolve';
+
+/**
+ * The configuration after loading, merging `common` and applying defaults: what the preset reads.
+ * `.attache.json` is Attaché 0.7's format; keys marked "ours" are gulp-attache additions.
+ */
+export interface AttacheConfig {
+  /** The file it was read from (absolute), for error messages. */
+  file: string;
+  /** Servers by name, in file order. */
+  servers: Record<string, ServerConfig>;
+  default?: string;
+  /** Ours: named groups of servers, e.g. { "web": ["web1", "web2"] }. */
+  groups: Record<string, string[]>;
+}
+
+export type HookName =
+  | `${'before' | 'after'}-${'build' | 'deploy' | 'clone' | 'composer' | 'symlinks' | 'migrate' | 'assets' | 'live'}`;
+
+export const HOOK_NAMES: readonly HookName[] = (['build', 'deploy', 'clone', 'composer', 'symlinks', 'migrate', 'assets', 'live'] as const).flatMap(
+  (step) => [`before-${step}`, `after-${step}`] as HookName[],
+);
+
+export interface AssetMapping {
+  /** Local path (file or directory), relative to the project directory. */
+  local: string;
+  /** Path inside the release (relative, never escaping it). */
+  remote: string;
+}
+
+export interface HealthCheck {
+  url: string;
+  /** Expected HTTP status (default 200). */
+  status: number;
+  /** Text the body must contain. */
+  contains?: string;
+  /** Seconds per attempt (default 5). */
+  timeout: number;
+  /** Attempts before giving up (default 3). */
+  retries: number;
+}
+
+export interface ServerConfig {
+  /** Key in `servers`. */
+  name: string;
+  /** Host name, ~/.ssh/config alias, or `local`. */
+  host: string;
+  port?: number;
+  user?: string;
+  /** Absolute path on the server. */
+  root: string;
+  repository: string;
+  branch: string;
+  /** Each relative to root unless absolute. Defaults: releases, live, storage, .env. */
+  paths: { releases: string; serve: string; storage: string; env: string };
+  php: { bin: string };
+  composer: { bin: string; dev: boolean };
+  assets: AssetMapping[];
+  migrate: boolean;
+  /** Local build commands; default ["yarn prod"]; [] skips the build. */
+  build: string[];
+  /** Hook commands by hook name (empty when not configured). */
+  scripts: Partial<Record<HookName, string[]>>;
+  /** Ours: releases to keep when pruning (default 5). */
+  keep: number;
+  /** Ours: SSH options beyond host/port/user (host keys, keys, jump host). */
+  ssh: Omit<ServerOptions, 'host' | 'port' | 'user' | 'name'>;
+  /** Ours: checked after the swap; a failure swaps back. */
+  healthcheck?: HealthCheck;
+  /** Ours: values that must never appear in logs (besides .env contents and passphrases). */
+  secrets: string[];
+}
