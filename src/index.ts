@@ -5,3 +5,7 @@ export { quote, sh } from './remote/quote';
 export { openTarget } from './remote/open';
 export type { Target, ExecOptions, ExecResult, FileStat } from './remote/target';
 export type { ServerSpec, ServerOptions } from './ssh/resolve';
+export { upload, type UploadOptions, type UploadedFile } from './plugins/upload';
+export { exec, type ExecOptions as ExecPluginOptions } from './plugins/exec';
+export { swap, type SwapOptions } from './plugins/swap';
+export type { SwapResult } from './remote/swap-link';

@@ -1,0 +1,16 @@
+import PluginError from 'plugin-error';
+import { AttacheError } from '../errors';
+
+export const PLUGIN_NAME = 'gulp-attache';
+
+/** The plugin edge: our errors become PluginErrors named gulp-attache, keeping their context. */
+export function toPluginError(error: unknown): PluginError {
+  if (error instanceof PluginError) return error;
+  const message = error instanceof Error ? error.message : String(error);
+  const pluginError = new PluginError(PLUGIN_NAME, message, { showStack: false });
+  if (error instanceof AttacheError) Object.assign(pluginError, { context: error.context });
+  return pluginError;
+}
+
+/** through2's flush callback takes an error at run time; @types/through2 (2.x) leaves it out. */
+export type FlushDone = (error?: Error | null) => void;

@@ -1,0 +1,76 @@
+import PluginError from 'plugin-error';
+import through2 from 'through2';
+import type { Transform } from 'node:stream';
+import type Vinyl from 'vinyl';
+import { Transfer, type TransferOptions } from '../remote/transfer';
+import { lease } from './lease';
+import { loggerFor, serverOf, type CommonOptions } from './options';
+import { toPluginError } from './plugin-error';
+
+export interface UploadOptions extends CommonOptions, Pick<TransferOptions, 'concurrency' | 'atomic' | 'expected'> {
+  /** Remote directory; each file lands at dest/<file.relative>. */
+  dest: string;
+}
+
+/** A vinyl file after upload: where it went. */
+export type UploadedFile = Vinyl & { remotePath?: string };
+
+/**
+ * Uploads every file that passes through to `dest/<file.relative>`, many at once on one connection,
+ * and passes each file on once it is written (with `remotePath` set). Directories pass through.
+ */
+export function upload(options: UploadOptions): Transform {
+  if (!options?.dest) throw new PluginError('gulp-attache', 'upload: the "dest" option (the remote directory) is required');
+  const log = loggerFor(options);
+  const connection = lease(serverOf(options, 'upload'), log);
+  let transfer: Promise<Transfer> | undefined;
+  const inFlight = new Set<Promise<void>>();
+  let failed = false;
+
+  const fail = async (stream: Transform, error: unknown) => {
+    if (failed) return;
+    failed = true;
+    await connection.release();
+    stream.emit('error', toPluginError(error));
+  };
+
+  return through2.obj(
+    function (file: UploadedFile, _encoding, done) {
+      if (failed) return done();
+      if (file.isNull() || file.isDirectory()) return done(null, file);
+      if (options.dryRun) {
+        log.info(`[dry run] would upload ${file.relative} -> ${options.dest}/${file.relative.replace(/\\/g, '/')}`);
+        return done(null, file);
+      }
+      const job = (async () => {
+        transfer ??= connection.target().then((target) => new Transfer(target, options.dest, log, { ...options, step: 'upload' }));
+        file.remotePath = await (await transfer).put({
+          relative: file.relative,
+          contents: file.contents as Buffer,
+          mode: file.stat?.mode,
+          source: file.path,
+        });
+        // A stream's contents are consumed by the upload; the file goes on without them.
+        if (file.isStream()) (file as { contents: unknown }).contents = null;
+        this.push(file);
+      })().catch((error) => fail(this, error));
+      inFlight.add(job);
+      job.finally(() => inFlight.delete(job));
+      // Backpressure: take the next file only while fewer than `concurrency` are in flight.
+      if (inFlight.size < (options.concurrency ?? 16) * 2) done();
+      else Promise.race(inFlight).then(() => done());
+    },
+    function (done) {
+      Promise.all(inFlight).then(async () => {
+        if (failed) return done();
+        if (transfer) {
+          const finished = await transfer;
+          finished.reportProgress(true);
+          log.info(finished.summary());
+        }
+        await connection.release();
+        done();
+      });
+    },
+  );
+}

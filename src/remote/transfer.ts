@@ -1,0 +1,139 @@
+import { randomBytes } from 'node:crypto';
+import path from 'node:path/posix';
+import type { Readable } from 'node:stream';
+import { AttacheError } from '../errors';
+import type { Logger } from '../log';
+import { createLimit, type Limit } from '../limit';
+import type { Target } from './target';
+
+export interface TransferFile {
+  /** Path relative to the destination, with forward or back slashes. */
+  relative: string;
+  contents: Buffer | Readable;
+  /** Permission bits to keep (default 0o644). */
+  mode?: number;
+  /** Local path, for errors and logs. */
+  source?: string;
+}
+
+export interface TransferStats {
+  files: number;
+  bytes: number;
+  seconds: number;
+}
+
+export interface TransferOptions {
+  /** Files written at once over the one connection (default 16). */
+  concurrency?: number;
+  /** Write under a temporary name and rename into place (default true), so no reader sees half a file. */
+  atomic?: boolean;
+  /** Expected totals, for a progress line with time left. */
+  expected?: { files: number; bytes: number };
+  step?: string;
+}
+
+/**
+ * Writes files under a remote directory: many at once on the one connection (a bounded number in
+ * flight), each directory created once, each file written under a temporary name and renamed into
+ * place. Reports progress to the logger.
+ */
+export class Transfer {
+  readonly dest: string;
+  private readonly limit: Limit;
+  private readonly directories = new Map<string, Promise<void>>();
+  private readonly started = Date.now();
+  private files = 0;
+  private bytes = 0;
+
+  constructor(
+    private readonly target: Target,
+    dest: string,
+    private readonly log: Logger,
+    private readonly options: TransferOptions = {},
+  ) {
+    this.dest = path.normalize(dest.replace(/\\/g, '/')).replace(/(.)\/$/, '$1');
+    this.limit = createLimit(options.concurrency ?? 16);
+  }
+
+  /** The remote path of a file; refuses a relative path that would leave the destination. */
+  remotePath(relative: string): string {
+    const clean = path.normalize(relative.replace(/\\/g, '/'));
+    if (clean.startsWith('../') || clean === '..' || path.isAbsolute(clean) || clean === '.') {
+      throw new AttacheError(`the file path "${relative}" would land outside ${this.dest}`, { server: this.target.name, step: this.options.step, file: relative });
+    }
+    return path.join(this.dest, clean);
+  }
+
+  /** Queues one file; resolves with its remote path once it is in place. */
+  put(file: TransferFile): Promise<string> {
+    return this.limit(async () => {
+      const remote = this.remotePath(file.relative);
+      try {
+        await this.ensureDirectory(path.dirname(remote));
+        const atomic = this.options.atomic !== false;
+        const writeTo = atomic ? path.join(path.dirname(remote), `.${path.basename(remote)}.attache-${randomBytes(4).toString('hex')}`) : remote;
+        const written = await this.target.writeFile(writeTo, file.contents, file.mode ?? 0o644);
+        if (atomic) await this.target.rename(writeTo, remote);
+        this.files++;
+        this.bytes += written;
+        this.log.debug(`[${this.target.name}] uploaded ${file.source ?? file.relative} -> ${remote} (${formatBytes(written)})`);
+        this.reportProgress(false);
+        return remote;
+      } catch (error) {
+        const message = error instanceof AttacheError ? error.what : error instanceof Error ? error.message : String(error);
+        throw new AttacheError(`upload failed: ${message}`, {
+          server: this.target.name,
+          step: this.options.step,
+          file: file.source ?? file.relative,
+          remotePath: remote,
+          hint: error instanceof AttacheError ? error.context.hint : undefined,
+        }, { cause: error });
+      }
+    });
+  }
+
+  /** Directory creation, once per directory: mkdir, and only when the parent is missing, the parent first. */
+  ensureDirectory(dir: string): Promise<void> {
+    let pending = this.directories.get(dir);
+    if (!pending) {
+      pending = this.target.mkdir(dir).catch(async (error) => {
+        const parent = path.dirname(dir);
+        if (parent === dir) throw error;
+        await this.ensureDirectory(parent);
+        await this.target.mkdir(dir);
+      });
+      this.directories.set(dir, pending);
+    }
+    return pending;
+  }
+
+  stats(): TransferStats {
+    return { files: this.files, bytes: this.bytes, seconds: (Date.now() - this.started) / 1000 };
+  }
+
+  /** The end-of-upload line: files, bytes, seconds, throughput. */
+  summary(): string {
+    const { files, bytes, seconds } = this.stats();
+    return `uploaded ${files} file${files === 1 ? '' : 's'}, ${formatBytes(bytes)} in ${seconds.toFixed(1)} s (${formatBytes(bytes / Math.max(seconds, 0.001))}/s) to ${this.target.name}:${this.dest}`;
+  }
+
+  reportProgress(final: boolean): void {
+    const { files, bytes, seconds } = this.stats();
+    const rate = bytes / Math.max(seconds, 0.001);
+    const expected = this.options.expected;
+    let line = `[${this.target.name}] upload: ${files}${expected ? `/${expected.files}` : ''} files, ${formatBytes(bytes)}${expected ? `/${formatBytes(expected.bytes)}` : ''}, ${formatBytes(rate)}/s`;
+    if (expected && rate > 0) line += `, ${Math.max(0, (expected.bytes - bytes) / rate).toFixed(0)} s left`;
+    this.log.progress(line, final);
+  }
+}
+
+export function formatBytes(bytes: number): string {
+  const units = ['B', 'KB', 'MB', 'GB'];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return `${value.toFixed(unit === 0 ? 0 : 1)} ${units[unit]}`;
+}
