@@ -9,3 +9,6 @@ export { upload, type UploadOptions, type UploadedFile } from './plugins/upload'
 export { exec, type ExecOptions as ExecPluginOptions } from './plugins/exec';
 export { swap, type SwapOptions } from './plugins/swap';
 export type { SwapResult } from './remote/swap-link';
+export { attache, type AttacheOptions, type AttacheTasks, type TaskFunction, type GulpLike } from './preset';
+export { loadConfig, selectServers } from './config';
+export type { AttacheConfig, ServerConfig } from './config/types';

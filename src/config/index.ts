@@ -1,0 +1,6 @@
+/** The configuration: `.attache.json` loaded, merged, validated; servers chosen from the command line. */
+export { loadConfig, ConfigError, type LoadOptions } from './load';
+export { deepMerge, type RawServer, type Problem } from './merge';
+export { validateBranch, validateReleaseId } from './validate';
+export { selectServers, parseFlags, type Flags } from './select';
+export * from './types';

@@ -1,0 +1,148 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { AttacheError } from '../errors';
+import { parseJson } from './json';
+import { describe, isObject, mergeServers, serverNameProblem, type Problem, type RawServer } from './merge';
+import { closest } from './suggest';
+import type { AttacheConfig, ServerConfig } from './types';
+import { checkTypos, validateServer } from './validate';
+
+export interface LoadOptions {
+  /** Directory a relative `file` is resolved against (default: the process's). */
+  cwd?: string;
+  /** Settings from the gulpfile, merged over every server (they win over the file). */
+  overrides?: Partial<RawServer>;
+}
+
+/** Everything wrong with a configuration file, in one error. */
+export class ConfigError extends AttacheError {
+  readonly problems: readonly Problem[];
+
+  constructor(file: string, problems: readonly Problem[]) {
+    const [only] = problems;
+    super(
+      problems.length === 1
+        ? `${only.key}: ${only.message}`
+        : `${problems.length} problems in the configuration:\n${problems.map((p) => `  - ${p.key}: ${p.message}`).join('\n')}`,
+      { file, ...(problems.length === 1 && { key: only.key }) },
+    );
+    this.name = 'ConfigError';
+    this.problems = problems;
+  }
+}
+
+const TOP_KEYS = ['repository', 'servers', 'default', 'common', 'groups', 'secrets', '$schema'];
+
+const EXAMPLE = `{
+    "repository": "git@github.com:you/app.git",
+    "servers": {
+        "production": { "host": "example.com", "user": "deploy", "root": "/var/www/app" }
+    }
+}`;
+
+/** Reads `.attache.json` (Attaché 0.7's format, older array form too), merges `common`, validates, applies defaults. */
+export function loadConfig(file = '.attache.json', options: LoadOptions = {}): AttacheConfig {
+  const absolute = path.resolve(options.cwd ?? process.cwd(), file);
+  const text = read(absolute).replace(/^\uFEFF/, '');
+  if (text.trim() === '') {
+    throw new AttacheError('the configuration file is empty', { file: absolute, hint: `A minimal configuration:\n${EXAMPLE}` });
+  }
+  const { value, duplicates } = parseJson(text, absolute);
+  if (!isObject(value)) {
+    throw new AttacheError(`expected a JSON object with "servers" at the top of the file, got ${describe(value)}`, {
+      file: absolute,
+      hint: `A minimal configuration:\n${EXAMPLE}`,
+    });
+  }
+
+  const problems: Problem[] = duplicates.map((d) => ({
+    key: d.key,
+    message: `defined twice (line ${d.line}, column ${d.column}; first at line ${d.firstLine}, column ${d.firstColumn}): keep one`,
+  }));
+  checkTypos(value, [], TOP_KEYS, (keys, message) => problems.push({ key: keys.join('.'), message }));
+
+  const topSecrets = secretsOf(value.secrets, problems);
+  const servers: Record<string, ServerConfig> = {};
+  for (const merged of mergeServers(value, options.overrides, problems)) {
+    const server = validateServer(merged, problems);
+    server.secrets = [...new Set([...topSecrets, ...server.secrets])];
+    servers[merged.name] = server;
+  }
+  const groups = groupsOf(value.groups, servers, problems);
+  const defaultName = defaultOf(value.default, servers, groups, problems);
+
+  // A mistake in `common` shows up once per server, with the same key path: report it once.
+  const unique = [...new Map(problems.map((p) => [`${p.key}\0${p.message}`, p])).values()];
+  if (unique.length) throw new ConfigError(absolute, unique);
+  return { file: absolute, servers, ...(defaultName !== undefined && { default: defaultName }), groups };
+}
+
+function read(file: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') {
+      throw new AttacheError(`no configuration file at ${file}`, {
+        file,
+        hint: `Create ${path.basename(file)} in your project (or pass its path). A minimal one:\n${EXAMPLE}`,
+      });
+    }
+    const reason = code === 'EISDIR' ? 'it is a directory' : code === 'EACCES' ? 'permission denied' : (error as Error).message;
+    throw new AttacheError(`cannot read the configuration file: ${reason}`, { file }, { cause: error });
+  }
+}
+
+function secretsOf(value: unknown, problems: Problem[]): string[] {
+  if (value === undefined) return [];
+  if (!Array.isArray(value) || value.some((s) => typeof s !== 'string' || s === '')) {
+    problems.push({ key: 'secrets', message: `expected an array of non-empty strings, got ${describe(value)}` });
+    return [];
+  }
+  return value as string[];
+}
+
+function groupsOf(value: unknown, servers: Record<string, ServerConfig>, problems: Problem[]): Record<string, string[]> {
+  if (value === undefined) return {};
+  if (!isObject(value)) {
+    problems.push({ key: 'groups', message: `expected an object of server lists, e.g. { "web": ["web1", "web2"] }, got ${describe(value)}` });
+    return {};
+  }
+  const names = Object.keys(servers);
+  const groups: Record<string, string[]> = {};
+  for (const [group, members] of Object.entries(value)) {
+    const key = `groups.${group}`;
+    const nameProblem = serverNameProblem(group);
+    if (nameProblem) problems.push({ key, message: nameProblem });
+    if (Object.hasOwn(servers, group)) problems.push({ key, message: `expected a name that is not also a server's, got "${group}"` });
+    if (!Array.isArray(members) || members.length === 0) {
+      problems.push({ key, message: `expected a non-empty array of server names, got ${describe(members)}` });
+      continue;
+    }
+    members.forEach((member, i) => {
+      if (typeof member !== 'string') {
+        problems.push({ key: `${key}[${i}]`, message: `expected a server name, got ${describe(member)}` });
+      } else if (!Object.hasOwn(servers, member)) {
+        problems.push({ key: `${key}[${i}]`, message: unknownServer(member, names) });
+      }
+    });
+    groups[group] = [...new Set(members.filter((m): m is string => typeof m === 'string'))];
+  }
+  return groups;
+}
+
+function defaultOf(value: unknown, servers: Record<string, ServerConfig>, groups: Record<string, string[]>, problems: Problem[]): string | undefined {
+  if (value === undefined) return undefined;
+  const known = [...Object.keys(servers), ...Object.keys(groups), 'all'];
+  if (typeof value !== 'string') {
+    problems.push({ key: 'default', message: `expected the name of a server or group, got ${describe(value)}` });
+  } else if (!known.includes(value)) {
+    problems.push({ key: 'default', message: unknownServer(value, known) });
+  }
+  return typeof value === 'string' ? value : undefined;
+}
+
+function unknownServer(name: string, known: string[]): string {
+  const guess = closest(name, known);
+  return `there is no server "${name}"${guess ? `: did you mean "${guess}"?` : '.'} Known: ${known.join(', ') || '(none)'}`;
+}

@@ -1,0 +1,395 @@
+import path from 'node:path';
+import { AttacheError, type ErrorContext } from '../errors';
+import { describe, isObject, type MergedServer, type Problem, type Segment } from './merge';
+import { closest } from './suggest';
+import { HOOK_NAMES, type AssetMapping, type HealthCheck, type HookName, type ServerConfig } from './types';
+
+const SSH_KEYS = [
+  'acceptNewHostKeys',
+  'knownHostsFile',
+  'identityFile',
+  'passphraseEnv',
+  'forwardAgent',
+  'connectTimeout',
+  'proxyJump',
+  'sshConfigFile',
+  'agent',
+] as const;
+
+export const SERVER_KEYS = [
+  'name',
+  'host',
+  'port',
+  'user',
+  'root',
+  'repository',
+  'branch',
+  'paths',
+  'php',
+  'composer',
+  'assets',
+  'migrate',
+  'scripts',
+  'build',
+  'keep',
+  'healthcheck',
+  'secrets',
+  'ssh',
+  'passphrase',
+  ...SSH_KEYS,
+];
+
+const NESTED_KEYS: Record<string, readonly string[]> = {
+  paths: ['releases', 'serve', 'storage', 'env'],
+  php: ['bin'],
+  composer: ['bin', 'dev'],
+  healthcheck: ['url', 'status', 'contains', 'timeout', 'retries'],
+  ssh: [...SSH_KEYS, 'passphrase'],
+};
+
+const DEFAULT_PATHS = { releases: 'releases', serve: 'live', storage: 'storage', env: '.env' };
+const DEFAULT_ASSETS = ['public/js', 'public/css', 'public/mix-manifest.json'];
+const DEFAULT_BUILD = ['yarn prod'];
+const SCRIPT_KEYS: readonly string[] = [...HOOK_NAMES, 'build'];
+
+const BRANCH_RULES =
+  'A branch name may use letters, digits, ".", "_", "-", "+", "@" and "/"; it must not start with "-", "/" or ".", ' +
+  'contain "..", "//" or "@{", or end with "/", "." or ".lock".';
+
+/** What is wrong with a branch name, or undefined if it is a safe git ref name. */
+export function branchProblem(name: string): string | undefined {
+  if (name === '') return 'it is empty';
+  if (name.includes('@{')) return 'it contains "@{"';
+  const bad = /[^\p{L}\p{M}\p{N}._+@/-]/u.exec(name);
+  if (bad) return `it contains ${describeChar(bad[0])}`;
+  if (name.startsWith('-')) return 'it starts with "-", so git would read it as an option';
+  for (const bad of ['..', '//']) if (name.includes(bad)) return `it contains "${bad}"`;
+  if (name.startsWith('/')) return 'it starts with "/"';
+  if (name === '@') return '"@" alone is not a branch name';
+  if (name.split('/').some((part) => part.startsWith('.'))) return 'a part of it starts with "."';
+  if (name.endsWith('.lock')) return 'it ends with ".lock"';
+  if (name.endsWith('/') || name.endsWith('.')) return `it ends with "${name.at(-1)}"`;
+  return undefined;
+}
+
+/** Checks a branch name given outside the file (a --branch flag); returns it. */
+export function validateBranch(name: string, context: ErrorContext = {}): string {
+  const problem = typeof name === 'string' ? branchProblem(name) : 'it is not a string';
+  if (problem) {
+    throw new AttacheError(`${JSON.stringify(name)} is not a usable branch name: ${problem}`, { hint: BRANCH_RULES, ...context });
+  }
+  return name;
+}
+
+/** Release directory names are timestamps, `20261126203000`, with `-N` when two deploys share a second. */
+export function validateReleaseId(id: string, context: ErrorContext = {}): string {
+  if (typeof id !== 'string' || !/^\d{14}(?:-[1-9]\d*)?$/.test(id)) {
+    throw new AttacheError(`${typeof id === 'string' ? JSON.stringify(id) : describe(id)} is not a release id`, {
+      hint: 'A release id is 14 digits (YYYYMMDDHHMMSS), optionally followed by -N: e.g. 20261126203000 or 20261126203000-2.',
+      ...context,
+    });
+  }
+  return id;
+}
+
+/**
+ * A merged server to a ServerConfig with defaults. Problems are pushed onto `problems` rather than
+ * thrown, so that one error can list them all; the returned value is only meaningful without them.
+ */
+export function validateServer(server: MergedServer, problems: Problem[]): ServerConfig {
+  const { raw } = server;
+  const report = (keys: readonly Segment[], message: string) => problems.push({ key: server.where(keys), message });
+  const expected = (keys: readonly Segment[], what: string, value: unknown) => report(keys, `expected ${what}, got ${describe(value)}`);
+  const get = (keys: readonly Segment[]): unknown =>
+    keys.reduce<unknown>((value, key) => (value as Record<Segment, unknown> | undefined)?.[key], raw);
+
+  checkTypos(raw, [], SERVER_KEYS, report);
+  for (const [key, known] of Object.entries(NESTED_KEYS)) if (isObject(raw[key])) checkTypos(raw[key], [key], known, report);
+
+  // Strings: present, non-empty, and free of NUL (and, where `rule` says so, of more).
+  const text = (keys: readonly Segment[], what: string, rule?: (s: string) => string | undefined): string | undefined => {
+    const value = get(keys);
+    if (value === undefined) return undefined;
+    if (typeof value !== 'string' || value === '') return void expected(keys, what, value);
+    const problem = value.includes('\0') ? 'it contains a NUL byte' : rule?.(value);
+    if (problem) return void report(keys, `expected ${what}, got ${describe(value)}: ${problem}`);
+    return value;
+  };
+  const required = (keys: readonly Segment[], what: string, rule?: (s: string) => string | undefined): string => {
+    if (get(keys) === undefined) expected(keys, what, undefined);
+    return text(keys, what, rule) ?? '';
+  };
+  const bool = (keys: readonly Segment[], fallback: boolean): boolean => {
+    const value = get(keys);
+    if (value === undefined) return fallback;
+    if (typeof value !== 'boolean') return expected(keys, 'true or false', value), fallback;
+    return value;
+  };
+  const number = (keys: readonly Segment[], what: string, ok: (n: number) => boolean): number | undefined => {
+    const value = get(keys);
+    if (value === undefined) return undefined;
+    if (typeof value !== 'number' || !ok(value)) return void expected(keys, what, value);
+    return value;
+  };
+  const object = (keys: readonly Segment[]): Record<string, unknown> => {
+    const value = get(keys);
+    if (value === undefined) return {};
+    if (!isObject(value)) return expected(keys, 'an object', value), {};
+    return value;
+  };
+
+  const noSpaceOrDash = (s: string) =>
+    /[\s\u0000-\u001f\u007f]/.test(s) ? 'it contains a space or control character' : s.startsWith('-') ? 'it starts with "-"' : undefined;
+  const host = required(['host'], 'a host name, an ~/.ssh/config alias, or "local"', noSpaceOrDash);
+  const port = number(['port'], 'a port number (a whole number from 1 to 65535)', (n) => Number.isInteger(n) && n >= 1 && n <= 65535);
+  const user = text(['user'], 'a user name', noSpaceOrDash);
+  const root = rootPath(required(['root'], 'an absolute path on the server, e.g. "/var/www/app"', rootProblem));
+  const repository = required(['repository'], 'a git repository URL (set at the top level, in common or on the server)', (s) =>
+    s.startsWith('-') ? 'it starts with "-", so git would read it as an option' : controlProblem(s),
+  );
+  const branch = text(['branch'], 'a git branch name', (s) => (branchProblem(s) ? `${branchProblem(s)}. ${BRANCH_RULES}` : undefined)) ?? 'master';
+
+  object(['paths']);
+  const paths = { ...DEFAULT_PATHS };
+  for (const key of Object.keys(DEFAULT_PATHS) as Array<keyof typeof DEFAULT_PATHS>) {
+    const value = text(['paths', key], 'a path, relative to root or absolute', pathProblem);
+    if (value !== undefined) paths[key] = trimPath(value);
+  }
+  const taken = new Map<string, string>();
+  for (const [key, value] of Object.entries(paths)) {
+    const other = taken.get(value);
+    if (other) report(['paths', key], `expected a path different from paths.${other}, got ${JSON.stringify(value)} for both`);
+    taken.set(value, key);
+  }
+
+  object(['php']);
+  object(['composer']);
+  const php = { bin: text(['php', 'bin'], 'the PHP command, e.g. "php" or "/usr/bin/php8.3"', controlProblem) ?? 'php' };
+  const composer = {
+    bin: text(['composer', 'bin'], 'the Composer command, e.g. "composer"', controlProblem) ?? 'composer',
+    dev: bool(['composer', 'dev'], false),
+  };
+
+  const keep = number(['keep'], 'a whole number of releases to keep, at least 2 (the live release and the one before it are never pruned)', (n) => Number.isInteger(n) && n >= 2) ?? 5;
+
+  if (raw.passphrase !== undefined || (isObject(raw.ssh) && raw.ssh.passphrase !== undefined)) {
+    const keys = raw.passphrase !== undefined ? ['passphrase'] : ['ssh', 'passphrase'];
+    // A gulpfile may pass a passphrase it read from somewhere safe; the config file may not hold one.
+    if (!server.where(keys).startsWith('overrides.')) {
+      report(keys, 'expected no passphrase in the config file: put it in an environment variable and name that variable in "passphraseEnv"');
+    }
+  }
+
+  return {
+    name: server.name,
+    host,
+    ...(port !== undefined && { port }),
+    ...(user !== undefined && { user }),
+    root,
+    repository,
+    branch,
+    paths,
+    php,
+    composer,
+    assets: assets(),
+    migrate: bool(['migrate'], false),
+    build: build(),
+    scripts: scripts(),
+    keep,
+    ssh: ssh(),
+    ...healthcheck(),
+    secrets: strings(['secrets'], 'an array of strings') ?? [],
+  };
+
+  function strings(keys: readonly Segment[], what: string, single = false): string[] | undefined {
+    const value = get(keys);
+    if (value === undefined) return undefined;
+    if (single && typeof value === 'string') return [text(keys, 'a non-empty command') ?? ''];
+    if (!Array.isArray(value)) return void expected(keys, what, value);
+    return value.map((_, i) => text([...keys, i], 'a non-empty string') ?? '');
+  }
+
+  function assets(): AssetMapping[] {
+    const value = get(['assets']);
+    if (value === undefined) return DEFAULT_ASSETS.map((p) => ({ local: p, remote: p }));
+    const local = (keys: readonly Segment[]) => text(keys, 'a local path (a file or directory in the project)') ?? '';
+    const remote = (keys: readonly Segment[]) => assetRemote(text(keys, 'a path inside the release', remoteProblem) ?? '');
+    if (isObject(value)) {
+      return Object.keys(value).map((key) => {
+        if (key === '') report(['assets'], 'expected a local path as each key, got ""');
+        return { local: key, remote: remote(['assets', key]) };
+      });
+    }
+    if (!Array.isArray(value)) {
+      return expected(['assets'], 'an object { "local": "remote" }, an array of paths, or an array of { "local", "remote" }', value), [];
+    }
+    return value.map((item, i): AssetMapping => {
+      if (typeof item === 'string') {
+        const same = text(['assets', i], 'a path (the same locally and inside the release)', remoteProblem);
+        return { local: same ?? '', remote: assetRemote(same ?? '') };
+      }
+      if (!isObject(item)) return expected(['assets', i], 'a path or { "local": …, "remote": … }', item), { local: '', remote: '' };
+      if (item.local === undefined) return expected(['assets', i, 'local'], 'a local path', undefined), { local: '', remote: '' };
+      if (item.remote !== undefined) return { local: local(['assets', i, 'local']), remote: remote(['assets', i, 'remote']) };
+      // { "local": "x" } alone means the same path on both sides.
+      const same = text(['assets', i, 'local'], 'a path (the same locally and inside the release)', remoteProblem);
+      return { local: same ?? '', remote: assetRemote(same ?? '') };
+    });
+  }
+
+  function build(): string[] {
+    const fromScripts = isObject(raw.scripts) && raw.scripts.build !== undefined;
+    if (fromScripts && raw.build !== undefined) report(['build'], 'expected either "build" or "scripts.build", got both');
+    const keys = fromScripts ? ['scripts', 'build'] : ['build'];
+    return strings(keys, 'an array of commands ([] skips the build)', true) ?? DEFAULT_BUILD;
+  }
+
+  function scripts(): Partial<Record<HookName, string[]>> {
+    const out: Partial<Record<HookName, string[]>> = {};
+    for (const key of Object.keys(object(['scripts']))) {
+      if (!SCRIPT_KEYS.includes(key)) {
+        const guess = closest(key, SCRIPT_KEYS);
+        report(['scripts', key], `unknown hook "${key}"${guess ? `: did you mean "${guess}"?` : '.'} Valid names: ${SCRIPT_KEYS.join(', ')}`);
+      } else if (key !== 'build') {
+        out[key as HookName] = strings(['scripts', key], 'an array of commands', true) ?? [];
+      }
+    }
+    return out;
+  }
+
+  function ssh(): ServerConfig['ssh'] {
+    const grouped = object(['ssh']);
+    const pick = (key: (typeof SSH_KEYS)[number]): Segment[] => (raw[key] !== undefined || grouped[key] === undefined ? [key] : ['ssh', key]);
+    const out: ServerConfig['ssh'] = {};
+    const set = <K extends keyof ServerConfig['ssh']>(key: K, value: ServerConfig['ssh'][K] | undefined) => {
+      if (value !== undefined) out[key] = value;
+    };
+    const acceptNew = pick('acceptNewHostKeys');
+    if (get(acceptNew) !== undefined) set('acceptNewHostKeys', bool(acceptNew, false));
+    const forward = pick('forwardAgent');
+    if (get(forward) !== undefined) set('forwardAgent', bool(forward, false));
+    set('knownHostsFile', text(pick('knownHostsFile'), 'a known_hosts file path', controlProblem));
+    set('sshConfigFile', text(pick('sshConfigFile'), 'an ssh config file path', controlProblem));
+    set('proxyJump', text(pick('proxyJump'), 'a jump host: an alias or user@host:port (comma-separated for a chain)', noSpaceOrDash));
+    set('passphraseEnv', text(pick('passphraseEnv'), 'the name of an environment variable', (s) =>
+      /^[A-Za-z_][A-Za-z0-9_]*$/.test(s) ? undefined : 'a variable name has letters, digits and "_" only',
+    ));
+    set('connectTimeout', number(pick('connectTimeout'), 'a positive number of seconds', (n) => Number.isFinite(n) && n > 0));
+    const identity = pick('identityFile');
+    const files = get(identity);
+    if (typeof files === 'string') set('identityFile', text(identity, 'a private key file path', controlProblem));
+    else if (files !== undefined) {
+      const list = strings(identity, 'a private key file path, or an array of them');
+      if (list?.length === 0) expected(identity, 'at least one private key file path', files);
+      set('identityFile', list);
+    }
+    const agent = pick('agent');
+    if (get(agent) === false) set('agent', false);
+    else set('agent', text(agent, 'an SSH agent socket path, or false', controlProblem));
+    const passphrase = raw.passphrase ?? grouped.passphrase;
+    if (typeof passphrase === 'string') set('passphrase', passphrase);
+    return out;
+  }
+
+  function healthcheck(): { healthcheck?: HealthCheck } {
+    const value = get(['healthcheck']);
+    if (value === undefined) return {};
+    if (typeof value === 'string') {
+      const url = text(['healthcheck'], 'an http:// or https:// URL', urlProblem) ?? '';
+      return { healthcheck: { url, status: 200, timeout: 5, retries: 3 } };
+    }
+    if (!isObject(value)) return expected(['healthcheck'], 'a URL or { "url": …, "status": …, "contains": …, "timeout": …, "retries": … }', value), {};
+    const url = required(['healthcheck', 'url'], 'an http:// or https:// URL', urlProblem);
+    const contains = text(['healthcheck', 'contains'], 'text the response body must contain');
+    return {
+      healthcheck: {
+        url,
+        status: number(['healthcheck', 'status'], 'an HTTP status code (100 to 599)', (n) => Number.isInteger(n) && n >= 100 && n <= 599) ?? 200,
+        ...(contains !== undefined && { contains }),
+        timeout: number(['healthcheck', 'timeout'], 'a positive number of seconds', (n) => Number.isFinite(n) && n > 0) ?? 5,
+        retries: number(['healthcheck', 'retries'], 'a whole number of attempts, at least 1', (n) => Number.isInteger(n) && n >= 1) ?? 3,
+      },
+    };
+  }
+}
+
+/** Unknown keys are accepted (other tools may share the file) unless they look like a misspelt known key. */
+export function checkTypos(
+  value: Record<string, unknown>,
+  keys: readonly Segment[],
+  known: readonly string[],
+  report: (keys: readonly Segment[], message: string) => void,
+): void {
+  for (const key of Object.keys(value)) {
+    if (known.includes(key)) continue;
+    const guess = closest(key, known);
+    if (guess) report([...keys, key], `unknown key "${key}": did you mean "${guess}"?`);
+  }
+}
+
+function describeChar(c: string): string {
+  if (c === '\n' || c === '\r') return 'a line break';
+  if (c === '\t') return 'a tab';
+  if (c === ' ') return 'a space';
+  if (c === '\0') return 'a NUL byte';
+  if (c === '"') return 'a double quote (")';
+  if (c === "'") return "a single quote (')";
+  if (c === '`') return 'a backtick (`)';
+  if (c === '\\') return 'a backslash (\\)';
+  if (/[\u0000-\u001f\u007f]|\s/.test(c)) return `the character U+${c.codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')}`;
+  return `"${c}"`;
+}
+
+function controlProblem(s: string): string | undefined {
+  const control = /[\u0000-\u001f\u007f]/.exec(s);
+  return control ? `it contains ${describeChar(control[0])}` : undefined;
+}
+
+const hasDotDot = (p: string) => p.split('/').includes('..');
+
+function rootProblem(root: string): string | undefined {
+  if (!root.startsWith('/')) return root.startsWith('~') ? '"~" is not expanded: write the full path' : 'it is not absolute';
+  if (hasDotDot(root)) return 'it contains a ".." segment';
+  if (path.posix.normalize(root) === '/') return 'it is the filesystem root';
+  return controlProblem(root);
+}
+
+function rootPath(root: string): string {
+  return root === '' ? root : trimPath(root);
+}
+
+function pathProblem(p: string): string | undefined {
+  if (!p.startsWith('/') && hasDotDot(p)) return 'a relative path must not contain ".." segments';
+  const normal = trimPath(p);
+  if (normal === '.' || normal === '/') return 'it names the root directory itself';
+  return controlProblem(p);
+}
+
+/** Normalised, without a trailing slash: `./releases/` → `releases`. */
+function trimPath(p: string): string {
+  const normal = path.posix.normalize(p);
+  return normal.length > 1 && normal.endsWith('/') ? normal.slice(0, -1) : normal;
+}
+
+/** Asset remote paths may use `\` (written on Windows); they are compared as `/`. */
+function assetRemote(p: string): string {
+  return p === '' ? p : trimPath(p.replace(/\\/g, '/'));
+}
+
+function remoteProblem(p: string): string | undefined {
+  const slashed = p.replace(/\\/g, '/');
+  if (slashed.startsWith('/')) return 'it is absolute: it must be a path inside the release';
+  const normal = trimPath(slashed);
+  if (hasDotDot(normal)) return 'it leaves the release directory ("..")';
+  if (normal === '.') return 'it names the release directory itself';
+  return controlProblem(p);
+}
+
+function urlProblem(s: string): string | undefined {
+  try {
+    const url = new URL(s);
+    return url.protocol === 'http:' || url.protocol === 'https:' ? undefined : `its scheme is ${url.protocol} (expected http: or https:)`;
+  } catch {
+    return 'it is not a URL';
+  }
+}

@@ -1,0 +1,209 @@
+import path from 'node:path';
+import { loadConfig, parseFlags, selectServers, validateBranch, validateReleaseId } from './config';
+import { AttacheError } from './errors';
+import { createLogger, registerSecret, type Logger } from './log';
+import { mapLimit } from './limit';
+import { toPluginError } from './plugins/plugin-error';
+import { COMMIT_AFTER, DEPLOY_SERIES, build, connect, lock, unlock, type Deploy, type ServerRun, type Step } from './release';
+import { listReleases } from './release/releases';
+import { activateRelease } from './release/rollback';
+import { pruneReleases } from './release/prune';
+import { releaseLock } from './release/lock';
+import { abort, close, commit, onInterrupt, runStep } from './release/runner';
+import { deploySummary, releasesTable } from './release/summary';
+
+/** A gulp task function, with the metadata `gulp --tasks` shows. */
+export type TaskFunction = ((done?: (error?: Error) => void) => Promise<unknown> | void) & {
+  displayName?: string;
+  description?: string;
+  flags?: Record<string, string>;
+};
+
+/** The part of gulp the preset needs: its own `series`, so `gulp --tasks` shows every step. */
+export interface GulpLike {
+  series(...tasks: TaskFunction[]): TaskFunction;
+}
+
+export interface AttacheOptions {
+  /** Path of the config file (default `.attache.json` in cwd). */
+  config?: string;
+  /** The project directory: where the config, the build and the assets are (default process.cwd()). */
+  cwd?: string;
+  /** Server selection; overrides --server. */
+  server?: string;
+  /** Branch; overrides --branch and the config. */
+  branch?: string;
+  /** Local env file installed as root/.env on a first deploy; overrides --env. */
+  env?: string;
+  /** Replace the build step with your own gulp task, or `false` to skip it. */
+  build?: TaskFunction | false;
+  /** Values applied over every server of the file (gulpfile options win over the file). */
+  overrides?: Record<string, unknown>;
+  /** Servers prepared at once; overrides --parallel (default 10). */
+  parallel?: number;
+  dryRun?: boolean;
+  /** Your gulp (default: the `gulp` your project has installed). */
+  gulp?: GulpLike;
+  logger?: Logger;
+  /** Command-line flags (default process.argv). */
+  argv?: string[];
+}
+
+export interface AttacheTasks {
+  deploy: TaskFunction;
+  rollback: TaskFunction;
+  activate: TaskFunction;
+  releases: TaskFunction;
+  prune: TaskFunction;
+  unlock: TaskFunction;
+  /** Each deploy step as its own task (`deploy:clone`, …), to compose a series of your own. */
+  steps: Record<string, TaskFunction>;
+}
+
+const FLAGS = {
+  '--server': 'server name(s), group, or "all" (default: the config\'s default)',
+  '--branch': 'branch to deploy (default: the config\'s)',
+  '--env': 'local env file to install as root/.env on a first deploy',
+  '--dry-run': 'print what would be done; change nothing',
+  '--parallel': 'servers prepared at once (default 10)',
+  '--verbose': 'show every remote command and file',
+  '--quiet': 'show only errors and the summary',
+};
+
+/** Attaché's release series as gulp tasks. The preset wires config and steps together; the steps do the work. */
+export function attache(options: AttacheOptions = {}): AttacheTasks {
+  const cwd = path.resolve(options.cwd ?? process.cwd());
+  let current: Deploy | undefined;
+  let stopInterrupt = () => {};
+
+  /** Config first: every mistake in it is reported before anything connects. */
+  function begin(): Deploy {
+    const flags = parseFlags(options.argv);
+    const log = options.logger ?? createLogger({ verbosity: flags.verbose ? 'verbose' : flags.quiet ? 'quiet' : 'normal' });
+    const config = loadConfig(options.config ?? '.attache.json', { cwd, overrides: options.overrides });
+    const selected = selectServers(config, options.server ?? flags.server);
+    const branch = options.branch ?? flags.branch;
+    if (branch) validateBranch(branch);
+    for (const server of selected) {
+      server.secrets.forEach(registerSecret);
+      registerSecret(server.ssh.passphrase);
+    }
+    return {
+      config,
+      selected,
+      servers: [],
+      cwd,
+      branch,
+      envFile: options.env ?? flags.env,
+      dryRun: options.dryRun ?? flags.dryRun,
+      parallel: options.parallel ?? flags.parallel ?? 10,
+      log,
+      startedAt: Date.now(),
+    };
+  }
+
+  async function finish(deploy: Deploy, failed: boolean): Promise<void> {
+    if (failed) await abort(deploy);
+    else {
+      commit(deploy.servers);
+      await close(deploy);
+    }
+    deploy.log.summary(deploySummary(deploy, DEPLOY_SERIES.map((s) => s.name)));
+    stopInterrupt();
+    current = undefined;
+  }
+
+  function stepTask(step: Step): TaskFunction {
+    return named(`deploy:${step.name}`, step.description, async () => {
+      if (!current) {
+        current = begin();
+        stopInterrupt = onInterrupt(current);
+      }
+      const deploy = current;
+      try {
+        if (step.run && !deploy.servers.length) await runStep(connect, deploy); // a custom series may leave connect out
+        await runStep(step, deploy);
+        if (step.name === COMMIT_AFTER) commit(deploy.servers);
+        if (step === unlock) await finish(deploy, false);
+      } catch (error) {
+        await finish(deploy, true);
+        throw toPluginError(error);
+      }
+    });
+  }
+
+  const steps = Object.fromEntries(DEPLOY_SERIES.map((step) => [step.name, stepTask(step)]));
+  const series = DEPLOY_SERIES.flatMap((step) => {
+    if (step !== build) return [steps[step.name]];
+    if (options.build === false) return [];
+    return [options.build ?? steps.build];
+  });
+
+  /** rollback, activate, prune, unlock, releases: connect, (lock,) act on each server, (unlock,) close. */
+  function operation(name: string, description: string, locked: boolean, act: (run: ServerRun, deploy: Deploy) => Promise<void>): TaskFunction {
+    return named(name, description, async () => {
+      const deploy = begin();
+      try {
+        await runStep(connect, deploy);
+        if (locked) await runStep(lock, deploy);
+        await mapLimit(deploy.servers, deploy.parallel, (run) => act(run, deploy));
+        if (locked) await runStep(unlock, deploy);
+      } catch (error) {
+        await abort(deploy);
+        throw toPluginError(error);
+      }
+      await close(deploy);
+    });
+  }
+
+  return {
+    deploy: withFlags(named('deploy', 'deploy a new release: ' + series.map((t) => t.displayName ?? t.name).join(' → '), resolveGulp(options.gulp, cwd).series(...series))),
+    rollback: operation('rollback', 'point live at the release before it (atomic)', true, async (run) => {
+      await activateRelease(run, 'previous');
+    }),
+    activate: withFlags(
+      operation('activate', 'point live at --release=<id> (or "latest")', true, async (run, deploy) => {
+        const release = parseFlags(options.argv).release;
+        if (!release) throw new AttacheError('activate needs a release: --release=<id> or --release=latest', { hint: 'List them with: gulp releases' });
+        if (release !== 'latest') validateReleaseId(release);
+        await activateRelease(run, release);
+        void deploy;
+      }),
+      { '--release': 'the release id to activate, or "latest"' },
+    ),
+    releases: operation('releases', 'list the releases on the server: id, date, commit, status, which is live', false, async (run, deploy) => {
+      deploy.log.summary(releasesTable(run.server.name, await listReleases(run.target, run.layout)));
+    }),
+    prune: operation('prune', 'remove old releases (keeps "keep", never live nor the one before it)', true, async (run) => {
+      await pruneReleases(run);
+    }),
+    unlock: operation('unlock', 'free a deploy lock left by a deploy that was killed', false, async (run) => {
+      const owner = await run.target.readFile(run.layout.lockOwner).catch(() => null);
+      await releaseLock(run);
+      run.log.info(`[${run.server.name}] lock freed${owner ? ` (it was held by ${owner.toString().trim()})` : ' (it was not held)'}`);
+    }),
+    steps,
+  };
+}
+
+function named<T extends TaskFunction>(displayName: string, description: string, fn: T): T {
+  return Object.assign(fn, { displayName, description });
+}
+
+function withFlags<T extends TaskFunction>(fn: T, extra: Record<string, string> = {}): T {
+  return Object.assign(fn, { flags: { ...FLAGS, ...extra } });
+}
+
+/**
+ * gulp is the user's, not ours (a peer dependency, as the plugin guidelines ask): the one their
+ * gulpfile uses, so that `gulp --tasks` shows our steps.
+ */
+function resolveGulp(given: GulpLike | undefined, cwd: string): GulpLike {
+  if (given) return given;
+  for (const from of [cwd, __dirname]) {
+    try {
+      return require(require.resolve('gulp', { paths: [from] })) as GulpLike;
+    } catch {}
+  }
+  throw new AttacheError('the deploy preset needs gulp, and none is installed here', { hint: 'npm install --save-dev gulp, or pass attache({ gulp })' });
+}

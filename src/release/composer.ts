@@ -1,0 +1,27 @@
+import { sh, raw } from '../remote/quote';
+import type { ServerConfig } from '../config/types';
+import { releaseIdOf, type Step } from './context';
+import { runHook } from './hooks';
+
+/** 6. `composer install` in the release (no dev packages unless composer.dev). */
+export const composer: Step = {
+  name: 'composer',
+  description: 'composer install in the release (--no-dev unless composer.dev)',
+  async run(run, deploy) {
+    const dir = run.layout.release(releaseIdOf(deploy));
+    if (!(await run.target.lstat(`${dir}/composer.json`))) {
+      run.log.info(`[${run.server.name}] no composer.json in the release: nothing to install`);
+      return;
+    }
+    await runHook('before-composer', run, deploy);
+    const flags = ['install', '--no-interaction', '--prefer-dist', '--no-progress', '--optimize-autoloader', ...(run.server.composer.dev ? [] : ['--no-dev'])];
+    await run.target.exec(sh`${composerCommand(run.server)} ${flags}`, { cwd: dir, step: 'composer' });
+    await runHook('after-composer', run, deploy);
+  },
+};
+
+/** A .phar runs through the configured PHP; anything else is a command on the PATH (or a path). */
+export function composerCommand(server: ServerConfig) {
+  const { bin } = server.composer;
+  return raw(bin.endsWith('.phar') ? sh`${server.php.bin} ${bin}` : sh`${bin}`);
+}

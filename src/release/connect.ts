@@ -1,0 +1,28 @@
+import { openTarget } from '../remote/open';
+import { mapLimit } from '../limit';
+import { Layout } from './layout';
+import type { Step } from './context';
+import { dryRun } from '../remote/dry-run';
+
+/** 2. One connection per server for the whole deploy; every later step uses it. */
+export const connect: Step = {
+  name: 'connect',
+  description: 'open one SSH connection per server (host keys verified)',
+  async once(deploy) {
+    if (deploy.servers.length) return;
+    const opened = await mapLimit(deploy.selected, deploy.parallel, async (server) => {
+      const target = await openTarget({ ...server.ssh, name: server.name, host: server.host, port: server.port, user: server.user }, deploy.log);
+      return { server, target: deploy.dryRun ? dryRun(target, deploy.log) : target };
+    });
+    deploy.servers = opened.map(({ server, target }) => ({
+      server,
+      target,
+      layout: new Layout(server),
+      log: deploy.log,
+      undo: [],
+      timings: {},
+      uploaded: { files: 0, bytes: 0 },
+      skipped: { files: 0, bytes: 0 },
+    }));
+  },
+};

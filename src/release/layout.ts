@@ -1,0 +1,66 @@
+import path from 'node:path/posix';
+import type { ServerConfig } from '../config/types';
+
+/**
+ * Every path of a deploy on one server, in one place. No step computes a path of its own.
+ *
+ *   root/.env  root/storage/  root/releases/<id>/{.env,storage -> shared}  root/live -> releases/<id>
+ */
+export class Layout {
+  readonly root: string;
+  readonly releases: string;
+  readonly live: string;
+  readonly storage: string;
+  readonly env: string;
+  /** The deploy lock: a directory, because mkdir is atomic; `owner` inside says who holds it. */
+  readonly lock: string;
+  readonly lockOwner: string;
+
+  constructor(server: Pick<ServerConfig, 'root' | 'paths'>) {
+    this.root = path.normalize(server.root).replace(/(.)\/$/, '$1');
+    const at = (p: string) => path.resolve(this.root, p);
+    this.releases = at(server.paths.releases);
+    this.live = at(server.paths.serve);
+    this.storage = at(server.paths.storage);
+    this.env = at(server.paths.env);
+    this.lock = at('.attache-lock');
+    this.lockOwner = path.join(this.lock, 'owner');
+  }
+
+  release(id: string): string {
+    return path.join(this.releases, id);
+  }
+
+  /** What `live` points to for a release: relative, so the tree survives being moved or mounted elsewhere. */
+  liveTarget(id: string): string {
+    return path.relative(path.dirname(this.live), this.release(id));
+  }
+
+  /** The release id a `live` link target names (its last segment). */
+  releaseIdOf(linkTarget: string): string {
+    return path.basename(linkTarget);
+  }
+
+  /** Written when a release is complete (and rewritten when it fails its health check): only such releases count. */
+  marker(id: string): string {
+    return path.join(this.release(id), '.attache-release.json');
+  }
+
+  releaseStorage(id: string): string {
+    return path.join(this.release(id), 'storage');
+  }
+
+  releaseEnv(id: string): string {
+    return path.join(this.release(id), '.env');
+  }
+
+  /** A relative symlink target from inside a release to a shared path. */
+  fromRelease(id: string, shared: string): string {
+    return path.relative(this.release(id), shared);
+  }
+
+  /** A path inside the release; the config validator has already refused ones that escape it. */
+  inRelease(id: string, relative: string): string {
+    return path.join(this.release(id), relative);
+  }
+}

@@ -1,0 +1,42 @@
+import { sh } from '../remote/quote';
+import type { ServerRun, Step } from './context';
+import { listReleases, type ReleaseInfo } from './releases';
+
+/**
+ * 11. Remove old releases: keep the newest `keep` complete ones, never the live one nor the one
+ * before it. Failed releases do not count toward `keep`; incomplete ones (a deploy that died) go.
+ */
+export const prune: Step = {
+  name: 'prune',
+  description: 'remove old releases (keep 5 by default; never live nor the one before it)',
+  async run(run, deploy) {
+    await pruneReleases(run, deploy.releaseId);
+  },
+};
+
+export async function pruneReleases(run: ServerRun, current?: string): Promise<string[]> {
+  const doomed = releasesToPrune(await listReleases(run.target, run.layout), run.server.keep, current);
+  if (doomed.length) {
+    await run.target.exec(sh`rm -rf -- ${doomed.map((id) => run.layout.release(id))}`, { step: 'prune' });
+    run.log.info(`[${run.server.name}] pruned ${doomed.length} release${doomed.length === 1 ? '' : 's'}: ${doomed.join(', ')}`);
+  }
+  return doomed;
+}
+
+/** Pure: which release ids to remove, given the listing (oldest first). */
+export function releasesToPrune(releases: ReleaseInfo[], keep: number, current?: string): string[] {
+  const ready = releases.filter((r) => r.status === 'ready');
+  const liveIndex = ready.findIndex((r) => r.live);
+  const protect = new Set<string>(ready.slice(-keep).map((r) => r.id));
+  if (liveIndex >= 0) {
+    protect.add(ready[liveIndex].id);
+    if (liveIndex > 0) protect.add(ready[liveIndex - 1].id);
+  }
+  if (current) protect.add(current);
+  // Failed releases are kept only while newer than the oldest kept ready release, for a look.
+  const oldestKept = ready.find((r) => protect.has(r.id))?.id ?? '';
+  return releases
+    .filter((r) => !protect.has(r.id) && !r.live)
+    .filter((r) => r.status !== 'failed' || r.id < oldestKept)
+    .map((r) => r.id);
+}

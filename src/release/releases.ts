@@ -1,0 +1,60 @@
+import type { Layout } from './layout';
+import { quote } from '../remote/quote';
+import type { Target } from '../remote/target';
+
+/** What a release's marker file says; a release without one is incomplete (a deploy that never finished). */
+export interface ReleaseMarker {
+  id: string;
+  status: 'ready' | 'failed';
+  commit?: string;
+  branch?: string;
+  deployedAt?: string;
+  by?: string;
+  reason?: string;
+}
+
+export interface ReleaseInfo {
+  id: string;
+  status: 'ready' | 'failed' | 'incomplete';
+  marker?: ReleaseMarker;
+  live: boolean;
+}
+
+/** Every release directory with its marker, oldest first, in one command. */
+export async function listReleases(target: Target, layout: Layout): Promise<ReleaseInfo[]> {
+  const script =
+    `cd -- ${quote(layout.releases)} 2>/dev/null || exit 0; ` +
+    `for d in */; do d="\${d%/}"; [ "$d" = '*' ] && continue; printf '%s\\t' "$d"; ` +
+    `tr -d '\\n' < "$d/.attache-release.json" 2>/dev/null; printf '\\n'; done`;
+  const [listing, live] = await Promise.all([target.exec(script, { step: 'releases' }), target.readlink(layout.live)]);
+  const liveId = live ? layout.releaseIdOf(live) : undefined;
+  return listing.stdout
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => {
+      const [id, json] = line.split('\t');
+      const marker = parseMarker(json);
+      return { id, marker, status: marker?.status ?? 'incomplete', live: id === liveId } as ReleaseInfo;
+    })
+    .sort((a, b) => compareIds(a.id, b.id));
+}
+
+/** Release ids sort by time, then by their -N suffix. */
+export function compareIds(a: string, b: string): number {
+  const [ta, sa = '0'] = a.split('-');
+  const [tb, sb = '0'] = b.split('-');
+  return ta === tb ? Number(sa) - Number(sb) : ta < tb ? -1 : 1;
+}
+
+export async function writeMarker(target: Target, layout: Layout, marker: ReleaseMarker): Promise<void> {
+  await target.writeFile(layout.marker(marker.id), Buffer.from(JSON.stringify(marker) + '\n'), 0o644);
+}
+
+function parseMarker(json: string | undefined): ReleaseMarker | undefined {
+  if (!json) return undefined;
+  try {
+    return JSON.parse(json) as ReleaseMarker;
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,91 @@
+import { AttacheError, withContext } from '../errors';
+import { mapLimit } from '../limit';
+import type { Deploy, ServerRun, Step } from './context';
+
+/**
+ * Runs one step: its once-part, then its per-server part on every server (at most `parallel` at
+ * once). Every server finishes its step before a failure is reported, so that the undo that follows
+ * never races a command still running.
+ */
+export async function runStep(step: Step, deploy: Deploy): Promise<void> {
+  const started = Date.now();
+  deploy.log.info(`${step.name}…`);
+  try {
+    if (step.once) await step.once(deploy);
+  } catch (error) {
+    throw withContext(error, { step: step.name });
+  }
+  if (step.run) {
+    const results = await mapLimit(deploy.servers, deploy.parallel, async (run) => {
+      const t0 = Date.now();
+      try {
+        await step.run!(run, deploy);
+        return undefined;
+      } catch (error) {
+        run.error = withContext(error, { server: run.server.name, step: step.name });
+        return run.error;
+      } finally {
+        run.timings[step.name] = (run.timings[step.name] ?? 0) + (Date.now() - t0) / 1000;
+      }
+    });
+    const failures = results.filter((e): e is Error => e !== undefined);
+    if (failures.length === 1) throw failures[0];
+    if (failures.length > 1) {
+      throw new AttacheError(`${failures.length} servers failed:\n${failures.map((f) => f.message).join('\n')}`, { step: step.name });
+    }
+  }
+  deploy.log.info(`${step.name} done in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+}
+
+/**
+ * The deploy failed (or was interrupted): on every server, undo what the steps did, newest first
+ * (swap live back, remove the half-built release, restore shared paths, release the lock).
+ */
+export async function abort(deploy: Deploy): Promise<void> {
+  await Promise.all(
+    deploy.servers.map(async (run) => {
+      for (const { step, action } of run.undo.reverse()) {
+        try {
+          await action();
+        } catch (error) {
+          run.log.error(`[${run.server.name}] could not undo ${step}: ${(error as Error).message}`);
+        }
+      }
+      run.undo = [];
+      run.result = run.error ? 'failed' : run.timings.live !== undefined ? 'rolled back' : 'untouched';
+    }),
+  );
+  await close(deploy);
+}
+
+/** After success: nothing more to undo. */
+export function commit(runs: ServerRun[]): void {
+  for (const run of runs) {
+    run.undo = run.undo.filter((u) => u.step === 'lock');
+    run.result = 'deployed';
+  }
+}
+
+export async function close(deploy: Deploy): Promise<void> {
+  await Promise.all(deploy.servers.map((run) => run.target.close().catch(() => undefined)));
+}
+
+/**
+ * Ctrl-C or SIGTERM during a deploy: undo, close, exit non-zero. Returns the function that removes
+ * the handlers once the deploy is over.
+ */
+export function onInterrupt(deploy: Deploy): () => void {
+  let stopping = false;
+  const handler = (signal: NodeJS.Signals) => {
+    if (stopping) return;
+    stopping = true;
+    deploy.log.error(`${signal}: stopping the deploy; undoing what it did…`);
+    abort(deploy).finally(() => process.exit(signal === 'SIGINT' ? 130 : 143));
+  };
+  process.on('SIGINT', handler);
+  process.on('SIGTERM', handler);
+  return () => {
+    process.off('SIGINT', handler);
+    process.off('SIGTERM', handler);
+  };
+}

@@ -1,0 +1,51 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { registerSecret } from '../log';
+import { sh } from '../remote/quote';
+import { releaseIdOf, type Step } from './context';
+import { runHook } from './hooks';
+
+const CREATED = 'attache:created';
+
+/**
+ * 5. Shared storage and .env, outside the releases. On the first deploy the release's storage
+ * becomes root/storage and a local env file (--env=) becomes root/.env; later deploys never touch
+ * them. Both are then linked into the release.
+ */
+export const shared: Step = {
+  name: 'shared',
+  description: 'link the shared storage/ and .env into the release (created on the first deploy)',
+  async run(run, deploy) {
+    const { layout, target, server } = run;
+    const id = releaseIdOf(deploy);
+    await runHook('before-symlinks', run, deploy);
+
+    // First deploy: the release's storage skeleton becomes the shared storage. Later: the clone's copy goes.
+    const storage = await target.exec(
+      sh`if [ -e ${layout.storage} ]; then rm -rf -- ${layout.releaseStorage(id)}; ` +
+        sh`else mkdir -p -- ${path.posix.dirname(layout.storage)} && ` +
+        sh`{ if [ -d ${layout.releaseStorage(id)} ]; then mv -- ${layout.releaseStorage(id)} ${layout.storage}; else mkdir -- ${layout.storage}; fi; } && echo ${CREATED}; fi`,
+      { step: 'shared' },
+    );
+    if (storage.stdout.includes(CREATED)) {
+      run.undo.push({ step: 'shared', action: () => target.exec(sh`rm -rf -- ${layout.storage}`).then(() => undefined) });
+    }
+
+    if (!(await target.lstat(layout.env))) {
+      if (deploy.envFile) {
+        const contents = readFileSync(path.resolve(deploy.cwd, deploy.envFile));
+        registerSecret(contents.toString('utf8'));
+        await target.writeFile(layout.env, contents, 0o600);
+        run.undo.push({ step: 'shared', action: () => target.unlink(layout.env) });
+        run.log.info(`[${server.name}] created ${layout.env} from ${deploy.envFile}`);
+      } else {
+        run.log.warn(`[${server.name}] ${layout.env} does not exist: the app will run without it. Create it on the server, or pass --env=<local file> once.`);
+      }
+    }
+
+    await target.exec(sh`rm -rf -- ${layout.releaseEnv(id)}`, { step: 'shared' });
+    await target.symlink(layout.fromRelease(id, layout.storage), layout.releaseStorage(id));
+    await target.symlink(layout.fromRelease(id, layout.env), layout.releaseEnv(id));
+    await runHook('after-symlinks', run, deploy);
+  },
+};

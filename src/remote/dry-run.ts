@@ -1,0 +1,32 @@
+import type { Logger } from '../log';
+import type { Target } from './target';
+
+/**
+ * --dry-run: a target that really reads (stat, readlink, files) but only prints what it would
+ * change. Commands are printed, not run, since any command may change something.
+ */
+export function dryRun(target: Target, log: Logger): Target {
+  const say = (what: string) => log.info(`[dry run] [${target.name}] would ${what}`);
+  return {
+    name: target.name,
+    kind: target.kind,
+    exec: async (command, options = {}) => {
+      say(`run: ${command}${options.cwd ? ` (in ${options.cwd})` : ''}`);
+      return { code: 0, signal: null, stdout: '', stderr: '' };
+    },
+    lstat: (p) => target.lstat(p),
+    stat: (p) => target.stat(p),
+    readlink: (p) => target.readlink(p),
+    readFile: (p) => target.readFile(p),
+    mkdir: async (p) => say(`create directory ${p}`),
+    writeFile: async (p, contents) => {
+      say(`write ${p}`);
+      if (!Buffer.isBuffer(contents)) contents.resume();
+      return Buffer.isBuffer(contents) ? contents.length : 0;
+    },
+    rename: async (from, to) => say(`rename ${from} -> ${to}`),
+    symlink: async (to, p) => say(`link ${p} -> ${to}`),
+    unlink: async (p) => say(`remove ${p}`),
+    close: () => target.close(),
+  };
+}
