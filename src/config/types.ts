@@ -21,6 +21,10 @@ export const HOOK_NAMES: readonly HookName[] = (['build', 'deploy', 'clone', 'co
   (step) => [`before-${step}`, `after-${step}`] as HookName[],
 );
 
+/** Steps a config may switch off with `skip` (the rest are what make a deploy safe). */
+export const SKIPPABLE_STEPS = ['build', 'composer', 'artisan', 'assets', 'health', 'prune'] as const;
+export type SkippableStep = (typeof SKIPPABLE_STEPS)[number];
+
 export interface AssetMapping {
   /** Local path (file or directory), relative to the project directory. */
   local: string;
@@ -69,4 +73,6 @@ export interface ServerConfig {
   healthcheck?: HealthCheck;
   /** Ours: values that must never appear in logs (besides .env contents and passphrases). */
   secrets: string[];
+  /** Ours: steps switched off for this server, said aloud in the log (e.g. composer on a machine without it). */
+  skip: SkippableStep[];
 }

@@ -2,7 +2,7 @@ import path from 'node:path';
 import { AttacheError, type ErrorContext } from '../errors';
 import { describe, isObject, type MergedServer, type Problem, type Segment } from './merge';
 import { closest } from './suggest';
-import { HOOK_NAMES, type AssetMapping, type HealthCheck, type HookName, type ServerConfig } from './types';
+import { HOOK_NAMES, SKIPPABLE_STEPS, type SkippableStep, type AssetMapping, type HealthCheck, type HookName, type ServerConfig } from './types';
 
 const SSH_KEYS = [
   'acceptNewHostKeys',
@@ -34,6 +34,7 @@ export const SERVER_KEYS = [
   'keep',
   'healthcheck',
   'secrets',
+  'skip',
   'ssh',
   'passphrase',
   ...SSH_KEYS,
@@ -199,7 +200,17 @@ export function validateServer(server: MergedServer, problems: Problem[]): Serve
     ssh: ssh(),
     ...healthcheck(),
     secrets: strings(['secrets'], 'an array of strings') ?? [],
+    skip: skip(),
   };
+
+  function skip(): SkippableStep[] {
+    const names = strings(['skip'], `an array of step names (${SKIPPABLE_STEPS.join(', ')})`) ?? [];
+    return names.filter((name, i): name is SkippableStep => {
+      if ((SKIPPABLE_STEPS as readonly string[]).includes(name)) return true;
+      report(['skip', i], `expected one of ${SKIPPABLE_STEPS.join(', ')}, got ${JSON.stringify(name)}`);
+      return false;
+    });
+  }
 
   function strings(keys: readonly Segment[], what: string, single = false): string[] | undefined {
     const value = get(keys);

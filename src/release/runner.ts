@@ -1,5 +1,6 @@
 import { AttacheError, withContext } from '../errors';
 import { mapLimit } from '../limit';
+import type { ServerConfig } from '../config/types';
 import type { Deploy, ServerRun, Step } from './context';
 
 /**
@@ -9,6 +10,11 @@ import type { Deploy, ServerRun, Step } from './context';
  */
 export async function runStep(step: Step, deploy: Deploy): Promise<void> {
   const started = Date.now();
+  const skips = (server: ServerConfig) => (server.skip as readonly string[]).includes(step.name);
+  if (deploy.selected.every(skips)) {
+    deploy.log.info(`${step.name}: skipped ("skip" in the config)`);
+    return;
+  }
   deploy.log.info(`${step.name}…`);
   try {
     if (step.once) await step.once(deploy);
@@ -16,7 +22,7 @@ export async function runStep(step: Step, deploy: Deploy): Promise<void> {
     throw withContext(error, { step: step.name });
   }
   if (step.run) {
-    const results = await mapLimit(deploy.servers, deploy.parallel, async (run) => {
+    const results = await mapLimit(deploy.servers.filter((run) => !skips(run.server)), deploy.parallel, async (run) => {
       const t0 = Date.now();
       try {
         await step.run!(run, deploy);

@@ -243,6 +243,7 @@ describe('loadConfig: defaults', () => {
       keep: 5,
       ssh: {},
       secrets: [],
+      skip: [],
     });
   });
 
@@ -426,6 +427,19 @@ describe('loadConfig: ssh, healthcheck, secrets', () => {
     assert.deepEqual(config.servers.b.secrets, ['top-secret']);
     assert.match(problem(withServer({}, { secrets: 'x' })), /^secrets: expected an array of non-empty strings, got "x"/);
     assert.match(problem(withServer({ secrets: [1] })), /^servers\.production\.secrets\[0\]: expected a non-empty string, got 1/);
+  });
+});
+
+describe('loadConfig: skip', () => {
+  it('switches off the steps a machine cannot run, and nothing by default', () => {
+    assert.deepEqual(loadServer().skip, []);
+    assert.deepEqual(loadServer({ skip: ['composer', 'artisan'] }).skip, ['composer', 'artisan']);
+  });
+
+  it('refuses to skip a step that keeps the deploy safe, naming the ones that may be skipped', () => {
+    const message = problem(withServer({ skip: ['lock'] }));
+    assert.match(message, /servers\.production\.skip\[0\]/);
+    assert.match(message, /expected one of build, composer, artisan, assets, health, prune, got "lock"/);
   });
 });
 
