@@ -19,7 +19,7 @@ export interface ExecOptions extends CommonOptions {
 export function exec(commands: string | string[], options: ExecOptions): Transform {
   const log = loggerFor(options);
   const connection = lease(serverOf(options, 'exec'), log);
-  return through2.obj(
+  const stream = through2.obj(
     (file, _encoding, done) => done(null, file),
     function (done) {
       connection
@@ -31,6 +31,9 @@ export function exec(commands: string | string[], options: ExecOptions): Transfo
         );
     },
   );
+  // A stream destroyed by a failure elsewhere in the pipe never flushes: give the connection back anyway.
+  stream.on('close', () => void connection.release());
+  return stream;
 }
 
 /** `exec.task(commands, options)`: the same as a gulp task function, for use without a pipe. */

@@ -23,7 +23,7 @@ export function swap(options: SwapOptions): Transform {
   checkOptions(options);
   const log = loggerFor(options);
   const connection = lease(serverOf(options, 'swap'), log);
-  return through2.obj(
+  const stream = through2.obj(
     (file, _encoding, done) => done(null, file),
     function (done) {
       connection
@@ -38,6 +38,9 @@ export function swap(options: SwapOptions): Transform {
         );
     },
   );
+  // A stream destroyed by a failure elsewhere in the pipe never flushes: give the connection back anyway.
+  stream.on('close', () => void connection.release());
+  return stream;
 }
 
 /** `swap.task(options)`: a gulp task function that swaps the link; resolves with the SwapResult. */

@@ -34,7 +34,7 @@ export function upload(options: UploadOptions): Transform {
     stream.emit('error', toPluginError(error));
   };
 
-  return through2.obj(
+  const stream = through2.obj(
     function (file: UploadedFile, _encoding, done) {
       if (failed) return done();
       if (file.isNull() || file.isDirectory()) return done(null, file);
@@ -73,4 +73,7 @@ export function upload(options: UploadOptions): Transform {
       });
     },
   );
+  // A stream destroyed by a failure elsewhere in the pipe never flushes: give the connection back anyway.
+  stream.on('close', () => void connection.release());
+  return stream;
 }

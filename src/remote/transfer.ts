@@ -92,16 +92,20 @@ export class Transfer {
     });
   }
 
-  /** Directory creation, once per directory: mkdir, and only when the parent is missing, the parent first. */
+  /**
+   * Each directory is created once, parent first. Below `dest` nothing is assumed to exist yet;
+   * `dest` and its parents may exist already, so they are looked at (stat) before being made.
+   */
   ensureDirectory(dir: string): Promise<void> {
     let pending = this.directories.get(dir);
     if (!pending) {
-      pending = this.target.mkdir(dir).catch(async (error) => {
-        const parent = path.dirname(dir);
-        if (parent === dir) throw error;
-        await this.ensureDirectory(parent);
+      const parent = path.dirname(dir);
+      const atOrAboveDest = dir === this.dest || !dir.startsWith(this.dest + '/');
+      pending = (async () => {
+        if (atOrAboveDest && (await this.target.stat(dir))?.type === 'directory') return;
+        if (parent !== dir) await this.ensureDirectory(parent);
         await this.target.mkdir(dir);
-      });
+      })();
       this.directories.set(dir, pending);
     }
     return pending;
