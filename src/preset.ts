@@ -4,7 +4,7 @@ import { AttacheError } from './errors';
 import { createLogger, registerSecret, type Logger } from './log';
 import { mapLimit } from './limit';
 import { toPluginError } from './plugins/plugin-error';
-import { COMMIT_AFTER, DEPLOY_SERIES, build, connect, lock, unlock, type Deploy, type ServerRun, type Step } from './release';
+import { COMMIT_AFTER, DEPLOY_PLAN, DEPLOY_SERIES, connect, lock, unlock, type Deploy, type ServerRun, type Step } from './release';
 import { listReleases } from './release/releases';
 import { activateRelease } from './release/rollback';
 import { pruneReleases } from './release/prune';
@@ -22,7 +22,11 @@ export type TaskFunction = ((done?: (error?: Error) => void) => Promise<unknown>
 /** The part of gulp the preset needs: its own `series`, so `gulp --tasks` shows every step. */
 export interface GulpLike {
   series(...tasks: TaskFunction[]): TaskFunction;
+  parallel(...tasks: TaskFunction[]): TaskFunction;
 }
+
+/** Steps that may begin a new deploy; any other step joins the one under way. */
+const STARTING_STEPS = new Set(['build', 'connect', 'lock']);
 
 export interface AttacheOptions {
   /** Path of the config file (default `.attache.json` in cwd). */
@@ -99,6 +103,9 @@ export function attache(options: AttacheOptions = {}): AttacheTasks {
       parallel: options.parallel ?? flags.parallel ?? 10,
       log,
       startedAt: Date.now(),
+      inFlight: new Set(),
+      cancel: new AbortController(),
+      state: 'running',
     };
   }
 
@@ -106,16 +113,21 @@ export function attache(options: AttacheOptions = {}): AttacheTasks {
     if (failed) await abort(deploy);
     else {
       commit(deploy.servers);
+      deploy.state = 'deployed';
       await close(deploy);
     }
     deploy.log.summary(deploySummary(deploy, DEPLOY_SERIES.map((s) => s.name)));
     stopInterrupt();
-    current = undefined;
   }
 
   function stepTask(step: Step): TaskFunction {
     return named(`deploy:${step.name}`, step.description, async () => {
-      if (!current) {
+      if (current?.state === 'failed' && !STARTING_STEPS.has(step.name)) {
+        // The other branch of a parallel part failed and undid the deploy: nothing left to do here.
+        current.log.debug(`${step.name}: not run, the deploy failed`);
+        return;
+      }
+      if (!current || current.state !== 'running') {
         current = begin();
         stopInterrupt = onInterrupt(current);
       }
@@ -126,17 +138,18 @@ export function attache(options: AttacheOptions = {}): AttacheTasks {
         if (step.name === COMMIT_AFTER) commit(deploy.servers);
         if (step === unlock) await finish(deploy, false);
       } catch (error) {
-        await finish(deploy, true);
+        if (deploy.state === 'running') await finish(deploy, true); // once, by the first step that failed
         throw toPluginError(error);
       }
     });
   }
 
+  const gulp = resolveGulp(options.gulp, cwd);
   const steps = Object.fromEntries(DEPLOY_SERIES.map((step) => [step.name, stepTask(step)]));
-  const series = DEPLOY_SERIES.flatMap((step) => {
-    if (step !== build) return [steps[step.name]];
-    if (options.build === false) return [];
-    return [options.build ?? steps.build];
+  const series = DEPLOY_PLAN.flatMap((part): TaskFunction[] => {
+    if ('together' in part) return [gulp.parallel(...part.together.map((branch) => gulp.series(...branch.map((step) => steps[step.name]))))];
+    if (part.name !== 'build') return [steps[part.name]];
+    return options.build === false ? [] : [options.build ?? steps.build];
   });
 
   /** rollback, activate, prune, unlock, releases: connect, (lock,) act on each server, (unlock,) close. */
@@ -157,7 +170,7 @@ export function attache(options: AttacheOptions = {}): AttacheTasks {
   }
 
   return {
-    deploy: withFlags(named('deploy', 'deploy a new release: ' + series.map((t) => t.displayName ?? t.name).join(' → '), resolveGulp(options.gulp, cwd).series(...series))),
+    deploy: withFlags(named('deploy', 'deploy a new release (build, lock, clone, then shared → composer → artisan beside the asset upload, live, health, prune, unlock)', gulp.series(...series))),
     rollback: operation('rollback', 'point live at the release before it (atomic)', true, async (run) => {
       await activateRelease(run, 'previous');
     }),

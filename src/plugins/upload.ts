@@ -7,7 +7,7 @@ import { lease } from './lease';
 import { loggerFor, serverOf, type CommonOptions } from './options';
 import { toPluginError } from './plugin-error';
 
-export interface UploadOptions extends CommonOptions, Pick<TransferOptions, 'concurrency' | 'atomic' | 'expected'> {
+export interface UploadOptions extends CommonOptions, Pick<TransferOptions, 'concurrency' | 'atomic' | 'expected' | 'signal'> {
   /** Remote directory; each file lands at dest/<file.relative>. */
   dest: string;
 }

@@ -39,7 +39,7 @@ export const assets: Step = {
         }
       })(),
     );
-    const sink = upload({ session: run.target, dest, logger: run.log, expected: { files: files.length, bytes } });
+    const sink = upload({ session: run.target, dest, logger: run.log, expected: { files: files.length, bytes }, signal: deploy.cancel.signal });
     await pipeline(source, sink, drain());
     run.uploaded.files += files.length;
     run.uploaded.bytes += bytes;

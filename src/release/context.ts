@@ -22,6 +22,11 @@ export interface Deploy {
   parallel: number;
   log: Logger;
   startedAt: number;
+  /** Steps running now: a failure waits for them before undoing, so an undo never races a step. */
+  inFlight: Set<Promise<unknown>>;
+  /** Aborted on failure or Ctrl-C: uploads stop taking new files. */
+  cancel: AbortController;
+  state: 'running' | 'deployed' | 'failed';
 }
 
 /** One server's part of a deploy. */

@@ -9,6 +9,17 @@ import type { Deploy, ServerRun, Step } from './context';
  * never races a command still running.
  */
 export async function runStep(step: Step, deploy: Deploy): Promise<void> {
+  const running = runStepNow(step, deploy);
+  deploy.inFlight.add(running);
+  try {
+    await running;
+  } finally {
+    deploy.inFlight.delete(running);
+  }
+}
+
+async function runStepNow(step: Step, deploy: Deploy): Promise<void> {
+  if (deploy.cancel.signal.aborted) throw new AttacheError('the deploy was stopped', { step: step.name });
   const started = Date.now();
   const skips = (server: ServerConfig) => (server.skip as readonly string[]).includes(step.name);
   if (deploy.selected.every(skips)) {
@@ -48,6 +59,9 @@ export async function runStep(step: Step, deploy: Deploy): Promise<void> {
  * (swap live back, remove the half-built release, restore shared paths, release the lock).
  */
 export async function abort(deploy: Deploy): Promise<void> {
+  deploy.state = 'failed';
+  deploy.cancel.abort();
+  await Promise.allSettled([...deploy.inFlight]);
   await Promise.all(
     deploy.servers.map(async (run) => {
       for (const { step, action } of run.undo.reverse()) {

@@ -30,6 +30,8 @@ export interface TransferOptions {
   /** Expected totals, for a progress line with time left. */
   expected?: { files: number; bytes: number };
   step?: string;
+  /** When aborted (a failed deploy, Ctrl-C), files not yet started are refused. */
+  signal?: AbortSignal;
 }
 
 /**
@@ -67,6 +69,7 @@ export class Transfer {
   /** Queues one file; resolves with its remote path once it is in place. */
   put(file: TransferFile): Promise<string> {
     return this.limit(async () => {
+      if (this.options.signal?.aborted) throw new AttacheError('upload stopped: the deploy was cancelled', { server: this.target.name, step: this.options.step });
       const remote = this.remotePath(file.relative);
       try {
         await this.ensureDirectory(path.dirname(remote));
