@@ -4,8 +4,11 @@ import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import Vinyl from 'vinyl';
 import type { AssetMapping } from '../config/types';
+import { mapLimit } from '../limit';
 import { upload } from '../plugins/upload';
-import { releaseIdOf, type Deploy, type Step } from './context';
+import { Transfer } from '../remote/transfer';
+import { hashFile, readManifest, unchanged, writeManifest, type AssetManifest } from './asset-manifest';
+import { releaseIdOf, type Deploy, type ServerRun, type Step } from './context';
 import { runLocalHook } from './hooks';
 
 interface LocalAsset {
@@ -13,42 +16,74 @@ interface LocalAsset {
   /** Path inside the release. */
   remote: string;
   stat: Stats;
+  sha256: string;
 }
 
 /**
- * 8. Upload the locally built assets into the release with the upload plugin. A directory's
- * contents land in the target directory itself, never one level deeper (Attaché's `scp -r` bug);
- * a missing local path is skipped with a warning.
+ * 8. Upload the locally built assets into the release with the upload plugin. Files whose bytes the
+ * live release already has are hard-linked from it instead (a content-hash manifest per release),
+ * so a redeploy sends only what changed; a changed file is always written under a new name and
+ * renamed, so an older release keeps its bytes. A directory's contents land in the target
+ * directory itself, never one level deeper (Attaché's `scp -r` bug); a missing path is skipped
+ * with a warning.
  */
 export const assets: Step = {
   name: 'assets',
-  description: 'upload the built assets into the release (upload plugin, parallel, atomic)',
+  description: 'upload the built assets into the release; unchanged files are reused from the live release',
   async once(deploy) {
     await runLocalHook('before-assets', deploy.selected[0], deploy);
   },
   async run(run, deploy) {
     const files = await collectAssets(run.server.assets, deploy);
-    if (!files.length) return;
-    const bytes = files.reduce((sum, f) => sum + f.stat.size, 0);
-    const dest = run.layout.release(releaseIdOf(deploy));
-    // Files are opened only as the upload pulls them: memory and open files stay bounded for any size.
-    const source = Readable.from(
-      (function* () {
-        for (const file of files) {
-          yield new Vinyl({ base: '/', path: path.posix.join('/', file.remote), stat: file.stat, contents: createReadStream(file.source) });
-        }
-      })(),
-    );
-    const sink = upload({ session: run.target, dest, logger: run.log, expected: { files: files.length, bytes }, signal: deploy.cancel.signal });
-    await pipeline(source, sink, drain());
-    run.uploaded.files += files.length;
-    run.uploaded.bytes += bytes;
+    const id = releaseIdOf(deploy);
+    const previous = await previousManifest(run);
+    const reuse = files.filter((f) => previous.dir && unchanged(previous.manifest, f.remote, entryOf(f)));
+    const send = files.filter((f) => !reuse.includes(f));
+
+    if (reuse.length) await linkFromPrevious(run, previous.dir as string, id, reuse, deploy.cancel.signal);
+    if (send.length) await uploadFiles(run, id, send, deploy.cancel.signal);
+    await writeManifest(run.target, run.layout.assetManifest(id), Object.fromEntries(files.map((f) => [f.remote, entryOf(f)])));
+
+    run.skipped.files += reuse.length;
+    run.skipped.bytes += sum(reuse);
+    run.uploaded.files += send.length;
+    run.uploaded.bytes += sum(send);
+    if (reuse.length) run.log.info(`[${run.server.name}] assets: ${reuse.length} unchanged file(s) reused from the live release, ${send.length} sent`);
   },
 };
 
-/** Every local file the `assets` mappings name, with its path in the release. */
+async function previousManifest(run: ServerRun): Promise<{ dir?: string; manifest: AssetManifest }> {
+  const live = await run.target.readlink(run.layout.live);
+  if (!live) return { manifest: {} };
+  const id = run.layout.releaseIdOf(live);
+  return { dir: run.layout.release(id), manifest: await readManifest(run.target, run.layout.assetManifest(id)) };
+}
+
+async function linkFromPrevious(run: ServerRun, previousDir: string, id: string, files: LocalAsset[], signal: AbortSignal): Promise<void> {
+  const release = new Transfer(run.target, run.layout.release(id), run.log, { step: 'assets', signal });
+  await mapLimit(files, 32, async (file) => {
+    const to = release.remotePath(file.remote);
+    await release.ensureDirectory(path.posix.dirname(to));
+    await run.target.link(path.posix.join(previousDir, file.remote), to);
+  });
+}
+
+async function uploadFiles(run: ServerRun, id: string, files: LocalAsset[], signal: AbortSignal): Promise<void> {
+  // Files are opened only as the upload pulls them: memory and open files stay bounded for any size.
+  const source = Readable.from(
+    (function* () {
+      for (const file of files) {
+        yield new Vinyl({ base: '/', path: path.posix.join('/', file.remote), stat: file.stat, contents: createReadStream(file.source) });
+      }
+    })(),
+  );
+  const sink = upload({ session: run.target, dest: run.layout.release(id), logger: run.log, expected: { files: files.length, bytes: sum(files) }, signal });
+  await pipeline(source, sink, drain());
+}
+
+/** Every local file the `assets` mappings name, with its path in the release and its hash. */
 export async function collectAssets(mappings: AssetMapping[], deploy: Deploy): Promise<LocalAsset[]> {
-  const found: LocalAsset[] = [];
+  const found: Array<Omit<LocalAsset, 'sha256'>> = [];
   for (const mapping of mappings) {
     const local = path.resolve(deploy.cwd, mapping.local);
     const stat = await fs.stat(local).catch(() => null);
@@ -64,7 +99,7 @@ export async function collectAssets(mappings: AssetMapping[], deploy: Deploy): P
       found.push({ source: file.path, remote: path.posix.join(mapping.remote, path.relative(local, file.path).split(path.sep).join('/')), stat: file.stat });
     }
   }
-  return found;
+  return mapLimit(found, 8, async (file) => ({ ...file, sha256: await hashFile(file.source) }));
 }
 
 async function* walk(dir: string): AsyncGenerator<{ path: string; stat: Stats }> {
@@ -73,6 +108,14 @@ async function* walk(dir: string): AsyncGenerator<{ path: string; stat: Stats }>
     if (entry.isDirectory()) yield* walk(full);
     else if (entry.isFile()) yield { path: full, stat: await fs.stat(full) };
   }
+}
+
+function entryOf(file: LocalAsset): AssetManifest[string] {
+  return { sha256: file.sha256, size: file.stat.size, mode: file.stat.mode & 0o7777 };
+}
+
+function sum(files: LocalAsset[]): number {
+  return files.reduce((total, f) => total + f.stat.size, 0);
 }
 
 /** The upload passes files on; nobody reads them here, so let them flow (vinyl-fs's habit). */

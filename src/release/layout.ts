@@ -15,6 +15,8 @@ export class Layout {
   /** The deploy lock: a directory, because mkdir is atomic; `owner` inside says who holds it. */
   readonly lock: string;
   readonly lockOwner: string;
+  /** A shallow bare copy of the repository: each deploy fetches only what is new into it. */
+  readonly mirror: string;
 
   constructor(server: Pick<ServerConfig, 'root' | 'paths'>) {
     this.root = path.normalize(server.root).replace(/(.)\/$/, '$1');
@@ -25,6 +27,7 @@ export class Layout {
     this.env = at(server.paths.env);
     this.lock = at('.attache-lock');
     this.lockOwner = path.join(this.lock, 'owner');
+    this.mirror = at('.attache-mirror.git');
   }
 
   release(id: string): string {
@@ -44,6 +47,16 @@ export class Layout {
   /** Written when a release is complete (and rewritten when it fails its health check): only such releases count. */
   marker(id: string): string {
     return path.join(this.release(id), '.attache-release.json');
+  }
+
+  /** The checkout's temporary index (outside the mirror, so the mirror stays a plain bare repository). */
+  checkoutIndex(id: string): string {
+    return path.join(this.releases, `.${id}.index`);
+  }
+
+  /** What each uploaded asset's content hash was, so the next deploy can reuse unchanged files. */
+  assetManifest(id: string): string {
+    return path.join(this.release(id), '.attache-assets.json');
   }
 
   releaseStorage(id: string): string {

@@ -26,6 +26,7 @@ export function dryRun(target: Target, log: Logger): Target {
     },
     rename: async (from, to) => say(`rename ${from} -> ${to}`),
     symlink: async (to, p) => say(`link ${p} -> ${to}`),
+    link: async (existing, p) => say(`reuse ${existing} as ${p}`),
     unlink: async (p) => say(`remove ${p}`),
     close: () => target.close(),
   };

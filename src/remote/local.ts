@@ -75,6 +75,10 @@ export class LocalTarget implements Target {
     return fs.symlink(target, path);
   }
 
+  link(existing: string, path: string): Promise<void> {
+    return fs.link(existing, path);
+  }
+
   unlink(path: string): Promise<void> {
     return fs.unlink(path);
   }

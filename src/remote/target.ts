@@ -24,6 +24,8 @@ export interface Target {
   /** Atomically replaces `to` with `from` (rename(2) semantics, posix-rename over SFTP). */
   rename(from: string, to: string): Promise<void>;
   symlink(target: string, path: string): Promise<void>;
+  /** A hard link: `path` becomes another name of `existing`'s bytes (no bytes are sent). */
+  link(existing: string, path: string): Promise<void>;
   unlink(path: string): Promise<void>;
   /** Closes the connection; idempotent. */
   close(): Promise<void>;

@@ -167,6 +167,11 @@ export class SshSession implements Target {
     return this.call<void>((cb) => this.sftp.symlink(target, path, cb), path);
   }
 
+  /** hardlink@openssh.com: one SFTP request, no shell. */
+  link(existing: string, path: string): Promise<void> {
+    return this.call<void>((cb) => this.sftp.ext_openssh_hardlink(existing, path, cb), path);
+  }
+
   unlink(path: string): Promise<void> {
     return this.call<void>((cb) => this.sftp.unlink(path, cb), path);
   }

@@ -1,0 +1,31 @@
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import type { Target } from '../remote/target';
+
+/** Per release: each asset's path in the release → its content hash, size and mode. */
+export type AssetManifest = Record<string, { sha256: string; size: number; mode: number }>;
+
+export async function hashFile(file: string): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
+  return hash.digest('hex');
+}
+
+/** The manifest of a release, or an empty one (a release from before manifests, or none). */
+export async function readManifest(target: Target, file: string): Promise<AssetManifest> {
+  try {
+    return JSON.parse((await target.readFile(file)).toString('utf8')) as AssetManifest;
+  } catch {
+    return {};
+  }
+}
+
+export async function writeManifest(target: Target, file: string, manifest: AssetManifest): Promise<void> {
+  await target.writeFile(file, Buffer.from(JSON.stringify(manifest)), 0o644);
+}
+
+/** True when the previous release holds the same bytes and mode at the same path: link it, send nothing. */
+export function unchanged(previous: AssetManifest, remote: string, entry: AssetManifest[string]): boolean {
+  const before = previous[remote];
+  return before !== undefined && before.sha256 === entry.sha256 && before.size === entry.size && before.mode === entry.mode;
+}
