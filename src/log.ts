@@ -27,6 +27,8 @@ export interface LoggerOptions {
   write?: (line: string, level: 'info' | 'warn' | 'error') => void;
   /** Whether progress may redraw one line in place (a TTY); otherwise it is throttled. */
   interactive?: boolean;
+  /** Where a terminal's live progress line is drawn (default process.stdout). */
+  terminal?: { write(text: string): unknown };
 }
 
 const secrets = new Set<string>();
@@ -66,12 +68,13 @@ export function createLogger(options: LoggerOptions = {}): Logger {
       else fancyLog(line);
     });
   const interactive = options.interactive ?? Boolean(process.stdout.isTTY && !process.env.CI);
+  const terminal = options.terminal ?? process.stdout;
   let lastProgress = 0;
   let progressShown = false;
 
   const clearProgress = () => {
     if (interactive && progressShown) {
-      process.stdout.write('\r\x1b[K');
+      terminal.write('\r\x1b[K');
       progressShown = false;
     }
   };
@@ -89,8 +92,8 @@ export function createLogger(options: LoggerOptions = {}): Logger {
     summary: (m) => emit(m, 'info'),
     progress(message, final = false) {
       if (verbosity === 'quiet') return;
-      if (interactive && !options.write) {
-        process.stdout.write(`\r\x1b[K${redact(message)}`);
+      if (interactive) {
+        terminal.write(`\r\x1b[K${redact(message)}`);
         progressShown = true;
         if (final) clearProgress();
         return;

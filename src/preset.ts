@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { loadConfig, parseFlags, selectServers, validateBranch, validateReleaseId } from './config';
+import { closest } from './config/suggest';
 import { AttacheError } from './errors';
 import { createLogger, registerSecret, type Logger } from './log';
 import { mapLimit } from './limit';
@@ -83,6 +84,7 @@ export function attache(options: AttacheOptions = {}): AttacheTasks {
   /** Config first: every mistake in it is reported before anything connects. */
   function begin(): Deploy {
     const flags = parseFlags(options.argv);
+    if (flags.unknown.length) throw unknownFlags(flags.unknown);
     const log = options.logger ?? createLogger({ verbosity: flags.verbose ? 'verbose' : flags.quiet ? 'quiet' : 'normal' });
     const config = loadConfig(options.config ?? '.attache.json', { cwd, overrides: options.overrides });
     const selected = selectServers(config, options.server ?? flags.server);
@@ -109,6 +111,15 @@ export function attache(options: AttacheOptions = {}): AttacheTasks {
     };
   }
 
+  /** begin(), with its config and flag errors turned into PluginErrors like every other failure. */
+  function startDeploy(): Deploy {
+    try {
+      return begin();
+    } catch (error) {
+      throw toPluginError(error);
+    }
+  }
+
   async function finish(deploy: Deploy, failed: boolean): Promise<void> {
     if (failed) await abort(deploy);
     else {
@@ -128,7 +139,7 @@ export function attache(options: AttacheOptions = {}): AttacheTasks {
         return;
       }
       if (!current || current.state !== 'running') {
-        current = begin();
+        current = startDeploy();
         stopInterrupt = onInterrupt(current);
       }
       const deploy = current;
@@ -155,7 +166,7 @@ export function attache(options: AttacheOptions = {}): AttacheTasks {
   /** rollback, activate, prune, unlock, releases: connect, (lock,) act on each server, (unlock,) close. */
   function operation(name: string, description: string, locked: boolean, act: (run: ServerRun, deploy: Deploy) => Promise<void>): TaskFunction {
     return named(name, description, async () => {
-      const deploy = begin();
+      const deploy = startDeploy();
       try {
         await runStep(connect, deploy);
         if (locked) await runStep(lock, deploy);
@@ -197,6 +208,15 @@ export function attache(options: AttacheOptions = {}): AttacheTasks {
     }),
     steps,
   };
+}
+
+function unknownFlags(unknown: string[]): AttacheError {
+  const known = [...Object.keys(FLAGS), '--release'];
+  const lines = unknown.map((flag) => {
+    const near = closest(flag.split('=')[0], known);
+    return `${flag}${near ? ` (did you mean ${near}?)` : ''}`;
+  });
+  return new AttacheError(`unknown flag${unknown.length > 1 ? 's' : ''}: ${lines.join(', ')}`, { hint: `Flags: ${known.join(', ')}. See gulp --tasks.` });
 }
 
 function named<T extends TaskFunction>(displayName: string, description: string, fn: T): T {

@@ -9,7 +9,8 @@ export const composer: Step = {
   description: 'composer install in the release (--no-dev unless composer.dev)',
   async run(run, deploy) {
     const dir = run.layout.release(releaseIdOf(deploy));
-    if (!(await run.target.lstat(`${dir}/composer.json`))) {
+    // A dry run has no clone to look into: it prints the install as if composer.json were there.
+    if (!deploy.dryRun && !(await run.target.lstat(`${dir}/composer.json`))) {
       run.log.info(`[${run.server.name}] no composer.json in the release: nothing to install`);
       return;
     }

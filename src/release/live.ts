@@ -15,6 +15,10 @@ export const live: Step = {
   async run(run, deploy) {
     const { layout, target, server } = run;
     const id = releaseIdOf(deploy);
+    if (deploy.dryRun) {
+      run.log.info(`[dry run] [${server.name}] would point ${layout.live} -> ${layout.liveTarget(id)}`);
+      return;
+    }
     await writeMarker(target, layout, {
       id,
       status: 'ready',

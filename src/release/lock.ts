@@ -12,6 +12,10 @@ export const lock: Step = {
   description: 'take the deploy lock on each server (atomic mkdir, records who, when, from where)',
   async run(run, deploy) {
     const { layout, target } = run;
+    if (deploy.dryRun && (await target.lstat(layout.lock))) {
+      // A dry run changes nothing, so it reads the lock instead of taking it.
+      throw lockHeld(run, (await target.readFile(layout.lockOwner).catch(() => Buffer.from(''))).toString());
+    }
     const owner = JSON.stringify({ by: os.userInfo().username, host: os.hostname(), pid: process.pid, since: new Date().toISOString() });
     const command = sh`mkdir -p -- ${layout.root} && if mkdir -- ${layout.lock} 2>/dev/null; then printf '%s\n' ${owner} > ${layout.lockOwner}; else cat -- ${layout.lockOwner} 2>/dev/null; exit ${HELD}; fi`;
     const result = await target.exec(command, { check: false, step: 'lock' });
