@@ -28,7 +28,7 @@ export class AttacheError extends Error {
     super(redact(formatMessage(what, context)), options);
     this.name = 'AttacheError';
     this.what = what;
-    this.context = context;
+    this.context = redactContext(context);
   }
 }
 
@@ -39,6 +39,11 @@ export class RemoteCommandError extends AttacheError {
     super(`command ${status}`, context);
     this.name = 'RemoteCommandError';
   }
+}
+
+/** Every string in the context goes through redaction too: an error object may be printed whole. */
+function redactContext(context: ErrorContext): ErrorContext {
+  return Object.fromEntries(Object.entries(context).map(([key, value]) => [key, typeof value === 'string' ? redact(value) : value])) as ErrorContext;
 }
 
 function formatMessage(what: string, c: ErrorContext): string {

@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { loadConfig, parseFlags, selectServers, validateBranch, validateReleaseId } from './config';
 import { closest } from './config/suggest';
@@ -94,13 +95,17 @@ export function attache(options: AttacheOptions = {}): AttacheTasks {
       server.secrets.forEach(registerSecret);
       registerSecret(server.ssh.passphrase);
     }
+    const envFile = options.env ?? flags.env;
+    if (envFile && !existsSync(path.resolve(cwd, envFile))) {
+      throw new AttacheError(`the env file ${path.resolve(cwd, envFile)} does not exist`, { hint: '--env names a local file to install as root/.env on a first deploy.' });
+    }
     return {
       config,
       selected,
       servers: [],
       cwd,
       branch,
-      envFile: options.env ?? flags.env,
+      envFile,
       dryRun: options.dryRun ?? flags.dryRun,
       parallel: options.parallel ?? flags.parallel ?? 10,
       log,

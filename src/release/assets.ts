@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { createReadStream, promises as fs, type Stats } from 'node:fs';
 import path from 'node:path';
 import { Readable, Writable } from 'node:stream';
@@ -64,7 +65,11 @@ async function linkFromPrevious(run: ServerRun, previousDir: string, id: string,
   await mapLimit(files, 32, async (file) => {
     const to = release.remotePath(file.remote);
     await release.ensureDirectory(path.posix.dirname(to));
-    await run.target.link(path.posix.join(previousDir, file.remote), to);
+    // The checkout may hold a committed copy at the same path (a committed mix-manifest.json, say):
+    // link under a temporary name and rename over it, as uploads do.
+    const temporary = path.posix.join(path.posix.dirname(to), `.${path.posix.basename(to)}.attache-${randomBytes(4).toString('hex')}`);
+    await run.target.link(path.posix.join(previousDir, file.remote), temporary);
+    await run.target.rename(temporary, to);
   });
 }
 

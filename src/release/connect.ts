@@ -1,3 +1,6 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { registerSecret } from '../log';
 import { openTarget } from '../remote/open';
 import { mapLimit } from '../limit';
 import { Layout } from './layout';
@@ -14,7 +17,7 @@ export const connect: Step = {
       const target = await openTarget({ ...server.ssh, name: server.name, host: server.host, port: server.port, user: server.user }, deploy.log);
       return { server, target: deploy.dryRun ? dryRun(target, deploy.log) : target };
     });
-    deploy.servers = opened.map(({ server, target }) => ({
+    const runs = opened.map(({ server, target }) => ({
       server,
       target,
       layout: new Layout(server),
@@ -24,5 +27,9 @@ export const connect: Step = {
       uploaded: { files: 0, bytes: 0 },
       skipped: { files: 0, bytes: 0 },
     }));
+    // .env values are secrets, from --env or already on the server: registered before any hook can print them.
+    if (deploy.envFile) registerSecret(readFileSync(path.resolve(deploy.cwd, deploy.envFile), 'utf8'));
+    await Promise.all(runs.map(async (run) => registerSecret((await run.target.readFile(run.layout.env).catch(() => Buffer.from(''))).toString('utf8'))));
+    deploy.servers = runs;
   },
 };

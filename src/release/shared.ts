@@ -1,6 +1,5 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { registerSecret } from '../log';
 import { sh } from '../remote/quote';
 import { releaseIdOf, type Step } from './context';
 import { runHook } from './hooks';
@@ -32,10 +31,9 @@ export const shared: Step = {
     }
 
     if (!(await target.lstat(layout.env))) {
-      if (deploy.envFile) {
-        const contents = readFileSync(path.resolve(deploy.cwd, deploy.envFile));
-        registerSecret(contents.toString('utf8'));
-        await target.writeFile(layout.env, contents, 0o600);
+      const local = deploy.envFile ? readFileSync(path.resolve(deploy.cwd, deploy.envFile)) : undefined;
+      if (local) {
+        await target.writeFile(layout.env, local, 0o600);
         run.undo.push({ step: 'shared', action: () => target.unlink(layout.env) });
         run.log.info(`[${server.name}] created ${layout.env} from ${deploy.envFile}`);
       } else {
