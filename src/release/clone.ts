@@ -3,6 +3,7 @@ import { mapLimit } from '../limit';
 import { sh } from '../remote/quote';
 import { releaseIdOf, type Deploy, type Step } from './context';
 import { runHook } from './hooks';
+import { compareIds } from './releases';
 
 /**
  * 4. Put the branch's files into root/releases/<id>. The server keeps a shallow bare mirror of the
@@ -46,12 +47,19 @@ export const clone: Step = {
   },
 };
 
+/**
+ * A UTC timestamp, unless some release on some server already sorts at or after it (a deploy in
+ * the same second, or a clock that went back): then one past the newest, so ids always sort in
+ * deploy order and "the release before live" means what it says.
+ */
 async function chooseReleaseId(deploy: Deploy): Promise<string> {
-  const base = new Date().toISOString().replace(/[-:T]/g, '').slice(0, 14);
-  for (let n = 1; ; n++) {
-    const id = n === 1 ? base : `${base}-${n}`;
-    validateReleaseId(id);
-    const taken = await mapLimit(deploy.servers, deploy.parallel, async (run) => (await run.target.lstat(run.layout.release(id))) !== null);
-    if (!taken.includes(true)) return id;
-  }
+  const now = new Date().toISOString().replace(/[-:T]/g, '').slice(0, 14);
+  const listings = await mapLimit(deploy.servers, deploy.parallel, async (run) =>
+    (await run.target.exec(sh`ls -1 -- ${run.layout.releases} 2>/dev/null || true`, { step: 'clone' })).stdout.split('\n'),
+  );
+  const existing = listings.flat().filter((name) => /^\d{14}(-\d+)?$/.test(name)).sort(compareIds);
+  const newest = existing.at(-1);
+  if (!newest || compareIds(now, newest) > 0) return validateReleaseId(now);
+  const [time, suffix = '1'] = newest.split('-');
+  return validateReleaseId(`${time}-${Number(suffix) + 1}`);
 }
