@@ -1,7 +1,20 @@
 import type { AssetMapping, HealthCheck, HookName } from './types';
 
+/** SSH options as the config file names them (see ssh/resolve.ts for their meaning). */
+export interface SshKeys {
+  acceptNewHostKeys?: boolean;
+  knownHostsFile?: string;
+  identityFile?: string | string[];
+  passphraseEnv?: string;
+  forwardAgent?: boolean;
+  connectTimeout?: number;
+  proxyJump?: string;
+  sshConfigFile?: string;
+  agent?: string | false;
+}
+
 /** A server as written in `.attache.json` (or passed from a gulpfile), before validation and defaults. */
-export interface RawServer {
+export interface RawServer extends SshKeys {
   /** Only in the older array form of `servers`. */
   name?: string;
   host: string;
@@ -20,30 +33,12 @@ export interface RawServer {
   /** Same as `scripts.build`. */
   build?: string | string[];
   keep?: number;
-  acceptNewHostKeys?: boolean;
-  knownHostsFile?: string;
-  identityFile?: string | string[];
-  passphraseEnv?: string;
-  forwardAgent?: boolean;
-  connectTimeout?: number;
-  proxyJump?: string;
-  sshConfigFile?: string;
-  agent?: string | false;
-  /** The SSH options above may also be grouped here; a key given directly on the server wins. */
-  ssh?: {
-    acceptNewHostKeys?: boolean;
-    knownHostsFile?: string;
-    identityFile?: string | string[];
-    passphraseEnv?: string;
-    forwardAgent?: boolean;
-    connectTimeout?: number;
-    proxyJump?: string;
-    sshConfigFile?: string;
-    agent?: string | false;
-  };
+  /** The SSH options may also be grouped in `ssh`; a key given directly on the server wins. */
+  ssh?: SshKeys;
   /** A URL, or the full form. */
   healthcheck?: string | (Partial<HealthCheck> & { url: string });
   secrets?: string[];
+  skip?: string[];
 }
 
 export type Segment = string | number;

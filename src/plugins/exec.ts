@@ -1,10 +1,8 @@
-import through2 from 'through2';
 import type { Transform } from 'node:stream';
-import type { Target } from '../remote/target';
 import type { Logger } from '../log';
-import { lease } from './lease';
-import { loggerFor, serverOf, type CommonOptions } from './options';
-import { toPluginError, type FlushDone } from './plugin-error';
+import type { Target } from '../remote/target';
+import { actAsTask, actAtFlush } from './at-flush';
+import type { CommonOptions } from './options';
 
 export interface ExecOptions extends CommonOptions {
   /** Directory the commands run in (quoted for you). */
@@ -17,38 +15,12 @@ export interface ExecOptions extends CommonOptions {
  * you: values you interpolate should go through `quote` or `sh`.
  */
 export function exec(commands: string | string[], options: ExecOptions): Transform {
-  const log = loggerFor(options);
-  const connection = lease(serverOf(options, 'exec'), log);
-  const stream = through2.obj(
-    (file, _encoding, done) => done(null, file),
-    function (done) {
-      connection
-        .target()
-        .then((target) => runCommands(target, commands, options, log))
-        .then(
-          () => connection.release().then(() => done()),
-          (error) => connection.release().then(() => (done as FlushDone)(toPluginError(error))),
-        );
-    },
-  );
-  // A stream destroyed by a failure elsewhere in the pipe never flushes: give the connection back anyway.
-  stream.on('close', () => void connection.release());
-  return stream;
+  return actAtFlush(options, 'exec', (target, log) => runCommands(target, commands, options, log));
 }
 
 /** `exec.task(commands, options)`: the same as a gulp task function, for use without a pipe. */
 exec.task = function execTask(commands: string | string[], options: ExecOptions): () => Promise<void> {
-  return async () => {
-    const log = loggerFor(options);
-    const connection = lease(serverOf(options, 'exec'), log);
-    try {
-      await runCommands(await connection.target(), commands, options, log);
-    } catch (error) {
-      throw toPluginError(error);
-    } finally {
-      await connection.release();
-    }
-  };
+  return actAsTask(options, 'exec', (target, log) => runCommands(target, commands, options, log));
 };
 
 async function runCommands(target: Target, commands: string | string[], options: ExecOptions, log: Logger): Promise<void> {

@@ -1,12 +1,10 @@
-import through2 from 'through2';
 import type { Transform } from 'node:stream';
 import PluginError from 'plugin-error';
 import type { Logger } from '../log';
 import { swapLink, type SwapResult } from '../remote/swap-link';
 import type { Target } from '../remote/target';
-import { lease } from './lease';
-import { loggerFor, serverOf, type CommonOptions } from './options';
-import { toPluginError, type FlushDone } from './plugin-error';
+import { actAsTask, actAtFlush } from './at-flush';
+import type { CommonOptions } from './options';
 
 export interface SwapOptions extends CommonOptions {
   /** Path of the symlink to swap (e.g. /var/www/app/live). */
@@ -21,42 +19,15 @@ export interface SwapOptions extends CommonOptions {
  */
 export function swap(options: SwapOptions): Transform {
   checkOptions(options);
-  const log = loggerFor(options);
-  const connection = lease(serverOf(options, 'swap'), log);
-  const stream = through2.obj(
-    (file, _encoding, done) => done(null, file),
-    function (done) {
-      connection
-        .target()
-        .then((target) => swapNow(target, options, log))
-        .then(
-          (result) => connection.release().then(() => {
-            if (result) this.emit('swap', result);
-            done();
-          }),
-          (error) => connection.release().then(() => (done as FlushDone)(toPluginError(error))),
-        );
-    },
-  );
-  // A stream destroyed by a failure elsewhere in the pipe never flushes: give the connection back anyway.
-  stream.on('close', () => void connection.release());
-  return stream;
+  return actAtFlush(options, 'swap', (target, log) => swapNow(target, options, log), (stream, result) => {
+    if (result) stream.emit('swap', result);
+  });
 }
 
 /** `swap.task(options)`: a gulp task function that swaps the link; resolves with the SwapResult. */
 swap.task = function swapTask(options: SwapOptions): () => Promise<SwapResult | undefined> {
   checkOptions(options);
-  return async () => {
-    const log = loggerFor(options);
-    const connection = lease(serverOf(options, 'swap'), log);
-    try {
-      return await swapNow(await connection.target(), options, log);
-    } catch (error) {
-      throw toPluginError(error);
-    } finally {
-      await connection.release();
-    }
-  };
+  return actAsTask(options, 'swap', (target, log) => swapNow(target, options, log));
 };
 
 async function swapNow(target: Target, options: SwapOptions, log: Logger): Promise<SwapResult | undefined> {
