@@ -67,6 +67,8 @@ function indent(text: string, prefix: string): string {
 
 /** Adds context (the step, usually) to an error raised below it; the error's own context wins. */
 export function withContext(error: unknown, context: ErrorContext): AttacheError {
+  // A plugin's PluginError carries our error as its cause: add context to that, not to its message.
+  if (!(error instanceof AttacheError) && error instanceof Error && error.cause instanceof AttacheError) error = error.cause;
   if (error instanceof AttacheError) {
     const wrapped = new AttacheError(error.what, { ...context, ...error.context }, { cause: error });
     wrapped.name = error.name;

@@ -125,15 +125,24 @@ export function attache(options: AttacheOptions = {}): AttacheTasks {
     }
   }
 
-  async function finish(deploy: Deploy, failed: boolean): Promise<void> {
-    if (failed) await abort(deploy);
-    else {
-      commit(deploy.servers);
-      deploy.state = 'deployed';
-      await close(deploy);
-    }
-    deploy.log.summary(deploySummary(deploy, DEPLOY_SERIES.map((s) => s.name)));
-    stopInterrupt();
+  /**
+   * The end of a deploy, exactly once: on failure (a step, the other branch of the parallel part, or
+   * Ctrl-C, whichever comes first) the undo; on success the commit. Later callers wait for the same end.
+   */
+  function finish(deploy: Deploy, failure?: unknown): Promise<void> {
+    deploy.finishing ??= (async () => {
+      if (failure !== undefined) {
+        deploy.failure = failure;
+        await abort(deploy);
+      } else {
+        commit(deploy.servers);
+        deploy.state = 'deployed';
+        await close(deploy);
+      }
+      deploy.log.summary(deploySummary(deploy, DEPLOY_SERIES.map((s) => s.name)));
+      stopInterrupt();
+    })();
+    return deploy.finishing;
   }
 
   function stepTask(step: Step): TaskFunction {
@@ -144,18 +153,20 @@ export function attache(options: AttacheOptions = {}): AttacheTasks {
         return;
       }
       if (!current || current.state !== 'running') {
-        current = startDeploy();
-        stopInterrupt = onInterrupt(current);
+        const started = startDeploy();
+        current = started;
+        stopInterrupt = onInterrupt(started, (reason) => finish(started, reason));
       }
       const deploy = current;
       try {
         if (step.run && !deploy.servers.length) await runStep(connect, deploy); // a custom series may leave connect out
         await runStep(step, deploy);
         if (step.name === COMMIT_AFTER) commit(deploy.servers);
-        if (step === unlock) await finish(deploy, false);
+        if (step === unlock) await finish(deploy);
       } catch (error) {
-        if (deploy.state === 'running') await finish(deploy, true); // once, by the first step that failed
-        throw toPluginError(error);
+        await finish(deploy, error); // the first failure undoes; the others wait for it
+        if (deploy.interrupted) return; // Ctrl-C: already undone and reported; the exit code says the rest
+        throw toPluginError(deploy.failure);
       }
     });
   }
@@ -169,9 +180,20 @@ export function attache(options: AttacheOptions = {}): AttacheTasks {
   });
 
   /** rollback, activate, prune, unlock, releases: connect, (lock,) act on each server, (unlock,) close. */
-  function operation(name: string, description: string, locked: boolean, act: (run: ServerRun, deploy: Deploy) => Promise<void>): TaskFunction {
+  function operation(
+    name: string,
+    description: string,
+    locked: boolean,
+    act: (run: ServerRun, deploy: Deploy) => Promise<void>,
+    check: () => void = () => {},
+  ): TaskFunction {
     return named(name, description, async () => {
       const deploy = startDeploy();
+      try {
+        check(); // flags the operation needs, before anything connects
+      } catch (error) {
+        throw toPluginError(error);
+      }
       try {
         await runStep(connect, deploy);
         if (locked) await runStep(lock, deploy);
@@ -191,13 +213,19 @@ export function attache(options: AttacheOptions = {}): AttacheTasks {
       await activateRelease(run, 'previous');
     }),
     activate: withFlags(
-      operation('activate', 'point live at --release=<id> (or "latest")', true, async (run, deploy) => {
-        const release = parseFlags(options.argv).release;
-        if (!release) throw new AttacheError('activate needs a release: --release=<id> or --release=latest', { hint: 'List them with: gulp releases' });
-        if (release !== 'latest') validateReleaseId(release);
-        await activateRelease(run, release);
-        void deploy;
-      }),
+      operation(
+        'activate',
+        'point live at --release=<id> (or "latest")',
+        true,
+        async (run) => {
+          await activateRelease(run, parseFlags(options.argv).release as string);
+        },
+        () => {
+          const release = parseFlags(options.argv).release;
+          if (!release) throw new AttacheError('activate needs a release: --release=<id> or --release=latest', { hint: 'List them with: gulp releases' });
+          if (release !== 'latest') validateReleaseId(release);
+        },
+      ),
       { '--release': 'the release id to activate, or "latest"' },
     ),
     releases: operation('releases', 'list the releases on the server: id, date, commit, status, which is live', false, async (run, deploy) => {

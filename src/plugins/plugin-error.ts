@@ -7,8 +7,9 @@ export const PLUGIN_NAME = 'gulp-attache';
 export function toPluginError(error: unknown): PluginError {
   if (error instanceof PluginError) return error;
   const message = error instanceof Error ? error.message : String(error);
-  const pluginError = new PluginError(PLUGIN_NAME, message, { showStack: false });
-  if (error instanceof AttacheError) Object.assign(pluginError, { context: error.context });
+  // The context stays on the error for programs, but gulp's "Details" printout would show [object Object].
+  const pluginError = new PluginError(PLUGIN_NAME, message, { showStack: false, showProperties: false });
+  if (error instanceof AttacheError) Object.assign(pluginError, { context: error.context, cause: error });
   return pluginError;
 }
 

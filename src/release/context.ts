@@ -27,6 +27,12 @@ export interface Deploy {
   /** Aborted on failure or Ctrl-C: uploads stop taking new files. */
   cancel: AbortController;
   state: 'running' | 'deployed' | 'failed';
+  /** The end of the deploy, once started: every step that fails waits for it (the undo) before reporting. */
+  finishing?: Promise<void>;
+  /** The first real failure: what the user is told, even when other steps then fail as "cancelled". */
+  failure?: unknown;
+  /** Stopped by Ctrl-C or SIGTERM: after the undo the remaining steps end quietly and the exit code says why. */
+  interrupted?: boolean;
 }
 
 /** One server's part of a deploy. */

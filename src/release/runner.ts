@@ -91,19 +91,23 @@ export async function close(deploy: Deploy): Promise<void> {
 }
 
 /**
- * Ctrl-C or SIGTERM during a deploy: undo, close, exit non-zero. Returns the function that removes
- * the handlers once the deploy is over.
+ * Ctrl-C or SIGTERM during a deploy: stop it the way a failure does (`stop` undoes and closes),
+ * then exit non-zero. Returns the function that removes the handlers once the deploy is over.
  */
-export function onInterrupt(deploy: Deploy): () => void {
-  let stopping = false;
+export function onInterrupt(deploy: Deploy, stop: (reason: Error) => Promise<void>): () => void {
   const handler = (signal: NodeJS.Signals) => {
-    if (stopping) return;
-    stopping = true;
     deploy.log.error(`${signal}: stopping the deploy; undoing what it did…`);
-    abort(deploy).finally(() => process.exit(signal === 'SIGINT' ? 130 : 143));
+    deploy.interrupted = true;
+    const code = signal === 'SIGINT' ? 130 : 143;
+    stop(new AttacheError(`the deploy was interrupted (${signal})`, { hint: 'Nothing was switched; run the deploy again when ready.' })).finally(() => {
+      // The steps still pending end quietly now, so gulp finishes and the process exits with this code
+      // (gulp-cli would turn an exit with tasks pending into 1). The timer covers anything that lingers.
+      process.exitCode = code;
+      setTimeout(() => process.exit(code), 1000).unref();
+    });
   };
-  process.on('SIGINT', handler);
-  process.on('SIGTERM', handler);
+  process.once('SIGINT', handler);
+  process.once('SIGTERM', handler);
   return () => {
     process.off('SIGINT', handler);
     process.off('SIGTERM', handler);

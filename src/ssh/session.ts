@@ -97,7 +97,7 @@ export class SshSession implements Target {
     return this.commands(async () => {
       this.log.debug(`[${this.name}] $ ${full}`);
       const channel = await new Promise<ClientChannel>((resolve, reject) => {
-        this.client.exec(full, (error, stream) => (error ? reject(this.lost(error, full)) : resolve(stream)));
+        this.client.exec(full, (error, stream) => (error ? reject(this.closed ? this.lost(error, { command: full }) : error) : resolve(stream)));
       });
       const exited = new Promise<{ code: number | null; signal: string | null }>((resolve) => {
         let status = { code: null as number | null, signal: null as string | null };
@@ -105,7 +105,12 @@ export class SshSession implements Target {
         channel.on('close', () => resolve(status));
       });
       channel.end(options.stdin ?? undefined);
-      return finishCommand(this.name, full, { stdout: channel, stderr: channel.stderr, exited }, options, this.log);
+      try {
+        return await finishCommand(this.name, full, { stdout: channel, stderr: channel.stderr, exited }, options, this.log);
+      } catch (error) {
+        // A command cut off by a dead connection has no exit status: say what really happened.
+        throw this.closed ? this.lost(new Error('the command was cut off'), { command: full, step: options.step }) : error;
+      }
     });
   }
 
@@ -264,7 +269,7 @@ export class SshSession implements Target {
   private call<T>(request: (cb: (error: Error | null | undefined, value?: T) => void) => void, path: string): Promise<T>;
   private call<T>(request: (cb: (error: Error | null | undefined, value?: T) => void) => void, path: string, missingIsNull = false): Promise<T | null> {
     return new Promise((resolve, reject) => {
-      if (this.closed) return reject(this.lost(new Error('connection closed'), path));
+      if (this.closed) return reject(this.lost(new Error('connection closed'), { remotePath: path }));
       request((error, value) => {
         if (!error) return resolve(value as T);
         if (missingIsNull && (error as Error & { code?: number }).code === SFTP_NO_SUCH_FILE) return resolve(null);
@@ -274,15 +279,15 @@ export class SshSession implements Target {
   }
 
   private sftpError(error: Error, path: string): AttacheError {
-    if (this.closed) return this.lost(error, path);
+    if (this.closed) return this.lost(error, { remotePath: path });
     return new AttacheError(`SFTP: ${error.message}`, { server: this.name, remotePath: path }, { cause: error });
   }
 
-  private lost(error: Error, where: string): AttacheError {
+  private lost(error: Error, where: { remotePath?: string; command?: string; step?: string }): AttacheError {
     return new AttacheError(`connection to ${this.server.hostname}:${this.server.port} was lost (${error.message})`, {
       server: this.name,
-      remotePath: where,
-      hint: 'Nothing was switched; run the deploy again when the server is reachable.',
+      ...where,
+      hint: 'live was not switched. When the server is reachable again, free the deploy lock if it was left behind (gulp unlock) and deploy again.',
     });
   }
 }
