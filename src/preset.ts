@@ -7,12 +7,12 @@ import { createLogger, registerSecret, type Logger } from './log';
 import { mapLimit } from './limit';
 import { toPluginError } from './plugins/plugin-error';
 import { COMMIT_AFTER, DEPLOY_PLAN, DEPLOY_SERIES, connect, lock, unlock, type Deploy, type ServerRun, type Step } from './release';
-import { listReleases } from './release/releases';
+import { listReleases, type ReleaseInfo } from './release/releases';
 import { activateRelease } from './release/rollback';
 import { pruneReleases } from './release/prune';
 import { releaseLock } from './release/lock';
 import { abort, close, commit, onInterrupt, runStep } from './release/runner';
-import { deploySummary, releasesTable } from './release/summary';
+import { deploySummary, releasesAcrossServers, releasesTable } from './release/summary';
 
 /** A gulp task function, with the metadata `gulp --tasks` shows. */
 export type TaskFunction = ((done?: (error?: Error) => void) => Promise<unknown> | void) & {
@@ -91,6 +91,14 @@ export function attache(options: AttacheOptions = {}): AttacheTasks {
     const selected = selectServers(config, options.server ?? flags.server);
     const branch = options.branch ?? flags.branch;
     if (branch) validateBranch(branch);
+    const migrating = selected.filter((server) => server.migrate).map((server) => server.name);
+    if (migrating.length > 1) {
+      // Servers share one database: a fleet migrates once, from the server marked for it.
+      throw new AttacheError(`"migrate" is true on ${migrating.join(', ')}, which are deployed together`, {
+        key: 'migrate',
+        hint: 'Set "migrate": true on one server of the fleet only (in its own server block, not in "common").',
+      });
+    }
     for (const server of selected) {
       server.secrets.forEach(registerSecret);
       registerSecret(server.ssh.passphrase);
@@ -179,6 +187,8 @@ export function attache(options: AttacheOptions = {}): AttacheTasks {
     return options.build === false ? [] : [options.build ?? steps.build];
   });
 
+  const listed = new Map<string, ReleaseInfo[]>();
+
   /** rollback, activate, prune, unlock, releases: connect, (lock,) act on each server, (unlock,) close. */
   function operation(
     name: string,
@@ -189,6 +199,7 @@ export function attache(options: AttacheOptions = {}): AttacheTasks {
   ): TaskFunction {
     return named(name, description, async () => {
       const deploy = startDeploy();
+      listed.clear();
       try {
         check(); // flags the operation needs, before anything connects
       } catch (error) {
@@ -228,8 +239,11 @@ export function attache(options: AttacheOptions = {}): AttacheTasks {
       ),
       { '--release': 'the release id to activate, or "latest"' },
     ),
-    releases: operation('releases', 'list the releases on the server: id, date, commit, status, which is live', false, async (run, deploy) => {
-      deploy.log.summary(releasesTable(run.server.name, await listReleases(run.target, run.layout)));
+    releases: operation('releases', 'list the releases on the server(s): id, date, commit, status, which is live', false, async (run, deploy) => {
+      const releases = await listReleases(run.target, run.layout);
+      listed.set(run.server.name, releases);
+      deploy.log.summary(releasesTable(run.server.name, releases));
+      if (listed.size === deploy.servers.length && listed.size > 1) deploy.log.summary(releasesAcrossServers(listed));
     }),
     prune: operation('prune', 'remove old releases (keeps "keep", never live nor the one before it)', true, async (run) => {
       await pruneReleases(run);

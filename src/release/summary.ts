@@ -1,6 +1,6 @@
 import { formatBytes } from '../remote/transfer';
 import type { Deploy } from './context';
-import type { ReleaseInfo } from './releases';
+import { compareIds, type ReleaseInfo } from './releases';
 
 /** The end-of-deploy table: per server, each step's duration, the release, commit, bytes and result. */
 export function deploySummary(deploy: Deploy, steps: readonly string[]): string {
@@ -23,6 +23,21 @@ export function deploySummary(deploy: Deploy, steps: readonly string[]): string 
 export function releasesTable(server: string, releases: ReleaseInfo[]): string {
   const rows = releases.map((r) => [r.live ? '*' : '', r.id, r.status, r.marker?.deployedAt ?? '-', r.marker?.commit?.slice(0, 10) ?? '-', r.marker?.branch ?? '-']);
   return `releases on ${server} (* = live):\n${table([['', 'release', 'status', 'deployed at', 'commit', 'branch'], ...rows])}`;
+}
+
+/** Several servers side by side: which releases each has, which is live, and where they differ (≠). */
+export function releasesAcrossServers(byServer: Map<string, ReleaseInfo[]>): string {
+  const servers = [...byServer.keys()];
+  const ids = [...new Set([...byServer.values()].flat().map((r) => r.id))].sort(compareIds);
+  const cell = (server: string, id: string) => {
+    const release = byServer.get(server)?.find((r) => r.id === id);
+    return release ? (release.live ? `${release.status} *` : release.status) : '-';
+  };
+  const rows = ids.map((id) => {
+    const cells = servers.map((server) => cell(server, id));
+    return [new Set(cells).size > 1 ? '≠' : '', id, ...cells];
+  });
+  return `releases across ${servers.length} servers (* = live, ≠ = the servers differ):\n${table([['', 'release', ...servers], ...rows])}`;
 }
 
 export function table(rows: string[][]): string {

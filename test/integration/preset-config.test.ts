@@ -44,6 +44,17 @@ describe('deploy preset: configuration errors are reported before anything conne
     return { message: error.message, lines };
   }
 
+  it('a fleet with "migrate" on more than one selected server is refused: a shared database migrates once', async () => {
+    const { dir, root } = project((root) => ({
+      repository: 'file:///srv/app.git',
+      servers: { web1: server(`${root}/1`, { migrate: true }), web2: server(`${root}/2`, { migrate: true }), web3: server(`${root}/3`) },
+    }));
+    const { message } = await deployFails(dir, ['--server=all']);
+    assert.match(message, /"migrate" is true on web1, web2, which are deployed together/);
+    assert.match(message, /Set "migrate": true on one server of the fleet only/);
+    assert.equal(exists(root), false);
+  });
+
   it('a missing .attache.json names the file it looked for', async () => {
     const { dir, file } = project(undefined);
     const { message } = await deployFails(dir);
