@@ -34,6 +34,9 @@ export const assets: Step = {
   async once(deploy) {
     await runLocalHook('before-assets', deploy.selected[0], deploy);
   },
+  async after(deploy) {
+    await runLocalHook('after-assets', deploy.selected[0], deploy);
+  },
   async run(run, deploy) {
     const files = await collectAssets(run.server.assets, deploy);
     const id = releaseIdOf(deploy);

@@ -1,5 +1,6 @@
 import { runLocal, runLocalHook } from './hooks';
-import type { Step } from './context';
+import type { ServerConfig } from '../config/types';
+import type { Deploy, Step } from './context';
 
 /** 1. Build the assets locally: scripts.build (default `yarn prod`); an empty list skips it. */
 export const build: Step = {
@@ -7,6 +8,7 @@ export const build: Step = {
   description: 'build the assets locally (scripts.build; default "yarn prod"; [] skips it)',
   async once(deploy) {
     const server = deploy.selected[0];
+    warnIfLocalWorkDiffers(deploy);
     await runLocalHook('before-build', server, deploy);
     for (const command of server.build) {
       deploy.log.info(`[local] build: ${command}`);
@@ -15,3 +17,14 @@ export const build: Step = {
     await runLocalHook('after-build', server, deploy);
   },
 };
+
+/** The build and local hooks run once for a fleet, from the first server's config: say so when others differ. */
+function warnIfLocalWorkDiffers(deploy: Deploy): void {
+  const local = (s: ServerConfig) =>
+    JSON.stringify([s.build, s.scripts['before-build'], s.scripts['after-build'], s.scripts['before-assets'], s.scripts['after-assets']]);
+  const [first, ...others] = deploy.selected;
+  const differing = others.filter((s) => local(s) !== local(first)).map((s) => s.name);
+  if (differing.length) {
+    deploy.log.warn(`the build and the local hooks run once, from server "${first.name}"; ${differing.join(', ')} set${differing.length === 1 ? 's' : ''} different ones, which are not run`);
+  }
+}

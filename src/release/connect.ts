@@ -1,7 +1,10 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { registerSecret } from '../log';
+import type { ServerConfig } from '../config/types';
+import { AttacheError } from '../errors';
 import { openTarget } from '../remote/open';
+import type { Target } from '../remote/target';
 import { mapLimit } from '../limit';
 import { Layout } from './layout';
 import type { Step } from './context';
@@ -13,10 +16,20 @@ export const connect: Step = {
   description: 'open one SSH connection per server (host keys verified)',
   async once(deploy) {
     if (deploy.servers.length) return;
-    const opened = await mapLimit(deploy.selected, deploy.parallel, async (server) => {
-      const target = await openTarget({ ...server.ssh, name: server.name, host: server.host, port: server.port, user: server.user }, deploy.log);
-      return { server, target: deploy.dryRun ? dryRun(target, deploy.log) : target };
-    });
+    const settled = await mapLimit(deploy.selected, deploy.parallel, (server) =>
+      openTarget({ ...server.ssh, name: server.name, host: server.host, port: server.port, user: server.user }, deploy.log).then(
+        (target) => ({ server, target: deploy.dryRun ? dryRun(target, deploy.log) : target }),
+        (error: unknown) => ({ server, error }),
+      ),
+    );
+    const failed = settled.filter((s): s is { server: ServerConfig; error: unknown } => 'error' in s);
+    if (failed.length) {
+      // One server unreachable: close the connections that did open, or they would keep gulp alive.
+      await Promise.all(settled.map((s) => ('target' in s ? s.target.close().catch(() => undefined) : undefined)));
+      if (failed.length === 1) throw failed[0].error;
+      throw new AttacheError(`${failed.length} servers could not be reached:\n${failed.map((f) => (f.error as Error).message).join('\n')}`, { step: 'connect' });
+    }
+    const opened = settled as Array<{ server: ServerConfig; target: Target }>;
     const runs = opened.map(({ server, target }) => ({
       server,
       target,

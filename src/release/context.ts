@@ -63,6 +63,8 @@ export interface Step {
   once?(deploy: Deploy): Promise<void>;
   /** Runs on each server (in parallel across servers). */
   run?(run: ServerRun, deploy: Deploy): Promise<void>;
+  /** Runs once after every server's part succeeded (local `after-` hooks). */
+  after?(deploy: Deploy): Promise<void>;
 }
 
 /** The release id, or a clear error when a step runs before the clone step chose it. */

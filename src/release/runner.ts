@@ -51,6 +51,11 @@ async function runStepNow(step: Step, deploy: Deploy): Promise<void> {
       throw new AttacheError(`${failures.length} servers failed:\n${failures.map((f) => f.message).join('\n')}`, { step: step.name });
     }
   }
+  try {
+    if (step.after) await step.after(deploy);
+  } catch (error) {
+    throw withContext(error, { step: step.name });
+  }
   deploy.log.info(`${step.name} done in ${((Date.now() - started) / 1000).toFixed(1)} s`);
 }
 

@@ -50,7 +50,7 @@ export class SshSession implements Target {
   static async open(spec: ServerSpec, log: Logger): Promise<SshSession> {
     const server = resolveServer(spec);
     const auth = planAuthentication(server); // before connecting: a missing key or wrong passphrase fails here
-    const jump = server.proxyJump ? await SshSession.open(jumpSpec(server), log) : undefined;
+    const jump = server.proxyJump ? await SshSession.open(jumpSpec(server), log).catch((error) => Promise.reject(viaJump(server, error))) : undefined;
     try {
       const sock = jump ? await jump.forward(server) : await connectTcp(server);
       // ssh2-sftp-client prints connection events to the console by default; the session tracks them itself.
@@ -294,6 +294,13 @@ export class SshSession implements Target {
 
 export function openSession(spec: ServerSpec, log: Logger): Promise<SshSession> {
   return SshSession.open(spec, log);
+}
+
+/** A jump host's failure, told as the failure of the server it leads to. */
+function viaJump(server: ResolvedServer, error: unknown): AttacheError {
+  const inner = error instanceof AttacheError ? error : undefined;
+  const what = inner?.what ?? (error as Error).message;
+  return new AttacheError(`could not reach it through the jump host ${server.proxyJump}: ${what}`, { ...inner?.context, server: server.name }, { cause: error });
 }
 
 function jumpSpec(server: ResolvedServer): ServerSpec {

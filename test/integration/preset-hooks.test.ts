@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { readFileSync, realpathSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { tempDir } from '../support/fixtures';
@@ -93,6 +93,18 @@ describe('deploy preset: hooks, build, connections (real sshd)', () => {
       assert.deepEqual(readFileSync(path.join(release, asset)), readFileSync(path.join(site.cwd, asset)), asset);
     }
     assert.ok(!exists(path.join(release, 'public/js/js')));
+  });
+
+  it('the local build and assets hooks run in the project directory, in order around the build and the upload', async () => {
+    const order = path.join(tempDir('attache-local-hooks-'), 'order.txt');
+    const note = (what: string) => `echo ${what} "$(pwd)" >> ${order}`;
+    const site = createSite({
+      target,
+      server: { scripts: { build: [], 'before-build': [note('before-build')], 'after-build': [note('after-build')], 'before-assets': [note('before-assets')], 'after-assets': [note('after-assets')] } },
+    });
+    await site.run('deploy');
+    const cwd = realpathSync(site.cwd);
+    assert.deepEqual(readFileSync(order, 'utf8').trim().split('\n'), ['before-build', 'after-build', 'before-assets', 'after-assets'].map((hook) => `${hook} ${cwd}`));
   });
 
   it('a full deploy makes one SSH handshake per server, and so do rollback and releases', async () => {
