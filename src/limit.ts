@@ -19,8 +19,15 @@ export function createLimit(size: number): Limit {
     });
 }
 
-/** Maps with at most `size` calls in flight, keeping order; the first rejection rejects the whole. */
-export function mapLimit<T, R>(items: readonly T[], size: number, fn: (item: T, index: number) => Promise<R>): Promise<R[]> {
+/**
+ * Maps with at most `size` calls in flight, keeping order. On a failure it still waits for every
+ * call to settle before rejecting with the first error: nothing is left running behind the caller's
+ * back (an undo must never race a step still at work).
+ */
+export async function mapLimit<T, R>(items: readonly T[], size: number, fn: (item: T, index: number) => Promise<R>): Promise<R[]> {
   const limit = createLimit(size);
-  return Promise.all(items.map((item, index) => limit(() => fn(item, index))));
+  const settled = await Promise.allSettled(items.map((item, index) => limit(() => fn(item, index))));
+  const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+  if (failed) throw failed.reason;
+  return settled.map((s) => (s as PromiseFulfilledResult<R>).value);
 }

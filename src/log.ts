@@ -35,14 +35,26 @@ const secrets = new Set<string>();
 
 /** Marks a value as secret: from now on it is replaced by *** in every log line and error. */
 export function registerSecret(value: string | undefined | null): void {
-  if (!value) return;
-  // Short values would redact ordinary words; a secret of under 4 characters is not worth the noise.
-  if (value.length >= 4) secrets.add(value);
-  for (const line of value.split(/\r?\n/)) {
-    const trimmed = line.trim();
-    if (trimmed.length >= 4 && trimmed !== value) secrets.add(trimmed);
-    const assignment = /^[A-Za-z_][A-Za-z0-9_]*=(.{4,})$/.exec(trimmed);
-    if (assignment) secrets.add(assignment[1].replace(/^["']|["']$/g, ''));
+  // A secret of under 4 characters would redact ordinary words and protects little.
+  if (value && value.length >= 4) secrets.add(value);
+}
+
+/** Names of .env keys whose values are secrets. */
+const SECRET_KEY = /(KEY|SECRET|PASS|PASSWORD|PASSPHRASE|TOKEN|SALT|PRIVATE|DSN|CREDENTIALS?|AUTH)$/i;
+
+/**
+ * Registers the secrets of a .env file: values of keys named like secrets (APP_KEY, DB_PASSWORD,
+ * …_TOKEN), URLs carrying credentials (scheme://user:pass@…), and long random-looking values.
+ * Ordinary settings (APP_ENV=production, APP_DEBUG=false) stay readable in the logs.
+ */
+export function registerEnvSecrets(contents: string): void {
+  for (const line of contents.split(/\r?\n/)) {
+    const assignment = /^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*)$/.exec(line);
+    if (!assignment) continue;
+    const [, key, raw] = assignment;
+    const value = raw.trim().replace(/^(["'])(.*)\1$/, '$2');
+    const randomLooking = value.length >= 16 && /[0-9]/.test(value) && /[A-Za-z]/.test(value) && !/\s/.test(value);
+    if (SECRET_KEY.test(key) || /:\/\/[^/\s]*:[^/\s]*@/.test(value) || randomLooking) registerSecret(value);
   }
 }
 

@@ -85,8 +85,9 @@ export function attache(options: AttacheOptions = {}): AttacheTasks {
   /** Config first: every mistake in it is reported before anything connects. */
   function begin(): Deploy {
     const flags = parseFlags(options.argv);
-    if (flags.unknown.length) throw unknownFlags(flags.unknown);
     const log = options.logger ?? createLogger({ verbosity: flags.verbose ? 'verbose' : flags.quiet ? 'quiet' : 'normal' });
+    // A warning, not a failure: the gulpfile's own tasks may have flags of their own.
+    if (flags.unknown.length) log.warn(unknownFlags(flags.unknown));
     const config = loadConfig(options.config ?? '.attache.json', { cwd, overrides: options.overrides });
     const selected = selectServers(config, options.server ?? flags.server);
     const branch = options.branch ?? flags.branch;
@@ -142,8 +143,9 @@ export function attache(options: AttacheOptions = {}): AttacheTasks {
       if (failure !== undefined) {
         deploy.failure = failure;
         await abort(deploy);
+        if (deploy.committed) deploy.log.warn('the new release is live: it passed the health check before this failure, which was not undone');
       } else {
-        commit(deploy.servers);
+        commit(deploy);
         deploy.state = 'deployed';
         await close(deploy);
       }
@@ -169,7 +171,7 @@ export function attache(options: AttacheOptions = {}): AttacheTasks {
       try {
         if (step.run && !deploy.servers.length) await runStep(connect, deploy); // a custom series may leave connect out
         await runStep(step, deploy);
-        if (step.name === COMMIT_AFTER) commit(deploy.servers);
+        if (step.name === COMMIT_AFTER) commit(deploy);
         if (step === unlock) await finish(deploy);
       } catch (error) {
         await finish(deploy, error); // the first failure undoes; the others wait for it
@@ -197,6 +199,7 @@ export function attache(options: AttacheOptions = {}): AttacheTasks {
     act: (run: ServerRun, deploy: Deploy) => Promise<void>,
     check: () => void = () => {},
   ): TaskFunction {
+    const step: Step = { name, description, run: act };
     return named(name, description, async () => {
       const deploy = startDeploy();
       listed.clear();
@@ -205,16 +208,21 @@ export function attache(options: AttacheOptions = {}): AttacheTasks {
       } catch (error) {
         throw toPluginError(error);
       }
+      // The same runner as a deploy: every server finishes before a failure is undone, and Ctrl-C undoes too.
+      const stop = (reason?: unknown) => (deploy.finishing ??= (reason === undefined ? close(deploy) : ((deploy.failure = reason), abort(deploy))));
+      const removeHandlers = onInterrupt(deploy, stop);
       try {
         await runStep(connect, deploy);
         if (locked) await runStep(lock, deploy);
-        await mapLimit(deploy.servers, deploy.parallel, (run) => act(run, deploy));
+        await runStep(step, deploy);
         if (locked) await runStep(unlock, deploy);
+        await stop();
       } catch (error) {
-        await abort(deploy);
-        throw toPluginError(error);
+        await stop(error);
+        if (!deploy.interrupted) throw toPluginError(deploy.failure);
+      } finally {
+        removeHandlers();
       }
-      await close(deploy);
     });
   }
 
@@ -257,13 +265,13 @@ export function attache(options: AttacheOptions = {}): AttacheTasks {
   };
 }
 
-function unknownFlags(unknown: string[]): AttacheError {
+function unknownFlags(unknown: string[]): string {
   const known = [...Object.keys(FLAGS), '--release'];
   const lines = unknown.map((flag) => {
     const near = closest(flag.split('=')[0], known);
     return `${flag}${near ? ` (did you mean ${near}?)` : ''}`;
   });
-  return new AttacheError(`unknown flag${unknown.length > 1 ? 's' : ''}: ${lines.join(', ')}`, { hint: `Flags: ${known.join(', ')}. See gulp --tasks.` });
+  return `unknown flag${unknown.length > 1 ? 's' : ''} for gulp-attache: ${lines.join(', ')}; its flags are ${known.join(', ')} (see gulp --tasks)`;
 }
 
 function named<T extends TaskFunction>(displayName: string, description: string, fn: T): T {

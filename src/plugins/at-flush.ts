@@ -28,7 +28,8 @@ export function actAtFlush<R>(options: CommonOptions, plugin: string, action: Ac
               done();
             }),
           (error) => connection.release().then(() => (done as FlushDone)(toPluginError(error))),
-        );
+        )
+        .catch((error) => (done as FlushDone)(toPluginError(error))); // a throwing 'swap' listener, say
     },
   );
   // A stream destroyed by a failure elsewhere in the pipe never flushes: give the connection back anyway.

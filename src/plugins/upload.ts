@@ -36,7 +36,10 @@ export function upload(options: UploadOptions): Transform {
 
   const stream = through2.obj(
     function (file: UploadedFile, _encoding, done) {
-      if (failed) return done();
+      if (failed) {
+        if (file.isStream()) (file.contents as NodeJS.ReadableStream & { destroy?: () => void }).destroy?.(); // never read: close it
+        return done();
+      }
       if (file.isNull() || file.isDirectory()) return done(null, file);
       if (options.dryRun) {
         log.info(`[dry run] would upload ${file.relative} -> ${options.dest}/${file.relative.replace(/\\/g, '/')}`);
@@ -61,16 +64,18 @@ export function upload(options: UploadOptions): Transform {
       else Promise.race(inFlight).then(() => done());
     },
     function (done) {
-      Promise.all(inFlight).then(async () => {
-        if (failed) return done();
-        if (transfer) {
-          const finished = await transfer;
-          finished.reportProgress(true);
-          log.info(finished.summary());
-        }
-        await connection.release();
-        done();
-      });
+      Promise.all(inFlight)
+        .then(async () => {
+          if (failed) return done();
+          if (transfer) {
+            const finished = await transfer;
+            finished.reportProgress(true);
+            log.info(finished.summary());
+          }
+          await connection.release();
+          done();
+        })
+        .catch((error) => fail(this, error).then(() => done()));
     },
   );
   // A stream destroyed by a failure elsewhere in the pipe never flushes: give the connection back anyway.

@@ -38,7 +38,7 @@ export const assets: Step = {
     await runLocalHook('after-assets', deploy.selected[0], deploy);
   },
   async run(run, deploy) {
-    const files = await collectAssets(run.server.assets, deploy);
+    const files = await collectOnce(run.server.assets, deploy);
     const id = releaseIdOf(deploy);
     const previous = await previousManifest(run);
     const reuse = files.filter((f) => previous.dir && unchanged(previous.manifest, f.remote, entryOf(f)));
@@ -87,6 +87,17 @@ async function uploadFiles(run: ServerRun, id: string, files: LocalAsset[], sign
   );
   const sink = upload({ session: run.target, dest: run.layout.release(id), logger: run.log, expected: { files: files.length, bytes: sum(files) }, signal });
   await pipeline(source, sink, drain());
+}
+
+const collected = new WeakMap<Deploy, Map<string, Promise<LocalAsset[]>>>();
+
+/** A fleet's servers usually share their mappings: walk and hash the files once per deploy. */
+function collectOnce(mappings: AssetMapping[], deploy: Deploy): Promise<LocalAsset[]> {
+  const byMappings = collected.get(deploy) ?? new Map<string, Promise<LocalAsset[]>>();
+  collected.set(deploy, byMappings);
+  const key = JSON.stringify(mappings);
+  if (!byMappings.has(key)) byMappings.set(key, collectAssets(mappings, deploy));
+  return byMappings.get(key) as Promise<LocalAsset[]>;
 }
 
 /** Every local file the `assets` mappings name, with its path in the release and its hash. */

@@ -12,7 +12,7 @@ export const build: Step = {
     await runLocalHook('before-build', server, deploy);
     for (const command of server.build) {
       deploy.log.info(`[local] build: ${command}`);
-      await runLocal(command, deploy.cwd, 'build', deploy.dryRun);
+      await runLocal(command, deploy, 'build');
     }
     await runLocalHook('after-build', server, deploy);
   },

@@ -24,6 +24,7 @@ export const clone: Step = {
     const dir = layout.release(id);
     const branch = deploy.branch ?? server.branch;
     const ref = `refs/heads/${branch}`;
+    await runHook('before-deploy', run, deploy); // Attaché's "deploy" task, clone through migrate, starts here
     await runHook('before-clone', run, deploy);
     await target.exec(sh`mkdir -p -- ${layout.releases} && mkdir -- ${dir}`, { step: 'clone' });
     run.undo.push({ step: 'clone', action: () => target.exec(sh`rm -rf -- ${dir} ${layout.checkoutIndex(id)}`, { step: 'clean up' }).then(() => undefined) });

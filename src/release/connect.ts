@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { registerSecret } from '../log';
+import { registerEnvSecrets } from '../log';
 import type { ServerConfig } from '../config/types';
 import { AttacheError } from '../errors';
 import { openTarget } from '../remote/open';
@@ -41,8 +41,8 @@ export const connect: Step = {
       skipped: { files: 0, bytes: 0 },
     }));
     // .env values are secrets, from --env or already on the server: registered before any hook can print them.
-    if (deploy.envFile) registerSecret(readFileSync(path.resolve(deploy.cwd, deploy.envFile), 'utf8'));
-    await Promise.all(runs.map(async (run) => registerSecret((await run.target.readFile(run.layout.env).catch(() => Buffer.from(''))).toString('utf8'))));
+    if (deploy.envFile) registerEnvSecrets(readFileSync(path.resolve(deploy.cwd, deploy.envFile), 'utf8'));
+    await Promise.all(runs.map(async (run) => registerEnvSecrets((await run.target.readFile(run.layout.env).catch(() => Buffer.from(''))).toString('utf8'))));
     deploy.servers = runs;
   },
 };

@@ -27,6 +27,8 @@ export interface Deploy {
   /** Aborted on failure or Ctrl-C: uploads stop taking new files. */
   cancel: AbortController;
   state: 'running' | 'deployed' | 'failed';
+  /** Past the health check: the new release stays live whatever fails afterwards (prune, unlock). */
+  committed?: boolean;
   /** The end of the deploy, once started: every step that fails waits for it (the undo) before reporting. */
   finishing?: Promise<void>;
   /** The first real failure: what the user is told, even when other steps then fail as "cancelled". */

@@ -1,7 +1,8 @@
-import { spawn } from 'node:child_process';
 import type { HookName, ServerConfig } from '../config/types';
 import { AttacheError } from '../errors';
+import { LocalTarget } from '../remote/local';
 import { quote } from '../remote/quote';
+import { composerCommand } from './composer';
 import type { Deploy, ServerRun } from './context';
 import { Layout } from './layout';
 
@@ -25,18 +26,26 @@ export async function runLocalHook(hook: LocalHook, server: ServerConfig, deploy
   for (const template of server.scripts[hook] ?? []) {
     const command = expandTags(template, server, new Layout(server), deploy.releaseId);
     deploy.log.info(`[local] ${hook}: ${command}`);
-    await runLocal(command, deploy.cwd, hook, deploy.dryRun);
+    await runLocal(command, deploy, hook);
   }
 }
 
-export function expandTags(template: string, server: ServerConfig, layout: Layout, releaseId = ''): string {
-  const release = releaseId;
+export function expandTags(template: string, server: ServerConfig, layout: Layout, releaseId?: string): string {
+  const release = () => {
+    if (releaseId === undefined) {
+      throw new AttacheError(`"${template}" uses a release tag before the release exists`, {
+        server: server.name,
+        hint: '@release and @artisan are known from the clone step on (after-clone and later hooks).',
+      });
+    }
+    return releaseId;
+  };
   const values: Record<string, () => string> = {
     php: () => quote(server.php.bin),
-    composer: () => quote(server.composer.bin),
-    release: () => quote(release),
+    composer: () => composerCommand(server).text,
+    release: () => quote(release()),
     root: () => quote(layout.root),
-    artisan: () => `${quote(server.php.bin)} ${quote(layout.inRelease(release, 'artisan'))}`,
+    artisan: () => `${quote(server.php.bin)} ${quote(layout.inRelease(release(), 'artisan'))}`,
     'path:releases': () => quote(layout.releases),
     'path:serve': () => quote(layout.live),
     'path:storage': () => quote(layout.storage),
@@ -53,29 +62,14 @@ export function expandTags(template: string, server: ServerConfig, layout: Layou
   });
 }
 
-/** A command on the local machine (build and assets hooks, the build itself). */
-export function runLocal(command: string, cwd: string, step: string, dryRun = false): Promise<void> {
-  if (dryRun) return Promise.resolve();
-  return new Promise((resolve, reject) => {
-    const child = spawn('/bin/sh', ['-c', command], { cwd, stdio: ['ignore', 'inherit', 'pipe'] });
-    let tail = '';
-    child.stderr.on('data', (chunk: Buffer) => {
-      process.stderr.write(chunk);
-      tail = (tail + chunk.toString()).slice(-2000);
-    });
-    child.on('error', (error) => reject(new AttacheError(`could not run "${command}": ${error.message}`, { server: 'local', step })));
-    child.on('close', (code, signal) => {
-      if (code === 0) return resolve();
-      reject(
-        new AttacheError(signal ? `local command was killed by ${signal}` : `local command exited with code ${code}`, {
-          server: 'local',
-          step,
-          command,
-          exitCode: code,
-          output: tail.trim().split('\n').slice(-20).join('\n'),
-          hint: `Run it yourself in ${cwd} to see why.`,
-        }),
-      );
-    });
-  });
+/**
+ * A command on the local machine (build and assets hooks, the build itself), through the local
+ * target: its output goes to the logger line by line, redacted, like a server's.
+ */
+export async function runLocal(command: string, deploy: Deploy, step: string): Promise<void> {
+  if (deploy.dryRun) {
+    deploy.log.info(`[dry run] [local] would run: ${command}`);
+    return;
+  }
+  await new LocalTarget('local', deploy.log).exec(command, { cwd: deploy.cwd, output: 'info', step });
 }

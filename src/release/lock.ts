@@ -2,7 +2,6 @@ import os from 'node:os';
 import { AttacheError, RemoteCommandError } from '../errors';
 import { sh } from '../remote/quote';
 import type { ServerRun, Step } from './context';
-import { runHook } from './hooks';
 
 const HELD = 75;
 
@@ -24,7 +23,6 @@ export const lock: Step = {
       throw new RemoteCommandError({ server: run.server.name, step: 'lock', command, exitCode: result.code, output: result.stderr.trim() });
     }
     run.undo.push({ step: 'lock', action: () => releaseLock(run) });
-    await runHook('before-deploy', run, deploy); // Attaché's "deploy" task: clone through migrate
   },
 };
 

@@ -1,6 +1,6 @@
 import { sh } from '../remote/quote';
 import type { ServerRun, Step } from './context';
-import { listReleases, type ReleaseInfo } from './releases';
+import { compareIds, listReleases, type ReleaseInfo } from './releases';
 
 /**
  * 11. Remove old releases: keep the newest `keep` complete ones, never the live one nor the one
@@ -37,6 +37,6 @@ export function releasesToPrune(releases: ReleaseInfo[], keep: number, current?:
   const oldestKept = ready.find((r) => protect.has(r.id))?.id ?? '';
   return releases
     .filter((r) => !protect.has(r.id) && !r.live)
-    .filter((r) => r.status !== 'failed' || r.id < oldestKept)
+    .filter((r) => r.status !== 'failed' || (oldestKept !== '' && compareIds(r.id, oldestKept) < 0))
     .map((r) => r.id);
 }

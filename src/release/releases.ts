@@ -30,7 +30,7 @@ export async function listReleases(target: Target, layout: Layout): Promise<Rele
   const liveId = live ? layout.releaseIdOf(live) : undefined;
   return listing.stdout
     .split('\n')
-    .filter(Boolean)
+    .filter((line) => RELEASE_ID.test(line.split('\t')[0])) // never anything but a release: prune deletes what this lists
     .map((line) => {
       const [id, json] = line.split('\t');
       const marker = parseMarker(json);
@@ -38,6 +38,8 @@ export async function listReleases(target: Target, layout: Layout): Promise<Rele
     })
     .sort((a, b) => compareIds(a.id, b.id));
 }
+
+const RELEASE_ID = /^\d{14}(-[1-9]\d*)?$/;
 
 /** Release ids sort by time, then by their -N suffix. */
 export function compareIds(a: string, b: string): number {

@@ -1,7 +1,7 @@
 import { AttacheError, withContext } from '../errors';
 import { mapLimit } from '../limit';
 import type { ServerConfig } from '../config/types';
-import type { Deploy, ServerRun, Step } from './context';
+import type { Deploy, Step } from './context';
 
 /**
  * Runs one step: its once-part, then its per-server part on every server (at most `parallel` at
@@ -77,15 +77,17 @@ export async function abort(deploy: Deploy): Promise<void> {
         }
       }
       run.undo = [];
-      run.result = run.error ? 'failed' : run.timings.live !== undefined ? 'rolled back' : 'untouched';
+      if (deploy.committed) run.result = 'deployed';
+      else run.result = run.error ? 'failed' : run.timings.live !== undefined ? 'rolled back' : 'untouched';
     }),
   );
   await close(deploy);
 }
 
-/** After success: nothing more to undo. */
-export function commit(runs: ServerRun[]): void {
-  for (const run of runs) {
+/** Past the health check: nothing more to undo but the lock. */
+export function commit(deploy: Deploy): void {
+  deploy.committed = true;
+  for (const run of deploy.servers) {
     run.undo = run.undo.filter((u) => u.step === 'lock');
     run.result = 'deployed';
   }

@@ -6,6 +6,8 @@ export const unlock: Step = {
   name: 'unlock',
   description: 'release the deploy lock',
   async run(run) {
+    // Only a lock this deploy took: a custom series without deploy:lock must not free someone else's.
+    if (!run.undo.some((u) => u.step === 'lock')) return;
     await releaseLock(run);
     run.undo = run.undo.filter((u) => u.step !== 'lock');
   },

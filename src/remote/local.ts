@@ -52,12 +52,13 @@ export class LocalTarget implements Target {
 
   async writeFile(path: string, contents: Buffer | Readable, mode?: number): Promise<number> {
     let bytes = 0;
+    // Created with its mode (a .env is never world-readable, not even for a moment), then chmod against the umask.
     if (Buffer.isBuffer(contents)) {
-      await fs.writeFile(path, contents);
+      await fs.writeFile(path, contents, { mode: mode ?? 0o644 });
       bytes = contents.length;
     } else {
       contents.on('data', (chunk: Buffer) => (bytes += chunk.length));
-      await pipeline(contents, createWriteStream(path));
+      await pipeline(contents, createWriteStream(path, { mode: mode ?? 0o644 }));
     }
     if (mode !== undefined) await fs.chmod(path, mode & 0o7777);
     return bytes;

@@ -1,4 +1,5 @@
 import { AttacheError } from '../errors';
+import { quote } from '../remote/quote';
 import { appendKnownHost, checkHostKey, fingerprint, keyTypeOf, knownHostName, knownKeyTypes, readKnownHosts } from './known-hosts';
 import type { ResolvedServer } from './resolve';
 
@@ -21,7 +22,7 @@ export function verifyHostKey(server: ResolvedServer, keyBlob: Buffer): AttacheE
     case 'changed':
       return new AttacheError(`the host key of ${name} has CHANGED: the server now presents ${print}, which does not match ${server.knownHostsFile}:${verdict.line}`, {
         server: server.name,
-        hint: `This can be a man-in-the-middle attack, or the server was reinstalled. If you know why it changed, remove the old key with: ssh-keygen -R '${name}' -f ${server.knownHostsFile}`,
+        hint: `This can be a man-in-the-middle attack, or the server was reinstalled. If you know why it changed, remove the old key with: ssh-keygen -R ${quote(name)} -f ${quote(server.knownHostsFile)}`,
       });
     case 'unknown':
       if (server.acceptNewHostKeys) {
@@ -30,7 +31,7 @@ export function verifyHostKey(server: ResolvedServer, keyBlob: Buffer): AttacheE
       }
       return new AttacheError(`the host ${name} is not in ${server.knownHostsFile}; its key is ${print}`, {
         server: server.name,
-        hint: `Check the fingerprint with the server's owner, then trust it with: ssh-keyscan -p ${server.port} ${server.hostname} >> ${server.knownHostsFile} (or connect once with ssh), or set acceptNewHostKeys: true to record it on first use.`,
+        hint: `Check the fingerprint with the server's owner, then trust it with: ssh-keyscan -p ${server.port} ${quote(server.hostname)} >> ${quote(server.knownHostsFile)} (or connect once with ssh), or set acceptNewHostKeys: true to record it on first use.`,
       });
   }
 }

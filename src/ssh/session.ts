@@ -1,6 +1,6 @@
 import net from 'node:net';
 import type { Duplex, Readable } from 'node:stream';
-import type { Client, ClientChannel, ConnectConfig, ServerHostKeyAlgorithm, SFTPWrapper, Stats } from 'ssh2';
+import type { Client, ConnectConfig, ServerHostKeyAlgorithm, SFTPWrapper, Stats } from 'ssh2';
 import SftpClient from 'ssh2-sftp-client';
 import { AttacheError } from '../errors';
 import type { Logger } from '../log';
@@ -94,24 +94,25 @@ export class SshSession implements Target {
 
   exec(command: string, options: ExecOptions = {}): Promise<ExecResult> {
     const full = inDirectory(command, options.cwd);
-    return this.commands(async () => {
-      this.log.debug(`[${this.name}] $ ${full}`);
-      const channel = await new Promise<ClientChannel>((resolve, reject) => {
-        this.client.exec(full, (error, stream) => (error ? reject(this.closed ? this.lost(error, { command: full }) : error) : resolve(stream)));
-      });
-      const exited = new Promise<{ code: number | null; signal: string | null }>((resolve) => {
-        let status = { code: null as number | null, signal: null as string | null };
-        channel.on('exit', (code: number | null, signal?: string) => (status = { code, signal: signal ?? null }));
-        channel.on('close', () => resolve(status));
-      });
-      channel.end(options.stdin ?? undefined);
-      try {
-        return await finishCommand(this.name, full, { stdout: channel, stderr: channel.stderr, exited }, options, this.log);
-      } catch (error) {
-        // A command cut off by a dead connection has no exit status: say what really happened.
-        throw this.closed ? this.lost(new Error('the command was cut off'), { command: full, step: options.step }) : error;
-      }
-    });
+    return this.commands(
+      () =>
+        new Promise<ExecResult>((resolve, reject) => {
+          this.log.debug(`[${this.name}] $ ${full}`);
+          this.client.exec(full, (error, channel) => {
+            if (error) return reject(this.closed ? this.lost(error, { command: full, step: options.step }) : error);
+            // Listen before this callback returns: ssh2 may emit a fast command's exit status in the
+            // same tick, and a listener added after an await would miss it.
+            let status = { code: null as number | null, signal: null as string | null };
+            channel.on('exit', (code: number | null, signal?: string) => (status = { code, signal: signal ?? null }));
+            const exited = new Promise<typeof status>((done) => channel.on('close', () => done(status)));
+            channel.end(options.stdin ?? undefined);
+            finishCommand(this.name, full, { stdout: channel, stderr: channel.stderr, exited }, options, this.log).then(resolve, (failure) =>
+              // A command cut off by a dead connection has no exit status: say what really happened.
+              reject(this.closed ? this.lost(new Error('the command was cut off'), { command: full, step: options.step }) : failure),
+            );
+          });
+        }),
+    );
   }
 
   async lstat(path: string): Promise<FileStat | null> {
@@ -257,6 +258,8 @@ export class SshSession implements Target {
         maybeDone();
       });
       source.on('error', fail);
+      // Destroyed without an end (a pipe torn down): the file is incomplete, so fail rather than wait forever.
+      source.on('close', () => ended || fail(new AttacheError('the file\'s contents ended early (stream closed)', { server: this.name, remotePath: path })));
     });
   }
 
@@ -287,7 +290,7 @@ export class SshSession implements Target {
     return new AttacheError(`connection to ${this.server.hostname}:${this.server.port} was lost (${error.message})`, {
       server: this.name,
       ...where,
-      hint: 'live was not switched. When the server is reachable again, free the deploy lock if it was left behind (gulp unlock) and deploy again.',
+      hint: 'Check that the server is reachable. If a deploy was cut off, its lock may remain: free it with gulp unlock, then deploy again.',
     });
   }
 }

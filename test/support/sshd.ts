@@ -115,6 +115,9 @@ export async function startSshd(home: TestHome, options: StartOptions = {}): Pro
       `LogLevel VERBOSE`,
       `MaxStartups 100`,
       `Subsystem sftp internal-sftp`,
+      // bash run by sshd sources ~/.bashrc when SHLVL is unset; this machine's is slow (pyenv) and
+      // would hide timing races behind ~140 ms per command. A server's clean shell is what we test.
+      `SetEnv SHLVL=1`,
       ...(options.config ?? []),
     ].join('\n') + '\n',
   );

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it, mock } from 'node:test';
-import { createLogger, redact, registerSecret } from '../../src/log';
+import { createLogger, redact, registerEnvSecrets, registerSecret } from '../../src/log';
 
 describe('logger', () => {
   it('on a terminal, redraws one progress line in place and clears it before the next log line', () => {
@@ -48,12 +48,29 @@ describe('logger', () => {
     assert.deepEqual(verbose, ['debug']);
   });
 
-  it('replaces registered secrets, and each value of a .env file, in every line', () => {
-    registerSecret('APP_KEY=base64:c2VjcmV0LXZhbHVl\nDB_PASSWORD="hunter2-long"\n');
+  it('replaces registered secrets in every line', () => {
+    registerSecret('tok-unit-secret-1');
+    assert.equal(redact('token tok-unit-secret-1 used'), 'token *** used');
+    assert.equal(redact('no secret here'), 'no secret here');
+  });
+
+  it('takes the secrets of a .env file, and leaves its ordinary settings readable', () => {
+    registerEnvSecrets(
+      [
+        'APP_ENV=production',
+        'APP_DEBUG=false',
+        'APP_KEY=base64:c2VjcmV0LXZhbHVl',
+        'DB_PASSWORD="hunter2-long"',
+        'export STRIPE_TOKEN=sk_live_abc',
+        'DATABASE_URL=mysql://app:pa55word@db/app',
+        'SENTRY_HASH=9f86d081884c7d659a2feaa0c55ad015',
+        'APP_URL=https://example.com',
+      ].join('\n'),
+    );
     const lines: string[] = [];
     const log = createLogger({ verbosity: 'normal', interactive: false, write: (l) => lines.push(l) });
-    log.info('key base64:c2VjcmV0LXZhbHVl and password hunter2-long');
-    assert.deepEqual(lines, ['key *** and password ***']);
-    assert.equal(redact('no secret here'), 'no secret here');
+    log.info('env production, debug false, url https://example.com');
+    log.info('base64:c2VjcmV0LXZhbHVl hunter2-long sk_live_abc mysql://app:pa55word@db/app 9f86d081884c7d659a2feaa0c55ad015');
+    assert.deepEqual(lines, ['env production, debug false, url https://example.com', '*** *** *** *** ***']);
   });
 });
