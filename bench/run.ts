@@ -7,6 +7,13 @@
  * min and max wall seconds, and the median's ratio to the scp floor, to Attaché's method and to
  * shipit-deploy. The same goes to bench/results.json with a description of the machine.
  *
+ * Then gulp-attache's extra measurements (bench/extras.ts: SSH logins, memory for a 1 GB upload,
+ * clone strategy, overlap, fleet of 1/10/25 servers) as small tables, and the targets with MET /
+ * NOT MET; all of it also goes to bench/results.json and bench/RESULTS.md.
+ *
+ * The bench sshd gets `SetEnv SHLVL=1` so that bash skips this machine's root ~/.bashrc (it runs
+ * `pyenv init`, ~100–200 ms per remote command); BENCH_SERVER_BASHRC=1 keeps it. See extras.ts.
+ *
  * Logs of every command are in bench/.work/logs/.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -15,18 +22,22 @@ import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { acceptedLogins, addAlias, createHome, startSshd, trust } from '../test/support/sshd';
-import { gulpAttacheCases } from './cases/gulp-attache';
+import { createGulpAttacheBench } from './cases/gulp-attache';
+import { installExecExitShim } from './exec-exit-shim';
+import { runExtras } from './extras';
 import { buildFixture, FIXTURE_PARAMS } from './fixture';
 import { floorCases } from './floors';
 import { attacheCase } from './peers/attache';
 import { SHIPIT_CASE_NAME, shipitCase } from './peers/shipit';
 import { spawnChecked } from './proc';
+import { renderSection, renderTargets, type Section, type Target } from './report';
 import type { BenchCase, BenchContext, SshCommandLine } from './types';
 
 const WORK = path.join(__dirname, '.work');
 const LOGS = path.join(WORK, 'logs');
 const ROOTS = path.join(WORK, 'roots');
 const RESULTS = path.join(__dirname, 'results.json');
+const RESULTS_MD = path.join(__dirname, 'RESULTS.md');
 
 const SCP_FLOOR = 'floor: scp -r';
 const ATTACHE = 'attache method (full deploy)';
@@ -37,6 +48,8 @@ interface CaseResult {
   seconds: number[];
   sshLogins: number[];
   bytesSent: number[];
+  /** Attempts that failed and were retried (BENCH_RETRIES): "<label>: <first line of the error>". */
+  failures: string[];
   error?: string;
 }
 
@@ -113,7 +126,8 @@ function renderTable(results: CaseResult[]): string {
   };
   const refs = { scp: medianOf(SCP_FLOOR), attache: medianOf(ATTACHE), shipit: medianOf(SHIPIT) };
   const showBytes = results.some((r) => r.bytesSent.length > 0);
-  const header = ['case', 'median s', 'min s', 'max s', '× scp floor', '× attaché', '× shipit', 'ssh logins/run', ...(showBytes ? ['MB sent'] : [])];
+  const showFailures = results.some((r) => r.failures.length > 0);
+  const header = ['case', 'median s', 'min s', 'max s', '× scp floor', '× attaché', '× shipit', 'ssh logins/run', ...(showBytes ? ['MB sent'] : []), ...(showFailures ? ['failed attempts'] : [])];
   const rows: string[][] = results.map((r) => {
     if (r.error || r.seconds.length === 0) {
       const reason = r.error ?? 'no runs';
@@ -130,6 +144,7 @@ function renderTable(results: CaseResult[]): string {
       ratio(m, refs.shipit),
       String(median(r.sshLogins)),
       ...(showBytes ? [r.bytesSent.length ? (median(r.bytesSent) / 1e6).toFixed(2) : ''] : []),
+      ...(showFailures ? [String(r.failures.length)] : []),
     ];
   });
   const widths = header.map((h, i) => Math.max(h.length, ...rows.filter((row) => row.length > 2).map((row) => (row[i] ?? '').length)));
@@ -146,6 +161,10 @@ function renderTable(results: CaseResult[]): string {
 async function main(): Promise<void> {
   const runs = positiveInt('BENCH_RUNS', 5, 1);
   const warmup = positiveInt('BENCH_WARMUP', 1, 0);
+  const retries = positiveInt('BENCH_RETRIES', 2, 0);
+  // Off by default: the package is measured as it is. See bench/exec-exit-shim.ts.
+  const execExitShim = process.env.BENCH_EXEC_EXIT_SHIM === '1';
+  if (execExitShim) installExecExitShim();
   mkdirSync(LOGS, { recursive: true });
   rmSync(ROOTS, { recursive: true, force: true });
   mkdirSync(ROOTS, { recursive: true });
@@ -159,7 +178,9 @@ async function main(): Promise<void> {
 
   // The server and the ssh home.
   const home = createHome();
-  const server = await startSshd(home, { name: 'bench' });
+  // Extra sshd_config lines: see the header comment (BENCH_SERVER_BASHRC).
+  const sshdConfig = process.env.BENCH_SERVER_BASHRC === '1' ? [] : ['SetEnv SHLVL=1'];
+  const server = await startSshd(home, { name: 'bench', config: sshdConfig });
   trust(home, server);
   const alias = 'attache-bench';
   addAlias(home, alias, {
@@ -192,7 +213,8 @@ async function main(): Promise<void> {
   };
 
   try {
-    say(`sshd on 127.0.0.1:${server.port} (pid ${server.pid}); HOME=${home.dir}`);
+    say(`sshd on 127.0.0.1:${server.port} (pid ${server.pid}); HOME=${home.dir}; extra sshd_config: ${sshdConfig.join('; ') || 'none'}`);
+    if (execExitShim) say('BENCH_EXEC_EXIT_SHIM=1: every case runs with bench/exec-exit-shim.ts (a stand-in for a fix of src/ssh/session.ts), not the package as it is');
     await spawnChecked('ssh', [...ssh.ssh, 'true']).catch((error: unknown) => {
       throw new Error(`cannot reach the bench sshd with ssh: ${firstLine(error)}`);
     });
@@ -230,14 +252,15 @@ async function main(): Promise<void> {
       return file;
     };
     const shipit = await shipitCase(ctx, caseLog(SHIPIT));
+    const ours = createGulpAttacheBench(ctx);
     const cases: BenchCase[] = [
       ...floorCases(ctx, caseLog('floors')),
       attacheCase(ctx, caseLog(ATTACHE)),
       shipit.benchCase,
       // ---- gulp-attache's cases (bench/cases/gulp-attache.ts) ----
-      ...gulpAttacheCases(ctx),
+      ...ours.cases,
     ];
-    const results: CaseResult[] = cases.map((c) => ({ name: c.name, seconds: [], sshLogins: [], bytesSent: [] }));
+    const results: CaseResult[] = cases.map((c) => ({ name: c.name, seconds: [], sshLogins: [], bytesSent: [], failures: [] }));
 
     const started = performance.now();
     const loadAtStart = os.loadavg()[0];
@@ -248,29 +271,40 @@ async function main(): Promise<void> {
       for (const [i, c] of cases.entries()) {
         const result = results[i];
         if (result.error) continue;
-        try {
-          await c.setup?.();
-          const logins = ctx.sshLogins();
-          const t0 = performance.now();
-          await c.run();
-          const seconds = (performance.now() - t0) / 1000;
-          const used = ctx.sshLogins() - logins;
-          await c.verify?.();
-          await c.teardown?.();
-          if (timed) {
-            result.seconds.push(seconds);
-            result.sshLogins.push(used);
-            const bytes = c.bytesSent?.();
-            if (bytes !== undefined) result.bytesSent.push(bytes);
+        // A failed attempt is counted (the table's "failed attempts" column) and made again from
+        // setup, up to BENCH_RETRIES times; only then is the case given up (its row reads n/a).
+        for (let attempt = 0; attempt <= retries; attempt++) {
+          try {
+            await c.setup?.();
+            const logins = ctx.sshLogins();
+            const t0 = performance.now();
+            await c.run();
+            const seconds = (performance.now() - t0) / 1000;
+            const used = ctx.sshLogins() - logins;
+            await c.verify?.();
+            await c.teardown?.();
+            if (timed) {
+              result.seconds.push(seconds);
+              result.sshLogins.push(used);
+              const bytes = c.bytesSent?.();
+              if (bytes !== undefined) result.bytesSent.push(bytes);
+            }
+            say(`[${label}] ${c.name}: ${seconds.toFixed(2)} s, ${used} ssh logins${timed ? '' : ' (untimed)'}`);
+            break;
+          } catch (error) {
+            const reason = firstLine(error);
+            result.failures.push(`${label}: ${reason}`);
+            log(error instanceof Error ? (error.stack ?? error.message) : String(error));
+            if (attempt === retries) {
+              result.error = reason;
+              say(`[${label}] ${c.name}: FAILED: ${reason}`);
+            } else say(`[${label}] ${c.name}: FAILED (attempt ${attempt + 1}, trying again): ${reason}`);
+            await c.teardown?.().catch(() => undefined);
+          } finally {
+            for (const root of pendingRoots.splice(0)) rmSync(root, { recursive: true, force: true });
+            // Flush this run's writes (tens of MB) now, untimed, rather than during the next timed run.
+            spawnSync('sync');
           }
-          say(`[${label}] ${c.name}: ${seconds.toFixed(2)} s, ${used} ssh logins${timed ? '' : ' (untimed)'}`);
-        } catch (error) {
-          result.error = firstLine(error);
-          say(`[${label}] ${c.name}: FAILED: ${result.error}`);
-        } finally {
-          for (const root of pendingRoots.splice(0)) rmSync(root, { recursive: true, force: true });
-          // Flush this run's writes (tens of MB) now, untimed, rather than during the next timed run.
-          spawnSync('sync');
         }
       }
     }
@@ -278,8 +312,13 @@ async function main(): Promise<void> {
     const loadAtEnd = os.loadavg()[0];
 
     const table = renderTable(results);
+    const failureLines = results.flatMap((r) => r.failures.map((f) => `${r.name} [${f}]`));
+    const failureText = failureLines.length
+      ? `Failed attempts (each made again from setup; BENCH_RETRIES=${retries}):\n${failureLines.map((l) => `- ${l}`).join('\n')}`
+      : '';
     console.log('');
     console.log(table);
+    if (failureText) console.log(`\n${failureText}`);
     console.log('');
     const info = machine();
     console.log(`${info.cpus.count} × ${info.cpus.model}, ${info.memoryGiB} GiB, ${info.os}, node ${info.node}; ${runs} timed runs per case (+${warmup} warm-up), ${elapsed.toFixed(0)} s`);
@@ -287,6 +326,22 @@ async function main(): Promise<void> {
     // The bench itself keeps about one core busy; well above that, something else was running.
     const busy = Math.max(loadAtStart, loadAtEnd) > info.cpus.count;
     console.log(busy ? `WARNING: ${load} on ${info.cpus.count} CPUs: other work was running, the numbers are noisy.` : load);
+
+    // ---- gulp-attache's extra measurements and the targets
+    const loadBeforeExtras = os.loadavg()[0];
+    say(`extras: load average (1 min) ${loadBeforeExtras.toFixed(2)}`);
+    const extrasStarted = performance.now();
+    const extras = await runExtras({ ctx, observations: ours.observations, results, sshdConfig, say });
+    const extrasSeconds = (performance.now() - extrasStarted) / 1000;
+    const loadAfterExtras = os.loadavg()[0];
+    const extraText = extras.sections.map(renderSection).join('\n\n');
+    const targetsText = renderTargets(extras.targets);
+    console.log('');
+    console.log(extraText);
+    console.log('');
+    console.log(targetsText);
+    console.log('');
+    console.log(`extras: ${extrasSeconds.toFixed(0)} s; load average (1 min) ${loadBeforeExtras.toFixed(2)} before them, ${loadAfterExtras.toFixed(2)} after`);
 
     const refMedian = (name: string) => {
       const r = results.find((x) => x.name === name);
@@ -299,7 +354,7 @@ async function main(): Promise<void> {
       JSON.stringify(
         {
           machine: { ...info, loadAverage1m: { start: round3(loadAtStart), end: round3(loadAtEnd) } },
-          settings: { runs, warmupRuns: warmup, order: 'round-robin over cases, each run on a fresh server root', elapsedSeconds: round3(elapsed) },
+          settings: { runs, warmupRuns: warmup, retries, execExitShim, order: 'round-robin over cases, each run on a fresh server root', elapsedSeconds: round3(elapsed) },
           fixture: {
             params: FIXTURE_PARAMS,
             assets: { files: fixture.assetFileCount, bytes: fixture.assetBytes, paths: fixture.assetPaths },
@@ -322,21 +377,87 @@ async function main(): Promise<void> {
               },
               sshLoginsPerRun: r.sshLogins.length ? median(r.sshLogins) : null,
               bytesSent: r.bytesSent.length ? median(r.bytesSent) : null,
+              failedAttempts: r.failures,
             };
           }),
           table,
+          extras: {
+            elapsedSeconds: round3(extrasSeconds),
+            loadAverage1m: { start: round3(loadBeforeExtras), end: round3(loadAfterExtras) },
+            sshdConfig,
+            ...Object.fromEntries(extras.sections.map((s) => [s.key, { title: s.title, header: s.header, rows: s.rows, notes: s.notes, data: s.data }])),
+          },
+          targets: extras.targets,
         },
         null,
         2,
       ) + '\n',
     );
-    console.log(`results: ${path.relative(process.cwd(), RESULTS)}; logs: ${path.relative(process.cwd(), LOGS)}/`);
+    writeFileSync(
+      RESULTS_MD,
+      resultsMarkdown({
+        info,
+        runs,
+        warmup,
+        elapsed,
+        load: { start: loadAtStart, end: loadAtEnd, extrasStart: loadBeforeExtras, extrasEnd: loadAfterExtras },
+        fixture: { files: fixture.assetFileCount, bytes: fixture.assetBytes, commits: fixture.longHistoryCommits },
+        sshdConfig,
+        table: failureText ? `${table}\n\n${failureText}` : table,
+        sections: extras.sections,
+        targets: extras.targets,
+      }),
+    );
+    console.log(`results: ${path.relative(process.cwd(), RESULTS)}, ${path.relative(process.cwd(), RESULTS_MD)}; logs: ${path.relative(process.cwd(), LOGS)}/`);
   } finally {
     await server.stop();
     rmSync(home.dir, { recursive: true, force: true });
     rmSync(server.dir, { recursive: true, force: true });
     rmSync(ROOTS, { recursive: true, force: true });
   }
+}
+
+function resultsMarkdown(r: {
+  info: ReturnType<typeof machine>;
+  runs: number;
+  warmup: number;
+  elapsed: number;
+  load: { start: number; end: number; extrasStart: number; extrasEnd: number };
+  fixture: { files: number; bytes: number; commits: number };
+  sshdConfig: string[];
+  table: string;
+  sections: Section[];
+  targets: Target[];
+}): string {
+  const { info } = r;
+  return [
+    '# gulp-attache benchmark results',
+    '',
+    `Generated by \`npm run bench\` (bench/run.ts) on ${info.date}. Do not edit by hand: run the bench again.`,
+    '',
+    '## Machine',
+    '',
+    `- ${info.cpus.count} × ${info.cpus.model}, ${info.memoryGiB} GiB, ${info.os}`,
+    `- node ${info.node}; ${info.ssh}; ${info.git}; ${info.php}; ${info.composer}; ${info.rsync}`,
+    `- load average (1 min): ${r.load.start.toFixed(2)} at the start of the runs, ${r.load.end.toFixed(2)} at their end; ${r.load.extrasStart.toFixed(2)} / ${r.load.extrasEnd.toFixed(2)} around the extra measurements`,
+    `- bench sshd on loopback, extra sshd_config: ${r.sshdConfig.length ? r.sshdConfig.map((c) => `\`${c}\``).join(', ') : 'none'}`,
+    '',
+    '## Main table',
+    '',
+    `Fixture: ${r.fixture.files} asset files, ${(r.fixture.bytes / 1e6).toFixed(1)} MB; a Laravel-shaped app with composer.lock; a long-history repository of ${r.fixture.commits} commits.`,
+    `${r.runs} timed runs per case (+${r.warmup} warm-up), round-robin, each on a fresh server root; medians; ratios are of medians. Wall time of the runs: ${r.elapsed.toFixed(0)} s.`,
+    '',
+    r.table,
+    '',
+    '## Extra measurements',
+    '',
+    r.sections.map(renderSection).join('\n\n'),
+    '',
+    '## Targets',
+    '',
+    renderTargets(r.targets).replace(/^### Targets\n\n/, ''),
+    '',
+  ].join('\n');
 }
 
 main().catch((error: unknown) => {

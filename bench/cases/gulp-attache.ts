@@ -1,32 +1,233 @@
 /**
  * ============================================================================================
- *  EXTENSION POINT: gulp-attache's own cases. The runner (bench/run.ts) appends whatever this
- *  returns to the table, after the floors and the peers, and compares each row with them.
+ *  gulp-attache's own cases. The runner (bench/run.ts) appends them to the table, after the
+ *  floors and the peers, and compares each row with them.
  * ============================================================================================
  *
- * To be filled in with (one BenchCase each):
- *   1. "gulp-attache (full first deploy)"           setup: root = await ctx.freshServerRoot()
- *                                                   run:   deploy ctx.fixture.appRepoUrl@branch + assets from ctx.fixture.buildDir
- *                                                   verify: verifyDeploy(ctx.fixture, root, 'live')  (../verify)
- *   2. "gulp-attache (redeploy, nothing changed)"   setup: fresh root + an untimed first deploy; run: deploy again
- *   3. "gulp-attache (redeploy, one asset changed)" setup: fresh root + first deploy + change one file in a copy of the
- *                                                   build dir (do not touch ctx.fixture.buildDir: other cases share it)
- *   4. "gulp-attache (upload step alone)"           setup: fresh root with a cloned release; run: only the asset upload
+ *   1. "gulp-attache: full first deploy"          setup: a fresh root; run: `gulp deploy` with the preset
+ *                                                 (composer on, assets from the fixture's build output)
+ *   2. "gulp-attache: redeploy, nothing changed"  setup: a fresh root + one untimed deploy; run: deploy again
+ *   3. "gulp-attache: redeploy, one asset changed" setup: a fresh root + one untimed deploy, then one ~60 KB
+ *                                                 image of a private COPY of the build output gets new bytes
+ *                                                 (same size); run: deploy; teardown: the image is restored
+ *   4. "gulp-attache: upload step alone"          the upload plugin: gulp.src(build/public/**) into a fresh
+ *                                                 dest over one connection (its handshake included, as scp's is)
+ *   5. "… upload step alone (buffer: false)"      the same with gulp.src(…, { buffer: false }): file contents as
+ *                                                 streams, as the preset's assets step feeds the upload
  *
- * What the context gives (bench/types.ts):
- *   - ctx.server.spec ("root@127.0.0.1:<port>") or ctx.server.alias (a Host block in the test home's
- *     ~/.ssh/config with Port, User, IdentityFile, UserKnownHostsFile, StrictHostKeyChecking yes).
- *     process.env.HOME is the test home, so gulp-attache's ssh-config/known_hosts lookups find them.
- *   - ctx.fixture: appRepo / appRepoUrl (bare; use the file:// URL), branch, buildDir + assetPaths,
- *     longHistoryRepo / longHistoryRepoUrl (300 commits) for the clone-strategy measurement.
- *   - ctx.freshServerRoot(): an empty deploy root holding only `.env`; deleted after the run.
- *   - ctx.ssh: OpenSSH argument lists, for any untimed server-side preparation.
- * Timing: only run() is timed; setup/verify/teardown are not. bytesSent() (optional) is reported.
- * The build (`npm run build`) has run before the bench, so cases may import from '../../src' or '../../dist'.
+ * Every deploy goes through the real preset (src/preset.ts via bench/attache-project.ts): the project
+ * directory holds only `.attache.json`, whose `assets` name the fixture's build output by absolute path.
+ * Each case keeps what it observed per run (the parsed deploy summary, step start/end times, in-process
+ * handshake counts) in `observations`, for the extra tables (bench/extras.ts).
  */
-import type { BenchCase, BenchContext } from '../types';
+import { cpSync, existsSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { createLogger } from '../../src/log';
+import { upload } from '../../src/plugins/upload';
+import { handshakeCount } from '../../src/ssh/session';
+import { AttacheProject, gulp, type DeployOutcome } from '../attache-project';
+import type { BenchCase, BenchContext, BenchFixture } from '../types';
+import { verifyAssets, verifyDeploy } from '../verify';
+
+export const CASE = {
+  full: 'gulp-attache: full first deploy',
+  unchanged: 'gulp-attache: redeploy, nothing changed',
+  oneAsset: 'gulp-attache: redeploy, one asset changed',
+  upload: 'gulp-attache: upload step alone',
+  uploadStreaming: 'gulp-attache: upload step alone (buffer: false)',
+} as const;
+
+export interface UploadObservation {
+  seconds: number;
+  handshakes: number;
+  files: number;
+  bytes: number;
+}
+
+/** What each case saw, run by run (warm-up runs first, then the timed ones). */
+export interface Observations {
+  full: DeployOutcome[];
+  unchanged: DeployOutcome[];
+  oneAsset: Array<DeployOutcome & { changedFile: string; changedBytes: number }>;
+  upload: UploadObservation[];
+  uploadStreaming: UploadObservation[];
+}
+
+export function gulpAttacheDir(ctx: BenchContext): string {
+  return path.join(ctx.workDir, 'gulp-attache');
+}
+
+/** The `assets` mapping of `.attache.json`: each of the fixture's asset paths under `buildDir`, to the same path in the release. */
+export function assetMapping(fixture: BenchFixture, buildDir = fixture.buildDir): Record<string, string> {
+  return Object.fromEntries(fixture.assetPaths.map((p) => [path.join(buildDir, p), p]));
+}
+
+export function projectFor(ctx: BenchContext, name: string, options: { repository?: string; buildDir?: string } = {}): AttacheProject {
+  return new AttacheProject(path.join(gulpAttacheDir(ctx), 'projects', name), {
+    repository: options.repository ?? ctx.fixture.appRepoUrl,
+    branch: ctx.fixture.branch,
+    assets: assetMapping(ctx.fixture, options.buildDir),
+  });
+}
+
+/** The mid-size image (~60 KB) whose size is closest to 60 KiB: the one asset case 3 changes. */
+function oneImage(fixture: BenchFixture): string {
+  const images = fixture.assetFiles.filter((f) => /^public\/images\/products\/.*\.jpg$/.test(f));
+  if (!images.length) throw new Error('the fixture has no mid-size product images');
+  const size = (f: string) => statSync(path.join(fixture.buildDir, f)).size;
+  return images.reduce((best, f) => (Math.abs(size(f) - 61440) < Math.abs(size(best) - 61440) ? f : best));
+}
+
+/** Writes `data` to `file` under a temporary name and renames it into place. */
+function replaceFile(file: string, data: Buffer): void {
+  const temporary = `${file}.bench-tmp`;
+  writeFileSync(temporary, data);
+  renameSync(temporary, file);
+}
+
+export function createGulpAttacheBench(ctx: BenchContext): { cases: BenchCase[]; observations: Observations } {
+  const observations: Observations = { full: [], unchanged: [], oneAsset: [], upload: [], uploadStreaming: [] };
+  const server = (root: string) => [{ name: 'bench', port: ctx.server.port, root }];
+
+  // 1. Full first deploy.
+  const full = projectFor(ctx, 'full');
+  let fullRoot = '';
+  let fullLast: DeployOutcome | undefined;
+  const fullCase: BenchCase = {
+    name: CASE.full,
+    async setup() {
+      fullRoot = await ctx.freshServerRoot();
+      full.configure(server(fullRoot));
+    },
+    async run() {
+      fullLast = await full.deploy();
+      observations.full.push(fullLast);
+    },
+    async verify() {
+      verifyDeploy(ctx.fixture, fullRoot, 'live');
+    },
+    bytesSent: () => fullLast?.summary[0].uploaded.bytes ?? 0,
+  };
+
+  // 2. Redeploy, nothing changed.
+  const unchanged = projectFor(ctx, 'unchanged');
+  let unchangedRoot = '';
+  let unchangedLast: DeployOutcome | undefined;
+  const unchangedCase: BenchCase = {
+    name: CASE.unchanged,
+    async setup() {
+      unchangedRoot = await ctx.freshServerRoot();
+      unchanged.configure(server(unchangedRoot));
+      await unchanged.deploy();
+    },
+    async run() {
+      unchangedLast = await unchanged.deploy();
+      observations.unchanged.push(unchangedLast);
+    },
+    async verify() {
+      const release = verifyDeploy(ctx.fixture, unchangedRoot, 'live');
+      if (path.basename(release) !== unchangedLast?.summary[0].release) throw new Error(`verify: live is ${release}, not the redeploy's release`);
+      const row = unchangedLast.summary[0];
+      if (row.uploaded.files !== 0) throw new Error(`verify: a redeploy of unchanged assets uploaded ${row.uploaded.files} files`);
+    },
+    bytesSent: () => unchangedLast?.summary[0].uploaded.bytes ?? 0,
+  };
+
+  // 3. Redeploy, one asset changed. A private copy of the build output: the other cases share the fixture's.
+  const copyDir = path.join(gulpAttacheDir(ctx), 'build-one-asset');
+  const changed = oneImage(ctx.fixture);
+  const changedFile = path.join(copyDir, changed);
+  const original = readFileSync(path.join(ctx.fixture.buildDir, changed));
+  // Same size, different bytes (so verifyAssets' byte count still holds).
+  const altered = Buffer.from(original.map((b, i) => (i < 16 ? b : b ^ 0x5a)));
+  const oneAsset = projectFor(ctx, 'one-asset', { buildDir: copyDir });
+  let oneAssetRoot = '';
+  let oneAssetLast: (DeployOutcome & { changedFile: string; changedBytes: number }) | undefined;
+  const oneAssetCase: BenchCase = {
+    name: CASE.oneAsset,
+    async setup() {
+      if (!existsSync(path.join(copyDir, changed))) {
+        rmSync(copyDir, { recursive: true, force: true });
+        cpSync(ctx.fixture.buildDir, copyDir, { recursive: true });
+      }
+      replaceFile(changedFile, original);
+      oneAssetRoot = await ctx.freshServerRoot();
+      oneAsset.configure(server(oneAssetRoot));
+      await oneAsset.deploy();
+      replaceFile(changedFile, altered);
+    },
+    async run() {
+      oneAssetLast = { ...(await oneAsset.deploy()), changedFile: changed, changedBytes: altered.length };
+      observations.oneAsset.push(oneAssetLast);
+    },
+    async verify() {
+      const release = verifyDeploy(ctx.fixture, oneAssetRoot, 'live');
+      if (!readFileSync(path.join(release, changed)).equals(altered)) throw new Error(`verify: ${changed} in the release does not hold the new bytes`);
+      const row = oneAssetLast!.summary[0];
+      if (row.uploaded.files !== 1 || row.skipped.files !== ctx.fixture.assetFileCount - 1) {
+        throw new Error(`verify: one changed asset: uploaded ${row.uploaded.files} files and skipped ${row.skipped.files}, expected 1 and ${ctx.fixture.assetFileCount - 1}`);
+      }
+    },
+    async teardown() {
+      replaceFile(changedFile, original);
+    },
+    bytesSent: () => oneAssetLast?.summary[0].uploaded.bytes ?? 0,
+  };
+
+  // 4. The upload plugin alone, over one connection of its own (like `scp -r`); 5. the same, streaming.
+  const uploadCase = (name: string, buffer: boolean, into: UploadObservation[]): BenchCase => {
+    let root = '';
+    let last: UploadObservation | undefined;
+    return {
+      name,
+      async setup() {
+        root = await ctx.freshServerRoot();
+      },
+      async run() {
+        const before = handshakeCount();
+        const t0 = performance.now();
+        const logger = createLogger({ verbosity: 'quiet', interactive: false, write: () => undefined });
+        let files = 0;
+        let bytes = 0;
+        const sink = new Writable({
+          objectMode: true,
+          write(file: { isDirectory(): boolean; stat?: { size: number } | null }, _encoding, done) {
+            if (!file.isDirectory()) {
+              files++;
+              bytes += file.stat?.size ?? 0;
+            }
+            done();
+          },
+        });
+        await pipeline(
+          gulp.src(path.join(ctx.fixture.buildDir, 'public/**'), { base: ctx.fixture.buildDir, encoding: false, buffer }),
+          upload({ server: { host: '127.0.0.1', port: ctx.server.port, user: 'root' }, dest: root, logger }),
+          sink,
+        );
+        last = { seconds: (performance.now() - t0) / 1000, handshakes: handshakeCount() - before, files, bytes };
+        into.push(last);
+      },
+      async verify() {
+        verifyAssets(ctx.fixture, root);
+      },
+      bytesSent: () => last?.bytes ?? 0,
+    };
+  };
+
+  return {
+    cases: [
+      fullCase,
+      unchangedCase,
+      oneAssetCase,
+      uploadCase(CASE.upload, true, observations.upload),
+      uploadCase(CASE.uploadStreaming, false, observations.uploadStreaming),
+    ],
+    observations,
+  };
+}
 
 export function gulpAttacheCases(ctx: BenchContext): BenchCase[] {
-  void ctx;
-  return [];
+  return createGulpAttacheBench(ctx).cases;
 }
