@@ -1,15 +1,7 @@
-import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import type { Target } from '../remote/target';
 
 /** Per release: each asset's path in the release → its content hash, size and mode. */
 export type AssetManifest = Record<string, { sha256: string; size: number; mode: number }>;
-
-export async function hashFile(file: string): Promise<string> {
-  const hash = createHash('sha256');
-  for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
-  return hash.digest('hex');
-}
 
 /** The manifest of a release, or an empty one (a release from before manifests, or none). */
 export async function readManifest(target: Target, file: string): Promise<AssetManifest> {

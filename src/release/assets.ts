@@ -1,14 +1,15 @@
-import { randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { createReadStream, promises as fs, type Stats } from 'node:fs';
 import path from 'node:path';
-import { Readable, Writable } from 'node:stream';
+import { pipeline as streamPipeline, Readable, Transform, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import Vinyl from 'vinyl';
 import type { AssetMapping } from '../config/types';
 import { mapLimit } from '../limit';
 import { upload } from '../plugins/upload';
-import { Transfer } from '../remote/transfer';
-import { hashFile, readManifest, unchanged, writeManifest, type AssetManifest } from './asset-manifest';
+import { sh } from '../remote/quote';
+import { readManifest, unchanged, writeManifest, type AssetManifest } from './asset-manifest';
+import { HashCache } from './hash-cache';
 import { releaseIdOf, type Deploy, type ServerRun, type Step } from './context';
 import { runLocalHook } from './hooks';
 
@@ -17,11 +18,15 @@ interface LocalAsset {
   /** Path inside the release. */
   remote: string;
   stat: Stats;
-  sha256: string;
+  /** Known once hashed (before reuse is decided) or sent (hashed on the way). */
+  sha256?: string;
 }
 
+/** Files under this size are read whole: faster than a stream, and the upload bounds how many are held. */
+const READ_WHOLE = 256 * 1024;
+
 /**
- * 8. Upload the locally built assets into the release with the upload plugin. Files whose bytes the
+ * Upload the locally built assets into the release with the upload plugin. Files whose bytes the
  * live release already has are hard-linked from it instead (a content-hash manifest per release),
  * so a redeploy sends only what changed; a changed file is always written under a new name and
  * renamed, so an older release keeps its bytes. A directory's contents land in the target
@@ -39,14 +44,23 @@ export const assets: Step = {
   },
   async run(run, deploy) {
     const files = await collectOnce(run.server.assets, deploy);
+    const cache = await cacheOnce(deploy);
     const id = releaseIdOf(deploy);
     const previous = await previousManifest(run);
-    const reuse = files.filter((f) => previous.dir && unchanged(previous.manifest, f.remote, entryOf(f)));
+
+    // Only a file the live release has at the same path, size and mode can be reused: hash those.
+    const candidates = files.filter((f) => {
+      const before = previous.manifest[f.remote];
+      return before !== undefined && before.size === f.stat.size && before.mode === (f.stat.mode & 0o7777);
+    });
+    await mapLimit(candidates, 8, async (f) => void (f.sha256 ??= await cache.hash(f.source, f.stat)));
+    const reuse = previous.dir ? candidates.filter((f) => unchanged(previous.manifest, f.remote, entryOf(f))) : [];
     const send = files.filter((f) => !reuse.includes(f));
 
-    if (reuse.length) await linkFromPrevious(run, previous.dir as string, id, reuse, deploy.cancel.signal);
-    if (send.length) await uploadFiles(run, id, send, deploy.cancel.signal);
+    if (reuse.length) await linkFromPrevious(run, previous.dir as string, id, reuse);
+    if (send.length) await uploadFiles(run, id, send, cache, deploy.cancel.signal);
     await writeManifest(run.target, run.layout.assetManifest(id), Object.fromEntries(files.map((f) => [f.remote, entryOf(f)])));
+    await cache.save();
 
     run.skipped.files += reuse.length;
     run.skipped.bytes += sum(reuse);
@@ -63,30 +77,41 @@ async function previousManifest(run: ServerRun): Promise<{ dir?: string; manifes
   return { dir: run.layout.release(id), manifest: await readManifest(run.target, run.layout.assetManifest(id)) };
 }
 
-async function linkFromPrevious(run: ServerRun, previousDir: string, id: string, files: LocalAsset[], signal: AbortSignal): Promise<void> {
-  const release = new Transfer(run.target, run.layout.release(id), run.log, { step: 'assets', signal });
-  await mapLimit(files, 32, async (file) => {
-    const to = release.remotePath(file.remote);
-    await release.ensureDirectory(path.posix.dirname(to));
-    // The checkout may hold a committed copy at the same path (a committed mix-manifest.json, say):
-    // link under a temporary name and rename over it, as uploads do.
-    const temporary = path.posix.join(path.posix.dirname(to), `.${path.posix.basename(to)}.attache-${randomBytes(4).toString('hex')}`);
-    await run.target.link(path.posix.join(previousDir, file.remote), temporary);
-    await run.target.rename(temporary, to);
-  });
+/**
+ * One shell script for all reused files (one round trip, however many files): each becomes a hard
+ * link to the live release's copy. `ln -f` replaces a copy the checkout may hold at the same path
+ * (a committed mix-manifest.json); the release is not live yet, so nobody reads it meanwhile.
+ */
+async function linkFromPrevious(run: ServerRun, previousDir: string, id: string, files: LocalAsset[]): Promise<void> {
+  const to = (f: LocalAsset) => run.layout.inRelease(id, f.remote);
+  const directories = [...new Set(files.map((f) => path.posix.dirname(to(f))))];
+  const script = [
+    ...directories.map((dir) => sh`mkdir -p -- ${dir}`),
+    ...files.map((f) => sh`ln -f -- ${path.posix.join(previousDir, f.remote)} ${to(f)}`),
+  ].join('\n');
+  await run.target.exec('sh -e -s', { stdin: script + '\n', step: 'assets' });
 }
 
-async function uploadFiles(run: ServerRun, id: string, files: LocalAsset[], signal: AbortSignal): Promise<void> {
+async function uploadFiles(run: ServerRun, id: string, files: LocalAsset[], cache: HashCache, signal: AbortSignal): Promise<void> {
   // Files are opened only as the upload pulls them: memory and open files stay bounded for any size.
+  // Each is hashed on its way out, for the release's manifest.
   const source = Readable.from(
-    (function* () {
+    (async function* () {
       for (const file of files) {
-        yield new Vinyl({ base: '/', path: path.posix.join('/', file.remote), stat: file.stat, contents: createReadStream(file.source) });
+        const vinylPath = path.posix.join('/', file.remote);
+        if (file.stat.size < READ_WHOLE) {
+          const contents = await fs.readFile(file.source);
+          file.sha256 ??= createHash('sha256').update(contents).digest('hex');
+          yield new Vinyl({ base: '/', path: vinylPath, stat: file.stat, contents });
+          continue;
+        }
+        yield new Vinyl({ base: '/', path: vinylPath, stat: file.stat, contents: hashedWhileRead(file) });
       }
     })(),
   );
   const sink = upload({ session: run.target, dest: run.layout.release(id), logger: run.log, expected: { files: files.length, bytes: sum(files) }, signal });
   await pipeline(source, sink, drain());
+  for (const file of files) if (file.sha256) cache.set(file.source, file.stat, file.sha256);
 }
 
 const collected = new WeakMap<Deploy, Map<string, Promise<LocalAsset[]>>>();
@@ -100,9 +125,16 @@ function collectOnce(mappings: AssetMapping[], deploy: Deploy): Promise<LocalAss
   return byMappings.get(key) as Promise<LocalAsset[]>;
 }
 
-/** Every local file the `assets` mappings name, with its path in the release and its hash. */
+const caches = new WeakMap<Deploy, Promise<HashCache>>();
+
+function cacheOnce(deploy: Deploy): Promise<HashCache> {
+  if (!caches.has(deploy)) caches.set(deploy, HashCache.open(deploy.cwd));
+  return caches.get(deploy) as Promise<HashCache>;
+}
+
+/** Every local file the `assets` mappings name, with its path in the release. */
 export async function collectAssets(mappings: AssetMapping[], deploy: Deploy): Promise<LocalAsset[]> {
-  const found: Array<Omit<LocalAsset, 'sha256'>> = [];
+  const found: LocalAsset[] = [];
   for (const mapping of mappings) {
     const local = path.resolve(deploy.cwd, mapping.local);
     const stat = await fs.stat(local).catch(() => null);
@@ -118,7 +150,7 @@ export async function collectAssets(mappings: AssetMapping[], deploy: Deploy): P
       found.push({ source: file.path, remote: path.posix.join(mapping.remote, path.relative(local, file.path).split(path.sep).join('/')), stat: file.stat });
     }
   }
-  return mapLimit(found, 8, async (file) => ({ ...file, sha256: await hashFile(file.source) }));
+  return found;
 }
 
 async function* walk(dir: string): AsyncGenerator<{ path: string; stat: Stats }> {
@@ -130,11 +162,31 @@ async function* walk(dir: string): AsyncGenerator<{ path: string; stat: Stats }>
 }
 
 function entryOf(file: LocalAsset): AssetManifest[string] {
+  if (!file.sha256) throw new Error(`no content hash for ${file.source}`); // every file is hashed before or while it is sent
   return { sha256: file.sha256, size: file.stat.size, mode: file.stat.mode & 0o7777 };
 }
 
 function sum(files: LocalAsset[]): number {
   return files.reduce((total, f) => total + f.stat.size, 0);
+}
+
+/**
+ * A file's contents that hash themselves as the upload reads them. A Transform, not a 'data'
+ * listener: a listener would set the file flowing before the upload is ready to take it.
+ */
+function hashedWhileRead(file: LocalAsset): Readable {
+  const hash = createHash('sha256');
+  const hashing = new Transform({
+    transform(chunk: Buffer, _encoding, done) {
+      hash.update(chunk);
+      done(null, chunk);
+    },
+    flush(done) {
+      file.sha256 ??= hash.digest('hex');
+      done();
+    },
+  });
+  return streamPipeline(createReadStream(file.source), hashing, () => undefined);
 }
 
 /** The upload passes files on; nobody reads them here, so let them flow (vinyl-fs's habit). */

@@ -223,6 +223,9 @@ export class SshSession implements Target {
   /** Streams with a bounded number of writes in flight, pausing the source: memory stays flat for any size. */
   private writeStream(handle: Buffer, source: Readable, path: string): Promise<number> {
     const chunkSize = this.maxWrite();
+    if (source.readableEnded || source.destroyed) {
+      return Promise.reject(new AttacheError('the file\'s contents were already read by someone else', { server: this.name, remotePath: path }));
+    }
     return new Promise((resolve, reject) => {
       let position = 0;
       let inFlight = 0;
