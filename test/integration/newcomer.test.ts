@@ -98,6 +98,20 @@ describe('the newcomer\'s path', () => {
     await assert.rejects(run(tasks([], tempDir('attache-empty-')).deploy), /\.attache\.json/);
   });
 
+  it('the README\'s TypeScript gulpfile command works as written: gulp --tasks lists the example gulpfile\'s tasks', () => {
+    // Exactly as the README writes it: NODE_OPTIONS="--import=tsx" npx gulp --gulpfile gulpfile.example.ts --cwd . --tasks
+    const result = spawnSync('npx', ['gulp', '--gulpfile', 'gulpfile.example.ts', '--cwd', '.', '--tasks'], {
+      env: { ...process.env, NODE_OPTIONS: '--import=tsx' },
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
+    assert.equal(result.status, 0, result.stderr + result.stdout);
+    for (const task of ['deploy', 'rollback', 'activate', 'releases', 'prune', 'unlock', 'deployAnnounced', 'pushDocs']) {
+      assert.match(result.stdout, new RegExp(`[├└]─[─┬] ${task}\\b`), `${task} in:\n${result.stdout}`);
+    }
+    assert.match(result.stdout, /deploy:clone/, 'the deploy steps show as tasks');
+  });
+
   it('npm run demo works on a machine without sshd, PHP or composer, and leaves git status clean', () => {
     // A PATH with only node, git and the shell tools: no php, composer, ssh or sshd.
     const bin = mkdtempSync(path.join(os.tmpdir(), 'attache-bin-'));
