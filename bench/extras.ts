@@ -24,7 +24,6 @@ import { createLogger } from '../src/log';
 import { openSession } from '../src/ssh/session';
 import type { DeployOutcome } from './attache-project';
 import { CASE, gulpAttacheDir, projectFor, type Observations } from './cases/gulp-attache';
-import { execExitShimInstalled, installExecExitShim, uninstallExecExitShim } from './exec-exit-shim';
 import { fmt, mb, median, type Section, type Target } from './report';
 import type { BenchContext } from './types';
 import { treeSize, verifyDeploy } from './verify';
@@ -507,11 +506,8 @@ function overlap(input: ExtrasInput): Section {
 // ---------------------------------------------------------------------------------------------
 // 9. Fleet
 
-type FleetMode = 'as-is' | 'shim';
-
 interface FleetRun {
   servers: number;
-  mode: FleetMode;
   seconds: number;
   /** Share of the machine's CPU time that was busy during the deploy (all processes, all CPUs). */
   cpuBusy: number;
@@ -523,7 +519,6 @@ interface FleetRun {
 }
 
 interface FleetPass {
-  mode: FleetMode;
   runs: FleetRun[];
   /** Runs (size, rep) that failed every attempt. */
   gaveUp: Array<{ servers: number; rep: number }>;
@@ -534,21 +529,20 @@ interface FleetPass {
 const FLEET_ATTEMPTS = 3;
 
 /** One pass over the fleet sizes; a run that fails FLEET_ATTEMPTS times is given up (recorded), the pass goes on. */
-async function fleetPass(input: ExtrasInput, servers: SshServer[], sizes: number[], runsPer: number, mode: FleetMode): Promise<FleetPass> {
+async function fleetPass(input: ExtrasInput, servers: SshServer[], sizes: number[], runsPer: number): Promise<FleetPass> {
   const { ctx, say } = input;
   const base = path.join(ctx.workDir, 'roots', 'fleet');
   const project = projectFor(ctx, 'fleet');
-  const pass: FleetPass = { mode, runs: [], gaveUp: [], failures: [], attempts: {} };
-  if (mode === 'shim') installExecExitShim();
+  const pass: FleetPass = { runs: [], gaveUp: [], failures: [], attempts: {} };
   try {
     for (const size of sizes) {
       const reps = size === 1 ? Math.max(3, runsPer) : runsPer;
       const names = servers.slice(0, size).map((s) => s.name);
       for (let rep = 1; rep <= reps; rep++) {
-        say(`fleet (${mode}): ${size} server${size === 1 ? '' : 's'}, run ${rep}/${reps}…`);
+        say(`fleet: ${size} server${size === 1 ? '' : 's'}, run ${rep}/${reps}…`);
         let cpuBusy = NaN;
         try {
-          const { o, logins } = await retrying(`fleet (${mode}) of ${size}, run ${rep}`, pass.failures, input, async () => {
+          const { o, logins } = await retrying(`fleet of ${size}, run ${rep}`, pass.failures, input, async () => {
             pass.attempts[size] = (pass.attempts[size] ?? 0) + 1;
             const roots: string[] = [];
             for (const name of names) roots.push(await freshRoot(path.join(base, `${size}`, name)));
@@ -573,7 +567,6 @@ async function fleetPass(input: ExtrasInput, servers: SshServer[], sizes: number
           const times = o.swaps.map((s) => s.t);
           pass.runs.push({
             servers: size,
-            mode,
             seconds: o.seconds,
             cpuBusy,
             spreadMs: Math.max(...times) - Math.min(...times),
@@ -582,30 +575,28 @@ async function fleetPass(input: ExtrasInput, servers: SshServer[], sizes: number
             loginsPerServer: logins,
             handshakes: o.handshakes,
           });
-          say(`fleet (${mode}): ${size} server${size === 1 ? '' : 's'}: ${o.seconds.toFixed(2)} s, swap spread ${pass.runs.at(-1)!.spreadMs.toFixed(0)} ms`);
+          say(`fleet: ${size} server${size === 1 ? '' : 's'}: ${o.seconds.toFixed(2)} s, swap spread ${pass.runs.at(-1)!.spreadMs.toFixed(0)} ms`);
         } catch {
           pass.gaveUp.push({ servers: size, rep });
-          say(`fleet (${mode}): ${size} servers, run ${rep}: given up after ${FLEET_ATTEMPTS} failed attempts`);
+          say(`fleet: ${size} servers, run ${rep}: given up after ${FLEET_ATTEMPTS} failed attempts`);
         }
       }
     }
   } finally {
-    if (mode === 'shim') uninstallExecExitShim();
     rmSync(base, { recursive: true, force: true });
   }
   return pass;
 }
 
-async function fleet(input: ExtrasInput): Promise<{ section: Section; runs: FleetRun[]; mode: FleetMode }> {
+async function fleet(input: ExtrasInput): Promise<{ section: Section; runs: FleetRun[] }> {
   const { ctx, say } = input;
   const sizes = (process.env.BENCH_FLEET_SIZES ?? '1,10,25').split(',').map((s) => Number(s.trim())).filter((n) => Number.isInteger(n) && n > 0);
   const runsPer = intEnv('BENCH_FLEET_RUNS', 1, 1);
-  const shimPolicy = (process.env.BENCH_FLEET_SHIM ?? 'auto').toLowerCase();
   const max = Math.max(...sizes);
   const home: TestHome = { ...ctx.home, publicKey: readFileSync(`${ctx.home.key}.pub`, 'utf8').trim() };
   const servers: SshServer[] = [];
   const load = os.loadavg()[0];
-  const passes: FleetPass[] = [];
+  let pass: FleetPass;
   try {
     say(`fleet: starting ${max} sshd servers on loopback…`);
     for (let i = 0; i < max; i++) {
@@ -613,72 +604,55 @@ async function fleet(input: ExtrasInput): Promise<{ section: Section; runs: Flee
       trust(home, server);
       servers.push(server);
     }
-    // The package as it is first (unless every case already runs with the shim).
-    const globalShim = execExitShimInstalled();
-    passes.push(await fleetPass(input, servers, sizes, runsPer, globalShim ? 'shim' : 'as-is'));
-    // A run given up as it is: the whole fleet again with the shim for the exec exit race (exec-exit-shim.ts), labelled.
-    if (!globalShim && passes[0].gaveUp.length && shimPolicy !== '0' && shimPolicy !== 'off') {
-      say(`fleet: ${passes[0].gaveUp.length} run(s) could not deploy as the package is; measuring again with bench/exec-exit-shim.ts`);
-      passes.push(await fleetPass(input, servers, sizes, runsPer, 'shim'));
-    }
+    pass = await fleetPass(input, servers, sizes, runsPer);
   } finally {
     await Promise.all(servers.map((s) => s.stop()));
     for (const s of servers) rmSync(s.dir, { recursive: true, force: true });
   }
 
   const rows: string[][] = [];
-  for (const pass of passes) {
-    const one = median(pass.runs.filter((r) => r.servers === 1).map((r) => r.seconds));
-    for (const size of sizes) {
-      const of = pass.runs.filter((r) => r.servers === size);
-      const gaveUp = pass.gaveUp.filter((g) => g.servers === size).length;
-      const attempts = pass.attempts[size] ?? 0;
-      const failedAttempts = attempts - of.length;
-      const label = pass.mode === 'as-is' ? 'as is' : 'with exec-exit shim';
-      if (!of.length) {
-        rows.push([String(size), label, `0 (${gaveUp} given up)`, `${failedAttempts}/${attempts}`, 'n/a', '', '', '', '', '', '', '']);
-        continue;
-      }
-      const seconds = median(of.map((r) => r.seconds));
-      const logins = of.flatMap((r) => r.loginsPerServer);
-      rows.push([
-        String(size),
-        label,
-        gaveUp ? `${of.length} (${gaveUp} given up)` : String(of.length),
-        `${failedAttempts}/${attempts}`,
-        fmt(seconds),
-        Number.isFinite(one) ? `${(seconds / one).toFixed(2)}×` : 'n/a',
-        fmt(seconds / size),
-        `${(median(of.map((r) => r.cpuBusy)) * 100).toFixed(0)}%`,
-        fmt(median(of.map((r) => r.spreadMs)), 0),
-        fmt(median(of.map((r) => r.liveStep))),
-        mb(median(of.map((r) => r.uploadedBytes)), 0),
-        logins.length ? `${Math.min(...logins)}–${Math.max(...logins)}` : 'n/a',
-      ]);
+  const one = median(pass.runs.filter((r) => r.servers === 1).map((r) => r.seconds));
+  for (const size of sizes) {
+    const of = pass.runs.filter((r) => r.servers === size);
+    const gaveUp = pass.gaveUp.filter((g) => g.servers === size).length;
+    const attempts = pass.attempts[size] ?? 0;
+    const failedAttempts = attempts - of.length;
+    if (!of.length) {
+      rows.push([String(size), `0 (${gaveUp} given up)`, `${failedAttempts}/${attempts}`, 'n/a', '', '', '', '', '', '', '']);
+      continue;
     }
+    const seconds = median(of.map((r) => r.seconds));
+    const logins = of.flatMap((r) => r.loginsPerServer);
+    rows.push([
+      String(size),
+      gaveUp ? `${of.length} (${gaveUp} given up)` : String(of.length),
+      `${failedAttempts}/${attempts}`,
+      fmt(seconds),
+      Number.isFinite(one) ? `${(seconds / one).toFixed(2)}×` : 'n/a',
+      fmt(seconds / size),
+      `${(median(of.map((r) => r.cpuBusy)) * 100).toFixed(0)}%`,
+      fmt(median(of.map((r) => r.spreadMs)), 0),
+      fmt(median(of.map((r) => r.liveStep))),
+      mb(median(of.map((r) => r.uploadedBytes)), 0),
+      logins.length ? `${Math.min(...logins)}–${Math.max(...logins)}` : 'n/a',
+    ]);
   }
-  // The targets use the pass that measured every size (the shim pass when the package as it is could not).
-  const complete = (p: FleetPass) => sizes.every((size) => p.runs.some((r) => r.servers === size));
-  const chosen = passes.find((p) => p.mode === 'as-is' && complete(p)) ?? passes.find(complete) ?? passes.at(-1)!;
-  const allFailures = passes.flatMap((p) => p.failures);
   return {
     section: {
       key: 'fleet',
       title: 'Fleet: `gulp deploy --server=all`, parallel 10 (default), each server its own sshd and root on loopback',
-      header: ['servers', 'package', 'runs', 'failed attempts', 'total s (median)', '× one server', 's per server', 'machine CPU busy', 'swap spread ms', 'live step s', 'MB uploaded (all servers)', 'ssh logins per server'],
+      header: ['servers', 'runs', 'failed attempts', 'total s (median)', '× one server', 's per server', 'machine CPU busy', 'swap spread ms', 'live step s', 'MB uploaded (all servers)', 'ssh logins per server'],
       rows,
-      textColumns: 2,
       notes: [
         'swap spread: from the first server\'s live swap to the last, by the swap plugin\'s "[server] …/live -> releases/<id>" log lines (each written right after that server\'s rename and its check).',
-        `A run is given up after ${FLEET_ATTEMPTS} failed attempts (a failed deploy rolls every server back; each attempt starts from fresh roots). "as is": the package unchanged. "with exec-exit shim": bench/exec-exit-shim.ts stands in for a fix of the exec exit-status race in src/ssh/session.ts; that pass runs only when a run could not deploy as is (BENCH_FLEET_SHIM=0 turns it off).`,
+        `A run is given up after ${FLEET_ATTEMPTS} failed attempts (a failed deploy rolls every server back; each attempt starts from fresh roots).`,
         `Every server is on this machine: its sshd, git, composer and the SFTP writes of all of them share the ${os.cpus().length} CPUs with the deploying process, so the time grows with the fleet here where real servers would each bring their own CPU. machine CPU busy: the share of all CPUs' time (every process on the machine, from /proc/stat) that was busy during the deploy. Load average (1 min) before the fleet: ${load.toFixed(2)}.`,
-        'The one-server size runs at least 3 times (it is the reference); × one server compares with the one-server median of the same pass.',
-        ...(allFailures.length ? [`Failed attempts: ${allFailures.slice(0, 6).join('; ')}${allFailures.length > 6 ? `; … (${allFailures.length} in all, see results.json)` : ''}`] : []),
+        'The one-server size runs at least 3 times (it is the reference); × one server compares with the one-server median.',
+        ...(pass.failures.length ? [`Failed attempts: ${pass.failures.slice(0, 6).join('; ')}${pass.failures.length > 6 ? `; … (${pass.failures.length} in all, see results.json)` : ''}`] : []),
       ],
-      data: { passes, targetsFrom: chosen.mode },
+      data: pass,
     },
-    runs: chosen.runs,
-    mode: chosen.mode,
+    runs: pass.runs,
   };
 }
 
@@ -715,17 +689,14 @@ export async function runExtras(input: ExtrasInput): Promise<ExtrasOutput> {
   if (clone) sections.push(clone.section);
   sections.push(overlap(input));
   let fleetRuns: FleetRun[] | undefined;
-  let fleetMode: FleetMode | undefined;
   const fleetOn = flag('BENCH_FLEET', true);
   if (fleetOn) {
     const f = await guard('fleet', () => fleet(input));
     if (f) {
       sections.push(f.section);
       fleetRuns = f.runs;
-      fleetMode = f.mode;
     }
   }
-  const shimNote = fleetMode === 'shim' && !execExitShimInstalled() ? ' — with the exec-exit shim: as is, the fleet could not deploy' : '';
 
   // ---- targets
   const med = (name: string) => {
@@ -797,13 +768,13 @@ export async function runExtras(input: ExtrasInput): Promise<ExtrasOutput> {
   const skipped = fleetOn ? 'n/a (failed)' : 'skipped (BENCH_FLEET=0)';
   targets.push(
     Number.isFinite(one) && Number.isFinite(big) && biggest !== undefined && biggest > 1
-      ? { goal: `${biggest} servers ≤ 2× one server`, measured: `${(big / one).toFixed(2)}× (${big.toFixed(2)} s vs ${one.toFixed(2)} s)${shimNote}`, met: big / one <= 2 }
+      ? { goal: `${biggest} servers ≤ 2× one server`, measured: `${(big / one).toFixed(2)}× (${big.toFixed(2)} s vs ${one.toFixed(2)} s)`, met: big / one <= 2 }
       : { goal: '25 servers ≤ 2× one server', measured: skipped, met: null },
   );
   const spread = biggest !== undefined ? fleetMedian(biggest, 'spreadMs') : NaN;
   targets.push(
     Number.isFinite(spread)
-      ? { goal: `swap spread across ${biggest} servers < 250 ms`, measured: `${spread.toFixed(0)} ms${shimNote}`, met: spread < 250 }
+      ? { goal: `swap spread across ${biggest} servers < 250 ms`, measured: `${spread.toFixed(0)} ms`, met: spread < 250 }
       : { goal: 'swap spread across 25 servers < 250 ms', measured: skipped, met: null },
   );
   return { sections, targets };

@@ -23,7 +23,6 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { acceptedLogins, addAlias, createHome, startSshd, trust } from '../test/support/sshd';
 import { createGulpAttacheBench } from './cases/gulp-attache';
-import { installExecExitShim } from './exec-exit-shim';
 import { runExtras } from './extras';
 import { buildFixture, FIXTURE_PARAMS } from './fixture';
 import { floorCases } from './floors';
@@ -162,9 +161,6 @@ async function main(): Promise<void> {
   const runs = positiveInt('BENCH_RUNS', 5, 1);
   const warmup = positiveInt('BENCH_WARMUP', 1, 0);
   const retries = positiveInt('BENCH_RETRIES', 2, 0);
-  // Off by default: the package is measured as it is. See bench/exec-exit-shim.ts.
-  const execExitShim = process.env.BENCH_EXEC_EXIT_SHIM === '1';
-  if (execExitShim) installExecExitShim();
   mkdirSync(LOGS, { recursive: true });
   rmSync(ROOTS, { recursive: true, force: true });
   mkdirSync(ROOTS, { recursive: true });
@@ -214,7 +210,6 @@ async function main(): Promise<void> {
 
   try {
     say(`sshd on 127.0.0.1:${server.port} (pid ${server.pid}); HOME=${home.dir}; extra sshd_config: ${sshdConfig.join('; ') || 'none'}`);
-    if (execExitShim) say('BENCH_EXEC_EXIT_SHIM=1: every case runs with bench/exec-exit-shim.ts (a stand-in for a fix of src/ssh/session.ts), not the package as it is');
     await spawnChecked('ssh', [...ssh.ssh, 'true']).catch((error: unknown) => {
       throw new Error(`cannot reach the bench sshd with ssh: ${firstLine(error)}`);
     });
@@ -354,7 +349,7 @@ async function main(): Promise<void> {
       JSON.stringify(
         {
           machine: { ...info, loadAverage1m: { start: round3(loadAtStart), end: round3(loadAtEnd) } },
-          settings: { runs, warmupRuns: warmup, retries, execExitShim, order: 'round-robin over cases, each run on a fresh server root', elapsedSeconds: round3(elapsed) },
+          settings: { runs, warmupRuns: warmup, retries, order: 'round-robin over cases, each run on a fresh server root', elapsedSeconds: round3(elapsed) },
           fixture: {
             params: FIXTURE_PARAMS,
             assets: { files: fixture.assetFileCount, bytes: fixture.assetBytes, paths: fixture.assetPaths },
