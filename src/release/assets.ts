@@ -45,6 +45,7 @@ export const assets: Step = {
   async run(run, deploy) {
     const files = await collectOnce(run.server.assets, deploy);
     const cache = await cacheOnce(deploy);
+    for (const f of files) f.sha256 ??= cache.get(f.source, f.stat); // known from an earlier run: no need to read it
     const id = releaseIdOf(deploy);
     const previous = await previousManifest(run);
 
@@ -78,17 +79,24 @@ async function previousManifest(run: ServerRun): Promise<{ dir?: string; manifes
 }
 
 /**
- * One shell script for all reused files (one round trip, however many files): each becomes a hard
- * link to the live release's copy. `ln -f` replaces a copy the checkout may hold at the same path
- * (a committed mix-manifest.json); the release is not live yet, so nobody reads it meanwhile.
+ * One shell script for all reused files (one round trip, however many files), one `ln` per
+ * directory (`ln -f -- a b c dir`, which GNU and BSD ln both take): each file becomes a hard link
+ * to the live release's copy. `-f` replaces a copy the checkout may hold at the same path (a
+ * committed mix-manifest.json); the release is not live yet, so nobody reads it meanwhile.
  */
 async function linkFromPrevious(run: ServerRun, previousDir: string, id: string, files: LocalAsset[]): Promise<void> {
-  const to = (f: LocalAsset) => run.layout.inRelease(id, f.remote);
-  const directories = [...new Set(files.map((f) => path.posix.dirname(to(f))))];
-  const script = [
-    ...directories.map((dir) => sh`mkdir -p -- ${dir}`),
-    ...files.map((f) => sh`ln -f -- ${path.posix.join(previousDir, f.remote)} ${to(f)}`),
-  ].join('\n');
+  const byDirectory = new Map<string, string[]>();
+  for (const file of files) {
+    const dir = path.posix.dirname(run.layout.inRelease(id, file.remote));
+    byDirectory.set(dir, [...(byDirectory.get(dir) ?? []), path.posix.join(previousDir, file.remote)]);
+  }
+  const lines: string[] = [];
+  for (const [dir, sources] of byDirectory) {
+    lines.push(sh`mkdir -p -- ${dir}`);
+    // At most 500 names per ln: a directory of thousands stays well under the argument-length limit.
+    for (let i = 0; i < sources.length; i += 500) lines.push(sh`ln -f -- ${sources.slice(i, i + 500)} ${dir}`);
+  }
+  const script = lines.join('\n');
   await run.target.exec('sh -e -s', { stdin: script + '\n', step: 'assets' });
 }
 
