@@ -2,7 +2,7 @@ import { sh } from '../remote/quote';
 import { releaseIdOf, type Step } from './context';
 import { runHook } from './hooks';
 
-/** 7. Laravel's own steps, when the release has an `artisan`: storage:link, then migrate if asked. */
+/** Laravel's own steps, when the release has an `artisan`: storage:link, then migrate if asked. */
 export const artisan: Step = {
   name: 'artisan',
   description: 'php artisan storage:link, and migrate --force when "migrate" is true',

@@ -22,8 +22,8 @@ interface LocalAsset {
   sha256?: string;
 }
 
-/** Files under this size are read whole: faster than a stream, and the upload bounds how many are held. */
-const READ_WHOLE = 256 * 1024;
+/** Files under this size are read whole: faster than a stream; the upload holds at most 32 at once (32 MB). */
+const READ_WHOLE = 1024 * 1024;
 
 /**
  * Upload the locally built assets into the release with the upload plugin. Files whose bytes the

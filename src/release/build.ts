@@ -2,7 +2,7 @@ import { runLocal, runLocalHook } from './hooks';
 import type { ServerConfig } from '../config/types';
 import type { Deploy, Step } from './context';
 
-/** 1. Build the assets locally: scripts.build (default `yarn prod`); an empty list skips it. */
+/** Build the assets locally: scripts.build (default `yarn prod`); an empty list skips it. */
 export const build: Step = {
   name: 'build',
   description: 'build the assets locally (scripts.build; default "yarn prod"; [] skips it)',

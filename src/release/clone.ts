@@ -6,11 +6,11 @@ import { runHook } from './hooks';
 import { compareIds } from './releases';
 
 /**
- * 4. Put the branch's files into root/releases/<id>. The server keeps a shallow bare mirror of the
+ * Put the branch's files into root/releases/<id>. The server keeps a shallow bare mirror of the
  * repository: the first deploy clones it (--depth 1), later ones fetch only the new objects, and
- * the commit is checked out into the release (all files, no .git). The id is a UTC timestamp, the
- * same on every server, with a -N suffix when taken; `mkdir` claims the directory first and the
- * claim registers its removal, so a failed deploy leaves no half-built release behind.
+ * the commit is checked out into the release (all files, no .git). The id (chooseReleaseId) is
+ * the same on every server; `mkdir` claims the directory first and the claim registers its
+ * removal, so a failed deploy leaves no half-built release behind.
  */
 export const clone: Step = {
   name: 'clone',

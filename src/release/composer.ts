@@ -3,7 +3,7 @@ import type { ServerConfig } from '../config/types';
 import { releaseIdOf, type Step } from './context';
 import { runHook } from './hooks';
 
-/** 6. `composer install` in the release (no dev packages unless composer.dev). */
+/** `composer install` in the release (no dev packages unless composer.dev). */
 export const composer: Step = {
   name: 'composer',
   description: 'composer install in the release (--no-dev unless composer.dev)',

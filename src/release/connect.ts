@@ -10,7 +10,7 @@ import { Layout } from './layout';
 import type { Step } from './context';
 import { dryRun } from '../remote/dry-run';
 
-/** 2. One connection per server for the whole deploy; every later step uses it. */
+/** One connection per server for the whole deploy; every later step uses it. */
 export const connect: Step = {
   name: 'connect',
   description: 'open one SSH connection per server (host keys verified)',

@@ -4,7 +4,7 @@ import { releaseIdOf, type Step } from './context';
 import { writeMarker } from './releases';
 
 /**
- * 10. The optional health check, after the swap. A failure marks the release failed (kept for a
+ * The optional health check, after the swap. A failure marks the release failed (kept for a
  * look, never chosen again) and fails the deploy, whose undo swaps live back.
  */
 export const health: Step = {

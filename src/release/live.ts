@@ -7,7 +7,7 @@ import { runHook } from './hooks';
 import { writeMarker } from './releases';
 
 /**
- * 9. Mark the release complete, then swap `live` to it with the swap plugin: one rename, so the
+ * Mark the release complete, then swap `live` to it with the swap plugin: one rename, so the
  * web server never sees the link missing. The undo swaps back (fleets, failed health checks).
  */
 const NOT_A_LINK = Symbol('not a link');

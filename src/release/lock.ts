@@ -5,7 +5,7 @@ import type { ServerRun, Step } from './context';
 
 const HELD = 75;
 
-/** 3. The deploy lock: `mkdir` is atomic, so two deploys can never both take it (no check-then-write). */
+/** The deploy lock: `mkdir` is atomic, so two deploys can never both take it (no check-then-write). */
 export const lock: Step = {
   name: 'lock',
   description: 'take the deploy lock on each server (atomic mkdir, records who, when, from where)',

@@ -3,7 +3,7 @@ import type { ServerRun, Step } from './context';
 import { compareIds, listReleases, type ReleaseInfo } from './releases';
 
 /**
- * 11. Remove old releases: keep the newest `keep` complete ones, never the live one nor the one
+ * Remove old releases: keep the newest `keep` complete ones, never the live one nor the one
  * before it. Failed releases do not count toward `keep`; incomplete ones (a deploy that died) go.
  */
 export const prune: Step = {

@@ -7,7 +7,7 @@ import { runHook } from './hooks';
 const CREATED = 'attache:created';
 
 /**
- * 5. Shared storage and .env, outside the releases. On the first deploy the release's storage
+ * Shared storage and .env, outside the releases. On the first deploy the release's storage
  * becomes root/storage and a local env file (--env=) becomes root/.env; later deploys never touch
  * them. Both are then linked into the release.
  */

@@ -1,7 +1,7 @@
 import type { Step } from './context';
 import { releaseLock } from './lock';
 
-/** 12. Release the deploy lock. Always the last step: the preset closes the connections after it. */
+/** Release the deploy lock. Always the last step: the preset closes the connections after it. */
 export const unlock: Step = {
   name: 'unlock',
   description: 'release the deploy lock',
