@@ -8,7 +8,7 @@ export const artisan: Step = {
   description: 'php artisan storage:link, and migrate --force when "migrate" is true',
   async run(run, deploy) {
     const dir = run.layout.release(releaseIdOf(deploy));
-    if (deploy.dryRun || (await run.target.lstat(`${dir}/artisan`))) {
+    if (deploy.dryRun || (await run.target.lstat(run.layout.inRelease(releaseIdOf(deploy), 'artisan')))) {
       const php = run.server.php.bin;
       await run.target.exec(sh`${php} artisan storage:link`, { cwd: dir, step: 'artisan' });
       if (run.server.migrate) {

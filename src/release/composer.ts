@@ -10,7 +10,7 @@ export const composer: Step = {
   async run(run, deploy) {
     const dir = run.layout.release(releaseIdOf(deploy));
     // A dry run has no clone to look into: it prints the install as if composer.json were there.
-    if (!deploy.dryRun && !(await run.target.lstat(`${dir}/composer.json`))) {
+    if (!deploy.dryRun && !(await run.target.lstat(run.layout.inRelease(releaseIdOf(deploy), 'composer.json')))) {
       run.log.info(`[${run.server.name}] no composer.json in the release: nothing to install`);
       return;
     }

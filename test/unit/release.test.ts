@@ -1,0 +1,62 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { ServerConfig } from '../../src/config/types';
+import { expandTags } from '../../src/release/hooks';
+import { Layout } from '../../src/release/layout';
+import { releasesToPrune } from '../../src/release/prune';
+import { compareIds, type ReleaseInfo } from '../../src/release/releases';
+
+const release = (id: string, status: ReleaseInfo['status'] = 'ready', live = false): ReleaseInfo => ({ id, status, live });
+
+describe('release ids', () => {
+  it('sort by time, then by their -N suffix (numerically)', () => {
+    const ids = ['20261126120000-10', '20261126120001', '20261126120000', '20261126120000-2'];
+    assert.deepEqual([...ids].sort(compareIds), ['20261126120000', '20261126120000-2', '20261126120000-10', '20261126120001']);
+  });
+});
+
+describe('releasesToPrune', () => {
+  it('keeps the newest `keep` ready releases', () => {
+    const list = ['1', '2', '3', '4', '5'].map((n) => release(`2026112612000${n}`, 'ready', n === '5'));
+    assert.deepEqual(releasesToPrune(list, 2), ['20261126120001', '20261126120002', '20261126120003']);
+  });
+
+  it('never removes the live release nor the one before it, even when both are old', () => {
+    const list = [release('20261126120001'), release('20261126120002', 'ready', true), release('20261126120003'), release('20261126120004')];
+    assert.deepEqual(releasesToPrune(list, 2), []);
+  });
+
+  it('does not count failed releases toward keep, and removes incomplete ones', () => {
+    const list = [
+      release('20261126120001'),
+      release('20261126120002'),
+      release('20261126120003', 'incomplete'),
+      release('20261126120004', 'ready', true),
+      release('20261126120005', 'failed'),
+    ];
+    // keep 2 = 120002 and 120004 (ready); 120005 failed is newer than them and kept for a look.
+    assert.deepEqual(releasesToPrune(list, 2), ['20261126120001', '20261126120003']);
+  });
+
+  it('never removes the release being deployed', () => {
+    assert.deepEqual(releasesToPrune([release('20261126120001', 'incomplete')], 2, '20261126120001'), []);
+  });
+});
+
+describe('hook tags', () => {
+  const server = { name: 'web', root: "/srv/my app's", paths: { releases: 'releases', serve: 'live', storage: 'storage', env: '.env' }, php: { bin: 'php8.3' }, composer: { bin: 'composer.phar', dev: false } } as ServerConfig;
+  const layout = new Layout(server);
+
+  it('expand to quoted values, braced or bare, and leave unknown @words alone', () => {
+    assert.equal(expandTags('cd @root && @php -v', server, layout, '20261126120000'), `cd '/srv/my app'\\''s' && php8.3 -v`);
+    assert.equal(expandTags('{{ @artisan }} migrate', server, layout, '20261126120000'), `php8.3 '/srv/my app'\\''s/releases/20261126120000/artisan' migrate`);
+    assert.equal(expandTags('ls @path:storage', server, layout, 'x'), `ls '/srv/my app'\\''s/storage'`);
+    assert.equal(expandTags('@composer install', server, layout, 'x'), 'php8.3 composer.phar install', 'a .phar runs through php');
+    assert.equal(expandTags('mail ops@example.com', server, layout, 'x'), 'mail ops@example.com');
+  });
+
+  it('refuse a release tag before the release exists, and an unknown braced tag', () => {
+    assert.throws(() => expandTags('echo @release', server, layout), /uses a release tag before the release exists/);
+    assert.throws(() => expandTags('{{ @nope }}', server, layout, 'x'), /unknown script tag @nope/);
+  });
+});
