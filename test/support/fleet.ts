@@ -1,11 +1,12 @@
-import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { attache, type AttacheOptions, type AttacheTasks } from '../../src/preset';
 import { buildAssets, createAppRepository, tempDir, type AppRepository } from './fixtures';
 import { captureLogger } from './log';
 import type { SshServer } from './sshd';
-import { runTask } from './streams';
+import { quote } from '../../src/remote/quote';
+import { readLink, releaseIds } from './preset';
+import { runTask, startWatcher } from './streams';
 
 export type TaskName = Exclude<keyof AttacheTasks, 'steps'>;
 
@@ -115,27 +116,6 @@ export function createFleet(options: FleetOptions): Fleet {
   return fleet;
 }
 
-/** Release directory names under root/releases, oldest first. */
-export function releaseIds(root: string): string[] {
-  let names: string[];
-  try {
-    names = readdirSync(path.join(root, 'releases'));
-  } catch {
-    return [];
-  }
-  return names.sort((a, b) => a.localeCompare(b, 'en', { numeric: true }));
-}
-
-/** What a symlink stores (null when it is absent or not a link). */
-export function readLink(file: string): string | null {
-  try {
-    return readlinkSync(file);
-  } catch {
-    return null;
-  }
-}
-
-/** One observed change of a link: when (ms since the epoch, sub-millisecond) and what it became. */
 export interface LinkChange {
   at: number;
   /** The link's value; `(directory)` when the path became a real directory, `(missing)` when absent. */
@@ -180,36 +160,12 @@ export async function watchLinks(links: string[], stopFile: string): Promise<Lin
     }
     process.stdout.write(JSON.stringify(changes) + '\\n');
   `;
-  const child = spawn(process.execPath, ['-e', script, stopFile, ...links], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  await new Promise<void>((resolve, reject) => {
-    const check = () => {
-      if (stdout.includes('ready\n')) {
-        child.stdout.off('data', check);
-        resolve();
-      }
-    };
-    child.stdout.on('data', check);
-    exited.then((code) => reject(new Error(`the link watcher exited (${code}) before it started: ${stderr}`)));
-  });
-  return {
-    async stop() {
-      writeFileSync(stopFile, '');
-      const code = await exited;
-      if (code !== 0) throw new Error(`the link watcher failed (exit ${code}): ${stderr}`);
-      return JSON.parse(stdout.slice(stdout.indexOf('ready\n') + 6).trim()) as Record<string, LinkChange[]>;
-    },
-  };
+  return startWatcher<Record<string, LinkChange[]>>(script, [stopFile, ...links], stopFile, 'the link watcher');
 }
 
 /** A hook command that appends `<label> <epoch seconds.nanoseconds>` to `file` (after `delay` seconds). */
 export function stampHook(file: string, label: string, delay = 0): string {
-  const quoted = `'${file.replace(/'/g, `'\\''`)}'`;
-  return `${delay ? `sleep ${delay} && ` : ''}echo "${label} $(date +%s.%N)" >> ${quoted}`;
+  return `${delay ? `sleep ${delay} && ` : ''}echo "${label} $(date +%s.%N)" >> ${quote(file)}`;
 }
 
 /** The stamps a file of stampHook lines holds: label -> ms since the epoch (the last stamp of each label). */

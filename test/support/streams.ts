@@ -127,7 +127,15 @@ export async function startLoopReader(mode: 'readlink' | 'sha256', target: strin
     readOnce(); // once more after the test's last change
     process.stdout.write(JSON.stringify(report) + '\\n');
   `;
-  const child = spawn(process.execPath, ['-e', script, mode, target, stopFile], { stdio: ['ignore', 'pipe', 'pipe'] });
+  return startWatcher<LoopReport>(script, [mode, target, stopFile], stopFile, 'the reader');
+}
+
+/**
+ * Runs `node -e script ...args` as a watcher process: resolves once it prints "ready", and its
+ * stop() creates the stop file, waits for the exit and parses the JSON it printed after "ready".
+ */
+export async function startWatcher<T>(script: string, args: string[], stopFile: string, what: string): Promise<{ stop(): Promise<T> }> {
+  const child = spawn(process.execPath, ['-e', script, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
@@ -141,14 +149,14 @@ export async function startLoopReader(mode: 'readlink' | 'sha256', target: strin
       }
     };
     child.stdout.on('data', check);
-    exited.then((code) => reject(new Error(`the reader exited (${code}) before it started: ${stderr}`)));
+    exited.then((code) => reject(new Error(`${what} exited (${code}) before it started: ${stderr}`)));
   });
   return {
     async stop() {
       writeFileSync(stopFile, '');
       const code = await exited;
-      if (code !== 0) throw new Error(`the reader failed (exit ${code}): ${stderr}`);
-      return JSON.parse(stdout.slice(stdout.indexOf('ready\n') + 6).trim()) as LoopReport;
+      if (code !== 0) throw new Error(`${what} failed (exit ${code}): ${stderr}`);
+      return JSON.parse(stdout.slice(stdout.indexOf('ready\n') + 6).trim()) as T;
     },
   };
 }
