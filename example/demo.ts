@@ -10,6 +10,7 @@ import { attache } from '../src';
 import { commitChange, createAppRepository } from '../test/support/fixtures';
 
 const gulp = require('gulp');
+gulp.on('error', () => {}); // as gulp-cli does: a failed task is reported through the series callback below
 const DEMO = path.resolve(__dirname, '.demo');
 const SERVER_ROOT = path.join(DEMO, 'server');
 
