@@ -55,10 +55,10 @@ export const assets: Step = {
       return before !== undefined && before.size === f.stat.size && before.mode === (f.stat.mode & 0o7777);
     });
     await mapLimit(candidates, 8, async (f) => void (f.sha256 ??= await cache.hash(f.source, f.stat)));
-    const reuse = previous.dir ? candidates.filter((f) => unchanged(previous.manifest, f.remote, entryOf(f))) : [];
+    const reuse = previous.id ? candidates.filter((f) => unchanged(previous.manifest, f.remote, entryOf(f))) : [];
     const send = files.filter((f) => !reuse.includes(f));
 
-    if (reuse.length) await linkFromPrevious(run, previous.dir as string, id, reuse);
+    if (previous.id && reuse.length) await linkFromPrevious(run, previous.id, id, reuse);
     if (send.length) await uploadFiles(run, id, send, cache, deploy.cancel.signal);
     await writeManifest(run.target, run.layout.assetManifest(id), Object.fromEntries(files.map((f) => [f.remote, entryOf(f)])));
     await cache.save();
@@ -71,11 +71,12 @@ export const assets: Step = {
   },
 };
 
-async function previousManifest(run: ServerRun): Promise<{ dir?: string; manifest: AssetManifest }> {
+/** The live release (the one unchanged files are reused from) and its manifest. */
+async function previousManifest(run: ServerRun): Promise<{ id?: string; manifest: AssetManifest }> {
   const live = await run.target.readlink(run.layout.live);
   if (!live) return { manifest: {} };
   const id = run.layout.releaseIdOf(live);
-  return { dir: run.layout.release(id), manifest: await readManifest(run.target, run.layout.assetManifest(id)) };
+  return { id, manifest: await readManifest(run.target, run.layout.assetManifest(id)) };
 }
 
 /**
@@ -84,11 +85,11 @@ async function previousManifest(run: ServerRun): Promise<{ dir?: string; manifes
  * to the live release's copy. `-f` replaces a copy the checkout may hold at the same path (a
  * committed mix-manifest.json); the release is not live yet, so nobody reads it meanwhile.
  */
-async function linkFromPrevious(run: ServerRun, previousDir: string, id: string, files: LocalAsset[]): Promise<void> {
+async function linkFromPrevious(run: ServerRun, previousId: string, id: string, files: LocalAsset[]): Promise<void> {
   const byDirectory = new Map<string, string[]>();
   for (const file of files) {
     const dir = path.posix.dirname(run.layout.inRelease(id, file.remote));
-    byDirectory.set(dir, [...(byDirectory.get(dir) ?? []), path.posix.join(previousDir, file.remote)]);
+    byDirectory.set(dir, [...(byDirectory.get(dir) ?? []), run.layout.inRelease(previousId, file.remote)]);
   }
   const lines: string[] = [];
   for (const [dir, sources] of byDirectory) {

@@ -46,8 +46,11 @@ export class Layout {
 
   /** Written when a release is complete (and rewritten when it fails its health check): only such releases count. */
   marker(id: string): string {
-    return path.join(this.release(id), '.attache-release.json');
+    return path.join(this.release(id), Layout.MARKER);
   }
+
+  /** The marker's name inside a release (for listings that read every release's marker at once). */
+  static readonly MARKER = '.attache-release.json';
 
   /** The checkout's temporary index (outside the mirror, so the mirror stays a plain bare repository). */
   checkoutIndex(id: string): string {

@@ -1,4 +1,4 @@
-import type { Layout } from './layout';
+import { Layout } from './layout';
 import { quote } from '../remote/quote';
 import type { Target } from '../remote/target';
 
@@ -25,7 +25,7 @@ export async function listReleases(target: Target, layout: Layout): Promise<Rele
   const script =
     `cd -- ${quote(layout.releases)} 2>/dev/null || exit 0; ` +
     `for d in */; do d="\${d%/}"; [ "$d" = '*' ] && continue; printf '%s\\t' "$d"; ` +
-    `tr -d '\\n' < "$d/.attache-release.json" 2>/dev/null; printf '\\n'; done`;
+    `tr -d '\\n' < "$d/"${quote(Layout.MARKER)} 2>/dev/null; printf '\\n'; done`;
   const [listing, live] = await Promise.all([target.exec(script, { step: 'releases' }), target.readlink(layout.live)]);
   const liveId = live ? layout.releaseIdOf(live) : undefined;
   return listing.stdout

@@ -1,7 +1,7 @@
-import { randomBytes } from 'node:crypto';
 import path from 'node:path/posix';
 import { AttacheError } from '../errors';
 import type { Target } from './target';
+import { temporaryBeside } from './temporary';
 
 export interface SwapResult {
   link: string;
@@ -33,7 +33,7 @@ export async function swapLink(target: Target, link: string, to: string, step = 
   const previous = existing ? await target.readlink(link) : null;
   if (previous === to) return { link, previous, current: to, changed: false };
 
-  const temporary = path.join(path.dirname(link), `.${path.basename(link)}.attache-${randomBytes(6).toString('hex')}`);
+  const temporary = temporaryBeside(link);
   await target.symlink(to, temporary);
   try {
     await target.rename(temporary, link);

@@ -1,10 +1,10 @@
-import { randomBytes } from 'node:crypto';
 import path from 'node:path/posix';
 import type { Readable } from 'node:stream';
 import { AttacheError } from '../errors';
 import type { Logger } from '../log';
 import { createLimit, type Limit } from '../limit';
 import type { Target } from './target';
+import { temporaryBeside } from './temporary';
 
 export interface TransferFile {
   /** Path relative to the destination, with forward or back slashes. */
@@ -74,7 +74,7 @@ export class Transfer {
       try {
         await this.ensureDirectory(path.dirname(remote));
         const atomic = this.options.atomic !== false;
-        const writeTo = atomic ? path.join(path.dirname(remote), `.${path.basename(remote)}.attache-${randomBytes(4).toString('hex')}`) : remote;
+        const writeTo = atomic ? temporaryBeside(remote) : remote;
         const written = await this.target.writeFile(writeTo, file.contents, file.mode ?? 0o644);
         if (atomic) await this.target.rename(writeTo, remote);
         this.files++;
