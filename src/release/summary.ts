@@ -1,24 +1,4 @@
-import { formatBytes } from '../remote/transfer';
-import type { Deploy } from './context';
 import { compareIds, type ReleaseInfo } from './releases';
-
-/** The end-of-deploy table: per server, each step's duration, the release, commit, bytes and result. */
-export function deploySummary(deploy: Deploy, steps: readonly string[]): string {
-  const ran = steps.filter((step) => deploy.servers.some((run) => run.timings[step] !== undefined));
-  const header = ['server', 'result', 'release', 'commit', ...ran, 'uploaded', 'skipped', 'live'];
-  const rows = deploy.servers.map((run) => [
-    run.server.name,
-    run.result ?? 'deployed',
-    deploy.releaseId ?? '-',
-    run.commit?.slice(0, 10) ?? '-',
-    ...ran.map((step) => (run.timings[step] === undefined ? '-' : `${run.timings[step].toFixed(1)}s`)),
-    `${run.uploaded.files} files, ${formatBytes(run.uploaded.bytes)}`,
-    `${run.skipped.files} files, ${formatBytes(run.skipped.bytes)}`,
-    run.result === 'deployed' ? run.layout.live + ' -> ' + run.layout.liveTarget(deploy.releaseId ?? '') : '(unchanged)',
-  ]);
-  const total = ((Date.now() - deploy.startedAt) / 1000).toFixed(1);
-  return `deploy summary (${total} s):\n${table([header, ...rows])}`;
-}
 
 export function releasesTable(server: string, releases: ReleaseInfo[]): string {
   const rows = releases.map((r) => [r.live ? '*' : '', r.id, r.status, r.marker?.deployedAt ?? '-', r.marker?.commit?.slice(0, 10) ?? '-', r.marker?.branch ?? '-']);
