@@ -10,7 +10,7 @@ import { COMMIT_AFTER, DEPLOY_PLAN, DEPLOY_SERIES, connect, lock, unlock, type D
 import { listReleases, type ReleaseInfo } from './release/releases';
 import { activateRelease } from './release/rollback';
 import { pruneReleases } from './release/prune';
-import { releaseLock } from './release/lock';
+import { freeLock } from './release/unlock';
 import { abort, close, commit, onInterrupt, runStep } from './release/runner';
 import { deploySummary, releasesAcrossServers, releasesTable } from './release/summary';
 
@@ -256,11 +256,7 @@ export function attache(options: AttacheOptions = {}): AttacheTasks {
     prune: operation('prune', 'remove old releases (keeps "keep", never live nor the one before it)', true, async (run) => {
       await pruneReleases(run);
     }),
-    unlock: operation('unlock', 'free a deploy lock left by a deploy that was killed', false, async (run) => {
-      const owner = await run.target.readFile(run.layout.lockOwner).catch(() => null);
-      await releaseLock(run);
-      run.log.info(`[${run.server.name}] lock freed${owner ? ` (it was held by ${owner.toString().trim()})` : ' (it was not held)'}`);
-    }),
+    unlock: operation('unlock', 'free a deploy lock left by a deploy that was killed', false, freeLock),
     steps,
   };
 }

@@ -46,6 +46,8 @@ export interface ResolvedServer {
   /** True when IdentityFile came from the user (config or options): a missing one is an error. */
   identityFilesExplicit: boolean;
   passphrase?: string;
+  /** The environment variable the passphrase was to come from (passphraseEnv), for the errors that name it. */
+  passphraseEnv?: string;
   agent?: string;
   forwardAgent: boolean;
   acceptNewHostKeys: boolean;
@@ -102,6 +104,7 @@ export function resolveServer(spec: ServerSpec): ResolvedServer {
     identityFiles,
     identityFilesExplicit: explicit.length > 0,
     passphrase: options.passphrase ?? (options.passphraseEnv ? process.env[options.passphraseEnv] : undefined),
+    passphraseEnv: options.passphrase === undefined ? options.passphraseEnv : undefined,
     agent: agent || undefined,
     forwardAgent: options.forwardAgent ?? first(file.forwardagent)?.toLowerCase() === 'yes',
     acceptNewHostKeys: options.acceptNewHostKeys ?? false,
