@@ -42,7 +42,8 @@ export class RemoteCommandError extends AttacheError {
     const { stderr, ...rest } = context;
     const status = context.signal ? `was killed by signal ${context.signal}` : `exited with code ${context.exitCode}`;
     const cause = toolLine(stderr ?? context.output ?? '');
-    super(`command ${status}${cause ? `: ${cause}` : ''}`, { ...rest, command: shorten(context.command) });
+    // Redacted before it is cut: a secret cut in half would no longer be recognised.
+    super(`command ${status}${cause ? `: ${cause}` : ''}`, { ...rest, command: shorten(redact(context.command)) });
     this.name = 'RemoteCommandError';
   }
 }
