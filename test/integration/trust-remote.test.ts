@@ -1,9 +1,14 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import Vinyl from 'vinyl';
+import { upload } from '../../src/plugins/upload';
+import { openTarget } from '../../src/remote/open';
+import { tempDir } from '../support/fixtures';
 import { captureLogger } from '../support/log';
+import { collect, fromFiles } from '../support/streams';
 import { createSite, exists, readLink, type Site, type TargetSpec } from '../support/preset';
 import { createHome, freePort, startSshd, trust, type SshServer, type TestHome } from '../support/sshd';
 import { createDeployUser, userDirectory, type DeployUser } from '../support/users';
@@ -41,6 +46,29 @@ describe('trust at the server edges, on the real sshd', () => {
     target = { host: '127.0.0.1', port: sshd.port, user: 'root' };
   });
   after(() => sshd.stop());
+
+  it('a host defined in a file Included from ~/.ssh/config (Include config.d/*) is reached', async () => {
+    mkdirSync(path.join(home.sshDir, 'config.d'));
+    writeFileSync(path.join(home.sshDir, 'config.d', 'lab'), `Host lab\n  HostName 127.0.0.1\n  Port ${sshd.port}\n  User root\n`);
+    writeFileSync(home.config, 'Include config.d/*\n');
+    const session = await openTarget('lab', captureLogger('quiet').log);
+    try {
+      assert.equal((await session.exec('echo reached $(id -un)')).stdout, 'reached root\n');
+    } finally {
+      await session.close();
+    }
+  });
+
+  it('uploads an asset whose name is 250 bytes (the temporary name stays within 255)', async () => {
+    const dest = path.join(tempDir('attache-long-'), 'release');
+    const name = `${'é'.repeat(100)}${'n'.repeat(46)}.png`; // 200 + 46 + 4 bytes
+    assert.equal(Buffer.byteLength(name), 250);
+    const contents = Buffer.from('a long-named asset\n');
+    const file = new Vinyl({ cwd: '/', base: '/src', path: `/src/img/${name}`, contents });
+    await collect(fromFiles([file]), upload({ server: { host: '127.0.0.1', port: sshd.port, user: 'root', name: 'web1' }, dest, logger: captureLogger('quiet').log }));
+    assert.deepEqual(readFileSync(path.join(dest, 'img', name)), contents);
+    assert.deepEqual(readdirSync(path.join(dest, 'img')), [name], 'no temporary file left behind');
+  });
 
   describe('--dry-run on every operation reads the server and changes nothing', () => {
     let site: Site;
