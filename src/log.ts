@@ -59,7 +59,8 @@ export function registerEnvSecrets(contents: string): void {
 }
 
 /** `scheme://user:password@`: the password part, wherever a URL carrying credentials is printed. */
-const URL_CREDENTIALS = /\b([a-z][a-z0-9+.-]*:\/\/[^/\s:@'"]*):([^/\s@'"]+)@/gi;
+// The password runs to the last @ before the path: an unencoded @ in it is common.
+const URL_CREDENTIALS = /\b([a-z][a-z0-9+.-]*:\/\/[^/\s:@'"]*):([^/\s'"]+)@/gi;
 
 export function redact(text: string): string {
   let out = text;
