@@ -145,7 +145,7 @@ function includeBase(file: string): string {
  * (and `Host *` restores the unconditional part of the file). Not reproduced: Host or Match blocks
  * inside a file included from a block are not also conditional on the enclosing block.
  */
-export function readWithIncludes(file: string, base: string, depth: number): string | undefined {
+function readWithIncludes(file: string, base: string, depth: number): string | undefined {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
