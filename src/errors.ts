@@ -27,7 +27,7 @@ export class AttacheError extends Error {
   constructor(what: string, context: ErrorContext = {}, options?: { cause?: unknown }) {
     super(redact(formatMessage(what, context)), options);
     this.name = 'AttacheError';
-    this.what = what;
+    this.what = redact(what); // may hold a tool's stderr line (RemoteCommandError)
     this.context = redactContext(context);
   }
 }
