@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import Vinyl from 'vinyl';
@@ -204,6 +204,7 @@ for (const shell of ['/usr/bin/zsh', '/bin/dash']) {
     let sshd: SshServer;
     let user: DeployUser;
     let site: Site;
+    let target: TargetSpec;
 
     before(async () => {
       home = createHome();
@@ -211,7 +212,7 @@ for (const shell of ['/usr/bin/zsh', '/bin/dash']) {
       trust(home, sshd);
       user = createDeployUser(home, `attache-${path.basename(shell)}`, shell);
       const root = userDirectory(user, 'site');
-      const target = { host: '127.0.0.1', port: sshd.port, user: user.name } as unknown as TargetSpec;
+      target = { host: '127.0.0.1', port: sshd.port, user: user.name } as unknown as TargetSpec;
       site = createSite({ target, root, buildAssets: false });
       assert.equal(execFileSync('getent', ['passwd', user.name], { encoding: 'utf8' }).trim().split(':')[6], shell);
     });
@@ -237,6 +238,20 @@ for (const shell of ['/usr/bin/zsh', '/bin/dash']) {
       await site.run('rollback');
       assert.equal(readLink(path.join(site.root, 'live')), `releases/${A}`);
       assert.deepEqual(readdirSync(path.join(site.root, 'releases')).sort(), [A, B]);
+    });
+
+    it('a whole deploy, a second one and a rollback succeed', async () => {
+      const app = createSite({ target, root: path.join(userDirectory(user, 'app'), 'root') });
+      // The test repository belongs to root: let the deploy user read it, and let its git trust it.
+      chmodSync(path.dirname(app.repo.bare), 0o755);
+      writeFileSync(path.join(user.home, '.gitconfig'), '[safe]\n\tdirectory = *\n');
+      await app.run('deploy');
+      await app.run('deploy');
+      const [first, second] = app.releases();
+      assert.equal(app.liveId(), second);
+      await app.run('rollback');
+      assert.equal(app.liveId(), first);
+      assert.equal(app.marker(second).status, 'ready');
     });
   });
 }
