@@ -1,11 +1,11 @@
 import { validateReleaseId } from '../config';
 import { AttacheError } from '../errors';
 import type { Deploy, ServerRun, Step } from './context';
-import { releaseLock } from './lock';
 import { pruneReleases } from './prune';
 import { listReleases, type ReleaseInfo } from './releases';
 import { activateRelease } from './rollback';
 import { releasesAcrossServers, releasesTable } from './summary';
+import { freeLock } from './unlock';
 
 /**
  * The tasks beside deploy, each one step that the preset runs between connect (and lock, where it
@@ -62,9 +62,5 @@ export const pruneStep: Step = {
 export const forceUnlockStep: Step = {
   name: 'unlock',
   description: 'free a deploy lock left by a deploy that was killed',
-  async run(run) {
-    const owner = await run.target.readFile(run.layout.lockOwner).catch(() => null);
-    await releaseLock(run);
-    run.log.info(`[${run.server.name}] lock freed${owner ? ` (it was held by ${owner.toString().trim()})` : ' (it was not held)'}`);
-  },
+  run: freeLock,
 };
