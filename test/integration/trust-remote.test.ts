@@ -5,7 +5,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import Vinyl from 'vinyl';
 import { upload } from '../../src/plugins/upload';
-import { openTarget } from '../../src/remote/open';
+import { openTarget } from '../../src/open-target';
 import { tempDir } from '../support/fixtures';
 import { captureLogger } from '../support/log';
 import { collect, fromFiles } from '../support/streams';
