@@ -38,8 +38,11 @@ export interface AttacheTasks {
   unlock: TaskFunction;
   /** Each deploy step as its own task (`deploy:clone`, …), to compose a series of your own. */
   steps: Record<string, TaskFunction>;
-  /** The report of the last deploy that ended (also printed, and written by --report=<file>). */
-  report(): DeployReport | undefined;
+  /**
+   * The report of the last deploy that ended (also printed, and written by --report=<file>). A
+   * value, not a function, so that `module.exports = attache()` registers no task for it.
+   */
+  readonly report: DeployReport | undefined;
 }
 
 /**
@@ -106,7 +109,9 @@ export function attache(options: AttacheOptions = {}): AttacheTasks {
     prune: operation('prune', pruneStep.description, () => [lock, pruneStep, unlock]),
     unlock: operation('unlock', forceUnlockStep.description, () => [forceUnlockStep]),
     steps,
-    report: () => last,
+    get report() {
+      return last;
+    },
   };
 }
 
