@@ -1,0 +1,62 @@
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, it } from 'node:test';
+import { upload } from '../../src/plugins/upload';
+import { tempDir } from '../support/fixtures';
+import { captureLogger } from '../support/log';
+import { collect, gulp, listFiles } from '../support/streams';
+
+/**
+ * Issue 17's local edges: what a user meets on their own machine before (or instead of) a server
+ * answers: gulp 5's text decoding, the local build, the messages and the output they print.
+ */
+
+describe('upload refuses binary files that gulp 5 decoded as text', () => {
+  // Small binary files with real headers and random bodies, and a UTF-8 text file with non-ASCII letters.
+  const fixtures: Record<string, Buffer> = {
+    'images/logo.png': Buffer.concat([Buffer.from('89504e470d0a1a0a0000000d49484452', 'hex'), randomBytes(12_404)]),
+    'images/photo.jpg': Buffer.concat([Buffer.from('ffd8ffe000104a46494600', 'hex'), randomBytes(9_000)]),
+    'fonts/body.woff2': Buffer.concat([Buffer.from('wOF2', 'latin1'), randomBytes(5_000)]),
+    'text/greeting.txt': Buffer.from('Grüße aus Zürich, 日本語のテキスト, café — “quotes” ☕ 🎉\n'.repeat(40), 'utf8'),
+  };
+  const project = tempDir('attache-decoded-');
+  for (const [name, data] of Object.entries(fixtures)) {
+    const file = path.join(project, name);
+    mkdirSync(path.dirname(file), { recursive: true });
+    writeFileSync(file, data);
+  }
+  const send = (glob: string, options: { encoding?: false }) => {
+    const dest = tempDir('attache-decoded-dest-');
+    const done = collect(gulp.src(glob, { cwd: project, base: project, ...options }), upload({ server: 'local', dest, logger: captureLogger('quiet').log }));
+    return { dest, done };
+  };
+
+  for (const name of ['images/logo.png', 'images/photo.jpg', 'fonts/body.woff2']) {
+    it(`refuses ${name} read without encoding: false, naming the file and the fix, and writes nothing`, async () => {
+      const { dest, done } = send(name, {});
+      const error = await done.then(
+        () => assert.fail(`${name} was uploaded although gulp decoded it as text`),
+        (e: Error) => e,
+      );
+      assert.equal((error as { plugin?: string }).plugin, 'gulp-attache');
+      assert.ok(error.message.includes(path.join(project, name)), error.message);
+      assert.match(error.message, /decoded as UTF-8 text/);
+      assert.match(error.message, /gulp\.src\(…, \{ encoding: false \}\)/);
+      assert.deepEqual(listFiles(dest), [], 'nothing was written');
+    });
+  }
+
+  it('uploads a UTF-8 text file read without encoding: false byte for byte', async () => {
+    const { dest, done } = send('text/greeting.txt', {});
+    await done;
+    assert.deepEqual(readFileSync(path.join(dest, 'text/greeting.txt')), fixtures['text/greeting.txt']);
+  });
+
+  it('uploads PNG, JPEG, WOFF2 and UTF-8 text read with encoding: false byte for byte', async () => {
+    const { dest, done } = send('**/*', { encoding: false });
+    await done;
+    for (const [name, data] of Object.entries(fixtures)) assert.deepEqual(readFileSync(path.join(dest, name)), data, `${name} differs`);
+  });
+});
