@@ -12,7 +12,7 @@ const REPLACEMENT = Buffer.from([0xef, 0xbf, 0xbd]);
  * BOM was stripped), and a file another plugin rewrote (minified, compressed) is not valid UTF-8
  * unless it is text.
  */
-export function decodedAsText(file: Vinyl): boolean {
+export function decodedAsText(file: Vinyl): file is Vinyl & { contents: Buffer; stat: { size: number } } {
   if (!file.isBuffer() || typeof file.stat?.size !== 'number') return false;
   const contents = file.contents;
   return contents.length > file.stat.size && contents.includes(REPLACEMENT) && isUtf8(contents);

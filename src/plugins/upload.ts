@@ -44,7 +44,7 @@ export function upload(options: UploadOptions): Transform {
       }
       if (file.isNull() || file.isDirectory()) return done(null, file);
       if (decodedAsText(file)) {
-        const what = `upload: ${file.relative} is binary but was decoded as UTF-8 text (${file.stat?.size} bytes on disk, ${file.contents?.length} after decoding); it would arrive corrupted`;
+        const what = `upload: ${file.relative} is binary but was decoded as UTF-8 text (${file.stat.size} bytes on disk, ${file.contents.length} after decoding); it would arrive corrupted`;
         void fail(this, new AttacheError(what, { file: file.path, hint: 'Read binary files with gulp.src(…, { encoding: false }): gulp 5 decodes file contents as UTF-8 by default.' }));
         return done();
       }
