@@ -5,7 +5,9 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import { upload } from '../../src/plugins/upload';
 import { tempDir } from '../support/fixtures';
+import { startGulpChild } from '../support/gulp-child';
 import { captureLogger } from '../support/log';
+import { createSite } from '../support/preset';
 import { collect, gulp, listFiles } from '../support/streams';
 
 /**
@@ -58,5 +60,24 @@ describe('upload refuses binary files that gulp 5 decoded as text', () => {
     const { dest, done } = send('**/*', { encoding: false });
     await done;
     for (const [name, data] of Object.entries(fixtures)) assert.deepEqual(readFileSync(path.join(dest, name)), data, `${name} differs`);
+  });
+});
+
+describe('a failing local build names itself, not a server', () => {
+  it('says the default build `yarn prod` failed with the shell\'s own line and lists the three ways to choose the build (gulp CLI)', async () => {
+    const site = createSite({ target: { host: 'local' } });
+    const config = JSON.parse(readFileSync(site.configFile, 'utf8'));
+    delete config.servers.production.scripts; // the default build, yarn prod
+    writeFileSync(site.configFile, JSON.stringify(config));
+    // A PATH with nothing on it: no yarn, whatever this machine has installed.
+    const child = startGulpChild({ cwd: site.cwd, env: { PATH: tempDir('attache-empty-path-') } });
+    const { code } = await child.exited;
+    const out = child.lines.join('\n');
+    assert.equal(code, 1, out);
+    assert.match(out, /the local build command `yarn prod` failed \(exit 127: yarn: not found\)/);
+    assert.doesNotMatch(out, /server "local"/);
+    assert.doesNotMatch(out, /by hand on the server/);
+    for (const way of ['"scripts": { "build":', 'attache({ build: myTask })', 'attache({ build: false })']) assert.ok(out.includes(way), `the hint names ${way}:\n${out}`);
+    assert.deepEqual(site.releases(), [], 'nothing was deployed');
   });
 });
