@@ -1,13 +1,14 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { describe, it } from 'node:test';
+import { after, before, describe, it } from 'node:test';
 import { upload } from '../../src/plugins/upload';
 import { tempDir } from '../support/fixtures';
 import { startGulpChild } from '../support/gulp-child';
 import { captureLogger } from '../support/log';
-import { createSite } from '../support/preset';
+import { createSite, startTarget, tempFile, type TargetSpec } from '../support/preset';
 import { collect, gulp, listFiles } from '../support/streams';
 
 /**
@@ -79,5 +80,29 @@ describe('a failing local build names itself, not a server', () => {
     assert.doesNotMatch(out, /by hand on the server/);
     for (const way of ['"scripts": { "build":', 'attache({ build: myTask })', 'attache({ build: false })']) assert.ok(out.includes(way), `the hint names ${way}:\n${out}`);
     assert.deepEqual(site.releases(), [], 'nothing was deployed');
+  });
+});
+
+describe('root/.env is readable by the web server through the deploy user\'s group (real sshd)', () => {
+  let server: { target: TargetSpec; stop(): Promise<void> };
+  before(async () => (server = await startTarget('sshd')));
+  after(() => server.stop());
+
+  it('a first deploy with --env creates root/.env mode 0640: www-data in its group reads it, www-data outside it cannot', async () => {
+    const base = tempDir('attache-env-mode-');
+    chmodSync(base, 0o711); // www-data may pass through to root/.env, as it does to a real deploy root
+    const site = createSite({ target: server.target, root: path.join(base, 'root') });
+    await site.run('deploy', [`--env=${tempFile('production.env', 'APP_ENV=production\nDB_PASSWORD=mode-test-secret-1\n')}`]);
+    const env = path.join(site.root, '.env');
+    const stat = statSync(env);
+    assert.equal(stat.mode & 0o777, 0o640);
+    // php-fpm's worker as www-data: with the deploy user's group (what the README says to set up), and without it.
+    const readAs = (gid: number) => spawnSync('setpriv', ['--reuid=33', `--regid=${gid}`, '--clear-groups', 'cat', env], { encoding: 'utf8' });
+    const inGroup = readAs(stat.gid);
+    assert.equal(inGroup.status, 0, inGroup.stderr);
+    assert.match(inGroup.stdout, /^APP_ENV=production$/m);
+    const outside = readAs(33);
+    assert.notEqual(outside.status, 0, 'a user outside the group cannot read it');
+    assert.match(outside.stderr, /Permission denied/);
   });
 });
