@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { upload } from '../../src/plugins/upload';
@@ -9,7 +9,7 @@ import { tempDir } from '../support/fixtures';
 import { startGulpChild } from '../support/gulp-child';
 import { captureLogger } from '../support/log';
 import { createSite, startTarget, tempFile, type TargetSpec } from '../support/preset';
-import { collect, gulp, listFiles } from '../support/streams';
+import { collect, gulp, listFiles, REPO_ROOT } from '../support/streams';
 
 /**
  * Issue 17's local edges: what a user meets on their own machine before (or instead of) a server
@@ -104,5 +104,64 @@ describe('root/.env is readable by the web server through the deploy user\'s gro
     const outside = readAs(33);
     assert.notEqual(outside.status, 0, 'a user outside the group cannot read it');
     assert.match(outside.stderr, /Permission denied/);
+  });
+});
+
+describe('output carries no colour codes where colour is off', () => {
+  const site = createSite({ target: { host: 'local' } });
+  const ESC = '\x1b';
+
+  it('piped (no --no-color): a task\'s lines and a failure\'s "Error in plugin" message have no escape codes (gulp CLI)', async () => {
+    for (const flags of [[], ['--server=nope']]) {
+      const child = startGulpChild({ cwd: site.cwd, task: 'releases', flags, noColorFlag: false });
+      const { code } = await child.exited;
+      const out = child.lines.join('\n');
+      assert.equal(code, flags.length ? 1 : 0, out);
+      assert.match(out, flags.length ? /Error in plugin "gulp-attache"/ : /releases on production/);
+      assert.ok(!out.includes(ESC), `escape codes in piped output:\n${JSON.stringify(out)}`);
+    }
+  });
+
+  // A real terminal (a pty from util-linux's script(1)), where gulp colours its own lines.
+  const onTerminal = (args: string, env: NodeJS.ProcessEnv = {}) => {
+    const dir = tempDir('attache-tty-');
+    symlinkSync(path.join(REPO_ROOT, 'node_modules'), path.join(dir, 'node_modules'));
+    writeFileSync(path.join(dir, 'gulpfile.js'), `module.exports = require(${JSON.stringify(path.join(REPO_ROOT, 'src/index.ts'))}).attache({ cwd: ${JSON.stringify(site.cwd)} });\ndelete module.exports.steps;\n`);
+    const command = `${process.execPath} --import tsx ${path.join(REPO_ROOT, 'node_modules/gulp/bin/gulp.js')} --gulpfile ${path.join(dir, 'gulpfile.js')} ${args}`;
+    const base: NodeJS.ProcessEnv = { ...process.env, TERM: 'xterm' };
+    delete base.NO_COLOR;
+    delete base.CI; // color-support turns colour off under CI
+    const result = spawnSync('script', ['-qec', command, '/dev/null'], { cwd: REPO_ROOT, env: { ...base, ...env }, encoding: 'utf8', timeout: 30_000 });
+    return result.stdout.split(/\r?\n/);
+  };
+  const ours = (lines: string[]) => lines.filter((l) => /releases on production|connect done|Error.* in plugin|no server or group/.test(l));
+
+  it('NO_COLOR on a terminal: our lines have no escape codes; without it the error is coloured (gulp CLI)', () => {
+    const coloured = ours(onTerminal('releases --server=nope'));
+    assert.ok(coloured.some((l) => l.includes(ESC)), `on a terminal without NO_COLOR the error is coloured:\n${coloured.join('\n')}`);
+    for (const args of ['releases', 'releases --server=nope']) {
+      const lines = ours(onTerminal(args, { NO_COLOR: '1' }));
+      assert.ok(lines.length >= 1, `our lines were printed for ${args}`);
+      for (const line of lines) {
+        // Our logger writes the whole line; an error's line starts with gulp-cli's own timestamp.
+        const mine = /Error.* in plugin/.test(line) ? line.slice(line.indexOf(']') + 1) : line;
+        assert.ok(!mine.includes(ESC), `escape codes in ${JSON.stringify(line)}`);
+      }
+    }
+  });
+});
+
+describe('a config error names its key once', () => {
+  it('a bad port says config key "servers.production.port" once, then what was expected (gulp CLI)', async () => {
+    const site = createSite({ target: { host: 'local' } });
+    const config = JSON.parse(readFileSync(site.configFile, 'utf8'));
+    config.servers.production.port = 'twenty-two';
+    writeFileSync(site.configFile, JSON.stringify(config));
+    const child = startGulpChild({ cwd: site.cwd });
+    const { code } = await child.exited;
+    const out = child.lines.join('\n');
+    assert.equal(code, 1, out);
+    assert.match(out, new RegExp(`config key "servers\\.production\\.port", file ${site.configFile.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: expected `));
+    assert.equal(out.split('servers.production.port').length - 1, 1, `the key path is printed once:\n${out}`);
   });
 });

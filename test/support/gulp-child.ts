@@ -36,6 +36,8 @@ export interface GulpChildOptions {
   task?: 'deploy' | 'rollback' | 'activate' | 'releases' | 'prune' | 'unlock';
   flags?: string[];
   env?: NodeJS.ProcessEnv;
+  /** Pass gulp's --no-color (default true); false leaves colour to the output's own detection. */
+  noColorFlag?: boolean;
 }
 
 export function startGulpChild(options: GulpChildOptions): GulpChild {
@@ -71,7 +73,7 @@ export function startGulpChild(options: GulpChildOptions): GulpChild {
         `delete module.exports.steps;\n`,
     );
     const gulpBin = path.join(REPO_ROOT, 'node_modules/gulp/bin/gulp.js');
-    args = ['--import', 'tsx', gulpBin, '--gulpfile', gulpfile, '--no-color', task, ...(options.flags ?? [])];
+    args = ['--import', 'tsx', gulpBin, '--gulpfile', gulpfile, ...(options.noColorFlag === false ? [] : ['--no-color']), task, ...(options.flags ?? [])];
   }
   const child = spawn(process.execPath, args, { cwd: REPO_ROOT, env: { ...process.env, ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] });
   const lines: string[] = [];
