@@ -2,6 +2,7 @@ import { validateReleaseId } from '../config';
 import { AttacheError } from '../errors';
 import type { Deploy, ServerRun, Step } from './context';
 import { releaseLock } from './lock';
+import { describeOwner } from './lock-owner';
 import { pruneReleases } from './prune';
 import { listReleases, type ReleaseInfo } from './releases';
 import { activateRelease } from './rollback';
@@ -65,6 +66,6 @@ export const forceUnlockStep: Step = {
   async run(run) {
     const owner = await run.target.readFile(run.layout.lockOwner).catch(() => null);
     await releaseLock(run);
-    run.log.info(`[${run.server.name}] lock freed${owner ? ` (it was held by ${owner.toString().trim()})` : ' (it was not held)'}`);
+    run.log.info(`[${run.server.name}] lock freed${owner ? ` (it was held by ${describeOwner(owner.toString())})` : ' (it was not held)'}`);
   },
 };

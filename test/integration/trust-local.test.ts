@@ -165,3 +165,18 @@ describe('a config error names its key once', () => {
     assert.equal(out.split('servers.production.port').length - 1, 1, `the key path is printed once:\n${out}`);
   });
 });
+
+describe('gulp unlock says who held the lock in words', () => {
+  it('prints "held by alice@build-box (pid 4242) since <time>, N min ago", not the owner file\'s JSON (gulp CLI)', async () => {
+    const site = createSite({ target: { host: 'local' } });
+    const since = new Date(Date.now() - 12 * 60_000).toISOString();
+    mkdirSync(path.join(site.root, '.attache-lock'), { recursive: true });
+    writeFileSync(path.join(site.root, '.attache-lock', 'owner'), JSON.stringify({ by: 'alice', host: 'build-box', pid: 4242, since }) + '\n');
+    const child = startGulpChild({ cwd: site.cwd, task: 'unlock' });
+    const { code } = await child.exited;
+    const out = child.lines.join('\n');
+    assert.equal(code, 0, out);
+    assert.ok(out.includes(`[production] lock freed (it was held by alice@build-box (pid 4242) since ${since}, 12 min ago)`), out);
+    assert.doesNotMatch(out, /"by"|\{/);
+  });
+});
