@@ -2,12 +2,14 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, mkdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { upload } from '../../src/plugins/upload';
 import { tempDir } from '../support/fixtures';
 import { startGulpChild } from '../support/gulp-child';
 import { captureLogger } from '../support/log';
+import { freePort } from '../support/sshd';
 import { createSite, startTarget, tempFile, type TargetSpec } from '../support/preset';
 import { collect, gulp, listFiles, REPO_ROOT } from '../support/streams';
 
@@ -178,5 +180,45 @@ describe('gulp unlock says who held the lock in words', () => {
     assert.equal(code, 0, out);
     assert.ok(out.includes(`[production] lock freed (it was held by alice@build-box (pid 4242) since ${since}, 12 min ago)`), out);
     assert.doesNotMatch(out, /"by"|\{/);
+  });
+});
+
+describe('a failed health check names the cause', () => {
+  const site = createSite({ target: { host: 'local' } });
+  let web: Server;
+  let port: number;
+  before(async () => {
+    web = createServer((request, response) => {
+      if (request.url === '/down') return void response.writeHead(503, { 'content-type': 'text/plain' }).end('Service Unavailable:\n  the database is down (SQLSTATE[HY000] [2002])\n');
+      if (request.url === '/stall') return; // never answers
+      response.writeHead(200).end('<html>welcome</html>');
+    });
+    await new Promise<void>((resolve) => web.listen(0, '127.0.0.1', resolve));
+    port = (web.address() as { port: number }).port;
+  });
+  after(() => {
+    web.closeAllConnections();
+    web.close();
+  });
+  const failure = async (url: string, extra: Record<string, unknown> = {}) => {
+    const { error } = await site.fail('deploy', [], { overrides: { healthcheck: { url, retries: 1, timeout: 1, ...extra } } });
+    return error.message;
+  };
+
+  it('says "connection refused" when nothing listens', async () => {
+    const url = `http://127.0.0.1:${await freePort()}/health`; // nothing listens
+    assert.match(await failure(url), new RegExp(`health check failed: ${url.replace(/\./g, '\\.')}: connection refused .*ECONNREFUSED`));
+  });
+
+  it('says it timed out when the server never answers', async () => {
+    assert.match(await failure(`http://127.0.0.1:${port}/stall`), /health check failed: \S+\/stall: no answer within 1 s \(timeout\)/);
+  });
+
+  it('gives the status and the first bytes of an error page', async () => {
+    assert.match(await failure(`http://127.0.0.1:${port}/down`), /answered 503, expected 200; the body begins: "Service Unavailable: the database is down \(SQLSTATE\[HY000\] \[2002\]\)"/);
+  });
+
+  it('gives the first bytes of a body that lacks the expected text', async () => {
+    assert.match(await failure(`http://127.0.0.1:${port}/`, { contains: 'release: ' }), /answered without "release: "; the body begins: "<html>welcome<\/html>"/);
   });
 });
