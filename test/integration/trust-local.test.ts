@@ -222,3 +222,15 @@ describe('a failed health check names the cause', () => {
     assert.match(await failure(`http://127.0.0.1:${port}/`, { contains: 'release: ' }), /answered without "release: "; the body begins: "<html>welcome<\/html>"/);
   });
 });
+
+describe('gulp releases on a server without releases', () => {
+  it('says "no releases yet" instead of an empty table (gulp CLI)', async () => {
+    const site = createSite({ target: { host: 'local' } });
+    const child = startGulpChild({ cwd: site.cwd, task: 'releases' });
+    const { code } = await child.exited;
+    const out = child.lines.join('\n');
+    assert.equal(code, 0, out);
+    assert.match(out, /releases on production: no releases yet/);
+    assert.doesNotMatch(out, /release\s+status\s+deployed at/, 'no empty table header');
+  });
+});
