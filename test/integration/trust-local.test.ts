@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, mkdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -232,5 +232,29 @@ describe('gulp releases on a server without releases', () => {
     assert.equal(code, 0, out);
     assert.match(out, /releases on production: no releases yet/);
     assert.doesNotMatch(out, /release\s+status\s+deployed at/, 'no empty table header');
+  });
+});
+
+describe('build output under public/ that no asset mapping covers', () => {
+  it('is named in a warning with the mapping to add; committed files and covered output are not', async () => {
+    const site = createSite({ target: { host: 'local' } });
+    const built = { 'public/images/logo.png': 'png', 'public/images/icons/cart.svg': '<svg/>', 'public/robots-extra.txt': 'User-agent: *' };
+    for (const [file, data] of Object.entries(built)) {
+      mkdirSync(path.dirname(path.join(site.cwd, file)), { recursive: true });
+      writeFileSync(path.join(site.cwd, file), data);
+    }
+    const { lines } = await site.run('deploy');
+    const warning = lines.find((l) => l.includes('no "assets" mapping covers'));
+    assert.ok(warning, lines.join('\n'));
+    assert.match(warning, /the build left 3 files under public\/ .*: public\/images\/ \(2 files\), public\/robots-extra\.txt\./);
+    assert.match(warning, /"assets": \["public\/js","public\/css","public\/mix-manifest\.json","public\/images","public\/robots-extra\.txt"\]/);
+    assert.doesNotMatch(warning, /index\.php|welcome\.html|public\/js\/|public\/css\//, 'committed and covered files are not named');
+    assert.equal(existsSync(path.join(site.release(site.liveId()!), 'public/images')), false, 'the warning tells the truth: they were not deployed');
+  });
+
+  it('says nothing when every built file is covered', async () => {
+    const site = createSite({ target: { host: 'local' } });
+    const { lines } = await site.run('deploy');
+    assert.ok(!lines.some((l) => l.includes('no "assets" mapping covers')), lines.join('\n'));
   });
 });
