@@ -258,3 +258,25 @@ describe('build output under public/ that no asset mapping covers', () => {
     assert.ok(!lines.some((l) => l.includes('no "assets" mapping covers')), lines.join('\n'));
   });
 });
+
+describe("the README's gulpfile lines", () => {
+  const readme = readFileSync(path.join(REPO_ROOT, 'README.md'), 'utf8');
+  const snippet = /`gulpfile\.js`:\n\n```js\n([\s\S]*?)```/.exec(readme)?.[1] ?? '';
+  const existing = {
+    'exports.x =': "const { series } = require('gulp');\nexports.build = (done) => done();\nexports.watch = series(exports.build);\n",
+    'module.exports = { … }': "const build = (done) => done();\nconst watch = (done) => done();\nmodule.exports = { build, watch };\n",
+  };
+
+  for (const [style, own] of Object.entries(existing)) {
+    it(`add the deploy tasks to a gulpfile that exports its own with ${style}, keeping them (gulp CLI)`, () => {
+      assert.match(snippet, /require\('gulp-attache'\)/);
+      const dir = tempDir('attache-readme-gulpfile-');
+      symlinkSync(path.join(REPO_ROOT, 'node_modules'), path.join(dir, 'node_modules'));
+      const gulpfile = path.join(dir, 'gulpfile.js');
+      writeFileSync(gulpfile, own + snippet.replace("require('gulp-attache')", `require(${JSON.stringify(path.join(REPO_ROOT, 'src/index.ts'))})`));
+      const result = spawnSync(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'node_modules/gulp/bin/gulp.js'), '--gulpfile', gulpfile, '--tasks-simple'], { cwd: dir, encoding: 'utf8' });
+      assert.equal(result.status, 0, result.stderr);
+      assert.deepEqual(result.stdout.trim().split('\n').sort(), ['activate', 'build', 'deploy', 'prune', 'releases', 'rollback', 'unlock', 'watch']);
+    });
+  }
+});
