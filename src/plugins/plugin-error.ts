@@ -17,7 +17,13 @@ export function toPluginError(error: unknown): PluginError {
 /** plugin-error colours "Error in plugin …" always (ansi-colors 1): not in a pipe, a file or under NO_COLOR. */
 function plainWhenNoColor(error: PluginError): PluginError {
   const coloured = PluginError.prototype.toString;
-  error.toString = () => (colorEnabled() ? coloured.call(error) : stripAnsi(coloured.call(error)));
+  // Not enumerable: plugin-error lists an error's own enumerable properties under "Details".
+  Object.defineProperty(error, 'toString', {
+    value: () => (colorEnabled() ? coloured.call(error) : stripAnsi(coloured.call(error))),
+    enumerable: false,
+    configurable: true,
+    writable: true,
+  });
   return error;
 }
 
