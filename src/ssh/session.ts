@@ -9,6 +9,7 @@ import { finishCommand, inDirectory } from '../remote/command';
 import { sh } from '../remote/quote';
 import { fileType, type ExecOptions, type ExecResult, type FileStat, type Target } from '../remote/target';
 import { planAuthentication } from './auth';
+import { countChannel, countHandshake } from './counters';
 import { verifyHostKey, preferredHostKeyAlgorithms } from './host-key';
 import { resolveServer, type ResolvedServer, type ServerSpec } from './resolve';
 
@@ -18,11 +19,8 @@ const MAX_COMMAND_CHANNELS = 8;
 const WRITES_IN_FLIGHT = 16;
 const SFTP_NO_SUCH_FILE = 2;
 
-let handshakes = 0;
-/** SSH handshakes this process has made (the benchmark and a test check: one per server per deploy). */
-export function handshakeCount(): number {
-  return handshakes;
-}
+// The benchmark and a test read these: one handshake per server per deploy, and how many channels.
+export { channelCount, handshakeCount } from './counters';
 
 /**
  * One SSH connection to one server, carrying the SFTP channel and the command channels for every
@@ -78,12 +76,13 @@ export class SshSession implements Target {
       };
       log.debug(`[${server.name}] connecting to ${server.user}@${server.hostname}:${server.port}${jump ? ` via ${jump.name}` : ''}`);
       try {
-        handshakes++;
+        countHandshake();
         await sftpClient.connect(config as SftpClient.ConnectOptions);
       } catch (error) {
         sock.destroy();
         throw hostKeyError ?? connectionError(server, lastError ?? error, auth.described);
       }
+      countChannel(); // the SFTP channel
       const sftp = (sftpClient as unknown as { sftp: SFTPWrapper }).sftp;
       return new SshSession(server, client, sftpClient, sftp, log, jump);
     } catch (error) {
@@ -98,6 +97,7 @@ export class SshSession implements Target {
       () =>
         new Promise<ExecResult>((resolve, reject) => {
           this.log.debug(`[${this.name}] $ ${full}`);
+          countChannel();
           this.client.exec(full, (error, channel) => {
             if (error) return reject(this.closed ? this.lost(error, { command: full, step: options.step }) : error);
             // Listen before this callback returns: ssh2 may emit a fast command's exit status in the
