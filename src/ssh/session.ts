@@ -4,8 +4,10 @@ import type { Client, ConnectConfig, ServerHostKeyAlgorithm, SFTPWrapper, Stats 
 import SftpClient from 'ssh2-sftp-client';
 import { AttacheError } from '../errors';
 import type { Logger } from '../log';
-import { createLimit, type Limit } from '../limit';
+import { createLimit } from '../limit';
 import { finishCommand, inDirectory } from '../remote/command';
+import { SHELL_COMMAND, ShellEnded, type ShellChannel } from '../remote/persistent-shell';
+import { ShellPool } from '../remote/shell-pool';
 import { sh } from '../remote/quote';
 import { fileType, type ExecOptions, type ExecResult, type FileStat, type Target } from '../remote/target';
 import { planAuthentication } from './auth';
@@ -13,8 +15,14 @@ import { countChannel, countHandshake } from './counters';
 import { verifyHostKey, preferredHostKeyAlgorithms } from './host-key';
 import { resolveServer, type ResolvedServer, type ServerSpec } from './resolve';
 
-/** OpenSSH allows 10 channels per connection (MaxSessions); one is the SFTP channel. */
-const MAX_COMMAND_CHANNELS = 8;
+/**
+ * Persistent shells per session (commands over them cost one round trip and no new channel). A
+ * deploy runs at most a few commands at once on one server (the asset step's beside composer's),
+ * so 4 rarely makes a command wait, and with the SFTP channel it leaves half of OpenSSH's default
+ * MaxSessions (10) for stream uploads and forwarded channels. A server that allows fewer gets fewer
+ * (shell-pool.ts). A queue alone would hold the asset step's one-line `ln` script behind composer.
+ */
+const SHELLS_PER_SESSION = 4;
 /** SFTP write requests in flight for one file. */
 const WRITES_IN_FLIGHT = 16;
 const SFTP_NO_SUCH_FILE = 2;
@@ -31,7 +39,7 @@ export class SshSession implements Target {
   readonly kind = 'ssh' as const;
   readonly name: string;
   private closed = false;
-  private readonly commands: Limit = createLimit(MAX_COMMAND_CHANNELS);
+  private readonly shells: ShellPool;
 
   private constructor(
     readonly server: ResolvedServer,
@@ -43,6 +51,7 @@ export class SshSession implements Target {
   ) {
     this.name = server.name;
     client.on('close', () => (this.closed = true));
+    this.shells = new ShellPool({ open: () => this.openShellChannel(), size: SHELLS_PER_SESSION, startTimeoutMs: server.connectTimeoutMs });
   }
 
   static async open(spec: ServerSpec, log: Logger): Promise<SshSession> {
@@ -93,26 +102,10 @@ export class SshSession implements Target {
 
   exec(command: string, options: ExecOptions = {}): Promise<ExecResult> {
     const full = inDirectory(command, options.cwd);
-    return this.commands(
-      () =>
-        new Promise<ExecResult>((resolve, reject) => {
-          this.log.debug(`[${this.name}] $ ${full}`);
-          countChannel();
-          this.client.exec(full, (error, channel) => {
-            if (error) return reject(this.closed ? this.lost(error, { command: full, step: options.step }) : error);
-            // Listen before this callback returns: ssh2 may emit a fast command's exit status in the
-            // same tick, and a listener added after an await would miss it.
-            let status = { code: null as number | null, signal: null as string | null };
-            channel.on('exit', (code: number | null, signal?: string) => (status = { code, signal: signal ?? null }));
-            const exited = new Promise<typeof status>((done) => channel.on('close', () => done(status)));
-            channel.end(options.stdin ?? undefined);
-            finishCommand(this.name, full, { stdout: channel, stderr: channel.stderr, exited }, options, this.log).then(resolve, (failure) =>
-              // A command cut off by a dead connection has no exit status: say what really happened.
-              reject(this.closed ? this.lost(new Error('the command was cut off'), { command: full, step: options.step }) : failure),
-            );
-          });
-        }),
-    );
+    this.log.debug(`[${this.name}] $ ${full}`);
+    return this.shells.run(full, options.stdin, (running) => finishCommand(this.name, full, running, options, this.log)).catch((error: unknown) => {
+      throw this.commandError(error, full, options.step);
+    });
   }
 
   async lstat(path: string): Promise<FileStat | null> {
@@ -185,6 +178,7 @@ export class SshSession implements Target {
   async close(): Promise<void> {
     if (!this.closed) {
       this.closed = true;
+      this.shells.close();
       await this.sftpClient.end().catch(() => undefined);
     }
     await this.jump?.close();
@@ -202,6 +196,44 @@ export class SshSession implements Target {
         } else resolve(channel as unknown as Duplex);
       });
     });
+  }
+
+  /** One channel running `exec /bin/sh` for the shell pool; listeners attached before ssh2 can emit. */
+  private openShellChannel(): Promise<ShellChannel> {
+    return new Promise((resolve, reject) => {
+      if (this.closed) return reject(new Error('connection closed'));
+      countChannel();
+      this.client.exec(SHELL_COMMAND, (error, channel) => {
+        if (error) return reject(new ChannelRefused(error.message));
+        let status = { code: null as number | null, signal: null as string | null };
+        channel.on('exit', (code: number | null, signal?: string) => (status = { code, signal: signal ?? null }));
+        const closed = new Promise<typeof status>((done) => channel.on('close', () => done(status)));
+        resolve({ input: channel, stdout: channel, stderr: channel.stderr, closed, close: () => channel.close() });
+      });
+    });
+  }
+
+  /** A command's failure as the user should read it: a lost connection, a shell that would not start, or the command's own. */
+  private commandError(error: unknown, command: string, step: string | undefined): unknown {
+    if (this.closed) return this.lost(new Error('the command was cut off'), { command, step });
+    if (error instanceof ShellEnded && error.atStart) {
+      return new AttacheError(error.message, {
+        server: this.name,
+        command,
+        step,
+        hint: `Commands run in /bin/sh, started by the login shell of "${this.server.user}" (${SHELL_COMMAND}): check that shell in /etc/passwd and that no ForceCommand applies.`,
+      });
+    }
+    if (error instanceof ShellEnded) return this.lost(new Error(error.message), { command, step });
+    if (error instanceof ChannelRefused) {
+      return new AttacheError(`could not open a channel for commands: ${error.message}`, {
+        server: this.name,
+        command,
+        step,
+        hint: 'The server may limit sessions per connection (MaxSessions in sshd_config); gulp-attache needs at least 2.',
+      });
+    }
+    return error;
   }
 
   private async writeBuffer(handle: Buffer, data: Buffer, path: string): Promise<number> {
@@ -297,6 +329,9 @@ export class SshSession implements Target {
     });
   }
 }
+
+/** The server refused to open a channel for a shell. */
+class ChannelRefused extends Error {}
 
 export function openSession(spec: ServerSpec, log: Logger): Promise<SshSession> {
   return SshSession.open(spec, log);
