@@ -8,8 +8,8 @@ export interface ShellChannel {
   input: Writable;
   stdout: Readable;
   stderr: Readable;
-  /** Settles once the channel has closed, with the shell's exit status if it sent one. */
-  closed: Promise<{ code: number | null; signal: string | null }>;
+  /** Settles once the shell has exited or its channel closed, with its exit status if it sent one. */
+  ended: Promise<{ code: number | null; signal: string | null }>;
   close(): void;
 }
 
@@ -55,8 +55,9 @@ export class PersistentShell {
     };
     this.out = new MarkerSplitter(keep);
     this.err = new MarkerSplitter(keep);
-    channel.stdout.on('data', (chunk: Buffer) => this.out.push(chunk));
-    channel.stderr.on('data', (chunk: Buffer) => this.err.push(chunk));
+    // After the shell has ended, what its orphaned jobs still print belongs to no command.
+    channel.stdout.on('data', (chunk: Buffer) => this.ended || this.out.push(chunk));
+    channel.stderr.on('data', (chunk: Buffer) => this.ended || this.err.push(chunk));
     // Writes after the shell has gone fail with EPIPE-like errors; the close below reports it.
     channel.input.on('error', () => undefined);
 
@@ -79,12 +80,12 @@ export class PersistentShell {
     });
     this.ready.catch(() => undefined);
     channel.input.write(readyFrame(nonce));
-    channel.closed.then((status) => {
-      const how = status.signal ? `killed by ${status.signal}` : status.code !== null ? `exit code ${status.code}` : 'its channel closed';
-      if (this.started) this.end(new ShellEnded(`the remote shell ended during the command (${how})`, false));
+    channel.ended.then((status) => {
+      const how = status.signal ? `was killed by ${status.signal}` : status.code !== null ? `exited with code ${status.code}` : `lost its channel`;
+      if (this.started) this.end(new ShellEnded(`the remote shell ${how} during the command`, false));
       else {
         const said = firstLine(this.startOutput);
-        this.end(new ShellEnded(`the remote shell (${SHELL_COMMAND}) did not start (${how})${said ? `: ${said}` : ''}`, true));
+        this.end(new ShellEnded(`the remote shell (${SHELL_COMMAND}) did not start: it ${how}${said ? `, saying "${said}"` : ''}`, true));
       }
     });
   }

@@ -205,10 +205,12 @@ export class SshSession implements Target {
       countChannel();
       this.client.exec(SHELL_COMMAND, (error, channel) => {
         if (error) return reject(new ChannelRefused(error.message));
-        let status = { code: null as number | null, signal: null as string | null };
-        channel.on('exit', (code: number | null, signal?: string) => (status = { code, signal: signal ?? null }));
-        const closed = new Promise<typeof status>((done) => channel.on('close', () => done(status)));
-        resolve({ input: channel, stdout: channel, stderr: channel.stderr, closed, close: () => channel.close() });
+        // The shell's exit ends it at once: a job it left behind may hold the channel open for long.
+        const ended = new Promise<{ code: number | null; signal: string | null }>((done) => {
+          channel.on('exit', (code: number | null, signal?: string) => done({ code, signal: signal ?? null }));
+          channel.on('close', () => done({ code: null, signal: null }));
+        });
+        resolve({ input: channel, stdout: channel, stderr: channel.stderr, ended, close: () => channel.close() });
       });
     });
   }
