@@ -223,7 +223,7 @@ export class SshSession implements Target {
         server: this.name,
         command,
         step,
-        hint: `Commands run in /bin/sh, started by the login shell of "${this.server.user}" (${SHELL_COMMAND}): check that shell in /etc/passwd and that no ForceCommand applies.`,
+        hint: `Commands run in /bin/sh, started by the login shell of "${this.server.user}" (${SHELL_COMMAND}): check that shell in /etc/passwd, that its rc files do not wait for input, and that no ForceCommand applies.`,
       });
     }
     if (error instanceof ShellEnded) return this.lost(new Error(error.message), { command, step });

@@ -277,6 +277,27 @@ describe('the deploy user\'s login shell only starts /bin/sh, which parses every
   });
 });
 
+describe('a login shell that never starts /bin/sh', () => {
+  it('(its rc file hangs) fails the command after the connect timeout, saying the shell did not answer', async () => {
+    const home = createHome();
+    const server = await startSshd(home, { name: 'stuck' });
+    trust(home, server);
+    ensureUser('rshell-stuck', '/usr/bin/zsh', { '.zshenv': 'sleep 20\n' });
+    const session = await openSession({ host: '127.0.0.1', port: server.port, user: 'rshell-stuck', connectTimeout: 1 }, captureLogger('quiet').log);
+    try {
+      await assert.rejects(session.exec('true', { step: 'lock' }), (error: unknown) => {
+        assert.ok(error instanceof AttacheError);
+        assert.match(error.message, /step "lock": the remote shell did not answer within 1 s/);
+        assert.match(error.message, /login shell of "rshell-stuck"/);
+        return true;
+      });
+    } finally {
+      await session.close();
+      await server.stop();
+    }
+  });
+});
+
 function open(port: number, log: Logger, name?: string): Promise<SshSession> {
   return openSession({ host: '127.0.0.1', port, user: 'root', name }, log);
 }
