@@ -51,6 +51,15 @@ export class ShellPool {
     }
   }
 
+  /**
+   * Starts one shell now, before any command asks: its channel opens while the caller does other
+   * work (a deploy reads .env over SFTP first), so the first command finds it ready. A warm shell
+   * that fails to start is dropped quietly; a command then tries again and reports why.
+   */
+  warm(): void {
+    if (this.shells.size + this.opening === 0 && !this.closed) this.openOne();
+  }
+
   /** Shells alive now. */
   get count(): number {
     return this.shells.size;

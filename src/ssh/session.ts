@@ -108,6 +108,11 @@ export class SshSession implements Target {
     });
   }
 
+  /** Starts the first persistent shell in the background (shell-pool.ts warm()). */
+  warmUp(): void {
+    this.shells.warm();
+  }
+
   async lstat(path: string): Promise<FileStat | null> {
     return toStat(await this.call<Stats>((cb) => this.sftp.lstat(path, cb), path, true));
   }
@@ -335,8 +340,11 @@ export class SshSession implements Target {
 /** The server refused to open a channel for a shell. */
 class ChannelRefused extends Error {}
 
-export function openSession(spec: ServerSpec, log: Logger): Promise<SshSession> {
-  return SshSession.open(spec, log);
+/** A session for a task, with its first shell already starting (a jump host's session gets none). */
+export async function openSession(spec: ServerSpec, log: Logger): Promise<SshSession> {
+  const session = await SshSession.open(spec, log);
+  session.warmUp();
+  return session;
 }
 
 /** A jump host's failure, told as the failure of the server it leads to. */
