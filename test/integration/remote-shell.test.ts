@@ -1,4 +1,7 @@
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { chmodSync, statSync } from 'node:fs';
+import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { AttacheError, RemoteCommandError } from '../../src/errors';
 import type { Logger } from '../../src/log';
@@ -8,6 +11,7 @@ import { captureLogger } from '../support/log';
 import { startRelay } from '../support/relay';
 import { createHome, ensureUser, startSshd, trust, type SshServer, type TestHome } from '../support/sshd';
 import { tempDir } from '../support/fixtures';
+import { createSite, type TargetSpec } from '../support/preset';
 
 /**
  * Commands over persistent shells (src/remote/persistent-shell.ts, shell-pool.ts) against a real
@@ -260,6 +264,25 @@ describe('the deploy user\'s login shell only starts /bin/sh, which parses every
       }
     });
   }
+
+  it('the preset deploys the example app as a deploy user whose login shell is zsh (with a noisy .zshenv), hooks in POSIX sh', async () => {
+    const user = 'rshell-deployer';
+    ensureUser(user, '/usr/bin/zsh', { '.zshenv': 'echo "zshenv says hello"\necho "zshenv warns" >&2\n' });
+    const site = createSite({
+      target: { host: '127.0.0.1', port: server.port, user } as unknown as TargetSpec,
+      server: { scripts: { build: [], 'after-clone': ['x="a b"; set -- $x; [ "$#" -eq 2 ] && echo "split into $#"; echo /no-such-dir/*'] } },
+    });
+    // The deploy user reads the repository and owns the root, as on a real server.
+    for (const dir of [path.dirname(site.repo.bare), path.dirname(site.root)]) chmodSync(dir, 0o755);
+    execFileSync('chown', ['-R', user, site.repo.bare, path.dirname(site.root)]);
+    const { lines } = await site.run('deploy');
+    const id = site.liveId();
+    assert.ok(id, lines.join('\n'));
+    assert.equal(statSync(site.release(id)).uid, Number(execFileSync('id', ['-u', user]).toString()));
+    assert.ok(lines.some((line) => line.endsWith('split into 2')), lines.join('\n'));
+    assert.ok(lines.some((line) => line.endsWith('/no-such-dir/*')), lines.join('\n'));
+    assert.ok(!lines.some((line) => /zshenv/.test(line)), lines.join('\n'));
+  });
 
   it('a user whose login shell refuses to run anything: the command fails saying the shell did not start, and why', async () => {
     ensureUser('rshell-nologin', '/usr/sbin/nologin');
