@@ -31,8 +31,8 @@ const SFTP_NO_SUCH_FILE = 2;
 export { channelCount, handshakeCount } from './counters';
 
 /**
- * One SSH connection to one server, carrying the SFTP channel and the command channels for every
- * step of a deploy. Host keys are verified against known_hosts, keys only, TCP_NODELAY on (ssh2
+ * One SSH connection to one server, carrying the SFTP channel and the persistent shells that run
+ * every step's commands (remote/shell-pool.ts). Host keys are verified against known_hosts, keys only, TCP_NODELAY on (ssh2
  * leaves Nagle's algorithm on, which costs ~40 ms per small sequential SFTP request).
  */
 export class SshSession implements Target {
