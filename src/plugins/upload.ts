@@ -9,7 +9,7 @@ import { loggerFor, serverOf, type CommonOptions } from './options';
 import { decodedAsText } from './decoded-binary';
 import { toPluginError } from './plugin-error';
 
-export interface UploadOptions extends CommonOptions, Pick<TransferOptions, 'concurrency' | 'atomic' | 'expected' | 'signal'> {
+export interface UploadOptions extends CommonOptions, Pick<TransferOptions, 'concurrency' | 'atomic' | 'expected' | 'signal' | 'step'> {
   /** Remote directory; each file lands at dest/<file.relative>. */
   dest: string;
 }
@@ -53,7 +53,7 @@ export function upload(options: UploadOptions): Transform {
         return done(null, file);
       }
       const job = (async () => {
-        transfer ??= connection.target().then((target) => new Transfer(target, options.dest, log, { ...options, step: 'upload' }));
+        transfer ??= connection.target().then((target) => new Transfer(target, options.dest, log, { ...options, step: options.step ?? 'upload' }));
         file.remotePath = await (await transfer).put({
           relative: file.relative,
           contents: file.contents as Buffer,

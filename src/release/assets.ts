@@ -113,7 +113,7 @@ async function uploadFiles(run: ServerRun, id: string, files: LocalAsset[], cach
       }
     })(),
   );
-  const sink = upload({ session: run.target, dest: run.layout.release(id), logger: run.log, expected: { files: files.length, bytes: sum(files) }, signal });
+  const sink = upload({ session: run.target, dest: run.layout.release(id), logger: run.log, expected: { files: files.length, bytes: sum(files) }, signal, step: 'assets' });
   await pipeline(source, sink, drain());
   for (const file of files) if (file.sha256) cache.set(file.source, file.stat, file.sha256);
 }
