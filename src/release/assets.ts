@@ -8,6 +8,7 @@ import type { AssetMapping } from '../config/types';
 import { mapLimit } from '../limit';
 import { upload } from '../plugins/upload';
 import { sh } from '../remote/quote';
+import { checkSymlink } from '../remote/transfer';
 import { readManifest, unchanged, writeManifest, type AssetManifest } from './asset-manifest';
 import { HashCache } from './hash-cache';
 import { releaseIdOf, type Deploy, type ServerRun, type Step } from './context';
@@ -20,6 +21,8 @@ interface LocalAsset {
   stat: Stats;
   /** Known once hashed (before reuse is decided) or sent (hashed on the way). */
   sha256?: string;
+  /** A symbolic link's target (relative, inside the tree): sent as a link, never hashed or reused. */
+  symlink?: string;
 }
 
 /** Files under this size are read whole: faster than a stream; the upload holds at most 32 at once (32 MB). */
@@ -43,7 +46,9 @@ export const assets: Step = {
     await runLocalHook('after-assets', deploy.selected[0], deploy);
   },
   async run(run, deploy) {
-    const files = await collectOnce(run.server.assets, deploy);
+    const collected = await collectOnce(run.server.assets, deploy);
+    const files = collected.filter((f) => f.symlink === undefined);
+    const links = collected.filter((f) => f.symlink !== undefined);
     const cache = await cacheOnce(deploy);
     for (const f of files) f.sha256 ??= cache.get(f.source, f.stat); // known from an earlier run: no need to read it
     const id = releaseIdOf(deploy);
@@ -59,7 +64,7 @@ export const assets: Step = {
     const send = files.filter((f) => !reuse.includes(f));
 
     if (previous.id && reuse.length) await linkFromPrevious(run, previous.id, id, reuse);
-    if (send.length) await uploadFiles(run, id, send, cache, deploy.cancel.signal);
+    if (send.length || links.length) await uploadFiles(run, id, send, links, cache, deploy.cancel.signal);
     await writeManifest(run.target, run.layout.assetManifest(id), Object.fromEntries(files.map((f) => [f.remote, entryOf(f)])));
     await cache.save();
 
@@ -101,7 +106,11 @@ async function linkFromPrevious(run: ServerRun, previousId: string, id: string, 
   await run.target.exec('sh -e -s', { stdin: script + '\n', step: 'assets' });
 }
 
-async function uploadFiles(run: ServerRun, id: string, files: LocalAsset[], cache: HashCache, signal: AbortSignal): Promise<void> {
+/**
+ * The release is not live yet, so its files go as one checked tar stream (the upload plugin's
+ * stream mode): no round trip per file, free space checked first.
+ */
+async function uploadFiles(run: ServerRun, id: string, files: LocalAsset[], links: LocalAsset[], cache: HashCache, signal: AbortSignal): Promise<void> {
   // Files are opened only as the upload pulls them: memory and open files stay bounded for any size.
   // Each is hashed on its way out, for the release's manifest.
   const source = Readable.from(
@@ -116,9 +125,14 @@ async function uploadFiles(run: ServerRun, id: string, files: LocalAsset[], cach
         }
         yield new Vinyl({ base: '/', path: vinylPath, stat: file.stat, contents: hashedWhileRead(file) });
       }
+      for (const link of links) {
+        const vinyl = new Vinyl({ base: '/', path: path.posix.join('/', link.remote), stat: link.stat });
+        vinyl.symlink = link.symlink as string;
+        yield vinyl;
+      }
     })(),
   );
-  const sink = upload({ session: run.target, dest: run.layout.release(id), logger: run.log, expected: { files: files.length, bytes: sum(files) }, signal });
+  const sink = upload({ session: run.target, dest: run.layout.release(id), logger: run.log, expected: { files: files.length, bytes: sum(files) }, signal, mode: 'stream' });
   await pipeline(source, sink, drain());
   for (const file of files) if (file.sha256) cache.set(file.source, file.stat, file.sha256);
 }
@@ -156,17 +170,21 @@ export async function collectAssets(mappings: AssetMapping[], deploy: Deploy): P
       continue;
     }
     for await (const file of walk(local)) {
-      found.push({ source: file.path, remote: path.posix.join(mapping.remote, path.relative(local, file.path).split(path.sep).join('/')), stat: file.stat });
+      const inTree = path.relative(local, file.path).split(path.sep).join('/');
+      // A link is kept when it stays inside the tree, refused when it leads out; never dropped.
+      if (file.symlink !== undefined) checkSymlink(inTree, file.symlink, { file: file.path, tree: mapping.local, step: 'assets' });
+      found.push({ source: file.path, remote: path.posix.join(mapping.remote, inTree), stat: file.stat, symlink: file.symlink });
     }
   }
   return found;
 }
 
-async function* walk(dir: string): AsyncGenerator<{ path: string; stat: Stats }> {
+async function* walk(dir: string): AsyncGenerator<{ path: string; stat: Stats; symlink?: string }> {
   for (const entry of await fs.readdir(dir, { withFileTypes: true })) {
     const full = path.join(dir, entry.name);
     if (entry.isDirectory()) yield* walk(full);
     else if (entry.isFile()) yield { path: full, stat: await fs.stat(full) };
+    else if (entry.isSymbolicLink()) yield { path: full, stat: await fs.lstat(full), symlink: await fs.readlink(full) };
   }
 }
 

@@ -5,7 +5,7 @@ import SftpClient from 'ssh2-sftp-client';
 import { AttacheError } from '../errors';
 import type { Logger } from '../log';
 import { createLimit, type Limit } from '../limit';
-import { finishCommand, inDirectory } from '../remote/command';
+import { finishCommand, inDirectory, sendInput } from '../remote/command';
 import { sh } from '../remote/quote';
 import { fileType, type ExecOptions, type ExecResult, type FileStat, type Target } from '../remote/target';
 import { planAuthentication } from './auth';
@@ -105,8 +105,8 @@ export class SshSession implements Target {
             let status = { code: null as number | null, signal: null as string | null };
             channel.on('exit', (code: number | null, signal?: string) => (status = { code, signal: signal ?? null }));
             const exited = new Promise<typeof status>((done) => channel.on('close', () => done(status)));
-            channel.end(options.stdin ?? undefined);
-            finishCommand(this.name, full, { stdout: channel, stderr: channel.stderr, exited }, options, this.log).then(resolve, (failure) =>
+            const input = sendInput(options.stdin, channel);
+            finishCommand(this.name, full, { stdout: channel, stderr: channel.stderr, exited, input }, options, this.log).then(resolve, (failure) =>
               // A command cut off by a dead connection has no exit status: say what really happened.
               reject(this.closed ? this.lost(new Error('the command was cut off'), { command: full, step: options.step }) : failure),
             );
