@@ -170,7 +170,8 @@ export async function collectAssets(mappings: AssetMapping[], deploy: Deploy): P
       continue;
     }
     for await (const file of walk(local)) {
-      const inTree = path.relative(local, file.path).split(path.sep).join('/');
+      // The upload reads a backslash as a separator (Windows paths): the link script and the manifest must agree.
+      const inTree = path.relative(local, file.path).split(path.sep).join('/').replace(/\\/g, '/');
       // A link is kept when it stays inside the tree, refused when it leads out; never dropped.
       if (file.symlink !== undefined) checkSymlink(inTree, file.symlink, { file: file.path, tree: mapping.local, step: 'assets' });
       found.push({ source: file.path, remote: path.posix.join(mapping.remote, inTree), stat: file.stat, symlink: file.symlink });
