@@ -185,6 +185,8 @@ export class ArchiveUpload {
 
   private start(): PassThrough {
     const tar = new PassThrough({ highWaterMark: BUFFERED });
+    // abort() may destroy it before the command's channel is open and listening: the failure is kept in `failure`.
+    tar.on('error', () => {});
     this.tar = tar;
     const remote = this.target.exec(this.script(), { stdin: tar, check: false, step: this.options.step });
     this.remote = remote;

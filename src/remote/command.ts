@@ -28,6 +28,11 @@ export function sendInput(stdin: ExecOptions['stdin'], to: Writable): Promise<Er
     to.end(stdin ?? '');
     return Promise.resolve(undefined);
   }
+  if (stdin.destroyed) {
+    // Stopped before the command started (an SSH channel opens a round trip later): the input is cut.
+    to.end();
+    return Promise.resolve(stdin.errored ?? new Error('the input stream was closed before the command started'));
+  }
   return new Promise((resolve) => {
     stdin.on('error', (error) => {
       stdin.unpipe(to);
