@@ -34,7 +34,8 @@ const GATHER = 64 * 1024;
 export class ArchiveUpload {
   readonly dest: string;
   private readonly started = Date.now();
-  private readonly sums: string[] = [];
+  /** By name: a file sent twice is checked against its last bytes, the ones tar leaves in place. */
+  private readonly sums = new Map<string, string>();
   private readonly sumsName = `.attache-sha256-${randomBytes(6).toString('hex')}`;
   private tar?: PassThrough;
   private remote?: Promise<ExecResult>;
@@ -87,7 +88,8 @@ export class ArchiveUpload {
         if (sent !== size) throw this.fileError(file, remote, `the file shrank while it was sent (${sent} of ${size} bytes)`);
       }
       await this.write(padding(size));
-      this.sums.push(sumLine(hash.digest('hex'), name));
+      this.sums.delete(name);
+      this.sums.set(name, sumLine(hash.digest('hex'), name));
       this.files++;
       this.bytes += size;
       this.log.debug(`[${this.target.name}] streamed ${file.source ?? file.relative} -> ${remote} (${formatBytes(size)})`);
@@ -100,7 +102,9 @@ export class ArchiveUpload {
   putSymlink(relative: string, linkTarget: string, source?: string): Promise<string> {
     return this.serially(async () => {
       const remote = remotePathIn(this.dest, relative, this.target.name, this.options.step);
-      await this.write(symlinkHeader({ name: path.relative(this.dest, remote), target: linkTarget, mode: 0o777, mtimeMs: Date.now() }));
+      const name = path.relative(this.dest, remote);
+      await this.write(symlinkHeader({ name, target: linkTarget, mode: 0o777, mtimeMs: Date.now() }));
+      this.sums.delete(name); // a link that replaces a file sent earlier: nothing to hash
       return remote;
     }, { relative, source });
   }
@@ -112,7 +116,7 @@ export class ArchiveUpload {
   async finish(): Promise<void> {
     await this.serially(async () => {
       if (!this.tar && !this.gatheredBytes) return; // nothing was sent
-      const list = Buffer.from(this.sums.join(''), 'utf8');
+      const list = Buffer.from([...this.sums.values()].join(''), 'utf8');
       await this.write(fileHeader({ name: this.sumsName, mode: 0o600, mtimeMs: Date.now(), size: list.length }));
       await this.write(Buffer.concat([list, padding(list.length), END]));
       await this.flush();
