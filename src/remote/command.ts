@@ -25,7 +25,8 @@ export interface RunningCommand {
 export function sendInput(stdin: ExecOptions['stdin'], to: Writable): Promise<Error | undefined> {
   to.on('error', () => {}); // a command that does not read its input closes it early
   if (!(stdin instanceof Readable)) {
-    to.end(stdin ?? '');
+    if (stdin === undefined) to.end();
+    else to.end(stdin);
     return Promise.resolve(undefined);
   }
   if (stdin.destroyed) {
