@@ -211,7 +211,12 @@ export class ArchiveUpload {
     const needed = this.options.expected?.bytes;
     if (needed !== undefined) {
       // POSIX df: one line per file system, "Available" third from last (a file system name may hold spaces).
-      lines.push(`free=$(df -Pk . | awk 'NR==2 {print $(NF-2)}')`, `echo "free $free"`, sh`[ "$free" -ge ${Math.ceil(needed / 1024)} ] || exit ${NO_SPACE}`);
+      // A df that answers no number (none there, an odd format) does not block the upload: a full disk still says so.
+      lines.push(
+        `free=$(df -Pk . 2>/dev/null | awk 'NR==2 {print $(NF-2)}')`,
+        `echo "free $free"`,
+        sh`case $free in ''|*[!0-9]*) ;; *) [ "$free" -ge ${Math.ceil(needed / 1024)} ] || exit ${NO_SPACE} ;; esac`,
+      );
     }
     lines.push(
       // -p keeps modes whatever the umask; the archive names no owner: files belong to the deploy user.
