@@ -9,7 +9,7 @@ import { mapLimit } from '../limit';
 import { upload } from '../plugins/upload';
 import { sh } from '../remote/quote';
 import { checkSymlink } from '../remote/transfer';
-import { readManifest, unchanged, writeManifest, type AssetManifest } from './asset-manifest';
+import { readManifest, unchanged, writeManifestCommand, type AssetManifest } from './asset-manifest';
 import { HashCache } from './hash-cache';
 import { releaseIdOf, type Deploy, type ServerRun, type Step } from './context';
 import { runLocalHook } from './hooks';
@@ -63,9 +63,10 @@ export const assets: Step = {
     const reuse = previous.id ? candidates.filter((f) => unchanged(previous.manifest, f.remote, entryOf(f))) : [];
     const send = files.filter((f) => !reuse.includes(f));
 
-    if (previous.id && reuse.length) await linkFromPrevious(run, previous.id, id, reuse);
     if (send.length || links.length) await uploadFiles(run, id, send, links, cache, deploy.cancel.signal);
-    await writeManifest(run.target, run.layout.assetManifest(id), Object.fromEntries(files.map((f) => [f.remote, entryOf(f)])));
+    // Every hash is known now: the manifest goes in the same script as the links.
+    const manifest = writeManifestCommand(run.layout.assetManifest(id), Object.fromEntries(files.map((f) => [f.remote, entryOf(f)])));
+    await linkFromPrevious(run, previous.id, id, reuse, manifest);
     await cache.save();
 
     run.skipped.files += reuse.length;
@@ -88,13 +89,14 @@ async function previousManifest(run: ServerRun): Promise<{ id?: string; manifest
  * One shell script for all reused files (one round trip, however many files), one `ln` per
  * directory (`ln -f -- a b c dir`, which GNU and BSD ln both take): each file becomes a hard link
  * to the live release's copy. `-f` replaces a copy the checkout may hold at the same path (a
- * committed mix-manifest.json); the release is not live yet, so nobody reads it meanwhile.
+ * committed mix-manifest.json); the release is not live yet, so nobody reads it meanwhile. The
+ * script ends with `last` (the manifest's write).
  */
-async function linkFromPrevious(run: ServerRun, previousId: string, id: string, files: LocalAsset[]): Promise<void> {
+async function linkFromPrevious(run: ServerRun, previousId: string | undefined, id: string, files: LocalAsset[], last: string): Promise<void> {
   const byDirectory = new Map<string, string[]>();
-  for (const file of files) {
+  for (const file of previousId ? files : []) {
     const dir = path.posix.dirname(run.layout.inRelease(id, file.remote));
-    byDirectory.set(dir, [...(byDirectory.get(dir) ?? []), run.layout.inRelease(previousId, file.remote)]);
+    byDirectory.set(dir, [...(byDirectory.get(dir) ?? []), run.layout.inRelease(previousId as string, file.remote)]);
   }
   const lines: string[] = [];
   for (const [dir, sources] of byDirectory) {
@@ -102,6 +104,7 @@ async function linkFromPrevious(run: ServerRun, previousId: string, id: string, 
     // At most 500 names per ln: a directory of thousands stays well under the argument-length limit.
     for (let i = 0; i < sources.length; i += 500) lines.push(sh`ln -f -- ${sources.slice(i, i + 500)} ${dir}`);
   }
+  lines.push(last);
   const script = lines.join('\n');
   await run.target.exec('sh -e -s', { stdin: script + '\n', step: 'assets' });
 }
