@@ -75,6 +75,7 @@ export function upload(options: UploadOptions): Transform {
           source: file.path,
           size: file.stat?.size,
           mtimeMs: file.stat?.mtimeMs,
+          sha256: (file as UploadedFile & { sha256?: string }).sha256, // the deploy's manifest hash, when it set one
         });
         // A stream's contents are consumed by the upload; the file goes on without them.
         if (file.isStream()) (file as { contents: unknown }).contents = null;

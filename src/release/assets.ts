@@ -123,7 +123,8 @@ async function uploadFiles(run: ServerRun, id: string, files: LocalAsset[], link
         if (file.stat.size < READ_WHOLE) {
           const contents = await fs.readFile(file.source);
           file.sha256 ??= createHash('sha256').update(contents).digest('hex');
-          yield new Vinyl({ base: '/', path: vinylPath, stat: file.stat, contents });
+          // The manifest's hash goes along: the server checks the file it unpacks against it.
+          yield new Vinyl({ base: '/', path: vinylPath, stat: file.stat, contents, sha256: file.sha256 });
           continue;
         }
         yield new Vinyl({ base: '/', path: vinylPath, stat: file.stat, contents: hashedWhileRead(file) });

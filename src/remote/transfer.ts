@@ -19,6 +19,8 @@ export interface TransferFile {
   size?: number;
   /** Kept by the stream mode (tar carries it); the atomic mode leaves the server's time. */
   mtimeMs?: number;
+  /** The contents' sha256 when known ahead: the stream mode has the server check the file against it. */
+  sha256?: string;
 }
 
 export interface TransferStats {

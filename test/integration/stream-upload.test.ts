@@ -238,6 +238,19 @@ describe('stream upload of a fresh release, against a real sshd', () => {
       }
     });
 
+    it('a file that is not what the manifest says (a hash known ahead) is refused by the same check', async () => {
+      const session = await openTarget(direct(), quiet());
+      try {
+        const dest = path.join(tempDir('attache-stale-'), 'release');
+        const archive = new ArchiveUpload(session, dest, quiet(), { step: 'assets' });
+        await archive.put({ relative: 'ok.txt', contents: Buffer.from('ok\n'), sha256: sha256(Buffer.from('ok\n')) });
+        await archive.put({ relative: 'stale.txt', contents: Buffer.from('new bytes\n'), sha256: sha256(Buffer.from('old bytes\n')) });
+        await assert.rejects(archive.finish(), /do not match what was sent .*stale\.txt: FAILED/);
+      } finally {
+        await session.close();
+      }
+    });
+
     it('the connection cut halfway: the deploy fails, live and the previous release stay, the cut release stays incomplete', async () => {
       const { relay, target } = await relayed();
       const site = createSite({ target, server: assetServer(), buildAssets: false });
