@@ -20,9 +20,10 @@ export async function writeManifest(target: Target, file: string, manifest: Asse
 /**
  * The shell line that writes a manifest (for a step's script, so that it costs no round trip of its
  * own). `printf` is a shell builtin: the JSON, however long, never meets the argument-length limit.
+ * Its mode follows the umask: only the deploy reads it.
  */
 export function writeManifestCommand(file: string, manifest: AssetManifest): string {
-  return sh`printf '%s\\n' ${JSON.stringify(manifest)} > ${file} && chmod 644 -- ${file}`;
+  return sh`printf '%s\\n' ${JSON.stringify(manifest)} > ${file}`;
 }
 
 /** True when the previous release holds the same bytes and mode at the same path: link it, send nothing. */
