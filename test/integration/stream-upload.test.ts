@@ -293,7 +293,7 @@ describe('stream upload of a fresh release, against a real sshd', () => {
     });
   });
 
-  describe('a full disk (a 2 MB tmpfs)', () => {
+  describe('a full disk (a small tmpfs: 2–4 MB)', () => {
     it('the deploy checks free space first: "not enough space on <server>: X needed, Y free at <path>"', async () => {
       const root = path.join(tmpfs('4m'), 'root');
       const site = createSite({ target: direct(), root, server: assetServer(), buildAssets: false });
