@@ -19,7 +19,7 @@ import { randomFillSync } from 'node:crypto';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, statSync, statfsSync, writeFileSync, writeSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { acceptedLogins, startSshd, trust, type SshServer, type TestHome } from '../test/support/sshd';
+import { acceptedLogins, startSshd, trust, type SshServer, type TestHome } from '../support/sshd';
 import { createLogger } from '../src/log';
 import { openSession } from '../src/ssh/session';
 import type { DeployOutcome } from './attache-project';

@@ -1,7 +1,7 @@
 /**
  * The benchmark: `npm run bench` (= `npm run build && node --import tsx bench/run.ts`).
  *
- * Starts one throwaway sshd on loopback (test/support/sshd.ts), builds or reuses the fixture
+ * Starts one throwaway sshd on loopback (support/sshd.ts), builds or reuses the fixture
  * (bench/fixture.ts), runs every case BENCH_RUNS times (default 5; plus BENCH_WARMUP untimed runs
  * first, default 1), round-robin so that drift hits every case alike, and prints one table: median,
  * min and max wall seconds, and the median's ratio to the scp floor, to Attaché's method and to
@@ -21,7 +21,7 @@ import { appendFileSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { acceptedLogins, addAlias, createHome, startSshd, trust } from '../test/support/sshd';
+import { acceptedLogins, addAlias, createHome, startSshd, trust } from '../support/sshd';
 import { createGulpAttacheBench } from './cases/gulp-attache';
 import { runExtras } from './extras';
 import { buildFixture, FIXTURE_PARAMS } from './fixture';

@@ -24,7 +24,7 @@ export interface BenchServer {
   logFile: string;
 }
 
-/** The temp HOME made by test/support/sshd.ts createHome(); process.env.HOME points at it. */
+/** The temp HOME made by support/sshd.ts createHome(); process.env.HOME points at it. */
 export interface BenchHome {
   dir: string;
   sshDir: string;
