@@ -211,7 +211,7 @@ async function main(): Promise<void> {
       linkRuns.push({ label, link, ctx, cases, results, observations: ours.observations, shipitVersions: shipit.versions });
     }
 
-    const pass = async (entries: Entry[], passWarmup: number, title: string) => {
+    const pass = async (entries: Entry[], passWarmup: number) => {
       const started = performance.now();
       const loadAtStart = os.loadavg()[0];
       const rounds = passWarmup + Math.max(...entries.map((e) => e.runs));
@@ -219,7 +219,7 @@ async function main(): Promise<void> {
         const timed = round > passWarmup;
         for (const e of entries) {
           if (e.result.error || (timed && round - passWarmup > e.runs)) continue;
-          const label = `${title} ${e.link.label}, ${timed ? `run ${round - passWarmup}/${e.runs}` : `warm-up ${round}/${passWarmup}`}`;
+          const label = `${e.link.label}, ${timed ? `run ${round - passWarmup}/${e.runs}` : `warm-up ${round}/${passWarmup}`}`;
           const c = e.benchCase;
           // A failed attempt is counted (the table's "failed attempts" column) and made again from
           // setup, up to BENCH_RETRIES times; only then is the case given up (its row reads n/a).
@@ -263,7 +263,7 @@ async function main(): Promise<void> {
 
     // ---- loopback: every case, round-robin
     const loop = linkRuns[0];
-    const loopPass = await pass(loop.cases.map((c, i) => ({ link: loop, benchCase: c, result: loop.results[i], runs })), warmup, 'loopback:');
+    const loopPass = await pass(loop.cases.map((c, i) => ({ link: loop, benchCase: c, result: loop.results[i], runs })), warmup);
     const mainTable = renderMainTable(loop.results);
 
     // ---- WAN: every case at 0 ms and at the delay, interleaved case by case
@@ -276,7 +276,7 @@ async function main(): Promise<void> {
         { link: zero, benchCase: c, result: zero.results[i], runs: wanRuns },
         { link: far, benchCase: far.cases[i], result: far.results[i], runs: SLOW_OVER_WAN.has(c.name) ? wanSlowRuns : wanRuns },
       ]);
-      wanPass = await pass(entries, wanWarmup, 'WAN:');
+      wanPass = await pass(entries, wanWarmup);
       wan = wanRows(zero.results, far.results, delayMs);
       wanTable = renderWanTable(wan, { loopback: loop.results, at0: zero.results, atDelay: far.results, delayMs });
     }
@@ -314,10 +314,10 @@ async function main(): Promise<void> {
     console.log(renderTargets(targets));
     console.log('');
     const settingsLine =
-      `${info.cpus.count} × ${info.cpus.model}, ${info.memoryGiB} GiB, ${info.os}, node ${info.node}; loopback: ${runs} timed runs per case (+${warmup} warm-up), ${loopPass.seconds.toFixed(0)} s` +
-      (wanPass ? `; WAN: ${wanRuns} runs per case and link (+${wanWarmup} warm-up; ${wanSlowRuns} at ${delayMs} ms for ${[...SLOW_OVER_WAN].join(', ')}), ${wanPass.seconds.toFixed(0)} s` : '') +
+      `loopback: ${runs} timed run(s) per case (+${warmup} warm-up), ${loopPass.seconds.toFixed(0)} s` +
+      (wanPass ? `; WAN: ${wanRuns} run(s) per case and link (+${wanWarmup} warm-up; ${wanSlowRuns} at ${delayMs} ms for ${[...SLOW_OVER_WAN].join(', ')}), ${wanPass.seconds.toFixed(0)} s` : '') +
       `; measurements ${extrasSeconds.toFixed(0)} s; whole bench ${totalSeconds.toFixed(0)} s`;
-    console.log(settingsLine);
+    console.log(`${info.cpus.count} × ${info.cpus.model}, ${info.memoryGiB} GiB, ${info.os}, node ${info.node}; ${settingsLine}`);
     console.log(reportNote);
 
     const caseJson = (results: CaseResult[]) =>
@@ -479,7 +479,7 @@ function resultsMarkdown(r: {
     ...(wan
       ? [
           `Run on ${day}, ${cpu}, ${info.os.split(' (')[0]}, Node ${info.node.replace(/^v/, '')}; load average ${load(wan.load)}${wan.busy}. Every case crosses the bench's TCP relay (bench/wan/relay.ts) to the same sshd: each direction paced to ${wan.mbit} Mbit/s and, on the far link, delayed ${wan.delayMs} ms (a ${2 * wan.delayMs} ms round trip), order kept. ` +
-            `Medians of ${wan.runs} runs per link (${wan.slowRuns} at ${wan.delayMs} ms for \`scp -r\` and Attaché's method, a round trip per file), +${wan.warmup} warm-up; "loopback s" is the direct loopback table's median. ` +
+            `Medians of ${wan.runs} run(s) per link (${wan.slowRuns} at ${wan.delayMs} ms for \`scp -r\` and Attaché's method, a round trip per file), +${wan.warmup} warm-up; "loopback s" is the direct loopback table's median. ` +
             `**round trips** = (T at ${wan.delayMs} ms − T at 0 ms) / ${((2 * wan.delayMs) / 1000).toFixed(3)} s: the round trips the case waits for one after another. The redeploy cases' untimed first deploy goes over the direct link.`,
           '',
         ]
@@ -492,7 +492,7 @@ function resultsMarkdown(r: {
     '',
     '## Loopback table',
     '',
-    `Direct to the sshd's port. ${r.loopback.runs} timed runs per case (+${r.loopback.warmup} warm-up), round-robin, each on a fresh server root; medians; ratios are of medians. Wall time of the runs: ${r.loopback.seconds.toFixed(0)} s; load average ${load(r.loopback.load)}${r.loopback.busy}.`,
+    `Direct to the sshd's port. ${r.loopback.runs} timed run(s) per case (+${r.loopback.warmup} warm-up), round-robin, each on a fresh server root; medians; ratios are of medians. Wall time of the runs: ${r.loopback.seconds.toFixed(0)} s; load average ${load(r.loopback.load)}${r.loopback.busy}.`,
     '',
     r.mainTable,
     '',
