@@ -4,6 +4,8 @@
  *  floors and the peers, and compares each row with them.
  * ============================================================================================
  *
+ *   0. gulp --tasks               start-up alone: node, gulp-cli, the gulpfile's require of gulp-attache
+ *                                 and the task list, no connection (its round trips should read ~0)
  *   1. full first deploy          setup: a fresh root; run: `gulp deploy` with the preset
  *                                 (composer on, assets from the fixture's build output)
  *   2. redeploy, nothing changed  setup: a fresh root + one untimed deploy; run: deploy again
@@ -28,6 +30,7 @@ import { createLogger } from '../../src/log';
 import { upload } from '../../src/plugins/upload';
 import { handshakeCount } from '../../src/ssh/session';
 import type { BenchCase, BenchContext, BenchFixture } from '../types';
+import { spawnChecked } from '../proc';
 import { UserProject, type DeployOutcome, type UserInstall } from '../user-project';
 import { verifyAssets, verifyDeploy } from '../verify';
 import { CASE } from './names';
@@ -220,8 +223,21 @@ export function createGulpAttacheBench(ctx: BenchContext, install: UserInstall, 
     };
   };
 
+  // 0. Start-up: `gulp --tasks` in the full deploy's project (its .attache.json written by then).
+  const startupCase: BenchCase = {
+    name: CASE.startup,
+    async setup() {
+      full.configure(server(await ctx.freshServerRoot()));
+    },
+    async run() {
+      const { stdout } = await spawnChecked(install.gulpBin, ['--tasks'], { cwd: full.dir, env: { ...process.env, FORCE_COLOR: '0', NO_COLOR: '1' } });
+      if (!/deploy/.test(stdout)) throw new Error(`gulp --tasks listed no deploy task: ${stdout.slice(0, 300)}`);
+    },
+  };
+
   return {
     cases: [
+      startupCase,
       fullCase,
       unchangedCase,
       oneAssetCase,

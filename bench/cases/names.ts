@@ -8,6 +8,7 @@ export const CASE = {
   rsyncFloor: 'floor: rsync -a',
   attache: 'attache method (full deploy)',
   shipit: 'shipit-deploy (full deploy)',
+  startup: 'gulp-attache: gulp --tasks (start-up, no server)',
   full: 'gulp-attache: full first deploy',
   unchanged: 'gulp-attache: redeploy, nothing changed',
   oneAsset: 'gulp-attache: redeploy, one asset changed',

@@ -155,7 +155,7 @@ export async function fleet(input: MeasurementInput): Promise<{ section: Section
       header: ['servers', 'runs', 'failed attempts', 'total s (median)', '× one server', 's per server', 'machine CPU busy', 'swap spread ms', 'live step s', 'MB uploaded (all servers)', 'ssh logins per server'],
       rows,
       notes: [
-        'swap spread: from the first server\'s live swap to the last, by the swap plugin\'s "[server] …/live -> releases/<id>" log lines (each written right after that server\'s rename and its check).',
+        'total: the whole `gulp deploy --server=all` process (start-up included). swap spread: from the first server\'s live swap to the last, by the arrival of the swap plugin\'s "[server] …/live -> releases/<id>" lines from the process (each written right after that server\'s rename and its check).',
         `A run is given up after ${FLEET_ATTEMPTS} failed attempts (a failed deploy rolls every server back; each attempt starts from fresh roots).`,
         `Every server is on this machine: its sshd, git, composer and the SFTP writes of all of them share the ${os.cpus().length} CPUs with the deploying process, so the time grows with the fleet here where real servers would each bring their own CPU. machine CPU busy: the share of all CPUs' time (every process on the machine, from /proc/stat) that was busy during the deploy. Load average (1 min) before the fleet: ${load.toFixed(2)}.`,
         'The one-server size runs at least 3 times (it is the reference); × one server compares with the one-server median.',
