@@ -1,20 +1,32 @@
-import type { HookName, ServerConfig } from '../config/types';
-import { AttacheError } from '../errors';
+import type { HookName } from '../config/types';
+import { mapLimit } from '../limit';
 import { LocalTarget } from '../remote/local';
-import { quote } from '../remote/quote';
-import { composerCommand } from './composer';
 import type { Deploy, ServerRun } from './context';
 import { Layout } from './layout';
+import { expandTags } from './tags';
 
 /** As in Attaché, build and assets hooks run on the local machine in the project directory; the others on the server in root. */
-type LocalHook = 'before-build' | 'after-build' | 'before-assets' | 'after-assets';
+const LOCAL_HOOKS: ReadonlySet<HookName> = new Set(['before-build', 'after-build', 'before-assets', 'after-assets']);
 
 /**
- * Runs a hook's commands with Attaché's tags expanded (each value quoted):
- * @php, @composer, @release (the release id), @root, @path:<releases|serve|storage|env>, @artisan
- * (`<php> <release>/artisan`). Tags may be written `{{ @tag }}`.
+ * Fires one hook: a local hook once (from the first server's config, as the build), a server hook
+ * on each of `runs` (default every server of the deploy), at most `parallel` at once.
  */
-export async function runHook(hook: Exclude<HookName, LocalHook>, run: ServerRun, deploy: Deploy): Promise<void> {
+export async function fireHook(hook: HookName, deploy: Deploy, runs: readonly ServerRun[] = deploy.servers): Promise<void> {
+  if (LOCAL_HOOKS.has(hook)) {
+    const server = deploy.selected[0];
+    for (const template of server.scripts[hook] ?? []) {
+      const command = expandTags(template, server, new Layout(server), deploy.releaseId);
+      deploy.log.info(`[local] ${hook}: ${command}`);
+      await runLocal(command, deploy, hook);
+    }
+    return;
+  }
+  await mapLimit([...runs], deploy.parallel, (run) => runServerHook(hook, run, deploy));
+}
+
+/** A server hook's commands, in root, with Attaché's tags expanded (tags.ts). */
+export async function runServerHook(hook: HookName, run: ServerRun, deploy: Deploy): Promise<void> {
   for (const template of run.server.scripts[hook] ?? []) {
     const command = expandTags(template, run.server, run.layout, deploy.releaseId);
     run.log.info(`[${run.server.name}] ${hook}: ${command}`);
@@ -22,44 +34,8 @@ export async function runHook(hook: Exclude<HookName, LocalHook>, run: ServerRun
   }
 }
 
-export async function runLocalHook(hook: LocalHook, server: ServerConfig, deploy: Deploy): Promise<void> {
-  for (const template of server.scripts[hook] ?? []) {
-    const command = expandTags(template, server, new Layout(server), deploy.releaseId);
-    deploy.log.info(`[local] ${hook}: ${command}`);
-    await runLocal(command, deploy, hook);
-  }
-}
-
-export function expandTags(template: string, server: ServerConfig, layout: Layout, releaseId?: string): string {
-  const release = () => {
-    if (releaseId === undefined) {
-      throw new AttacheError(`"${template}" uses a release tag before the release exists`, {
-        server: server.name,
-        hint: '@release and @artisan are known from the clone step on (after-clone and later hooks).',
-      });
-    }
-    return releaseId;
-  };
-  const values: Record<string, () => string> = {
-    php: () => quote(server.php.bin),
-    composer: () => composerCommand(server).text,
-    release: () => quote(release()),
-    root: () => quote(layout.root),
-    artisan: () => `${quote(server.php.bin)} ${quote(layout.inRelease(release(), 'artisan'))}`,
-    'path:releases': () => quote(layout.releases),
-    'path:serve': () => quote(layout.live),
-    'path:storage': () => quote(layout.storage),
-    'path:env': () => quote(layout.env),
-  };
-  return template.replace(/\{\{\s*@([a-z]+(?::[a-z]+)?)\s*\}\}|@([a-z]+(?::[a-z]+)?)/g, (match, braced, bare) => {
-    const tag = braced ?? bare;
-    const value = values[tag];
-    if (!value) {
-      if (braced) throw new AttacheError(`unknown script tag @${tag}`, { server: server.name, hint: `Tags: ${Object.keys(values).map((t) => '@' + t).join(', ')}` });
-      return match; // e.g. an e-mail address in an echo
-    }
-    return value();
-  });
+export function isLocalHook(hook: HookName): boolean {
+  return LOCAL_HOOKS.has(hook);
 }
 
 /**
