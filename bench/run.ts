@@ -480,7 +480,7 @@ function resultsMarkdown(r: {
       ? [
           `Run on ${day}, ${cpu}, ${info.os.split(' (')[0]}, Node ${info.node.replace(/^v/, '')}; load average ${load(wan.load)}${wan.busy}. Every case crosses the bench's TCP relay (bench/wan/relay.ts) to the same sshd: each direction paced to ${wan.mbit} Mbit/s and, on the far link, delayed ${wan.delayMs} ms (a ${2 * wan.delayMs} ms round trip), order kept. ` +
             `Medians of ${wan.runs} run(s) per link (${wan.slowRuns} at ${wan.delayMs} ms for \`scp -r\` and Attaché's method, a round trip per file), +${wan.warmup} warm-up; "loopback s" is the direct loopback table's median. ` +
-            `**round trips** = (T at ${wan.delayMs} ms − T at 0 ms) / ${((2 * wan.delayMs) / 1000).toFixed(3)} s: the round trips the case waits for one after another. The redeploy cases' untimed first deploy goes over the direct link.`,
+            `**round trips** = (T at ${wan.delayMs} ms − T at 0 ms) / ${((2 * wan.delayMs) / 1000).toFixed(3)} s: the round trips the case waits for one after another. The \`gulp --tasks\` row opens no connection: its round trips are this run's noise. The redeploy cases' untimed first deploy goes over the direct link.`,
           '',
         ]
       : []),
