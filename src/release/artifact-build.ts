@@ -7,6 +7,7 @@ import { AttacheError } from '../errors';
 import { quote } from '../remote/quote';
 import type { Deploy } from './context';
 import { manifestOf, treeId, type ArtifactManifest } from './artifact-tree';
+import { HashCache } from './hash-cache';
 
 /**
  * The artifact strategy's local half: the release tree built on this machine, once per commit and
@@ -38,6 +39,15 @@ export async function buildArtifact(deploy: Deploy, server: ServerConfig): Promi
   const artifacts = path.join(cache, 'artifacts');
   await fs.mkdir(artifacts, { recursive: true });
   const { commit, gitDir } = await exportSource(deploy, server, branch, cache);
+  const key = await buildKey(deploy, server, commit);
+  const known = readJson(path.join(artifacts, BUILDS)) as Record<string, string> | undefined;
+  if (known?.[key]) {
+    const built = await loadArtifact(deploy.cwd, known[key]).catch(() => undefined);
+    if (built) {
+      deploy.log.info(`[local] artifact ${built.manifest.id}: already built from commit ${commit.slice(0, 8)} and these assets (cache)`);
+      return built;
+    }
+  }
   const work = await fs.mkdtemp(path.join(artifacts, '.build-'));
   try {
     const tree = path.join(work, 'tree');
@@ -57,6 +67,7 @@ export async function buildArtifact(deploy: Deploy, server: ServerConfig): Promi
     } else {
       deploy.log.info(`[local] artifact ${id}: the same tree is already built (commit ${commit.slice(0, 8)})`);
     }
+    await fs.writeFile(path.join(artifacts, BUILDS), JSON.stringify({ ...known, [key]: id }));
     return await loadArtifact(deploy.cwd, id);
   } finally {
     await fs.rm(work, { recursive: true, force: true });
@@ -89,6 +100,29 @@ export async function pruneArtifacts(cwd: string, inUse: string, keep = ARTIFACT
   const doomed = used.sort((a, b) => b.at - a.at).slice(keep).map((u) => u.name).filter((name) => name !== inUse);
   await Promise.all(doomed.map((name) => fs.rm(path.join(artifacts, name), { recursive: true, force: true })));
   return doomed;
+}
+
+/** What a build is made from → the artifact it made, so the same inputs are not built twice. */
+const BUILDS = '.builds.json';
+
+/**
+ * What the tree depends on besides the tools: the commit, the composer and asset settings, and
+ * every asset file's path, mode and content (hashes remembered by size and mtime, as for uploads).
+ */
+async function buildKey(deploy: Deploy, server: ServerConfig, commit: string): Promise<string> {
+  const hash = createHash('sha256').update(JSON.stringify({ commit, dev: server.composer.dev, skip: server.skip.filter((s) => s === 'composer' || s === 'assets') }));
+  if (server.skip.includes('assets')) return hash.digest('hex');
+  const hashes = await HashCache.open(deploy.cwd);
+  async function add(local: string, remote: string): Promise<void> {
+    const stat = await fs.stat(local).catch(() => null);
+    if (!stat) return void hash.update(`missing ${remote}\n`);
+    if (stat.isFile()) return void hash.update(`${remote} ${stat.mode & 0o7777} ${await hashes.hash(local, stat)}\n`);
+    if (!stat.isDirectory()) return;
+    for (const name of (await fs.readdir(local)).sort()) await add(path.join(local, name), `${remote}/${name}`);
+  }
+  for (const mapping of server.assets) await add(path.resolve(deploy.cwd, mapping.local), mapping.remote);
+  await hashes.save();
+  return hash.digest('hex');
 }
 
 /**

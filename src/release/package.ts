@@ -50,7 +50,7 @@ export const packageStep: Step = {
     const live = run.liveBefore ? run.layout.releaseIdOf(run.liveBefore) : undefined;
     const marker = live ? await readMarker(run, live) : undefined;
     if (marker?.artifact === manifest.id && marker.status === 'ready') holding.set(run, live as string);
-    await checkPhp(run, artifactOf(deploy));
+    else await checkPhp(run, artifactOf(deploy)); // where live holds it already, it runs on this PHP
   },
   async after(deploy) {
     const { manifest } = artifactOf(deploy);

@@ -163,6 +163,57 @@ describe('the artifact strategy: built here, shipped as files, to a server witho
     assert.equal(report.servers[0].liveAfter, report.servers[0].liveBefore);
   });
 
+  it('a deploy of the commit staging runs, built before, is a no-op; --force makes a release of links only', async () => {
+    await deploy(['--server=staging']); // staging ran the first release (rolled back): now the branch's head again
+    const head = liveId(roots.staging);
+    const before = snapshot(roots.staging);
+    const again = await deploy(['--server=staging']);
+    assert.match(again.lines.join('\n'), /already built from commit [0-9a-f]{8} and these assets \(cache\)/);
+    assert.match(again.lines.join('\n'), /staging \(release \d+\) already runs artifact/);
+    assert.deepEqual(snapshot(roots.staging), before, 'nothing changed');
+    assert.ok(!again.lines.some((line) => line.startsWith('lock')), 'not even the lock was taken');
+
+    const forced = await deploy(['--server=staging', '--force']);
+    const id = liveId(roots.staging);
+    assert.notEqual(id, head);
+    assert.equal(forced.report.servers[0].sent.files, 0, 'every file linked from the live release');
+    assert.equal(tree(roots.staging, id).id, tree(roots.staging, head).id);
+  });
+
+  it('a dry run says what it would send and changes nothing', async () => {
+    commitChange(repo.work, repo.bare, 'app/Dry.php', '<?php // dry\n');
+    const before = snapshot(roots.staging);
+    const { lines } = await deploy(['--server=staging', '--dry-run']);
+    assert.deepEqual(snapshot(roots.staging), before);
+    assert.match(lines.join('\n'), /\[dry run\] \[staging\] would make .* from artifact [0-9a-f]{20}: \d+ file\(s\) linked from release \d+, 1 sent/);
+  });
+
+  it('a deploy that fails after the tree was sent leaves no release behind and live as it was', async () => {
+    const saved = readFileSync(config, 'utf8');
+    const broken = JSON.parse(saved);
+    broken.servers.staging.scripts = { build: [], 'after-symlinks': ['exit 3'] };
+    writeFileSync(config, JSON.stringify(broken));
+    const releases = readdirSync(path.join(roots.staging, 'releases')).sort();
+    const live = liveId(roots.staging);
+    try {
+      const { log } = captureLogger('quiet');
+      await assert.rejects(runTask(attache({ cwd: repo.work, argv: ['node', 'gulp', 'deploy', '--server=staging'], logger: log }).deploy), /after-symlinks/);
+    } finally {
+      writeFileSync(config, saved);
+    }
+    assert.deepEqual(readdirSync(path.join(roots.staging, 'releases')).sort(), releases);
+    assert.equal(liveId(roots.staging), live);
+    assert.ok(!existsSync(path.join(roots.staging, '.attache-lock')));
+  });
+
+  it('the local cache keeps the three artifacts used last', async () => {
+    commitChange(repo.work, repo.bare, 'app/Fourth.php', '<?php // a fourth tree\n');
+    await deploy(['--server=staging']); // the fourth artifact built by this project
+    const artifacts = readdirSync(path.join(repo.work, 'node_modules', '.cache', 'gulp-attache', 'artifacts')).filter((name) => !name.startsWith('.'));
+    assert.equal(artifacts.length, 3, artifacts.join(', '));
+    assert.ok(artifacts.includes(tree(roots.staging, liveId(roots.staging)).id), 'the one deployed last is kept');
+  });
+
   it('releases shows the artifact of each release', async () => {
     const { lines } = await deploy(['--server=staging'], 'releases');
     assert.match(lines.join('\n'), new RegExp(tree(roots.staging, first).id.slice(0, 12)));
