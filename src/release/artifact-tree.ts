@@ -24,7 +24,16 @@ export interface ArtifactManifest extends TreeManifest {
   php?: { version: string; from: 'config.platform.php' | 'composer.lock' };
 }
 
-/** Walks a local tree (relative POSIX paths, sorted) and hashes every file. */
+/**
+ * Files are 0644, or 0755 when executable, as git itself records them: the same tree has the same
+ * id whatever the building machine's umask (git archive's own is 0002), and nothing in a release is
+ * writable by the group.
+ */
+function normalMode(mode: number): number {
+  return mode & 0o111 ? 0o755 : 0o644;
+}
+
+/** Walks a local tree (relative POSIX paths, sorted), gives every file its normal mode, and hashes it. */
 export async function manifestOf(root: string): Promise<TreeManifest> {
   const manifest: TreeManifest = { files: {}, links: {}, dirs: [] };
   async function walk(dir: string, relative: string): Promise<void> {
@@ -38,7 +47,9 @@ export async function manifestOf(root: string): Promise<TreeManifest> {
         await walk(full, rel);
       } else if (entry.isFile()) {
         const stat = await fs.stat(full);
-        manifest.files[rel] = { sha256: await hashFile(full), size: stat.size, mode: stat.mode & 0o7777 };
+        const mode = normalMode(stat.mode);
+        if ((stat.mode & 0o7777) !== mode) await fs.chmod(full, mode);
+        manifest.files[rel] = { sha256: await hashFile(full), size: stat.size, mode };
       }
     }
   }

@@ -77,6 +77,14 @@ describe('the artifact strategy refuses clearly, changing nothing', () => {
     untouched(s);
   });
 
+  it('no php on the server while the artisan steps need it', async () => {
+    const s = createSite({ target, server: { strategy: 'artifact', php: { bin: '/nonexistent/php' } } });
+    const { error } = await s.fail('deploy');
+    assert.match(error.message, /php does not run on the server \(\/nonexistent\/php: .*\), and the artisan steps need it/);
+    assert.match(error.message, /"skip"/);
+    untouched(s);
+  });
+
   it('a commit this checkout does not have is fetched from the repository into the local cache', async () => {
     const s = site();
     const other = path.join(tempDir('attache-other-'), 'clone');

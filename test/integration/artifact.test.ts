@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, lstatSync, readdirSync, readFileSync, readlinkSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { openTarget } from '../../src/open-target';
@@ -214,8 +214,28 @@ describe('the artifact strategy: built here, shipped as files, to a server witho
     assert.ok(artifacts.includes(tree(roots.staging, liveId(roots.staging)).id), 'the one deployed last is kept');
   });
 
+  it('a big file goes whole, a symlink and file modes arrive as committed', async () => {
+    const big = Buffer.alloc(17 * 1024 * 1024);
+    for (let i = 0; i < big.length; i += 4096) big.writeUInt32LE(i * 2654435761 >>> 0, i); // not all zeros: a real file
+    writeFileSync(path.join(repo.work, 'resources', 'big.bin'), big);
+    writeFileSync(path.join(repo.work, 'bin-tool'), '#!/bin/sh\necho tool\n', { mode: 0o755 });
+    symlinkSync('resources/big.bin', path.join(repo.work, 'big-link'));
+    git(repo.work, 'add', '-A');
+    git(repo.work, 'commit', '-q', '-m', 'Big file, a tool, a link');
+    git(repo.work, 'push', '-q', repo.bare, 'HEAD:master');
+    await deploy(['--server=staging']);
+    const dir = release(roots.staging, liveId(roots.staging));
+    assert.ok(readFileSync(path.join(dir, 'resources', 'big.bin')).equals(big));
+    assert.equal(readlinkSync(path.join(dir, 'big-link')), 'resources/big.bin');
+    assert.equal(statSync(path.join(dir, 'bin-tool')).mode & 0o7777, 0o755);
+    assert.equal(statSync(path.join(dir, 'app', 'Greeting.php')).mode & 0o7777, 0o644, 'not writable by the group, whatever git archive\'s umask');
+    for (const [file, entry] of Object.entries(tree(roots.staging, liveId(roots.staging)).files)) {
+      assert.equal(statSync(path.join(dir, file)).mode & 0o7777, entry.mode, `${file}'s mode`);
+    }
+  });
+
   it('releases shows the artifact of each release', async () => {
     const { lines } = await deploy(['--server=staging'], 'releases');
-    assert.match(lines.join('\n'), new RegExp(tree(roots.staging, first).id.slice(0, 12)));
+    assert.match(lines.join('\n'), new RegExp(`\\*\\s+${liveId(roots.staging)}\\s.*${tree(roots.staging, liveId(roots.staging)).id}`));
   });
 });
