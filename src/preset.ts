@@ -71,6 +71,8 @@ export function attache(options: AttacheOptions = {}): AttacheTasks {
       // The deploy failed (or was interrupted) and is undone: the rest of this gulp run has nothing to do.
       // Without gulp's task events only the other branch of a parallel part can tell.
       if (current?.failed && (tracked || inBranches.has(step))) return;
+      // A step ended the deploy early (nothing to deploy): the rest of this run has nothing to do either.
+      if (current?.endedEarly && (tracked || step !== firstStep)) return;
       await pluginErrors(() => deployment().runStep(step));
     }, step.description, `deploy:${step.name}`);
   }
@@ -85,6 +87,7 @@ export function attache(options: AttacheOptions = {}): AttacheTasks {
     }, description));
   }
 
+  const firstStep = stepsOf(plan)[0];
   const steps = Object.fromEntries(stepsOf(plan).map((step) => [step.name, stepTask(step)]));
   const gulpSeries = (parts: readonly PlanPart[]): TaskFunction[] =>
     parts.flatMap((part) =>

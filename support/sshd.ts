@@ -85,6 +85,8 @@ export interface StartOptions {
   authorizedKeys?: string[];
   /** Extra sshd_config lines. */
   config?: string[];
+  /** Variables every session gets (sshd takes only its first SetEnv line, so they join SHLVL's), e.g. a PATH. */
+  setEnv?: Record<string, string>;
 }
 
 /** Starts `sshd -D` on a free loopback port and waits until it answers with its banner. */
@@ -122,7 +124,7 @@ export async function startSshd(home: TestHome, options: StartOptions = {}): Pro
       `Subsystem sftp internal-sftp`,
       // bash run by sshd sources ~/.bashrc when SHLVL is unset; this machine's is slow (pyenv) and
       // would hide timing races behind ~140 ms per command. A server's clean shell is what we test.
-      `SetEnv SHLVL=1`,
+      ['SetEnv SHLVL=1', ...Object.entries(options.setEnv ?? {}).map(([name, value]) => `${name}=${value}`)].join(' '),
       ...(options.config ?? []),
     ].join('\n') + '\n',
   );

@@ -30,6 +30,8 @@ export const FLAGS: readonly FlagSpec[] = [
   { name: '--count', value: '<n>', description: 'releases to keep (default: the config\'s "keep")', tasks: ['prune'] },
   { name: '--parallel', value: '<n>', description: 'servers worked on at once (default 10)', tasks: 'every' },
   { name: '--report', value: '<file>', description: 'write the deploy report as JSON to this file', tasks: ['deploy'] },
+  { name: '--artifact', value: '<id|server>', description: 'deploy this built artifact, or the one a server runs (promote staging\'s): "strategy": "artifact"', tasks: ['deploy'] },
+  { name: '--force', description: 'deploy even when the live release already holds this artifact', tasks: ['deploy'] },
   { name: '--dry-run', description: 'read the server and print what would change; change nothing', tasks: 'every' },
   { name: '--verbose', description: 'show every remote command and file', tasks: 'every' },
   { name: '--quiet', description: 'show only warnings, errors and the summary', tasks: 'every' },
@@ -45,6 +47,9 @@ export interface Flags {
   count?: number;
   parallel?: number;
   report?: string;
+  /** `--artifact=`: an artifact id (or prefix) in the local cache, or a server whose live artifact to deploy. */
+  artifact?: string;
+  force: boolean;
   dryRun: boolean;
   verbose: boolean;
   quiet: boolean;
@@ -75,7 +80,7 @@ function takes(flag: FlagSpec, task: TaskName): boolean {
  * Positional words (node, gulp, task names) and single-dash flags (-T, -h) are gulp's business.
  */
 export function parseFlags(argv: readonly string[] = process.argv, task?: TaskName): Flags {
-  const flags: Flags = { dryRun: false, verbose: false, quiet: false, unknown: [] };
+  const flags: Flags = { force: false, dryRun: false, verbose: false, quiet: false, unknown: [] };
   const servers: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
@@ -104,6 +109,7 @@ export function parseFlags(argv: readonly string[] = process.argv, task?: TaskNa
     if (!spec.value) {
       if (value !== undefined) throw new AttacheError(`${name} takes no value (got ${arg})`, { hint: `Write ${name} alone.` });
       if (name === '--dry-run') flags.dryRun = true;
+      else if (name === '--force') flags.force = true;
       else if (name === '--verbose') flags.verbose = true;
       else flags.quiet = true;
       continue;
@@ -117,6 +123,7 @@ export function parseFlags(argv: readonly string[] = process.argv, task?: TaskNa
     else if (name === '--env') flags.env = value;
     else if (name === '--config') flags.config = value;
     else if (name === '--report') flags.report = value;
+    else if (name === '--artifact') flags.artifact = value;
     else if (name === '--count') flags.count = wholeNumber(name, value, 0);
     else flags.parallel = wholeNumber(name, value, 1);
   }

@@ -75,4 +75,8 @@ export interface ServerConfig {
   secrets: string[];
   /** Ours: steps switched off for this server, said aloud in the log (e.g. composer on a machine without it). */
   skip: SkippableStep[];
+  /** Ours: how the release tree is made: "clone" on the server (Attaché's), or "artifact", built here and sent. */
+  strategy: ReleaseStrategy;
 }
+
+export type ReleaseStrategy = 'clone' | 'artifact';

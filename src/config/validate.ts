@@ -2,7 +2,7 @@ import path from 'node:path';
 import { AttacheError, type ErrorContext } from '../errors';
 import { describe, isObject, type MergedServer, type Problem, type Segment } from './merge';
 import { closest } from './suggest';
-import { HOOK_NAMES, SKIPPABLE_STEPS, type SkippableStep, type AssetMapping, type HealthCheck, type HookName, type ServerConfig } from './types';
+import { HOOK_NAMES, SKIPPABLE_STEPS, type SkippableStep, type AssetMapping, type HealthCheck, type HookName, type ReleaseStrategy, type ServerConfig } from './types';
 
 const SSH_KEYS = [
   'acceptNewHostKeys',
@@ -35,6 +35,7 @@ export const SERVER_KEYS = [
   'healthcheck',
   'secrets',
   'skip',
+  'strategy',
   'ssh',
   'passphrase',
   ...SSH_KEYS,
@@ -201,7 +202,14 @@ export function validateServer(server: MergedServer, problems: Problem[]): Serve
     ...healthcheck(),
     secrets: strings(['secrets'], 'an array of strings') ?? [],
     skip: skip(),
+    strategy: strategy(),
   };
+
+  function strategy(): ReleaseStrategy {
+    const value = get(['strategy']);
+    if (value === undefined || value === 'clone' || value === 'artifact') return (value as ReleaseStrategy | undefined) ?? 'clone';
+    return expected(['strategy'], '"clone" (git and composer on the server) or "artifact" (built here, sent as files)', value), 'clone';
+  }
 
   function skip(): SkippableStep[] {
     const names = strings(['skip'], `an array of step names (${SKIPPABLE_STEPS.join(', ')})`) ?? [];

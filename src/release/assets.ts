@@ -40,6 +40,7 @@ export const assets: Step = {
   name: 'assets',
   description: 'upload the built assets into the release; unchanged files are reused from the live release',
   hooks: 'assets',
+  appliesTo: (server) => server.strategy === 'clone', // the artifact strategy puts them in its tree
   async run(run, deploy) {
     const collected = await collectOnce(run.server.assets, deploy);
     const files = collected.filter((f) => f.symlink === undefined);

@@ -12,6 +12,7 @@ export const clone: Step = {
   name: 'clone',
   description: 'fetch the branch into the server\'s mirror and check it out into releases/<id>',
   hooks: 'clone',
+  appliesTo: (server) => server.strategy === 'clone',
   async once(deploy) {
     deploy.releaseId ??= await chooseReleaseId(deploy); // a custom series may leave the release step out
   },

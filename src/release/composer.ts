@@ -7,6 +7,7 @@ export const composer: Step = {
   name: 'composer',
   description: 'composer install in the release (--no-dev unless composer.dev)',
   hooks: 'composer',
+  appliesTo: (server) => server.strategy === 'clone', // the artifact strategy runs it locally
   async run(run, deploy) {
     const dir = run.layout.release(releaseIdOf(deploy));
     // A dry run has no clone to look into: it prints the install as if composer.json were there.

@@ -1,4 +1,5 @@
 import type { AttacheConfig, HookName, ServerConfig } from '../config/types';
+import type { Flags } from '../cli/flags';
 import type { Logger } from '../log';
 import type { Target } from '../remote/target';
 import type { Layout } from './layout';
@@ -24,6 +25,10 @@ export interface Deploy {
   log: Logger;
   /** Aborted on failure or Ctrl-C: uploads stop taking new files. */
   cancel: AbortController;
+  /** The command line's flags (--force, --artifact, …), read and checked by the plan. */
+  flags: Flags;
+  /** Ends the deploy now, successfully: the steps still to come do nothing (a deploy with nothing to do). */
+  finish(): Promise<void>;
 }
 
 /** One server's part of a deploy. */
@@ -33,6 +38,8 @@ export interface ServerRun {
   target: Target;
   log: Logger;
   commit?: string;
+  /** The artifact id of the release being made (the artifact strategy), for its marker. */
+  artifact?: string;
   /** Where live pointed when the deploy connected (null: no live link yet). */
   liveBefore: string | null;
   /** Set by the swap: live was changed by this deploy (so a failure afterwards swaps it back). */

@@ -1,5 +1,6 @@
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
+import type { Flags } from '../cli/flags';
 import type { AttacheConfig, HookName, ServerConfig } from '../config/types';
 import { AttacheError } from '../errors';
 import type { Logger } from '../log';
@@ -43,6 +44,7 @@ export class Deployment implements Deploy {
   readonly branch?: string;
   readonly parallel: number;
   readonly log: Logger;
+  readonly flags: Flags;
   readonly cancel = new AbortController();
   releaseId?: string;
   servers: ServerRun[] = [];
@@ -51,6 +53,8 @@ export class Deployment implements Deploy {
   private readonly inFlight = new Set<Promise<unknown>>();
   private readonly openPhases = new Set<Phase>();
   private readonly startedPhases = new Set<Phase>();
+  /** A step ended the deploy (it had nothing to do): the steps after it do nothing. */
+  endedEarly = false;
   private committed = false;
   private failure?: unknown;
   private finishing?: Promise<void>;
@@ -72,6 +76,7 @@ export class Deployment implements Deploy {
     this.branch = plan.branch;
     this.parallel = plan.parallel;
     this.log = plan.log;
+    this.flags = plan.flags;
     this.removeInterruptHandlers = onInterrupt((signal) => this.interrupt(signal));
   }
 
@@ -131,6 +136,7 @@ export class Deployment implements Deploy {
    */
   async finish(): Promise<void> {
     if (this.finishing) return this.finishing;
+    if (this.inFlight.size) this.endedEarly = true; // a step ended it: nothing left to do (a no-op deploy)
     try {
       for (const phase of this.openPhases) await this.closePhase(phase);
     } catch (error) {

@@ -1,3 +1,4 @@
+import { artifact } from './artifact';
 import { artisan } from './artisan';
 import { assets } from './assets';
 import { build } from './build';
@@ -9,6 +10,7 @@ import { health } from './health';
 import { live } from './live';
 import { lock } from './lock';
 import { migrate } from './migrate';
+import { packageStep } from './package';
 import { prune } from './prune';
 import { release } from './release';
 import { shared } from './shared';
@@ -23,13 +25,18 @@ export type PlanPart = Step | { together: Step[][] } | { phase: HookStem; parts:
  * shared → composer → artisan → migrate; Attaché's "deploy" phase (before-deploy … after-deploy)
  * spans clone through migrate; `live` is the one moment the site changes; once `health` passes
  * the deploy is committed and a failure no longer swaps back.
+ *
+ * Both strategies are in the plan; each step's appliesTo picks its servers ("strategy" in the
+ * config), so a fleet may mix them: clone and composer on "clone" servers, package and artifact
+ * (built here, sent as files) on "artifact" ones, where the asset upload is part of the tree.
  */
 export const DEPLOY_PLAN: readonly PlanPart[] = [
   build,
   connect,
+  packageStep,
   lock,
   release,
-  { phase: 'deploy', parts: [clone, { together: [[shared, composer, artisan, migrate], [assets]] }] },
+  { phase: 'deploy', parts: [clone, artifact, { together: [[shared, composer, artisan, migrate], [assets]] }] },
   live,
   health,
   prune,
@@ -43,5 +50,5 @@ export function stepsOf(parts: readonly PlanPart[]): Step[] {
 
 export const DEPLOY_SERIES: readonly Step[] = stepsOf(DEPLOY_PLAN);
 
-export { artisan, assets, build, clone, composer, connect, health, live, lock, migrate, prune, release, shared, unlock };
+export { artifact, artisan, assets, build, clone, composer, connect, health, live, lock, migrate, packageStep, prune, release, shared, unlock };
 export type { Deploy, ServerRun, Step } from './context';

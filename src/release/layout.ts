@@ -62,6 +62,11 @@ export class Layout {
     return path.join(this.release(id), '.attache-assets.json');
   }
 
+  /** An artifact release's listing (every file's hash, size, mode): the next deploy links what it already has. */
+  artifactManifest(id: string): string {
+    return path.join(this.release(id), '.attache-artifact.json');
+  }
+
   releaseStorage(id: string): string {
     return path.join(this.release(id), 'storage');
   }

@@ -33,6 +33,7 @@ export const live: Step = {
       id,
       status: 'ready',
       commit: run.commit,
+      ...(run.artifact && { artifact: run.artifact }),
       branch: deploy.branch ?? server.branch,
       deployedAt: new Date().toISOString(),
       by: `${os.userInfo().username}@${os.hostname()}`,

@@ -56,6 +56,12 @@ export function makePlan(task: TaskName, options: PlanOptions): Plan {
   const branch = options.branch ?? flags.branch;
   if (branch) validateBranch(branch);
   if (task === 'deploy') checkOneMigratingServer(selected);
+  if (flags.artifact && !selected.some((server) => server.strategy === 'artifact')) {
+    throw new AttacheError(`--artifact=${flags.artifact} ships a built artifact, and none of ${selected.map((s) => s.name).join(', ')} has "strategy": "artifact"`, {
+      key: 'strategy',
+      hint: 'Set "strategy": "artifact" on the server(s) to deploy built trees, or leave --artifact out.',
+    });
+  }
   for (const server of selected) {
     server.secrets.forEach(registerSecret);
     registerSecret(server.ssh.passphrase);

@@ -7,6 +7,8 @@ export interface ReleaseMarker {
   id: string;
   status: 'ready' | 'failed';
   commit?: string;
+  /** The artifact strategy's tree id (the same tree on every server it was deployed to). */
+  artifact?: string;
   branch?: string;
   deployedAt?: string;
   by?: string;

@@ -4,7 +4,7 @@ import { table } from './summary';
 
 /**
  * The outcome of a deploy as a value: printed by formatReport, written by --report=<file>, returned
- * to callers (tasks.report()), read by the benchmark.
+ * to callers (tasks.report), read by the benchmark.
  */
 export interface DeployReport {
   /** The task that ran (deploy, rollback, …). */
@@ -23,6 +23,8 @@ export interface ServerReport {
   result: 'deployed' | 'failed' | 'rolled back' | 'untouched' | 'dry run' | 'done';
   release?: string;
   commit?: string;
+  /** The artifact strategy's tree id. */
+  artifact?: string;
   /** Step name -> seconds, in the order they ran. */
   steps: Record<string, number>;
   /** Asset files sent over the wire. */
@@ -57,6 +59,7 @@ export function serverReport(run: ServerRun, outcome: { committed: boolean; dryR
     result,
     release: outcome.releaseId,
     commit: run.commit,
+    ...(run.artifact && { artifact: run.artifact }),
     steps: { ...run.timings },
     sent: { ...run.uploaded },
     reused: { ...run.skipped },

@@ -118,7 +118,7 @@ function createProject(target: TargetSpec, options: { repo?: AppRepository; serv
   return project;
 }
 
-/** The deploy's report (tasks.report()), as the numbers these tests check. */
+/** The deploy's report (tasks.report), as the numbers these tests check. */
 function summaryOf(report: DeployReport | undefined): SummaryRow {
   assert.ok(report, 'the deploy made a report');
   const server = report.servers[0];

@@ -157,7 +157,7 @@ describe('deploy preset: the gulp task tree', () => {
     // Steps may be grouped (<series>, <parallel>) inside; read in order, they are the release series.
     assert.deepEqual(
       leaves(deploy),
-      ['build', 'connect', 'lock', 'release', 'clone', 'shared', 'composer', 'artisan', 'migrate', 'assets', 'live', 'health', 'prune', 'unlock'].map((step) => `deploy:${step}`),
+      ['build', 'connect', 'package', 'lock', 'release', 'clone', 'artifact', 'shared', 'composer', 'artisan', 'migrate', 'assets', 'live', 'health', 'prune', 'unlock'].map((step) => `deploy:${step}`),
     );
     assert.match(tasks.deploy.description ?? '', /^deploy a new release/);
     assert.ok(tasks.deploy.flags?.['--server=<name>'] && tasks.deploy.flags['--env=<file>'], 'gulp --tasks shows the flags');
@@ -172,7 +172,7 @@ describe('deploy preset: the gulp task tree', () => {
     registry.task('deploy-without-build', without.deploy);
     registry.task('deploy-custom-build', replaced.deploy);
     const labels = (name: string) => leaves(registry.tree({ deep: true }).nodes.find((node) => node.label === name)!);
-    assert.deepEqual(labels('deploy-without-build').slice(0, 2), ['deploy:connect', 'deploy:lock']);
+    assert.deepEqual(labels('deploy-without-build').slice(0, 2), ['deploy:connect', 'deploy:package']);
     assert.ok(!labels('deploy-without-build').includes('deploy:build'));
     assert.deepEqual(labels('deploy-custom-build').slice(0, 2), ['deploy:build', 'deploy:connect']);
     assert.match(replaced.steps.build.description ?? '', /your build task my-build/);

@@ -244,6 +244,7 @@ describe('loadConfig: defaults', () => {
       ssh: {},
       secrets: [],
       skip: [],
+      strategy: 'clone',
     });
   });
 
@@ -643,13 +644,13 @@ describe('parseFlags', () => {
   const argv = (...flags: string[]) => ['/usr/bin/node', '/usr/bin/gulp', 'deploy', ...flags];
 
   it('has defaults when no flag is given', () => {
-    assert.deepEqual(parseFlags(argv()), { dryRun: false, verbose: false, quiet: false, unknown: [] });
+    assert.deepEqual(parseFlags(argv()), { force: false, dryRun: false, verbose: false, quiet: false, unknown: [] });
   });
 
   it('reads every flag, with = or a separate value', () => {
     assert.deepEqual(
-      parseFlags(argv('--server=production', '--branch', 'feature/x', '--release=20261126203000-2', '--env', 'staging', '--dry-run', '--verbose', '--quiet', '--parallel=3')),
-      { dryRun: true, verbose: true, quiet: true, unknown: [], server: 'production', branch: 'feature/x', release: '20261126203000-2', env: 'staging', parallel: 3 },
+      parseFlags(argv('--server=production', '--branch', 'feature/x', '--release=20261126203000-2', '--env', 'staging', '--dry-run', '--verbose', '--quiet', '--parallel=3', '--artifact=staging', '--force')),
+      { force: true, artifact: 'staging', dryRun: true, verbose: true, quiet: true, unknown: [], server: 'production', branch: 'feature/x', release: '20261126203000-2', env: 'staging', parallel: 3 },
     );
     assert.equal(parseFlags(argv('--server', 'web')).server, 'web');
     assert.equal(parseFlags(argv('--parallel', '2')).parallel, 2);
@@ -682,7 +683,7 @@ describe('parseFlags', () => {
 
   it('treats --silent as quiet and stops at --', () => {
     assert.equal(parseFlags(argv('--silent')).quiet, true);
-    assert.deepEqual(parseFlags(argv('--', '--server=x', '--nope')), { dryRun: false, verbose: false, quiet: false, unknown: [] });
+    assert.deepEqual(parseFlags(argv('--', '--server=x', '--nope')), { force: false, dryRun: false, verbose: false, quiet: false, unknown: [] });
   });
 
   it('passes --release through unchecked (rollback also takes words like latest)', () => {

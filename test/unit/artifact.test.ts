@@ -1,0 +1,93 @@
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { describe, it } from 'node:test';
+import { loadConfig } from '../../src/config';
+import { reuse } from '../../src/release/artifact';
+import type { ArtifactManifest } from '../../src/release/artifact-tree';
+import { treeId } from '../../src/release/artifact-tree';
+import { minorMismatch, satisfies } from '../../src/release/php-version';
+import { tarOf, tarSize } from '../../src/release/tar';
+
+describe('artifact: the tar writer', () => {
+  it('writes what GNU tar reads back: modes, long and non-ASCII names', () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'attache-tar-'));
+    const long = 'vendor/' + 'deep/'.repeat(40) + 'File.php';
+    const files = [
+      { name: 'bin/run', mode: 0o755, contents: Buffer.from('#!/bin/sh\n'), mtime: 1_700_000_000 },
+      { name: long, mode: 0o644, contents: Buffer.alloc(1500, 7), mtime: 1_700_000_000 },
+      { name: 'lang/ünï cödé.php', mode: 0o600, contents: Buffer.from('<?php'), mtime: 1_700_000_000 },
+      { name: 'a'.repeat(150) + '/' + 'b'.repeat(99), mode: 0o644, contents: Buffer.from(''), mtime: 1_700_000_000 },
+    ];
+    const archive = tarOf(files);
+    assert.equal(archive.length, files.reduce((n, f) => n + tarSize(f.name, f.contents.length), 0) + 1024, 'tarSize counts what tarOf writes');
+    writeFileSync(path.join(dir, 'a.tar'), archive);
+    execFileSync('tar', ['-x', '-p', '--no-same-owner', '-f', 'a.tar'], { cwd: dir });
+    for (const file of files) {
+      assert.ok(readFileSync(path.join(dir, file.name)).equals(file.contents), file.name);
+      assert.equal(statSync(path.join(dir, file.name)).mode & 0o7777, file.mode, file.name);
+    }
+  });
+});
+
+describe('artifact: PHP versions against composer\'s platform', () => {
+  it('reads the lock\'s constraint forms', () => {
+    assert.equal(satisfies('8.2.36', '>=8.1'), true);
+    assert.equal(satisfies('8.2.36', '^8.3'), false);
+    assert.equal(satisfies('8.2.36', '^7.4 || ^8.0'), true);
+    assert.equal(satisfies('8.2.36', '>=8.0 <8.2'), false);
+    assert.equal(satisfies('8.2.36', '~8.1'), true);
+    assert.equal(satisfies('8.2.36', '~8.1.2'), false);
+    assert.equal(satisfies('8.2.36', '8.2.*'), true);
+    assert.equal(satisfies('8.2.36', 'dev-main'), undefined, 'a form not understood is not called a mismatch');
+  });
+
+  it('config.platform.php must be the server\'s minor version', () => {
+    assert.equal(minorMismatch('8.2.36', '8.2.0'), undefined);
+    assert.equal(minorMismatch('8.2.36', '7.4'), '8.2 is not 7.4');
+  });
+});
+
+describe('artifact: what the live release already has', () => {
+  const manifest = (files: Record<string, [string, number]>): ArtifactManifest => ({
+    id: '',
+    commit: '',
+    branch: 'master',
+    builtAt: '',
+    links: {},
+    dirs: [],
+    files: Object.fromEntries(Object.entries(files).map(([p, [sha256, mode]]) => [p, { sha256, size: 1, mode }])),
+  });
+
+  it('links files by content and mode, at any path, and sends the rest', () => {
+    const live = manifest({ 'a.php': ['h1', 0o644], 'old/b.php': ['h2', 0o644], 'x': ['h3', 0o755] });
+    const next = manifest({ 'a.php': ['h1', 0o644], 'new/b.php': ['h2', 0o644], 'x': ['h3', 0o644], 'c.php': ['h4', 0o644] });
+    const { linked, sent } = reuse(next, live);
+    assert.deepEqual(linked, [{ path: 'a.php', from: 'a.php' }, { path: 'new/b.php', from: 'old/b.php' }]);
+    assert.deepEqual(sent, ['x', 'c.php'], 'a mode change is sent: a hard link shares its mode');
+    assert.deepEqual(reuse(next, undefined).sent.length, 4);
+  });
+
+  it('the id is the tree\'s content, not the order it was listed in', () => {
+    const a = manifest({ 'a.php': ['h1', 0o644], 'b.php': ['h2', 0o644] });
+    const b = manifest({ 'b.php': ['h2', 0o644], 'a.php': ['h1', 0o644] });
+    assert.equal(treeId(a), treeId(b));
+    assert.notEqual(treeId(a), treeId(manifest({ 'a.php': ['h1', 0o755], 'b.php': ['h2', 0o644] })));
+  });
+});
+
+describe('artifact: "strategy" in the config', () => {
+  const load = (strategy: unknown) => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'attache-strategy-'));
+    writeFileSync(path.join(dir, '.attache.json'), JSON.stringify({ repository: 'git@example.com:a/b.git', servers: { production: { host: 'example.com', root: '/var/www/app', strategy } } }));
+    return loadConfig('.attache.json', { cwd: dir }).servers.production.strategy;
+  };
+
+  it('is "clone" unless "artifact" is asked for, and refuses anything else', () => {
+    assert.equal(load(undefined), 'clone');
+    assert.equal(load('artifact'), 'artifact');
+    assert.throws(() => load('artefact'), /strategy.*expected "clone" .* or "artifact"/s);
+  });
+});
