@@ -8,6 +8,9 @@ import net from 'node:net';
  *   relay.cutAfter(n)  — cut once n more bytes have gone client → server (counted across connections)
  *   relay.cut()        — cut now
  *   relay.throttle(r)  — pass at most r bytes per second client → server (null: full speed)
+ *   relay.stall()      — stop forwarding either way, keeping every socket open (new connections
+ *                        are accepted and held too): a route that went dead without a word
+ *   relay.resume()     — forward again, including what was held
  */
 export interface Relay {
   port: number;
@@ -23,6 +26,11 @@ export interface Relay {
   cut(): void;
   /** Limits client → server to `bytesPerSecond` (null: no limit), to make an upload last. */
   throttle(bytesPerSecond: number | null): void;
+  /** Stops forwarding both ways on every connection, new ones included; the sockets stay open. */
+  stall(): void;
+  /** Forwards again after stall(). */
+  resume(): void;
+  readonly stalled: boolean;
   close(): Promise<void>;
 }
 
@@ -34,6 +42,11 @@ export async function startRelay(targetPort: number, targetHost = '127.0.0.1'): 
   let armed: { at: number; fired: () => void } | undefined;
   let cutting = false;
   let rate: number | null = null;
+  let stalled = false;
+  /** Resumes reading a socket unless the relay is stalled (then resume() does it). */
+  const flow = (socket: net.Socket) => {
+    if (!stalled) socket.resume();
+  };
 
   const cut = () => {
     cuts++;
@@ -58,6 +71,10 @@ export async function startRelay(targetPort: number, targetHost = '127.0.0.1'): 
     };
     client.on('error', drop).on('close', drop);
     server.on('error', drop).on('close', drop);
+    if (stalled) {
+      client.pause();
+      server.pause();
+    }
 
     client.on('data', (chunk: Buffer) => {
       if (cutting) return;
@@ -83,15 +100,15 @@ export async function startRelay(targetPort: number, targetHost = '127.0.0.1'): 
         // Hold the client back for as long as this chunk takes at the limited rate.
         client.pause();
         setTimeout(() => {
-          if (!full || server.writableLength === 0) client.resume();
+          if (!full || server.writableLength === 0) flow(client);
         }, (chunk.length / rate) * 1000);
       } else if (full) client.pause();
     });
-    server.on('drain', () => client.resume());
+    server.on('drain', () => flow(client));
     server.on('data', (chunk: Buffer) => {
       if (!client.write(chunk)) server.pause();
     });
-    client.on('drain', () => server.resume());
+    client.on('drain', () => flow(server));
   });
   await new Promise<void>((resolve, reject) => {
     listener.once('error', reject);
@@ -119,6 +136,23 @@ export async function startRelay(targetPort: number, targetHost = '127.0.0.1'): 
     cut,
     throttle(bytesPerSecond) {
       rate = bytesPerSecond;
+    },
+    get stalled() {
+      return stalled;
+    },
+    stall() {
+      stalled = true;
+      for (const pair of pairs) {
+        pair.client.pause();
+        pair.server.pause();
+      }
+    },
+    resume() {
+      stalled = false;
+      for (const pair of pairs) {
+        pair.client.resume();
+        pair.server.resume();
+      }
     },
     close() {
       armed = undefined;
