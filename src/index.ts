@@ -2,7 +2,7 @@
 export { AttacheError, RemoteCommandError, type ErrorContext } from './errors';
 export { createLogger, registerSecret, type Logger, type Verbosity } from './log';
 export { quote, sh } from './remote/quote';
-export { openTarget } from './remote/open';
+export { openTarget } from './open-target';
 export type { Target, ExecOptions, ExecResult, FileStat } from './remote/target';
 export type { ServerSpec, ServerOptions } from './ssh/resolve';
 export { upload, type UploadOptions, type UploadedFile } from './plugins/upload';

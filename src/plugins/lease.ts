@@ -1,5 +1,5 @@
 import type { Logger } from '../log';
-import { openTarget } from '../remote/open';
+import { openTarget } from '../open-target';
 import type { Target } from '../remote/target';
 import type { ServerSpec } from '../ssh/resolve';
 

@@ -1,5 +1,5 @@
-import { sh, raw } from '../remote/quote';
-import type { ServerConfig } from '../config/types';
+import { sh } from '../remote/quote';
+import { composerCommand } from './tools';
 import { releaseIdOf, type Step } from './context';
 import { runHook } from './hooks';
 
@@ -20,9 +20,3 @@ export const composer: Step = {
     await runHook('after-composer', run, deploy);
   },
 };
-
-/** A .phar runs through the configured PHP; anything else is a command on the PATH (or a path). */
-export function composerCommand(server: ServerConfig) {
-  const { bin } = server.composer;
-  return raw(bin.endsWith('.phar') ? sh`${server.php.bin} ${bin}` : sh`${bin}`);
-}

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { registerEnvSecrets } from '../log';
 import type { ServerConfig } from '../config/types';
 import { AttacheError } from '../errors';
-import { openTarget } from '../remote/open';
+import { openTarget } from '../open-target';
 import type { Target } from '../remote/target';
 import { mapLimit } from '../limit';
 import { Layout } from './layout';

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import PluginError from 'plugin-error';
 import { swap } from '../../src/plugins/swap';
-import { openTarget } from '../../src/remote/open';
+import { openTarget } from '../../src/open-target';
 import type { SwapResult } from '../../src/remote/swap-link';
 import { tempDir } from '../support/fixtures';
 import { captureLogger } from '../support/log';

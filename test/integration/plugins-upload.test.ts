@@ -6,7 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import PluginError from 'plugin-error';
 import Vinyl from 'vinyl';
 import { upload, type UploadedFile } from '../../src/plugins/upload';
-import { openTarget } from '../../src/remote/open';
+import { openTarget } from '../../src/open-target';
 import type { Target } from '../../src/remote/target';
 import { tempDir } from '../support/fixtures';
 import { captureLogger } from '../support/log';

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { ServerConfig } from '../../src/config/types';
-import { expandTags } from '../../src/release/hooks';
+import { expandTags } from '../../src/release/tags';
 import { Layout } from '../../src/release/layout';
 import { releasesToPrune } from '../../src/release/prune';
 import { compareIds, type ReleaseInfo } from '../../src/release/releases';
