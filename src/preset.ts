@@ -10,7 +10,7 @@ import { COMMIT_AFTER, DEPLOY_PLAN, DEPLOY_SERIES, connect, lock, unlock, type D
 import { listReleases, type ReleaseInfo } from './release/releases';
 import { activateRelease } from './release/rollback';
 import { pruneReleases } from './release/prune';
-import { releaseLock } from './release/lock';
+import { freeLock } from './release/lock';
 import { abort, close, commit, onInterrupt, runStep } from './release/runner';
 import { deploySummary, releasesAcrossServers, releasesTable } from './release/summary';
 
@@ -257,9 +257,8 @@ export function attache(options: AttacheOptions = {}): AttacheTasks {
       await pruneReleases(run);
     }),
     unlock: operation('unlock', 'free a deploy lock left by a deploy that was killed', false, async (run) => {
-      const owner = await run.target.readFile(run.layout.lockOwner).catch(() => null);
-      await releaseLock(run);
-      run.log.info(`[${run.server.name}] lock freed${owner ? ` (it was held by ${owner.toString().trim()})` : ' (it was not held)'}`);
+      const { owner } = await freeLock(run);
+      run.log.info(`[${run.server.name}] lock freed${owner ? ` (it was held by ${owner})` : ' (it was not held)'}`);
     }),
     steps,
   };

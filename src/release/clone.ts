@@ -3,6 +3,7 @@ import { mapLimit } from '../limit';
 import { sh } from '../remote/quote';
 import { releaseIdOf, type Deploy, type Step } from './context';
 import { runHook } from './hooks';
+import { recordRelease } from './lock';
 import { compareIds } from './releases';
 
 /**
@@ -26,8 +27,10 @@ export const clone: Step = {
     const ref = `refs/heads/${branch}`;
     await runHook('before-deploy', run, deploy); // Attaché's "deploy" task, clone through migrate, starts here
     await runHook('before-clone', run, deploy);
-    await target.exec(sh`mkdir -p -- ${layout.releases} && mkdir -- ${dir}`, { step: 'clone' });
-    run.undo.push({ step: 'clone', action: () => target.exec(sh`rm -rf -- ${dir} ${layout.checkoutIndex(id)}`, { step: 'clean up' }).then(() => undefined) });
+    // The lock records the release first: if this deploy dies, whoever frees its lock removes the release too.
+    await target.exec(sh`${recordRelease(run, id)}mkdir -p -- ${layout.releases} && mkdir -- ${dir}`, { step: 'clone' });
+    // Undo actions use the run's target when they run: a reconnect may have replaced it.
+    run.undo.push({ step: 'clone', action: () => run.target.exec(sh`rm -rf -- ${dir} ${layout.checkoutIndex(id)}`, { step: 'clean up' }).then(() => undefined) });
 
     // A mirror left half-made by an interrupted first clone is made again.
     await target.exec(

@@ -44,6 +44,7 @@ export const live: Step = {
     run.undo.push({
       step: 'live',
       action: async () => {
+        const target = run.target; // when it runs: a reconnect may have replaced the connection
         const now = await linkTarget(target, layout.live);
         if (now === previous || now === NOT_A_LINK) return; // never swapped (a refused swap changes nothing)
         if (typeof previous === 'string') await swapLink(target, layout.live, previous, 'roll back');

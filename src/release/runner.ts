@@ -2,6 +2,8 @@ import { AttacheError, withContext } from '../errors';
 import { mapLimit } from '../limit';
 import type { ServerConfig } from '../config/types';
 import type { Deploy, Step } from './context';
+import { stopHeartbeat } from './lock';
+import { undoOnServer } from './undo';
 
 /**
  * Runs one step: its once-part, then its per-server part on every server (at most `parallel` at
@@ -69,14 +71,8 @@ export async function abort(deploy: Deploy): Promise<void> {
   await Promise.allSettled([...deploy.inFlight]);
   await Promise.all(
     deploy.servers.map(async (run) => {
-      for (const { step, action } of run.undo.reverse()) {
-        try {
-          await action();
-        } catch (error) {
-          run.log.error(`[${run.server.name}] could not undo ${step}: ${(error as Error).message}`);
-        }
-      }
-      run.undo = [];
+      // Each server on its own: a lost connection is replaced for the undo (see undo.ts).
+      await undoOnServer(run, deploy.releaseId);
       if (deploy.committed) run.result = 'deployed';
       else run.result = run.error ? 'failed' : run.timings.live !== undefined ? 'rolled back' : 'untouched';
     }),
@@ -94,7 +90,7 @@ export function commit(deploy: Deploy): void {
 }
 
 export async function close(deploy: Deploy): Promise<void> {
-  await Promise.all(deploy.servers.map((run) => run.target.close().catch(() => undefined)));
+  await Promise.all(deploy.servers.map((run) => stopHeartbeat(run).then(() => run.target.close()).catch(() => undefined)));
 }
 
 /**

@@ -27,14 +27,14 @@ export const shared: Step = {
       { step: 'shared' },
     );
     if (storage.stdout.includes(CREATED)) {
-      run.undo.push({ step: 'shared', action: () => target.exec(sh`rm -rf -- ${layout.storage}`).then(() => undefined) });
+      run.undo.push({ step: 'shared', action: () => run.target.exec(sh`rm -rf -- ${layout.storage}`).then(() => undefined) });
     }
 
     if (!(await target.lstat(layout.env))) {
       const local = deploy.envFile ? readFileSync(path.resolve(deploy.cwd, deploy.envFile)) : undefined;
       if (local) {
         await target.writeFile(layout.env, local, 0o600);
-        run.undo.push({ step: 'shared', action: () => target.unlink(layout.env) });
+        run.undo.push({ step: 'shared', action: () => run.target.unlink(layout.env) });
         run.log.info(`[${server.name}] created ${layout.env} from ${deploy.envFile}`);
       } else {
         run.log.warn(`[${server.name}] ${layout.env} does not exist: the app will run without it. Create it on the server, or pass --env=<local file> once.`);

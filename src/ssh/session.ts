@@ -317,7 +317,7 @@ export class SshSession implements Target {
     return new AttacheError(`connection to ${this.server.hostname}:${this.server.port} was lost (${reason})`, {
       server: this.name,
       ...where,
-      hint: 'Check that the server is reachable. If a deploy was cut off, its lock may remain: free it with gulp unlock, then deploy again.',
+      hint: 'Check that the server is reachable. A deploy cut off this way undoes itself over a new connection; if it could not, it names what was left and the command that clears it.',
     });
   }
 }
