@@ -157,9 +157,11 @@ export function attache(options: AttacheOptions = {}): AttacheTasks {
 
   function stepTask(step: Step): TaskFunction {
     return named(`deploy:${step.name}`, step.description, async () => {
-      if (current?.state === 'failed' && !STARTING_STEPS.has(step.name)) {
-        // The other branch of a parallel part failed and undid the deploy: nothing left to do here.
-        current.log.debug(`${step.name}: not run, the deploy failed`);
+      if (current?.state === 'failed' && (current.interrupted || !STARTING_STEPS.has(step.name))) {
+        // The other branch of a parallel part failed, or Ctrl-C: the deploy is being undone. Nothing
+        // to do here, and nothing ends before the undo does (gulp would print "Finished" too early).
+        current.log.debug(`${step.name}: not run, the deploy ${current.interrupted ? 'was interrupted' : 'failed'}`);
+        await current.finishing;
         return;
       }
       if (!current || current.state !== 'running') {

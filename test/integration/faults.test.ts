@@ -443,7 +443,7 @@ describe('faults during a deploy, against a real sshd', () => {
         assert.equal(exit.signal, null, out);
         assert.equal(exit.code, code, out);
         assert.ok(exit.at - sent < 5000, `exited ${exit.at - sent} ms after the signal`);
-        assert.match(out, new RegExp(`${signal}: stopping the deploy; undoing what it did`));
+        assert.match(out, new RegExp(`${signal}: stopping the deploy; (waiting for .* to stop, then )?undoing what it did…`));
         assert.doesNotMatch(out, /could not undo/, out);
       });
 
@@ -457,38 +457,90 @@ describe('faults during a deploy, against a real sshd', () => {
     });
   }
 
-  describe('SIGINT (Ctrl-C) to `gulp deploy` (the real gulp CLI), during the upload', () => {
-    let site: Site;
-    let was: Snapshot;
-    let run: GulpChild;
-    let exit: { code: number | null; signal: NodeJS.Signals | null; at: number };
-    let sent: number;
+  /** composer.json with a post-install script that sleeps: composer runs long enough to be interrupted. */
+  const slowComposer = (site: Site, seconds: number) => {
+    const composer = JSON.parse(readFileSync(path.join(EXAMPLE_APP, 'composer.json'), 'utf8'));
+    composer.scripts = { ...composer.scripts, 'post-install-cmd': [`sleep ${seconds}`] };
+    commitChange(site.repo.work, site.repo.bare, 'composer.json', JSON.stringify(composer, null, 4) + '\n');
+  };
+  const plainComposer = (site: Site) => commitChange(site.repo.work, site.repo.bare, 'composer.json', readFileSync(path.join(EXAMPLE_APP, 'composer.json'), 'utf8'));
 
-    before(async () => {
-      site = await deployedSite(direct());
-      was = snapshot(site.root);
-      writeBigAssets(site.cwd, 400, 64 * 1024);
-      run = child({ cwd: site.cwd, via: 'gulp-cli' });
-      await run.waitForLine(/upload: \d+\/\d+ files/);
-      sent = run.signal('SIGINT');
-      exit = await exitWithin(run, 15_000);
-      await new Promise((r) => setTimeout(r, 500)); // anything still running on the server settles
-    });
+  for (const presses of [1, 2, 3] as const) {
+    describe(`Ctrl-C ${presses === 1 ? 'once' : presses === 2 ? 'twice' : 'three times'} to \`gulp deploy\` (the real gulp CLI) while composer runs`, () => {
+      let site: Site;
+      let was: Snapshot;
+      let run: GulpChild;
+      let exit: { code: number | null; signal: NodeJS.Signals | null; at: number };
+      let lastPress: number;
+      let out: string;
 
-    it('exits 130 after undoing, not 1 when the CLI sees the cancelled step fail', () => {
-      const out = run.lines.join('\n');
-      assert.equal(exit.code, 130, `exit code ${exit.code}, ${exit.at - sent} ms after SIGINT:\n${out}`);
-      assert.ok(exit.at - sent < 5000);
-    });
+      before(async () => {
+        site = await deployedSite(direct());
+        was = snapshot(site.root);
+        slowComposer(site, 5);
+        run = child({ cwd: site.cwd, via: 'gulp-cli' });
+        await run.waitForLine(/(^|\] )composer…$/);
+        await new Promise((r) => setTimeout(r, 1200)); // composer is in its post-install sleep
+        for (let i = 0; i < presses; i++) {
+          if (i) await new Promise((r) => setTimeout(r, 300));
+          lastPress = run.signal('SIGINT');
+        }
+        exit = await exitWithin(run, 20_000);
+        out = run.lines.join('\n');
+      });
 
-    it('leaves the server as it was: no half-built release, the lock freed', () => {
-      assertIntact(site.root, was);
-    });
+      it('the first press says what it waits for', () => {
+        assert.match(out, /SIGINT: stopping the deploy; waiting for composer on production to stop, then undoing what it did…/, out);
+      });
 
-    it('a re-run deploys', async () => {
-      await assertRedeploys(site, was);
+      if (presses < 3) {
+        it(`${presses === 2 ? 'the second press says the undo is still running and that a third leaves the lock; ' : ''}the deploy then says what it undid, and exits 130 after the summary (gulp's "Finished 'deploy'", if any, after it)`, () => {
+          if (presses === 2) assert.match(out, /SIGINT: the undo is still running \(waiting for composer on production to stop\)\. Press Ctrl-C once more to leave at once: the lock and what is not yet undone stay on the server\./, out);
+          else assert.doesNotMatch(out, /the undo is still running/);
+          assert.match(out, /\[production\] undone: removed the release \d{14}; freed the lock/, out);
+          const summary = run.lines.findIndex((l) => l.includes('deploy summary'));
+          const finished = run.lines.findIndex((l) => /Finished 'deploy'/.test(l));
+          assert.ok(summary >= 0, out);
+          assert.ok(finished === -1 || finished > summary, `gulp's "Finished 'deploy'" comes after the summary:\n${out}`);
+          assert.equal(exit.code, 130, out);
+        });
+
+        it('leaves the server as it was: live, storage, .env; no release; no lock', () => {
+          assertIntact(site.root, was);
+        });
+
+        it('a plain deploy then succeeds', async () => {
+          plainComposer(site);
+          await assertRedeploys(site, was);
+        });
+      } else {
+        it('the third press exits 130 at once, saying what is left where and the command that clears it', () => {
+          assert.equal(exit.code, 130, out);
+          assert.ok(exit.at - lastPress < 2000, `exited ${exit.at - lastPress} ms after the third press`);
+          const leftover = addedReleases(site.root, was);
+          assert.equal(leftover.length, 1, out);
+          assert.ok(
+            out.includes(
+              `SIGINT: leaving without finishing the undo. Left on production: the incomplete release ${site.release(leftover[0])}; the lock ${path.join(site.root, '.attache-lock')}. To clear: gulp unlock --server=production`,
+            ),
+            out,
+          );
+          assert.doesNotMatch(out, /deploy summary|Finished 'deploy'/, out);
+          assertIntact(site.root, was, { leftover, lockLeft: true });
+        });
+
+        it('the next deploy on this host takes the lock over (its process has ended), removes the release left, and succeeds', async () => {
+          await new Promise((r) => setTimeout(r, 4000)); // composer's sleep, cut off from us, ends on the server
+          const leftover = addedReleases(site.root, was);
+          plainComposer(site);
+          const { lines } = await site.run('deploy');
+          assert.ok(lines.some((l) => l.includes(`took over the stale lock`) && l.includes(`(pid ${run.pid})`)), lines.join('\n'));
+          assert.ok(!exists(site.release(leftover[0])));
+          assert.ok(!exists(path.join(site.root, '.attache-lock')));
+        });
+      }
     });
-  });
+  }
 
   describe('a failing composer install under `gulp deploy` (the real gulp CLI) while the upload runs beside it', () => {
     let site: Site;
