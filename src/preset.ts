@@ -1,18 +1,11 @@
-import { existsSync } from 'node:fs';
-import path from 'node:path';
-import { loadConfig, parseFlags, selectServers, validateBranch, validateReleaseId } from './config';
-import { closest } from './config/suggest';
+import { flagsOf, type TaskName } from './cli/flags';
 import { AttacheError } from './errors';
-import { createLogger, registerSecret, type Logger } from './log';
-import { mapLimit } from './limit';
 import { toPluginError } from './plugins/plugin-error';
-import { COMMIT_AFTER, DEPLOY_PLAN, DEPLOY_SERIES, connect, lock, unlock, type Deploy, type ServerRun, type Step } from './release';
-import { listReleases, type ReleaseInfo } from './release/releases';
-import { activateRelease } from './release/rollback';
-import { pruneReleases } from './release/prune';
-import { freeLock } from './release/lock';
-import { abort, close, commit, onInterrupt, runStep } from './release/runner';
-import { deploySummary, releasesAcrossServers, releasesTable } from './release/summary';
+import { DEPLOY_PLAN, build, connect, lock, stepsOf, unlock, type PlanPart, type Step } from './release';
+import { Deployment, type Phase } from './release/deployment';
+import { activateStep, forceUnlockStep, pruneStep, releasesStep, rollbackStep } from './release/operations';
+import { makePlan, type PlanOptions } from './release/plan';
+import type { DeployReport } from './release/report';
 
 /** A gulp task function, with the metadata `gulp --tasks` shows. */
 export type TaskFunction = ((done?: (error?: Error) => void) => Promise<unknown> | void) & {
@@ -25,34 +18,15 @@ export type TaskFunction = ((done?: (error?: Error) => void) => Promise<unknown>
 export interface GulpLike {
   series(...tasks: TaskFunction[]): TaskFunction;
   parallel(...tasks: TaskFunction[]): TaskFunction;
+  /** gulp's task events: a series of steps without unlock ends when gulp has run everything. */
+  on?(event: 'start' | 'stop' | 'error', listener: () => void): unknown;
 }
 
-/** Steps that may begin a new deploy; any other step joins the one under way. */
-const STARTING_STEPS = new Set(['build', 'connect', 'lock']);
-
-export interface AttacheOptions {
-  /** Path of the config file (default `.attache.json` in cwd). */
-  config?: string;
-  /** The project directory: where the config, the build and the assets are (default process.cwd()). */
-  cwd?: string;
-  /** Server selection; overrides --server. */
-  server?: string;
-  /** Branch; overrides --branch and the config. */
-  branch?: string;
-  /** Local env file installed as root/.env on a first deploy; overrides --env. */
-  env?: string;
-  /** Replace the build step with your own gulp task, or `false` to skip it. */
+export interface AttacheOptions extends PlanOptions {
+  /** Replace the build step with your own gulp task, or `false` to leave it out. */
   build?: TaskFunction | false;
-  /** Values applied over every server of the file (gulpfile options win over the file). */
-  overrides?: Record<string, unknown>;
-  /** Servers prepared at once; overrides --parallel (default 10). */
-  parallel?: number;
-  dryRun?: boolean;
   /** Your gulp (default: the `gulp` your project has installed). */
   gulp?: GulpLike;
-  logger?: Logger;
-  /** Command-line flags (default process.argv). */
-  argv?: string[];
 }
 
 export interface AttacheTasks {
@@ -64,223 +38,138 @@ export interface AttacheTasks {
   unlock: TaskFunction;
   /** Each deploy step as its own task (`deploy:clone`, …), to compose a series of your own. */
   steps: Record<string, TaskFunction>;
+  /**
+   * The report of the last deploy that ended (also printed, and written by --report=<file>). A
+   * value, not a function, so that `module.exports = attache()` registers no task for it.
+   */
+  readonly report: DeployReport | undefined;
 }
 
-const FLAGS = {
-  '--server': 'server name(s), group, or "all" (default: the config\'s default)',
-  '--branch': 'branch to deploy (default: the config\'s)',
-  '--env': 'local env file to install as root/.env on a first deploy',
-  '--dry-run': 'print what would be done; change nothing',
-  '--parallel': 'servers prepared at once (default 10)',
-  '--verbose': 'show every remote command and file',
-  '--quiet': 'show only errors and the summary',
-};
-
-/** Attaché's release series as gulp tasks. The preset wires config and steps together; the steps do the work. */
+/**
+ * Attaché's release series as gulp tasks: names, descriptions, flags, and the wiring of steps into
+ * gulp's series and parallel. The life of a deploy is release/deployment.ts; the steps are release/.
+ * Top-level tasks carry no displayName, so gulp registers each under the name it is exported as.
+ */
 export function attache(options: AttacheOptions = {}): AttacheTasks {
-  const cwd = path.resolve(options.cwd ?? process.cwd());
-  let current: Deploy | undefined;
-  let stopInterrupt = () => {};
+  const gulp = resolveGulp(options.gulp, options.cwd ?? process.cwd());
+  const plan = options.build === undefined ? DEPLOY_PLAN : withBuild(DEPLOY_PLAN, options.build, gulp);
+  const phases: Phase[] = plan.flatMap((part) => ('phase' in part ? [{ hooks: part.phase, steps: new Set(stepsOf(part.parts)) }] : []));
+  const inBranches = new Set(plan.flatMap((part) => ('together' in part ? part.together.flat() : 'phase' in part ? stepsOf(part.parts.filter((p) => 'together' in p)) : [])));
+  let current: Deployment | undefined;
+  let last: DeployReport | undefined;
 
-  /** Config first: every mistake in it is reported before anything connects. */
-  function begin(): Deploy {
-    const flags = parseFlags(options.argv);
-    const log = options.logger ?? createLogger({ verbosity: flags.verbose ? 'verbose' : flags.quiet ? 'quiet' : 'normal' });
-    // A warning, not a failure: the gulpfile's own tasks may have flags of their own.
-    if (flags.unknown.length) log.warn(unknownFlags(flags.unknown));
-    const config = loadConfig(options.config ?? '.attache.json', { cwd, overrides: options.overrides });
-    const selected = selectServers(config, options.server ?? flags.server);
-    const branch = options.branch ?? flags.branch;
-    if (branch) validateBranch(branch);
-    const migrating = selected.filter((server) => server.migrate).map((server) => server.name);
-    if (migrating.length > 1) {
-      // Servers share one database: a fleet migrates once, from the server marked for it.
-      throw new AttacheError(`"migrate" is true on ${migrating.join(', ')}, which are deployed together`, {
-        key: 'migrate',
-        hint: 'Set "migrate": true on one server of the fleet only (in its own server block, not in "common").',
-      });
-    }
-    for (const server of selected) {
-      server.secrets.forEach(registerSecret);
-      registerSecret(server.ssh.passphrase);
-    }
-    const envFile = options.env ?? flags.env;
-    if (envFile && !existsSync(path.resolve(cwd, envFile))) {
-      throw new AttacheError(`the env file ${path.resolve(cwd, envFile)} does not exist`, { hint: '--env names a local file to install as root/.env on a first deploy.' });
-    }
-    return {
-      config,
-      selected,
-      servers: [],
-      cwd,
-      branch,
-      envFile,
-      dryRun: options.dryRun ?? flags.dryRun,
-      parallel: options.parallel ?? flags.parallel ?? 10,
-      log,
-      startedAt: Date.now(),
-      inFlight: new Set(),
-      cancel: new AbortController(),
-      state: 'running',
-    };
-  }
-
-  /** begin(), with its config and flag errors turned into PluginErrors like every other failure. */
-  function startDeploy(): Deploy {
-    try {
-      return begin();
-    } catch (error) {
-      throw toPluginError(error);
-    }
-  }
-
-  /**
-   * The end of a deploy, exactly once: on failure (a step, the other branch of the parallel part, or
-   * Ctrl-C, whichever comes first) the undo; on success the commit. Later callers wait for the same end.
-   */
-  function finish(deploy: Deploy, failure?: unknown): Promise<void> {
-    deploy.finishing ??= (async () => {
-      if (failure !== undefined) {
-        deploy.failure = failure;
-        await abort(deploy);
-        if (deploy.committed) deploy.log.warn('the new release is live: it passed the health check before this failure, which was not undone');
-      } else {
-        commit(deploy);
-        deploy.state = 'deployed';
-        await close(deploy);
-      }
-      deploy.log.summary(deploySummary(deploy, DEPLOY_SERIES.map((s) => s.name)));
-      stopInterrupt();
-    })();
-    return deploy.finishing;
+  /** The deploy under way, or a new one: config and flags are read and checked before anything builds or connects. */
+  function deployment(): Deployment {
+    if (current && !current.ended) return current;
+    const planned = makePlan('deploy', options);
+    current = new Deployment(planned, { connect, phases, printReport: true, reportFile: planned.flags.report, onReport: (report) => (last = report) });
+    return current;
   }
 
   function stepTask(step: Step): TaskFunction {
-    return named(`deploy:${step.name}`, step.description, async () => {
-      if (current?.state === 'failed' && (current.interrupted || !STARTING_STEPS.has(step.name))) {
-        // The other branch of a parallel part failed, or Ctrl-C: the deploy is being undone. Nothing
-        // to do here, and nothing ends before the undo does (gulp would print "Finished" too early).
-        current.log.debug(`${step.name}: not run, the deploy ${current.interrupted ? 'was interrupted' : 'failed'}`);
-        await current.finishing;
-        return;
-      }
-      if (!current || current.state !== 'running') {
-        const started = startDeploy();
-        current = started;
-        stopInterrupt = onInterrupt(started, (reason) => finish(started, reason));
-      }
-      const deploy = current;
-      try {
-        if (step.run && !deploy.servers.length) await runStep(connect, deploy); // a custom series may leave connect out
-        await runStep(step, deploy);
-        if (step.name === COMMIT_AFTER) commit(deploy);
-        if (step === unlock) await finish(deploy);
-      } catch (error) {
-        await finish(deploy, error); // the first failure undoes; the others wait for it
-        if (deploy.interrupted) return; // Ctrl-C: already undone and reported; the exit code says the rest
-        throw toPluginError(deploy.failure);
-      }
-    });
+    return describe(async () => {
+      // The deploy failed (or was interrupted) and is undone: the rest of this gulp run has nothing to do.
+      // Without gulp's task events only the other branch of a parallel part can tell.
+      // It waits for the undo: gulp must not print "Finished 'deploy'" before the report says it was undone.
+      if (current?.failed && (tracked || inBranches.has(step))) return current.whenEnded();
+      await pluginErrors(() => deployment().runStep(step));
+    }, step.description, `deploy:${step.name}`);
   }
 
-  const gulp = resolveGulp(options.gulp, cwd);
-  const steps = Object.fromEntries(DEPLOY_SERIES.map((step) => [step.name, stepTask(step)]));
-  const series = DEPLOY_PLAN.flatMap((part): TaskFunction[] => {
-    if ('together' in part) return [gulp.parallel(...part.together.map((branch) => gulp.series(...branch.map((step) => steps[step.name]))))];
-    if (part.name !== 'build') return [steps[part.name]];
-    return options.build === false ? [] : [options.build ?? steps.build];
+  function operation(task: TaskName, description: string, steps: (flags: ReturnType<typeof makePlan>['flags']) => Step[]): TaskFunction {
+    return withFlags(task, describe(async () => {
+      await pluginErrors(async () => {
+        const planned = makePlan(task, options);
+        const series = steps(planned.flags); // the flags an operation needs are checked before it connects
+        await new Deployment(planned, { connect }).runSeries(series);
+      });
+    }, description));
+  }
+
+  const steps = Object.fromEntries(stepsOf(plan).map((step) => [step.name, stepTask(step)]));
+  const gulpSeries = (parts: readonly PlanPart[]): TaskFunction[] =>
+    parts.flatMap((part) =>
+      'together' in part
+        ? [gulp.parallel(...part.together.map((branch) => gulp.series(...branch.map((step) => steps[step.name]))))]
+        : 'phase' in part
+          ? gulpSeries(part.parts)
+          : [steps[part.name]],
+    );
+  // A series without unlock (a custom one) still ends: when gulp has run everything, the deploy finishes.
+  const tracked = onRunEnd(gulp, () => {
+    const ending = current;
+    if (ending?.ended) current = undefined;
+    else if (ending) setImmediate(() => ending.finish().catch(() => (process.exitCode = 1)));
   });
 
-  const listed = new Map<string, ReleaseInfo[]>();
-
-  /** rollback, activate, prune, unlock, releases: connect, (lock,) act on each server, (unlock,) close. */
-  function operation(
-    name: string,
-    description: string,
-    locked: boolean,
-    act: (run: ServerRun, deploy: Deploy) => Promise<void>,
-    check: () => void = () => {},
-  ): TaskFunction {
-    const step: Step = { name, description, run: act };
-    return named(name, description, async () => {
-      const deploy = startDeploy();
-      listed.clear();
-      try {
-        check(); // flags the operation needs, before anything connects
-      } catch (error) {
-        throw toPluginError(error);
-      }
-      // The same runner as a deploy: every server finishes before a failure is undone, and Ctrl-C undoes too.
-      const stop = (reason?: unknown) => (deploy.finishing ??= (reason === undefined ? close(deploy) : ((deploy.failure = reason), abort(deploy))));
-      const removeHandlers = onInterrupt(deploy, stop);
-      try {
-        await runStep(connect, deploy);
-        if (locked) await runStep(lock, deploy);
-        await runStep(step, deploy);
-        if (locked) await runStep(unlock, deploy);
-        await stop();
-      } catch (error) {
-        await stop(error);
-        if (!deploy.interrupted) throw toPluginError(deploy.failure);
-      } finally {
-        removeHandlers();
-      }
-    });
-  }
-
   return {
-    deploy: withFlags(named('deploy', 'deploy a new release (build, lock, clone, then shared → composer → artisan beside the asset upload, live, health, prune, unlock)', gulp.series(...series))),
-    rollback: operation('rollback', 'point live at the release before it (atomic)', true, async (run) => {
-      await activateRelease(run, 'previous');
-    }),
-    activate: withFlags(
-      operation(
-        'activate',
-        'point live at --release=<id> (or "latest")',
-        true,
-        async (run) => {
-          await activateRelease(run, parseFlags(options.argv).release as string);
-        },
-        () => {
-          const release = parseFlags(options.argv).release;
-          if (!release) throw new AttacheError('activate needs a release: --release=<id> or --release=latest', { hint: 'List them with: gulp releases' });
-          if (release !== 'latest') validateReleaseId(release);
-        },
-      ),
-      { '--release': 'the release id to activate, or "latest"' },
-    ),
-    releases: operation('releases', 'list the releases on the server(s): id, date, commit, status, which is live', false, async (run, deploy) => {
-      const releases = await listReleases(run.target, run.layout);
-      listed.set(run.server.name, releases);
-      deploy.log.summary(releasesTable(run.server.name, releases));
-      if (listed.size === deploy.servers.length && listed.size > 1) deploy.log.summary(releasesAcrossServers(listed));
-    }),
-    prune: operation('prune', 'remove old releases (keeps "keep", never live nor the one before it)', true, async (run) => {
-      await pruneReleases(run);
-    }),
-    unlock: operation('unlock', 'free a deploy lock left by a deploy that was killed', false, async (run) => {
-      const { owner } = await freeLock(run);
-      run.log.info(`[${run.server.name}] lock freed${owner ? ` (it was held by ${owner})` : ' (it was not held)'}`);
-    }),
+    deploy: withFlags('deploy', describe(gulp.series(...gulpSeries(plan)), 'deploy a new release (build, lock, clone, then shared → composer → artisan → migrate beside the asset upload, live, health, prune, unlock)')),
+    rollback: operation('rollback', rollbackStep.description, () => [lock, rollbackStep, unlock]),
+    activate: operation('activate', 'point live at --release=<id> (or "latest")', (flags) => [lock, activateStep(flags.release), unlock]),
+    releases: operation('releases', 'list the releases on the server(s): id, date, commit, status, which is live', () => [releasesStep()]),
+    prune: operation('prune', pruneStep.description, () => [lock, pruneStep, unlock]),
+    unlock: operation('unlock', forceUnlockStep.description, () => [forceUnlockStep]),
     steps,
+    get report() {
+      return last;
+    },
   };
 }
 
-function unknownFlags(unknown: string[]): string {
-  const known = [...Object.keys(FLAGS), '--release'];
-  const lines = unknown.map((flag) => {
-    const near = closest(flag.split('=')[0], known);
-    return `${flag}${near ? ` (did you mean ${near}?)` : ''}`;
-  });
-  return `unknown flag${unknown.length > 1 ? 's' : ''} for gulp-attache: ${lines.join(', ')}; its flags are ${known.join(', ')} (see gulp --tasks)`;
+/** The plan with the build replaced by the user's gulp task (which still gets the build hooks and `skip`), or left out. */
+function withBuild(plan: readonly PlanPart[], task: TaskFunction | false, gulp: GulpLike): PlanPart[] {
+  if (task === false) return plan.filter((part) => part !== build);
+  const name = task.displayName ?? task.name ?? 'build';
+  const custom: Step = {
+    ...build,
+    description: `your build task ${name}, with the build hooks`,
+    async once(deploy) {
+      if (deploy.dryRun) return deploy.log.info(`[dry run] [local] would run your build task ${name}`);
+      await new Promise<void>((resolve, reject) => gulp.series(task)((error?: Error) => (error ? reject(error) : resolve())));
+    },
+  };
+  return plan.map((part) => (part === build ? custom : part));
 }
 
-function named<T extends TaskFunction>(displayName: string, description: string, fn: T): T {
-  return Object.assign(fn, { displayName, description });
+async function pluginErrors(work: () => Promise<void>): Promise<void> {
+  try {
+    await work();
+  } catch (error) {
+    throw toPluginError(error);
+  }
 }
 
-function withFlags<T extends TaskFunction>(fn: T, extra: Record<string, string> = {}): T {
-  return Object.assign(fn, { flags: { ...FLAGS, ...extra } });
+/**
+ * Counts gulp's running tasks, once per gulp instance however many presets listen; calls each
+ * listener whenever none is left. False when this gulp has no task events.
+ */
+function onRunEnd(gulp: GulpLike, ended: () => void): boolean {
+  if (!gulp.on) return false;
+  let listeners = runEndListeners.get(gulp);
+  if (!listeners) {
+    const all = new Set<() => void>();
+    listeners = all;
+    runEndListeners.set(gulp, all);
+    let running = 0;
+    gulp.on('start', () => running++);
+    const stopped = () => {
+      if (--running === 0) for (const listener of all) listener();
+    };
+    gulp.on('stop', stopped);
+    gulp.on('error', stopped);
+  }
+  listeners.add(ended);
+  return true;
+}
+
+const runEndListeners = new WeakMap<GulpLike, Set<() => void>>();
+
+function describe<T extends TaskFunction>(fn: T, description: string, displayName?: string): T {
+  return Object.assign(fn, { description }, displayName ? { displayName } : {});
+}
+
+function withFlags<T extends TaskFunction>(task: TaskName, fn: T): T {
+  return Object.assign(fn, { flags: flagsOf(task) });
 }
 
 /**

@@ -1,7 +1,6 @@
 import { AttacheError } from '../errors';
 import { closest } from './suggest';
 import type { AttacheConfig, ServerConfig } from './types';
-import { validateBranch } from './validate';
 
 /**
  * The servers a `--server=` value names: a server, a group, `all`, or a comma-separated mix
@@ -48,93 +47,4 @@ export function selectServers(config: AttacheConfig, selection?: string): Server
 function known(config: AttacheConfig): string {
   const groups = Object.keys(config.groups);
   return `Servers: ${Object.keys(config.servers).join(', ')}.${groups.length ? ` Groups: ${groups.join(', ')}.` : ''} Or all.`;
-}
-
-export interface Flags {
-  /** `--server=`; repeated flags are joined with commas. */
-  server?: string;
-  branch?: string;
-  release?: string;
-  env?: string;
-  dryRun: boolean;
-  verbose: boolean;
-  quiet: boolean;
-  parallel?: number;
-  /** `--flags` that are neither ours nor gulp's, by name (e.g. `--sever`). */
-  unknown: string[];
-}
-
-const GULP_FLAGS = new Set([
-  '--gulpfile',
-  '--cwd',
-  '--tasks',
-  '--color',
-  '--no-color',
-  '--series',
-  '--continue',
-  '--require',
-  '--preload',
-  '--log-level',
-  '--silent',
-  '--depth',
-  '--compact-tasks',
-  '--tasks-simple',
-  '--tasks-json',
-  '--sort-tasks',
-  '--verify',
-  '--help',
-  '--version',
-  '--completion',
-]);
-const WITH_VALUE = new Set(['--server', '--branch', '--release', '--env', '--parallel']);
-const BOOLEAN = new Set(['--dry-run', '--verbose', '--quiet']);
-
-/**
- * Our command-line flags, from gulp's argv. Positional words (node, gulp, task names) and
- * single-dash flags (-T, -h, -v, -L) are gulp's business and ignored.
- */
-export function parseFlags(argv: readonly string[] = process.argv): Flags {
-  const flags: Flags = { dryRun: false, verbose: false, quiet: false, unknown: [] };
-  const servers: string[] = [];
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i];
-    if (arg === '--') break;
-    if (!arg.startsWith('--')) continue;
-    const eq = arg.indexOf('=');
-    const name = eq === -1 ? arg : arg.slice(0, eq);
-    let value = eq === -1 ? undefined : arg.slice(eq + 1);
-
-    if (BOOLEAN.has(name)) {
-      if (value !== undefined) throw new AttacheError(`${name} takes no value (got ${arg})`, { hint: `Write ${name} alone.` });
-      if (name === '--dry-run') flags.dryRun = true;
-      else if (name === '--verbose') flags.verbose = true;
-      else flags.quiet = true;
-    } else if (WITH_VALUE.has(name)) {
-      if (value === undefined && i + 1 < argv.length && !argv[i + 1].startsWith('-')) value = argv[++i];
-      if (value === undefined || value === '') {
-        throw new AttacheError(`${name} needs a value`, { hint: `Write ${name}=<value>.` });
-      }
-      if (name === '--server') servers.push(value);
-      else if (name === '--branch') flags.branch = validateBranch(value);
-      // Not checked here: the rollback task also accepts words such as `latest`, and validates ids itself.
-      else if (name === '--release') flags.release = value;
-      else if (name === '--env') flags.env = value;
-      else flags.parallel = positiveInteger(value);
-    } else if (name === '--silent') {
-      // gulp's own quiet flag; the logger treats it as --quiet too.
-      flags.quiet = true;
-    } else if (!GULP_FLAGS.has(name)) {
-      flags.unknown.push(name);
-    }
-  }
-  if (servers.length) flags.server = servers.join(',');
-  return flags;
-}
-
-function positiveInteger(value: string): number {
-  const n = Number(value);
-  if (!/^\d+$/.test(value) || !Number.isSafeInteger(n) || n < 1) {
-    throw new AttacheError(`--parallel=${value} is not a positive whole number`, { hint: 'Write --parallel=N, e.g. --parallel=2.' });
-  }
-  return n;
 }

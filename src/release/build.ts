@@ -1,4 +1,4 @@
-import { runLocal, runLocalHook } from './hooks';
+import { runLocal } from './hooks';
 import type { ServerConfig } from '../config/types';
 import type { Deploy, Step } from './context';
 
@@ -6,15 +6,13 @@ import type { Deploy, Step } from './context';
 export const build: Step = {
   name: 'build',
   description: 'build the assets locally (scripts.build; default "yarn prod"; [] skips it)',
+  hooks: 'build',
   async once(deploy) {
-    const server = deploy.selected[0];
     warnIfLocalWorkDiffers(deploy);
-    await runLocalHook('before-build', server, deploy);
-    for (const command of server.build) {
+    for (const command of deploy.selected[0].build) {
       deploy.log.info(`[local] build: ${command}`);
       await runLocal(command, deploy, 'build');
     }
-    await runLocalHook('after-build', server, deploy);
   },
 };
 

@@ -125,7 +125,7 @@ export async function stopHeartbeat(run: ServerRun): Promise<void> {
  * `gulp unlock`: frees the lock whoever holds it, and removes the incomplete release its holder
  * was building (a release with its completion marker stays). Returns the owner record it freed.
  */
-export async function freeLock(run: ServerRun): Promise<{ owner: string | null; removed: string | null }> {
+export async function forceFreeLock(run: ServerRun): Promise<{ owner: string | null; removed: string | null }> {
   const { layout } = run;
   const found = await run.target.exec(sh`cat -- ${layout.lockRelease} 2>/dev/null; printf '\n'; cat -- ${layout.lockOwner} 2>/dev/null || true`, {
     step: 'unlock',
@@ -260,7 +260,7 @@ function hold(run: ServerRun, owner: LockOwner): void {
   const mine: Held = { token: owner.token as string, timer: setInterval(() => beat(run, mine), HEARTBEAT_MS) };
   mine.timer.unref(); // the heartbeat never keeps the process alive
   held.set(run, mine);
-  run.undo.push({ step: 'lock', action: () => releaseLock(run) });
+  run.undo.push('lock', `free the lock ${run.layout.lock}`, () => releaseLock(run));
 }
 
 /** One heartbeat, over whatever connection the run has now (a reconnect replaces it); never two at once. */

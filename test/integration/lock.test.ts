@@ -7,6 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import type { ServerConfig } from '../../src/config/types';
 import type { ServerRun } from '../../src/release/context';
 import { Layout } from '../../src/release/layout';
+import { UndoLog } from '../../src/release/undo-log';
 import { HEARTBEAT_MS, lock, releaseLock, STALE_AFTER_S } from '../../src/release/lock';
 import { openSession, type SshSession } from '../../src/ssh/session';
 import { tempDir } from '../support/fixtures';
@@ -195,5 +196,5 @@ describe('the deploy lock heals, against a real sshd', () => {
 
 function fakeRun(root: string, target: SshSession, log: ServerRun['log']): ServerRun {
   const server = { name: target.name, root, paths: { releases: 'releases', serve: 'live', storage: 'storage', env: '.env' } } as unknown as ServerConfig;
-  return { server, layout: new Layout(server), target, log, undo: [], timings: {}, uploaded: { files: 0, bytes: 0 }, skipped: { files: 0, bytes: 0 } };
+  return { server, layout: new Layout(server), target, log, liveBefore: null, undo: new UndoLog(), timings: {}, uploaded: { files: 0, bytes: 0 }, skipped: { files: 0, bytes: 0 } };
 }
