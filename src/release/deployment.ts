@@ -275,12 +275,14 @@ export class Deployment implements Deploy {
 }
 
 /**
- * The exit code the process ends with, whatever runs at exit: gulp-cli turns an exit with tasks
- * pending into 1 from its own 'exit' listener, which was registered before this one.
+ * The exit code the process ends with: gulp-cli turns an exit with tasks pending (a third Ctrl-C,
+ * the fallback timer) into 1 from its own 'exit' listener, which was registered before this one.
  */
 function exitWith(code: number): void {
   process.exitCode = code;
-  process.once('exit', () => (process.exitCode = code));
+  process.once('exit', () => {
+    if (process.exitCode === 1) process.exitCode = code;
+  });
 }
 
 function onInterrupt(handler: (signal: NodeJS.Signals) => void): () => void {
