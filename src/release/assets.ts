@@ -11,6 +11,7 @@ import { sh } from '../remote/quote';
 import { readManifest, unchanged, writeManifest, type AssetManifest } from './asset-manifest';
 import { HashCache } from './hash-cache';
 import { releaseIdOf, type Deploy, type ServerRun, type Step } from './context';
+import { warnUncoveredAssets } from './uncovered-assets';
 
 interface LocalAsset {
   source: string;
@@ -153,6 +154,7 @@ export async function collectAssets(mappings: AssetMapping[], deploy: Deploy): P
       found.push({ source: file.path, remote: path.posix.join(mapping.remote, path.relative(local, file.path).split(path.sep).join('/')), stat: file.stat });
     }
   }
+  await warnUncoveredAssets(mappings, deploy.cwd, deploy.log);
   return found;
 }
 

@@ -39,6 +39,8 @@ export interface GulpChildOptions {
   /** A gulpfile of the test's own (gulp-cli only); `ATTACHE` in it is replaced by the package's path. */
   gulpfile?: string;
   env?: NodeJS.ProcessEnv;
+  /** Pass gulp's --no-color (default true); false leaves colour to the output's own detection. */
+  noColorFlag?: boolean;
 }
 
 export function startGulpChild(options: GulpChildOptions): GulpChild {
@@ -75,7 +77,7 @@ export function startGulpChild(options: GulpChildOptions): GulpChild {
           `delete module.exports.steps;\n`,
     );
     const gulpBin = path.join(REPO_ROOT, 'node_modules/gulp/bin/gulp.js');
-    args = ['--import', 'tsx', gulpBin, '--gulpfile', gulpfile, '--no-color', task, ...(options.flags ?? [])];
+    args = ['--import', 'tsx', gulpBin, '--gulpfile', gulpfile, ...(options.noColorFlag === false ? [] : ['--no-color']), task, ...(options.flags ?? [])];
   }
   const child = spawn(process.execPath, args, { cwd: REPO_ROOT, env: { ...process.env, ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] });
   const lines: string[] = [];
