@@ -4,6 +4,7 @@ import os from 'node:os';
 import { AttacheError, RemoteCommandError } from '../errors';
 import { raw, sh } from '../remote/quote';
 import type { ServerRun, Step } from './context';
+import { describeOwner as describeRecord, type LockOwner as RecordedOwner } from './lock-owner';
 
 /**
  * The deploy lock, a lease that heals. Taking it is one atomic `mkdir` (two deploys can never both
@@ -27,11 +28,7 @@ const TAKEOVER_CHANGED = 77;
 /** Attempts at taking a lock that vanishes or changes under us (its holder unlocking meanwhile). */
 const ATTEMPTS = 3;
 
-export interface LockOwner {
-  by: string;
-  host: string;
-  pid: number;
-  since: string;
+export interface LockOwner extends RecordedOwner {
   /** Unique per taking: a takeover and an unlock act on this lock only, not on a newer one. */
   token?: string;
   /** The kernel's boot id where the holder ran: a pid on "this host" means this boot, not a namesake. */
@@ -156,7 +153,7 @@ export function judgeHolder(owner: LockOwner | null, heartbeatAge: number | null
 
 /** Who holds the lock, from its owner file: the error a refused deploy shows. */
 export function lockHeld(run: ServerRun, found: HeldLock, verdict?: Verdict): AttacheError {
-  const who = found.owner ? `${describeOwner(found.owner)}, ${Math.round((Date.now() - Date.parse(found.owner.since)) / 60000)} min ago` : 'an unknown deploy (no owner recorded)';
+  const who = found.owner ? describeOwner(found.owner) : 'an unknown deploy (no owner recorded)';
   return new AttacheError(`another deploy holds the lock: ${who}${verdict && found.owner ? ` (${verdict.why})` : ''}`, {
     server: run.server.name,
     step: 'lock',
@@ -179,8 +176,9 @@ export function parseHeld(stdout: string): HeldLock {
   return { owner, heartbeatAge: age === null || !/^-?\d+$/.test(age) ? null : Math.max(0, Number(age)), release: lineValue(stdout, 'release') };
 }
 
+/** `alice@build-box (pid 4242) since …, 12 min ago`, as `gulp unlock` says it too. */
 function describeOwner(owner: LockOwner): string {
-  return `${owner.by}@${owner.host} (pid ${owner.pid}) since ${owner.since}`;
+  return describeRecord(JSON.stringify(owner));
 }
 
 function lineValue(stdout: string, key: string): string | null {

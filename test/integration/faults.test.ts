@@ -609,7 +609,7 @@ describe('faults during a deploy, against a real sshd', () => {
       const { lines } = await site.run('deploy');
       const warning = lines.find((l) => l.includes('took over the stale lock'));
       assert.ok(warning, lines.join('\n'));
-      assert.ok(warning.includes(`[production] took over the stale lock of ${os.userInfo().username}@${os.hostname()} (pid ${run.pid}) since ${owner.since}: its process ${run.pid} on this host no longer exists`), warning);
+      assert.ok(warning.includes(`[production] took over the stale lock of ${os.userInfo().username}@${os.hostname()} (pid ${run.pid}) since ${owner.since}, 0 min ago: its process ${run.pid} on this host no longer exists`), warning);
       assert.ok(lines.some((l) => l.includes(`[production] removed the incomplete release ${leftover[0]} the previous lock holder left`)), lines.join('\n'));
       assert.ok(!exists(site.release(leftover[0])));
       assert.ok(!exists(path.join(site.root, '.attache-lock')), 'the lock is freed at the end');
