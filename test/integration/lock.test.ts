@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { chmodSync, mkdirSync, readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -13,6 +12,7 @@ import { openSession, type SshSession } from '../../src/ssh/session';
 import { tempDir } from '../support/fixtures';
 import { startGulpChild, type GulpChild } from '../support/gulp-child';
 import { captureLogger } from '../support/log';
+import { createDeployUser, type DeployUser } from '../support/users';
 import { createSite, exists, type Site, type TargetSpec } from '../support/preset';
 import { createHome, startSshd, trust, type SshServer, type TestHome } from '../support/sshd';
 
@@ -157,20 +157,17 @@ describe('the deploy lock heals, against a real sshd', () => {
     let site: Site;
     let root: string;
 
+    let user: DeployUser;
+
     before(() => {
-      if (spawnSync('id', [DEPLOYER]).status !== 0) {
-        const made = spawnSync('useradd', ['--create-home', '--shell', '/bin/sh', DEPLOYER], { encoding: 'utf8' });
-        assert.equal(made.status, 0, `useradd ${DEPLOYER}: ${made.stderr}`);
-      }
-      // useradd leaves the password locked ("!"), and sshd refuses a locked account even for a key.
-      spawnSync('usermod', ['-p', '*', DEPLOYER]);
-      chmodSync(sshd.dir, 0o755); // the user's sshd reads authorized_keys as that user
+      user = createDeployUser(home, DEPLOYER, '/bin/sh');
       const parent = tempDir('attache-unwritable-');
       chmodSync(parent, 0o755);
       root = path.join(parent, 'root');
       mkdirSync(root, { mode: 0o755 }); // owned by root
       site = createSite({ target: { ...target, user: DEPLOYER } as unknown as TargetSpec, root });
     });
+    after(() => user.remove());
 
     it('the deploy reports mkdir\'s own "Permission denied" with the path, who owns the root and who we are; never "another deploy holds the lock"', async () => {
       const { error } = await site.fail('deploy');
