@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import { AttacheError, RemoteCommandError } from '../errors';
-import { raw, sh } from '../remote/quote';
+import { quote, raw, sh } from '../remote/quote';
 import type { ServerRun, Step } from './context';
 import { describeOwner as describeRecord, type LockOwner as RecordedOwner } from './lock-owner';
 
@@ -25,6 +25,7 @@ const MKDIR_FAILED = 72;
 const RECORD_FAILED = 73;
 const TAKEOVER_RACED = 76;
 const TAKEOVER_CHANGED = 77;
+const NOT_MINE = 'attache:not-mine';
 /** Attempts at taking a lock that vanishes or changes under us (its holder unlocking meanwhile). */
 const ATTEMPTS = 3;
 
@@ -61,6 +62,7 @@ export const lock: Step = {
       const owner = newOwner();
       const result = await run.target.exec(acquireScript(run, owner), { check: false, step: 'lock', output: 'none' });
       if (result.code === 0) return hold(run, owner);
+      if (result.code === TAKEOVER_CHANGED && attempt < ATTEMPTS) continue; // the lock vanished while we looked: again
       if (result.code !== HELD) throw lockFailure(run, result.code, result.stdout, result.stderr);
       const found = parseHeld(result.stdout);
       const verdict = judgeHolder(found.owner, found.heartbeatAge);
@@ -105,9 +107,10 @@ export async function releaseLock(run: ServerRun): Promise<void> {
   const mine = held.get(run);
   if (!mine) return;
   await stopHeartbeat(run);
-  const { lock: dir, lockOwner } = run.layout;
-  await run.target.exec(sh`if grep -q -F -- ${`"token":"${mine.token}"`} ${lockOwner} 2>/dev/null; then rm -rf -- ${dir}; fi`, { step: 'unlock' });
+  const { lock: dir } = run.layout;
+  const result = await run.target.exec(sh`${raw(ownsScript(run, mine.token))} rm -rf -- ${dir}; elif [ -e ${dir} ]; then echo ${NOT_MINE}; fi`, { step: 'unlock' });
   held.delete(run);
+  if (result.stdout.includes(NOT_MINE)) run.log.warn(`[${run.server.name}] the lock ${dir} is no longer this deploy's (another deploy took it over): left as it is`);
 }
 
 /** Stops refreshing the heartbeat (at unlock, or when the deploy ends without one), waiting for a beat in flight. */
@@ -228,12 +231,15 @@ function describeScript(run: ServerRun): string {
  */
 function acquireScript(run: ServerRun, owner: LockOwner): string {
   const { root, lock: dir, lockOwner, lockHeartbeat } = run.layout;
-  const whoami = raw(`printf 'user=%s\\n' "$(id -un)"`);
+  const whoami = raw(`printf 'user=%s\\n' "$(id -un 2>/dev/null)"`);
   return (
-    sh`if ! err=$(mkdir -p -- ${root} 2>&1); then printf '%s\n' "$err" >&2; ${whoami}; exit ${ROOT_FAILED}; fi; ` +
-    sh`if err=$(mkdir -- ${dir} 2>&1); then ` +
+    sh`mkdir -p -- ${root} && if mkdir -- ${dir} 2>/dev/null; then ` +
     sh`{ printf '%s\n' ${JSON.stringify(owner)} > ${lockOwner} && : > ${lockHeartbeat}; } || { rm -rf -- ${dir}; exit ${RECORD_FAILED}; }; exit 0; fi; ` +
+    // mkdir -p has said why the root could not be made (on stderr).
+    sh`[ -d ${root} ] || { ${whoami}; exit ${ROOT_FAILED}; }; ` +
     sh`if [ -d ${dir} ]; then ${raw(describeScript(run))}; exit ${HELD}; fi; ` +
+    // Not there, yet not made: mkdir again for its own words (Permission denied, Read-only, No space).
+    sh`if err=$(mkdir -- ${dir} 2>&1); then rm -rf -- ${dir}; exit ${TAKEOVER_CHANGED}; fi; ` +
     sh`printf '%s\n' "$err" >&2; ${whoami}; printf 'owner=%s\n' "$(stat -c %U -- ${root} 2>/dev/null || stat -f %Su -- ${root} 2>/dev/null)"; exit ${MKDIR_FAILED}`
   );
 }
@@ -248,10 +254,18 @@ function takeoverScript(run: ServerRun, token: string, owner: LockOwner): string
   const claim = run.layout.lockTakeover(token);
   return (
     sh`mkdir -- ${claim} 2>/dev/null || exit ${TAKEOVER_RACED}; ` +
-    sh`grep -q -F -- ${`"token":"${token}"`} ${lockOwner} 2>/dev/null || { rmdir -- ${claim} 2>/dev/null; exit ${TAKEOVER_CHANGED}; }; ` +
+    sh`${raw(ownsScript(run, token))} :; else rm -rf -- ${claim}; exit ${TAKEOVER_CHANGED}; fi; ` +
     sh`printf 'release=%s\n' "$(cat -- ${lockRelease} 2>/dev/null)"; rm -f -- ${lockRelease}; ` +
     sh`printf '%s\n' ${JSON.stringify(owner)} > ${`${lockOwner}.new`} && mv -f -- ${`${lockOwner}.new`} ${lockOwner} && : > ${lockHeartbeat} || { rm -rf -- ${dir}; exit ${RECORD_FAILED}; }`
   );
+}
+
+/**
+ * `if <the lock's record has this token>; then` — with the shell's own `case`, not grep: the
+ * commands a lock needs are few (mkdir, cat, rm, mv, printf), so it works on a minimal server.
+ */
+function ownsScript(run: ServerRun, token: string): string {
+  return sh`if case "$(cat -- ${run.layout.lockOwner} 2>/dev/null)" in *${raw(quote(`"token":"${token}"`))}*) true ;; *) false ;; esac; then`;
 }
 
 function hold(run: ServerRun, owner: LockOwner): void {
@@ -288,7 +302,10 @@ async function removeIncompleteRelease(run: ServerRun, id: string | null): Promi
 
 async function dryRunLock(run: ServerRun): Promise<void> {
   // A dry run changes nothing, so it reads the lock instead of taking it (by the local clock: no command runs).
-  if (!(await run.target.lstat(run.layout.lock))) return;
+  if (!(await run.target.lstat(run.layout.lock))) {
+    await run.target.exec(acquireScript(run, newOwner()), { step: 'lock' }); // printed, not run
+    return;
+  }
   const text = (await run.target.readFile(run.layout.lockOwner).catch(() => Buffer.from(''))).toString();
   const heartbeat = await run.target.stat(run.layout.lockHeartbeat).catch(() => null);
   const found = parseHeld(`${heartbeat ? `age=${Math.round((Date.now() - heartbeat.mtimeMs) / 1000)}\n` : ''}${text}`);

@@ -19,8 +19,8 @@ const WRITES_IN_FLIGHT = 16;
 const SFTP_NO_SUCH_FILE = 2;
 /**
  * A server that stops answering is noticed within 30 s: a keepalive every 5 s once 5 s pass with
- * nothing received, given up after 4 unanswered ((4 + 1) × 5 = 25 s of silence at most). Any byte
- * from the server counts as an answer (see heard()), so a slow upload whose replies queue behind
+ * nothing received, given up after 4 unanswered ((4 + 1) × 5 = 25 s of silence, 26 s at most). Any byte
+ * from the server counts as an answer (see heardCounts()), so a slow upload whose replies queue behind
  * its own writes, or a long silent composer run, is never cut: only the peer's silence counts.
  */
 const KEEPALIVE_INTERVAL_MS = 5_000;
