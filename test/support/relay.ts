@@ -11,6 +11,7 @@ import net from 'node:net';
  *   relay.stall()      — stop forwarding either way, keeping every socket open (new connections
  *                        are accepted and held too): a route that went dead without a word
  *   relay.resume()     — forward again, including what was held
+ *   relay.delay(ms)    — hold every chunk ms before passing it on, each direction (a WAN's latency)
  */
 export interface Relay {
   port: number;
@@ -31,6 +32,8 @@ export interface Relay {
   /** Forwards again after stall(). */
   resume(): void;
   readonly stalled: boolean;
+  /** Delays each direction by `ms` (0: none); order is kept, so a round trip costs 2 × ms. Delayed chunks skip throttle and back-pressure: for latency, not bulk. */
+  delay(ms: number): void;
   close(): Promise<void>;
 }
 
@@ -47,6 +50,9 @@ export async function startRelay(targetPort: number, targetHost = '127.0.0.1'): 
   const flow = (socket: net.Socket) => {
     if (!stalled) socket.resume();
   };
+  let latency = 0;
+  // Timers of one duration fire in the order they were set, so delayed chunks keep their order.
+  const later = (action: () => void) => (latency > 0 ? setTimeout(action, latency) : action());
 
   const cut = () => {
     cuts++;
@@ -95,6 +101,7 @@ export async function startRelay(targetPort: number, targetHost = '127.0.0.1'): 
         return;
       }
       bytesUp += chunk.length;
+      if (latency > 0) return later(() => server.destroyed || server.write(chunk));
       const full = !server.write(chunk);
       if (rate !== null) {
         // Hold the client back for as long as this chunk takes at the limited rate.
@@ -106,6 +113,7 @@ export async function startRelay(targetPort: number, targetHost = '127.0.0.1'): 
     });
     server.on('drain', () => flow(client));
     server.on('data', (chunk: Buffer) => {
+      if (latency > 0) return later(() => client.destroyed || client.write(chunk));
       if (!client.write(chunk)) server.pause();
     });
     client.on('drain', () => flow(server));
@@ -153,6 +161,9 @@ export async function startRelay(targetPort: number, targetHost = '127.0.0.1'): 
         pair.client.resume();
         pair.server.resume();
       }
+    },
+    delay(ms) {
+      latency = ms;
     },
     close() {
       armed = undefined;
