@@ -4,7 +4,7 @@ import { after, before, describe, it } from 'node:test';
 import { createLogger } from '../../src/log';
 import { createFleet, type Fleet } from '../support/fleet';
 import { startRelay, type Relay } from '../support/relay';
-import { createHome, startSshd, trust, type SshServer, type TestHome } from '../support/sshd';
+import { createHome, startSshd, trust, type SshServer, type TestHome } from '../../support/sshd';
 
 /**
  * A fleet of three (one sshd, three roots) where web2 is reached through a relay that cuts its

@@ -14,7 +14,7 @@ import { startGulpChild, type GulpChild } from '../support/gulp-child';
 import { captureLogger } from '../support/log';
 import { createDeployUser, type DeployUser } from '../support/users';
 import { createSite, exists, type Site, type TargetSpec } from '../support/preset';
-import { createHome, startSshd, trust, type SshServer, type TestHome } from '../support/sshd';
+import { createHome, startSshd, trust, type SshServer, type TestHome } from '../../support/sshd';
 
 /**
  * The lock that heals, against a real sshd: a holder that still beats is refused, one that is

@@ -7,7 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import { attache } from '../../src/preset';
 import { buildAssets, createAppRepository, tempDir, type AppRepository } from '../support/fixtures';
 import { captureLogger } from '../support/log';
-import { createHome, startSshd, trust, type SshServer } from '../support/sshd';
+import { createHome, startSshd, trust, type SshServer } from '../../support/sshd';
 
 const gulp = require('gulp');
 gulp.on('error', () => {}); // as gulp-cli does: a failed task is reported through the series callback

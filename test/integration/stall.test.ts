@@ -5,7 +5,7 @@ import { Readable } from 'node:stream';
 import { openSession, SILENCE_LIMIT_MS, type SshSession } from '../../src/ssh/session';
 import { captureLogger } from '../support/log';
 import { startRelay, type Relay } from '../support/relay';
-import { createHome, startSshd, trust, type SshServer, type TestHome } from '../support/sshd';
+import { createHome, startSshd, trust, type SshServer, type TestHome } from '../../support/sshd';
 
 /**
  * A connection that stops answering (a relay that keeps both sockets open and forwards nothing)

@@ -13,7 +13,7 @@ import { commitChange, EXAMPLE_APP, tempDir } from '../support/fixtures';
 import { captureLogger } from '../support/log';
 import { createSite, exists, type Site, type TargetSpec } from '../support/preset';
 import { startRelay, type Relay } from '../support/relay';
-import { createHome, startSshd, trust, type SshServer, type TestHome } from '../support/sshd';
+import { createHome, startSshd, trust, type SshServer, type TestHome } from '../../support/sshd';
 import { collect, gulp, sha256 } from '../support/streams';
 
 /**
