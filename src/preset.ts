@@ -70,7 +70,8 @@ export function attache(options: AttacheOptions = {}): AttacheTasks {
     return describe(async () => {
       // The deploy failed (or was interrupted) and is undone: the rest of this gulp run has nothing to do.
       // Without gulp's task events only the other branch of a parallel part can tell.
-      if (current?.failed && (tracked || inBranches.has(step))) return;
+      // It waits for the undo: gulp must not print "Finished 'deploy'" before the report says it was undone.
+      if (current?.failed && (tracked || inBranches.has(step))) return current.whenEnded();
       // A step ended the deploy early (nothing to deploy): the rest of this run has nothing to do either.
       if (current?.endedEarly && (tracked || step !== firstStep)) return;
       await pluginErrors(() => deployment().runStep(step));

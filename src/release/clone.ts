@@ -1,5 +1,6 @@
 import { sh } from '../remote/quote';
 import type { Step } from './context';
+import { recordRelease } from './lock';
 import { chooseReleaseId } from './release';
 
 /**
@@ -22,8 +23,10 @@ export const clone: Step = {
     const dir = layout.release(id);
     const branch = deploy.branch ?? server.branch;
     const ref = `refs/heads/${branch}`;
-    await target.exec(sh`mkdir -p -- ${layout.releases} && mkdir -- ${dir}`, { step: 'clone' });
-    run.undo.push('release', `remove ${dir}`, () => target.exec(sh`rm -rf -- ${dir} ${layout.checkoutIndex(id)}`, { step: 'clean up' }).then(() => undefined));
+    // The lock records the release first: if this deploy dies, whoever frees its lock removes the release too.
+    await target.exec(sh`${recordRelease(run, id)}mkdir -p -- ${layout.releases} && mkdir -- ${dir}`, { step: 'clone' });
+    // Undo actions use the run's target when they run: a reconnect may have replaced the connection.
+    run.undo.push('release', `remove ${dir}`, () => run.target.exec(sh`rm -rf -- ${dir} ${layout.checkoutIndex(id)}`, { step: 'clean up' }).then(() => undefined));
 
     // A mirror left half-made by an interrupted first clone is made again.
     await target.exec(

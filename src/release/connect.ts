@@ -9,6 +9,7 @@ import { mapLimit } from '../limit';
 import { Layout } from './layout';
 import type { Step } from './context';
 import { dryRun } from '../remote/dry-run';
+import { serverSpec } from './reconnect';
 import { UndoLog } from './undo-log';
 
 /** One connection per server for the whole deploy; every later step uses it. */
@@ -18,7 +19,7 @@ export const connect: Step = {
   async once(deploy) {
     if (deploy.servers.length) return;
     const settled = await mapLimit(deploy.selected, deploy.parallel, (server) =>
-      openTarget({ ...server.ssh, name: server.name, host: server.host, port: server.port, user: server.user }, deploy.log).then(
+      openTarget(serverSpec(server), deploy.log).then(
         (target) => ({ server, target: deploy.dryRun ? dryRun(target, deploy.log) : target }),
         (error: unknown) => ({ server, error }),
       ),

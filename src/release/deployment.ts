@@ -8,7 +8,9 @@ import type { Deploy, HookStem, ServerRun, Step } from './context';
 import { fireHook, isLocalHook } from './hooks';
 import type { Plan } from './plan';
 import { formatReport, serverReport, type DeployReport } from './report';
-import { runStep } from './runner';
+import { runningNow, runStep } from './runner';
+import { stopHeartbeat } from './lock';
+import { leftOn, undoOnServer } from './undo';
 
 /** A named stretch of the plan with hooks around the whole of it (Attaché's "deploy": clone through migrate). */
 export interface Phase {
@@ -60,6 +62,7 @@ export class Deployment implements Deploy {
   private finishing?: Promise<void>;
   private interrupted?: NodeJS.Signals;
   private left = new Map<string, string[]>();
+  private presses = 0;
   private final?: DeployReport;
   private readonly removeInterruptHandlers: () => void;
 
@@ -87,6 +90,11 @@ export class Deployment implements Deploy {
 
   get ended(): boolean {
     return this.finishing !== undefined;
+  }
+
+  /** Resolves once the end (the undo or the commit, then the report) is done: nothing may end before it. */
+  whenEnded(): Promise<void> {
+    return this.finishing?.catch(() => undefined) ?? Promise.resolve();
   }
 
   /**
@@ -169,13 +177,15 @@ export class Deployment implements Deploy {
     return this.final;
   }
 
+  /** Each server on its own: a lost connection is replaced for the undo; what cannot be undone is named (undo.ts). */
   private async undoOn(run: ServerRun): Promise<void> {
-    const failed = await run.undo.undoAll((entry, error) => run.log.error(`[${run.server.name}] could not ${entry.what}: ${(error as Error).message}`));
-    if (failed.length) this.left.set(run.server.name, failed.map((entry) => entry.what));
+    const { done, left } = await undoOnServer(run);
+    if (left.length) this.left.set(run.server.name, left);
+    if (this.interrupted) run.log.info(`[${run.server.name}] ${done.length ? `undone: ${done.join('; ')}` : 'nothing to undo'}`);
   }
 
   private async end(): Promise<void> {
-    await Promise.all(this.servers.map((run) => run.target.close().catch(() => undefined)));
+    await Promise.all(this.servers.map((run) => stopHeartbeat(run).then(() => run.target.close()).catch(() => undefined)));
     this.removeInterruptHandlers();
     const report = this.makeReport();
     this.final = report;
@@ -232,23 +242,59 @@ export class Deployment implements Deploy {
     }
   }
 
-  /** Ctrl-C or SIGTERM: stop the deploy the way a failure does (undo, close), then exit non-zero. */
+  /**
+   * Ctrl-C or SIGTERM. The first stops the deploy the way a failure does (waits for what runs,
+   * undoes, closes), saying what it waits for, then exits non-zero. A second says the undo is still
+   * running; a third leaves at once, saying what is left where and the command that clears it.
+   */
   private interrupt(signal: NodeJS.Signals): void {
-    this.log.error(`${signal}: stopping the deploy; undoing what it did…`);
-    this.interrupted = signal;
+    this.presses++;
     const code = signal === 'SIGINT' ? 130 : 143;
-    this.fail(new AttacheError(`the deploy was interrupted (${signal})`, { hint: 'Nothing was switched; run the deploy again when ready.' })).finally(() => {
-      // The steps still pending end quietly now, so gulp finishes and the process exits with this code
-      // (gulp-cli would turn an exit with tasks pending into 1). The timer covers anything that lingers.
-      process.exitCode = code;
-      setTimeout(() => process.exit(code), 1000).unref();
-    });
+    const waiting = runningNow(this);
+    if (this.presses === 1) {
+      this.log.error(`${signal}: stopping the deploy; ${waiting ? `waiting for ${waiting} to stop, then ` : ''}undoing what it did…`);
+      this.interrupted = signal;
+      this.fail(new AttacheError(`the deploy was interrupted (${signal})`, { hint: 'Nothing was switched; run the deploy again when ready.' })).finally(() => {
+        // The steps still pending end quietly now (each waits for the undo), so gulp finishes after
+        // the report and the process exits with this code. The timer covers anything that lingers.
+        exitWith(code);
+        setTimeout(() => process.exit(code), 1000).unref();
+      });
+    } else if (this.presses === 2) {
+      this.log.error(
+        `${signal}: the undo is still running${waiting ? ` (waiting for ${waiting} to stop)` : ''}. ` +
+          'Press Ctrl-C once more to leave at once: the lock and what is not yet undone stay on the server.',
+      );
+    } else {
+      const left = this.servers.map((run) => ({ run, ...leftOn(run) })).filter((s) => s.left.length);
+      this.log.error(
+        `${signal}: leaving without finishing the undo.` +
+          (left.length
+            ? ' ' + left.map(({ run, left, clear }) => `Left on ${run.server.name}, not undone: ${left.join('; ')}. To clear: ${clear}`).join('\n') +
+              ' (or deploy again: from this host the lock is taken over once this process has ended).'
+            : ' Nothing is left to undo.'),
+      );
+      exitWith(code);
+      process.exit(code);
+    }
   }
 }
 
+/**
+ * The exit code the process ends with: gulp-cli turns an exit with tasks pending (a third Ctrl-C,
+ * the fallback timer) into 1 from its own 'exit' listener, which was registered before this one.
+ */
+function exitWith(code: number): void {
+  process.exitCode = code;
+  process.once('exit', () => {
+    if (process.exitCode === 1) process.exitCode = code;
+  });
+}
+
 function onInterrupt(handler: (signal: NodeJS.Signals) => void): () => void {
-  process.once('SIGINT', handler);
-  process.once('SIGTERM', handler);
+  // `on`, not `once`: a second and third Ctrl-C are ours too (the default would kill mid-undo).
+  process.on('SIGINT', handler);
+  process.on('SIGTERM', handler);
   return () => {
     process.off('SIGINT', handler);
     process.off('SIGTERM', handler);

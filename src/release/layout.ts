@@ -15,6 +15,10 @@ export class Layout {
   /** The deploy lock: a directory, because mkdir is atomic; `owner` inside says who holds it. */
   readonly lock: string;
   readonly lockOwner: string;
+  /** Rewritten by the holder every few seconds: its age says whether the holder is still there. */
+  readonly lockHeartbeat: string;
+  /** The id of the release the holder is building, so whoever frees a dead holder's lock can remove it. */
+  readonly lockRelease: string;
   /** A shallow bare copy of the repository: each deploy fetches only what is new into it. */
   readonly mirror: string;
 
@@ -27,7 +31,14 @@ export class Layout {
     this.env = at(server.paths.env);
     this.lock = at('.attache-lock');
     this.lockOwner = path.join(this.lock, 'owner');
+    this.lockHeartbeat = path.join(this.lock, 'heartbeat');
+    this.lockRelease = path.join(this.lock, 'release');
     this.mirror = at('.attache-mirror.git');
+  }
+
+  /** Made inside a stale lock by the one deploy taking it over (mkdir: of racers, exactly one wins). */
+  lockTakeover(token: string): string {
+    return path.join(this.lock, `.takeover-${token}`);
   }
 
   release(id: string): string {

@@ -41,6 +41,7 @@ export const live: Step = {
     // The undo is registered before the swap: whatever fails from here on, live goes back to what it was.
     const previous = await linkTarget(target, layout.live);
     run.undo.push('live', `point ${layout.live} back to ${typeof previous === 'string' ? previous : 'nothing'}`, async () => {
+      const target = run.target; // when it runs: a reconnect may have replaced the connection
       const now = await linkTarget(target, layout.live);
       if (now === previous || now === NOT_A_LINK) return; // never swapped (a refused swap changes nothing)
       if (typeof previous === 'string') await swapLink(target, layout.live, previous, 'roll back');

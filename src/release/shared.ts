@@ -26,7 +26,7 @@ export const shared: Step = {
       { step: 'shared' },
     );
     if (storage.stdout.includes(CREATED)) {
-      run.undo.push('shared', `remove ${layout.storage}, which this deploy created`, () => target.exec(sh`rm -rf -- ${layout.storage}`).then(() => undefined));
+      run.undo.push('shared', `remove ${layout.storage}, which this deploy created`, () => run.target.exec(sh`rm -rf -- ${layout.storage}`).then(() => undefined));
     }
 
     if (!(await target.lstat(layout.env))) {
@@ -34,7 +34,7 @@ export const shared: Step = {
       if (local) {
         // 0640: php-fpm (www-data) reads it through the deploy user's group; nobody else can.
         await target.writeFile(layout.env, local, 0o640);
-        run.undo.push('shared', `remove ${layout.env}, which this deploy created`, () => target.unlink(layout.env));
+        run.undo.push('shared', `remove ${layout.env}, which this deploy created`, () => run.target.unlink(layout.env));
         run.log.info(`[${server.name}] created ${layout.env} from ${deploy.envFile}`);
       } else {
         run.log.warn(`[${server.name}] ${layout.env} does not exist: the app will run without it. Create it on the server, or pass --env=<local file> once.`);

@@ -45,6 +45,16 @@ export class UndoLog {
     return this.entries.length;
   }
 
+  /** The entry to undo next (the newest), for an undo that goes one entry at a time (undo.ts). */
+  newest(): UndoEntry | undefined {
+    return this.entries.at(-1);
+  }
+
+  /** Forgets one entry: it is undone (or cannot be, and was said so). */
+  remove(entry: UndoEntry): void {
+    this.entries = this.entries.filter((e) => e !== entry);
+  }
+
   /** What is still to undo, newest first, for a message that says what was left. */
   pending(): string[] {
     return this.entries.map((entry) => entry.what).reverse();

@@ -1,5 +1,5 @@
 import type { ServerRun, Step } from './context';
-import { releaseLock } from './lock';
+import { forceFreeLock, releaseLock } from './lock';
 import { describeOwner } from './lock-owner';
 
 /** Release the deploy lock: the last step; the deploy ends with it (connections closed, report printed). */
@@ -29,6 +29,6 @@ export async function freeLock(run: ServerRun): Promise<void> {
     run.log.info(`[dry run] [${server.name}] ${held ? `would free the lock ${layout.lock} (${whose})` : 'the lock is not held: nothing to free'}`);
     return;
   }
-  await releaseLock(run);
+  await forceFreeLock(run); // and the incomplete release its holder was building, if it recorded one
   run.log.info(`[${server.name}] lock freed${owner ? ` (it was held by ${owner})` : held ? ' (no owner recorded)' : ' (it was not held)'}`);
 }

@@ -247,7 +247,7 @@ export class ArchiveUpload {
     if (result.code === 0 && !result.signal) return undefined;
     if (result.code === null && !result.signal) {
       // No exit status: the channel went away. A command that the connection carries says whether it is still there.
-      const probe = () => this.target.exec('true', { output: 'none' }).then(() => undefined, (error: unknown) => error);
+      const probe = () => this.target.exec('true', { output: 'none', step: this.options.step }).then(() => undefined, (error: unknown) => error);
       let lost = await probe();
       // The channel may close a moment before the connection says it is gone: ask once more, later.
       if (lost && !(lost instanceof AttacheError)) lost = await new Promise((resolve) => setTimeout(resolve, 200)).then(probe);

@@ -26,6 +26,15 @@ const SHELLS_PER_SESSION = 4;
 /** SFTP write requests in flight for one file. */
 const WRITES_IN_FLIGHT = 16;
 const SFTP_NO_SUCH_FILE = 2;
+/**
+ * A server that stops answering is noticed within 30 s: a keepalive every 5 s once 5 s pass with
+ * nothing received, given up after 4 unanswered ((4 + 1) × 5 = 25 s of silence, 26 s at most). Any byte
+ * from the server counts as an answer (see heardCounts()), so a slow upload whose replies queue behind
+ * its own writes, or a long silent composer run, is never cut: only the peer's silence counts.
+ */
+const KEEPALIVE_INTERVAL_MS = 5_000;
+const KEEPALIVE_COUNT_MAX = 4;
+export const SILENCE_LIMIT_MS = KEEPALIVE_INTERVAL_MS * (KEEPALIVE_COUNT_MAX + 1);
 
 // The benchmark and a test read these: one handshake per server per deploy, and how many channels.
 export { channelCount, handshakeCount } from './counters';
@@ -39,6 +48,8 @@ export class SshSession implements Target {
   readonly kind = 'ssh' as const;
   readonly name: string;
   private closed = false;
+  /** Set when the connection ended without close(): the network failed or the server went away. */
+  private lostBecause: Error | undefined;
   private readonly shells: ShellPool;
 
   private constructor(
@@ -50,8 +61,17 @@ export class SshSession implements Target {
     private readonly jump?: SshSession,
   ) {
     this.name = server.name;
-    client.on('close', () => (this.closed = true));
+    client.on('error', (error: Error) => (this.lostBecause ??= error));
+    client.on('close', () => {
+      if (!this.closed) this.lostBecause ??= new Error('the connection was closed');
+      this.closed = true;
+    });
     this.shells = new ShellPool({ open: () => this.openShellChannel(), size: SHELLS_PER_SESSION, startTimeoutMs: server.connectTimeoutMs });
+  }
+
+  /** True once the connection has ended by itself (not by close()): an undo then needs a new one. */
+  get isLost(): boolean {
+    return this.lostBecause !== undefined;
   }
 
   static async open(spec: ServerSpec, log: Logger): Promise<SshSession> {
@@ -73,8 +93,8 @@ export class SshSession implements Target {
         username: server.user,
         authHandler: auth.methods,
         readyTimeout: server.connectTimeoutMs,
-        keepaliveInterval: 15_000,
-        keepaliveCountMax: 4,
+        keepaliveInterval: KEEPALIVE_INTERVAL_MS,
+        keepaliveCountMax: KEEPALIVE_COUNT_MAX,
         agent: server.forwardAgent ? server.agent : undefined,
         agentForward: server.forwardAgent && server.agent !== undefined,
         algorithms: { serverHostKey: preferredHostKeyAlgorithms(server) as ServerHostKeyAlgorithm[] },
@@ -91,6 +111,7 @@ export class SshSession implements Target {
         sock.destroy();
         throw hostKeyError ?? connectionError(server, lastError ?? error, auth.described);
       }
+      heardCounts(sock, client);
       countChannel(); // the SFTP channel
       const sftp = (sftpClient as unknown as { sftp: SFTPWrapper }).sftp;
       return new SshSession(server, client, sftpClient, sftp, log, jump);
@@ -352,10 +373,13 @@ export class SshSession implements Target {
   }
 
   private lost(error: Error, where: { remotePath?: string; command?: string; step?: string }): AttacheError {
-    return new AttacheError(`connection to ${this.server.hostname}:${this.server.port} was lost (${error.message})`, {
+    const why = this.lostBecause ?? error;
+    const stopped = /keepalive timeout/i.test(why.message);
+    const reason = stopped ? `the server stopped answering: nothing received for ${SILENCE_LIMIT_MS / 1000} s` : why.message;
+    return new AttacheError(`connection to ${this.server.hostname}:${this.server.port} was lost (${reason})`, {
       server: this.name,
       ...where,
-      hint: 'Check that the server is reachable. If a deploy was cut off, its lock may remain: free it with gulp unlock, then deploy again.',
+      hint: 'Check that the server is reachable. A deploy cut off this way undoes itself over a new connection; if it could not, it names what was left and the command that clears it.',
     });
   }
 }
@@ -412,7 +436,9 @@ function connectTcp(server: ResolvedServer): Promise<net.Socket> {
     socket.once('connect', () => {
       clearTimeout(timer);
       socket.setNoDelay(true);
-      socket.setKeepAlive(true, 15_000);
+      // The kernel probes an idle connection after 10 s (a peer that vanished without a word);
+      // a stall with the socket still acknowledged is the SSH keepalive's job (heardCounts).
+      socket.setKeepAlive(true, 10_000);
       resolve(socket);
     });
     socket.once('error', (error: NodeJS.ErrnoException) => {
@@ -425,6 +451,23 @@ function connectTcp(server: ResolvedServer): Promise<net.Socket> {
             : `could not connect to ${server.hostname}:${server.port}: ${error.message}`;
       reject(new AttacheError(what, { server: server.name, hint: 'Is sshd running there, and are host and port right (.attache.json or ~/.ssh/config)?' }));
     });
+  });
+}
+
+/**
+ * ssh2 restarts its keepalive count only when a keepalive is answered, so on a link busy with our
+ * own writes an answer can queue for longer than the limit and a healthy upload would be cut. Any
+ * data from the server proves it is there: restart the count then too (at most once a second).
+ */
+function heardCounts(sock: Duplex, client: Client): void {
+  const reset = (client as unknown as { _resetKA?: () => void })._resetKA;
+  if (typeof reset !== 'function') return;
+  let last = 0;
+  sock.on('data', () => {
+    const now = Date.now();
+    if (now - last < 1000) return;
+    last = now;
+    reset.call(client);
   });
 }
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { appendFileSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
+import { appendFileSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -12,20 +12,19 @@ import { startRelay, type Relay } from '../support/relay';
 import { createHome, startSshd, trust, type SshServer, type TestHome } from '../../support/sshd';
 
 /**
- * Faults injected into deploys against a real sshd: the connection cut mid-upload and mid-clone
- * (a TCP relay that drops both sockets), a failing composer install and a failing hook, SIGINT and
+ * Faults injected into deploys against a real sshd: the connection cut during the clone, the
+ * upload, composer and right after the swap, and stalled (a TCP relay that drops both sockets, or
+ * keeps them open and forwards nothing), a failing composer install and a failing hook, SIGINT and
  * SIGTERM to a deploy in a child process (a plain script, and the real gulp CLI), and SIGKILL.
  *
  * Each ends with the same invariants (assertIntact): live unchanged; shared storage and .env
- * byte-identical; no release directory without a marker that was not there before — except what
- * the fault left where nothing could remove it (the connection was gone, the process was killed),
- * which is then never chosen and is pruned by the next deploy; the lock gone, or freed by
- * `gulp unlock` as the refusal tells the user; and a plain re-run that deploys (assertRedeploys).
+ * byte-identical; no release directory without a marker that was not there before; the lock gone
+ * (a lost connection is replaced for the undo) — except where the server stayed unreachable or the
+ * process was killed, which the test names; and a plain re-run that deploys (assertRedeploys).
  */
 
 const ENV = 'APP_NAME="Fault Tolerant"\nAPP_KEY=base64:faults-key-0a1b2c3d\n';
 const MB = 1024 * 1024;
-const LOCK_REFUSAL = /^server "production", step "lock", remote path \S*\.attache-lock: another deploy holds the lock: /m;
 /** The example app's artisan appends to storage/logs/artisan.log: the app writing its shared storage, not the deploy tool. */
 const APP_LOG = 'logs/artisan.log';
 
@@ -162,14 +161,6 @@ async function exitWithin(child: GulpChild, ms: number) {
   ]);
 }
 
-/** Frees a lock left behind (asserting the refusal says how), so that the re-run can be checked too. */
-async function unlockIfLeft(site: Site): Promise<void> {
-  if (!exists(path.join(site.root, '.attache-lock'))) return;
-  const refused = await site.fail('deploy');
-  assert.match(refused.error.message, /free the lock with: gulp unlock --server=production/);
-  await site.run('unlock');
-}
-
 describe('faults during a deploy, against a real sshd', () => {
   let home: TestHome;
   let sshd: SshServer;
@@ -213,144 +204,187 @@ describe('faults during a deploy, against a real sshd', () => {
     return started;
   }
 
-  describe('the connection cut in the middle of the asset upload (relay drops both sockets after 6 MB of a 20 MB upload)', () => {
+  /**
+   * Where a cut lands and how the test times it: a byte count inside the upload, or a moment in a
+   * step that sleeps on the server (a hook, or composer's own post-install script).
+   */
+  interface CutPoint {
+    name: string;
+    /** The step the failure is reported in (a regex source). */
+    step: string;
+    prepare(site: Site): { overrides?: Record<string, unknown>; relayCut: (relay: Relay, lines: string[]) => Promise<void> | undefined };
+    /** Undoes prepare's change to the project, so the re-run deploys plainly. */
+    restore?(site: Site): void;
+  }
+
+  /** Cuts 300 ms after the first log line containing `marker`. */
+  const cutAtLine = (marker: string) => (relay: Relay, lines: string[]) =>
+    lines.some((l) => l.includes(marker)) ? new Promise<void>((r) => setTimeout(r, 300)).then(() => relay.cut()) : undefined;
+
+  const CUTS: CutPoint[] = [
+    {
+      name: 'while the clone step runs (during an after-clone `sleep 3`)',
+      step: 'after-clone',
+      prepare: () => ({ overrides: { scripts: { 'after-clone': ['sleep 3'] } }, relayCut: cutAtLine('after-clone: sleep 3') }),
+    },
+    {
+      name: 'in the middle of the asset upload (after 6 MB of a 20 MB upload)',
+      step: '(assets|shared|composer|artisan)',
+      prepare: (site) => {
+        writeBigAssets(site.cwd, 20, MB);
+        let armed = false;
+        return {
+          relayCut: (relay) => {
+            if (armed) return undefined;
+            armed = true;
+            void relay.cutAfter(6 * MB);
+            return undefined;
+          },
+        };
+      },
+      restore: (site) => rmSync(path.join(site.cwd, 'public/js/big'), { recursive: true, force: true }),
+    },
+    {
+      name: 'while composer runs (its post-install script sleeps 4 s)',
+      step: 'composer',
+      prepare: (site) => {
+        const composer = JSON.parse(readFileSync(path.join(EXAMPLE_APP, 'composer.json'), 'utf8'));
+        composer.scripts = { ...composer.scripts, 'post-install-cmd': ['sleep 4'] };
+        commitChange(site.repo.work, site.repo.bare, 'composer.json', JSON.stringify(composer, null, 4) + '\n');
+        return { relayCut: (relay, lines) => (lines.some((l) => l === 'composer…' || l.endsWith(' composer…')) ? new Promise<void>((r) => setTimeout(r, 1500)).then(() => relay.cut()) : undefined) };
+      },
+      restore: (site) => commitChange(site.repo.work, site.repo.bare, 'composer.json', readFileSync(path.join(EXAMPLE_APP, 'composer.json'), 'utf8')),
+    },
+    {
+      name: 'right after the swap (during an after-live `sleep 3`)',
+      step: 'after-live',
+      prepare: () => ({ overrides: { scripts: { 'after-live': ['sleep 3'] } }, relayCut: cutAtLine('after-live: sleep 3') }),
+    },
+  ];
+
+  for (const point of CUTS) {
+    describe(`the connection cut ${point.name}`, () => {
+      let relay: Relay;
+      let site: Site;
+      let was: Snapshot;
+      let failure: { error: Error; lines: string[] };
+
+      before(async () => {
+        let target: TargetSpec;
+        ({ relay, target } = await relayed());
+        site = await deployedSite(target);
+        await site.run('deploy');
+        was = snapshot(site.root);
+        const { overrides, relayCut } = point.prepare(site);
+        let cut: Promise<void> | undefined;
+        const lines: string[] = [];
+        const { logger } = watchingLogger((line) => {
+          lines.push(line);
+          cut ??= relayCut(relay, lines);
+        });
+        cut ??= relayCut(relay, lines);
+        const { error } = await site.fail('deploy', [], { logger, overrides });
+        failure = { error, lines };
+        await undone(lines, 60_000);
+        assert.equal(relay.cuts, 1, `the relay cut the connection once:\n${lines.join('\n')}`);
+      });
+
+      it(`fails in ${point.step.replace(/[()]/g, '').split('|').join(' or ')}, saying the connection was lost`, () => {
+        assert.match(failure.error.message, new RegExp(`server "production", step "${point.step}"`), failure.error.message);
+        assert.match(failure.error.message, new RegExp(`connection to 127\\.0\\.0\\.1:${relay.port} was lost`), failure.error.message);
+        assert.doesNotMatch(failure.error.message, /exited with code null/);
+      });
+
+      it('undoes everything through a fresh connection: no lock, no incomplete release, live where it was, storage and .env unchanged', () => {
+        const log = failure.lines.join('\n');
+        assert.match(log, /\[production\] the connection was lost: reconnecting to undo \(attempt 1\)…/, log);
+        assert.match(log, /\[production\] reconnected/, log);
+        assert.doesNotMatch(log, /could not (remove|free|point|undo)/, log);
+        assertIntact(site.root, was);
+      });
+
+      it('a plain deploy then succeeds', async () => {
+        point.restore?.(site);
+        await assertRedeploys(site, was);
+      });
+    });
+  }
+
+  describe('a stalled connection (the relay keeps both sockets open and forwards nothing) during an after-clone `sleep 60`', () => {
     let relay: Relay;
     let site: Site;
     let was: Snapshot;
-    let first: string;
-    let second: string;
     let failure: { error: Error; lines: string[] };
-    let leftover: string[];
+    let noticedAfterS: number;
+    let reportedAfterS: number;
 
     before(async () => {
       let target: TargetSpec;
       ({ relay, target } = await relayed());
       site = await deployedSite(target);
-      [first] = site.releases();
-      await site.run('deploy');
-      second = site.liveId()!;
       was = snapshot(site.root);
-      const bytes = writeBigAssets(site.cwd, 20, MB);
-      const cutAt = 6 * MB;
-      const cut = relay.cutAfter(cutAt);
-      const from = relay.bytesUp;
-      failure = await site.fail('deploy');
-      await cut;
-      await undone(failure.lines);
-      assert.equal(relay.cuts, 1, 'the relay cut the connection once');
-      assert.ok(relay.bytesUp - from <= cutAt && cutAt < bytes, 'the cut landed inside the upload');
-      leftover = addedReleases(site.root, was);
+      let stalledAt = 0;
+      const { logger, lines } = watchingLogger((line) => {
+        if (!stalledAt && line.includes('after-clone: sleep 60')) {
+          stalledAt = Date.now();
+          relay.stall();
+        }
+        // Noticed: the undo starts. The network comes back 2 s later, while the reconnect waits.
+        if (!noticedAfterS && line.includes('reconnecting to undo (attempt 1)')) {
+          noticedAfterS = (Date.now() - stalledAt) / 1000;
+          setTimeout(() => relay.resume(), 2000);
+        }
+      });
+      const { error } = await site.fail('deploy', [], { logger, overrides: { scripts: { 'after-clone': ['sleep 60'] } } });
+      reportedAfterS = (Date.now() - stalledAt) / 1000;
+      failure = { error, lines };
+      await undone(lines, 90_000);
     });
 
-    it('fails in the part of the deploy the upload runs in, saying the connection was lost', () => {
-      // The upload runs beside shared → composer → artisan: whichever notices the dead connection first reports it.
-      assert.match(failure.error.message, /server "production", step "(assets|shared|composer|artisan)"/, failure.error.message);
-      assert.match(failure.error.message, new RegExp(`connection to 127\\.0\\.0\\.1:${relay.port} was lost`), failure.error.message);
+    it('fails within 30 s of the stall, saying the server stopped answering', (t) => {
+      t.diagnostic(`the deploy noticed the stall ${noticedAfterS.toFixed(1)} s after it began; it reported its failure, undone, ${reportedAfterS.toFixed(1)} s after`);
+      assert.ok(noticedAfterS < 30, `noticed ${noticedAfterS} s after the stall`);
+      assert.match(failure.error.message, /server "production", step "after-clone"/, failure.error.message);
+      assert.match(failure.error.message, /was lost \(the server stopped answering: nothing received for \d+ s\)/, failure.error.message);
+      assert.doesNotMatch(failure.error.message, /Not connected/);
     });
 
-    it('leaves only what cannot be undone without a connection: the incomplete release and the lock, and says so', () => {
-      // Observed: the cut deploy's release directory (no marker) and the lock stay; live, storage and .env are untouched.
-      assert.equal(leftover.length, 1, 'one release directory left by the cut deploy');
+    it('cleans up through a fresh connection once the relay forwards again: no lock, no release, a plain deploy succeeds', async () => {
       const log = failure.lines.join('\n');
-      assert.match(log, /\[production\] could not remove .*releases\//, 'the log says the release could not be removed');
-      assert.match(log, /\[production\] could not free the lock /, 'the log says the lock could not be freed');
-      assertIntact(site.root, was, { leftover, lockLeft: true });
-    });
-
-    it('the next deploy is refused by the lock left behind, naming owner, host, age, and `gulp unlock`', async () => {
-      const refused = await site.fail('deploy');
-      assert.match(refused.error.message, LOCK_REFUSAL, refused.error.message);
-      const who = `${os.userInfo().username}@${os.hostname()} (pid ${process.pid}) since `;
-      assert.ok(refused.error.message.includes(who), refused.error.message);
-      assert.match(refused.error.message, /, 0 min ago/);
-      assert.match(refused.error.message, /If no deploy is running \(it was killed\), free the lock with: gulp unlock --server=production/);
-      assertIntact(site.root, was, { leftover, lockLeft: true });
-    });
-
-    it('`releases` lists the leftover as incomplete; after `gulp unlock` it is never chosen by activate, "latest" or rollback', async () => {
-      const table = (await site.run('releases')).lines.find((l) => l.startsWith('releases on production'));
-      assert.ok(table);
-      assert.match(table, new RegExp(`^\\s+${leftover[0]}\\s+incomplete(\\s|$)`, 'm'), table);
-      assert.match(table, new RegExp(`^\\s+\\*\\s+${second}\\s+ready\\s`, 'm'), table);
-
-      const freed = await site.run('unlock');
-      assert.ok(freed.lines.some((l) => l.includes('lock freed (it was held by') && l.includes(`(pid ${process.pid}) since `)), freed.lines.join('\n'));
-      assertIntact(site.root, was, { leftover });
-
-      const refused = await site.fail('activate', [`--release=${leftover[0]}`]);
-      assert.match(refused.error.message, new RegExp(`release ${leftover[0]} is incomplete; refusing to activate it`));
-      await site.run('activate', ['--release=latest']);
-      assert.equal(site.liveId(), second, '"latest" is the newest complete release, not the incomplete one');
-      await site.run('rollback');
-      assert.equal(site.liveId(), first, 'rollback goes to the complete release before live');
-      await site.run('activate', ['--release=latest']);
-      assert.equal(site.liveId(), second);
-      assertIntact(site.root, was, { leftover });
-    });
-
-    it('a plain re-run (the relay no longer cuts) deploys every asset and prunes the leftover', async () => {
-      await unlockIfLeft(site);
-      const next = await assertRedeploys(site, was);
-      assert.ok(!exists(site.release(leftover[0])), 'the incomplete release was pruned');
-      assert.deepEqual(site.releases(), [first, second, next]);
-      for (const name of ['chunk-0000.bin', 'chunk-0019.bin']) {
-        assert.deepEqual(readFileSync(path.join(site.release(next), 'public/js/big', name)), readFileSync(path.join(site.cwd, 'public/js/big', name)));
-      }
+      assert.match(log, /\[production\] reconnected/, log);
+      assert.doesNotMatch(log, /could not (remove|free|point|undo)/, log);
+      assertIntact(site.root, was);
+      await assertRedeploys(site, was);
     });
   });
 
-  describe('the connection cut while the clone step runs (the relay drops it during an after-clone `sleep 3`)', () => {
-    let relay: Relay;
-    let site: Site;
-    let was: Snapshot;
-    let failure: { error: Error; lines: string[] };
-    let failedAfterMs: number;
-
-    before(async () => {
-      let target: TargetSpec;
-      ({ relay, target } = await relayed());
-      site = await deployedSite(target);
-      was = snapshot(site.root);
-      let cut: Promise<void> | undefined;
+  describe('the connection cut during the clone, and the server unreachable for the whole undo', () => {
+    it('says exactly what was left on which server and the one command that clears it; that command clears it', async () => {
+      const { relay, target } = await relayed();
+      const site = await deployedSite(target);
+      const was = snapshot(site.root);
       const { logger, lines } = watchingLogger((line) => {
-        if (!cut && line.includes('after-clone: sleep 3')) cut = new Promise((r) => setTimeout(r, 300)).then(() => relay.cut());
+        if (line.includes('after-clone: sleep 3')) {
+          relay.stall(); // nothing gets through, not even new connections
+          setTimeout(() => relay.cut(), 300);
+        }
       });
-      const started = Date.now();
-      const { error } = await site.fail('deploy', [], { logger, overrides: { scripts: { 'after-clone': ['sleep 3'] } } });
-      failedAfterMs = Date.now() - started;
-      failure = { error, lines };
-      assert.ok(cut, `the deploy reached the after-clone hook:\n${lines.join('\n')}`);
-      await cut;
-      await undone(lines);
-    });
-
-    it('fails at once (not after a timeout), in the after-clone step', () => {
-      assert.ok(failedAfterMs < 8000, `failed after ${failedAfterMs} ms`);
-      assert.match(failure.error.message, /server "production", step "after-clone"/, failure.error.message);
-    });
-
-    it('says the connection was lost (not that the command exited with some code)', () => {
-      assert.match(failure.error.message, new RegExp(`connection to 127\\.0\\.0\\.1:${relay.port} was lost`), failure.error.message);
-      assert.doesNotMatch(failure.error.message, /exited with code null/);
-    });
-
-    it('leaves only the release directory the clone made and the lock (no connection to remove them)', () => {
+      await site.fail('deploy', [], { logger, overrides: { scripts: { 'after-clone': ['sleep 3'] } } });
+      await undone(lines, 60_000);
+      const log = lines.join('\n');
       const leftover = addedReleases(site.root, was);
       assert.equal(leftover.length, 1);
-      assert.match(failure.lines.join('\n'), /could not remove .*releases\//);
+      const said = lines.find((l) => l.includes('could not undo the deploy'));
+      assert.ok(said, log);
+      assert.ok(said.includes(`Left on production, not undone: remove ${site.release(leftover[0])}; free the lock ${path.join(site.root, '.attache-lock')}.`), said);
+      assert.match(said, /To clear them, once production is reachable: gulp unlock --server=production \(/, said);
       assertIntact(site.root, was, { leftover, lockLeft: true });
-    });
 
-    it('the next deploy is refused by the lock; after `gulp unlock`, a plain re-run deploys and prunes the leftover', async () => {
-      const leftover = addedReleases(site.root, was);
-      const refused = await site.fail('deploy');
-      assert.match(refused.error.message, LOCK_REFUSAL);
-      assert.match(refused.error.message, /\(pid \d+\) since \S+, 0 min ago/);
-      assert.match(refused.error.message, /gulp unlock --server=production/);
-      await site.run('unlock');
-      assertIntact(site.root, was, { leftover });
+      relay.resume();
+      const freed = await site.run('unlock');
+      assert.ok(freed.lines.some((l) => l.includes(`removed the incomplete release ${leftover[0]}`)), freed.lines.join('\n'));
+      assertIntact(site.root, was);
       await assertRedeploys(site, was);
-      for (const id of leftover) assert.ok(!exists(site.release(id)));
     });
   });
 
@@ -409,8 +443,8 @@ describe('faults during a deploy, against a real sshd', () => {
         assert.equal(exit.signal, null, out);
         assert.equal(exit.code, code, out);
         assert.ok(exit.at - sent < 5000, `exited ${exit.at - sent} ms after the signal`);
-        assert.match(out, new RegExp(`${signal}: stopping the deploy; undoing what it did`));
-        assert.doesNotMatch(out, /could not (remove|free|point)/, out);
+        assert.match(out, new RegExp(`${signal}: stopping the deploy; (waiting for .* to stop, then )?undoing what it did…`));
+        assert.doesNotMatch(out, /could not (remove|free|point|undo)/, out);
       });
 
       it('leaves the server as it was: live, storage, .env; no half-built release; the lock freed', () => {
@@ -418,45 +452,95 @@ describe('faults during a deploy, against a real sshd', () => {
       });
 
       it('a plain re-run deploys', async () => {
-        await unlockIfLeft(site);
         await assertRedeploys(site, was);
       });
     });
   }
 
-  describe('SIGINT (Ctrl-C) to `gulp deploy` (the real gulp CLI), during the upload', () => {
-    let site: Site;
-    let was: Snapshot;
-    let run: GulpChild;
-    let exit: { code: number | null; signal: NodeJS.Signals | null; at: number };
-    let sent: number;
+  /** composer.json with a post-install script that sleeps: composer runs long enough to be interrupted. */
+  const slowComposer = (site: Site, seconds: number) => {
+    const composer = JSON.parse(readFileSync(path.join(EXAMPLE_APP, 'composer.json'), 'utf8'));
+    composer.scripts = { ...composer.scripts, 'post-install-cmd': [`sleep ${seconds}`] };
+    commitChange(site.repo.work, site.repo.bare, 'composer.json', JSON.stringify(composer, null, 4) + '\n');
+  };
+  const plainComposer = (site: Site) => commitChange(site.repo.work, site.repo.bare, 'composer.json', readFileSync(path.join(EXAMPLE_APP, 'composer.json'), 'utf8'));
 
-    before(async () => {
-      site = await deployedSite(direct());
-      was = snapshot(site.root);
-      writeBigAssets(site.cwd, 400, 64 * 1024);
-      run = child({ cwd: site.cwd, via: 'gulp-cli' });
-      await run.waitForLine(/upload: \d+\/\d+ files/);
-      sent = run.signal('SIGINT');
-      exit = await exitWithin(run, 15_000);
-      await new Promise((r) => setTimeout(r, 500)); // anything still running on the server settles
-    });
+  for (const presses of [1, 2, 3] as const) {
+    describe(`Ctrl-C ${presses === 1 ? 'once' : presses === 2 ? 'twice' : 'three times'} to \`gulp deploy\` (the real gulp CLI) while composer runs`, () => {
+      let site: Site;
+      let was: Snapshot;
+      let run: GulpChild;
+      let exit: { code: number | null; signal: NodeJS.Signals | null; at: number };
+      let lastPress: number;
+      let out: string;
 
-    it('exits 130 after undoing, not 1 when the CLI sees the cancelled step fail', () => {
-      const out = run.lines.join('\n');
-      assert.equal(exit.code, 130, `exit code ${exit.code}, ${exit.at - sent} ms after SIGINT:\n${out}`);
-      assert.ok(exit.at - sent < 5000);
-    });
+      before(async () => {
+        site = await deployedSite(direct());
+        was = snapshot(site.root);
+        slowComposer(site, 5);
+        run = child({ cwd: site.cwd, via: 'gulp-cli' });
+        await run.waitForLine(/(^|\] )composer…$/);
+        await new Promise((r) => setTimeout(r, 1200)); // composer is in its post-install sleep
+        for (let i = 0; i < presses; i++) {
+          if (i) await new Promise((r) => setTimeout(r, 300));
+          lastPress = run.signal('SIGINT');
+        }
+        exit = await exitWithin(run, 20_000);
+        out = run.lines.join('\n');
+      });
 
-    it('leaves the server as it was: no half-built release, the lock freed', () => {
-      assertIntact(site.root, was);
-    });
+      it('the first press says what it waits for', () => {
+        assert.match(out, /SIGINT: stopping the deploy; waiting for composer on production to stop, then undoing what it did…/, out);
+      });
 
-    it('a re-run deploys (after `gulp unlock`, if the lock was left)', async () => {
-      await unlockIfLeft(site);
-      await assertRedeploys(site, was);
+      if (presses < 3) {
+        it(`${presses === 2 ? 'the second press says the undo is still running and that a third leaves the lock; ' : ''}the deploy then says what it undid, and exits 130 after the summary (gulp's "Finished 'deploy'", if any, after it)`, () => {
+          if (presses === 2) assert.match(out, /SIGINT: the undo is still running \(waiting for composer on production to stop\)\. Press Ctrl-C once more to leave at once: the lock and what is not yet undone stay on the server\./, out);
+          else assert.doesNotMatch(out, /the undo is still running/);
+          assert.match(out, /\[production\] undone: remove \S+\/releases\/\d{14}; free the lock \S+\/\.attache-lock/, out);
+          const summary = run.lines.findIndex((l) => l.includes('deploy summary'));
+          const finished = run.lines.findIndex((l) => /Finished 'deploy'/.test(l));
+          assert.ok(summary >= 0, out);
+          assert.ok(finished === -1 || finished > summary, `gulp's "Finished 'deploy'" comes after the summary:\n${out}`);
+          assert.equal(exit.code, 130, out);
+        });
+
+        it('leaves the server as it was: live, storage, .env; no release; no lock', () => {
+          assertIntact(site.root, was);
+        });
+
+        it('a plain deploy then succeeds', async () => {
+          plainComposer(site);
+          await assertRedeploys(site, was);
+        });
+      } else {
+        it('the third press exits 130 at once, saying what is left where and the command that clears it', () => {
+          assert.equal(exit.code, 130, out);
+          assert.ok(exit.at - lastPress < 2000, `exited ${exit.at - lastPress} ms after the third press`);
+          const leftover = addedReleases(site.root, was);
+          assert.equal(leftover.length, 1, out);
+          assert.ok(
+            out.includes(
+              `SIGINT: leaving without finishing the undo. Left on production, not undone: remove ${site.release(leftover[0])}; free the lock ${path.join(site.root, '.attache-lock')}. To clear: gulp unlock --server=production`,
+            ),
+            out,
+          );
+          assert.doesNotMatch(out, /deploy summary|Finished 'deploy'/, out);
+          assertIntact(site.root, was, { leftover, lockLeft: true });
+        });
+
+        it('the next deploy on this host takes the lock over (its process has ended), removes the release left, and succeeds', async () => {
+          await new Promise((r) => setTimeout(r, 4000)); // composer's sleep, cut off from us, ends on the server
+          const leftover = addedReleases(site.root, was);
+          plainComposer(site);
+          const { lines } = await site.run('deploy');
+          assert.ok(lines.some((l) => l.includes(`took over the stale lock`) && l.includes(`(pid ${run.pid})`)), lines.join('\n'));
+          assert.ok(!exists(site.release(leftover[0])));
+          assert.ok(!exists(path.join(site.root, '.attache-lock')));
+        });
+      }
     });
-  });
+  }
 
   describe('a failing composer install under `gulp deploy` (the real gulp CLI) while the upload runs beside it', () => {
     let site: Site;
@@ -487,9 +571,8 @@ describe('faults during a deploy, against a real sshd', () => {
       assertIntact(site.root, was);
     });
 
-    it('a re-run of the fixed commit deploys (after `gulp unlock`, if the lock was left)', async () => {
+    it('a re-run of the fixed commit deploys', async () => {
       commitChange(site.repo.work, site.repo.bare, 'composer.json', readFileSync(path.join(EXAMPLE_APP, 'composer.json'), 'utf8'));
-      await unlockIfLeft(site);
       await assertRedeploys(site, was);
     });
   });
@@ -522,23 +605,18 @@ describe('faults during a deploy, against a real sshd', () => {
       assert.equal(owner.host, os.hostname());
     });
 
-    it('the next deploy is refused, naming owner, host and age, and telling the user to run `gulp unlock`', async () => {
-      const { error } = await site.fail('deploy');
-      assert.match(error.message, LOCK_REFUSAL, error.message);
-      assert.ok(error.message.includes(`${os.userInfo().username}@${os.hostname()} (pid ${run.pid}) since ${owner.since}, 0 min ago`), error.message);
-      assert.match(error.message, /If no deploy is running \(it was killed\), free the lock with: gulp unlock --server=production/);
-      assertIntact(site.root, was, { leftover, lockLeft: true });
-    });
-
-    it('`gulp unlock` frees it, saying whose it was', async () => {
-      const { lines } = await site.run('unlock');
-      assert.ok(lines.some((l) => l.includes('lock freed (it was held by') && l.includes(`(pid ${run.pid}) since `)), lines.join('\n'));
-      assertIntact(site.root, was, { leftover });
-    });
-
-    it('the next deploy succeeds and prunes the incomplete release the killed one left', async () => {
-      await assertRedeploys(site, was);
+    it('the next deploy on this host takes the stale lock over with a warning naming the old holder, removes its incomplete release, and deploys', async () => {
+      const { lines } = await site.run('deploy');
+      const warning = lines.find((l) => l.includes('took over the stale lock'));
+      assert.ok(warning, lines.join('\n'));
+      assert.ok(warning.includes(`[production] took over the stale lock of ${os.userInfo().username}@${os.hostname()} (pid ${run.pid}) since ${owner.since}, 0 min ago: its process ${run.pid} on this host no longer exists`), warning);
+      assert.ok(lines.some((l) => l.includes(`[production] removed the incomplete release ${leftover[0]} the previous lock holder left`)), lines.join('\n'));
       assert.ok(!exists(site.release(leftover[0])));
+      assert.ok(!exists(path.join(site.root, '.attache-lock')), 'the lock is freed at the end');
+      const now = snapshot(site.root);
+      assert.equal(now.releases[site.liveId()!], 'complete');
+      assert.deepEqual(now.storage, was.storage);
+      assert.equal(now.env, was.env);
     });
   });
 });

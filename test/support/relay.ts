@@ -8,6 +8,9 @@ import net from 'node:net';
  *   relay.cutAfter(n)  — cut once n more bytes have gone client → server (counted across connections)
  *   relay.cut()        — cut now
  *   relay.throttle(r)  — pass at most r bytes per second client → server (null: full speed)
+ *   relay.stall()      — stop forwarding either way, keeping every socket open (new connections
+ *                        are accepted and held too): a route that went dead without a word
+ *   relay.resume()     — forward again, including what was held
  *   relay.delay(ms)    — hold every chunk ms before passing it on, each direction (a WAN's latency)
  */
 export interface Relay {
@@ -24,6 +27,11 @@ export interface Relay {
   cut(): void;
   /** Limits client → server to `bytesPerSecond` (null: no limit), to make an upload last. */
   throttle(bytesPerSecond: number | null): void;
+  /** Stops forwarding both ways on every connection, new ones included; the sockets stay open. */
+  stall(): void;
+  /** Forwards again after stall(). */
+  resume(): void;
+  readonly stalled: boolean;
   /** Delays each direction by `ms` (0: none); order is kept, so a round trip costs 2 × ms. Delayed chunks skip throttle and back-pressure: for latency, not bulk. */
   delay(ms: number): void;
   close(): Promise<void>;
@@ -37,6 +45,11 @@ export async function startRelay(targetPort: number, targetHost = '127.0.0.1'): 
   let armed: { at: number; fired: () => void } | undefined;
   let cutting = false;
   let rate: number | null = null;
+  let stalled = false;
+  /** Resumes reading a socket unless the relay is stalled (then resume() does it). */
+  const flow = (socket: net.Socket) => {
+    if (!stalled) socket.resume();
+  };
   let latency = 0;
   // Timers of one duration fire in the order they were set, so delayed chunks keep their order.
   const later = (action: () => void) => (latency > 0 ? setTimeout(action, latency) : action());
@@ -64,6 +77,10 @@ export async function startRelay(targetPort: number, targetHost = '127.0.0.1'): 
     };
     client.on('error', drop).on('close', drop);
     server.on('error', drop).on('close', drop);
+    if (stalled) {
+      client.pause();
+      server.pause();
+    }
 
     client.on('data', (chunk: Buffer) => {
       if (cutting) return;
@@ -90,16 +107,16 @@ export async function startRelay(targetPort: number, targetHost = '127.0.0.1'): 
         // Hold the client back for as long as this chunk takes at the limited rate.
         client.pause();
         setTimeout(() => {
-          if (!full || server.writableLength === 0) client.resume();
+          if (!full || server.writableLength === 0) flow(client);
         }, (chunk.length / rate) * 1000);
       } else if (full) client.pause();
     });
-    server.on('drain', () => client.resume());
+    server.on('drain', () => flow(client));
     server.on('data', (chunk: Buffer) => {
       if (latency > 0) return later(() => client.destroyed || client.write(chunk));
       if (!client.write(chunk)) server.pause();
     });
-    client.on('drain', () => server.resume());
+    client.on('drain', () => flow(server));
   });
   await new Promise<void>((resolve, reject) => {
     listener.once('error', reject);
@@ -127,6 +144,23 @@ export async function startRelay(targetPort: number, targetHost = '127.0.0.1'): 
     cut,
     throttle(bytesPerSecond) {
       rate = bytesPerSecond;
+    },
+    get stalled() {
+      return stalled;
+    },
+    stall() {
+      stalled = true;
+      for (const pair of pairs) {
+        pair.client.pause();
+        pair.server.pause();
+      }
+    },
+    resume() {
+      stalled = false;
+      for (const pair of pairs) {
+        pair.client.resume();
+        pair.server.resume();
+      }
     },
     delay(ms) {
       latency = ms;
