@@ -89,6 +89,7 @@ export function attache(options: AttacheOptions = {}): AttacheTasks {
     // A warning, not a failure: the gulpfile's own tasks may have flags of their own.
     if (flags.unknown.length) log.warn(unknownFlags(flags.unknown));
     const config = loadConfig(options.config ?? '.attache.json', { cwd, overrides: options.overrides });
+    for (const warning of config.warnings) log.warn(`${path.relative(cwd, config.file) || config.file}: ${warning.key}: ${warning.message}`);
     const selected = selectServers(config, options.server ?? flags.server);
     const branch = options.branch ?? flags.branch;
     if (branch) validateBranch(branch);

@@ -1,4 +1,6 @@
 import { runLocal, runLocalHook } from './hooks';
+import { Layout } from './layout';
+import { expandTags } from './tags';
 import type { ServerConfig } from '../config/types';
 import type { Deploy, Step } from './context';
 
@@ -10,7 +12,9 @@ export const build: Step = {
     const server = deploy.selected[0];
     warnIfLocalWorkDiffers(deploy);
     await runLocalHook('before-build', server, deploy);
-    for (const command of server.build) {
+    for (const template of server.build) {
+      // As in Attaché, the build commands are compiled like hook lines (they may use @php, @root, …).
+      const command = expandTags(template, server, new Layout(server), undefined, 'build');
       deploy.log.info(`[local] build: ${command}`);
       await runLocal(command, deploy, 'build');
     }

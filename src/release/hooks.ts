@@ -10,7 +10,7 @@ type LocalHook = 'before-build' | 'after-build' | 'before-assets' | 'after-asset
 /** Runs a hook's commands on the server, in root, with Attaché's tags expanded (tags.ts). */
 export async function runHook(hook: Exclude<HookName, LocalHook>, run: ServerRun, deploy: Deploy): Promise<void> {
   for (const template of run.server.scripts[hook] ?? []) {
-    const command = expandTags(template, run.server, run.layout, deploy.releaseId);
+    const command = expandTags(template, run.server, run.layout, deploy.releaseId, hook);
     run.log.info(`[${run.server.name}] ${hook}: ${command}`);
     await run.target.exec(command, { cwd: run.layout.root, output: 'info', step: hook });
   }
@@ -18,7 +18,7 @@ export async function runHook(hook: Exclude<HookName, LocalHook>, run: ServerRun
 
 export async function runLocalHook(hook: LocalHook, server: ServerConfig, deploy: Deploy): Promise<void> {
   for (const template of server.scripts[hook] ?? []) {
-    const command = expandTags(template, server, new Layout(server), deploy.releaseId);
+    const command = expandTags(template, server, new Layout(server), deploy.releaseId, hook);
     deploy.log.info(`[local] ${hook}: ${command}`);
     await runLocal(command, deploy, hook);
   }

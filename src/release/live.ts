@@ -26,7 +26,10 @@ export const live: Step = {
     const { layout, target, server } = run;
     const id = releaseIdOf(deploy);
     if (deploy.dryRun) {
+      // The hooks print what they would run (the target is the dry-run one), around the swap that would happen.
+      await runHook('before-live', run, deploy);
       run.log.info(`[dry run] [${server.name}] would point ${layout.live} -> ${layout.liveTarget(id)}`);
+      await runHook('after-live', run, deploy);
       return;
     }
     await writeMarker(target, layout, {

@@ -17,7 +17,8 @@ export const shared: Step = {
   async run(run, deploy) {
     const { layout, target, server } = run;
     const id = releaseIdOf(deploy);
-    await runHook('before-symlinks', run, deploy);
+    // Attaché's "installation" part of every deploy: the storage (and, on a first deploy, the .env).
+    await runHook('before-install', run, deploy);
 
     // First deploy: the release's storage skeleton becomes the shared storage. Later: the clone's copy goes.
     const storage = await target.exec(
@@ -41,6 +42,9 @@ export const shared: Step = {
       }
     }
 
+    await runHook('after-install', run, deploy);
+
+    await runHook('before-symlinks', run, deploy);
     await target.exec(sh`rm -rf -- ${layout.releaseEnv(id)}`, { step: 'shared' });
     await target.symlink(layout.fromRelease(id, layout.storage), layout.releaseStorage(id));
     await target.symlink(layout.fromRelease(id, layout.env), layout.releaseEnv(id));
