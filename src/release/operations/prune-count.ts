@@ -1,0 +1,19 @@
+import { sh } from '../../remote/quote';
+import type { ServerRun } from '../context';
+import { releasesToPrune } from '../prune';
+import { listReleases } from '../releases';
+
+/**
+ * Attaché's `releases:prune --count=<n>`: the n oldest releases go, whatever `keep` says, but
+ * never live, the one before it, nor the newest two (Attaché retains the most recent two).
+ */
+export async function pruneCount(run: ServerRun, count: number): Promise<string[]> {
+  const doomed = releasesToPrune(await listReleases(run.target, run.layout), 2).slice(0, count);
+  if (doomed.length) {
+    await run.target.exec(sh`rm -rf -- ${doomed.map((id) => run.layout.release(id))}`, { step: 'prune' });
+    run.log.info(`[${run.server.name}] pruned ${doomed.length} release${doomed.length === 1 ? '' : 's'}: ${doomed.join(', ')}`);
+  } else {
+    run.log.info(`[${run.server.name}] no release to prune`);
+  }
+  return doomed;
+}
