@@ -60,6 +60,12 @@ export interface Flags {
   verbose: boolean;
   quiet: boolean;
   parallel?: number;
+  /** `--config=<file>` (or `-c <file>`): another config file than .attache.json. */
+  config?: string;
+  /** `--count=<n>`: how many releases prune removes (Attaché's releases:prune --count). */
+  count?: number;
+  /** `--remote=<name>`: the git remote init writes into the config. */
+  remote?: string;
   /** `--flags` that are neither ours nor gulp's, by name (e.g. `--sever`). */
   unknown: string[];
 }
@@ -86,7 +92,7 @@ const GULP_FLAGS = new Set([
   '--version',
   '--completion',
 ]);
-const WITH_VALUE = new Set(['--server', '--branch', '--release', '--env', '--parallel']);
+const WITH_VALUE = new Set(['--server', '--branch', '--release', '--env', '--parallel', '--config', '--count', '--remote']);
 const BOOLEAN = new Set(['--dry-run', '--verbose', '--quiet']);
 
 /**
@@ -99,10 +105,12 @@ export function parseFlags(argv: readonly string[] = process.argv): Flags {
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     if (arg === '--') break;
-    if (!arg.startsWith('--')) continue;
-    const eq = arg.indexOf('=');
-    const name = eq === -1 ? arg : arg.slice(0, eq);
-    let value = eq === -1 ? undefined : arg.slice(eq + 1);
+    // Attaché's -c for --config; gulp has no -c of its own.
+    const short = arg === '-c' || arg.startsWith('-c=') ? `--config${arg.slice(2)}` : arg;
+    if (!short.startsWith('--')) continue;
+    const eq = short.indexOf('=');
+    const name = eq === -1 ? short : short.slice(0, eq);
+    let value = eq === -1 ? undefined : short.slice(eq + 1);
 
     if (BOOLEAN.has(name)) {
       if (value !== undefined) throw new AttacheError(`${name} takes no value (got ${arg})`, { hint: `Write ${name} alone.` });
@@ -119,7 +127,10 @@ export function parseFlags(argv: readonly string[] = process.argv): Flags {
       // Not checked here: the rollback task also accepts words such as `latest`, and validates ids itself.
       else if (name === '--release') flags.release = value;
       else if (name === '--env') flags.env = value;
-      else flags.parallel = positiveInteger(value);
+      else if (name === '--config') flags.config = value;
+      else if (name === '--remote') flags.remote = value;
+      else if (name === '--count') flags.count = positiveInteger(value, name);
+      else flags.parallel = positiveInteger(value, name);
     } else if (name === '--silent') {
       // gulp's own quiet flag; the logger treats it as --quiet too.
       flags.quiet = true;
@@ -131,10 +142,10 @@ export function parseFlags(argv: readonly string[] = process.argv): Flags {
   return flags;
 }
 
-function positiveInteger(value: string): number {
+function positiveInteger(value: string, name: string): number {
   const n = Number(value);
   if (!/^\d+$/.test(value) || !Number.isSafeInteger(n) || n < 1) {
-    throw new AttacheError(`--parallel=${value} is not a positive whole number`, { hint: 'Write --parallel=N, e.g. --parallel=2.' });
+    throw new AttacheError(`${name}=${value} is not a positive whole number`, { hint: `Write ${name}=N, e.g. ${name}=2.` });
   }
   return n;
 }

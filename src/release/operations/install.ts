@@ -2,6 +2,7 @@ import { AttacheError } from '../../errors';
 import { sh } from '../../remote/quote';
 import { artisanCommand } from '../tools';
 import { releaseIdOf, type Step } from '../context';
+import { artisan, assets, build, clone, composer, connect, health, live, lock, prune, shared, unlock, type PlanPart } from '../index';
 import { listReleases } from '../releases';
 
 /** The env file Attaché's `install` installs as root/.env when --env names none. */
@@ -9,7 +10,7 @@ export const INSTALL_ENV = '.env.example';
 
 /** Attaché's `install` is a first deploy: it refuses a server that already has releases. */
 export const installCheck: Step = {
-  name: 'install:check',
+  name: 'check',
   description: 'refuse a server that already has releases (install is the first deploy)',
   async run(run) {
     const releases = await listReleases(run.target, run.layout);
@@ -25,7 +26,7 @@ export const installCheck: Step = {
 
 /** After the first deploy's artisan steps, before it goes live: the app's key, as Attaché's install does. */
 export const keyGenerate: Step = {
-  name: 'install:key',
+  name: 'key',
   description: 'php artisan key:generate in the new release (writes APP_KEY into root/.env)',
   async run(run, deploy) {
     const id = releaseIdOf(deploy);
@@ -37,3 +38,20 @@ export const keyGenerate: Step = {
     await run.target.exec(sh`${artisanCommand(run.server, 'artisan')} key:generate --force`, { cwd: run.layout.release(id), output: 'info', step: 'install' });
   },
 };
+
+/**
+ * The deploy plan with the check first (right after connecting, before the build) and the key
+ * generated once artisan has run, before the release goes live.
+ */
+export const INSTALL_PLAN: readonly PlanPart[] = [
+  connect,
+  installCheck,
+  build,
+  lock,
+  clone,
+  { together: [[shared, composer, artisan, keyGenerate], [assets]] },
+  live,
+  health,
+  prune,
+  unlock,
+];
