@@ -6,9 +6,14 @@
 import { series, src } from 'gulp';
 import { attache, exec, upload } from 'gulp-attache';
 
-const { deploy, rollback, activate, releases, prune, unlock, steps } = attache({ cwd: 'example/app' });
+const tasks = attache({ cwd: 'example/app' });
+const { deploy, rollback, activate, releases, prune, unlock, steps } = tasks;
+// Attaché's other commands: init, install, releases:delete, releases:down/up, servers:list, ssh.
+const { init, install, down, up, servers, ssh } = tasks;
 
-export { deploy, rollback, activate, releases, prune, unlock };
+export { deploy, rollback, activate, releases, prune, unlock, init, install, down, up, servers, ssh };
+export const { delete: delete_ } = tasks;
+export { delete_ as delete };
 
 // The same steps in a series of your own, with your tasks between them.
 async function announce() {

@@ -22,6 +22,29 @@ describe("Attaché's commands (real sshd)", () => {
   });
   after(() => stop());
 
+  it('each command is in gulp --tasks with its flags', () => {
+    const out = execFileSync('npx', ['gulp', '--gulpfile', 'gulpfile.example.ts', '--cwd', '.', '--tasks', '--no-color'], {
+      cwd: REPO_ROOT,
+      env: { ...process.env, NODE_OPTIONS: '--import=tsx' },
+      encoding: 'utf8',
+    });
+    // A task's flags are the lines under it, up to the next task.
+    const flagsOf = (task: string) => {
+      const block = out.split(/\n(?=[├└])/).find((b) => new RegExp(`^[├└]─[─┬] ${task}\\s`).test(b));
+      assert.ok(block, `${task} in:\n${out}`);
+      return [...block.matchAll(/(--[a-z-]+)\s+…/g)].map((m) => m[1]);
+    };
+    assert.deepEqual(flagsOf('init'), ['--config', '--remote']);
+    assert.ok(flagsOf('install').includes('--env') && flagsOf('install').includes('--config'));
+    assert.deepEqual(flagsOf('delete'), ['--config', '--dry-run', '--quiet', '--release', '--server', '--verbose']);
+    assert.deepEqual(flagsOf('down'), ['--config', '--dry-run', '--quiet', '--server', '--verbose']);
+    assert.deepEqual(flagsOf('up'), ['--config', '--dry-run', '--quiet', '--server', '--verbose']);
+    assert.deepEqual(flagsOf('servers'), ['--config']);
+    assert.deepEqual(flagsOf('ssh'), ['--config', '--server']);
+    assert.ok(flagsOf('prune').includes('--count'));
+    for (const task of ['deploy', 'rollback', 'activate', 'releases', 'unlock']) assert.ok(flagsOf(task).includes('--config'), task);
+  });
+
   describe('init', () => {
     const project = (remotes: Array<[string, string]>) => {
       const dir = tempDir('attache-init-');
