@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
-import { HOOK_NAMES, loadConfig, selectServers, type AttacheConfig } from '../../src/config';
+import { HOOK_NAMES, loadConfig, parseFlags, selectServers, type AttacheConfig } from '../../src/config';
 import { Layout } from '../../src/release/layout';
 import { checkTags, expandTags } from '../../src/release/tags';
 import { composerBin, composerCommand } from '../../src/release/tools';
@@ -168,5 +168,23 @@ describe('issue 17.11: unknown keys', () => {
     assert.deepEqual(Object.keys(config.servers), ['production']);
     assert.deepEqual(config.warnings, [{ key: 'servers.production.name', message: 'ignored, as Attaché ignores it: the server is called "production" (its key in "servers")' }]);
     assert.deepEqual(load({ production: { name: 'production', host: 'h', root: '/x' } }).warnings, [], 'the name Attaché\'s init writes, equal to the key, says nothing');
+  });
+});
+
+describe('the flags of Attaché\'s commands', () => {
+  const flags = (...args: string[]) => parseFlags(['node', 'gulp', 'task', ...args]);
+
+  it('reads --config=<file>, --config <file>, -c <file> and -c=<file>', () => {
+    for (const args of [['--config=deploy/x.json'], ['--config', 'deploy/x.json'], ['-c', 'deploy/x.json'], ['-c=deploy/x.json']]) {
+      assert.equal(flags(...args).config, 'deploy/x.json', args.join(' '));
+    }
+    assert.deepEqual(flags('-c', 'x.json').unknown, []);
+  });
+
+  it('reads --count and --remote, and refuses a count that is not a positive whole number', () => {
+    assert.equal(flags('--count=3').count, 3);
+    assert.equal(flags('--remote=upstream').remote, 'upstream');
+    assert.throws(() => flags('--count=0'), /--count=0 is not a positive whole number/);
+    assert.throws(() => flags('--count=two'), /--count=two is not a positive whole number/);
   });
 });
