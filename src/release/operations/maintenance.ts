@@ -13,6 +13,6 @@ export async function maintenance(run: ServerRun, command: 'down' | 'up'): Promi
       hint: 'Deploy first (gulp deploy or gulp install).',
     });
   }
-  const result = await target.exec(sh`${artisanCommand(server, 'artisan')} ${command}`, { cwd: layout.live, output: 'info', step: command });
-  run.log.info(`[${server.name}] ${command === 'down' ? 'down for maintenance' : 'up again'}${result.stdout.trim() ? '' : ` (php artisan ${command})`}`);
+  await target.exec(sh`${artisanCommand(server, 'artisan')} ${command}`, { cwd: layout.live, output: 'info', step: command });
+  run.log.info(`[${server.name}] ${command === 'down' ? 'down for maintenance' : 'out of maintenance mode'} (php artisan ${command} in ${layout.live})`);
 }
