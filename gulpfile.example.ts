@@ -9,11 +9,10 @@ import { attache, exec, upload } from 'gulp-attache';
 const tasks = attache({ cwd: 'example/app' });
 const { deploy, rollback, activate, releases, prune, unlock, steps } = tasks;
 // Attaché's other commands: init, install, releases:delete, releases:down/up, servers:list, ssh.
-const { init, install, down, up, servers, ssh } = tasks;
+// `delete` is a reserved word, so it is exported under its name from another binding.
+const { init, install, down, up, servers, ssh, delete: deleteRelease } = tasks;
 
-export { deploy, rollback, activate, releases, prune, unlock, init, install, down, up, servers, ssh };
-export const { delete: delete_ } = tasks;
-export { delete_ as delete };
+export { deploy, rollback, activate, releases, prune, unlock, init, install, deleteRelease as delete, down, up, servers, ssh };
 
 // The same steps in a series of your own, with your tasks between them.
 async function announce() {

@@ -27,18 +27,52 @@ export class AttacheError extends Error {
   constructor(what: string, context: ErrorContext = {}, options?: { cause?: unknown }) {
     super(redact(formatMessage(what, context)), options);
     this.name = 'AttacheError';
-    this.what = what;
+    this.what = redact(what); // may hold a tool's stderr line (RemoteCommandError)
     this.context = redactContext(context);
   }
 }
 
-/** A remote (or local-target) command that exited non-zero or was killed by a signal. */
+/**
+ * A remote (or local-target) command that exited non-zero or was killed by a signal. The first
+ * line ends with the tool's own error line (git's `fatal: …`, mkdir's `Permission denied`), taken
+ * from its stderr; the command itself is shortened (--verbose logs it whole).
+ */
 export class RemoteCommandError extends AttacheError {
-  constructor(context: ErrorContext & { command: string; server: string }) {
+  constructor(context: ErrorContext & { command: string; server: string; stderr?: string }) {
+    const { stderr, ...rest } = context;
     const status = context.signal ? `was killed by signal ${context.signal}` : `exited with code ${context.exitCode}`;
-    super(`command ${status}`, context);
+    const cause = toolLine(stderr ?? context.output ?? '');
+    // Redacted before it is cut: a secret cut in half would no longer be recognised.
+    super(`command ${status}${cause ? `: ${cause}` : ''}`, { ...rest, command: shorten(redact(context.command)) });
     this.name = 'RemoteCommandError';
   }
+}
+
+/** Characters of a failed command an error shows: enough for a hook or composer line, not a 400-character clone script. */
+const COMMAND_SHOWN = 240;
+
+function shorten(command: string): string {
+  if (command.length <= COMMAND_SHOWN) return command;
+  return `${command.slice(0, COMMAND_SHOWN)}… (${command.length - COMMAND_SHOWN} more characters; --verbose logs the whole command)`;
+}
+
+/** Progress and advice that tools print on stderr before the real error. */
+const NOISE = /^(Cloning into|warning:|hint:|remote: (Enumerating|Counting|Compressing|Total)|Receiving objects|Resolving deltas|Installing dependencies|Updating dependencies|Loading composer|Verifying lock file|Package operations|Nothing to install|Generating .*autoload|\s*- (Installing|Downloading|Upgrading|Removing) )/i;
+const ERROR_WORD = /\b(fatal|error|failed|failure|cannot|can't|couldn't|could not|unable|not found|denied|no such|not permitted|invalid|refused|missing|does not|is not)\b/i;
+
+/**
+ * The line of a command's stderr that says what went wrong: the first `fatal:`/`error:` line, else
+ * the first line with an error's words, else the first line that is not progress; none when stderr
+ * is empty. Exported for the tests.
+ */
+export function toolLine(stderr: string): string | undefined {
+  const lines = stderr
+    .split(/\r?\n/)
+    .map((line) => line.trim())
+    .filter((line) => line && line.length < 1000);
+  const meaningful = lines.filter((line) => !NOISE.test(line));
+  const pick = meaningful.find((line) => /^(fatal|error|ERROR|E):/.test(line)) ?? meaningful.find((line) => ERROR_WORD.test(line)) ?? meaningful[0];
+  return pick && pick.length > 300 ? `${pick.slice(0, 300)}…` : pick;
 }
 
 /** Every string in the context goes through redaction too: an error object may be printed whole. */

@@ -58,10 +58,30 @@ export function registerEnvSecrets(contents: string): void {
   }
 }
 
+/** `scheme://user:password@`: the password part, wherever a URL carrying credentials is printed. */
+// The password runs to the last @ before the path: an unencoded @ in it is common.
+const URL_CREDENTIALS = /\b([a-z][a-z0-9+.-]*:\/\/[^/\s:@'"]*):([^/\s'"]+)@/gi;
+
 export function redact(text: string): string {
   let out = text;
   for (const secret of secrets) if (out.includes(secret)) out = out.split(secret).join('***');
-  return out;
+  return out.replace(URL_CREDENTIALS, '$1:***@');
+}
+
+/**
+ * The passwords of URLs carrying credentials in `text` (a repository, a health check URL, a hook),
+ * as written and percent-decoded: registered as secrets, they are redacted even where a tool
+ * prints them without the URL around them.
+ */
+export function urlCredentials(text: string): string[] {
+  const found = new Set<string>();
+  for (const [, , password] of text.matchAll(URL_CREDENTIALS)) {
+    found.add(password);
+    try {
+      found.add(decodeURIComponent(password));
+    } catch {}
+  }
+  return [...found];
 }
 
 export function verbosityFromArgv(argv: readonly string[] = process.argv): Verbosity {

@@ -2,5 +2,5 @@
 export { loadConfig, ConfigError, type LoadOptions } from './load';
 export { deepMerge, type RawServer, type Problem } from './merge';
 export { validateBranch, validateReleaseId } from './validate';
-export { selectServers, parseFlags, type Flags } from './select';
+export { selectServers } from './select';
 export * from './types';

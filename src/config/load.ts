@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import { urlCredentials } from '../log';
 import { AttacheError } from '../errors';
 import { parseJson } from './json';
 import { describe, isObject, mergeServers, serverNameProblem, type Problem, type RawServer } from './merge';
@@ -67,7 +68,7 @@ export function loadConfig(file = '.attache.json', options: LoadOptions = {}): A
   const servers: Record<string, ServerConfig> = {};
   for (const merged of mergeServers(value, options.overrides, problems)) {
     const server = validateServer(merged, problems, warnings);
-    server.secrets = [...new Set([...topSecrets, ...server.secrets])];
+    server.secrets = [...new Set([...topSecrets, ...server.secrets, ...urlCredentials(JSON.stringify(server))])]; // a token in a URL is a secret
     servers[merged.name] = server;
   }
   const groups = groupsOf(value.groups, servers, problems);

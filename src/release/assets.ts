@@ -11,7 +11,6 @@ import { sh } from '../remote/quote';
 import { readManifest, unchanged, writeManifest, type AssetManifest } from './asset-manifest';
 import { HashCache } from './hash-cache';
 import { releaseIdOf, type Deploy, type ServerRun, type Step } from './context';
-import { runLocalHook } from './hooks';
 
 interface LocalAsset {
   source: string;
@@ -36,12 +35,7 @@ const READ_WHOLE = 1024 * 1024;
 export const assets: Step = {
   name: 'assets',
   description: 'upload the built assets into the release; unchanged files are reused from the live release',
-  async once(deploy) {
-    await runLocalHook('before-assets', deploy.selected[0], deploy);
-  },
-  async after(deploy) {
-    await runLocalHook('after-assets', deploy.selected[0], deploy);
-  },
+  hooks: 'assets',
   async run(run, deploy) {
     const files = await collectOnce(run.server.assets, deploy);
     const cache = await cacheOnce(deploy);

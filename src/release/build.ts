@@ -1,4 +1,4 @@
-import { runLocal, runLocalHook } from './hooks';
+import { runLocal } from './hooks';
 import { Layout } from './layout';
 import { expandTags } from './tags';
 import type { ServerConfig } from '../config/types';
@@ -8,17 +8,16 @@ import type { Deploy, Step } from './context';
 export const build: Step = {
   name: 'build',
   description: 'build the assets locally (scripts.build; default "yarn prod"; [] skips it)',
+  hooks: 'build',
   async once(deploy) {
-    const server = deploy.selected[0];
     warnIfLocalWorkDiffers(deploy);
-    await runLocalHook('before-build', server, deploy);
+    const server = deploy.selected[0];
     for (const template of server.build) {
       // As in Attaché, the build commands are compiled like hook lines (they may use @php, @root, …).
       const command = expandTags(template, server, new Layout(server), undefined, 'build');
       deploy.log.info(`[local] build: ${command}`);
       await runLocal(command, deploy, 'build');
     }
-    await runLocalHook('after-build', server, deploy);
   },
 };
 

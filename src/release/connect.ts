@@ -9,6 +9,7 @@ import { mapLimit } from '../limit';
 import { Layout } from './layout';
 import type { Step } from './context';
 import { dryRun } from '../remote/dry-run';
+import { UndoLog } from './undo-log';
 
 /** One connection per server for the whole deploy; every later step uses it. */
 export const connect: Step = {
@@ -35,14 +36,21 @@ export const connect: Step = {
       target,
       layout: new Layout(server),
       log: deploy.log,
-      undo: [],
+      liveBefore: null as string | null,
+      undo: new UndoLog(),
       timings: {},
       uploaded: { files: 0, bytes: 0 },
       skipped: { files: 0, bytes: 0 },
     }));
     // .env values are secrets, from --env or already on the server: registered before any hook can print them.
     if (deploy.envFile) registerEnvSecrets(readFileSync(path.resolve(deploy.cwd, deploy.envFile), 'utf8'));
-    await Promise.all(runs.map(async (run) => registerEnvSecrets((await run.target.readFile(run.layout.env).catch(() => Buffer.from(''))).toString('utf8'))));
+    await Promise.all(
+      runs.map(async (run) => {
+        const [env, live] = await Promise.all([run.target.readFile(run.layout.env).catch(() => Buffer.from('')), run.target.readlink(run.layout.live).catch(() => null)]);
+        registerEnvSecrets(env.toString('utf8'));
+        run.liveBefore = live; // for the report: where live was before this deploy
+      }),
+    );
     deploy.servers = runs;
   },
 };

@@ -1,14 +1,15 @@
-import type { AttacheConfig, ServerConfig } from '../config/types';
+import type { AttacheConfig, HookName, ServerConfig } from '../config/types';
 import type { Logger } from '../log';
 import type { Target } from '../remote/target';
 import type { Layout } from './layout';
+import type { UndoLog } from './undo-log';
 
 /** What one deploy knows, shared by every step: the release id, the servers, the options. */
 export interface Deploy {
   config: AttacheConfig;
   /** The servers this deploy is for, in order (from --server, groups, default). */
   selected: ServerConfig[];
-  /** The release id, the same on every server; set by the clone step. */
+  /** The release id, the same on every server; chosen by the release step. */
   releaseId?: string;
   servers: ServerRun[];
   /** The project directory (where assets are built and found). */
@@ -18,23 +19,11 @@ export interface Deploy {
   dryRun: boolean;
   /** The branch to deploy (--branch overrides each server's). */
   branch?: string;
-  /** Servers prepared at once (--parallel, default 10). */
+  /** Servers worked on at once (--parallel, default 10). */
   parallel: number;
   log: Logger;
-  startedAt: number;
-  /** Steps running now: a failure waits for them before undoing, so an undo never races a step. */
-  inFlight: Set<Promise<unknown>>;
   /** Aborted on failure or Ctrl-C: uploads stop taking new files. */
   cancel: AbortController;
-  state: 'running' | 'deployed' | 'failed';
-  /** Past the health check: the new release stays live whatever fails afterwards (prune, unlock). */
-  committed?: boolean;
-  /** The end of the deploy, once started: every step that fails waits for it (the undo) before reporting. */
-  finishing?: Promise<void>;
-  /** The first real failure: what the user is told, even when other steps then fail as "cancelled". */
-  failure?: unknown;
-  /** Stopped by Ctrl-C or SIGTERM: after the undo the remaining steps end quietly and the exit code says why. */
-  interrupted?: boolean;
 }
 
 /** One server's part of a deploy. */
@@ -44,33 +33,48 @@ export interface ServerRun {
   target: Target;
   log: Logger;
   commit?: string;
-  /** Where live pointed before the swap (null when there was no live link). */
-  previousLive?: string | null;
-  /** Undo actions registered by steps that changed something; run in reverse when the deploy fails. */
-  undo: Array<{ step: string; action: () => Promise<void> }>;
+  /** Where live pointed when the deploy connected (null: no live link yet). */
+  liveBefore: string | null;
+  /** Set by the swap: live was changed by this deploy (so a failure afterwards swaps it back). */
+  liveChanged?: boolean;
+  /** What this deploy changed here, to put back if it fails. */
+  undo: UndoLog;
   /** Step name -> seconds. */
   timings: Record<string, number>;
+  /** Asset files sent over the wire. */
   uploaded: { files: number; bytes: number };
+  /** Asset files reused from the live release (hard links: no bytes sent). */
   skipped: { files: number; bytes: number };
-  result?: 'deployed' | 'failed' | 'rolled back' | 'untouched';
   error?: Error;
 }
+
+/** Hook names come in pairs around a step or a phase: `before-clone`, `after-clone`. */
+export type HookStem = StemOf<HookName>;
+type StemOf<H> = H extends `before-${infer Stem}` ? Stem : never;
 
 /** A step of the release series: one short file in release/, run once per server. */
 export interface Step {
   name: string;
   /** Shown by `gulp --tasks`. */
   description: string;
+  /** Its hooks (`before-<stem>`, `after-<stem>`), fired around it by the runner, so a skipped step skips them too. */
+  hooks?: HookStem;
+  /** Whether it has anything to do on a server (beyond `skip` in the config), e.g. migrate only where asked. */
+  appliesTo?(server: ServerConfig): boolean;
+  /** Once this step has succeeded everywhere, the deploy is committed: a later failure no longer undoes it. */
+  commits?: boolean;
+  /** This step ends the deploy: after it, the connections close and the report is printed. */
+  ends?: boolean;
   /** Runs once for the whole deploy, before the per-server part (choosing the release id, building locally). */
   once?(deploy: Deploy): Promise<void>;
   /** Runs on each server (in parallel across servers). */
   run?(run: ServerRun, deploy: Deploy): Promise<void>;
-  /** Runs once after every server's part succeeded (local `after-` hooks). */
+  /** Runs once after every server's part succeeded. */
   after?(deploy: Deploy): Promise<void>;
 }
 
-/** The release id, or a clear error when a step runs before the clone step chose it. */
+/** The release id, or a clear error when a step runs before the release step chose it. */
 export function releaseIdOf(deploy: Deploy): string {
-  if (!deploy.releaseId) throw new Error('no release id yet: the clone step must run before this step');
+  if (!deploy.releaseId) throw new Error('no release id yet: the release step must run before this step');
   return deploy.releaseId;
 }

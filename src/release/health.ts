@@ -10,6 +10,7 @@ import { writeMarker } from './releases';
 export const health: Step = {
   name: 'health',
   description: 'check the healthcheck URL; on failure swap back and mark the release failed',
+  commits: true,
   async run(run, deploy) {
     const check = run.server.healthcheck;
     if (!check || deploy.dryRun) return;
@@ -20,7 +21,7 @@ export const health: Step = {
     }
     const id = releaseIdOf(deploy);
     await writeMarker(run.target, run.layout, { id, status: 'failed', commit: run.commit, reason: problem, deployedAt: new Date().toISOString() });
-    run.undo = run.undo.filter((u) => u.step !== 'clone'); // keep the failed release for inspection
+    run.undo.drop('release'); // keep the failed release for inspection
     throw new AttacheError(`health check failed: ${problem}`, {
       server: run.server.name,
       step: 'health',

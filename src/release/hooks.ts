@@ -1,14 +1,32 @@
-import type { HookName, ServerConfig } from '../config/types';
+import type { HookName } from '../config/types';
+import { mapLimit } from '../limit';
 import { LocalTarget } from '../remote/local';
-import { expandTags } from './tags';
 import type { Deploy, ServerRun } from './context';
 import { Layout } from './layout';
+import { expandTags } from './tags';
 
 /** As in Attaché, build and assets hooks run on the local machine in the project directory; the others on the server in root. */
-type LocalHook = 'before-build' | 'after-build' | 'before-assets' | 'after-assets';
+const LOCAL_HOOKS: ReadonlySet<HookName> = new Set(['before-build', 'after-build', 'before-assets', 'after-assets']);
 
-/** Runs a hook's commands on the server, in root, with Attaché's tags expanded (tags.ts). */
-export async function runHook(hook: Exclude<HookName, LocalHook>, run: ServerRun, deploy: Deploy): Promise<void> {
+/**
+ * Fires one hook: a local hook once (from the first server's config, as the build), a server hook
+ * on each of `runs` (default every server of the deploy), at most `parallel` at once.
+ */
+export async function fireHook(hook: HookName, deploy: Deploy, runs: readonly ServerRun[] = deploy.servers): Promise<void> {
+  if (LOCAL_HOOKS.has(hook)) {
+    const server = deploy.selected[0];
+    for (const template of server.scripts[hook] ?? []) {
+      const command = expandTags(template, server, new Layout(server), deploy.releaseId, hook);
+      deploy.log.info(`[local] ${hook}: ${command}`);
+      await runLocal(command, deploy, hook);
+    }
+    return;
+  }
+  await mapLimit([...runs], deploy.parallel, (run) => runServerHook(hook, run, deploy));
+}
+
+/** A server hook's commands, in root, with Attaché's tags expanded (tags.ts). */
+export async function runServerHook(hook: HookName, run: ServerRun, deploy: Deploy): Promise<void> {
   for (const template of run.server.scripts[hook] ?? []) {
     const command = expandTags(template, run.server, run.layout, deploy.releaseId, hook);
     run.log.info(`[${run.server.name}] ${hook}: ${command}`);
@@ -16,12 +34,8 @@ export async function runHook(hook: Exclude<HookName, LocalHook>, run: ServerRun
   }
 }
 
-export async function runLocalHook(hook: LocalHook, server: ServerConfig, deploy: Deploy): Promise<void> {
-  for (const template of server.scripts[hook] ?? []) {
-    const command = expandTags(template, server, new Layout(server), deploy.releaseId, hook);
-    deploy.log.info(`[local] ${hook}: ${command}`);
-    await runLocal(command, deploy, hook);
-  }
+export function isLocalHook(hook: HookName): boolean {
+  return LOCAL_HOOKS.has(hook);
 }
 
 /**

@@ -4,40 +4,45 @@ import { build } from './build';
 import { clone } from './clone';
 import { composer } from './composer';
 import { connect } from './connect';
-import type { Step } from './context';
+import type { HookStem, Step } from './context';
 import { health } from './health';
 import { live } from './live';
 import { lock } from './lock';
+import { migrate } from './migrate';
+import { prepcomposer } from './prepcomposer';
 import { prune } from './prune';
+import { release } from './release';
 import { shared } from './shared';
 import { unlock } from './unlock';
 
-/** A part of the plan: one step, or branches that run side by side (each a series). */
-export type PlanPart = Step | { together: Step[][] };
+/** A part of the plan: one step, branches that run side by side (each a series), or a phase with hooks around it. */
+export type PlanPart = Step | { together: Step[][] } | { phase: HookStem; parts: PlanPart[] };
 
 /**
  * The release series, in the order it runs. Everything before `live` prepares the new release
  * without touching what is served; the asset upload needs only the clone, so it runs beside
- * shared → composer → artisan; `live` is the one moment the site changes; after `health` the
- * deploy is committed and a failure no longer swaps back.
+ * shared → composer → artisan → migrate; Attaché's "deploy" phase (before-deploy … after-deploy)
+ * spans clone through migrate; `live` is the one moment the site changes; once `health` passes
+ * the deploy is committed and a failure no longer swaps back.
  */
 export const DEPLOY_PLAN: readonly PlanPart[] = [
   build,
   connect,
   lock,
-  clone,
-  { together: [[shared, composer, artisan], [assets]] },
+  release,
+  { phase: 'deploy', parts: [clone, { together: [[prepcomposer, shared, composer, artisan, migrate], [assets]] }] },
   live,
   health,
   prune,
   unlock,
 ];
 
-/** Every step of the plan, flat, in order. */
-export const DEPLOY_SERIES: readonly Step[] = DEPLOY_PLAN.flatMap((part) => ('together' in part ? part.together.flat() : [part]));
+/** Every step of a plan, flat, in order. */
+export function stepsOf(parts: readonly PlanPart[]): Step[] {
+  return parts.flatMap((part) => ('together' in part ? part.together.flat() : 'phase' in part ? stepsOf(part.parts) : [part]));
+}
 
-/** The step after which a deploy is committed. */
-export const COMMIT_AFTER = health.name;
+export const DEPLOY_SERIES: readonly Step[] = stepsOf(DEPLOY_PLAN);
 
-export { artisan, assets, build, clone, composer, connect, health, live, lock, prune, shared, unlock };
+export { artisan, assets, build, clone, composer, connect, health, live, lock, migrate, prepcomposer, prune, release, shared, unlock };
 export type { Deploy, ServerRun, Step } from './context';

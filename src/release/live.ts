@@ -3,7 +3,6 @@ import { swap } from '../plugins/swap';
 import { swapLink } from '../remote/swap-link';
 import type { Target } from '../remote/target';
 import { releaseIdOf, type Step } from './context';
-import { runHook } from './hooks';
 import { writeMarker } from './releases';
 
 /**
@@ -22,14 +21,12 @@ async function linkTarget(target: Target, path: string): Promise<string | null |
 export const live: Step = {
   name: 'live',
   description: 'swap the live symlink to the new release (one atomic rename)',
+  hooks: 'live',
   async run(run, deploy) {
     const { layout, target, server } = run;
     const id = releaseIdOf(deploy);
     if (deploy.dryRun) {
-      // The hooks print what they would run (the target is the dry-run one), around the swap that would happen.
-      await runHook('before-live', run, deploy);
       run.log.info(`[dry run] [${server.name}] would point ${layout.live} -> ${layout.liveTarget(id)}`);
-      await runHook('after-live', run, deploy);
       return;
     }
     await writeMarker(target, layout, {
@@ -40,20 +37,15 @@ export const live: Step = {
       deployedAt: new Date().toISOString(),
       by: `${os.userInfo().username}@${os.hostname()}`,
     });
-    await runHook('before-live', run, deploy);
     // The undo is registered before the swap: whatever fails from here on, live goes back to what it was.
     const previous = await linkTarget(target, layout.live);
-    run.previousLive = typeof previous === 'string' ? previous : null;
-    run.undo.push({
-      step: 'live',
-      action: async () => {
-        const now = await linkTarget(target, layout.live);
-        if (now === previous || now === NOT_A_LINK) return; // never swapped (a refused swap changes nothing)
-        if (typeof previous === 'string') await swapLink(target, layout.live, previous, 'roll back');
-        else await target.unlink(layout.live);
-      },
+    run.undo.push('live', `point ${layout.live} back to ${typeof previous === 'string' ? previous : 'nothing'}`, async () => {
+      const now = await linkTarget(target, layout.live);
+      if (now === previous || now === NOT_A_LINK) return; // never swapped (a refused swap changes nothing)
+      if (typeof previous === 'string') await swapLink(target, layout.live, previous, 'roll back');
+      else await target.unlink(layout.live);
     });
     await swap.task({ session: target, link: layout.live, target: layout.liveTarget(id), logger: run.log })();
-    await runHook('after-live', run, deploy);
+    run.liveChanged = true;
   },
 };

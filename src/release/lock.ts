@@ -22,7 +22,7 @@ export const lock: Step = {
     if (result.code !== 0) {
       throw new RemoteCommandError({ server: run.server.name, step: 'lock', command, exitCode: result.code, output: result.stderr.trim() });
     }
-    run.undo.push({ step: 'lock', action: () => releaseLock(run) });
+    run.undo.push('lock', `free the lock ${layout.lock}`, () => releaseLock(run));
   },
 };
 

@@ -16,7 +16,11 @@ export const prune: Step = {
 
 export async function pruneReleases(run: ServerRun, current?: string): Promise<string[]> {
   const doomed = releasesToPrune(await listReleases(run.target, run.layout), run.server.keep, current);
-  if (doomed.length) {
+  if (run.target.dryRun) {
+    // The listing is real (read-only), so this names exactly what a prune would delete.
+    const count = `${doomed.length} release${doomed.length === 1 ? '' : 's'}`;
+    run.log.info(`[dry run] [${run.server.name}] ${doomed.length ? `would prune ${count}: ${doomed.join(', ')}` : 'would prune nothing'} (keep ${run.server.keep})`);
+  } else if (doomed.length) {
     await run.target.exec(sh`rm -rf -- ${doomed.map((id) => run.layout.release(id))}`, { step: 'prune' });
     run.log.info(`[${run.server.name}] pruned ${doomed.length} release${doomed.length === 1 ? '' : 's'}: ${doomed.join(', ')}`);
   }

@@ -1,122 +1,78 @@
+import type { HookName, ServerConfig } from '../config/types';
 import { AttacheError, withContext } from '../errors';
 import { mapLimit } from '../limit';
-import type { ServerConfig } from '../config/types';
-import type { Deploy, Step } from './context';
+import type { Deploy, ServerRun, Step } from './context';
+import { fireHook, isLocalHook, runServerHook } from './hooks';
 
 /**
- * Runs one step: its once-part, then its per-server part on every server (at most `parallel` at
- * once). Every server finishes its step before a failure is reported, so that the undo that follows
- * never races a command still running.
+ * Runs one step: its `before-` hook, its once-part, its per-server part on every server it applies
+ * to (at most `parallel` at once), its after-part, its `after-` hook. Server hooks run beside the
+ * step on each server; local hooks once. Every server finishes its part before a failure is
+ * reported, so that the undo that follows never races a command still running.
  */
 export async function runStep(step: Step, deploy: Deploy): Promise<void> {
-  const running = runStepNow(step, deploy);
-  deploy.inFlight.add(running);
-  try {
-    await running;
-  } finally {
-    deploy.inFlight.delete(running);
-  }
-}
-
-async function runStepNow(step: Step, deploy: Deploy): Promise<void> {
   if (deploy.cancel.signal.aborted) throw new AttacheError('the deploy was stopped', { step: step.name });
-  const started = Date.now();
-  const skips = (server: ServerConfig) => (server.skip as readonly string[]).includes(step.name);
-  if (deploy.selected.every(skips)) {
-    deploy.log.info(`${step.name}: skipped ("skip" in the config)`);
+  const runs = deploy.servers.filter((run) => applies(step, run.server));
+  if (!deploy.selected.some((server) => applies(step, server))) {
+    if (deploy.selected.every((server) => skips(step, server))) deploy.log.info(`${step.name}: skipped ("skip" in the config)`);
+    else deploy.log.debug(`${step.name}: nothing to do on these servers`);
     return;
   }
+  const started = Date.now();
   deploy.log.info(`${step.name}…`);
-  try {
-    if (step.once) await step.once(deploy);
-  } catch (error) {
-    throw withContext(error, { step: step.name });
-  }
-  if (step.run) {
-    const results = await mapLimit(deploy.servers.filter((run) => !skips(run.server)), deploy.parallel, async (run) => {
-      const t0 = Date.now();
-      try {
-        await step.run!(run, deploy);
-        return undefined;
-      } catch (error) {
-        run.error = withContext(error, { server: run.server.name, step: step.name });
-        return run.error;
-      } finally {
-        run.timings[step.name] = (run.timings[step.name] ?? 0) + (Date.now() - t0) / 1000;
-      }
+  const before: HookName | undefined = step.hooks && `before-${step.hooks}`;
+  const after: HookName | undefined = step.hooks && `after-${step.hooks}`;
+  const localHooks = before !== undefined && isLocalHook(before);
+
+  if (localHooks) await inStep(step, () => fireHook(before, deploy));
+  await inStep(step, () => step.once?.(deploy));
+  if (step.run || (step.hooks && !localHooks)) {
+    await onEveryServer(step, runs, deploy, async (run) => {
+      if (before && !localHooks) await runServerHook(before, run, deploy);
+      await step.run?.(run, deploy);
+      if (after && !localHooks) await runServerHook(after, run, deploy);
     });
-    const failures = results.filter((e): e is Error => e !== undefined);
-    if (failures.length === 1) throw failures[0];
-    if (failures.length > 1) {
-      throw new AttacheError(`${failures.length} servers failed:\n${failures.map((f) => f.message).join('\n')}`, { step: step.name });
-    }
   }
-  try {
-    if (step.after) await step.after(deploy);
-  } catch (error) {
-    throw withContext(error, { step: step.name });
-  }
+  await inStep(step, () => step.after?.(deploy));
+  if (localHooks && after) await inStep(step, () => fireHook(after, deploy));
   deploy.log.info(`${step.name} done in ${((Date.now() - started) / 1000).toFixed(1)} s`);
 }
 
-/**
- * The deploy failed (or was interrupted): on every server, undo what the steps did, newest first
- * (swap live back, remove the half-built release, restore shared paths, release the lock).
- */
-export async function abort(deploy: Deploy): Promise<void> {
-  deploy.state = 'failed';
-  deploy.cancel.abort();
-  await Promise.allSettled([...deploy.inFlight]);
-  await Promise.all(
-    deploy.servers.map(async (run) => {
-      for (const { step, action } of run.undo.reverse()) {
-        try {
-          await action();
-        } catch (error) {
-          run.log.error(`[${run.server.name}] could not undo ${step}: ${(error as Error).message}`);
-        }
-      }
-      run.undo = [];
-      if (deploy.committed) run.result = 'deployed';
-      else run.result = run.error ? 'failed' : run.timings.live !== undefined ? 'rolled back' : 'untouched';
-    }),
-  );
-  await close(deploy);
+/** A step applies to a server unless the config skips it there or the step has nothing to do there. */
+export function applies(step: Step, server: ServerConfig): boolean {
+  return !skips(step, server) && (step.appliesTo?.(server) ?? true);
 }
 
-/** Past the health check: nothing more to undo but the lock. */
-export function commit(deploy: Deploy): void {
-  deploy.committed = true;
-  for (const run of deploy.servers) {
-    run.undo = run.undo.filter((u) => u.step === 'lock');
-    run.result = 'deployed';
+function skips(step: Step, server: ServerConfig): boolean {
+  return (server.skip as readonly string[]).includes(step.name);
+}
+
+async function inStep(step: Step, part: () => Promise<void> | void): Promise<void> {
+  try {
+    await part();
+  } catch (error) {
+    throw withContext(error, { step: step.name });
   }
 }
 
-export async function close(deploy: Deploy): Promise<void> {
-  await Promise.all(deploy.servers.map((run) => run.target.close().catch(() => undefined)));
-}
-
-/**
- * Ctrl-C or SIGTERM during a deploy: stop it the way a failure does (`stop` undoes and closes),
- * then exit non-zero. Returns the function that removes the handlers once the deploy is over.
- */
-export function onInterrupt(deploy: Deploy, stop: (reason: Error) => Promise<void>): () => void {
-  const handler = (signal: NodeJS.Signals) => {
-    deploy.log.error(`${signal}: stopping the deploy; undoing what it did…`);
-    deploy.interrupted = true;
-    const code = signal === 'SIGINT' ? 130 : 143;
-    stop(new AttacheError(`the deploy was interrupted (${signal})`, { hint: 'Nothing was switched; run the deploy again when ready.' })).finally(() => {
-      // The steps still pending end quietly now, so gulp finishes and the process exits with this code
-      // (gulp-cli would turn an exit with tasks pending into 1). The timer covers anything that lingers.
-      process.exitCode = code;
-      setTimeout(() => process.exit(code), 1000).unref();
-    });
-  };
-  process.once('SIGINT', handler);
-  process.once('SIGTERM', handler);
-  return () => {
-    process.off('SIGINT', handler);
-    process.off('SIGTERM', handler);
-  };
+/** One part on each server; every server finishes before the failures (all of them) are reported. */
+export async function onEveryServer(step: Step | string, runs: readonly ServerRun[], deploy: Deploy, part: (run: ServerRun) => Promise<void>): Promise<void> {
+  const name = typeof step === 'string' ? step : step.name;
+  const results = await mapLimit([...runs], deploy.parallel, async (run) => {
+    const t0 = Date.now();
+    try {
+      await part(run);
+      return undefined;
+    } catch (error) {
+      run.error ??= withContext(error, { server: run.server.name, step: name });
+      return withContext(error, { server: run.server.name, step: name });
+    } finally {
+      run.timings[name] = (run.timings[name] ?? 0) + (Date.now() - t0) / 1000;
+    }
+  });
+  const failures = results.filter((e): e is AttacheError => e !== undefined);
+  if (failures.length === 1) throw failures[0];
+  if (failures.length > 1) {
+    throw new AttacheError(`${failures.length} servers failed:\n${failures.map((f) => f.message).join('\n')}`, { step: name });
+  }
 }

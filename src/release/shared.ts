@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { sh } from '../remote/quote';
 import { releaseIdOf, type Step } from './context';
-import { runHook } from './hooks';
+import { runServerHook } from './hooks';
 
 const CREATED = 'attache:created';
 
@@ -14,11 +14,11 @@ const CREATED = 'attache:created';
 export const shared: Step = {
   name: 'shared',
   description: 'link the shared storage/ and .env into the release (created on the first deploy)',
+  // Two hook pairs, in Attaché's order: install (around storage and .env) then symlinks, so fired here.
   async run(run, deploy) {
     const { layout, target, server } = run;
     const id = releaseIdOf(deploy);
-    // Attaché's "installation" part of every deploy: the storage (and, on a first deploy, the .env).
-    await runHook('before-install', run, deploy);
+    await runServerHook('before-install', run, deploy);
 
     // First deploy: the release's storage skeleton becomes the shared storage. Later: the clone's copy goes.
     const storage = await target.exec(
@@ -28,26 +28,26 @@ export const shared: Step = {
       { step: 'shared' },
     );
     if (storage.stdout.includes(CREATED)) {
-      run.undo.push({ step: 'shared', action: () => target.exec(sh`rm -rf -- ${layout.storage}`).then(() => undefined) });
+      run.undo.push('shared', `remove ${layout.storage}, which this deploy created`, () => target.exec(sh`rm -rf -- ${layout.storage}`).then(() => undefined));
     }
 
     if (!(await target.lstat(layout.env))) {
       const local = deploy.envFile ? readFileSync(path.resolve(deploy.cwd, deploy.envFile)) : undefined;
       if (local) {
         await target.writeFile(layout.env, local, 0o600);
-        run.undo.push({ step: 'shared', action: () => target.unlink(layout.env) });
+        run.undo.push('shared', `remove ${layout.env}, which this deploy created`, () => target.unlink(layout.env));
         run.log.info(`[${server.name}] created ${layout.env} from ${deploy.envFile}`);
       } else {
         run.log.warn(`[${server.name}] ${layout.env} does not exist: the app will run without it. Create it on the server, or pass --env=<local file> once.`);
       }
     }
 
-    await runHook('after-install', run, deploy);
+    await runServerHook('after-install', run, deploy);
 
-    await runHook('before-symlinks', run, deploy);
+    await runServerHook('before-symlinks', run, deploy);
     await target.exec(sh`rm -rf -- ${layout.releaseEnv(id)}`, { step: 'shared' });
     await target.symlink(layout.fromRelease(id, layout.storage), layout.releaseStorage(id));
     await target.symlink(layout.fromRelease(id, layout.env), layout.releaseEnv(id));
-    await runHook('after-symlinks', run, deploy);
+    await runServerHook('after-symlinks', run, deploy);
   },
 };

@@ -1,28 +1,10 @@
-import { formatBytes } from '../remote/transfer';
-import type { Deploy } from './context';
 import { compareIds, type ReleaseInfo } from './releases';
-
-/** The end-of-deploy table: per server, each step's duration, the release, commit, bytes and result. */
-export function deploySummary(deploy: Deploy, steps: readonly string[]): string {
-  const ran = steps.filter((step) => deploy.servers.some((run) => run.timings[step] !== undefined));
-  const header = ['server', 'result', 'release', 'commit', ...ran, 'uploaded', 'skipped', 'live'];
-  const rows = deploy.servers.map((run) => [
-    run.server.name,
-    run.result ?? 'deployed',
-    deploy.releaseId ?? '-',
-    run.commit?.slice(0, 10) ?? '-',
-    ...ran.map((step) => (run.timings[step] === undefined ? '-' : `${run.timings[step].toFixed(1)}s`)),
-    `${run.uploaded.files} files, ${formatBytes(run.uploaded.bytes)}`,
-    `${run.skipped.files} files, ${formatBytes(run.skipped.bytes)}`,
-    run.result === 'deployed' ? run.layout.live + ' -> ' + run.layout.liveTarget(deploy.releaseId ?? '') : '(unchanged)',
-  ]);
-  const total = ((Date.now() - deploy.startedAt) / 1000).toFixed(1);
-  return `deploy summary (${total} s):\n${table([header, ...rows])}`;
-}
 
 export function releasesTable(server: string, releases: ReleaseInfo[]): string {
   const rows = releases.map((r) => [r.live ? '*' : '', r.id, r.status, r.marker?.deployedAt ?? '-', r.marker?.commit?.slice(0, 10) ?? '-', r.marker?.branch ?? '-']);
-  return `releases on ${server} (* = live):\n${table([['', 'release', 'status', 'deployed at', 'commit', 'branch'], ...rows])}`;
+  const dangling = releases.find((r) => r.status === 'missing');
+  const broken = dangling ? `\n  live -> releases/${dangling.id}, which does not exist: the site is down. gulp rollback points live at the newest complete release before it.` : '';
+  return `releases on ${server} (* = live):\n${table([['', 'release', 'status', 'deployed at', 'commit', 'branch'], ...rows])}${broken}`;
 }
 
 /** Several servers side by side: which releases each has, which is live, and where they differ (≠). */

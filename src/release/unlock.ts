@@ -1,14 +1,32 @@
-import type { Step } from './context';
+import type { ServerRun, Step } from './context';
 import { releaseLock } from './lock';
 
-/** Release the deploy lock. Always the last step: the preset closes the connections after it. */
+/** Release the deploy lock: the last step; the deploy ends with it (connections closed, report printed). */
 export const unlock: Step = {
   name: 'unlock',
   description: 'release the deploy lock',
+  ends: true,
   async run(run) {
     // Only a lock this deploy took: a custom series without deploy:lock must not free someone else's.
-    if (!run.undo.some((u) => u.step === 'lock')) return;
+    if (!run.undo.holds('lock')) return;
     await releaseLock(run);
-    run.undo = run.undo.filter((u) => u.step !== 'lock');
+    run.undo.drop('lock');
   },
 };
+
+/**
+ * `gulp unlock`: free a lock left by a deploy that was killed, saying whose it was. A dry run reads
+ * the lock and says what it would free.
+ */
+export async function freeLock(run: ServerRun): Promise<void> {
+  const { layout, server, target } = run;
+  const held = await target.lstat(layout.lock);
+  const owner = held ? (await target.readFile(layout.lockOwner).catch(() => null))?.toString().trim() : undefined;
+  const whose = owner ? `held by ${owner}` : 'no owner recorded';
+  if (target.dryRun) {
+    run.log.info(`[dry run] [${server.name}] ${held ? `would free the lock ${layout.lock} (${whose})` : 'the lock is not held: nothing to free'}`);
+    return;
+  }
+  await releaseLock(run);
+  run.log.info(`[${server.name}] lock freed${owner ? ` (it was held by ${owner})` : held ? ' (no owner recorded)' : ' (it was not held)'}`);
+}

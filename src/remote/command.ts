@@ -71,6 +71,7 @@ export async function finishCommand(
       exitCode: status.code,
       signal: status.signal,
       output: tail.join('\n'),
+      stderr: captured.stderr,
       hint: 'Run the command by hand on the server to see the whole output, or run again with --verbose.',
     });
   }

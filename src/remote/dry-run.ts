@@ -2,15 +2,18 @@ import type { Logger } from '../log';
 import type { Target } from './target';
 
 /**
- * --dry-run: a target that really reads (stat, readlink, files) but only prints what it would
- * change. Commands are printed, not run, since any command may change something.
+ * --dry-run: a target that really reads (stat, readlink, files, commands marked `readOnly`) but
+ * only prints what it would change. Other commands are printed, not run, since any command may
+ * change something.
  */
 export function dryRun(target: Target, log: Logger): Target {
   const say = (what: string) => log.info(`[dry run] [${target.name}] would ${what}`);
   return {
     name: target.name,
     kind: target.kind,
+    dryRun: true,
     exec: async (command, options = {}) => {
+      if (options.readOnly) return target.exec(command, options);
       say(`run: ${command}${options.cwd ? ` (in ${options.cwd})` : ''}`);
       return { code: 0, signal: null, stdout: '', stderr: '' };
     },

@@ -9,6 +9,8 @@ export interface Target {
   /** The server's name in logs and errors. */
   readonly name: string;
   readonly kind: 'ssh' | 'local';
+  /** True for --dry-run's target (remote/dry-run.ts): it reads the server and only prints what it would change. */
+  readonly dryRun?: boolean;
   /** Runs a shell command; rejects with RemoteCommandError on a non-zero exit unless `check: false`. */
   exec(command: string, options?: ExecOptions): Promise<ExecResult>;
   /** null when nothing is at the path; symlinks are not followed. */
@@ -42,6 +44,8 @@ export interface ExecOptions {
   stdin?: string | Buffer;
   /** Context added to a failure's error (the deploy step). */
   step?: string;
+  /** The command only reads (a listing, the lock, `df`): a dry run runs it for real instead of printing it. */
+  readOnly?: boolean;
 }
 
 export interface ExecResult {

@@ -55,18 +55,24 @@ function parseKeyFile(server: ResolvedServer, file: string): ParsedKey {
   const key = Array.isArray(parsed) ? parsed[0] : parsed;
   if (key instanceof Error) {
     const encrypted = /passphrase|encrypted/i.test(key.message);
-    const what = !encrypted
-      ? `private key ${file} cannot be read: ${key.message}`
-      : server.passphrase
-        ? `wrong passphrase for private key ${file}`
-        : `private key ${file} is encrypted and no passphrase was given`;
-    throw new AttacheError(what, {
+    throw new AttacheError(encrypted ? passphraseProblem(server, file) : `private key ${file} cannot be read: ${key.message}`, {
       server: server.name,
       file,
-      hint: encrypted
-        ? 'Add the key to ssh-agent (ssh-add), or give its passphrase with the passphraseEnv option (an environment variable).'
-        : 'Use an OpenSSH or PEM private key.',
+      hint: !encrypted
+        ? 'Use an OpenSSH or PEM private key.'
+        : server.passphraseEnv && !server.passphrase
+          ? `Set ${server.passphraseEnv} in the environment gulp runs in (export ${server.passphraseEnv}=…), or add the key to ssh-agent (ssh-add).`
+          : 'Add the key to ssh-agent (ssh-add), or give its passphrase with the passphraseEnv option (an environment variable).',
     });
   }
   return key;
+}
+
+/** Why an encrypted key could not be opened, naming the variable passphraseEnv points at when it is the cause. */
+function passphraseProblem(server: ResolvedServer, file: string): string {
+  const variable = server.passphraseEnv;
+  if (server.passphrase) return `wrong passphrase for private key ${file}${variable ? ` (from the environment variable ${variable})` : ''}`;
+  if (!variable) return `private key ${file} is encrypted and no passphrase was given`;
+  const state = process.env[variable] === undefined ? 'is not set' : 'is empty';
+  return `private key ${file} is encrypted and the environment variable ${variable} named by passphraseEnv ${state}`;
 }

@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { AttacheError } from '../errors';
@@ -46,6 +46,8 @@ export interface ResolvedServer {
   /** True when IdentityFile came from the user (config or options): a missing one is an error. */
   identityFilesExplicit: boolean;
   passphrase?: string;
+  /** The environment variable the passphrase was to come from (passphraseEnv), for the errors that name it. */
+  passphraseEnv?: string;
   agent?: string;
   forwardAgent: boolean;
   acceptNewHostKeys: boolean;
@@ -102,6 +104,7 @@ export function resolveServer(spec: ServerSpec): ResolvedServer {
     identityFiles,
     identityFilesExplicit: explicit.length > 0,
     passphrase: options.passphrase ?? (options.passphraseEnv ? process.env[options.passphraseEnv] : undefined),
+    passphraseEnv: options.passphrase === undefined ? options.passphraseEnv : undefined,
     agent: agent || undefined,
     forwardAgent: options.forwardAgent ?? first(file.forwardagent)?.toLowerCase() === 'yes',
     acceptNewHostKeys: options.acceptNewHostKeys ?? false,
@@ -115,16 +118,120 @@ export function resolveServer(spec: ServerSpec): ResolvedServer {
 
 /** The ~/.ssh/config entries for a host, with lower-cased keys (OpenSSH keywords are case-insensitive). */
 function readSshConfig(file: string, host: string): Record<string, string | string[]> {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch {
-    return {};
-  }
+  const text = readWithIncludes(file, includeBase(file), 0);
+  if (text === undefined) return {};
   const computed = SSHConfig.parse(text).compute(host);
   const out: Record<string, string | string[]> = {};
   for (const [key, value] of Object.entries(computed)) out[key.toLowerCase()] = value;
   return out;
+}
+
+/** OpenSSH's limit on nested Include (READCONF_MAX_DEPTH). */
+const MAX_INCLUDE_DEPTH = 16;
+const INCLUDE = /^\s*include(?:\s*=\s*|\s+)(.*)$/i;
+const SECTION = /^\s*(host|match)(?:\s*=\s*|\s+)/i;
+
+/** Relative Include paths resolve against ~/.ssh for a user's config, /etc/ssh for the system's (as OpenSSH). */
+function includeBase(file: string): string {
+  return path.resolve(file).startsWith('/etc/ssh/') ? '/etc/ssh' : path.join(os.homedir(), '.ssh');
+}
+
+/**
+ * The config's text with every `Include` replaced by the files it names (globs, `~`, absolute or
+ * relative paths; sorted like glob(3); files that do not exist are skipped, as OpenSSH does), the
+ * included ones expanded the same way. ssh-config (the parser) does not follow Include itself.
+ * An Include inside a Host or Match block is conditional on that block, as in OpenSSH: after the
+ * included text, the enclosing block's header is repeated so that its remaining lines stay in it
+ * (and `Host *` restores the unconditional part of the file). Not reproduced: Host or Match blocks
+ * inside a file included from a block are not also conditional on the enclosing block.
+ */
+function readWithIncludes(file: string, base: string, depth: number): string | undefined {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch {
+    return undefined;
+  }
+  if (depth > MAX_INCLUDE_DEPTH) {
+    throw new AttacheError(`Include nested more than ${MAX_INCLUDE_DEPTH} deep (an Include loop?)`, { file, hint: 'Check the Include lines of your ssh config.' });
+  }
+  const out: string[] = [];
+  let section: string | undefined; // the header of the Host/Match block the line is in
+  for (const line of text.split(/\r?\n/)) {
+    if (SECTION.test(line)) section = line.trim();
+    const include = INCLUDE.exec(line);
+    if (!include) {
+      out.push(line);
+      continue;
+    }
+    for (const pattern of splitArguments(include[1])) {
+      for (const included of expandInclude(pattern, base)) {
+        const body = readWithIncludes(included, base, depth + 1);
+        if (body !== undefined) out.push(`# Include ${included}`, body);
+      }
+    }
+    out.push(section ?? 'Host *');
+  }
+  return out.join('\n');
+}
+
+/** The words of an Include line; double quotes keep spaces, `#` starts a comment. */
+function splitArguments(text: string): string[] {
+  const words: string[] = [];
+  for (const match of text.matchAll(/"([^"]*)"|(\S+)/g)) {
+    if (match[2]?.startsWith('#')) break;
+    words.push(match[1] ?? match[2]);
+  }
+  return words;
+}
+
+/** The existing files an Include pattern names, sorted; `*`, `?` and `[…]` match within one path component. */
+function expandInclude(pattern: string, base: string): string[] {
+  const expanded = pattern.replace(/^~(?=$|\/)/, os.homedir());
+  const absolute = path.isAbsolute(expanded) ? expanded : path.join(base, expanded);
+  let paths = ['/'];
+  for (const part of absolute.split('/').filter(Boolean)) {
+    if (!/[*?[]/.test(part)) {
+      paths = paths.map((p) => path.join(p, part));
+      continue;
+    }
+    const matcher = globComponent(part);
+    paths = paths.flatMap((dir) => {
+      try {
+        return readdirSync(dir)
+          .filter((name) => matcher.test(name) && (part.startsWith('.') || !name.startsWith('.')))
+          .sort()
+          .map((name) => path.join(dir, name));
+      } catch {
+        return [];
+      }
+    });
+  }
+  return paths.filter((p) => {
+    try {
+      return statSync(p).isFile();
+    } catch {
+      return false;
+    }
+  });
+}
+
+function globComponent(part: string): RegExp {
+  let source = '';
+  for (let i = 0; i < part.length; i++) {
+    const c = part[i];
+    if (c === '*') source += '[^/]*';
+    else if (c === '?') source += '[^/]';
+    else if (c === '[') {
+      const end = part.indexOf(']', i + 2);
+      if (end < 0) source += '\\[';
+      else {
+        source += `[${part.slice(i + 1, end).replace(/^!/, '^').replace(/\\/g, '\\\\')}]`;
+        i = end;
+      }
+    } else source += c.replace(/[.+^${}()|\\]/g, '\\$&');
+  }
+  return new RegExp(`^${source}$`);
 }
 
 function first(value: string | string[] | undefined): string | undefined {

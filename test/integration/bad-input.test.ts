@@ -245,12 +245,12 @@ describe('bad input, against a real sshd', () => {
       }
     });
 
-    it('a passphrase-protected key whose passphraseEnv variable is not set: says no passphrase was given', async () => {
+    it('a passphrase-protected key whose passphraseEnv variable is not set: names the variable', async () => {
       const key = path.join(tempDir('attache-key-'), 'id_ed25519');
       keygen(key, 'the right passphrase 1234');
       delete process.env.ATTACHE_UNSET_PASSPHRASE;
       const error = await refused('deploy', [], { config: configWith('.attache.key.json', { identityFile: key, passphraseEnv: 'ATTACHE_UNSET_PASSPHRASE' }) });
-      assert.match(error.message, /is encrypted and no passphrase was given/, error.message);
+      assert.match(error.message, /is encrypted and the environment variable ATTACHE_UNSET_PASSPHRASE named by passphraseEnv is not set/, error.message);
     });
   });
 

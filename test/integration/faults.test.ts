@@ -252,8 +252,8 @@ describe('faults during a deploy, against a real sshd', () => {
       // Observed: the cut deploy's release directory (no marker) and the lock stay; live, storage and .env are untouched.
       assert.equal(leftover.length, 1, 'one release directory left by the cut deploy');
       const log = failure.lines.join('\n');
-      assert.match(log, /\[production\] could not undo clone: /, 'the log says the release could not be removed');
-      assert.match(log, /\[production\] could not undo lock: /, 'the log says the lock could not be freed');
+      assert.match(log, /\[production\] could not remove .*releases\//, 'the log says the release could not be removed');
+      assert.match(log, /\[production\] could not free the lock /, 'the log says the lock could not be freed');
       assertIntact(site.root, was, { leftover, lockLeft: true });
     });
 
@@ -337,7 +337,7 @@ describe('faults during a deploy, against a real sshd', () => {
     it('leaves only the release directory the clone made and the lock (no connection to remove them)', () => {
       const leftover = addedReleases(site.root, was);
       assert.equal(leftover.length, 1);
-      assert.match(failure.lines.join('\n'), /could not undo clone/);
+      assert.match(failure.lines.join('\n'), /could not remove .*releases\//);
       assertIntact(site.root, was, { leftover, lockLeft: true });
     });
 
@@ -364,7 +364,7 @@ describe('faults during a deploy, against a real sshd', () => {
       commitChange(site.repo.work, site.repo.bare, 'composer.json', JSON.stringify(composer, null, 4) + '\n');
 
       const { error } = await site.fail('deploy');
-      assert.match(error.message, /^server "production", step "composer": command exited with code 4$/m, error.message);
+      assert.match(error.message, /^server "production", step "composer": command exited with code 4: .*attache\/does-not-exist/m, error.message);
       assert.match(error.message, /\n {2}command: cd -- \S+ && composer install --no-interaction .*--no-dev/);
       assert.match(error.message, /output \(last lines\):\n[\s\S]*Required package "attache\/does-not-exist" is not present in the lock file/);
       assertIntact(site.root, was); // at once: the task reports its failure only after its undo
@@ -378,7 +378,7 @@ describe('faults during a deploy, against a real sshd', () => {
       const was = snapshot(site.root);
       const hook = "echo 'checking the release' && echo 'it is not fit to serve' >&2 && exit 3";
       const { error } = await site.fail('deploy', [], { overrides: { scripts: { 'after-clone': [hook] } } });
-      assert.match(error.message, /^server "production", step "after-clone": command exited with code 3$/m, error.message);
+      assert.match(error.message, /^server "production", step "after-clone": command exited with code 3: it is not fit to serve$/m, error.message);
       assert.ok(error.message.includes(`\n  command: cd -- ${site.root} && ${hook}\n`), error.message);
       assert.match(error.message, /output \(last lines\):\n {4}checking the release\n {4}it is not fit to serve/);
       assertIntact(site.root, was);
@@ -410,7 +410,7 @@ describe('faults during a deploy, against a real sshd', () => {
         assert.equal(exit.code, code, out);
         assert.ok(exit.at - sent < 5000, `exited ${exit.at - sent} ms after the signal`);
         assert.match(out, new RegExp(`${signal}: stopping the deploy; undoing what it did`));
-        assert.doesNotMatch(out, /could not undo/, out);
+        assert.doesNotMatch(out, /could not (remove|free|point)/, out);
       });
 
       it('leaves the server as it was: live, storage, .env; no half-built release; the lock freed', () => {

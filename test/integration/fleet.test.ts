@@ -64,7 +64,8 @@ describe('a fleet of three servers', () => {
         assert.deepEqual(loginDelta(before), once, 'one SSH login per server for the whole deploy');
         const summary = lines.find((line) => line.startsWith('deploy summary'));
         assert.ok(summary, lines.join('\n'));
-        for (const name of NAMES) assert.match(summary, new RegExp(`\\n\\s+${name}\\s+deployed\\s+${id}\\s`), summary);
+        assert.match(summary, new RegExp(`^deploy summary \\([\\d.]+ s\\): deployed ${id}\\n`), summary);
+        for (const name of NAMES) assert.match(summary, new RegExp(`\\n\\s+${name}\\s+deployed\\s.*releases/${id}\\n`), summary);
       });
     }
 

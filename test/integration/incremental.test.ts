@@ -4,7 +4,8 @@ import { createHash, randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { attache } from '../../src/preset';
+import { attache, type AttacheTasks } from '../../src/preset';
+import type { DeployReport } from '../../src/release/report';
 import { commitChange, createAppRepository, git, tempDir, type AppRepository } from '../support/fixtures';
 import { captureLogger } from '../support/log';
 import { exists, readLink, releaseIds, startTarget, type TargetKind, type TargetSpec } from '../support/preset';
@@ -80,10 +81,11 @@ function createProject(target: TargetSpec, options: { repo?: AppRepository; serv
     },
     async deploy() {
       const before = new Set(releaseIds(root));
-      const lines = await runLogged('deploy');
+      let report: DeployReport | undefined;
+      const lines = await runLogged('deploy', (tasks) => (report = tasks.report()));
       const made = releaseIds(root).filter((id) => !before.has(id));
       assert.equal(made.length, 1, `one new release per deploy, got ${JSON.stringify(made)}\n${lines.join('\n')}`);
-      const summary = parseSummary(lines);
+      const summary = summaryOf(report);
       assert.equal(summary.release, made[0], 'the summary names the new release');
       assert.equal(summary.result, 'deployed');
       assert.equal(project.liveId(), made[0], 'live points at the new release');
@@ -98,7 +100,7 @@ function createProject(target: TargetSpec, options: { repo?: AppRepository; serv
     marker: (id) => JSON.parse(readFileSync(path.join(root, 'releases', id, '.attache-release.json'), 'utf8')),
   };
 
-  async function runLogged(task: 'deploy' | 'rollback' | 'releases'): Promise<string[]> {
+  async function runLogged(task: 'deploy' | 'rollback' | 'releases', after: (tasks: AttacheTasks) => void = () => {}): Promise<string[]> {
     project.writeConfig();
     const { log, lines } = captureLogger('normal');
     const tasks = attache({ cwd, argv: ['node', 'gulp', task], logger: log });
@@ -108,6 +110,7 @@ function createProject(target: TargetSpec, options: { repo?: AppRepository; serv
       if (error instanceof Error) error.message += `\n--- log of "${task}":\n${lines.join('\n')}`;
       throw error;
     }
+    after(tasks);
     return lines;
   }
 
@@ -115,34 +118,12 @@ function createProject(target: TargetSpec, options: { repo?: AppRepository; serv
   return project;
 }
 
-/** The row of the end-of-deploy table, read by the header's column positions. */
-function parseSummary(lines: string[]): SummaryRow {
-  const text = lines.find((line) => line.startsWith('deploy summary'));
-  assert.ok(text, `no deploy summary in the log:\n${lines.join('\n')}`);
-  const [, header, row] = text.split('\n');
-  assert.ok(header && row, text);
-  // Cells are padded to the column's width: each header name starts its column.
-  const names = header.trim().split(/\s+/);
-  const starts: number[] = [];
-  let from = 0;
-  for (const name of names) {
-    starts.push(header.indexOf(name, from));
-    from = starts[starts.length - 1] + name.length;
-  }
-  const cell = (name: string) => {
-    const i = names.indexOf(name);
-    assert.ok(i >= 0, `column ${name} in ${header}`);
-    return row.slice(starts[i], i + 1 < starts.length ? starts[i + 1] : undefined).trim();
-  };
-  return { result: cell('result'), release: cell('release'), uploaded: amount(cell('uploaded')), skipped: amount(cell('skipped')) };
-}
-
-const UNITS: Record<string, number> = { B: 1, KB: 1024, MB: 1024 ** 2, GB: 1024 ** 3 };
-
-function amount(text: string): { files: number; bytes: number; text: string } {
-  const match = /^(\d+) files, ([\d.]+) (B|KB|MB|GB)$/.exec(text);
-  assert.ok(match, `"N files, X unit", got "${text}"`);
-  return { files: Number(match[1]), bytes: Number(match[2]) * UNITS[match[3]], text };
+/** The deploy's report (tasks.report()), as the numbers these tests check. */
+function summaryOf(report: DeployReport | undefined): SummaryRow {
+  assert.ok(report, 'the deploy made a report');
+  const server = report.servers[0];
+  const amount = (a: { files: number; bytes: number }) => ({ ...a, text: `${a.files} files, ${a.bytes} B` });
+  return { result: report.result, release: report.releaseId ?? '-', uploaded: amount(server.sent), skipped: amount(server.reused) };
 }
 
 /** `assets: N unchanged file(s) reused from the live release, M sent`, or null when none was reused. */

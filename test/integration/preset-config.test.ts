@@ -157,10 +157,12 @@ describe('deploy preset: the gulp task tree', () => {
     // Steps may be grouped (<series>, <parallel>) inside; read in order, they are the release series.
     assert.deepEqual(
       leaves(deploy),
-      ['build', 'connect', 'lock', 'clone', 'shared', 'composer', 'artisan', 'assets', 'live', 'health', 'prune', 'unlock'].map((step) => `deploy:${step}`),
+      ['build', 'connect', 'lock', 'release', 'clone', 'shared', 'composer', 'artisan', 'migrate', 'assets', 'live', 'health', 'prune', 'unlock'].map((step) => `deploy:${step}`),
     );
     assert.match(tasks.deploy.description ?? '', /^deploy a new release/);
-    assert.ok(tasks.deploy.flags?.['--server'] && tasks.deploy.flags['--env'], 'gulp --tasks shows the flags');
+    assert.ok(tasks.deploy.flags?.['--server=<name>'] && tasks.deploy.flags['--env=<file>'], 'gulp --tasks shows the flags');
+    assert.ok(!tasks.deploy.flags['--release=<id>'] && tasks.activate.flags?.['--release=<id>'], 'each task shows exactly its own flags');
+    assert.ok(tasks.prune.flags?.['--count=<n>'] && !tasks.prune.flags['--env=<file>']);
   });
 
   it('leaves the build step out with build: false, and shows a custom build task in its place', () => {
@@ -172,8 +174,8 @@ describe('deploy preset: the gulp task tree', () => {
     const labels = (name: string) => leaves(registry.tree({ deep: true }).nodes.find((node) => node.label === name)!);
     assert.deepEqual(labels('deploy-without-build').slice(0, 2), ['deploy:connect', 'deploy:lock']);
     assert.ok(!labels('deploy-without-build').includes('deploy:build'));
-    assert.deepEqual(labels('deploy-custom-build').slice(0, 2), ['my-build', 'deploy:connect']);
-    assert.ok(!labels('deploy-custom-build').includes('deploy:build'));
+    assert.deepEqual(labels('deploy-custom-build').slice(0, 2), ['deploy:build', 'deploy:connect']);
+    assert.match(replaced.steps.build.description ?? '', /your build task my-build/);
   });
 });
 

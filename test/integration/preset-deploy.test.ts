@@ -234,7 +234,7 @@ for (const kind of ['sshd', 'local'] as TargetKind[]) {
 
         commitChange(site.repo.work, site.repo.bare, 'composer.json', '{ "name": "attache/example-app", \n');
         const { error } = await site.fail('deploy', [`--env=${tempFile('new.env', 'APP_NAME="Never Installed"\n')}`]);
-        assert.match(error.message, /^server "production", step "composer": command exited with code 1$/m);
+        assert.match(error.message, /^server "production", step "composer": command exited with code 1: .*does not contain valid JSON/m, error.message);
         assert.match(error.message, /\n {2}command: .*composer install --no-interaction .*--no-dev/);
         assert.match(error.message, /output \(last lines\):\n[\s\S]*does not contain valid JSON/);
 

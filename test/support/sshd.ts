@@ -106,7 +106,9 @@ export async function startSshd(home: TestHome, options: StartOptions = {}): Pro
       `Port ${port}`,
       `HostKey ${hostKeyFile}`,
       `PidFile ${path.join(dir, 'sshd.pid')}`,
-      `AuthorizedKeysFile ${authorized}`,
+      // The second file, in the user's home, is for deploy users other than root (test/support/users.ts):
+      // sshd reads keys as the user, who cannot read this server's private directory.
+      `AuthorizedKeysFile ${authorized} .ssh/authorized_keys`,
       `PasswordAuthentication no`,
       `KbdInteractiveAuthentication no`,
       `PermitRootLogin prohibit-password`,

@@ -3,7 +3,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
-import { HOOK_NAMES, loadConfig, parseFlags, selectServers, type AttacheConfig } from '../../src/config';
+import { parseFlags } from '../../src/cli/flags';
+import { HOOK_NAMES, loadConfig, selectServers, type AttacheConfig } from '../../src/config';
 import { Layout } from '../../src/release/layout';
 import { checkTags, expandTags } from '../../src/release/tags';
 import { composerBin, composerCommand } from '../../src/release/tools';
@@ -182,9 +183,10 @@ describe('the flags of Attaché\'s commands', () => {
   });
 
   it('reads --count and --remote, and refuses a count that is not a positive whole number', () => {
-    assert.equal(flags('--count=3').count, 3);
-    assert.equal(flags('--remote=upstream').remote, 'upstream');
-    assert.throws(() => flags('--count=0'), /--count=0 is not a positive whole number/);
-    assert.throws(() => flags('--count=two'), /--count=two is not a positive whole number/);
+    assert.equal(parseFlags(['node', 'gulp', 'prune', '--count=3'], 'prune').count, 3);
+    assert.equal(parseFlags(['node', 'gulp', 'init', '--remote=upstream'], 'init').remote, 'upstream');
+    assert.throws(() => flags('--count=0'), /--count=0 is not a whole number of at least 1/);
+    assert.throws(() => flags('--count=two'), /--count=two is not a whole number/);
+    assert.throws(() => parseFlags(['node', 'gulp', 'deploy', '--remote=x'], 'deploy'), /--remote is not a flag of deploy \(it is one of init\)/);
   });
 });

@@ -8,13 +8,13 @@ import {
   ConfigError,
   deepMerge,
   loadConfig,
-  parseFlags,
   selectServers,
   validateBranch,
   validateReleaseId,
   type AttacheConfig,
   type LoadOptions,
 } from '../../src/config';
+import { parseFlags } from '../../src/cli/flags';
 
 const dirs: string[] = [];
 after(() => {
@@ -681,10 +681,23 @@ describe('parseFlags', () => {
 
   it("ignores gulp's own flags and task names, collects other --flags as unknown", () => {
     const flags = parseFlags(
-      argv('--gulpfile', 'g.js', '--cwd=/x', '--tasks', '-T', '--color', '--no-color', '--series', '--continue', '--require', 'ts-node', '--log-level', '--depth=2', '--compact-tasks', '--tasks-simple', '--tasks-json', '--sort-tasks', '--verify', '--help', '-h', '--version', '-v', 'build', '--sever=x', '--dryrun'),
+      argv('--gulpfile', 'g.js', '--cwd=/x', '--tasks', '-T', '--color', '--no-color', '--series', '--continue', '--require', 'ts-node', '--log-level', '--depth=2', '--compact-tasks', '--tasks-simple', '--tasks-json', '--sort-tasks', '--verify', '--help', '-h', '--version', '-v', 'build', '--production', '--port=80'),
     );
-    assert.deepEqual(flags.unknown, ['--sever', '--dryrun']);
+    assert.deepEqual(flags.unknown, ['--production', '--port']);
     assert.equal(flags.server, undefined);
+  });
+
+  it('refuses a misspelt flag of ours before anything runs: --dryrun never deploys for real', () => {
+    assert.throws(() => parseFlags(argv('--dryrun')), /^AttacheError: unknown flag --dryrun; did you mean --dry-run\?\n {2}Nothing was done/);
+    assert.throws(() => parseFlags(argv('--sever=x')), /did you mean --server\?/);
+    assert.throws(() => parseFlags(argv('--relase=1')), /did you mean --release\?/);
+    assert.throws(() => parseFlags(argv('--verbos')), /did you mean --verbose\?/);
+  });
+
+  it('refuses a flag of ours that the task does not take, naming the tasks that do', () => {
+    assert.throws(() => parseFlags(argv('--release=20261126203000'), 'deploy'), /--release is not a flag of deploy \(it is one of activate, delete\)/);
+    assert.equal(parseFlags(argv('--release=latest'), 'activate').release, 'latest');
+    assert.equal(parseFlags(argv('--count=3'), 'prune').count, 3);
   });
 
   it('treats --silent as quiet and stops at --', () => {

@@ -2,7 +2,25 @@ import os from 'node:os';
 import { AttacheError } from '../../errors';
 import { sh } from '../../remote/quote';
 import { SshSession } from '../../ssh/session';
-import type { ServerRun } from '../context';
+import type { ServerConfig } from '../../config/types';
+import type { ServerRun, Step } from '../context';
+
+/** One shell, on one server: checked before anything connects. */
+export function sshStep(selected: readonly ServerConfig[]): Step {
+  if (selected.length !== 1) {
+    throw new AttacheError(`ssh opens one shell, and ${selected.length} servers are selected (${selected.map((s) => s.name).join(', ')})`, { hint: 'Pass --server=<name>.' });
+  }
+  return {
+    name: 'ssh',
+    description: 'an interactive login shell on the server, in its root',
+    async run(run) {
+      if (run.target.dryRun) return void run.log.info(`[dry run] [${run.server.name}] would open a shell in ${run.layout.root}`);
+      // The shell's status is the task's: `exit 3` in the shell makes gulp exit 3.
+      const status = await openShell(run);
+      if (status !== 0) process.exitCode = status;
+    },
+  };
+}
 
 /** The terminal the shell is joined to (process.stdin/stdout/stderr unless a test gives others). */
 export interface Terminal {

@@ -2,7 +2,7 @@ import { AttacheError } from '../../errors';
 import { sh } from '../../remote/quote';
 import { artisanCommand } from '../tools';
 import { releaseIdOf, type Step } from '../context';
-import { artisan, assets, build, clone, composer, connect, health, live, lock, prune, shared, unlock, type PlanPart } from '../index';
+import { artisan, assets, build, clone, composer, connect, health, live, lock, migrate, prepcomposer, prune, release, shared, unlock, type PlanPart } from '../index';
 import { listReleases } from '../releases';
 
 /** The env file Attaché's `install` installs as root/.env when --env names none. */
@@ -41,15 +41,15 @@ export const keyGenerate: Step = {
 
 /**
  * The deploy plan with the check first (right after connecting, before the build) and the key
- * generated once artisan has run, before the release goes live.
+ * generated after storage:link and before migrate, as in Attaché.
  */
 export const INSTALL_PLAN: readonly PlanPart[] = [
   connect,
   installCheck,
   build,
   lock,
-  clone,
-  { together: [[shared, composer, artisan, keyGenerate], [assets]] },
+  release,
+  { phase: 'deploy', parts: [clone, { together: [[prepcomposer, shared, composer, artisan, keyGenerate, migrate], [assets]] }] },
   live,
   health,
   prune,

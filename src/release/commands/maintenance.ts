@@ -2,7 +2,15 @@ import path from 'node:path/posix';
 import { AttacheError } from '../../errors';
 import { sh } from '../../remote/quote';
 import { artisanCommand } from '../tools';
-import type { ServerRun } from '../context';
+import type { ServerRun, Step } from '../context';
+
+export function maintenanceStep(command: 'down' | 'up'): Step {
+  return {
+    name: command,
+    description: `php artisan ${command} in the live release`,
+    run: (run) => maintenance(run, command),
+  };
+}
 
 /** Attaché's `releases:down` / `releases:up`: `php artisan down|up` in the live release. */
 export async function maintenance(run: ServerRun, command: 'down' | 'up'): Promise<void> {

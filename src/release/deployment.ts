@@ -1,0 +1,248 @@
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import type { AttacheConfig, HookName, ServerConfig } from '../config/types';
+import { AttacheError } from '../errors';
+import type { Logger } from '../log';
+import type { Deploy, HookStem, ServerRun, Step } from './context';
+import { fireHook, isLocalHook } from './hooks';
+import type { Plan } from './plan';
+import { formatReport, serverReport, type DeployReport } from './report';
+import { runStep } from './runner';
+
+/** A named stretch of the plan with hooks around the whole of it (Attaché's "deploy": clone through migrate). */
+export interface Phase {
+  hooks: HookStem;
+  steps: ReadonlySet<Step>;
+}
+
+export interface DeploymentOptions {
+  /** The step that opens the connections: run first by any step that needs a server. */
+  connect: Step;
+  /** The phases of the plan, so that their hooks fire around their first and last step. */
+  phases?: readonly Phase[];
+  /** Print the report at the end (deploys do; operations such as rollback print their own lines). */
+  printReport?: boolean;
+  /** Write the report as JSON here at the end (--report=<file>). */
+  reportFile?: string;
+  onReport?(report: DeployReport): void;
+}
+
+/**
+ * The life of one deploy (or operation), whatever its steps are called: it runs steps, keeps each
+ * server's undo log, commits, and ends exactly once: on failure or Ctrl-C by undoing what the steps
+ * did (newest first, on every server), on success by committing and freeing what is still held.
+ * Either way the connections close and the report is made.
+ */
+export class Deployment implements Deploy {
+  readonly task: string;
+  readonly config: AttacheConfig;
+  readonly selected: ServerConfig[];
+  readonly cwd: string;
+  readonly envFile?: string;
+  readonly dryRun: boolean;
+  readonly branch?: string;
+  readonly parallel: number;
+  readonly log: Logger;
+  readonly cancel = new AbortController();
+  releaseId?: string;
+  servers: ServerRun[] = [];
+
+  private readonly startedAt = new Date();
+  private readonly inFlight = new Set<Promise<unknown>>();
+  private readonly openPhases = new Set<Phase>();
+  private readonly startedPhases = new Set<Phase>();
+  private committed = false;
+  private failure?: unknown;
+  private finishing?: Promise<void>;
+  private interrupted?: NodeJS.Signals;
+  private left = new Map<string, string[]>();
+  private final?: DeployReport;
+  private readonly removeInterruptHandlers: () => void;
+
+  constructor(
+    plan: Plan,
+    private readonly options: DeploymentOptions,
+  ) {
+    this.task = plan.task;
+    this.config = plan.config;
+    this.selected = plan.selected;
+    this.cwd = plan.cwd;
+    this.envFile = plan.envFile;
+    this.dryRun = plan.dryRun;
+    this.branch = plan.branch;
+    this.parallel = plan.parallel;
+    this.log = plan.log;
+    this.removeInterruptHandlers = onInterrupt((signal) => this.interrupt(signal));
+  }
+
+  /** Failed (or interrupted) and undone, or being undone. */
+  get failed(): boolean {
+    return this.failure !== undefined;
+  }
+
+  get ended(): boolean {
+    return this.finishing !== undefined;
+  }
+
+  /**
+   * Runs one step on every server. A failure undoes the deploy (once, whichever step fails first)
+   * and is rethrown, after the undo, to the step that failed; steps asked to run after the end
+   * return at once. A step that `ends` the deploy finishes it.
+   */
+  async runStep(step: Step): Promise<void> {
+    if (this.finishing) return this.finishing;
+    const running = (async () => {
+      const needsServers = step.run || (step.hooks && !isLocalHook(`before-${step.hooks}`)) || this.options.phases?.some((phase) => phase.steps.has(step));
+      if (needsServers && !this.servers.length && step !== this.options.connect) await runStep(this.options.connect, this);
+      await this.enterPhases(step);
+      await runStep(step, this);
+      if (step.commits) this.commit();
+    })();
+    this.inFlight.add(running);
+    try {
+      await running;
+    } catch (error) {
+      await this.fail(error);
+      if (this.interrupted) return; // already undone and reported; the exit code says the rest
+      throw this.failure;
+    } finally {
+      this.inFlight.delete(running);
+    }
+    if (step.ends) await this.finish();
+  }
+
+  /** Runs steps in order, then finishes: an operation such as rollback, with the same life as a deploy. */
+  async runSeries(steps: readonly Step[]): Promise<void> {
+    for (const step of steps) await this.runStep(step);
+    await this.finish();
+  }
+
+  /** Past this point the new release stays whatever fails afterwards: nothing more to undo but the lock. */
+  commit(): void {
+    this.committed = true;
+    for (const run of this.servers) run.undo.keepOnly('lock');
+  }
+
+  /**
+   * The successful end, once: the open phases' `after-` hooks, the commit, what is still held (the
+   * lock, when the series had no unlock step) freed, the connections closed, the report made.
+   */
+  async finish(): Promise<void> {
+    if (this.finishing) return this.finishing;
+    try {
+      for (const phase of this.openPhases) await this.closePhase(phase);
+    } catch (error) {
+      await this.fail(error);
+      throw this.failure;
+    }
+    this.finishing = (async () => {
+      this.commit();
+      await Promise.all(this.servers.map((run) => this.undoOn(run)));
+      await this.end();
+    })();
+    return this.finishing;
+  }
+
+  /** The failed end, once: stop what runs, wait for it, undo on every server, close, report. */
+  fail(error: unknown): Promise<void> {
+    this.finishing ??= (async () => {
+      this.failure = error;
+      this.cancel.abort();
+      await Promise.allSettled([...this.inFlight]);
+      await Promise.all(this.servers.map((run) => this.undoOn(run)));
+      if (this.committed) this.log.warn('the new release is live: it passed the health check before this failure, which was not undone');
+      await this.end();
+    })();
+    return this.finishing;
+  }
+
+  /** The report, once the deploy has ended. */
+  report(): DeployReport | undefined {
+    return this.final;
+  }
+
+  private async undoOn(run: ServerRun): Promise<void> {
+    const failed = await run.undo.undoAll((entry, error) => run.log.error(`[${run.server.name}] could not ${entry.what}: ${(error as Error).message}`));
+    if (failed.length) this.left.set(run.server.name, failed.map((entry) => entry.what));
+  }
+
+  private async end(): Promise<void> {
+    await Promise.all(this.servers.map((run) => run.target.close().catch(() => undefined)));
+    this.removeInterruptHandlers();
+    const report = this.makeReport();
+    this.final = report;
+    if (this.options.printReport) this.log.summary(formatReport(report));
+    if (this.options.reportFile) writeFileSync(path.resolve(this.cwd, this.options.reportFile), JSON.stringify(report, null, 2) + '\n');
+    this.options.onReport?.(report);
+  }
+
+  private makeReport(): DeployReport {
+    const result: DeployReport['result'] = this.interrupted
+      ? 'interrupted'
+      : this.failure !== undefined && !this.committed
+        ? 'failed'
+        : this.dryRun
+          ? 'dry run'
+          : this.releaseId !== undefined
+            ? 'deployed'
+            : 'done';
+    const finished = this.failure === undefined;
+    return {
+      task: this.task,
+      result,
+      releaseId: this.releaseId,
+      startedAt: this.startedAt.toISOString(),
+      seconds: (Date.now() - this.startedAt.getTime()) / 1000,
+      ...(this.failure !== undefined ? { error: String((this.failure as Error).message ?? this.failure).split('\n')[0] } : {}),
+      servers: this.servers.map((run) =>
+        serverReport(run, { committed: this.committed, dryRun: this.dryRun, releaseId: this.releaseId, finished, left: this.left.get(run.server.name) ?? [] }),
+      ),
+    };
+  }
+
+  /** Before a step: the `before-` hooks of phases it opens, the `after-` hooks of phases it leaves. */
+  private async enterPhases(step: Step): Promise<void> {
+    for (const phase of this.openPhases) if (!phase.steps.has(step)) await this.closePhase(phase);
+    for (const phase of this.options.phases ?? []) {
+      if (!phase.steps.has(step) || this.startedPhases.has(phase)) continue;
+      this.startedPhases.add(phase);
+      this.openPhases.add(phase);
+      await this.phaseHook(`before-${phase.hooks}`);
+    }
+  }
+
+  private async closePhase(phase: Phase): Promise<void> {
+    this.openPhases.delete(phase);
+    await this.phaseHook(`after-${phase.hooks}`);
+  }
+
+  private async phaseHook(hook: HookName): Promise<void> {
+    try {
+      await fireHook(hook, this);
+    } catch (error) {
+      throw error instanceof AttacheError ? error : new AttacheError(String((error as Error).message ?? error), { step: hook });
+    }
+  }
+
+  /** Ctrl-C or SIGTERM: stop the deploy the way a failure does (undo, close), then exit non-zero. */
+  private interrupt(signal: NodeJS.Signals): void {
+    this.log.error(`${signal}: stopping the deploy; undoing what it did…`);
+    this.interrupted = signal;
+    const code = signal === 'SIGINT' ? 130 : 143;
+    this.fail(new AttacheError(`the deploy was interrupted (${signal})`, { hint: 'Nothing was switched; run the deploy again when ready.' })).finally(() => {
+      // The steps still pending end quietly now, so gulp finishes and the process exits with this code
+      // (gulp-cli would turn an exit with tasks pending into 1). The timer covers anything that lingers.
+      process.exitCode = code;
+      setTimeout(() => process.exit(code), 1000).unref();
+    });
+  }
+}
+
+function onInterrupt(handler: (signal: NodeJS.Signals) => void): () => void {
+  process.once('SIGINT', handler);
+  process.once('SIGTERM', handler);
+  return () => {
+    process.off('SIGINT', handler);
+    process.off('SIGTERM', handler);
+  };
+}

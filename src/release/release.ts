@@ -1,0 +1,31 @@
+import { validateReleaseId } from '../config';
+import { mapLimit } from '../limit';
+import { sh } from '../remote/quote';
+import type { Deploy, Step } from './context';
+import { compareIds } from './releases';
+
+/** The new release's id, the same on every server, known to every hook from before-deploy on. */
+export const release: Step = {
+  name: 'release',
+  description: 'choose the release id (a UTC timestamp, the same on every server)',
+  async once(deploy) {
+    deploy.releaseId ??= await chooseReleaseId(deploy);
+  },
+};
+
+/**
+ * A UTC timestamp, unless some release on some server already sorts at or after it (a deploy in
+ * the same second, or a clock that went back): then one past the newest, so ids always sort in
+ * deploy order and "the release before live" means what it says.
+ */
+export async function chooseReleaseId(deploy: Deploy): Promise<string> {
+  const now = new Date().toISOString().replace(/[-:T]/g, '').slice(0, 14);
+  const listings = await mapLimit(deploy.servers, deploy.parallel, async (run) =>
+    (await run.target.exec(sh`ls -1 -- ${run.layout.releases} 2>/dev/null || true`, { step: 'release', readOnly: true })).stdout.split('\n'),
+  );
+  const existing = listings.flat().filter((name) => /^\d{14}(-\d+)?$/.test(name)).sort(compareIds);
+  const newest = existing.at(-1);
+  if (!newest || compareIds(now, newest) > 0) return validateReleaseId(now);
+  const [time, suffix = '1'] = newest.split('-');
+  return validateReleaseId(`${time}-${Number(suffix) + 1}`);
+}

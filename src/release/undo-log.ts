@@ -1,0 +1,71 @@
+/**
+ * What a deploy changed on one server, as actions that put it back: run newest first when the
+ * deploy fails. Entries are typed by what they undo, so a step asks "is the lock mine?" or keeps a
+ * failed release for a look by method, never by editing another step's entries.
+ */
+export type UndoKind =
+  /** The deploy lock this deploy took. */
+  | 'lock'
+  /** The release directory this deploy created. */
+  | 'release'
+  /** Shared paths (storage, .env, …) this deploy created. */
+  | 'shared'
+  /** The live link this deploy swapped. */
+  | 'live';
+
+export interface UndoEntry {
+  kind: UndoKind;
+  /** What it undoes, for the log ("remove releases/2026…"). */
+  what: string;
+  action: () => Promise<void>;
+}
+
+export class UndoLog {
+  private entries: UndoEntry[] = [];
+
+  push(kind: UndoKind, what: string, action: () => Promise<void>): void {
+    this.entries.push({ kind, what, action });
+  }
+
+  holds(kind: UndoKind): boolean {
+    return this.entries.some((entry) => entry.kind === kind);
+  }
+
+  /** Forgets every entry but those of `kind` (a committed deploy keeps only its lock to free). */
+  keepOnly(kind: UndoKind): void {
+    this.entries = this.entries.filter((entry) => entry.kind === kind);
+  }
+
+  /** Forgets the entries of `kind`: what they would undo is now meant to stay (or is already undone). */
+  drop(kind: UndoKind): void {
+    this.entries = this.entries.filter((entry) => entry.kind !== kind);
+  }
+
+  get size(): number {
+    return this.entries.length;
+  }
+
+  /** What is still to undo, newest first, for a message that says what was left. */
+  pending(): string[] {
+    return this.entries.map((entry) => entry.what).reverse();
+  }
+
+  /**
+   * Runs every entry, newest first, each once even if an earlier one failed; returns what could not
+   * be undone. The log is empty afterwards.
+   */
+  async undoAll(onFailure: (entry: UndoEntry, error: unknown) => void): Promise<UndoEntry[]> {
+    const failed: UndoEntry[] = [];
+    const entries = this.entries.reverse();
+    this.entries = [];
+    for (const entry of entries) {
+      try {
+        await entry.action();
+      } catch (error) {
+        failed.push(entry);
+        onFailure(entry, error);
+      }
+    }
+    return failed;
+  }
+}
