@@ -79,10 +79,10 @@ describe('Attaché drop-in: composer.local, the install and prepcomposer hooks, 
     assert.match(calls()[0], /^install --no-interaction .*--no-dev$/);
     assert.ok(existsSync(path.join(site.release(site.liveId()!), 'vendor/autoload.php')), 'the real composer ran through root/composer.phar');
     assert.deepEqual(readFileSync(path.join(root, 'hooks.log'), 'utf8').trim().split('\n'), [
+      'before-prepcomposer', // Attaché's order: prepcomposer, install, symlinks, composer
+      'after-prepcomposer',
       'before-install',
       'after-install',
-      'before-prepcomposer',
-      'after-prepcomposer',
       `php ${root}/composer.phar`,
     ]);
 
