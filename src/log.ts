@@ -90,11 +90,34 @@ export function verbosityFromArgv(argv: readonly string[] = process.argv): Verbo
   return 'normal';
 }
 
+/**
+ * Whether our output may carry colour: only on a terminal, never with NO_COLOR (no-color.org) or
+ * gulp's --no-color; gulp's --color forces it.
+ */
+export function colorEnabled(stream: { isTTY?: boolean } = process.stdout, argv: readonly string[] = process.argv, env: NodeJS.ProcessEnv = process.env): boolean {
+  if (argv.includes('--no-color') || (env.NO_COLOR !== undefined && env.NO_COLOR !== '')) return false;
+  return argv.includes('--color') || Boolean(stream.isTTY);
+}
+
+const ANSI = /\x1b\[[0-9;?]*[ -/]*[@-~]/g;
+
+/** The text without ANSI escape sequences (colours, cursor moves). */
+export function stripAnsi(text: string): string {
+  return text.replace(ANSI, '');
+}
+
+/** gulp's line format, `[HH:MM:SS] line`, without colour: fancy-log colours its timestamp on a terminal even under NO_COLOR. */
+function plainLine(line: string, level: 'info' | 'warn' | 'error'): void {
+  const time = new Date().toLocaleTimeString('en', { hour12: false });
+  (level === 'info' ? process.stdout : process.stderr).write(`[${time}] ${stripAnsi(line)}\n`);
+}
+
 export function createLogger(options: LoggerOptions = {}): Logger {
   const verbosity = options.verbosity ?? verbosityFromArgv();
   const write =
     options.write ??
     ((line: string, level: 'info' | 'warn' | 'error') => {
+      if (!colorEnabled()) return plainLine(line, level);
       if (level === 'error') fancyLog.error(line);
       else if (level === 'warn') fancyLog.warn(line);
       else fancyLog(line);

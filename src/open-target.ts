@@ -1,5 +1,5 @@
 import type { Logger } from './log';
-import { openSession } from './ssh/session';
+import type { openSession as OpenSession } from './ssh/session';
 import { LocalTarget } from './remote/local';
 import type { ServerSpec } from './ssh/resolve';
 import type { Target } from './remote/target';
@@ -8,5 +8,8 @@ import type { Target } from './remote/target';
 export async function openTarget(spec: ServerSpec, log: Logger): Promise<Target> {
   const host = typeof spec === 'string' ? spec : spec.host;
   if (host === 'local') return new LocalTarget(typeof spec === 'string' ? 'local' : spec.name ?? 'local', log);
+  // Loaded only when a task connects: ssh2 and ssh2-sftp-client cost ~60–100 ms to load, which
+  // `gulp --tasks` and a bare require('gulp-attache') would otherwise pay.
+  const { openSession } = require('./ssh/session') as { openSession: typeof OpenSession };
   return openSession(spec, log);
 }

@@ -54,8 +54,11 @@ export interface AttacheTasks {
   ssh: TaskFunction;
   /** Each deploy step as its own task (`deploy:clone`, …), to compose a series of your own. */
   steps: Record<string, TaskFunction>;
-  /** The report of the last deploy that ended (also printed, and written by --report=<file>). */
-  report(): DeployReport | undefined;
+  /**
+   * The report of the last deploy that ended (also printed, and written by --report=<file>). A
+   * value, not a function, so that `module.exports = attache()` registers no task for it.
+   */
+  readonly report: DeployReport | undefined;
 }
 
 /**
@@ -152,7 +155,9 @@ export function attache(options: AttacheOptions = {}): AttacheTasks {
     }),
     ssh: operation('ssh', "an interactive login shell on the server, in its root, over the deploy's verified connection", (_flags, planned) => [sshStep(planned.selected)]),
     steps,
-    report: () => last,
+    get report() {
+      return last;
+    },
   };
 }
 

@@ -23,7 +23,7 @@ export class ConfigError extends AttacheError {
     const [only] = problems;
     super(
       problems.length === 1
-        ? `${only.key}: ${only.message}`
+        ? only.message // the key is in the context, which the message names once
         : `${problems.length} problems in the configuration:\n${problems.map((p) => `  - ${p.key}: ${p.message}`).join('\n')}`,
       { file, ...(problems.length === 1 && { key: only.key }) },
     );

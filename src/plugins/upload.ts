@@ -2,12 +2,14 @@ import PluginError from 'plugin-error';
 import through2 from 'through2';
 import type { Transform } from 'node:stream';
 import type Vinyl from 'vinyl';
+import { AttacheError } from '../errors';
 import { Transfer, type TransferOptions } from '../remote/transfer';
 import { lease } from './lease';
 import { loggerFor, serverOf, type CommonOptions } from './options';
+import { decodedAsText } from './decoded-binary';
 import { toPluginError } from './plugin-error';
 
-export interface UploadOptions extends CommonOptions, Pick<TransferOptions, 'concurrency' | 'atomic' | 'expected' | 'signal'> {
+export interface UploadOptions extends CommonOptions, Pick<TransferOptions, 'concurrency' | 'atomic' | 'expected' | 'signal' | 'step'> {
   /** Remote directory; each file lands at dest/<file.relative>. */
   dest: string;
 }
@@ -41,12 +43,17 @@ export function upload(options: UploadOptions): Transform {
         return done();
       }
       if (file.isNull() || file.isDirectory()) return done(null, file);
+      if (decodedAsText(file)) {
+        const what = `upload: ${file.relative} is binary but was decoded as UTF-8 text (${file.stat.size} bytes on disk, ${file.contents.length} after decoding); it would arrive corrupted`;
+        void fail(this, new AttacheError(what, { file: file.path, hint: 'Read binary files with gulp.src(…, { encoding: false }): gulp 5 decodes file contents as UTF-8 by default.' }));
+        return done();
+      }
       if (options.dryRun) {
         log.info(`[dry run] would upload ${file.relative} -> ${options.dest}/${file.relative.replace(/\\/g, '/')}`);
         return done(null, file);
       }
       const job = (async () => {
-        transfer ??= connection.target().then((target) => new Transfer(target, options.dest, log, { ...options, step: 'upload' }));
+        transfer ??= connection.target().then((target) => new Transfer(target, options.dest, log, { ...options, step: options.step ?? 'upload' }));
         file.remotePath = await (await transfer).put({
           relative: file.relative,
           contents: file.contents as Buffer,

@@ -11,6 +11,7 @@ import { sh } from '../remote/quote';
 import { readManifest, unchanged, writeManifest, type AssetManifest } from './asset-manifest';
 import { HashCache } from './hash-cache';
 import { releaseIdOf, type Deploy, type ServerRun, type Step } from './context';
+import { warnUncoveredAssets } from './uncovered-assets';
 
 interface LocalAsset {
   source: string;
@@ -112,7 +113,7 @@ async function uploadFiles(run: ServerRun, id: string, files: LocalAsset[], cach
       }
     })(),
   );
-  const sink = upload({ session: run.target, dest: run.layout.release(id), logger: run.log, expected: { files: files.length, bytes: sum(files) }, signal });
+  const sink = upload({ session: run.target, dest: run.layout.release(id), logger: run.log, expected: { files: files.length, bytes: sum(files) }, signal, step: 'assets' });
   await pipeline(source, sink, drain());
   for (const file of files) if (file.sha256) cache.set(file.source, file.stat, file.sha256);
 }
@@ -153,6 +154,7 @@ export async function collectAssets(mappings: AssetMapping[], deploy: Deploy): P
       found.push({ source: file.path, remote: path.posix.join(mapping.remote, path.relative(local, file.path).split(path.sep).join('/')), stat: file.stat });
     }
   }
+  await warnUncoveredAssets(mappings, deploy.cwd, deploy.log);
   return found;
 }
 

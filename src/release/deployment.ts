@@ -108,6 +108,8 @@ export class Deployment implements Deploy {
     } finally {
       this.inFlight.delete(running);
     }
+    // Interrupted while this step ran: it ends with the undo, so gulp reports nothing before it.
+    if (this.finishing) return this.finishing;
     if (step.ends) await this.finish();
   }
 

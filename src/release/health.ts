@@ -36,13 +36,44 @@ async function probe(check: HealthCheck): Promise<string | undefined> {
     try {
       const response = await fetch(check.url, { signal: AbortSignal.timeout(check.timeout * 1000), redirect: 'manual' });
       const body = await response.text();
-      if (response.status !== check.status) problem = `${check.url} answered ${response.status}, expected ${check.status}`;
-      else if (check.contains && !body.includes(check.contains)) problem = `${check.url} answered without "${check.contains}"`;
+      const location = response.headers.get('location');
+      if (response.status !== check.status) {
+        problem = `${check.url} answered ${response.status}${location ? ` (redirect to ${location})` : ''}, expected ${check.status}; the body begins: ${bodyStart(body)}`;
+      } else if (check.contains && !body.includes(check.contains)) problem = `${check.url} answered without "${check.contains}"; the body begins: ${bodyStart(body)}`;
       else return undefined;
     } catch (error) {
-      problem = `${check.url}: ${(error as Error).message}`;
+      problem = `${check.url}: ${fetchFailure(error, check.timeout)}`;
     }
     if (attempt < check.retries) await new Promise((r) => setTimeout(r, 1000));
   }
   return problem;
+}
+
+/** The first bytes of a body, on one line: enough to recognise an error page or a framework's message. */
+function bodyStart(body: string): string {
+  const text = body.replace(/\s+/g, ' ').trim();
+  if (text === '') return '(empty)';
+  return JSON.stringify(text.length > 200 ? text.slice(0, 200) + '…' : text);
+}
+
+/** fetch says only "fetch failed": the cause underneath says why (refused, timed out, no such host, …). */
+function fetchFailure(error: unknown, timeoutSeconds: number): string {
+  const name = (error as Error)?.name;
+  if (name === 'TimeoutError' || name === 'AbortError') return `no answer within ${timeoutSeconds} s (timeout)`;
+  const cause = (error as { cause?: { code?: string; message?: string } })?.cause;
+  const code = cause?.code;
+  const reason: Record<string, string> = {
+    ECONNREFUSED: 'connection refused (nothing listens on that port)',
+    ENOTFOUND: 'the host name could not be resolved (DNS)',
+    EAI_AGAIN: 'the host name could not be resolved (DNS did not answer)',
+    ECONNRESET: 'the connection was reset by the server',
+    ETIMEDOUT: 'the connection timed out',
+    UND_ERR_CONNECT_TIMEOUT: 'the connection timed out',
+    EHOSTUNREACH: 'the host is unreachable',
+    ENETUNREACH: 'the network is unreachable',
+    UND_ERR_SOCKET: 'the server closed the connection without answering',
+  };
+  if (code && reason[code]) return `${reason[code]}: ${cause?.message ?? code}`;
+  if (cause?.message) return `${(error as Error).message}: ${cause.message}`; // e.g. a TLS certificate problem, "bad port"
+  return (error as Error)?.message ?? String(error);
 }

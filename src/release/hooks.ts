@@ -1,8 +1,8 @@
 import type { HookName } from '../config/types';
 import { mapLimit } from '../limit';
-import { LocalTarget } from '../remote/local';
 import type { Deploy, ServerRun } from './context';
 import { Layout } from './layout';
+import { runLocalCommand } from './local-command';
 import { expandTags } from './tags';
 
 /** As in Attaché, build and assets hooks run on the local machine in the project directory; the others on the server in root. */
@@ -47,5 +47,5 @@ export async function runLocal(command: string, deploy: Deploy, step: string): P
     deploy.log.info(`[dry run] [local] would run: ${command}`);
     return;
   }
-  await new LocalTarget('local', deploy.log).exec(command, { cwd: deploy.cwd, output: 'info', step });
+  await runLocalCommand(command, { cwd: deploy.cwd, log: deploy.log, step });
 }

@@ -34,7 +34,8 @@ export const shared: Step = {
     if (!(await target.lstat(layout.env))) {
       const local = deploy.envFile ? readFileSync(path.resolve(deploy.cwd, deploy.envFile)) : undefined;
       if (local) {
-        await target.writeFile(layout.env, local, 0o600);
+        // 0640: php-fpm (www-data) reads it through the deploy user's group; nobody else can.
+        await target.writeFile(layout.env, local, 0o640);
         run.undo.push('shared', `remove ${layout.env}, which this deploy created`, () => target.unlink(layout.env));
         run.log.info(`[${server.name}] created ${layout.env} from ${deploy.envFile}`);
       } else {

@@ -1,6 +1,7 @@
 import { compareIds, type ReleaseInfo } from './releases';
 
 export function releasesTable(server: string, releases: ReleaseInfo[]): string {
+  if (releases.length === 0) return `releases on ${server}: no releases yet (gulp deploy makes the first)`;
   const rows = releases.map((r) => [r.live ? '*' : '', r.id, r.status, r.marker?.deployedAt ?? '-', r.marker?.commit?.slice(0, 10) ?? '-', r.marker?.branch ?? '-']);
   const dangling = releases.find((r) => r.status === 'missing');
   const broken = dangling ? `\n  live -> releases/${dangling.id}, which does not exist: the site is down. gulp rollback points live at the newest complete release before it.` : '';

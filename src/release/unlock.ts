@@ -1,5 +1,6 @@
 import type { ServerRun, Step } from './context';
 import { releaseLock } from './lock';
+import { describeOwner } from './lock-owner';
 
 /** Release the deploy lock: the last step; the deploy ends with it (connections closed, report printed). */
 export const unlock: Step = {
@@ -21,7 +22,8 @@ export const unlock: Step = {
 export async function freeLock(run: ServerRun): Promise<void> {
   const { layout, server, target } = run;
   const held = await target.lstat(layout.lock);
-  const owner = held ? (await target.readFile(layout.lockOwner).catch(() => null))?.toString().trim() : undefined;
+  const record = held ? (await target.readFile(layout.lockOwner).catch(() => null))?.toString().trim() : undefined;
+  const owner = record ? describeOwner(record) : undefined;
   const whose = owner ? `held by ${owner}` : 'no owner recorded';
   if (target.dryRun) {
     run.log.info(`[dry run] [${server.name}] ${held ? `would free the lock ${layout.lock} (${whose})` : 'the lock is not held: nothing to free'}`);

@@ -16,6 +16,16 @@ export function quote(value: string | number): string {
   return `'${text.replace(/'/g, `'\\''`)}'`;
 }
 
+/**
+ * Raw bytes (any, NUL included) as a quoted `printf` format that prints exactly them: every byte an
+ * octal escape, so nothing in it is special to the shell or to printf.
+ */
+export function printfBytes(bytes: Uint8Array): ShellFragment {
+  let format = '';
+  for (const byte of bytes) format += `\\${byte.toString(8).padStart(3, '0')}`;
+  return new ShellFragment(`'${format}'`);
+}
+
 /** A value that is already shell syntax (a command fragment built by `sh`), not data to quote. */
 export class ShellFragment {
   constructor(readonly text: string) {}

@@ -4,36 +4,42 @@ import type { Client, ClientChannel, ConnectConfig, ServerHostKeyAlgorithm, SFTP
 import SftpClient from 'ssh2-sftp-client';
 import { AttacheError } from '../errors';
 import type { Logger } from '../log';
-import { createLimit, type Limit } from '../limit';
+import { createLimit } from '../limit';
 import { finishCommand, inDirectory } from '../remote/command';
+import { SHELL_COMMAND, ShellEnded, type ShellChannel } from '../remote/persistent-shell';
+import { ShellPool } from '../remote/shell-pool';
 import { sh } from '../remote/quote';
 import { fileType, type ExecOptions, type ExecResult, type FileStat, type Target } from '../remote/target';
 import { planAuthentication } from './auth';
+import { countChannel, countHandshake } from './counters';
 import { verifyHostKey, preferredHostKeyAlgorithms } from './host-key';
 import { resolveServer, type ResolvedServer, type ServerSpec } from './resolve';
 
-/** OpenSSH allows 10 channels per connection (MaxSessions); one is the SFTP channel. */
-const MAX_COMMAND_CHANNELS = 8;
+/**
+ * Persistent shells per session (commands over them cost one round trip and no new channel). A
+ * deploy runs at most a few commands at once on one server (the asset step's beside composer's),
+ * so 4 rarely makes a command wait, and with the SFTP channel it leaves half of OpenSSH's default
+ * MaxSessions (10) for stream uploads and forwarded channels. A server that allows fewer gets fewer
+ * (shell-pool.ts). A queue alone would hold the asset step's one-line `ln` script behind composer.
+ */
+const SHELLS_PER_SESSION = 4;
 /** SFTP write requests in flight for one file. */
 const WRITES_IN_FLIGHT = 16;
 const SFTP_NO_SUCH_FILE = 2;
 
-let handshakes = 0;
-/** SSH handshakes this process has made (the benchmark and a test check: one per server per deploy). */
-export function handshakeCount(): number {
-  return handshakes;
-}
+// The benchmark and a test read these: one handshake per server per deploy, and how many channels.
+export { channelCount, handshakeCount } from './counters';
 
 /**
- * One SSH connection to one server, carrying the SFTP channel and the command channels for every
- * step of a deploy. Host keys are verified against known_hosts, keys only, TCP_NODELAY on (ssh2
+ * One SSH connection to one server, carrying the SFTP channel and the persistent shells that run
+ * every step's commands (remote/shell-pool.ts). Host keys are verified against known_hosts, keys only, TCP_NODELAY on (ssh2
  * leaves Nagle's algorithm on, which costs ~40 ms per small sequential SFTP request).
  */
 export class SshSession implements Target {
   readonly kind = 'ssh' as const;
   readonly name: string;
   private closed = false;
-  private readonly commands: Limit = createLimit(MAX_COMMAND_CHANNELS);
+  private readonly shells: ShellPool;
 
   private constructor(
     readonly server: ResolvedServer,
@@ -45,6 +51,7 @@ export class SshSession implements Target {
   ) {
     this.name = server.name;
     client.on('close', () => (this.closed = true));
+    this.shells = new ShellPool({ open: () => this.openShellChannel(), size: SHELLS_PER_SESSION, startTimeoutMs: server.connectTimeoutMs });
   }
 
   static async open(spec: ServerSpec, log: Logger): Promise<SshSession> {
@@ -78,12 +85,13 @@ export class SshSession implements Target {
       };
       log.debug(`[${server.name}] connecting to ${server.user}@${server.hostname}:${server.port}${jump ? ` via ${jump.name}` : ''}`);
       try {
-        handshakes++;
+        countHandshake();
         await sftpClient.connect(config as SftpClient.ConnectOptions);
       } catch (error) {
         sock.destroy();
         throw hostKeyError ?? connectionError(server, lastError ?? error, auth.described);
       }
+      countChannel(); // the SFTP channel
       const sftp = (sftpClient as unknown as { sftp: SFTPWrapper }).sftp;
       return new SshSession(server, client, sftpClient, sftp, log, jump);
     } catch (error) {
@@ -94,25 +102,15 @@ export class SshSession implements Target {
 
   exec(command: string, options: ExecOptions = {}): Promise<ExecResult> {
     const full = inDirectory(command, options.cwd);
-    return this.commands(
-      () =>
-        new Promise<ExecResult>((resolve, reject) => {
-          this.log.debug(`[${this.name}] $ ${full}`);
-          this.client.exec(full, (error, channel) => {
-            if (error) return reject(this.closed ? this.lost(error, { command: full, step: options.step }) : error);
-            // Listen before this callback returns: ssh2 may emit a fast command's exit status in the
-            // same tick, and a listener added after an await would miss it.
-            let status = { code: null as number | null, signal: null as string | null };
-            channel.on('exit', (code: number | null, signal?: string) => (status = { code, signal: signal ?? null }));
-            const exited = new Promise<typeof status>((done) => channel.on('close', () => done(status)));
-            channel.end(options.stdin ?? undefined);
-            finishCommand(this.name, full, { stdout: channel, stderr: channel.stderr, exited }, options, this.log).then(resolve, (failure) =>
-              // A command cut off by a dead connection has no exit status: say what really happened.
-              reject(this.closed ? this.lost(new Error('the command was cut off'), { command: full, step: options.step }) : failure),
-            );
-          });
-        }),
-    );
+    this.log.debug(`[${this.name}] $ ${full}`);
+    return this.shells.run(full, options.stdin, (running) => finishCommand(this.name, full, running, options, this.log)).catch((error: unknown) => {
+      throw this.commandError(error, full, options.step);
+    });
+  }
+
+  /** Starts the first persistent shell in the background (shell-pool.ts warm()). */
+  warmUp(): void {
+    this.shells.warm();
   }
 
   /**
@@ -195,6 +193,7 @@ export class SshSession implements Target {
   async close(): Promise<void> {
     if (!this.closed) {
       this.closed = true;
+      this.shells.close();
       await this.sftpClient.end().catch(() => undefined);
     }
     await this.jump?.close();
@@ -212,6 +211,46 @@ export class SshSession implements Target {
         } else resolve(channel as unknown as Duplex);
       });
     });
+  }
+
+  /** One channel running `exec /bin/sh` for the shell pool; listeners attached before ssh2 can emit. */
+  private openShellChannel(): Promise<ShellChannel> {
+    return new Promise((resolve, reject) => {
+      if (this.closed) return reject(new Error('connection closed'));
+      countChannel();
+      this.client.exec(SHELL_COMMAND, (error, channel) => {
+        if (error) return reject(new ChannelRefused(error.message));
+        // The shell's exit ends it at once: a job it left behind may hold the channel open for long.
+        const ended = new Promise<{ code: number | null; signal: string | null }>((done) => {
+          channel.on('exit', (code: number | null, signal?: string) => done({ code, signal: signal ?? null }));
+          channel.on('close', () => done({ code: null, signal: null }));
+        });
+        resolve({ input: channel, stdout: channel, stderr: channel.stderr, ended, close: () => channel.close() });
+      });
+    });
+  }
+
+  /** A command's failure as the user should read it: a lost connection, a shell that would not start, or the command's own. */
+  private commandError(error: unknown, command: string, step: string | undefined): unknown {
+    if (this.closed) return this.lost(new Error('the command was cut off'), { command, step });
+    if (error instanceof ShellEnded && error.atStart) {
+      return new AttacheError(error.message, {
+        server: this.name,
+        command,
+        step,
+        hint: `Commands run in /bin/sh, started by the login shell of "${this.server.user}" (${SHELL_COMMAND}): check that shell in /etc/passwd, that its rc files do not wait for input, and that no ForceCommand applies.`,
+      });
+    }
+    if (error instanceof ShellEnded) return this.lost(new Error(error.message), { command, step });
+    if (error instanceof ChannelRefused) {
+      return new AttacheError(`could not open a channel for commands: ${error.message}`, {
+        server: this.name,
+        command,
+        step,
+        hint: 'The server may limit sessions per connection (MaxSessions in sshd_config); gulp-attache needs at least 2.',
+      });
+    }
+    return error;
   }
 
   private async writeBuffer(handle: Buffer, data: Buffer, path: string): Promise<number> {
@@ -308,8 +347,14 @@ export class SshSession implements Target {
   }
 }
 
-export function openSession(spec: ServerSpec, log: Logger): Promise<SshSession> {
-  return SshSession.open(spec, log);
+/** The server refused to open a channel for a shell. */
+class ChannelRefused extends Error {}
+
+/** A session for a task, with its first shell already starting (a jump host's session gets none). */
+export async function openSession(spec: ServerSpec, log: Logger): Promise<SshSession> {
+  const session = await SshSession.open(spec, log);
+  session.warmUp();
+  return session;
 }
 
 /** A jump host's failure, told as the failure of the server it leads to. */

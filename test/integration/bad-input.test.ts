@@ -93,7 +93,8 @@ describe('bad input, against a real sshd', () => {
     for (const branch of bad) {
       it(`"branch": ${JSON.stringify(branch)} in .attache.json is refused, naming the key`, async () => {
         const error = await refused('deploy', [], { config: configWith('.attache.branch.json', { branch }) });
-        assert.ok(error.message.includes(`servers.production.branch: expected a git branch name, got ${JSON.stringify(branch)}`), error.message);
+        const file = path.join(site.cwd, '.attache.branch.json');
+        assert.ok(error.message.includes(`config key "servers.production.branch", file ${file}: expected a git branch name, got ${JSON.stringify(branch)}`), error.message);
         assert.ok(error.message.includes(path.join(site.cwd, '.attache.branch.json')), 'the error names the file');
       });
     }
@@ -158,7 +159,8 @@ describe('bad input, against a real sshd', () => {
     for (const [what, assets, key] of cases) {
       it(`${what} is refused, naming the key, before connecting`, async () => {
         const error = await refused('deploy', [], { config: configWith('.attache.assets.json', { assets }) });
-        assert.ok(error.message.includes(`servers.production.${key}: expected a path`), error.message);
+        assert.ok(error.message.includes(`config key "servers.production.${key}", file `), error.message);
+        assert.match(error.message, /: expected a path/);
         assert.match(error.message, /it leaves the release directory|it is absolute: it must be a path inside the release/);
       });
     }

@@ -274,7 +274,7 @@ describe('faults during a deploy, against a real sshd', () => {
       assert.match(table, new RegExp(`^\\s+\\*\\s+${second}\\s+ready\\s`, 'm'), table);
 
       const freed = await site.run('unlock');
-      assert.ok(freed.lines.some((l) => l.includes('lock freed (it was held by') && l.includes(`"pid":${process.pid}`)), freed.lines.join('\n'));
+      assert.ok(freed.lines.some((l) => l.includes('lock freed (it was held by') && l.includes(`(pid ${process.pid}) since `)), freed.lines.join('\n'));
       assertIntact(site.root, was, { leftover });
 
       const refused = await site.fail('activate', [`--release=${leftover[0]}`]);
@@ -532,7 +532,7 @@ describe('faults during a deploy, against a real sshd', () => {
 
     it('`gulp unlock` frees it, saying whose it was', async () => {
       const { lines } = await site.run('unlock');
-      assert.ok(lines.some((l) => l.includes('lock freed (it was held by') && l.includes(`"pid":${run.pid}`)), lines.join('\n'));
+      assert.ok(lines.some((l) => l.includes('lock freed (it was held by') && l.includes(`(pid ${run.pid}) since `)), lines.join('\n'));
       assertIntact(site.root, was, { leftover });
     });
 

@@ -82,7 +82,7 @@ function createProject(target: TargetSpec, options: { repo?: AppRepository; serv
     async deploy() {
       const before = new Set(releaseIds(root));
       let report: DeployReport | undefined;
-      const lines = await runLogged('deploy', (tasks) => (report = tasks.report()));
+      const lines = await runLogged('deploy', (tasks) => (report = tasks.report));
       const made = releaseIds(root).filter((id) => !before.has(id));
       assert.equal(made.length, 1, `one new release per deploy, got ${JSON.stringify(made)}\n${lines.join('\n')}`);
       const summary = summaryOf(report);

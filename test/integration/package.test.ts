@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
@@ -16,6 +16,14 @@ describe('the gulp-attache package', () => {
     spawnSync('rm', ['-f', file]);
     assert.equal(result.status, 0, result.stderr);
     assert.equal(result.stdout.trim(), 'function,function,function,function,function,function,function');
+  });
+
+  it('is packed with its MIT LICENSE', () => {
+    const result = spawnSync('npm', ['pack', '--dry-run', '--json'], { encoding: 'utf8' });
+    assert.equal(result.status, 0, result.stderr);
+    const [packed] = JSON.parse(result.stdout) as Array<{ files: Array<{ path: string }> }>;
+    assert.ok(packed.files.some((f) => f.path === 'LICENSE'), `LICENSE is not in the package: ${packed.files.map((f) => f.path).join(', ')}`);
+    assert.match(readFileSync('LICENSE', 'utf8'), /^MIT License\n\nCopyright \(c\) 2026 gulp-attache contributors\n/);
   });
 
   it('is requirable from a CommonJS gulpfile', () => {

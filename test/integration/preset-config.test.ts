@@ -81,7 +81,7 @@ describe('deploy preset: configuration errors are reported before anything conne
   it('a missing host names the file and servers.production.host', async () => {
     const { dir, root, file } = project((root) => ({ repository: 'file:///srv/app.git', servers: { production: { root } } }));
     const { message } = await deployFails(dir);
-    assert.match(message, new RegExp(`^config key "servers\\.production\\.host", file ${escape(file)}: servers\\.production\\.host: expected a host name`));
+    assert.match(message, new RegExp(`^config key "servers\\.production\\.host", file ${escape(file)}: expected a host name`));
     assert.match(message, /got nothing/);
     assert.ok(!exists(root));
   });

@@ -153,14 +153,14 @@ for (const kind of ['sshd', 'local'] as TargetKind[]) {
     });
 
     describe('--env', () => {
-      it('on a first deploy creates root/.env from the local file (mode 600); a later --env does not overwrite it', async () => {
+      it('on a first deploy creates root/.env from the local file (mode 640); a later --env does not overwrite it', async () => {
         const site = createSite({ target });
         const first = `APP_NAME="Envfile ${kind} One"\nAPP_KEY=first-${kind}-key-1f2e3d\n`;
         writeFileSync(path.join(site.cwd, 'production.env'), first);
         const { lines } = await site.run('deploy', ['--env=production.env']); // relative to the project directory
         const env = path.join(site.root, '.env');
         assert.equal(readFileSync(env, 'utf8'), first);
-        assert.equal(statSync(env).mode & 0o777, 0o600);
+        assert.equal(statSync(env).mode & 0o777, 0o640);
         assert.equal(readFileSync(path.join(site.release(site.liveId()!), '.env'), 'utf8'), first, 'the release reads it through its link');
         assert.ok(!lines.some((line) => line.includes('does not exist')), lines.join('\n'));
         const inode = statSync(env).ino;
@@ -170,7 +170,7 @@ for (const kind of ['sshd', 'local'] as TargetKind[]) {
         assert.equal(site.releases().length, 2);
         assert.equal(readFileSync(env, 'utf8'), first, 'root/.env is not overwritten');
         assert.equal(statSync(env).ino, inode);
-        assert.equal(statSync(env).mode & 0o777, 0o600);
+        assert.equal(statSync(env).mode & 0o777, 0o640);
         assert.equal(readFileSync(path.join(site.release(site.liveId()!), '.env'), 'utf8'), first);
       });
     });

@@ -110,7 +110,7 @@ describe('trust at the server edges, on the real sshd', () => {
       writeFileSync(path.join(lock, 'owner'), '{"by":"ana","host":"laptop","pid":4242,"since":"2026-01-01T00:00:00Z"}\n');
       try {
         const { lines } = await site.run('unlock', ['--dry-run']);
-        assert.ok(lines.some((l) => l.includes(`[dry run] [production] would free the lock ${lock} (held by {"by":"ana"`)), lines.join('\n'));
+        assert.ok(lines.some((l) => l.includes(`[dry run] [production] would free the lock ${lock} (held by ana@laptop (pid 4242) since 2026-01-01T00:00:00Z`)), lines.join('\n'));
         assert.ok(exists(path.join(lock, 'owner')), 'the lock is still held');
       } finally {
         rmSync(lock, { recursive: true });

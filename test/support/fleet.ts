@@ -8,7 +8,7 @@ import { quote } from '../../src/remote/quote';
 import { readLink, releaseIds } from './preset';
 import { runTask, startWatcher } from './streams';
 
-export type TaskName = Exclude<keyof AttacheTasks, 'steps'>;
+export type TaskName = Exclude<keyof AttacheTasks, 'steps' | 'report'>;
 
 /**
  * A fleet for the multi-server tests: one project (the example app as a git repository, its assets

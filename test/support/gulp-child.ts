@@ -33,9 +33,14 @@ export interface GulpChildOptions {
    * gulp.series and logs to stdout, leaving the exit to the preset (its signal handlers) and node.
    */
   via?: 'gulp-cli' | 'script';
-  task?: 'deploy' | 'rollback' | 'activate' | 'releases' | 'prune' | 'unlock';
+  /** The task to run: one of the preset's, or one the `gulpfile` option exports. */
+  task?: string;
   flags?: string[];
+  /** A gulpfile of the test's own (gulp-cli only); `ATTACHE` in it is replaced by the package's path. */
+  gulpfile?: string;
   env?: NodeJS.ProcessEnv;
+  /** Pass gulp's --no-color (default true); false leaves colour to the output's own detection. */
+  noColorFlag?: boolean;
 }
 
 export function startGulpChild(options: GulpChildOptions): GulpChild {
@@ -66,12 +71,13 @@ export function startGulpChild(options: GulpChildOptions): GulpChild {
     const gulpfile = path.join(dir, 'gulpfile.js');
     writeFileSync(
       gulpfile,
-      `const { attache } = require(${src});\n` +
-        `module.exports = attache({ cwd: ${JSON.stringify(options.cwd)} });\n` +
-        `delete module.exports.steps;\n`,
+      options.gulpfile?.replaceAll('ATTACHE', src) ??
+        `const { attache } = require(${src});\n` +
+          `module.exports = attache({ cwd: ${JSON.stringify(options.cwd)} });\n` +
+          `delete module.exports.steps;\n`,
     );
     const gulpBin = path.join(REPO_ROOT, 'node_modules/gulp/bin/gulp.js');
-    args = ['--import', 'tsx', gulpBin, '--gulpfile', gulpfile, '--no-color', task, ...(options.flags ?? [])];
+    args = ['--import', 'tsx', gulpBin, '--gulpfile', gulpfile, ...(options.noColorFlag === false ? [] : ['--no-color']), task, ...(options.flags ?? [])];
   }
   const child = spawn(process.execPath, args, { cwd: REPO_ROOT, env: { ...process.env, ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] });
   const lines: string[] = [];

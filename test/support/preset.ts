@@ -18,7 +18,7 @@ export type TargetKind = 'sshd' | 'local';
 /** How `.attache.json` reaches a server: the real sshd on loopback, or the local target. */
 export type TargetSpec = { host: '127.0.0.1'; port: number; user: 'root' } | { host: 'local' };
 
-export type TaskName = Exclude<keyof AttacheTasks, 'steps'>;
+export type TaskName = Exclude<keyof AttacheTasks, 'steps' | 'report'>;
 
 export interface TaskResult {
   lines: string[];

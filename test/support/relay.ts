@@ -8,6 +8,7 @@ import net from 'node:net';
  *   relay.cutAfter(n)  — cut once n more bytes have gone client → server (counted across connections)
  *   relay.cut()        — cut now
  *   relay.throttle(r)  — pass at most r bytes per second client → server (null: full speed)
+ *   relay.delay(ms)    — hold every chunk ms before passing it on, each direction (a WAN's latency)
  */
 export interface Relay {
   port: number;
@@ -23,6 +24,8 @@ export interface Relay {
   cut(): void;
   /** Limits client → server to `bytesPerSecond` (null: no limit), to make an upload last. */
   throttle(bytesPerSecond: number | null): void;
+  /** Delays each direction by `ms` (0: none); order is kept, so a round trip costs 2 × ms. Delayed chunks skip throttle and back-pressure: for latency, not bulk. */
+  delay(ms: number): void;
   close(): Promise<void>;
 }
 
@@ -34,6 +37,9 @@ export async function startRelay(targetPort: number, targetHost = '127.0.0.1'): 
   let armed: { at: number; fired: () => void } | undefined;
   let cutting = false;
   let rate: number | null = null;
+  let latency = 0;
+  // Timers of one duration fire in the order they were set, so delayed chunks keep their order.
+  const later = (action: () => void) => (latency > 0 ? setTimeout(action, latency) : action());
 
   const cut = () => {
     cuts++;
@@ -78,6 +84,7 @@ export async function startRelay(targetPort: number, targetHost = '127.0.0.1'): 
         return;
       }
       bytesUp += chunk.length;
+      if (latency > 0) return later(() => server.destroyed || server.write(chunk));
       const full = !server.write(chunk);
       if (rate !== null) {
         // Hold the client back for as long as this chunk takes at the limited rate.
@@ -89,6 +96,7 @@ export async function startRelay(targetPort: number, targetHost = '127.0.0.1'): 
     });
     server.on('drain', () => client.resume());
     server.on('data', (chunk: Buffer) => {
+      if (latency > 0) return later(() => client.destroyed || client.write(chunk));
       if (!client.write(chunk)) server.pause();
     });
     client.on('drain', () => server.resume());
@@ -119,6 +127,9 @@ export async function startRelay(targetPort: number, targetHost = '127.0.0.1'): 
     cut,
     throttle(bytesPerSecond) {
       rate = bytesPerSecond;
+    },
+    delay(ms) {
+      latency = ms;
     },
     close() {
       armed = undefined;

@@ -1,5 +1,5 @@
-import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, appendFileSync } from 'node:fs';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, appendFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -96,6 +96,9 @@ export async function startSshd(home: TestHome, options: StartOptions = {}): Pro
   keygen(hostKeyFile);
   const authorized = path.join(dir, 'authorized_keys');
   writeFileSync(authorized, (options.authorizedKeys ?? [home.publicKey]).join('\n') + '\n');
+  // Readable by any account sshd logs in (ensureUser's deploy users), as ~/.ssh/authorized_keys is by its owner.
+  chmodSync(dir, 0o711);
+  chmodSync(authorized, 0o644);
   const port = await freePort();
   const logFile = path.join(dir, 'sshd.log');
   const configFile = path.join(dir, 'sshd_config');
@@ -149,6 +152,22 @@ export async function startSshd(home: TestHome, options: StartOptions = {}): Pro
     },
   };
   return server;
+}
+
+/**
+ * A local account for a deploy user with the given login shell (sshd runs commands through it),
+ * created once and reset on later calls: its shell, and a home with the given files (rc files).
+ * The test sshd's AuthorizedKeysFile is a fixed path, so the test key logs it in too.
+ */
+export function ensureUser(name: string, shell: string, files: Record<string, string> = {}): string {
+  if (!existsSync(shell)) throw new Error(`${shell} is missing: install it (apt-get install -y ${path.basename(shell)})`);
+  const exists = spawnSync('id', ['-u', name], { stdio: 'ignore' }).status === 0;
+  if (!exists) execFileSync('useradd', ['-m', name], { stdio: 'ignore' });
+  // Password "*": no password login, but not locked ("!"), which sshd without PAM refuses even for keys.
+  execFileSync('usermod', ['-s', shell, '-p', '*', name], { stdio: 'ignore' });
+  const home = execFileSync('getent', ['passwd', name]).toString().trim().split(':')[5];
+  for (const [file, contents] of Object.entries(files)) writeFileSync(path.join(home, file), contents);
+  return home;
 }
 
 /** Writes `[127.0.0.1]:port <key>` into the home's known_hosts, as `ssh` would after "yes". */

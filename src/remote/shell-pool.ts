@@ -1,0 +1,125 @@
+import type { RunningCommand } from './command';
+import { PersistentShell, type ShellChannel } from './persistent-shell';
+
+export interface ShellPoolOptions {
+  /** Opens one more channel running the shell. */
+  open(): Promise<ShellChannel>;
+  /** Most shells at once. */
+  size: number;
+  /** How long a new shell may take to answer its first line. */
+  startTimeoutMs: number;
+}
+
+interface Waiter {
+  resolve(shell: PersistentShell): void;
+  reject(error: unknown): void;
+}
+
+/**
+ * The persistent shells of one session: a command takes an idle shell, else a new one (opened on
+ * demand, at most `size`), else waits in order for one to come free. A shell that ended is dropped
+ * and the next command opens another. If the server refuses a further channel (its MaxSessions)
+ * while some shells live, the pool stays at the size it has and commands wait their turn.
+ */
+export class ShellPool {
+  private readonly shells = new Set<PersistentShell>();
+  private readonly idle: PersistentShell[] = [];
+  private readonly waiting: Waiter[] = [];
+  private opening = 0;
+  private size: number;
+  private closed = false;
+
+  constructor(private readonly options: ShellPoolOptions) {
+    this.size = options.size;
+  }
+
+  /** Runs one command on a shell of its own and hands its streams to `finish` (finishCommand). */
+  async run<T>(command: string, stdin: string | Buffer | undefined, finish: (running: RunningCommand) => Promise<T>): Promise<T> {
+    const shell = await this.acquire();
+    let running: RunningCommand;
+    try {
+      running = shell.run(command, stdin);
+    } catch (error) {
+      this.release(shell);
+      throw error;
+    }
+    try {
+      return await finish(running);
+    } finally {
+      await running.exited.catch(() => undefined);
+      this.release(shell);
+    }
+  }
+
+  /**
+   * Starts one shell now, before any command asks: its channel opens while the caller does other
+   * work (a deploy reads .env over SFTP first), so the first command finds it ready. A warm shell
+   * that fails to start is dropped quietly; a command then tries again and reports why.
+   */
+  warm(): void {
+    if (this.shells.size + this.opening === 0 && !this.closed) this.openOne();
+  }
+
+  /** Shells alive now. */
+  get count(): number {
+    return this.shells.size;
+  }
+
+  close(): void {
+    this.closed = true;
+    for (const shell of this.shells) shell.close();
+    this.shells.clear();
+    this.idle.length = 0;
+    for (const waiter of this.waiting.splice(0)) waiter.reject(new Error('the session was closed'));
+  }
+
+  private acquire(): Promise<PersistentShell> {
+    return new Promise((resolve, reject) => {
+      this.waiting.push({ resolve, reject });
+      this.pump();
+    });
+  }
+
+  private release(shell: PersistentShell): void {
+    if (shell.alive && !this.closed) this.idle.push(shell);
+    else this.shells.delete(shell);
+    this.pump();
+  }
+
+  /** Gives idle shells to waiting commands, then opens shells for the rest while the size allows. */
+  private pump(): void {
+    while (this.waiting.length && this.idle.length) {
+      const shell = this.idle.pop() as PersistentShell;
+      if (!shell.alive) {
+        this.shells.delete(shell);
+        continue;
+      }
+      (this.waiting.shift() as Waiter).resolve(shell);
+    }
+    while (this.waiting.length > this.opening && this.shells.size + this.opening < this.size && !this.closed) this.openOne();
+  }
+
+  private openOne(): void {
+    this.opening++;
+    this.options.open().then(
+      (channel) => {
+        this.opening--;
+        const shell = new PersistentShell(channel, this.options.startTimeoutMs);
+        this.shells.add(shell);
+        // The first command goes out with the shell's ready line; a shell that fails to start fails it.
+        this.idle.push(shell);
+        this.pump();
+      },
+      (error) => {
+        this.opening--;
+        if (this.shells.size > 0) {
+          // The server allows no more channels: make do with the shells there are.
+          this.size = Math.max(1, this.shells.size);
+          this.pump();
+          return;
+        }
+        if (this.opening === 0) for (const waiter of this.waiting.splice(0)) waiter.reject(error);
+      },
+    );
+  }
+}
