@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { loadConfig, selectServers, type HookName, type ServerConfig } from '../../src/config';
+import { ConfigError, loadConfig, selectServers, type HookName, type ServerConfig } from '../../src/config';
 import { Layout } from '../../src/release/layout';
 import { expandTags } from '../../src/release/tags';
 import { artisanCommand, composerBin, composerCommand, localComposerPath, phpCommand } from '../../src/release/tools';
@@ -253,7 +253,9 @@ describe('the Attaché corpus: every file of Attaché\'s own material', () => {
         (e: unknown) => {
           assert.ok(e instanceof Error);
           assert.ok(e.message.includes(file), `the message names the file: ${e.message}`);
-          for (const problem of problems) assert.match(e.message, problem);
+          // A config error's places are its problems' key paths (one problem's message names its key in the context).
+          const places = e instanceof ConfigError ? e.problems.map((p) => `${p.key}: ${p.message}`).join('\n') : e.message;
+          for (const problem of problems) assert.match(places, problem);
           return true;
         },
       );

@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { parseFlags } from '../../src/cli/flags';
-import { HOOK_NAMES, loadConfig, selectServers, type AttacheConfig } from '../../src/config';
+import { ConfigError, HOOK_NAMES, loadConfig, selectServers, type AttacheConfig } from '../../src/config';
 import { Layout } from '../../src/release/layout';
 import { checkTags, expandTags } from '../../src/release/tags';
 import { composerBin, composerCommand } from '../../src/release/tools';
@@ -21,11 +21,12 @@ function load(servers: Record<string, unknown>, top: Record<string, unknown> = {
   return loadConfig('.attache.json', { cwd: dir });
 }
 const server = (extra: Record<string, unknown> = {}) => load({ production: { host: 'example.com', root: '/var/www/app', ...extra } }).servers.production;
+/** Each problem as `key: message`, one a line (a single problem's message names its key in the context instead). */
 const refusal = (extra: Record<string, unknown>): string => {
   try {
     server(extra);
   } catch (error) {
-    return (error as Error).message;
+    return (error as ConfigError).problems.map((p) => `${p.key}: ${p.message}`).join('\n');
   }
   throw new Error('expected the file to be refused');
 };
