@@ -1,7 +1,8 @@
 import os from 'node:os';
 import { AttacheError } from '../../errors';
 import { sh } from '../../remote/quote';
-import { SshSession } from '../../ssh/session';
+import type { SshSession } from '../../ssh/session';
+import type { Target } from '../../remote/target';
 import type { ServerConfig } from '../../config/types';
 import type { ServerRun, Step } from '../context';
 
@@ -36,7 +37,7 @@ export interface Terminal {
  */
 export async function openShell(run: ServerRun, terminal: Terminal = { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr }): Promise<number> {
   const { target, server, layout } = run;
-  if (!(target instanceof SshSession)) {
+  if (!isSshSession(target)) {
     throw new AttacheError(`${server.name} is not reached over SSH (host "${server.host}")`, { server: server.name, hint: 'gulp ssh opens a shell on a server reached over SSH.' });
   }
   const stdin = terminal.stdin as NodeJS.ReadStream;
@@ -74,4 +75,9 @@ export async function openShell(run: ServerRun, terminal: Terminal = { stdin: pr
     stdout.on?.('resize', resize);
     process.on('SIGWINCH', resize);
   });
+}
+
+/** By shape, not instanceof: ssh/session (and ssh2) is loaded only when a task connects. */
+function isSshSession(target: Target): target is SshSession {
+  return target.kind === 'ssh' && typeof (target as Partial<SshSession>).interactive === 'function';
 }
