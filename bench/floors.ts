@@ -1,8 +1,11 @@
 /**
  * The floors: the cheapest ways to put the build output on the server, with no deploy around them.
- * Each run copies into a fresh target directory over ONE connection.
+ * Each run copies into a fresh target directory over ONE connection. And the cost of reaching the
+ * server at all: one `ssh … true` (handshake, authentication, one command), the unit a deploy that
+ * changes nothing is measured against.
  */
 import path from 'node:path';
+import { CASE } from './cases/names';
 import { spawnChecked } from './proc';
 import type { BenchCase, BenchContext } from './types';
 import { verifyAssets } from './verify';
@@ -12,7 +15,7 @@ export function floorCases(ctx: BenchContext, logFile?: string): BenchCase[] {
   let target = '';
 
   const scp: BenchCase = {
-    name: 'floor: scp -r',
+    name: CASE.scpFloor,
     async setup() {
       target = await ctx.freshServerRoot();
     },
@@ -26,7 +29,7 @@ export function floorCases(ctx: BenchContext, logFile?: string): BenchCase[] {
   };
 
   const rsync: BenchCase = {
-    name: 'floor: rsync -a',
+    name: CASE.rsyncFloor,
     async setup() {
       target = await ctx.freshServerRoot();
     },
@@ -38,5 +41,12 @@ export function floorCases(ctx: BenchContext, logFile?: string): BenchCase[] {
     },
   };
 
-  return [scp, rsync];
+  const sshTrue: BenchCase = {
+    name: CASE.sshTrue,
+    async run() {
+      await spawnChecked('ssh', [...ctx.ssh.ssh, 'true'], { logFile });
+    },
+  };
+
+  return [sshTrue, scp, rsync];
 }

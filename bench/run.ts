@@ -1,36 +1,52 @@
 /**
  * The benchmark: `npm run bench` (= `npm run build && node --import tsx bench/run.ts`).
  *
- * Starts one throwaway sshd on loopback (test/support/sshd.ts), builds or reuses the fixture
- * (bench/fixture.ts), runs every case BENCH_RUNS times (default 5; plus BENCH_WARMUP untimed runs
- * first, default 1), round-robin so that drift hits every case alike, and prints one table: median,
- * min and max wall seconds, and the median's ratio to the scp floor, to Attaché's method and to
- * shipit-deploy. The same goes to bench/results.json with a description of the machine.
+ * Starts one throwaway sshd on loopback (support/sshd.ts), builds or reuses the fixture
+ * (bench/fixture.ts), packs this repository and installs it with gulp into a user project
+ * (bench/user-project.ts), and runs every case over three links to that one sshd:
  *
- * Then gulp-attache's extra measurements (bench/extras.ts: SSH logins, memory for a 1 GB upload,
- * clone strategy, overlap, fleet of 1/10/25 servers) as small tables, and the targets with MET /
- * NOT MET; all of it also goes to bench/results.json and bench/RESULTS.md.
+ *   loopback   the sshd's own port, BENCH_RUNS times (default 5; plus BENCH_WARMUP untimed runs
+ *              first, default 1): the loopback table, its ratios and the loopback targets;
+ *   0 ms       through the WAN relay (bench/wan/relay.ts), paced to BENCH_WAN_MBIT (default 100)
+ *              Mbit/s each way, no delay;
+ *   N ms       the same relay with BENCH_WAN_DELAY_MS (default 25) each way.
+ *
+ * The 0 ms and N ms links run BENCH_WAN_RUNS times each (default: BENCH_RUNS if set, else 3; plus
+ * BENCH_WAN_WARMUP untimed runs, default 0), interleaved case by case. `scp -r` and Attaché's method
+ * cost a round trip per file (~90 s a run at 25 ms); at N ms they run BENCH_WAN_SLOW_RUNS times
+ * (default 1; the table's "runs" column shows it). BENCH_WAN=0 leaves the WAN links out (their table
+ * and targets then say so). Each case's sequential round trips: (T at N ms − T at 0 ms) / (2 N ms).
+ *
+ * Runs are round-robin so that drift hits every case alike; a failed attempt is made again from its
+ * setup up to BENCH_RETRIES times (default 2). Then the extra measurements (bench/measurements/) on
+ * loopback, and the targets with MET / NOT MET. Everything goes to the console, bench/results.json
+ * and bench/RESULTS.md (whose first tables are the ones for the README).
  *
  * The bench sshd gets `SetEnv SHLVL=1` so that bash skips this machine's root ~/.bashrc (it runs
- * `pyenv init`, ~100–200 ms per remote command); BENCH_SERVER_BASHRC=1 keeps it. See extras.ts.
- *
- * Logs of every command are in bench/.work/logs/.
+ * `pyenv init`, ~100–200 ms per remote command); BENCH_SERVER_BASHRC=1 keeps it. See
+ * bench/measurements/server-shell.ts. Logs of every command are in bench/.work/logs/.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { appendFileSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { acceptedLogins, addAlias, createHome, startSshd, trust } from '../test/support/sshd';
-import { createGulpAttacheBench } from './cases/gulp-attache';
-import { runExtras } from './extras';
+import { acceptedLogins, addAlias, createHome, startSshd, type SshServer, type TestHome } from '../support/sshd';
+import { createGulpAttacheBench, type Observations } from './cases/gulp-attache';
+import { CASE } from './cases/names';
 import { buildFixture, FIXTURE_PARAMS } from './fixture';
 import { floorCases } from './floors';
+import { flag } from './measurements/common';
+import { runMeasurements } from './measurements/index';
 import { attacheCase } from './peers/attache';
-import { SHIPIT_CASE_NAME, shipitCase } from './peers/shipit';
+import { shipitCase } from './peers/shipit';
 import { spawnChecked } from './proc';
-import { renderSection, renderTargets, type Section, type Target } from './report';
-import type { BenchCase, BenchContext, SshCommandLine } from './types';
+import { median, renderSection, renderTargets, type Section, type Target } from './report';
+import { renderMainTable, renderWanTable, wanRows, type CaseResult } from './tables';
+import { loopbackTargets, wanTargets, type WanRow } from './targets';
+import type { BenchCase, BenchContext, BenchFixture, SshCommandLine } from './types';
+import { ensureUserInstall, type UserInstall } from './user-project';
+import { startLink, type Link } from './wan/link';
 
 const WORK = path.join(__dirname, '.work');
 const LOGS = path.join(WORK, 'logs');
@@ -38,19 +54,8 @@ const ROOTS = path.join(WORK, 'roots');
 const RESULTS = path.join(__dirname, 'results.json');
 const RESULTS_MD = path.join(__dirname, 'RESULTS.md');
 
-const SCP_FLOOR = 'floor: scp -r';
-const ATTACHE = 'attache method (full deploy)';
-const SHIPIT = SHIPIT_CASE_NAME;
-
-interface CaseResult {
-  name: string;
-  seconds: number[];
-  sshLogins: number[];
-  bytesSent: number[];
-  /** Attempts that failed and were retried (BENCH_RETRIES): "<label>: <first line of the error>". */
-  failures: string[];
-  error?: string;
-}
+/** Latency-bound cases (a round trip per file) that run BENCH_WAN_SLOW_RUNS times on the delayed link. */
+const SLOW_OVER_WAN: ReadonlySet<string> = new Set([CASE.scpFloor, CASE.attache]);
 
 function positiveInt(name: string, fallback: number, min: number): number {
   const raw = process.env[name];
@@ -58,12 +63,6 @@ function positiveInt(name: string, fallback: number, min: number): number {
   const value = Number(raw);
   if (!Number.isInteger(value) || value < min) throw new Error(`${name} must be an integer ≥ ${min}, got "${raw}"`);
   return value;
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 }
 
 function slug(name: string): string {
@@ -107,60 +106,38 @@ function machine() {
   };
 }
 
-// ---------------------------------------------------------------------------------------------
-// Table
+const round3 = (n: number) => Math.round(n * 1000) / 1000;
 
-function fmtSeconds(s: number): string {
-  return s.toFixed(2);
+/** One link's cases and what they observed. */
+interface LinkRun {
+  label: string;
+  link: Link;
+  ctx: BenchContext;
+  cases: BenchCase[];
+  results: CaseResult[];
+  observations: Observations;
+  shipitVersions: Record<string, string>;
 }
 
-function ratio(value: number, reference: number | undefined): string {
-  return reference === undefined || reference <= 0 ? 'n/a' : `${(value / reference).toFixed(2)}×`;
+interface Entry {
+  link: LinkRun;
+  benchCase: BenchCase;
+  result: CaseResult;
+  /** Timed runs this entry gets. */
+  runs: number;
 }
-
-function renderTable(results: CaseResult[]): string {
-  const medianOf = (name: string) => {
-    const r = results.find((x) => x.name === name);
-    return r && !r.error && r.seconds.length ? median(r.seconds) : undefined;
-  };
-  const refs = { scp: medianOf(SCP_FLOOR), attache: medianOf(ATTACHE), shipit: medianOf(SHIPIT) };
-  const showBytes = results.some((r) => r.bytesSent.length > 0);
-  const showFailures = results.some((r) => r.failures.length > 0);
-  const header = ['case', 'median s', 'min s', 'max s', '× scp floor', '× attaché', '× shipit', 'ssh logins/run', ...(showBytes ? ['MB sent'] : []), ...(showFailures ? ['failed attempts'] : [])];
-  const rows: string[][] = results.map((r) => {
-    if (r.error || r.seconds.length === 0) {
-      const reason = r.error ?? 'no runs';
-      return [r.name, `n/a: ${reason.length > 110 ? `${reason.slice(0, 110)}… (see results.json, bench/.work/logs/)` : reason}`];
-    }
-    const m = median(r.seconds);
-    return [
-      r.name,
-      fmtSeconds(m),
-      fmtSeconds(Math.min(...r.seconds)),
-      fmtSeconds(Math.max(...r.seconds)),
-      ratio(m, refs.scp),
-      ratio(m, refs.attache),
-      ratio(m, refs.shipit),
-      String(median(r.sshLogins)),
-      ...(showBytes ? [r.bytesSent.length ? (median(r.bytesSent) / 1e6).toFixed(2) : ''] : []),
-      ...(showFailures ? [String(r.failures.length)] : []),
-    ];
-  });
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.filter((row) => row.length > 2).map((row) => (row[i] ?? '').length)));
-  const line = (cells: string[]) => {
-    if (cells.length === 2 && header.length > 2) return `| ${cells[0].padEnd(widths[0])} | ${cells[1]}`;
-    return '| ' + cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join(' | ') + ' |';
-  };
-  const rule = '|' + widths.map((w, i) => (i === 0 ? '-'.repeat(w + 2) : '-'.repeat(w + 1) + ':')).join('|') + '|';
-  return [line(header), rule, ...rows.map(line)].join('\n');
-}
-
-// ---------------------------------------------------------------------------------------------
 
 async function main(): Promise<void> {
   const runs = positiveInt('BENCH_RUNS', 5, 1);
   const warmup = positiveInt('BENCH_WARMUP', 1, 0);
   const retries = positiveInt('BENCH_RETRIES', 2, 0);
+  const wanOn = flag('BENCH_WAN', true);
+  const wanRuns = positiveInt('BENCH_WAN_RUNS', process.env.BENCH_RUNS ? runs : 3, 1);
+  const wanWarmup = positiveInt('BENCH_WAN_WARMUP', 0, 0);
+  const wanSlowRuns = Math.min(wanRuns, positiveInt('BENCH_WAN_SLOW_RUNS', 1, 1));
+  const delayMs = positiveInt('BENCH_WAN_DELAY_MS', 25, 1);
+  const mbit = positiveInt('BENCH_WAN_MBIT', 100, 1);
+  const benchStarted = performance.now();
   mkdirSync(LOGS, { recursive: true });
   rmSync(ROOTS, { recursive: true, force: true });
   mkdirSync(ROOTS, { recursive: true });
@@ -171,17 +148,260 @@ async function main(): Promise<void> {
     console.log(message);
     log(message);
   };
+  const caseLog = (name: string) => {
+    const file = path.join(LOGS, `${slug(name)}.log`);
+    writeFileSync(file, '');
+    return file;
+  };
 
   // The server and the ssh home.
   const home = createHome();
   // Extra sshd_config lines: see the header comment (BENCH_SERVER_BASHRC).
   const sshdConfig = process.env.BENCH_SERVER_BASHRC === '1' ? [] : ['SetEnv SHLVL=1'];
   const server = await startSshd(home, { name: 'bench', config: sshdConfig });
-  trust(home, server);
-  const alias = 'attache-bench';
+  const links: Link[] = [];
+
+  try {
+    say(`sshd on 127.0.0.1:${server.port} (pid ${server.pid}); HOME=${home.dir}; extra sshd_config: ${sshdConfig.join('; ') || 'none'}`);
+    const fixture = buildFixture(WORK, say);
+    say(
+      `fixture ${fixture.reused ? 'reused' : 'built'}: app ${fixture.appRepo}; assets ${fixture.assetFileCount} files, ` +
+        `${(fixture.assetBytes / 1e6).toFixed(1)} MB; long history ${fixture.longHistoryCommits} commits`,
+    );
+    const install = await ensureUserInstall(WORK, caseLog('user-install'));
+    say(
+      `gulp-attache ${install.versions.gulpAttache} packed (${path.basename(install.tarball)}) and installed with gulp ${install.versions.gulp} (gulp-cli ${install.versions.gulpCli}) in ${install.dir}: ` +
+        `${install.reused ? 'reused' : `installed in ${install.installSeconds.toFixed(1)} s`}`,
+    );
+
+    let rootSeq = 0;
+    const pendingRoots: string[] = [];
+    const freshServerRoot = async () => {
+      const root = path.join(ROOTS, `root-${String(++rootSeq).padStart(3, '0')}`);
+      rmSync(root, { recursive: true, force: true });
+      mkdirSync(root, { recursive: true });
+      writeFileSync(path.join(root, '.env'), 'APP_NAME=Bench\nAPP_ENV=production\nAPP_KEY=base64:YmVuY2hiZW5jaGJlbmNoYmVuY2hiZW5jaGJlbmNoMDA=\nAPP_DEBUG=false\n');
+      pendingRoots.push(root);
+      return root;
+    };
+
+    const direct = await startLink(server.port, null);
+    const plan: Array<{ label: string; link: Link; runs: number }> = [{ label: 'loopback', link: direct, runs }];
+    if (wanOn) {
+      const rate = (mbit * 1e6) / 8;
+      for (const delay of [0, delayMs]) {
+        const link = await startLink(server.port, { delayMs: delay, bytesPerSecond: rate });
+        links.push(link);
+        plan.push({ label: `${delay} ms`, link, runs: wanRuns });
+        say(`WAN relay on 127.0.0.1:${link.port}: ${delay} ms each way, ${mbit} Mbit/s each way, in front of the sshd`);
+      }
+    } else say('WAN links: skipped (BENCH_WAN=0)');
+
+    const linkRuns: LinkRun[] = [];
+    for (const { label, link } of plan) {
+      const ctx = contextFor({ server, home, link, label, fixture, runs: label === 'loopback' ? runs : wanRuns, freshServerRoot, log });
+      await spawnChecked('ssh', [...ctx.ssh.ssh, 'true']).catch((error: unknown) => {
+        throw new Error(`cannot reach the bench sshd with ssh over the ${label} link: ${firstLine(error)}`);
+      });
+      const tag = slug(label);
+      const shipit = await shipitCase(ctx, caseLog(`${CASE.shipit} ${tag}`));
+      const ours = createGulpAttacheBench(ctx, install, tag, server.port);
+      const cases: BenchCase[] = [...floorCases(ctx, caseLog(`floors ${tag}`)), attacheCase(ctx, caseLog(`${CASE.attache} ${tag}`)), shipit.benchCase, ...ours.cases];
+      const results = cases.map((c): CaseResult => ({ name: c.name, seconds: [], sshLogins: [], bytesSent: [], failures: [] }));
+      linkRuns.push({ label, link, ctx, cases, results, observations: ours.observations, shipitVersions: shipit.versions });
+    }
+
+    const pass = async (entries: Entry[], passWarmup: number) => {
+      const started = performance.now();
+      const loadAtStart = os.loadavg()[0];
+      const rounds = passWarmup + Math.max(...entries.map((e) => e.runs));
+      for (let round = 1; round <= rounds; round++) {
+        const timed = round > passWarmup;
+        for (const e of entries) {
+          if (e.result.error || (timed && round - passWarmup > e.runs)) continue;
+          const label = `${e.link.label}, ${timed ? `run ${round - passWarmup}/${e.runs}` : `warm-up ${round}/${passWarmup}`}`;
+          const c = e.benchCase;
+          // A failed attempt is counted (the table's "failed attempts" column) and made again from
+          // setup, up to BENCH_RETRIES times; only then is the case given up (its row reads n/a).
+          for (let attempt = 0; attempt <= retries; attempt++) {
+            try {
+              await c.setup?.();
+              const logins = acceptedLogins(server);
+              const t0 = performance.now();
+              await c.run();
+              const seconds = (performance.now() - t0) / 1000;
+              const used = acceptedLogins(server) - logins;
+              await c.verify?.();
+              await c.teardown?.();
+              if (timed) {
+                e.result.seconds.push(seconds);
+                e.result.sshLogins.push(used);
+                const bytes = c.bytesSent?.();
+                if (bytes !== undefined) e.result.bytesSent.push(bytes);
+              }
+              say(`[${label}] ${c.name}: ${seconds.toFixed(2)} s, ${used} ssh logins${timed ? '' : ' (untimed)'}`);
+              break;
+            } catch (error) {
+              const reason = firstLine(error);
+              e.result.failures.push(`${label}: ${reason}`);
+              log(error instanceof Error ? (error.stack ?? error.message) : String(error));
+              if (attempt === retries) {
+                e.result.error = reason;
+                say(`[${label}] ${c.name}: FAILED: ${reason}`);
+              } else say(`[${label}] ${c.name}: FAILED (attempt ${attempt + 1}, trying again): ${reason}`);
+              await c.teardown?.().catch(() => undefined);
+            } finally {
+              for (const root of pendingRoots.splice(0)) rmSync(root, { recursive: true, force: true });
+              // Flush this run's writes (tens of MB) now, untimed, rather than during the next timed run.
+              spawnSync('sync');
+            }
+          }
+        }
+      }
+      return { seconds: (performance.now() - started) / 1000, load: { start: loadAtStart, end: os.loadavg()[0] } };
+    };
+
+    // ---- loopback: every case, round-robin
+    const loop = linkRuns[0];
+    const loopPass = await pass(loop.cases.map((c, i) => ({ link: loop, benchCase: c, result: loop.results[i], runs })), warmup);
+    const mainTable = renderMainTable(loop.results);
+
+    // ---- WAN: every case at 0 ms and at the delay, interleaved case by case
+    let wanPass: Awaited<ReturnType<typeof pass>> | undefined;
+    let wan: WanRow[] = [];
+    let wanTable = `WAN links: skipped (BENCH_WAN=0).`;
+    if (wanOn) {
+      const [zero, far] = linkRuns.slice(1);
+      const entries: Entry[] = zero.cases.flatMap((c, i) => [
+        { link: zero, benchCase: c, result: zero.results[i], runs: wanRuns },
+        { link: far, benchCase: far.cases[i], result: far.results[i], runs: SLOW_OVER_WAN.has(c.name) ? wanSlowRuns : wanRuns },
+      ]);
+      wanPass = await pass(entries, wanWarmup);
+      wan = wanRows(zero.results, far.results, delayMs);
+      wanTable = renderWanTable(wan, { loopback: loop.results, at0: zero.results, atDelay: far.results, delayMs });
+    }
+
+    const info = machine();
+    const failureLines = linkRuns.flatMap((l) => l.results.flatMap((r) => r.failures.map((f) => `${r.name} [${f}]`)));
+    const failureText = failureLines.length ? `Failed attempts (each made again from setup; BENCH_RETRIES=${retries}):\n${failureLines.map((l) => `- ${l}`).join('\n')}` : '';
+    const reportSources = [...new Set(linkRuns.flatMap((l) => [...l.observations.full, ...l.observations.unchanged, ...l.observations.oneAsset].map((o) => o.reportSource)))];
+    const reportNote =
+      reportSources.length === 0
+        ? 'no gulp-attache deploy completed'
+        : reportSources.includes('summary')
+          ? `bytes and step times read from the printed deploy summary: the preset wrote no --report file (${reportSources.join(', ')})`
+          : 'bytes and step times read from each deploy\'s --report file';
+    console.log(`\n## Loopback\n\n${mainTable}\n`);
+    if (wanOn) console.log(`## WAN: ${delayMs} ms each way, ${mbit} Mbit/s\n\n${wanTable}\n`);
+    if (failureText) console.log(`${failureText}\n`);
+    const busyNote = (load: { start: number; end: number }) => (Math.max(load.start, load.end) > info.cpus.count ? ' (WARNING: above the CPU count: other work was running, the numbers are noisy)' : '');
+
+    // ---- the extra measurements (loopback) and the targets
+    const loadBeforeExtras = os.loadavg()[0];
+    say(`measurements: load average (1 min) ${loadBeforeExtras.toFixed(2)}`);
+    const extrasStarted = performance.now();
+    const measured = await runMeasurements({ ctx: loop.ctx, install, observations: loop.observations, results: loop.results, sshdConfig, say });
+    const extrasSeconds = (performance.now() - extrasStarted) / 1000;
+    const loadAfterExtras = os.loadavg()[0];
+    const targets: Target[] = [
+      ...wanTargets(wan, delayMs, wanOn ? undefined : 'skipped (BENCH_WAN=0)'),
+      ...loopbackTargets({ results: loop.results, observations: loop.observations, runs, fixture, values: measured.values }),
+    ];
+    const totalSeconds = (performance.now() - benchStarted) / 1000;
+    console.log('');
+    console.log(measured.sections.map(renderSection).join('\n\n'));
+    console.log('');
+    console.log(renderTargets(targets));
+    console.log('');
+    const settingsLine =
+      `loopback: ${runs} timed run(s) per case (+${warmup} warm-up), ${loopPass.seconds.toFixed(0)} s` +
+      (wanPass ? `; WAN: ${wanRuns} run(s) per case and link (+${wanWarmup} warm-up; ${wanSlowRuns} at ${delayMs} ms for ${[...SLOW_OVER_WAN].join(', ')}), ${wanPass.seconds.toFixed(0)} s` : '') +
+      `; measurements ${extrasSeconds.toFixed(0)} s; whole bench ${totalSeconds.toFixed(0)} s`;
+    console.log(`${info.cpus.count} × ${info.cpus.model}, ${info.memoryGiB} GiB, ${info.os}, node ${info.node}; ${settingsLine}`);
+    console.log(reportNote);
+
+    const caseJson = (results: CaseResult[]) =>
+      results.map((r) => ({
+        name: r.name,
+        ...(r.error ? { error: `n/a: ${r.error}` } : {}),
+        seconds: r.seconds.map(round3),
+        median: r.seconds.length ? round3(median(r.seconds)) : null,
+        sshLoginsPerRun: r.sshLogins.length ? median(r.sshLogins) : null,
+        bytesSent: r.bytesSent.length ? median(r.bytesSent) : null,
+        failedAttempts: r.failures,
+      }));
+    writeFileSync(
+      RESULTS,
+      JSON.stringify(
+        {
+          machine: info,
+          settings: { runs, warmupRuns: warmup, retries, wan: wanOn ? { delayMs, mbit, runs: wanRuns, warmupRuns: wanWarmup, slowRuns: wanSlowRuns, slowCases: [...SLOW_OVER_WAN] } : null, order: 'round-robin over cases, each run on a fresh server root', totalSeconds: round3(totalSeconds) },
+          passes: { loopback: { seconds: round3(loopPass.seconds), loadAverage1m: loopPass.load }, wan: wanPass ? { seconds: round3(wanPass.seconds), loadAverage1m: wanPass.load } : null },
+          fixture: { params: FIXTURE_PARAMS, assets: { files: fixture.assetFileCount, bytes: fixture.assetBytes, paths: fixture.assetPaths }, longHistoryCommits: fixture.longHistoryCommits },
+          gulpAttache: { install: { tarball: path.basename(install.tarball), versions: install.versions }, reportSource: reportNote },
+          peers: { attache: 'bench/peers/attache-method.sh (tpg/attache Deployer.php, command for command)', shipit: loop.shipitVersions },
+          links: Object.fromEntries(linkRuns.map((l) => [l.label, { shape: l.link.shape, cases: caseJson(l.results) }])),
+          wan: wan.map((r) => ({ ...r, at0: r.at0 === undefined ? null : round3(r.at0), atDelay: r.atDelay === undefined ? null : round3(r.atDelay), roundTrips: r.roundTrips === undefined ? null : round3(r.roundTrips) })),
+          tables: { loopback: mainTable, wan: wanTable },
+          measurements: {
+            elapsedSeconds: round3(extrasSeconds),
+            loadAverage1m: { start: round3(loadBeforeExtras), end: round3(loadAfterExtras) },
+            sshdConfig,
+            ...Object.fromEntries(measured.sections.map((s) => [s.key, { title: s.title, header: s.header, rows: s.rows, notes: s.notes, data: s.data }])),
+          },
+          targets,
+        },
+        null,
+        2,
+      ) + '\n',
+    );
+    writeFileSync(
+      RESULTS_MD,
+      resultsMarkdown({
+        info,
+        settingsLine,
+        reportNote,
+        loopback: { runs, warmup, seconds: loopPass.seconds, load: loopPass.load, busy: busyNote(loopPass.load) },
+        wan: wanPass ? { delayMs, mbit, runs: wanRuns, warmup: wanWarmup, slowRuns: wanSlowRuns, seconds: wanPass.seconds, load: wanPass.load, busy: busyNote(wanPass.load) } : undefined,
+        measurementsLoad: { start: loadBeforeExtras, end: loadAfterExtras },
+        fixture,
+        install,
+        sshdConfig,
+        mainTable: failureText ? `${mainTable}\n\n${failureText}` : mainTable,
+        wanTable,
+        sections: measured.sections,
+        targets,
+      }),
+    );
+    console.log(`results: ${path.relative(process.cwd(), RESULTS)}, ${path.relative(process.cwd(), RESULTS_MD)}; logs: ${path.relative(process.cwd(), LOGS)}/`);
+  } finally {
+    for (const link of links) await link.stop();
+    await server.stop();
+    rmSync(home.dir, { recursive: true, force: true });
+    rmSync(server.dir, { recursive: true, force: true });
+    rmSync(ROOTS, { recursive: true, force: true });
+  }
+}
+
+/** The context of one link: the same server, home and fixture, reached at the link's port (an ssh alias and known_hosts entry of its own). */
+function contextFor(input: {
+  server: SshServer;
+  home: TestHome;
+  link: Link;
+  label: string;
+  fixture: BenchFixture;
+  runs: number;
+  freshServerRoot: () => Promise<string>;
+  log: (message: string) => void;
+}): BenchContext {
+  const { server, home, link, fixture } = input;
+  const port = link.port;
+  // The relay shows the sshd's host key at its own port.
+  appendFileSync(home.knownHosts, `[127.0.0.1]:${port} ${server.hostKey}\n`);
+  const alias = `attache-bench-${slug(input.label)}`;
   addAlias(home, alias, {
     HostName: server.host,
-    Port: server.port,
+    Port: port,
     User: 'root',
     IdentityFile: home.key,
     IdentitiesOnly: 'yes',
@@ -202,229 +422,43 @@ async function main(): Promise<void> {
   const destination = `root@${server.host}`;
   const ssh: SshCommandLine = {
     options,
-    ssh: [...options, '-p', String(server.port), destination],
-    scp: [...options, '-P', String(server.port)],
-    rsyncShell: ['ssh', ...options, '-p', String(server.port)].join(' '),
+    ssh: [...options, '-p', String(port), destination],
+    scp: [...options, '-P', String(port)],
+    rsyncShell: ['ssh', ...options, '-p', String(port)].join(' '),
     destination,
   };
-
-  try {
-    say(`sshd on 127.0.0.1:${server.port} (pid ${server.pid}); HOME=${home.dir}; extra sshd_config: ${sshdConfig.join('; ') || 'none'}`);
-    await spawnChecked('ssh', [...ssh.ssh, 'true']).catch((error: unknown) => {
-      throw new Error(`cannot reach the bench sshd with ssh: ${firstLine(error)}`);
-    });
-
-    const fixture = buildFixture(WORK, say);
-    say(
-      `fixture ${fixture.reused ? 'reused' : 'built'}: app ${fixture.appRepo}; assets ${fixture.assetFileCount} files, ` +
-        `${(fixture.assetBytes / 1e6).toFixed(1)} MB; long history ${fixture.longHistoryCommits} commits`,
-    );
-
-    let rootSeq = 0;
-    const pendingRoots: string[] = [];
-    const ctx: BenchContext = {
-      server: { host: server.host, port: server.port, user: 'root', alias, spec: `root@${server.host}:${server.port}`, hostKey: server.hostKey, logFile: server.logFile },
-      home: { dir: home.dir, sshDir: home.sshDir, key: home.key, knownHosts: home.knownHosts, config: home.config },
-      ssh,
-      fixture,
-      workDir: WORK,
-      runs,
-      async freshServerRoot() {
-        const root = path.join(ROOTS, `root-${String(++rootSeq).padStart(3, '0')}`);
-        rmSync(root, { recursive: true, force: true });
-        mkdirSync(root, { recursive: true });
-        writeFileSync(path.join(root, '.env'), 'APP_NAME=Bench\nAPP_ENV=production\nAPP_KEY=base64:YmVuY2hiZW5jaGJlbmNoYmVuY2hiZW5jaGJlbmNoMDA=\nAPP_DEBUG=false\n');
-        pendingRoots.push(root);
-        return root;
-      },
-      sshLogins: () => acceptedLogins(server),
-      log,
-    };
-
-    const caseLog = (name: string) => {
-      const file = path.join(LOGS, `${slug(name)}.log`);
-      writeFileSync(file, '');
-      return file;
-    };
-    const shipit = await shipitCase(ctx, caseLog(SHIPIT));
-    const ours = createGulpAttacheBench(ctx);
-    const cases: BenchCase[] = [
-      ...floorCases(ctx, caseLog('floors')),
-      attacheCase(ctx, caseLog(ATTACHE)),
-      shipit.benchCase,
-      // ---- gulp-attache's cases (bench/cases/gulp-attache.ts) ----
-      ...ours.cases,
-    ];
-    const results: CaseResult[] = cases.map((c) => ({ name: c.name, seconds: [], sshLogins: [], bytesSent: [], failures: [] }));
-
-    const started = performance.now();
-    const loadAtStart = os.loadavg()[0];
-    const total = warmup + runs;
-    for (let round = 1; round <= total; round++) {
-      const timed = round > warmup;
-      const label = timed ? `run ${round - warmup}/${runs}` : `warm-up ${round}/${warmup}`;
-      for (const [i, c] of cases.entries()) {
-        const result = results[i];
-        if (result.error) continue;
-        // A failed attempt is counted (the table's "failed attempts" column) and made again from
-        // setup, up to BENCH_RETRIES times; only then is the case given up (its row reads n/a).
-        for (let attempt = 0; attempt <= retries; attempt++) {
-          try {
-            await c.setup?.();
-            const logins = ctx.sshLogins();
-            const t0 = performance.now();
-            await c.run();
-            const seconds = (performance.now() - t0) / 1000;
-            const used = ctx.sshLogins() - logins;
-            await c.verify?.();
-            await c.teardown?.();
-            if (timed) {
-              result.seconds.push(seconds);
-              result.sshLogins.push(used);
-              const bytes = c.bytesSent?.();
-              if (bytes !== undefined) result.bytesSent.push(bytes);
-            }
-            say(`[${label}] ${c.name}: ${seconds.toFixed(2)} s, ${used} ssh logins${timed ? '' : ' (untimed)'}`);
-            break;
-          } catch (error) {
-            const reason = firstLine(error);
-            result.failures.push(`${label}: ${reason}`);
-            log(error instanceof Error ? (error.stack ?? error.message) : String(error));
-            if (attempt === retries) {
-              result.error = reason;
-              say(`[${label}] ${c.name}: FAILED: ${reason}`);
-            } else say(`[${label}] ${c.name}: FAILED (attempt ${attempt + 1}, trying again): ${reason}`);
-            await c.teardown?.().catch(() => undefined);
-          } finally {
-            for (const root of pendingRoots.splice(0)) rmSync(root, { recursive: true, force: true });
-            // Flush this run's writes (tens of MB) now, untimed, rather than during the next timed run.
-            spawnSync('sync');
-          }
-        }
-      }
-    }
-    const elapsed = (performance.now() - started) / 1000;
-    const loadAtEnd = os.loadavg()[0];
-
-    const table = renderTable(results);
-    const failureLines = results.flatMap((r) => r.failures.map((f) => `${r.name} [${f}]`));
-    const failureText = failureLines.length
-      ? `Failed attempts (each made again from setup; BENCH_RETRIES=${retries}):\n${failureLines.map((l) => `- ${l}`).join('\n')}`
-      : '';
-    console.log('');
-    console.log(table);
-    if (failureText) console.log(`\n${failureText}`);
-    console.log('');
-    const info = machine();
-    console.log(`${info.cpus.count} × ${info.cpus.model}, ${info.memoryGiB} GiB, ${info.os}, node ${info.node}; ${runs} timed runs per case (+${warmup} warm-up), ${elapsed.toFixed(0)} s`);
-    const load = `load average (1 min) ${loadAtStart.toFixed(2)} at the start of the runs, ${loadAtEnd.toFixed(2)} at the end`;
-    // The bench itself keeps about one core busy; well above that, something else was running.
-    const busy = Math.max(loadAtStart, loadAtEnd) > info.cpus.count;
-    console.log(busy ? `WARNING: ${load} on ${info.cpus.count} CPUs: other work was running, the numbers are noisy.` : load);
-
-    // ---- gulp-attache's extra measurements and the targets
-    const loadBeforeExtras = os.loadavg()[0];
-    say(`extras: load average (1 min) ${loadBeforeExtras.toFixed(2)}`);
-    const extrasStarted = performance.now();
-    const extras = await runExtras({ ctx, observations: ours.observations, results, sshdConfig, say });
-    const extrasSeconds = (performance.now() - extrasStarted) / 1000;
-    const loadAfterExtras = os.loadavg()[0];
-    const extraText = extras.sections.map(renderSection).join('\n\n');
-    const targetsText = renderTargets(extras.targets);
-    console.log('');
-    console.log(extraText);
-    console.log('');
-    console.log(targetsText);
-    console.log('');
-    console.log(`extras: ${extrasSeconds.toFixed(0)} s; load average (1 min) ${loadBeforeExtras.toFixed(2)} before them, ${loadAfterExtras.toFixed(2)} after`);
-
-    const refMedian = (name: string) => {
-      const r = results.find((x) => x.name === name);
-      return r && !r.error && r.seconds.length ? median(r.seconds) : undefined;
-    };
-    const round3 = (n: number) => Math.round(n * 1000) / 1000;
-    const refs = { scpFloor: refMedian(SCP_FLOOR), attache: refMedian(ATTACHE), shipit: refMedian(SHIPIT) };
-    writeFileSync(
-      RESULTS,
-      JSON.stringify(
-        {
-          machine: { ...info, loadAverage1m: { start: round3(loadAtStart), end: round3(loadAtEnd) } },
-          settings: { runs, warmupRuns: warmup, retries, order: 'round-robin over cases, each run on a fresh server root', elapsedSeconds: round3(elapsed) },
-          fixture: {
-            params: FIXTURE_PARAMS,
-            assets: { files: fixture.assetFileCount, bytes: fixture.assetBytes, paths: fixture.assetPaths },
-            longHistoryCommits: fixture.longHistoryCommits,
-          },
-          peers: { attache: 'bench/peers/attache-method.sh (tpg/attache Deployer.php, command for command)', shipit: shipit.versions },
-          cases: results.map((r) => {
-            const m = r.seconds.length ? median(r.seconds) : undefined;
-            return {
-              name: r.name,
-              ...(r.error ? { error: `n/a: ${r.error}` } : {}),
-              seconds: r.seconds.map(round3),
-              median: m === undefined ? null : round3(m),
-              min: r.seconds.length ? round3(Math.min(...r.seconds)) : null,
-              max: r.seconds.length ? round3(Math.max(...r.seconds)) : null,
-              ratio: {
-                scpFloor: m !== undefined && refs.scpFloor ? round3(m / refs.scpFloor) : null,
-                attache: m !== undefined && refs.attache ? round3(m / refs.attache) : null,
-                shipit: m !== undefined && refs.shipit ? round3(m / refs.shipit) : null,
-              },
-              sshLoginsPerRun: r.sshLogins.length ? median(r.sshLogins) : null,
-              bytesSent: r.bytesSent.length ? median(r.bytesSent) : null,
-              failedAttempts: r.failures,
-            };
-          }),
-          table,
-          extras: {
-            elapsedSeconds: round3(extrasSeconds),
-            loadAverage1m: { start: round3(loadBeforeExtras), end: round3(loadAfterExtras) },
-            sshdConfig,
-            ...Object.fromEntries(extras.sections.map((s) => [s.key, { title: s.title, header: s.header, rows: s.rows, notes: s.notes, data: s.data }])),
-          },
-          targets: extras.targets,
-        },
-        null,
-        2,
-      ) + '\n',
-    );
-    writeFileSync(
-      RESULTS_MD,
-      resultsMarkdown({
-        info,
-        runs,
-        warmup,
-        elapsed,
-        load: { start: loadAtStart, end: loadAtEnd, extrasStart: loadBeforeExtras, extrasEnd: loadAfterExtras },
-        fixture: { files: fixture.assetFileCount, bytes: fixture.assetBytes, commits: fixture.longHistoryCommits },
-        sshdConfig,
-        table: failureText ? `${table}\n\n${failureText}` : table,
-        sections: extras.sections,
-        targets: extras.targets,
-      }),
-    );
-    console.log(`results: ${path.relative(process.cwd(), RESULTS)}, ${path.relative(process.cwd(), RESULTS_MD)}; logs: ${path.relative(process.cwd(), LOGS)}/`);
-  } finally {
-    await server.stop();
-    rmSync(home.dir, { recursive: true, force: true });
-    rmSync(server.dir, { recursive: true, force: true });
-    rmSync(ROOTS, { recursive: true, force: true });
-  }
+  return {
+    server: { host: server.host, port, user: 'root', alias, spec: `root@${server.host}:${port}`, hostKey: server.hostKey, logFile: server.logFile },
+    home: { dir: home.dir, sshDir: home.sshDir, key: home.key, knownHosts: home.knownHosts, config: home.config },
+    ssh,
+    fixture,
+    workDir: WORK,
+    runs: input.runs,
+    freshServerRoot: input.freshServerRoot,
+    sshLogins: () => acceptedLogins(server),
+    log: input.log,
+  };
 }
 
 function resultsMarkdown(r: {
   info: ReturnType<typeof machine>;
-  runs: number;
-  warmup: number;
-  elapsed: number;
-  load: { start: number; end: number; extrasStart: number; extrasEnd: number };
-  fixture: { files: number; bytes: number; commits: number };
+  settingsLine: string;
+  reportNote: string;
+  loopback: { runs: number; warmup: number; seconds: number; load: { start: number; end: number }; busy: string };
+  wan?: { delayMs: number; mbit: number; runs: number; warmup: number; slowRuns: number; seconds: number; load: { start: number; end: number }; busy: string };
+  measurementsLoad: { start: number; end: number };
+  fixture: BenchFixture;
+  install: UserInstall;
   sshdConfig: string[];
-  table: string;
+  mainTable: string;
+  wanTable: string;
   sections: Section[];
   targets: Target[];
 }): string {
-  const { info } = r;
+  const { info, wan } = r;
+  const day = info.date.slice(0, 10);
+  const cpu = `${info.cpus.count} × ${info.cpus.model}`;
+  const load = (l: { start: number; end: number }) => `${l.start.toFixed(2)}–${l.end.toFixed(2)}`;
   return [
     '# gulp-attache benchmark results',
     '',
@@ -432,25 +466,41 @@ function resultsMarkdown(r: {
     '',
     '## Machine',
     '',
-    `- ${info.cpus.count} × ${info.cpus.model}, ${info.memoryGiB} GiB, ${info.os}`,
+    `- ${cpu}, ${info.memoryGiB} GiB, ${info.os}`,
     `- node ${info.node}; ${info.ssh}; ${info.git}; ${info.php}; ${info.composer}; ${info.rsync}`,
-    `- load average (1 min): ${r.load.start.toFixed(2)} at the start of the runs, ${r.load.end.toFixed(2)} at their end; ${r.load.extrasStart.toFixed(2)} / ${r.load.extrasEnd.toFixed(2)} around the extra measurements`,
+    `- gulp-attache ${r.install.versions.gulpAttache} as users run it: \`npm pack\`, \`npm install <tgz> gulp@5\` (gulp ${r.install.versions.gulp}, gulp-cli ${r.install.versions.gulpCli}) into a project, and every deploy a whole \`gulp deploy --report=<file>\` process; ${r.reportNote}`,
     `- bench sshd on loopback, extra sshd_config: ${r.sshdConfig.length ? r.sshdConfig.map((c) => `\`${c}\``).join(', ') : 'none'}`,
+    `- ${r.settingsLine}`,
     '',
-    '## Main table',
+    `Fixture: ${r.fixture.assetFileCount} asset files, ${(r.fixture.assetBytes / 1e6).toFixed(1)} MB; a Laravel-shaped app with composer.lock; a long-history repository of ${r.fixture.longHistoryCommits} commits.`,
     '',
-    `Fixture: ${r.fixture.files} asset files, ${(r.fixture.bytes / 1e6).toFixed(1)} MB; a Laravel-shaped app with composer.lock; a long-history repository of ${r.fixture.commits} commits.`,
-    `${r.runs} timed runs per case (+${r.warmup} warm-up), round-robin, each on a fresh server root; medians; ratios are of medians. Wall time of the runs: ${r.elapsed.toFixed(0)} s.`,
+    wan ? `## WAN: ${wan.delayMs} ms each way, ${wan.mbit} Mbit/s (for the README)` : '## WAN',
     '',
-    r.table,
-    '',
-    '## Extra measurements',
-    '',
-    r.sections.map(renderSection).join('\n\n'),
+    ...(wan
+      ? [
+          `Run on ${day}, ${cpu}, ${info.os.split(' (')[0]}, Node ${info.node.replace(/^v/, '')}; load average ${load(wan.load)}${wan.busy}. Every case crosses the bench's TCP relay (bench/wan/relay.ts) to the same sshd: each direction paced to ${wan.mbit} Mbit/s and, on the far link, delayed ${wan.delayMs} ms (a ${2 * wan.delayMs} ms round trip), order kept. ` +
+            `Medians of ${wan.runs} run(s) per link (${wan.slowRuns} at ${wan.delayMs} ms for \`scp -r\` and Attaché's method, a round trip per file), +${wan.warmup} warm-up; "loopback s" is the direct loopback table's median. ` +
+            `**round trips** = (T at ${wan.delayMs} ms − T at 0 ms) / ${((2 * wan.delayMs) / 1000).toFixed(3)} s: the round trips the case waits for one after another. The \`gulp --tasks\` row opens no connection: its round trips are this run's noise. The redeploy cases' untimed first deploy goes over the direct link.`,
+          '',
+        ]
+      : []),
+    r.wanTable,
     '',
     '## Targets',
     '',
     renderTargets(r.targets).replace(/^### Targets\n\n/, ''),
+    '',
+    '## Loopback table',
+    '',
+    `Direct to the sshd's port. ${r.loopback.runs} timed run(s) per case (+${r.loopback.warmup} warm-up), round-robin, each on a fresh server root; medians; ratios are of medians. Wall time of the runs: ${r.loopback.seconds.toFixed(0)} s; load average ${load(r.loopback.load)}${r.loopback.busy}.`,
+    '',
+    r.mainTable,
+    '',
+    '## Extra measurements (loopback)',
+    '',
+    `Load average ${load(r.measurementsLoad)} around them.`,
+    '',
+    r.sections.map(renderSection).join('\n\n'),
     '',
   ].join('\n');
 }

@@ -1,7 +1,7 @@
 /**
- * The benchmark's vocabulary. A case is a named thing to time; the runner gives every case the same
- * `BenchContext`: one throwaway sshd on loopback, the test HOME whose key/config/known_hosts reach it,
- * the fixture, and fresh server roots.
+ * The benchmark's vocabulary. A case is a named thing to time; the runner gives every case of a link
+ * the same `BenchContext`: one throwaway sshd on loopback reached over that link, the test HOME whose
+ * key/config/known_hosts reach it, the fixture, and fresh server roots.
  *
  * Timing contract (see run.ts): for every run the runner calls `setup()` (untimed), then `run()`
  * (timed, wall clock), then `verify()` and `teardown()` (untimed). Server roots made with
@@ -9,7 +9,11 @@
  * root per run" is simply: make one in `setup()`.
  */
 
-/** The loopback sshd every case talks to. The "server" is this machine, so its paths are local paths too. */
+/**
+ * The loopback sshd every case talks to, as reached over the case's link: `port` is the sshd's own
+ * port on the direct loopback link, the WAN relay's port on the others (bench/wan/). The "server" is
+ * this machine, so its paths are local paths too.
+ */
 export interface BenchServer {
   host: '127.0.0.1';
   port: number;
@@ -24,7 +28,7 @@ export interface BenchServer {
   logFile: string;
 }
 
-/** The temp HOME made by test/support/sshd.ts createHome(); process.env.HOME points at it. */
+/** The temp HOME made by support/sshd.ts createHome(); process.env.HOME points at it. */
 export interface BenchHome {
   dir: string;
   sshDir: string;
@@ -85,7 +89,7 @@ export interface BenchContext {
   fixture: BenchFixture;
   /** bench/.work (scratch; git-ignored). */
   workDir: string;
-  /** Runs per case (BENCH_RUNS, default 5). */
+  /** Timed runs per case on this link (loopback: BENCH_RUNS, default 5; WAN: BENCH_WAN_RUNS, default 3). */
   runs: number;
   /**
    * A new, empty deploy root on the server (absolute path; on this machine) holding only the shared

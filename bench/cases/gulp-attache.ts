@@ -4,21 +4,23 @@
  *  floors and the peers, and compares each row with them.
  * ============================================================================================
  *
- *   1. "gulp-attache: full first deploy"          setup: a fresh root; run: `gulp deploy` with the preset
- *                                                 (composer on, assets from the fixture's build output)
- *   2. "gulp-attache: redeploy, nothing changed"  setup: a fresh root + one untimed deploy; run: deploy again
- *   3. "gulp-attache: redeploy, one asset changed" setup: a fresh root + one untimed deploy, then one ~60 KB
- *                                                 image of a private COPY of the build output gets new bytes
- *                                                 (same size); run: deploy; teardown: the image is restored
- *   4. "gulp-attache: upload step alone"          the upload plugin: gulp.src(build/public/**) into a fresh
- *                                                 dest over one connection (its handshake included, as scp's is)
- *   5. "… upload step alone (buffer: false)"      the same with gulp.src(…, { buffer: false }): file contents as
- *                                                 streams, as the preset's assets step feeds the upload
+ *   0. gulp --tasks               start-up alone: node, gulp-cli, the gulpfile's require of gulp-attache
+ *                                 and the task list, no connection (its round trips should read ~0)
+ *   1. full first deploy          setup: a fresh root; run: `gulp deploy` with the preset
+ *                                 (composer on, assets from the fixture's build output)
+ *   2. redeploy, nothing changed  setup: a fresh root + one untimed deploy; run: deploy again
+ *   3. redeploy, one asset changed setup: a fresh root + one untimed deploy, then one ~60 KB
+ *                                 image of a private COPY of the build output gets new bytes
+ *                                 (same size); run: deploy; teardown: the image is restored
+ *   4. upload step alone          the upload plugin: gulp.src(build/public/**) into a fresh
+ *                                 dest over one connection (its handshake included, as scp's is)
+ *   5. … upload step alone (buffer: false)  the same with gulp.src(…, { buffer: false }): file contents
+ *                                 as streams, as the preset's assets step feeds the upload
  *
- * Every deploy goes through the real preset (src/preset.ts via bench/attache-project.ts): the project
- * directory holds only `.attache.json`, whose `assets` name the fixture's build output by absolute path.
- * Each case keeps what it observed per run (the parsed deploy summary, step start/end times, in-process
- * handshake counts) in `observations`, for the extra tables (bench/extras.ts).
+ * Cases 1–3 are whole `gulp deploy` processes in a project that installed the packed package
+ * (bench/user-project.ts), as users run it; bytes sent/reused and step times come from the deploy's
+ * report. Cases 4–5 measure the plugin alone, in this process (the upload is the unit, not start-up).
+ * Each case keeps what it observed per run in `observations`, for the measurements (bench/measurements/).
  */
 import { cpSync, existsSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -27,17 +29,15 @@ import { pipeline } from 'node:stream/promises';
 import { createLogger } from '../../src/log';
 import { upload } from '../../src/plugins/upload';
 import { handshakeCount } from '../../src/ssh/session';
-import { AttacheProject, gulp, type DeployOutcome } from '../attache-project';
 import type { BenchCase, BenchContext, BenchFixture } from '../types';
+import { spawnChecked } from '../proc';
+import { UserProject, type DeployOutcome, type UserInstall } from '../user-project';
 import { verifyAssets, verifyDeploy } from '../verify';
+import { CASE } from './names';
 
-export const CASE = {
-  full: 'gulp-attache: full first deploy',
-  unchanged: 'gulp-attache: redeploy, nothing changed',
-  oneAsset: 'gulp-attache: redeploy, one asset changed',
-  upload: 'gulp-attache: upload step alone',
-  uploadStreaming: 'gulp-attache: upload step alone (buffer: false)',
-} as const;
+/** gulp for the in-process upload cases (gulp has no usable type declarations for src's options). */
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const gulp = require('gulp') as { src(globs: string | string[], options?: Record<string, unknown>): NodeJS.ReadableStream };
 
 export interface UploadObservation {
   seconds: number;
@@ -64,8 +64,8 @@ export function assetMapping(fixture: BenchFixture, buildDir = fixture.buildDir)
   return Object.fromEntries(fixture.assetPaths.map((p) => [path.join(buildDir, p), p]));
 }
 
-export function projectFor(ctx: BenchContext, name: string, options: { repository?: string; buildDir?: string } = {}): AttacheProject {
-  return new AttacheProject(path.join(gulpAttacheDir(ctx), 'projects', name), {
+export function projectFor(ctx: BenchContext, install: UserInstall, name: string, options: { repository?: string; buildDir?: string } = {}): UserProject {
+  return new UserProject(install, name, {
     repository: options.repository ?? ctx.fixture.appRepoUrl,
     branch: ctx.fixture.branch,
     assets: assetMapping(ctx.fixture, options.buildDir),
@@ -87,12 +87,17 @@ function replaceFile(file: string, data: Buffer): void {
   renameSync(temporary, file);
 }
 
-export function createGulpAttacheBench(ctx: BenchContext): { cases: BenchCase[]; observations: Observations } {
+/**
+ * The cases for one link (ctx.server.port is the link's port); `tag` keeps the projects of different
+ * links apart. The redeploy cases' untimed first deploy goes to `setupPort` (the direct loopback
+ * port, by default the link's): the server ends up the same, and a slow link is not paid for twice.
+ */
+export function createGulpAttacheBench(ctx: BenchContext, install: UserInstall, tag: string, setupPort = ctx.server.port): { cases: BenchCase[]; observations: Observations } {
   const observations: Observations = { full: [], unchanged: [], oneAsset: [], upload: [], uploadStreaming: [] };
-  const server = (root: string) => [{ name: 'bench', port: ctx.server.port, root }];
+  const server = (root: string, port = ctx.server.port) => [{ name: 'bench', port, root }];
 
   // 1. Full first deploy.
-  const full = projectFor(ctx, 'full');
+  const full = projectFor(ctx, install, `${tag}-full`);
   let fullRoot = '';
   let fullLast: DeployOutcome | undefined;
   const fullCase: BenchCase = {
@@ -108,19 +113,20 @@ export function createGulpAttacheBench(ctx: BenchContext): { cases: BenchCase[];
     async verify() {
       verifyDeploy(ctx.fixture, fullRoot, 'live');
     },
-    bytesSent: () => fullLast?.summary[0].uploaded.bytes ?? 0,
+    bytesSent: () => fullLast?.report.servers[0].sent.bytes ?? 0,
   };
 
   // 2. Redeploy, nothing changed.
-  const unchanged = projectFor(ctx, 'unchanged');
+  const unchanged = projectFor(ctx, install, `${tag}-unchanged`);
   let unchangedRoot = '';
   let unchangedLast: DeployOutcome | undefined;
   const unchangedCase: BenchCase = {
     name: CASE.unchanged,
     async setup() {
       unchangedRoot = await ctx.freshServerRoot();
-      unchanged.configure(server(unchangedRoot));
+      unchanged.configure(server(unchangedRoot, setupPort));
       await unchanged.deploy();
+      unchanged.configure(server(unchangedRoot));
     },
     async run() {
       unchangedLast = await unchanged.deploy();
@@ -128,11 +134,11 @@ export function createGulpAttacheBench(ctx: BenchContext): { cases: BenchCase[];
     },
     async verify() {
       const release = verifyDeploy(ctx.fixture, unchangedRoot, 'live');
-      if (path.basename(release) !== unchangedLast?.summary[0].release) throw new Error(`verify: live is ${release}, not the redeploy's release`);
-      const row = unchangedLast.summary[0];
-      if (row.uploaded.files !== 0) throw new Error(`verify: a redeploy of unchanged assets uploaded ${row.uploaded.files} files`);
+      const row = unchangedLast?.report.servers[0];
+      if (path.basename(release) !== row?.release) throw new Error(`verify: live is ${release}, not the redeploy's release`);
+      if (row.sent.files !== 0) throw new Error(`verify: a redeploy of unchanged assets uploaded ${row.sent.files} files`);
     },
-    bytesSent: () => unchangedLast?.summary[0].uploaded.bytes ?? 0,
+    bytesSent: () => unchangedLast?.report.servers[0].sent.bytes ?? 0,
   };
 
   // 3. Redeploy, one asset changed. A private copy of the build output: the other cases share the fixture's.
@@ -142,7 +148,7 @@ export function createGulpAttacheBench(ctx: BenchContext): { cases: BenchCase[];
   const original = readFileSync(path.join(ctx.fixture.buildDir, changed));
   // Same size, different bytes (so verifyAssets' byte count still holds).
   const altered = Buffer.from(original.map((b, i) => (i < 16 ? b : b ^ 0x5a)));
-  const oneAsset = projectFor(ctx, 'one-asset', { buildDir: copyDir });
+  const oneAsset = projectFor(ctx, install, `${tag}-one-asset`, { buildDir: copyDir });
   let oneAssetRoot = '';
   let oneAssetLast: (DeployOutcome & { changedFile: string; changedBytes: number }) | undefined;
   const oneAssetCase: BenchCase = {
@@ -154,8 +160,9 @@ export function createGulpAttacheBench(ctx: BenchContext): { cases: BenchCase[];
       }
       replaceFile(changedFile, original);
       oneAssetRoot = await ctx.freshServerRoot();
-      oneAsset.configure(server(oneAssetRoot));
+      oneAsset.configure(server(oneAssetRoot, setupPort));
       await oneAsset.deploy();
+      oneAsset.configure(server(oneAssetRoot));
       replaceFile(changedFile, altered);
     },
     async run() {
@@ -165,15 +172,15 @@ export function createGulpAttacheBench(ctx: BenchContext): { cases: BenchCase[];
     async verify() {
       const release = verifyDeploy(ctx.fixture, oneAssetRoot, 'live');
       if (!readFileSync(path.join(release, changed)).equals(altered)) throw new Error(`verify: ${changed} in the release does not hold the new bytes`);
-      const row = oneAssetLast!.summary[0];
-      if (row.uploaded.files !== 1 || row.skipped.files !== ctx.fixture.assetFileCount - 1) {
-        throw new Error(`verify: one changed asset: uploaded ${row.uploaded.files} files and skipped ${row.skipped.files}, expected 1 and ${ctx.fixture.assetFileCount - 1}`);
+      const row = oneAssetLast!.report.servers[0];
+      if (row.sent.files !== 1 || row.reused.files !== ctx.fixture.assetFileCount - 1) {
+        throw new Error(`verify: one changed asset: sent ${row.sent.files} files and reused ${row.reused.files}, expected 1 and ${ctx.fixture.assetFileCount - 1}`);
       }
     },
     async teardown() {
       replaceFile(changedFile, original);
     },
-    bytesSent: () => oneAssetLast?.summary[0].uploaded.bytes ?? 0,
+    bytesSent: () => oneAssetLast?.report.servers[0].sent.bytes ?? 0,
   };
 
   // 4. The upload plugin alone, over one connection of its own (like `scp -r`); 5. the same, streaming.
@@ -216,8 +223,21 @@ export function createGulpAttacheBench(ctx: BenchContext): { cases: BenchCase[];
     };
   };
 
+  // 0. Start-up: `gulp --tasks` in the full deploy's project (its .attache.json written by then).
+  const startupCase: BenchCase = {
+    name: CASE.startup,
+    async setup() {
+      full.configure(server(await ctx.freshServerRoot()));
+    },
+    async run() {
+      const { stdout } = await spawnChecked(install.gulpBin, ['--tasks'], { cwd: full.dir, env: { ...process.env, FORCE_COLOR: '0', NO_COLOR: '1' } });
+      if (!/deploy/.test(stdout)) throw new Error(`gulp --tasks listed no deploy task: ${stdout.slice(0, 300)}`);
+    },
+  };
+
   return {
     cases: [
+      startupCase,
       fullCase,
       unchangedCase,
       oneAssetCase,
@@ -226,8 +246,4 @@ export function createGulpAttacheBench(ctx: BenchContext): { cases: BenchCase[];
     ],
     observations,
   };
-}
-
-export function gulpAttacheCases(ctx: BenchContext): BenchCase[] {
-  return createGulpAttacheBench(ctx).cases;
 }

@@ -1,5 +1,6 @@
 /** Attaché's method (peers/attache-method.sh) as a bench case: a full deploy into a fresh root. */
 import path from 'node:path';
+import { CASE } from '../cases/names';
 import { spawnChecked } from '../proc';
 import type { BenchCase, BenchContext } from '../types';
 import { verifyDeploy } from '../verify';
@@ -13,7 +14,7 @@ export function attacheCase(ctx: BenchContext, logFile?: string): BenchCase {
   const script = path.join(__dirname, 'attache-method.sh');
   let root = '';
   return {
-    name: 'attache method (full deploy)',
+    name: CASE.attache,
     async setup() {
       root = await ctx.freshServerRoot();
     },

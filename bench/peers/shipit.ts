@@ -16,14 +16,13 @@
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { CASE } from '../cases/names';
 import { CommandError, spawnChecked } from '../proc';
 import type { BenchCase, BenchContext } from '../types';
 import { verifyDeploy } from '../verify';
 
 /** The versions this harness was written against (shipit 5.3.0 is the latest release). */
 export const SHIPIT_PACKAGES = ['shipit-cli@5.3.0', 'shipit-deploy@5.3.0'] as const;
-
-export const SHIPIT_CASE_NAME = 'shipit-deploy (full deploy)';
 
 function peersDir(ctx: BenchContext): string {
   return path.join(ctx.workDir, 'peers');
@@ -147,7 +146,7 @@ export async function shipitCase(ctx: BenchContext, logFile?: string): Promise<{
   let root = '';
 
   const benchCase: BenchCase = {
-    name: SHIPIT_CASE_NAME,
+    name: CASE.shipit,
     async setup() {
       if (unavailable) throw new Error(unavailable);
       root = await ctx.freshServerRoot();

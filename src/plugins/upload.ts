@@ -2,8 +2,10 @@ import PluginError from 'plugin-error';
 import through2 from 'through2';
 import type { Transform } from 'node:stream';
 import type Vinyl from 'vinyl';
+import { readlink } from 'node:fs/promises';
 import { AttacheError } from '../errors';
-import { Transfer, type TransferOptions } from '../remote/transfer';
+import { ArchiveUpload } from '../remote/archive';
+import { checkSymlink, Transfer, type TransferOptions } from '../remote/transfer';
 import { lease } from './lease';
 import { loggerFor, serverOf, type CommonOptions } from './options';
 import { decodedAsText } from './decoded-binary';
@@ -12,6 +14,13 @@ import { toPluginError } from './plugin-error';
 export interface UploadOptions extends CommonOptions, Pick<TransferOptions, 'concurrency' | 'atomic' | 'expected' | 'signal' | 'step'> {
   /** Remote directory; each file lands at dest/<file.relative>. */
   dest: string;
+  /**
+   * 'atomic' (default): each file is written under a temporary name and renamed into place, so a
+   * directory that is served never shows half a file. 'stream': every file goes in one tar stream
+   * to one command, checked on the server against the sent bytes' sha256; no round trip per file,
+   * but files appear as they arrive: for a directory nobody serves yet (the deploy's fresh release).
+   */
+  mode?: 'atomic' | 'stream';
 }
 
 /** A vinyl file after upload: where it went. */
@@ -25,13 +34,14 @@ export function upload(options: UploadOptions): Transform {
   if (!options?.dest) throw new PluginError('gulp-attache', 'upload: the "dest" option (the remote directory) is required');
   const log = loggerFor(options);
   const connection = lease(serverOf(options, 'upload'), log);
-  let transfer: Promise<Transfer> | undefined;
+  let transfer: Promise<Transfer | ArchiveUpload> | undefined;
   const inFlight = new Set<Promise<void>>();
   let failed = false;
 
   const fail = async (stream: Transform, error: unknown) => {
     if (failed) return;
     failed = true;
+    await transfer?.then((started) => started.abort(error), () => undefined); // the server's command ends before we report
     await connection.release();
     stream.emit('error', toPluginError(error));
   };
@@ -42,8 +52,9 @@ export function upload(options: UploadOptions): Transform {
         if (file.isStream()) (file.contents as NodeJS.ReadableStream & { destroy?: () => void }).destroy?.(); // never read: close it
         return done();
       }
-      if (file.isNull() || file.isDirectory()) return done(null, file);
-      if (decodedAsText(file)) {
+      const symlink = file.isSymbolic();
+      if ((file.isNull() && !symlink) || file.isDirectory()) return done(null, file);
+      if (!symlink && decodedAsText(file)) {
         const what = `upload: ${file.relative} is binary but was decoded as UTF-8 text (${file.stat.size} bytes on disk, ${file.contents.length} after decoding); it would arrive corrupted`;
         void fail(this, new AttacheError(what, { file: file.path, hint: 'Read binary files with gulp.src(…, { encoding: false }): gulp 5 decodes file contents as UTF-8 by default.' }));
         return done();
@@ -53,12 +64,26 @@ export function upload(options: UploadOptions): Transform {
         return done(null, file);
       }
       const job = (async () => {
-        transfer ??= connection.target().then((target) => new Transfer(target, options.dest, log, { ...options, step: options.step ?? 'upload' }));
+        const step = options.step ?? 'upload';
+        transfer ??= connection.target().then((target) =>
+          options.mode === 'stream' ? new ArchiveUpload(target, options.dest, log, { ...options, step }) : new Transfer(target, options.dest, log, { ...options, step }),
+        );
+        if (symlink) {
+          // Never dropped: kept as a link when it stays inside the tree, refused when it leads out.
+          const linkTarget = file.symlink ?? (await readlink(file.path));
+          checkSymlink(file.relative, linkTarget, { file: file.path, tree: file.base, step });
+          file.remotePath = await (await transfer).putSymlink(file.relative, linkTarget, file.path);
+          this.push(file);
+          return;
+        }
         file.remotePath = await (await transfer).put({
           relative: file.relative,
           contents: file.contents as Buffer,
           mode: file.stat?.mode,
           source: file.path,
+          size: file.stat?.size,
+          mtimeMs: file.stat?.mtimeMs,
+          sha256: (file as UploadedFile & { sha256?: string }).sha256, // the deploy's manifest hash, when it set one
         });
         // A stream's contents are consumed by the upload; the file goes on without them.
         if (file.isStream()) (file as { contents: unknown }).contents = null;
@@ -76,6 +101,7 @@ export function upload(options: UploadOptions): Transform {
           if (failed) return done();
           if (transfer) {
             const finished = await transfer;
+            await finished.finish(); // stream mode: the server has unpacked and checked every file
             finished.reportProgress(true);
             log.info(finished.summary());
           }

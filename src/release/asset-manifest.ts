@@ -1,3 +1,4 @@
+import { sh } from '../remote/quote';
 import type { Target } from '../remote/target';
 
 /** Per release: each asset's path in the release → its content hash, size and mode. */
@@ -14,6 +15,15 @@ export async function readManifest(target: Target, file: string): Promise<AssetM
 
 export async function writeManifest(target: Target, file: string, manifest: AssetManifest): Promise<void> {
   await target.writeFile(file, Buffer.from(JSON.stringify(manifest)), 0o644);
+}
+
+/**
+ * The shell line that writes a manifest (for a step's script, so that it costs no round trip of its
+ * own). `printf` is a shell builtin: the JSON, however long, never meets the argument-length limit.
+ * Its mode follows the umask: only the deploy reads it.
+ */
+export function writeManifestCommand(file: string, manifest: AssetManifest): string {
+  return sh`printf '%s\\n' ${JSON.stringify(manifest)} > ${file}`;
 }
 
 /** True when the previous release holds the same bytes and mode at the same path: link it, send nothing. */

@@ -8,7 +8,8 @@ import type { AssetMapping } from '../config/types';
 import { mapLimit } from '../limit';
 import { upload } from '../plugins/upload';
 import { sh } from '../remote/quote';
-import { readManifest, unchanged, writeManifest, type AssetManifest } from './asset-manifest';
+import { checkSymlink } from '../remote/transfer';
+import { readManifest, unchanged, writeManifestCommand, type AssetManifest } from './asset-manifest';
 import { HashCache } from './hash-cache';
 import { releaseIdOf, type Deploy, type ServerRun, type Step } from './context';
 import { warnUncoveredAssets } from './uncovered-assets';
@@ -20,6 +21,8 @@ interface LocalAsset {
   stat: Stats;
   /** Known once hashed (before reuse is decided) or sent (hashed on the way). */
   sha256?: string;
+  /** A symbolic link's target (relative, inside the tree): sent as a link, never hashed or reused. */
+  symlink?: string;
 }
 
 /** Files under this size are read whole: faster than a stream; the upload holds at most 32 at once (32 MB). */
@@ -38,7 +41,9 @@ export const assets: Step = {
   description: 'upload the built assets into the release; unchanged files are reused from the live release',
   hooks: 'assets',
   async run(run, deploy) {
-    const files = await collectOnce(run.server.assets, deploy);
+    const collected = await collectOnce(run.server.assets, deploy);
+    const files = collected.filter((f) => f.symlink === undefined);
+    const links = collected.filter((f) => f.symlink !== undefined);
     const cache = await cacheOnce(deploy);
     for (const f of files) f.sha256 ??= cache.get(f.source, f.stat); // known from an earlier run: no need to read it
     const id = releaseIdOf(deploy);
@@ -53,9 +58,10 @@ export const assets: Step = {
     const reuse = previous.id ? candidates.filter((f) => unchanged(previous.manifest, f.remote, entryOf(f))) : [];
     const send = files.filter((f) => !reuse.includes(f));
 
-    if (previous.id && reuse.length) await linkFromPrevious(run, previous.id, id, reuse);
-    if (send.length) await uploadFiles(run, id, send, cache, deploy.cancel.signal);
-    await writeManifest(run.target, run.layout.assetManifest(id), Object.fromEntries(files.map((f) => [f.remote, entryOf(f)])));
+    if (send.length || links.length) await uploadFiles(run, id, send, links, cache, deploy.cancel.signal);
+    // Every hash is known now: the manifest goes in the same script as the links.
+    const manifest = writeManifestCommand(run.layout.assetManifest(id), Object.fromEntries(files.map((f) => [f.remote, entryOf(f)])));
+    await linkFromPrevious(run, previous.id, id, reuse, manifest);
     await cache.save();
 
     run.skipped.files += reuse.length;
@@ -78,13 +84,14 @@ async function previousManifest(run: ServerRun): Promise<{ id?: string; manifest
  * One shell script for all reused files (one round trip, however many files), one `ln` per
  * directory (`ln -f -- a b c dir`, which GNU and BSD ln both take): each file becomes a hard link
  * to the live release's copy. `-f` replaces a copy the checkout may hold at the same path (a
- * committed mix-manifest.json); the release is not live yet, so nobody reads it meanwhile.
+ * committed mix-manifest.json); the release is not live yet, so nobody reads it meanwhile. The
+ * script ends with `last` (the manifest's write).
  */
-async function linkFromPrevious(run: ServerRun, previousId: string, id: string, files: LocalAsset[]): Promise<void> {
+async function linkFromPrevious(run: ServerRun, previousId: string | undefined, id: string, files: LocalAsset[], last: string): Promise<void> {
   const byDirectory = new Map<string, string[]>();
-  for (const file of files) {
+  for (const file of previousId ? files : []) {
     const dir = path.posix.dirname(run.layout.inRelease(id, file.remote));
-    byDirectory.set(dir, [...(byDirectory.get(dir) ?? []), run.layout.inRelease(previousId, file.remote)]);
+    byDirectory.set(dir, [...(byDirectory.get(dir) ?? []), run.layout.inRelease(previousId as string, file.remote)]);
   }
   const lines: string[] = [];
   for (const [dir, sources] of byDirectory) {
@@ -92,11 +99,16 @@ async function linkFromPrevious(run: ServerRun, previousId: string, id: string, 
     // At most 500 names per ln: a directory of thousands stays well under the argument-length limit.
     for (let i = 0; i < sources.length; i += 500) lines.push(sh`ln -f -- ${sources.slice(i, i + 500)} ${dir}`);
   }
+  lines.push(last);
   const script = lines.join('\n');
   await run.target.exec('sh -e -s', { stdin: script + '\n', step: 'assets' });
 }
 
-async function uploadFiles(run: ServerRun, id: string, files: LocalAsset[], cache: HashCache, signal: AbortSignal): Promise<void> {
+/**
+ * The release is not live yet, so its files go as one checked tar stream (the upload plugin's
+ * stream mode): no round trip per file, free space checked first.
+ */
+async function uploadFiles(run: ServerRun, id: string, files: LocalAsset[], links: LocalAsset[], cache: HashCache, signal: AbortSignal): Promise<void> {
   // Files are opened only as the upload pulls them: memory and open files stay bounded for any size.
   // Each is hashed on its way out, for the release's manifest.
   const source = Readable.from(
@@ -106,14 +118,20 @@ async function uploadFiles(run: ServerRun, id: string, files: LocalAsset[], cach
         if (file.stat.size < READ_WHOLE) {
           const contents = await fs.readFile(file.source);
           file.sha256 ??= createHash('sha256').update(contents).digest('hex');
-          yield new Vinyl({ base: '/', path: vinylPath, stat: file.stat, contents });
+          // The manifest's hash goes along: the server checks the file it unpacks against it.
+          yield new Vinyl({ base: '/', path: vinylPath, stat: file.stat, contents, sha256: file.sha256 });
           continue;
         }
         yield new Vinyl({ base: '/', path: vinylPath, stat: file.stat, contents: hashedWhileRead(file) });
       }
+      for (const link of links) {
+        const vinyl = new Vinyl({ base: '/', path: path.posix.join('/', link.remote), stat: link.stat });
+        vinyl.symlink = link.symlink as string;
+        yield vinyl;
+      }
     })(),
   );
-  const sink = upload({ session: run.target, dest: run.layout.release(id), logger: run.log, expected: { files: files.length, bytes: sum(files) }, signal, step: 'assets' });
+  const sink = upload({ session: run.target, dest: run.layout.release(id), logger: run.log, expected: { files: files.length, bytes: sum(files) }, signal, mode: 'stream', step: 'assets' });
   await pipeline(source, sink, drain());
   for (const file of files) if (file.sha256) cache.set(file.source, file.stat, file.sha256);
 }
@@ -151,18 +169,23 @@ export async function collectAssets(mappings: AssetMapping[], deploy: Deploy): P
       continue;
     }
     for await (const file of walk(local)) {
-      found.push({ source: file.path, remote: path.posix.join(mapping.remote, path.relative(local, file.path).split(path.sep).join('/')), stat: file.stat });
+      // The upload reads a backslash as a separator (Windows paths): the link script and the manifest must agree.
+      const inTree = path.relative(local, file.path).split(path.sep).join('/').replace(/\\/g, '/');
+      // A link is kept when it stays inside the tree, refused when it leads out; never dropped.
+      if (file.symlink !== undefined) checkSymlink(inTree, file.symlink, { file: file.path, tree: mapping.local, step: 'assets' });
+      found.push({ source: file.path, remote: path.posix.join(mapping.remote, inTree), stat: file.stat, symlink: file.symlink });
     }
   }
   await warnUncoveredAssets(mappings, deploy.cwd, deploy.log);
   return found;
 }
 
-async function* walk(dir: string): AsyncGenerator<{ path: string; stat: Stats }> {
+async function* walk(dir: string): AsyncGenerator<{ path: string; stat: Stats; symlink?: string }> {
   for (const entry of await fs.readdir(dir, { withFileTypes: true })) {
     const full = path.join(dir, entry.name);
     if (entry.isDirectory()) yield* walk(full);
     else if (entry.isFile()) yield { path: full, stat: await fs.stat(full) };
+    else if (entry.isSymbolicLink()) yield { path: full, stat: await fs.lstat(full), symlink: await fs.readlink(full) };
   }
 }
 

@@ -1,4 +1,4 @@
-import type { Readable } from 'node:stream';
+import { Readable, type Writable } from 'node:stream';
 import { RemoteCommandError } from '../errors';
 import type { Logger } from '../log';
 import { quote } from './quote';
@@ -13,6 +13,37 @@ export interface RunningCommand {
   stdout: Readable;
   stderr: Readable;
   exited: Promise<{ code: number | null; signal: string | null }>;
+  /** From sendInput: the input stream's own failure, if it failed. */
+  input?: Promise<Error | undefined>;
+}
+
+/**
+ * Gives a command its standard input: bytes at once, or a stream piped with backpressure. A
+ * stream that fails ends the input where it is (the command sees end of input and finishes);
+ * resolves with that failure.
+ */
+export function sendInput(stdin: ExecOptions['stdin'], to: Writable): Promise<Error | undefined> {
+  to.on('error', () => {}); // a command that does not read its input closes it early
+  if (!(stdin instanceof Readable)) {
+    if (stdin === undefined) to.end();
+    else to.end(stdin);
+    return Promise.resolve(undefined);
+  }
+  if (stdin.destroyed) {
+    // Stopped before the command started (an SSH channel opens a round trip later): the input is cut.
+    to.end();
+    return Promise.resolve(stdin.errored ?? new Error('the input stream was closed before the command started'));
+  }
+  return new Promise((resolve) => {
+    stdin.on('error', (error) => {
+      stdin.unpipe(to);
+      to.end();
+      resolve(error);
+    });
+    stdin.once('end', () => resolve(undefined));
+    stdin.once('close', () => resolve(undefined));
+    stdin.pipe(to);
+  });
 }
 
 /**
@@ -62,6 +93,10 @@ export async function finishCommand(
     });
 
   const [status] = await Promise.all([running.exited, read(running.stdout, 'stdout'), read(running.stderr, 'stderr')]);
+  // A command that ended without reading all its input: stop the stream, so its producer does not wait forever.
+  if (options.stdin instanceof Readable && !options.stdin.readableEnded) options.stdin.destroy();
+  const inputFailure = await running.input;
+  if (inputFailure) throw inputFailure;
   const result: ExecResult = { ...status, ...captured };
   if (options.check !== false && (status.code !== 0 || status.signal)) {
     throw new RemoteCommandError({

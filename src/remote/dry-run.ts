@@ -1,3 +1,5 @@
+import { Readable } from 'node:stream';
+import { finished } from 'node:stream/promises';
 import type { Logger } from '../log';
 import type { Target } from './target';
 
@@ -15,6 +17,8 @@ export function dryRun(target: Target, log: Logger): Target {
     exec: async (command, options = {}) => {
       if (options.readOnly) return target.exec(command, options);
       say(`run: ${command}${options.cwd ? ` (in ${options.cwd})` : ''}`);
+      // A streamed input (an archive) is read to its end, as the command would: its producer finishes.
+      if (options.stdin instanceof Readable) await finished(options.stdin.resume()).catch(() => undefined);
       return { code: 0, signal: null, stdout: '', stderr: '' };
     },
     lstat: (p) => target.lstat(p),

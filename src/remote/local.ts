@@ -3,7 +3,7 @@ import { createWriteStream, promises as fs } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Logger } from '../log';
-import { finishCommand, inDirectory } from './command';
+import { finishCommand, inDirectory, sendInput } from './command';
 import { fileType, type ExecOptions, type ExecResult, type FileStat, type Target } from './target';
 
 /**
@@ -26,9 +26,8 @@ export class LocalTarget implements Target {
       child.on('error', () => resolve({ code: 127, signal: null }));
       child.on('close', (code, signal) => resolve({ code, signal }));
     });
-    child.stdin.on('error', () => {}); // a command that does not read its input closes it early
-    child.stdin.end(options.stdin ?? '');
-    return finishCommand(this.name, full, { stdout: child.stdout, stderr: child.stderr, exited }, options, this.log);
+    const input = sendInput(options.stdin, child.stdin);
+    return finishCommand(this.name, full, { stdout: child.stdout, stderr: child.stderr, exited, input }, options, this.log);
   }
 
   async lstat(path: string): Promise<FileStat | null> {

@@ -40,8 +40,12 @@ export interface ExecOptions {
   check?: boolean;
   /** Where output lines go: 'info' (shown), 'debug' (only --verbose, the default) or 'none'. */
   output?: 'info' | 'debug' | 'none';
-  /** Bytes for the command's standard input. */
-  stdin?: string | Buffer;
+  /**
+   * The command's standard input: bytes, or a stream sent as the command reads it (memory stays
+   * bounded for any size). A stream that fails ends the input there, and the command's result is
+   * that failure, once the command has ended.
+   */
+  stdin?: string | Buffer | Readable;
   /** Context added to a failure's error (the deploy step). */
   step?: string;
   /** The command only reads (a listing, the lock, `df`): a dry run runs it for real instead of printing it. */

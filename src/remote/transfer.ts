@@ -3,6 +3,7 @@ import type { Readable } from 'node:stream';
 import { AttacheError } from '../errors';
 import type { Logger } from '../log';
 import { createLimit, type Limit } from '../limit';
+import { sh } from './quote';
 import type { Target } from './target';
 import { temporaryBeside } from './temporary';
 
@@ -14,6 +15,12 @@ export interface TransferFile {
   mode?: number;
   /** Local path, for errors and logs. */
   source?: string;
+  /** A streamed file's size (an archive's header comes before the bytes). */
+  size?: number;
+  /** Kept by the stream mode (tar carries it); the atomic mode leaves the server's time. */
+  mtimeMs?: number;
+  /** The contents' sha256 when known ahead: the stream mode has the server check the file against it. */
+  sha256?: string;
 }
 
 export interface TransferStats {
@@ -59,11 +66,7 @@ export class Transfer {
 
   /** The remote path of a file; refuses a relative path that would leave the destination. */
   remotePath(relative: string): string {
-    const clean = path.normalize(relative.replace(/\\/g, '/'));
-    if (clean.startsWith('../') || clean === '..' || path.isAbsolute(clean) || clean === '.') {
-      throw new AttacheError(`the file path "${relative}" would land outside ${this.dest}`, { server: this.target.name, step: this.options.step, file: relative });
-    }
-    return path.join(this.dest, clean);
+    return remotePathIn(this.dest, relative, this.target.name, this.options.step);
   }
 
   /** Queues one file; resolves with its remote path once it is in place. */
@@ -84,7 +87,8 @@ export class Transfer {
         return remote;
       } catch (error) {
         const message = error instanceof AttacheError ? error.what : error instanceof Error ? error.message : String(error);
-        throw new AttacheError(`upload failed: ${message}`, {
+        const full = (await this.diskIsFull(message, remote)) ? `no space left on device at ${remote} (${message})` : message;
+        throw new AttacheError(`upload failed: ${full}`, {
           server: this.target.name,
           step: this.options.step,
           file: file.source ?? file.relative,
@@ -93,6 +97,42 @@ export class Transfer {
         }, { cause: error });
       }
     });
+  }
+
+  /**
+   * A symbolic link, made under a temporary name and renamed into place like a file. The caller
+   * checked that it stays inside the tree.
+   */
+  putSymlink(relative: string, linkTarget: string, source?: string): Promise<string> {
+    return this.limit(async () => {
+      const remote = this.remotePath(relative);
+      try {
+        await this.ensureDirectory(path.dirname(remote));
+        const temporary = temporaryBeside(remote);
+        await this.target.symlink(linkTarget, temporary);
+        await this.target.rename(temporary, remote);
+        return remote;
+      } catch (error) {
+        throw new AttacheError(`upload failed: ${(error as Error).message}`, { server: this.target.name, step: this.options.step, file: source ?? relative, remotePath: remote }, { cause: error });
+      }
+    });
+  }
+
+  /** Every file is in place once its put() resolved: nothing is left to wait for. */
+  async finish(): Promise<void> {}
+
+  async abort(): Promise<void> {}
+
+  /**
+   * SFTP says only "Failure" when a write hits a full disk (sftp-server maps ENOSPC to it): ask the
+   * file system (one `df`, on failure only) whether that is what happened.
+   */
+  private async diskIsFull(message: string, remote: string): Promise<boolean> {
+    if (/ENOSPC|no space left/i.test(message)) return true;
+    if (!/\bFailure\b/.test(message)) return false;
+    const df = await this.target.exec(sh`df -Pk -- ${path.dirname(remote)} | awk 'NR==2 {print $(NF-2)}'`, { check: false, output: 'none' }).catch(() => undefined);
+    const free = Number(df?.stdout.trim());
+    return df?.code === 0 && Number.isFinite(free) && free < 64; // under 64 KiB: the write could not fit
   }
 
   /**
@@ -120,18 +160,49 @@ export class Transfer {
 
   /** The end-of-upload line: files, bytes, seconds, throughput. */
   summary(): string {
-    const { files, bytes, seconds } = this.stats();
-    return `uploaded ${files} file${files === 1 ? '' : 's'}, ${formatBytes(bytes)} in ${seconds.toFixed(1)} s (${formatBytes(bytes / Math.max(seconds, 0.001))}/s) to ${this.target.name}:${this.dest}`;
+    return summaryLine(this.target.name, this.dest, this.stats());
   }
 
   reportProgress(final: boolean): void {
-    const { files, bytes, seconds } = this.stats();
-    const rate = bytes / Math.max(seconds, 0.001);
-    const expected = this.options.expected;
-    let line = `[${this.target.name}] upload: ${files}${expected ? `/${expected.files}` : ''} files, ${formatBytes(bytes)}${expected ? `/${formatBytes(expected.bytes)}` : ''}, ${formatBytes(rate)}/s`;
-    if (expected && rate > 0) line += `, ${Math.max(0, (expected.bytes - bytes) / rate).toFixed(0)} s left`;
-    this.log.progress(line, final);
+    this.log.progress(progressLine(this.target.name, this.stats(), this.options.expected), final);
   }
+}
+
+/** The remote path of a file under `dest`; refuses a relative path that would leave it. */
+export function remotePathIn(dest: string, relative: string, server: string, step?: string): string {
+  const clean = path.normalize(relative.replace(/\\/g, '/'));
+  if (clean.startsWith('../') || clean === '..' || path.isAbsolute(clean) || clean === '.') {
+    throw new AttacheError(`the file path "${relative}" would land outside ${dest}`, { server, step, file: relative });
+  }
+  return path.join(dest, clean);
+}
+
+/**
+ * A symlink in an asset tree is kept only when it is relative and stays inside the tree: anything
+ * else would point at nothing (or at something else) on the server. `relative` is the link's path
+ * inside the tree.
+ */
+export function checkSymlink(relative: string, linkTarget: string, where: { file: string; tree: string; server?: string; step?: string }): void {
+  const clean = relative.replace(/\\/g, '/');
+  const lands = path.normalize(path.join(path.dirname(clean), linkTarget));
+  if (!path.isAbsolute(linkTarget) && lands !== '..' && !lands.startsWith('../')) return;
+  throw new AttacheError(`the symlink points to ${linkTarget}, outside ${where.tree}: on the server it would lead nowhere, or elsewhere`, {
+    server: where.server,
+    step: where.step,
+    file: where.file,
+    hint: 'Make it a relative link to a file inside the directory, or copy what it points to into the build output.',
+  });
+}
+
+export function summaryLine(server: string, dest: string, { files, bytes, seconds }: TransferStats): string {
+  return `uploaded ${files} file${files === 1 ? '' : 's'}, ${formatBytes(bytes)} in ${seconds.toFixed(1)} s (${formatBytes(bytes / Math.max(seconds, 0.001))}/s) to ${server}:${dest}`;
+}
+
+export function progressLine(server: string, { files, bytes, seconds }: TransferStats, expected?: { files: number; bytes: number }): string {
+  const rate = bytes / Math.max(seconds, 0.001);
+  let line = `[${server}] upload: ${files}${expected ? `/${expected.files}` : ''} files, ${formatBytes(bytes)}${expected ? `/${formatBytes(expected.bytes)}` : ''}, ${formatBytes(rate)}/s`;
+  if (expected && rate > 0) line += `, ${Math.max(0, (expected.bytes - bytes) / rate).toFixed(0)} s left`;
+  return line;
 }
 
 export function formatBytes(bytes: number): string {

@@ -5,7 +5,7 @@ import SftpClient from 'ssh2-sftp-client';
 import { AttacheError } from '../errors';
 import type { Logger } from '../log';
 import { createLimit } from '../limit';
-import { finishCommand, inDirectory } from '../remote/command';
+import { finishCommand, inDirectory, sendInput } from '../remote/command';
 import { SHELL_COMMAND, ShellEnded, type ShellChannel } from '../remote/persistent-shell';
 import { ShellPool } from '../remote/shell-pool';
 import { sh } from '../remote/quote';
@@ -103,7 +103,10 @@ export class SshSession implements Target {
   exec(command: string, options: ExecOptions = {}): Promise<ExecResult> {
     const full = inDirectory(command, options.cwd);
     this.log.debug(`[${this.name}] $ ${full}`);
-    return this.shells.run(full, options.stdin, (running) => finishCommand(this.name, full, running, options, this.log)).catch((error: unknown) => {
+    // A streamed input (a release's tar) gets a channel of its own: the shell's framing needs its bytes up front.
+    if (options.stdin !== undefined && !(typeof options.stdin === 'string' || Buffer.isBuffer(options.stdin))) return this.execOnChannel(full, options);
+    const stdin = options.stdin;
+    return this.shells.run(full, stdin, (running) => finishCommand(this.name, full, running, options, this.log)).catch((error: unknown) => {
       throw this.commandError(error, full, options.step);
     });
   }
@@ -120,6 +123,26 @@ export class SshSession implements Target {
   interactive(command: string, pty: { term: string; rows: number; cols: number }): Promise<ClientChannel> {
     return new Promise((resolve, reject) => {
       this.client.exec(command, { pty: { term: pty.term, rows: pty.rows, cols: pty.cols } }, (error, channel) => (error ? reject(error) : resolve(channel)));
+    });
+  }
+
+  /** One command on a channel of its own, its input streamed with back-pressure. */
+  private execOnChannel(full: string, options: ExecOptions): Promise<ExecResult> {
+    return new Promise<ExecResult>((resolve, reject) => {
+      countChannel();
+      this.client.exec(full, (error, channel) => {
+        if (error) return reject(this.closed ? this.lost(error, { command: full, step: options.step }) : error);
+        // Listen before this callback returns: ssh2 may emit a fast command's exit status in the
+        // same tick, and a listener added after an await would miss it.
+        let status = { code: null as number | null, signal: null as string | null };
+        channel.on('exit', (code: number | null, signal?: string) => (status = { code, signal: signal ?? null }));
+        const exited = new Promise<typeof status>((done) => channel.on('close', () => done(status)));
+        const input = sendInput(options.stdin, channel);
+        finishCommand(this.name, full, { stdout: channel, stderr: channel.stderr, exited, input }, options, this.log).then(resolve, (failure) =>
+          // A command cut off by a dead connection has no exit status: say what really happened.
+          reject(this.closed ? this.lost(new Error('the command was cut off'), { command: full, step: options.step }) : failure),
+        );
+      });
     });
   }
 

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { tempDir } from '../support/fixtures';
 import { createSite, exists, type Site, type TargetSpec } from '../support/preset';
-import { acceptedLogins, createHome, keygen, startSshd, trust, type SshServer } from '../support/sshd';
+import { acceptedLogins, createHome, keygen, startSshd, trust, type SshServer } from '../../support/sshd';
 
 /**
  * Bad input against a real sshd: shell metacharacters in branch and release names, asset paths

@@ -9,7 +9,7 @@ import { commitChange, EXAMPLE_APP } from '../support/fixtures';
 import { startGulpChild, type GulpChild } from '../support/gulp-child';
 import { createSite, exists, tempFile, type Site, type TargetSpec } from '../support/preset';
 import { startRelay, type Relay } from '../support/relay';
-import { createHome, startSshd, trust, type SshServer, type TestHome } from '../support/sshd';
+import { createHome, startSshd, trust, type SshServer, type TestHome } from '../../support/sshd';
 
 /**
  * Faults injected into deploys against a real sshd: the connection cut mid-upload and mid-clone

@@ -3,7 +3,7 @@ import { lstatSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'n
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { createFleet, logSince, readStamps, sessionPids, stampHook, stopWithSessions, watchLinks, type Fleet } from '../support/fleet';
-import { acceptedLogins, addAlias, createHome, freePort, startSshd, trust, type SshServer, type TestHome } from '../support/sshd';
+import { acceptedLogins, addAlias, createHome, freePort, startSshd, trust, type SshServer, type TestHome } from '../../support/sshd';
 import { logMark, loginsSince, waitFor } from '../support/streams';
 
 /**

@@ -7,7 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import { attache } from '../../src/preset';
 import { buildAssets, createAppRepository, tempDir, type AppRepository } from '../support/fixtures';
 import { captureLogger } from '../support/log';
-import { createHome, startSshd, trust, type SshServer } from '../support/sshd';
+import { createHome, startSshd, trust, type SshServer } from '../../support/sshd';
 
 const gulp = require('gulp');
 gulp.on('error', () => {}); // as gulp-cli does: a failed task is reported through the series callback
@@ -114,9 +114,9 @@ describe('the newcomer\'s path', () => {
   });
 
   it('npm run demo works on a machine without sshd, PHP or composer, and leaves git status clean', () => {
-    // A PATH with only node, git and the shell tools: no php, composer, ssh or sshd.
+    // A PATH with only node, git and the shell tools (tar and sha256sum fill a fresh release): no php, composer, ssh or sshd.
     const bin = mkdtempSync(path.join(os.tmpdir(), 'attache-bin-'));
-    for (const tool of ['node', 'git', 'sh', 'mkdir', 'rm', 'mv', 'ln', 'cat', 'tr', 'printf', 'cp', 'env']) {
+    for (const tool of ['node', 'git', 'sh', 'mkdir', 'rm', 'mv', 'ln', 'cat', 'tr', 'printf', 'cp', 'env', 'tar', 'sha256sum', 'df', 'awk']) {
       const found = spawnSync('/bin/sh', ['-c', `command -v ${tool}`], { encoding: 'utf8' }).stdout.trim();
       if (found.startsWith('/')) symlinkSync(found, path.join(bin, tool));
     }

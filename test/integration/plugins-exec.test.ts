@@ -7,7 +7,7 @@ import Vinyl from 'vinyl';
 import { exec } from '../../src/plugins/exec';
 import { tempDir } from '../support/fixtures';
 import { captureLogger } from '../support/log';
-import { acceptedLogins, createHome, startSshd, trust, type SshServer } from '../support/sshd';
+import { acceptedLogins, createHome, startSshd, trust, type SshServer } from '../../support/sshd';
 import { collect, fromFiles, runTask } from '../support/streams';
 
 describe('exec plugin against a real sshd', () => {

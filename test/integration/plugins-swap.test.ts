@@ -8,7 +8,7 @@ import { openTarget } from '../../src/open-target';
 import type { SwapResult } from '../../src/remote/swap-link';
 import { tempDir } from '../support/fixtures';
 import { captureLogger } from '../support/log';
-import { createHome, startSshd, trust, type SshServer } from '../support/sshd';
+import { createHome, startSshd, trust, type SshServer } from '../../support/sshd';
 import { collect, fromFiles, runTask, startLoopReader } from '../support/streams';
 
 describe('swap plugin against a real sshd', () => {

@@ -10,7 +10,7 @@ import { openTarget } from '../../src/open-target';
 import type { Target } from '../../src/remote/target';
 import { tempDir } from '../support/fixtures';
 import { captureLogger } from '../support/log';
-import { acceptedLogins, createHome, startSshd, trust, type SshServer, type TestHome } from '../support/sshd';
+import { acceptedLogins, createHome, startSshd, trust, type SshServer, type TestHome } from '../../support/sshd';
 import { collect, fromFiles, gulp, listFiles, loginsSince, logMark, runScript, sha256, startLoopReader, waitFor } from '../support/streams';
 
 describe('upload plugin against a real sshd', () => {

@@ -11,7 +11,7 @@ import { sh } from '../../src/remote/quote';
 import type { SwapResult } from '../../src/remote/swap-link';
 import { tempDir } from '../support/fixtures';
 import { captureLogger } from '../support/log';
-import { acceptedLogins, createHome, startSshd, trust, type SshServer } from '../support/sshd';
+import { acceptedLogins, createHome, startSshd, trust, type SshServer } from '../../support/sshd';
 import { gulp, listFiles, runScript, runTask, sha256 } from '../support/streams';
 
 /**

@@ -6,7 +6,7 @@ import { attache } from '../../src/preset';
 import { tempDir } from '../support/fixtures';
 import { captureLogger } from '../support/log';
 import { exists } from '../support/preset';
-import { freePort } from '../support/sshd';
+import { freePort } from '../../support/sshd';
 import { gulp, runTask } from '../support/streams';
 
 /**

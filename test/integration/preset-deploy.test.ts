@@ -6,7 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import { commitChange, EXAMPLE_APP, tempDir } from '../support/fixtures';
 import { attache } from '../../src/preset';
 import { captureLogger } from '../support/log';
-import { freePort } from '../support/sshd';
+import { freePort } from '../../support/sshd';
 import { runTask } from '../support/streams';
 import { createSite, exists, isSymlink, linkDestination, startTarget, tempFile, type Site, type TargetKind, type TargetSpec } from '../support/preset';
 

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { tempDir } from '../support/fixtures';
 import { createSite, exists, startTarget, type Site, type TargetSpec } from '../support/preset';
-import { acceptedLogins, type SshServer } from '../support/sshd';
+import { acceptedLogins, type SshServer } from '../../support/sshd';
 
 /**
  * The deploy preset's hooks (scripts with Attaché's tags), its local build step, and its one

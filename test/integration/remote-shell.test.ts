@@ -9,7 +9,7 @@ import { sh } from '../../src/remote/quote';
 import { channelCount, openSession, type SshSession } from '../../src/ssh/session';
 import { captureLogger } from '../support/log';
 import { startRelay } from '../support/relay';
-import { createHome, ensureUser, startSshd, trust, type SshServer, type TestHome } from '../support/sshd';
+import { createHome, ensureUser, startSshd, trust, type SshServer, type TestHome } from '../../support/sshd';
 import { tempDir } from '../support/fixtures';
 import { createSite, type TargetSpec } from '../support/preset';
 

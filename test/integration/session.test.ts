@@ -5,7 +5,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { AttacheError, RemoteCommandError } from '../../src/errors';
 import { openSession } from '../../src/ssh/session';
-import { addAlias, createHome, keygen, startSshd, trust, type SshServer, type TestHome } from '../support/sshd';
+import { addAlias, createHome, keygen, startSshd, trust, type SshServer, type TestHome } from '../../support/sshd';
 import { captureLogger } from '../support/log';
 
 describe('SSH session against a real sshd', () => {

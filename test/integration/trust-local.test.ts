@@ -9,7 +9,7 @@ import { upload } from '../../src/plugins/upload';
 import { tempDir } from '../support/fixtures';
 import { startGulpChild } from '../support/gulp-child';
 import { captureLogger } from '../support/log';
-import { freePort } from '../support/sshd';
+import { freePort } from '../../support/sshd';
 import { createSite, startTarget, tempFile, type TargetSpec } from '../support/preset';
 import { collect, gulp, listFiles, REPO_ROOT } from '../support/streams';
 

@@ -10,7 +10,7 @@ import { tempDir } from '../support/fixtures';
 import { captureLogger } from '../support/log';
 import { collect, fromFiles } from '../support/streams';
 import { createSite, exists, readLink, type Site, type TargetSpec } from '../support/preset';
-import { createHome, freePort, startSshd, trust, type SshServer, type TestHome } from '../support/sshd';
+import { createHome, freePort, startSshd, trust, type SshServer, type TestHome } from '../../support/sshd';
 import { createDeployUser, userDirectory, type DeployUser } from '../support/users';
 
 /**

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { attache, type AttacheOptions, type AttacheTasks } from '../../src/preset';
 import { buildAssets, createAppRepository, tempDir, type AppRepository } from './fixtures';
 import { captureLogger } from './log';
-import type { SshServer } from './sshd';
+import type { SshServer } from '../../support/sshd';
 import { quote } from '../../src/remote/quote';
 import { readLink, releaseIds } from './preset';
 import { runTask, startWatcher } from './streams';

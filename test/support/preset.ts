@@ -3,7 +3,7 @@ import path from 'node:path';
 import { attache, type AttacheOptions, type AttacheTasks } from '../../src/preset';
 import { buildAssets, createAppRepository, tempDir, type AppRepository } from './fixtures';
 import { captureLogger } from './log';
-import { createHome, startSshd, trust, type SshServer } from './sshd';
+import { createHome, startSshd, trust, type SshServer } from '../../support/sshd';
 import { runTask } from './streams';
 
 /**

@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { chownSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import type { TestHome } from './sshd';
+import type { TestHome } from '../../support/sshd';
 
 /**
  * A real deploy user other than root, for what depends on the server's user: its login shell

@@ -3,7 +3,7 @@ import { copyFileSync, existsSync, readdirSync, readFileSync, rmSync, writeFileS
 import http from 'node:http';
 import path from 'node:path';
 import { tempDir } from './fixtures';
-import { freePort } from './sshd';
+import { freePort } from '../../support/sshd';
 
 /**
  * A real nginx + php-fpm on loopback serving `root/live/public`, for the zero-downtime tests:

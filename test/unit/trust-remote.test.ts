@@ -9,7 +9,7 @@ import { temporaryBeside } from '../../src/remote/temporary';
 import { planAuthentication } from '../../src/ssh/auth';
 import { resolveServer } from '../../src/ssh/resolve';
 import { tempDir } from '../support/fixtures';
-import { keygen } from '../support/sshd';
+import { keygen } from '../../support/sshd';
 
 describe('a failed remote command leads with the tool\'s own error line', () => {
   it('git: skips "Cloning into" and warnings, takes the fatal line', () => {

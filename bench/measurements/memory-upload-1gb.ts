@@ -1,11 +1,11 @@
 /**
- * The child process of the memory measurement (bench/extras.ts): uploads every *.bin file of
+ * The child process of the memory measurement (bench/measurements/memory.ts): uploads every *.bin file of
  * BENCH_MEM_SOURCE (~1 GB of random data) with the upload plugin in streaming mode
  * (gulp.src(…, { buffer: false })) to BENCH_MEM_DEST on the bench sshd (127.0.0.1:BENCH_MEM_PORT,
  * user root, HOME's key and known_hosts), then prints one JSON line: seconds, files, bytes, its own
  * memory samples (process.memoryUsage() every 100 ms) and VmHWM/VmRSS from /proc/self/status.
  *
- *   BENCH_MEM_SOURCE=… BENCH_MEM_DEST=… BENCH_MEM_PORT=… node --import tsx bench/memory-upload-1gb.ts
+ *   BENCH_MEM_SOURCE=… BENCH_MEM_DEST=… BENCH_MEM_PORT=… node --import tsx bench/measurements/memory-upload-1gb.ts
  *
  * The parent samples this process's RSS from /proc/<pid>/status as well.
  */
@@ -13,9 +13,11 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { createLogger } from '../src/log';
-import { upload } from '../src/plugins/upload';
-import { gulp } from './attache-project';
+import { createLogger } from '../../src/log';
+import { upload } from '../../src/plugins/upload';
+
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const gulp = require('gulp') as { src(globs: string | string[], options?: Record<string, unknown>): NodeJS.ReadableStream };
 
 function env(name: string): string {
   const value = process.env[name];

@@ -1,0 +1,95 @@
+/**
+ * The bench's two main tables: the loopback table (every case on the direct loopback link, ratios to
+ * the scp floor, Attaché's method and shipit) and the WAN table (every case at 0 ms and at the
+ * delay through the relay, and its sequential round trips).
+ */
+import { CASE } from './cases/names';
+import { markdownTable, median } from './report';
+import type { WanRow } from './targets';
+
+export interface CaseResult {
+  name: string;
+  seconds: number[];
+  sshLogins: number[];
+  bytesSent: number[];
+  /** Attempts that failed and were retried (BENCH_RETRIES): "<label>: <first line of the error>". */
+  failures: string[];
+  error?: string;
+}
+
+function medianOf(results: CaseResult[], name: string): number | undefined {
+  const r = results.find((x) => x.name === name);
+  return r && !r.error && r.seconds.length ? median(r.seconds) : undefined;
+}
+
+function ratio(value: number | undefined, reference: number | undefined): string {
+  return value === undefined || reference === undefined || reference <= 0 ? 'n/a' : `${(value / reference).toFixed(2)}×`;
+}
+
+function shorten(reason: string): string {
+  return reason.length > 110 ? `${reason.slice(0, 110)}… (see results.json, bench/.work/logs/)` : reason;
+}
+
+export function renderMainTable(results: CaseResult[]): string {
+  const refs = { scp: medianOf(results, CASE.scpFloor), attache: medianOf(results, CASE.attache), shipit: medianOf(results, CASE.shipit) };
+  const showBytes = results.some((r) => r.bytesSent.length > 0);
+  const showFailures = results.some((r) => r.failures.length > 0);
+  const header = ['case', 'median s', 'min s', 'max s', '× scp floor', '× attaché', '× shipit', 'ssh logins/run', ...(showBytes ? ['MB sent'] : []), ...(showFailures ? ['failed attempts'] : [])];
+  const rows: string[][] = results.map((r) => {
+    if (r.error || r.seconds.length === 0) return [r.name, `n/a: ${shorten(r.error ?? 'no runs')}`];
+    const m = median(r.seconds);
+    return [
+      r.name,
+      m.toFixed(2),
+      Math.min(...r.seconds).toFixed(2),
+      Math.max(...r.seconds).toFixed(2),
+      ratio(m, refs.scp),
+      ratio(m, refs.attache),
+      ratio(m, refs.shipit),
+      String(median(r.sshLogins)),
+      ...(showBytes ? [r.bytesSent.length ? (median(r.bytesSent) / 1e6).toFixed(2) : ''] : []),
+      ...(showFailures ? [String(r.failures.length)] : []),
+    ];
+  });
+  return markdownTable(header, rows);
+}
+
+/** Per case: the medians at 0 ms and at the delay, and (T at delay − T at 0 ms) / one round trip. */
+export function wanRows(at0: CaseResult[], atDelay: CaseResult[], delayMs: number): WanRow[] {
+  const roundTrip = (2 * delayMs) / 1000;
+  return at0.map((zero) => {
+    const far = atDelay.find((r) => r.name === zero.name);
+    const a = medianOf(at0, zero.name);
+    const b = far ? medianOf(atDelay, zero.name) : undefined;
+    const missing = [a === undefined ? `0 ms: ${zero.error ?? 'no runs'}` : '', b === undefined ? `${delayMs} ms: ${far?.error ?? 'no runs'}` : ''].filter(Boolean).join('; ');
+    return { name: zero.name, at0: a, atDelay: b, roundTrips: a !== undefined && b !== undefined ? (b - a) / roundTrip : undefined, ...(missing ? { missing } : {}) };
+  });
+}
+
+export function renderWanTable(rows: WanRow[], input: { loopback: CaseResult[]; at0: CaseResult[]; atDelay: CaseResult[]; delayMs: number }): string {
+  const { loopback, at0, atDelay, delayMs } = input;
+  const rsync = rows.find((r) => r.name === CASE.rsyncFloor)?.atDelay;
+  const shipit = rows.find((r) => r.name === CASE.shipit)?.atDelay;
+  const runs = (results: CaseResult[], name: string) => results.find((r) => r.name === name)?.seconds.length ?? 0;
+  const mbSent = (name: string) => {
+    const r = atDelay.find((x) => x.name === name);
+    return r && r.bytesSent.length ? (median(r.bytesSent) / 1e6).toFixed(2) : '';
+  };
+  const header = ['case', 'loopback s', '0 ms s', `${delayMs} ms s`, 'round trips', `× rsync floor @${delayMs}`, `× shipit @${delayMs}`, 'runs 0/' + delayMs, 'MB sent'];
+  const body = rows.map((r) => {
+    const direct = medianOf(loopback, r.name);
+    return [
+      r.name,
+      direct === undefined ? 'n/a' : direct.toFixed(2),
+      r.at0 === undefined ? 'n/a' : r.at0.toFixed(2),
+      r.atDelay === undefined ? 'n/a' : r.atDelay.toFixed(2),
+      r.roundTrips === undefined ? 'n/a' : r.roundTrips.toFixed(1),
+      ratio(r.atDelay, rsync),
+      ratio(r.atDelay, shipit),
+      `${runs(at0, r.name)}/${runs(atDelay, r.name)}`,
+      mbSent(r.name),
+    ];
+  });
+  const failed = rows.filter((r) => r.missing).map((r) => `- ${r.name}: ${shorten(r.missing as string)}`);
+  return [markdownTable(header, body), ...(failed.length ? ['', 'Missing medians:', ...failed] : [])].join('\n');
+}
