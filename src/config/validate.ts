@@ -2,7 +2,7 @@ import path from 'node:path';
 import { AttacheError, type ErrorContext } from '../errors';
 import { describe, isObject, type MergedServer, type Problem, type Segment } from './merge';
 import { closest } from './suggest';
-import { checkTags, type TagSite } from '../release/tags';
+import { checkTags, type TagSite } from './tag-syntax';
 import {
   COMPOSER_INSTALLER,
   HOOK_NAMES,

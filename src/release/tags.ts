@@ -1,5 +1,6 @@
 import path from 'node:path/posix';
-import type { HookName, ServerConfig } from '../config/types';
+import { BEFORE_RELEASE, scanTags, TAG_LIST, type Tag, type TagSite } from '../config/tag-syntax';
+import type { ServerConfig } from '../config/types';
 import { AttacheError } from '../errors';
 import { quote } from '../remote/quote';
 import type { Layout } from './layout';
@@ -16,65 +17,14 @@ import { artisanCommand, composerBin, phpCommand } from './tools';
  * tag followed by `/` is expanded (`@root/.env`), and `@` after a letter or digit is never a tag.
  */
 
-/** Where a line runs: a hook, or `build` (scripts.build's commands). */
-export type TagSite = HookName | 'build';
-
-const PLAIN_TAGS = ['php', 'composer', 'release', 'root', 'artisan'] as const;
-const TAG_LIST = '@php, @composer, @release, @root, @artisan, @path:<name>';
-
-/** Lines that run before the release id is chosen (the local build). */
-const BEFORE_RELEASE: readonly TagSite[] = ['build', 'before-build', 'after-build'];
 /** Lines that run before the release's files exist: there, @artisan is the live release's (as in Attaché). */
 const BEFORE_CLONE: readonly TagSite[] = [...BEFORE_RELEASE, 'before-deploy', 'before-clone'];
 
-interface Tag {
-  start: number;
-  end: number;
-  name: string;
-  param?: string;
-}
-
-const TAG = /\{\{\s*@([a-z]+)(?::([a-z]+))?\s*\}\}|(?<![A-Za-z0-9_])@([a-z]+)(?::([a-z]+))?(?![A-Za-z0-9_])/g;
-
-function scan(template: string, site: TagSite | undefined): { tags: Tag[]; problems: string[] } {
-  const tags: Tag[] = [];
-  const problems: string[] = [];
-  for (const m of template.matchAll(TAG)) {
-    const braced = m[1] !== undefined;
-    const name = braced ? m[1] : m[3];
-    const param = braced ? m[2] : m[4];
-    const start = m.index;
-    const end = start + m[0].length;
-    const written = `@${name}${param !== undefined ? `:${param}` : ''}`;
-    const known = name === 'path' ? param !== undefined : param === undefined && (PLAIN_TAGS as readonly string[]).includes(name);
-    if (!known) {
-      // Text such as `@scope/pkg` or `a@b.c` is not a tag; Attaché only reads one before a space, `}` or the end.
-      const next = template[end];
-      if (!braced && next !== undefined && !/[\s}]/.test(next)) continue;
-      problems.push(
-        name === 'path' && param === undefined
-          ? `"${written}" needs a name: @path:releases, @path:serve, @path:storage, @path:env or @path:<your own>`
-          : `unknown tag "${written}". Tags: ${TAG_LIST}`,
-      );
-      continue;
-    }
-    if (name === 'release' && site !== undefined && BEFORE_RELEASE.includes(site)) {
-      problems.push(`"@release" is not known in ${site === 'build' ? 'the build' : `the ${site} hook`}: the build runs before the release exists`);
-      continue;
-    }
-    tags.push({ start, end, name, ...(param !== undefined && { param }) });
-  }
-  return { tags, problems };
-}
-
-/** What is wrong with the tags of a line (empty when nothing): config validation calls this for every hook line. */
-export function checkTags(template: string, site: TagSite): string[] {
-  return scan(template, site).problems;
-}
+export { checkTags, type TagSite } from '../config/tag-syntax';
 
 /** The line with its tags replaced by their (quoted) values. */
 export function expandTags(template: string, server: ServerConfig, layout: Layout, releaseId?: string, site?: TagSite): string {
-  const { tags, problems } = scan(template, site);
+  const { tags, problems } = scanTags(template, site);
   if (problems.length) throw new AttacheError(`"${template}": ${problems[0]}`, { server: server.name, hint: `Tags: ${TAG_LIST}` });
   const release = () => {
     if (releaseId === undefined) {
