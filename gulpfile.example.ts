@@ -6,9 +6,13 @@
 import { series, src } from 'gulp';
 import { attache, exec, upload } from 'gulp-attache';
 
-const { deploy, rollback, activate, releases, prune, unlock, steps } = attache({ cwd: 'example/app' });
+const tasks = attache({ cwd: 'example/app' });
+const { deploy, rollback, activate, releases, prune, unlock, steps } = tasks;
+// Attaché's other commands: init, install, releases:delete, releases:down/up, servers:list, ssh.
+// `delete` is a reserved word, so it is exported under its name from another binding.
+const { init, install, down, up, servers, ssh, delete: deleteRelease } = tasks;
 
-export { deploy, rollback, activate, releases, prune, unlock };
+export { deploy, rollback, activate, releases, prune, unlock, init, install, deleteRelease as delete, down, up, servers, ssh };
 
 // The same steps in a series of your own, with your tasks between them.
 async function announce() {

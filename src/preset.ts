@@ -1,10 +1,18 @@
-import { flagsOf, type TaskName } from './cli/flags';
+import { flagsOf, parseFlags, type TaskName } from './cli/flags';
 import { AttacheError } from './errors';
+import { createLogger } from './log';
 import { toPluginError } from './plugins/plugin-error';
 import { DEPLOY_PLAN, build, connect, lock, stepsOf, unlock, type PlanPart, type Step } from './release';
 import { Deployment, type Phase } from './release/deployment';
 import { activateStep, forceUnlockStep, pruneStep, releasesStep, rollbackStep } from './release/operations';
-import { makePlan, type PlanOptions } from './release/plan';
+import { makePlan, readConfig, type PlanOptions } from './release/plan';
+import { deleteStep } from './release/commands/delete';
+import { initConfig, terminalAsk } from './release/commands/init';
+import { INSTALL_PLAN } from './release/commands/install';
+import { maintenanceStep } from './release/commands/maintenance';
+import { pruneCountStep } from './release/commands/prune-count';
+import { serversTable } from './release/commands/servers';
+import { sshStep } from './release/commands/ssh';
 import type { DeployReport } from './release/report';
 
 /** A gulp task function, with the metadata `gulp --tasks` shows. */
@@ -36,6 +44,14 @@ export interface AttacheTasks {
   releases: TaskFunction;
   prune: TaskFunction;
   unlock: TaskFunction;
+  /** Attaché's other commands: init, install, releases:delete, releases:down/up, servers:list, ssh. */
+  init: TaskFunction;
+  install: TaskFunction;
+  delete: TaskFunction;
+  down: TaskFunction;
+  up: TaskFunction;
+  servers: TaskFunction;
+  ssh: TaskFunction;
   /** Each deploy step as its own task (`deploy:clone`, …), to compose a series of your own. */
   steps: Record<string, TaskFunction>;
   /**
@@ -52,52 +68,67 @@ export interface AttacheTasks {
  */
 export function attache(options: AttacheOptions = {}): AttacheTasks {
   const gulp = resolveGulp(options.gulp, options.cwd ?? process.cwd());
-  const plan = options.build === undefined ? DEPLOY_PLAN : withBuild(DEPLOY_PLAN, options.build, gulp);
-  const phases: Phase[] = plan.flatMap((part) => ('phase' in part ? [{ hooks: part.phase, steps: new Set(stepsOf(part.parts)) }] : []));
-  const inBranches = new Set(plan.flatMap((part) => ('together' in part ? part.together.flat() : 'phase' in part ? stepsOf(part.parts.filter((p) => 'together' in p)) : [])));
+  const customBuild = (parts: readonly PlanPart[]) => (options.build === undefined ? parts : withBuild(parts, options.build, gulp));
+  const plans = { deploy: customBuild(DEPLOY_PLAN), install: customBuild(INSTALL_PLAN) };
+  const phasesOf = (plan: readonly PlanPart[]): Phase[] => plan.flatMap((part) => ('phase' in part ? [{ hooks: part.phase, steps: new Set(stepsOf(part.parts)) }] : []));
+  const inBranches = new Set(
+    Object.values(plans).flatMap((plan) => plan.flatMap((part) => ('together' in part ? part.together.flat() : 'phase' in part ? stepsOf(part.parts.filter((p) => 'together' in p)) : []))),
+  );
   let current: Deployment | undefined;
   let last: DeployReport | undefined;
 
-  /** The deploy under way, or a new one: config and flags are read and checked before anything builds or connects. */
-  function deployment(): Deployment {
+  /** The deploy (or install) under way, or a new one: config and flags are read and checked before anything builds or connects. */
+  function deployment(task: 'deploy' | 'install'): Deployment {
     if (current && !current.ended) return current;
-    const planned = makePlan('deploy', options);
-    current = new Deployment(planned, { connect, phases, printReport: true, reportFile: planned.flags.report, onReport: (report) => (last = report) });
+    const planned = makePlan(task, options);
+    current = new Deployment(planned, { connect, phases: phasesOf(plans[task]), printReport: true, reportFile: planned.flags.report, onReport: (report) => (last = report) });
     return current;
   }
 
-  function stepTask(step: Step): TaskFunction {
+  function stepTask(step: Step, task: 'deploy' | 'install' = 'deploy'): TaskFunction {
     return describe(async () => {
       // The deploy failed (or was interrupted) and is undone: the rest of this gulp run has nothing to do.
       // Without gulp's task events only the other branch of a parallel part can tell.
       // It waits for the undo: gulp must not print "Finished 'deploy'" before the report says it was undone.
       if (current?.failed && (tracked || inBranches.has(step))) return current.whenEnded();
       // A step ended the deploy early (nothing to deploy): the rest of this run has nothing to do either.
-      if (current?.endedEarly && (tracked || step !== firstStep)) return;
-      await pluginErrors(() => deployment().runStep(step));
-    }, step.description, `deploy:${step.name}`);
+      if (current?.endedEarly && (tracked || !firstSteps.has(step))) return;
+      await pluginErrors(() => deployment(task).runStep(step));
+    }, step.description, `${task}:${step.name}`);
   }
 
-  function operation(task: TaskName, description: string, steps: (flags: ReturnType<typeof makePlan>['flags']) => Step[]): TaskFunction {
+  function operation(task: TaskName, description: string, steps: (flags: ReturnType<typeof makePlan>['flags'], planned: ReturnType<typeof makePlan>) => Step[]): TaskFunction {
     return withFlags(task, describe(async () => {
       await pluginErrors(async () => {
         const planned = makePlan(task, options);
-        const series = steps(planned.flags); // the flags an operation needs are checked before it connects
+        const series = steps(planned.flags, planned); // the flags an operation needs are checked before it connects
         await new Deployment(planned, { connect }).runSeries(series);
       });
     }, description));
   }
 
-  const firstStep = stepsOf(plan)[0];
-  const steps = Object.fromEntries(stepsOf(plan).map((step) => [step.name, stepTask(step)]));
-  const gulpSeries = (parts: readonly PlanPart[]): TaskFunction[] =>
+  const firstSteps = new Set(Object.values(plans).map((plan) => stepsOf(plan)[0]));
+  const steps = Object.fromEntries(stepsOf(plans.deploy).map((step) => [step.name, stepTask(step)]));
+  const installSteps = Object.fromEntries(stepsOf(plans.install).map((step) => [step.name, stepTask(step, 'install')]));
+  const gulpSeries = (parts: readonly PlanPart[], tasks = steps): TaskFunction[] =>
     parts.flatMap((part) =>
       'together' in part
-        ? [gulp.parallel(...part.together.map((branch) => gulp.series(...branch.map((step) => steps[step.name]))))]
+        ? [gulp.parallel(...part.together.map((branch) => gulp.series(...branch.map((step) => tasks[step.name]))))]
         : 'phase' in part
-          ? gulpSeries(part.parts)
-          : [steps[part.name]],
+          ? gulpSeries(part.parts, tasks)
+          : [tasks[part.name]],
     );
+
+  /** A task that reads the config but works on no server (servers, init): its flags, its log, its errors as PluginErrors. */
+  function local(task: TaskName, description: string, work: (flags: ReturnType<typeof parseFlags>, log: ReturnType<typeof createLogger>) => Promise<void> | void): TaskFunction {
+    return withFlags(task, describe(async () => {
+      await pluginErrors(async () => {
+        const flags = parseFlags(options.argv, task);
+        const log = options.logger ?? createLogger({ verbosity: flags.verbose ? 'verbose' : flags.quiet ? 'quiet' : 'normal' });
+        await work(flags, log);
+      });
+    }, description));
+  }
   // A series without unlock (a custom one) still ends: when gulp has run everything, the deploy finishes.
   const tracked = onRunEnd(gulp, () => {
     const ending = current;
@@ -106,12 +137,27 @@ export function attache(options: AttacheOptions = {}): AttacheTasks {
   });
 
   return {
-    deploy: withFlags('deploy', describe(gulp.series(...gulpSeries(plan)), 'deploy a new release (build, lock, clone, then shared → composer → artisan → migrate beside the asset upload, live, health, prune, unlock)')),
+    deploy: withFlags('deploy', describe(gulp.series(...gulpSeries(plans.deploy)), 'deploy a new release (build, lock, clone, then shared → composer → artisan → migrate beside the asset upload, live, health, prune, unlock)')),
     rollback: operation('rollback', rollbackStep.description, () => [lock, rollbackStep, unlock]),
     activate: operation('activate', 'point live at --release=<id> (or "latest")', (flags) => [lock, activateStep(flags.release), unlock]),
     releases: operation('releases', 'list the releases on the server(s): id, date, commit, status, which is live', () => [releasesStep()]),
-    prune: operation('prune', pruneStep.description, () => [lock, pruneStep, unlock]),
+    prune: operation('prune', 'remove old releases (keeps "keep", or the --count oldest; never live nor the one before it)', (flags) => [lock, flags.count === undefined ? pruneStep : pruneCountStep(flags.count), unlock]),
     unlock: operation('unlock', forceUnlockStep.description, () => [forceUnlockStep]),
+    init: local('init', "write .attache.json from the project's git remote (asks which when there are several)", async (flags, log) => {
+      const { file, repository } = await initConfig({ cwd: options.cwd ?? process.cwd(), file: options.config ?? flags.config, remote: flags.remote, ask: terminalAsk() });
+      log.info(`wrote ${file} (repository ${repository}): set the server's host, user and root`);
+    }),
+    install: withFlags(
+      'install',
+      describe(gulp.series(...gulpSeries(plans.install, installSteps)), 'the first deploy: refuses a server with releases, installs --env (default .env.example) as root/.env, runs artisan key:generate'),
+    ),
+    delete: operation('delete', 'remove the release --release=<id> (never the live one)', (flags) => [lock, deleteStep(flags.release), unlock]),
+    down: operation('down', 'php artisan down in the live release (maintenance mode)', () => [maintenanceStep('down')]),
+    up: operation('up', 'php artisan up in the live release (out of maintenance mode)', () => [maintenanceStep('up')]),
+    servers: local('servers', 'list the configured servers: name, host, port, user, root, branch (nothing connects)', (flags, log) => {
+      log.summary(serversTable(readConfig(options, flags, log)));
+    }),
+    ssh: operation('ssh', "an interactive login shell on the server, in its root, over the deploy's verified connection", (_flags, planned) => [sshStep(planned.selected)]),
     steps,
     get report() {
       return last;

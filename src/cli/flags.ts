@@ -10,7 +10,13 @@ import { validateBranch } from '../config/validate';
  */
 
 /** The preset's tasks, by the names its object gives them (gulp may register them under others). */
-export type TaskName = 'deploy' | 'rollback' | 'activate' | 'releases' | 'prune' | 'unlock';
+export type TaskName = 'deploy' | 'rollback' | 'activate' | 'releases' | 'prune' | 'unlock' | AttacheCommand;
+
+/** Attaché's other commands, as tasks: init, install, releases:delete, releases:down/up, servers:list, ssh. */
+export type AttacheCommand = 'init' | 'install' | 'delete' | 'down' | 'up' | 'servers' | 'ssh';
+
+/** Tasks that work on servers (all but init, which writes the config, and servers, which only reads it). */
+const ON_SERVERS: readonly TaskName[] = ['deploy', 'rollback', 'activate', 'releases', 'prune', 'unlock', 'install', 'delete', 'down', 'up', 'ssh'];
 
 export interface FlagSpec {
   name: `--${string}`;
@@ -22,17 +28,18 @@ export interface FlagSpec {
 }
 
 export const FLAGS: readonly FlagSpec[] = [
-  { name: '--server', value: '<name>', description: 'server name(s), group, or "all" (default: the config\'s default)', tasks: 'every' },
-  { name: '--config', value: '<file>', description: 'the config file (default .attache.json)', tasks: 'every' },
-  { name: '--branch', value: '<branch>', description: 'branch to deploy (default: the config\'s)', tasks: ['deploy'] },
-  { name: '--env', value: '<file>', description: 'local env file to install as root/.env on a first deploy', tasks: ['deploy'] },
-  { name: '--release', value: '<id>', description: 'the release id to activate, or "latest"', tasks: ['activate'] },
-  { name: '--count', value: '<n>', description: 'releases to keep (default: the config\'s "keep")', tasks: ['prune'] },
-  { name: '--parallel', value: '<n>', description: 'servers worked on at once (default 10)', tasks: 'every' },
-  { name: '--report', value: '<file>', description: 'write the deploy report as JSON to this file', tasks: ['deploy'] },
+  { name: '--server', value: '<name>', description: 'server name(s), group, or "all" (default: the config\'s default)', tasks: ON_SERVERS },
+  { name: '--config', value: '<file>', description: 'the config file (default .attache.json; init writes it); also -c <file>', tasks: 'every' },
+  { name: '--branch', value: '<branch>', description: 'branch to deploy (default: the config\'s)', tasks: ['deploy', 'install'] },
+  { name: '--env', value: '<file>', description: 'local env file to install as root/.env on a first deploy (install: default .env.example)', tasks: ['deploy', 'install'] },
+  { name: '--release', value: '<id>', description: 'the release id (activate: or "latest")', tasks: ['activate', 'delete'] },
+  { name: '--count', value: '<n>', description: 'remove this many of the oldest releases, whatever "keep" says (Attaché\'s releases:prune --count)', tasks: ['prune'] },
+  { name: '--remote', value: '<name>', description: 'the git remote to write as the repository, when there are several', tasks: ['init'] },
+  { name: '--parallel', value: '<n>', description: 'servers worked on at once (default 10)', tasks: ON_SERVERS.filter((t) => t !== 'ssh') },
+  { name: '--report', value: '<file>', description: 'write the deploy report as JSON to this file', tasks: ['deploy', 'install'] },
   { name: '--artifact', value: '<id|server>', description: 'deploy this built artifact, or the one a server runs (promote staging\'s): "strategy": "artifact"', tasks: ['deploy'] },
   { name: '--force', description: 'deploy even when the live release already holds this artifact', tasks: ['deploy'] },
-  { name: '--dry-run', description: 'read the server and print what would change; change nothing', tasks: 'every' },
+  { name: '--dry-run', description: 'read the server and print what would change; change nothing', tasks: ON_SERVERS },
   { name: '--verbose', description: 'show every remote command and file', tasks: 'every' },
   { name: '--quiet', description: 'show only warnings, errors and the summary', tasks: 'every' },
 ];
@@ -45,6 +52,7 @@ export interface Flags {
   release?: string;
   env?: string;
   count?: number;
+  remote?: string;
   parallel?: number;
   report?: string;
   /** `--artifact=`: an artifact id (or prefix) in the local cache, or a server whose live artifact to deploy. */
@@ -83,7 +91,8 @@ export function parseFlags(argv: readonly string[] = process.argv, task?: TaskNa
   const flags: Flags = { force: false, dryRun: false, verbose: false, quiet: false, unknown: [] };
   const servers: string[] = [];
   for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i];
+    // Attaché's -c for --config (gulp has no -c of its own).
+    const arg = argv[i] === '-c' || argv[i].startsWith('-c=') ? `--config${argv[i].slice(2)}` : argv[i];
     if (arg === '--') break;
     if (!arg.startsWith('--')) continue;
     const eq = arg.indexOf('=');
@@ -124,7 +133,8 @@ export function parseFlags(argv: readonly string[] = process.argv, task?: TaskNa
     else if (name === '--config') flags.config = value;
     else if (name === '--report') flags.report = value;
     else if (name === '--artifact') flags.artifact = value;
-    else if (name === '--count') flags.count = wholeNumber(name, value, 0);
+    else if (name === '--remote') flags.remote = value;
+    else if (name === '--count') flags.count = wholeNumber(name, value, 1);
     else flags.parallel = wholeNumber(name, value, 1);
   }
   if (servers.length) flags.server = servers.join(',');

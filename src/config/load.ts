@@ -5,8 +5,8 @@ import { AttacheError } from '../errors';
 import { parseJson } from './json';
 import { describe, isObject, mergeServers, serverNameProblem, type Problem, type RawServer } from './merge';
 import { closest } from './suggest';
-import type { AttacheConfig, ServerConfig } from './types';
-import { checkTypos, validateServer } from './validate';
+import type { AttacheConfig, ConfigWarning, ServerConfig } from './types';
+import { checkKeys, validateServer } from './validate';
 
 export interface LoadOptions {
   /** Directory a relative `file` is resolved against (default: the process's). */
@@ -56,16 +56,18 @@ export function loadConfig(file = '.attache.json', options: LoadOptions = {}): A
     });
   }
 
-  const problems: Problem[] = duplicates.map((d) => ({
+  // PHP's json_decode (Attaché's reader) keeps the last of two equal keys, and so does JSON.parse: load, but say so.
+  const warnings: ConfigWarning[] = duplicates.map((d) => ({
     key: d.key,
-    message: `defined twice (line ${d.line}, column ${d.column}; first at line ${d.firstLine}, column ${d.firstColumn}): keep one`,
+    message: `defined twice (line ${d.line}, column ${d.column}; first at line ${d.firstLine}, column ${d.firstColumn}): the last one is used, as in Attaché; keep one`,
   }));
-  checkTypos(value, [], TOP_KEYS, (keys, message) => problems.push({ key: keys.join('.'), message }));
+  const problems: Problem[] = [];
+  checkKeys(value, [], TOP_KEYS, (keys, message) => problems.push({ key: keys.join('.'), message }));
 
   const topSecrets = secretsOf(value.secrets, problems);
   const servers: Record<string, ServerConfig> = {};
   for (const merged of mergeServers(value, options.overrides, problems)) {
-    const server = validateServer(merged, problems);
+    const server = validateServer(merged, problems, warnings);
     server.secrets = [...new Set([...topSecrets, ...server.secrets, ...urlCredentials(JSON.stringify(server))])]; // a token in a URL is a secret
     servers[merged.name] = server;
   }
@@ -75,7 +77,8 @@ export function loadConfig(file = '.attache.json', options: LoadOptions = {}): A
   // A mistake in `common` shows up once per server, with the same key path: report it once.
   const unique = [...new Map(problems.map((p) => [`${p.key}\0${p.message}`, p])).values()];
   if (unique.length) throw new ConfigError(absolute, unique);
-  return { file: absolute, servers, ...(defaultName !== undefined && { default: defaultName }), groups };
+  const uniqueWarnings = [...new Map(warnings.map((w) => [`${w.key}\0${w.message}`, w])).values()];
+  return { file: absolute, servers, ...(defaultName !== undefined && { default: defaultName }), groups, warnings: uniqueWarnings };
 }
 
 function read(file: string): string {

@@ -12,18 +12,38 @@ export interface AttacheConfig {
   default?: string;
   /** Ours: named groups of servers, e.g. { "web": ["web1", "web2"] }. */
   groups: Record<string, string[]>;
+  /** Things in the file that load but deserve a word (a key defined twice, a key Attaché ignores too). */
+  warnings: ConfigWarning[];
 }
 
-export type HookName =
-  | `${'before' | 'after'}-${'build' | 'deploy' | 'clone' | 'composer' | 'symlinks' | 'migrate' | 'assets' | 'live'}`;
+/** Where (a key path) and what: said once when the file is loaded, not an error. */
+export interface ConfigWarning {
+  key: string;
+  message: string;
+}
 
-export const HOOK_NAMES: readonly HookName[] = (['build', 'deploy', 'clone', 'composer', 'symlinks', 'migrate', 'assets', 'live'] as const).flatMap(
-  (step) => [`before-${step}`, `after-${step}`] as HookName[],
-);
+/** Attaché 0.7.10's hook points, in the order a deploy reaches them. */
+const HOOK_STEPS = ['build', 'deploy', 'clone', 'prepcomposer', 'install', 'symlinks', 'composer', 'migrate', 'assets', 'live'] as const;
+
+export type HookName = `${'before' | 'after'}-${(typeof HOOK_STEPS)[number]}`;
+
+export const HOOK_NAMES: readonly HookName[] = HOOK_STEPS.flatMap((step) => [`before-${step}`, `after-${step}`] as HookName[]);
 
 /** Steps a config may switch off with `skip` (the rest are what make a deploy safe). */
 export const SKIPPABLE_STEPS = ['build', 'composer', 'artisan', 'assets', 'health', 'prune'] as const;
 export type SkippableStep = (typeof SKIPPABLE_STEPS)[number];
+
+export interface ComposerConfig {
+  /** The Composer command (on the PATH, or a path); with `local`, the file name of root's own copy. */
+  bin: string;
+  dev: boolean;
+  /** Attaché's `local`: keep `root/<bin>`, downloaded with the official installer when missing, self-updated otherwise. */
+  local: boolean;
+  /** Ours: where the installer is downloaded from (default Composer's official URL). */
+  installer: string;
+}
+
+export const COMPOSER_INSTALLER = 'https://getcomposer.org/installer';
 
 export interface AssetMapping {
   /** Local path (file or directory), relative to the project directory. */
@@ -55,10 +75,13 @@ export interface ServerConfig {
   root: string;
   repository: string;
   branch: string;
-  /** Each relative to root unless absolute. Defaults: releases, live, storage, .env. */
-  paths: { releases: string; serve: string; storage: string; env: string };
+  /**
+   * Each relative to root unless absolute. Defaults: releases, live, storage, .env. Other names are
+   * the user's own, for `@path:<name>` in hooks (as in Attaché).
+   */
+  paths: { releases: string; serve: string; storage: string; env: string } & Record<string, string>;
   php: { bin: string };
-  composer: { bin: string; dev: boolean };
+  composer: ComposerConfig;
   assets: AssetMapping[];
   migrate: boolean;
   /** Local build commands; default ["yarn prod"]; [] skips the build. */

@@ -2,7 +2,19 @@ import path from 'node:path';
 import { AttacheError, type ErrorContext } from '../errors';
 import { describe, isObject, type MergedServer, type Problem, type Segment } from './merge';
 import { closest } from './suggest';
-import { HOOK_NAMES, SKIPPABLE_STEPS, type SkippableStep, type AssetMapping, type HealthCheck, type HookName, type ReleaseStrategy, type ServerConfig } from './types';
+import { checkTags, type TagSite } from './tag-syntax';
+import {
+  COMPOSER_INSTALLER,
+  HOOK_NAMES,
+  SKIPPABLE_STEPS,
+  type SkippableStep,
+  type AssetMapping,
+  type ConfigWarning,
+  type HealthCheck,
+  type HookName,
+  type ReleaseStrategy,
+  type ServerConfig,
+} from './types';
 
 const SSH_KEYS = [
   'acceptNewHostKeys',
@@ -42,9 +54,8 @@ export const SERVER_KEYS = [
 ];
 
 const NESTED_KEYS: Record<string, readonly string[]> = {
-  paths: ['releases', 'serve', 'storage', 'env'],
   php: ['bin'],
-  composer: ['bin', 'dev'],
+  composer: ['bin', 'dev', 'local', 'installer'],
   healthcheck: ['url', 'status', 'contains', 'timeout', 'retries'],
   ssh: [...SSH_KEYS, 'passphrase'],
 };
@@ -98,15 +109,20 @@ export function validateReleaseId(id: string, context: ErrorContext = {}): strin
  * A merged server to a ServerConfig with defaults. Problems are pushed onto `problems` rather than
  * thrown, so that one error can list them all; the returned value is only meaningful without them.
  */
-export function validateServer(server: MergedServer, problems: Problem[]): ServerConfig {
+export function validateServer(server: MergedServer, problems: Problem[], warnings: ConfigWarning[] = []): ServerConfig {
   const { raw } = server;
   const report = (keys: readonly Segment[], message: string) => problems.push({ key: server.where(keys), message });
+  const warn = (keys: readonly Segment[], message: string) => warnings.push({ key: server.where(keys), message });
   const expected = (keys: readonly Segment[], what: string, value: unknown) => report(keys, `expected ${what}, got ${describe(value)}`);
   const get = (keys: readonly Segment[]): unknown =>
     keys.reduce<unknown>((value, key) => (value as Record<Segment, unknown> | undefined)?.[key], raw);
 
-  checkTypos(raw, [], SERVER_KEYS, report);
-  for (const [key, known] of Object.entries(NESTED_KEYS)) if (isObject(raw[key])) checkTypos(raw[key], [key], known, report);
+  checkKeys(raw, [], SERVER_KEYS, report);
+  for (const [key, known] of Object.entries(NESTED_KEYS)) if (isObject(raw[key])) checkKeys(raw[key], [key], known, report);
+  // Attaché 0.7 names an object-form server by its key and ignores a "name" inside it (its own `init` wrote one).
+  if (!server.prefix.startsWith('servers[') && typeof raw.name === 'string' && raw.name !== server.name) {
+    warn(['name'], `ignored, as Attaché ignores it: the server is called "${server.name}" (its key in "servers")`);
+  }
 
   // Strings: present, non-empty, and free of NUL (and, where `rule` says so, of more).
   const text = (keys: readonly Segment[], what: string, rule?: (s: string) => string | undefined): string | undefined => {
@@ -127,10 +143,12 @@ export function validateServer(server: MergedServer, problems: Problem[]): Serve
     if (typeof value !== 'boolean') return expected(keys, 'true or false', value), fallback;
     return value;
   };
-  const number = (keys: readonly Segment[], what: string, ok: (n: number) => boolean): number | undefined => {
-    const value = get(keys);
-    if (value === undefined) return undefined;
-    if (typeof value !== 'number' || !ok(value)) return void expected(keys, what, value);
+  const number = (keys: readonly Segment[], what: string, ok: (n: number) => boolean, digits = false): number | undefined => {
+    const given = get(keys);
+    if (given === undefined) return undefined;
+    // Attaché casts the port to a number, so "2222" is a port there too: `digits` accepts a string of digits.
+    const value = digits && typeof given === 'string' && /^\d+$/.test(given) ? Number(given) : given;
+    if (typeof value !== 'number' || !ok(value)) return void expected(keys, what, given);
     return value;
   };
   const object = (keys: readonly Segment[]): Record<string, unknown> => {
@@ -143,7 +161,7 @@ export function validateServer(server: MergedServer, problems: Problem[]): Serve
   const noSpaceOrDash = (s: string) =>
     /[\s\u0000-\u001f\u007f]/.test(s) ? 'it contains a space or control character' : s.startsWith('-') ? 'it starts with "-"' : undefined;
   const host = required(['host'], 'a host name, an ~/.ssh/config alias, or "local"', noSpaceOrDash);
-  const port = number(['port'], 'a port number (a whole number from 1 to 65535)', (n) => Number.isInteger(n) && n >= 1 && n <= 65535);
+  const port = number(['port'], 'a port number (a whole number from 1 to 65535)', (n) => Number.isInteger(n) && n >= 1 && n <= 65535, true);
   const user = text(['user'], 'a user name', noSpaceOrDash);
   const root = rootPath(required(['root'], 'an absolute path on the server, e.g. "/var/www/app"', rootProblem));
   const repository = required(['repository'], 'a git repository URL (set at the top level, in common or on the server)', (s) =>
@@ -151,14 +169,19 @@ export function validateServer(server: MergedServer, problems: Problem[]): Serve
   );
   const branch = text(['branch'], 'a git branch name', (s) => (branchProblem(s) ? `${branchProblem(s)}. ${BRANCH_RULES}` : undefined)) ?? 'master';
 
-  object(['paths']);
-  const paths = { ...DEFAULT_PATHS };
-  for (const key of Object.keys(DEFAULT_PATHS) as Array<keyof typeof DEFAULT_PATHS>) {
+  // Names besides the four are the user's own, for @path:<name> (as in Attaché); one near a known name is a typo.
+  const pathKeys = Object.keys(object(['paths']));
+  for (const key of pathKeys) {
+    const guess = Object.hasOwn(DEFAULT_PATHS, key) ? undefined : closest(key, Object.keys(DEFAULT_PATHS));
+    if (guess) report(['paths', key], `unknown key "${key}": did you mean "${guess}"? Valid keys here: ${Object.keys(DEFAULT_PATHS).join(', ')}, or a name of your own for @path:<name>`);
+  }
+  const paths: ServerConfig['paths'] = { ...DEFAULT_PATHS };
+  for (const key of new Set([...Object.keys(DEFAULT_PATHS), ...pathKeys])) {
     const value = text(['paths', key], 'a path, relative to root or absolute', pathProblem);
     if (value !== undefined) paths[key] = trimPath(value);
   }
   const taken = new Map<string, string>();
-  for (const [key, value] of Object.entries(paths)) {
+  for (const [key, value] of Object.entries(paths).filter(([key]) => Object.hasOwn(DEFAULT_PATHS, key))) {
     const other = taken.get(value);
     if (other) report(['paths', key], `expected a path different from paths.${other}, got ${JSON.stringify(value)} for both`);
     taken.set(value, key);
@@ -170,7 +193,15 @@ export function validateServer(server: MergedServer, problems: Problem[]): Serve
   const composer = {
     bin: text(['composer', 'bin'], 'the Composer command, e.g. "composer"', controlProblem) ?? 'composer',
     dev: bool(['composer', 'dev'], false),
+    local: bool(['composer', 'local'], false),
+    installer: text(['composer', 'installer'], "the URL of Composer's installer", urlProblem) ?? COMPOSER_INSTALLER,
   };
+  if (composer.local) {
+    const bin = composer.bin;
+    if (bin.startsWith('/') || hasDotDot(bin) || /\s/.test(bin)) {
+      report(['composer', 'bin'], `expected a file name inside root for composer.local (e.g. "composer.phar"), got ${describe(bin)}`);
+    }
+  }
 
   const keep = number(['keep'], 'a whole number of releases to keep, at least 2 (the live release and the one before it are never pruned)', (n) => Number.isInteger(n) && n >= 2) ?? 5;
 
@@ -228,13 +259,28 @@ export function validateServer(server: MergedServer, problems: Problem[]): Serve
     return value.map((_, i) => text([...keys, i], 'a non-empty string') ?? '');
   }
 
+  /**
+   * As in Attaché (its ServerTest), the configured assets are added to the three defaults; an
+   * entry for a default's local path, or aimed at a default's remote path, takes its place.
+   */
   function assets(): AssetMapping[] {
+    const custom = customAssets();
+    const given = get(['assets']);
+    const dropped = (p: string) => isObject(given) && (given[p] === false || given[p] === null);
+    const defaults = DEFAULT_ASSETS.filter((p) => !dropped(p) && !custom.some((a) => a.local === p || a.remote === p)).map((p) => ({ local: p, remote: p }));
+    return [...defaults, ...custom];
+  }
+
+  function customAssets(): AssetMapping[] {
     const value = get(['assets']);
-    if (value === undefined) return DEFAULT_ASSETS.map((p) => ({ local: p, remote: p }));
+    if (value === undefined) return [];
     const local = (keys: readonly Segment[]) => text(keys, 'a local path (a file or directory in the project)') ?? '';
     const remote = (keys: readonly Segment[]) => assetRemote(text(keys, 'a path inside the release', remoteProblem) ?? '');
     if (isObject(value)) {
-      return Object.keys(value).map((key) => {
+      // Ours: `"public/js": false` (or null) drops a default, which Attaché has no way to do.
+      const dropped = Object.keys(value).filter((key) => value[key] === false || value[key] === null);
+      for (const key of dropped) if (!DEFAULT_ASSETS.includes(key)) report(['assets', key], `expected a path inside the release (false drops a default: ${DEFAULT_ASSETS.join(', ')}), got ${describe(value[key])}`);
+      return Object.keys(value).filter((key) => !dropped.includes(key)).map((key) => {
         if (key === '') report(['assets'], 'expected a local path as each key, got ""');
         return { local: key, remote: remote(['assets', key]) };
       });
@@ -260,7 +306,14 @@ export function validateServer(server: MergedServer, problems: Problem[]): Serve
     const fromScripts = isObject(raw.scripts) && raw.scripts.build !== undefined;
     if (fromScripts && raw.build !== undefined) report(['build'], 'expected either "build" or "scripts.build", got both');
     const keys = fromScripts ? ['scripts', 'build'] : ['build'];
-    return strings(keys, 'an array of commands ([] skips the build)', true) ?? DEFAULT_BUILD;
+    const commands = strings(keys, 'an array of commands ([] skips the build)', true);
+    commands?.forEach((line, i) => tags(Array.isArray(get(keys)) ? [...keys, i] : keys, line, 'build'));
+    return commands ?? DEFAULT_BUILD;
+  }
+
+  /** Every tag mistake is found here, when the file is loaded, never when a hook is about to run. */
+  function tags(keys: readonly Segment[], line: string, site: TagSite): void {
+    for (const problem of checkTags(line, site)) report(keys, problem);
   }
 
   function scripts(): Partial<Record<HookName, string[]>> {
@@ -270,7 +323,9 @@ export function validateServer(server: MergedServer, problems: Problem[]): Serve
         const guess = closest(key, SCRIPT_KEYS);
         report(['scripts', key], `unknown hook "${key}"${guess ? `: did you mean "${guess}"?` : '.'} Valid names: ${SCRIPT_KEYS.join(', ')}`);
       } else if (key !== 'build') {
-        out[key as HookName] = strings(['scripts', key], 'an array of commands', true) ?? [];
+        const lines = strings(['scripts', key], 'an array of commands', true) ?? [];
+        lines.forEach((line, i) => tags(Array.isArray(get(['scripts', key])) ? ['scripts', key, i] : ['scripts', key], line, key as HookName));
+        out[key as HookName] = lines;
       }
     }
     return out;
@@ -332,8 +387,11 @@ export function validateServer(server: MergedServer, problems: Problem[]): Serve
   }
 }
 
-/** Unknown keys are accepted (other tools may share the file) unless they look like a misspelt known key. */
-export function checkTypos(
+/**
+ * An unknown key is refused, with the keys valid at that place: a key that does nothing is a
+ * setting the user believes in that never happens (`"migrations": true` for `migrate`).
+ */
+export function checkKeys(
   value: Record<string, unknown>,
   keys: readonly Segment[],
   known: readonly string[],
@@ -342,7 +400,7 @@ export function checkTypos(
   for (const key of Object.keys(value)) {
     if (known.includes(key)) continue;
     const guess = closest(key, known);
-    if (guess) report([...keys, key], `unknown key "${key}": did you mean "${guess}"?`);
+    report([...keys, key], `unknown key "${key}"${guess ? `: did you mean "${guess}"?` : '.'} Valid keys here: ${known.join(', ')}`);
   }
 }
 

@@ -1,4 +1,6 @@
 import { runLocal } from './hooks';
+import { Layout } from './layout';
+import { expandTags } from './tags';
 import type { ServerConfig } from '../config/types';
 import type { Deploy, Step } from './context';
 
@@ -9,7 +11,10 @@ export const build: Step = {
   hooks: 'build',
   async once(deploy) {
     warnIfLocalWorkDiffers(deploy);
-    for (const command of deploy.selected[0].build) {
+    const server = deploy.selected[0];
+    for (const template of server.build) {
+      // As in Attaché, the build commands are compiled like hook lines (they may use @php, @root, …).
+      const command = expandTags(template, server, new Layout(server), undefined, 'build');
       deploy.log.info(`[local] build: ${command}`);
       await runLocal(command, deploy, 'build');
     }

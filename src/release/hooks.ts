@@ -16,7 +16,7 @@ export async function fireHook(hook: HookName, deploy: Deploy, runs: readonly Se
   if (LOCAL_HOOKS.has(hook)) {
     const server = deploy.selected[0];
     for (const template of server.scripts[hook] ?? []) {
-      const command = expandTags(template, server, new Layout(server), deploy.releaseId);
+      const command = expandTags(template, server, new Layout(server), deploy.releaseId, hook);
       deploy.log.info(`[local] ${hook}: ${command}`);
       await runLocal(command, deploy, hook);
     }
@@ -28,7 +28,7 @@ export async function fireHook(hook: HookName, deploy: Deploy, runs: readonly Se
 /** A server hook's commands, in root, with Attaché's tags expanded (tags.ts). */
 export async function runServerHook(hook: HookName, run: ServerRun, deploy: Deploy): Promise<void> {
   for (const template of run.server.scripts[hook] ?? []) {
-    const command = expandTags(template, run.server, run.layout, deploy.releaseId);
+    const command = expandTags(template, run.server, run.layout, deploy.releaseId, hook);
     run.log.info(`[${run.server.name}] ${hook}: ${command}`);
     await run.target.exec(command, { cwd: run.layout.root, output: 'info', step: hook });
   }

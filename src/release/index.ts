@@ -11,6 +11,7 @@ import { live } from './live';
 import { lock } from './lock';
 import { migrate } from './migrate';
 import { packageStep } from './package';
+import { prepcomposer } from './prepcomposer';
 import { prune } from './prune';
 import { release } from './release';
 import { shared } from './shared';
@@ -36,7 +37,7 @@ export const DEPLOY_PLAN: readonly PlanPart[] = [
   packageStep,
   lock,
   release,
-  { phase: 'deploy', parts: [clone, artifact, { together: [[shared, composer, artisan, migrate], [assets]] }] },
+  { phase: 'deploy', parts: [clone, artifact, { together: [[prepcomposer, shared, composer, artisan, migrate], [assets]] }] },
   live,
   health,
   prune,
@@ -50,5 +51,5 @@ export function stepsOf(parts: readonly PlanPart[]): Step[] {
 
 export const DEPLOY_SERIES: readonly Step[] = stepsOf(DEPLOY_PLAN);
 
-export { artifact, artisan, assets, build, clone, composer, connect, health, live, lock, migrate, packageStep, prune, release, shared, unlock };
+export { artifact, artisan, assets, build, clone, composer, connect, health, live, lock, migrate, packageStep, prepcomposer, prune, release, shared, unlock };
 export type { Deploy, ServerRun, Step } from './context';

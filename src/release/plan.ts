@@ -5,6 +5,7 @@ import { loadConfig, selectServers, validateBranch } from '../config';
 import type { AttacheConfig, ServerConfig } from '../config/types';
 import { AttacheError } from '../errors';
 import { createLogger, registerSecret, type Logger } from '../log';
+import { INSTALL_ENV } from './commands/install';
 
 /** What the gulpfile may say instead of the command line (each wins over its flag). */
 export interface PlanOptions {
@@ -51,11 +52,11 @@ export function makePlan(task: TaskName, options: PlanOptions): Plan {
   const flags = parseFlags(options.argv, task);
   const log = options.logger ?? createLogger({ verbosity: flags.verbose ? 'verbose' : flags.quiet ? 'quiet' : 'normal' });
   const cwd = path.resolve(options.cwd ?? process.cwd());
-  const config = loadConfig(options.config ?? flags.config ?? '.attache.json', { cwd, overrides: options.overrides });
+  const config = readConfig(options, flags, log);
   const selected = selectServers(config, options.server ?? flags.server);
   const branch = options.branch ?? flags.branch;
   if (branch) validateBranch(branch);
-  if (task === 'deploy') checkOneMigratingServer(selected);
+  if (task === 'deploy' || task === 'install') checkOneMigratingServer(selected);
   if (flags.artifact && !selected.some((server) => server.strategy === 'artifact')) {
     throw new AttacheError(`--artifact=${flags.artifact} ships a built artifact, and none of ${selected.map((s) => s.name).join(', ')} has "strategy": "artifact"`, {
       key: 'strategy',
@@ -66,7 +67,8 @@ export function makePlan(task: TaskName, options: PlanOptions): Plan {
     server.secrets.forEach(registerSecret);
     registerSecret(server.ssh.passphrase);
   }
-  const envFile = options.env ?? flags.env;
+  // Attaché's install installs .env.example unless told otherwise.
+  const envFile = options.env ?? flags.env ?? (task === 'install' ? INSTALL_ENV : undefined);
   if (envFile && !existsSync(path.resolve(cwd, envFile))) {
     throw new AttacheError(`the env file ${path.resolve(cwd, envFile)} does not exist`, { hint: '--env names a local file to install as root/.env on a first deploy.' });
   }
@@ -82,6 +84,14 @@ export function makePlan(task: TaskName, options: PlanOptions): Plan {
     log,
     flags,
   };
+}
+
+/** The config file (the gulpfile's, else --config, else .attache.json), its warnings said once. */
+export function readConfig(options: PlanOptions, flags: Flags, log: Logger): AttacheConfig {
+  const cwd = path.resolve(options.cwd ?? process.cwd());
+  const config = loadConfig(options.config ?? flags.config ?? '.attache.json', { cwd, overrides: options.overrides });
+  for (const warning of config.warnings) log.warn(`${path.relative(cwd, config.file) || config.file}: ${warning.key}: ${warning.message}`);
+  return config;
 }
 
 /** Servers share one database: a fleet migrates once, from the server marked for it. */

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { sh } from '../remote/quote';
 import { releaseIdOf, type Step } from './context';
+import { runServerHook } from './hooks';
 
 const CREATED = 'attache:created';
 
@@ -13,10 +14,11 @@ const CREATED = 'attache:created';
 export const shared: Step = {
   name: 'shared',
   description: 'link the shared storage/ and .env into the release (created on the first deploy)',
-  hooks: 'symlinks',
+  // Two hook pairs, in Attaché's order: install (around storage and .env) then symlinks, so fired here.
   async run(run, deploy) {
     const { layout, target, server } = run;
     const id = releaseIdOf(deploy);
+    await runServerHook('before-install', run, deploy);
 
     // First deploy: the release's storage skeleton becomes the shared storage. Later: the clone's copy goes.
     const storage = await target.exec(
@@ -41,8 +43,12 @@ export const shared: Step = {
       }
     }
 
+    await runServerHook('after-install', run, deploy);
+
+    await runServerHook('before-symlinks', run, deploy);
     await target.exec(sh`rm -rf -- ${layout.releaseEnv(id)}`, { step: 'shared' });
     await target.symlink(layout.fromRelease(id, layout.storage), layout.releaseStorage(id));
     await target.symlink(layout.fromRelease(id, layout.env), layout.releaseEnv(id));
+    await runServerHook('after-symlinks', run, deploy);
   },
 };

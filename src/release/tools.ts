@@ -1,19 +1,32 @@
+import path from 'node:path/posix';
 import type { ServerConfig } from '../config/types';
 import { raw, sh, type ShellFragment } from '../remote/quote';
 
 /**
  * The server's tools as command lines: php, composer, artisan. Steps and the hook tags both build
- * their commands from these, so `@composer` in a hook is exactly what the composer step runs.
+ * their commands from these, so `@php @composer` in a hook is exactly what the composer step runs.
  */
 
 export function phpCommand(server: ServerConfig): ShellFragment {
   return raw(sh`${server.php.bin}`);
 }
 
-/** A .phar runs through the configured PHP; anything else is a command on the PATH (or a path). */
+/** Root's own copy of Composer (`composer.local`), whether or not it is there yet. */
+export function localComposerPath(server: ServerConfig): string {
+  return path.join(server.root, server.composer.bin);
+}
+
+/**
+ * `@composer`, as Attaché's composerBin(): the bin itself (a command on the PATH, or a path), or
+ * with `composer.local` root's own copy. It never includes php: Attaché's docs write `@php @composer`.
+ */
+export function composerBin(server: ServerConfig): ShellFragment {
+  return raw(sh`${server.composer.local ? localComposerPath(server) : server.composer.bin}`);
+}
+
+/** What the composer step runs: the bin, or `<php> root/<bin>` for root's own copy (as Attaché). */
 export function composerCommand(server: ServerConfig): ShellFragment {
-  const { bin } = server.composer;
-  return raw(bin.endsWith('.phar') ? sh`${server.php.bin} ${bin}` : sh`${bin}`);
+  return server.composer.local ? raw(sh`${phpCommand(server)} ${localComposerPath(server)}`) : composerBin(server);
 }
 
 /** `<php> <release>/artisan`: artisan of one release, whatever the working directory. */

@@ -1,6 +1,6 @@
 import net from 'node:net';
 import type { Duplex, Readable } from 'node:stream';
-import type { Client, ConnectConfig, ServerHostKeyAlgorithm, SFTPWrapper, Stats } from 'ssh2';
+import type { Client, ClientChannel, ConnectConfig, ServerHostKeyAlgorithm, SFTPWrapper, Stats } from 'ssh2';
 import SftpClient from 'ssh2-sftp-client';
 import { AttacheError } from '../errors';
 import type { Logger } from '../log';
@@ -135,6 +135,16 @@ export class SshSession implements Target {
   /** Starts the first persistent shell in the background (shell-pool.ts warm()). */
   warmUp(): void {
     this.shells.warm();
+  }
+
+  /**
+   * A command on a pseudo-terminal, for a person at a keyboard (the ssh task): the channel, for the
+   * caller to join to its terminal (setWindow on resize; 'exit' gives the status).
+   */
+  interactive(command: string, pty: { term: string; rows: number; cols: number }): Promise<ClientChannel> {
+    return new Promise((resolve, reject) => {
+      this.client.exec(command, { pty: { term: pty.term, rows: pty.rows, cols: pty.cols } }, (error, channel) => (error ? reject(error) : resolve(channel)));
+    });
   }
 
   /** One command on a channel of its own, its input streamed with back-pressure. */

@@ -63,6 +63,8 @@ const withServer = (extra: Record<string, unknown> = {}, top: Record<string, unk
 });
 const loadServer = (extra: Record<string, unknown> = {}, top: Record<string, unknown> = {}) => load(withServer(extra, top)).servers.production;
 
+const DEFAULT_ASSETS = ['public/js', 'public/css', 'public/mix-manifest.json'].map((p) => ({ local: p, remote: p }));
+
 describe('loadConfig: the file', () => {
   it('names the absolute path of a missing file and shows a minimal example', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'attache-config-'));
@@ -136,10 +138,14 @@ describe('loadConfig: servers', () => {
     assert.equal(config.servers.production.port, 2222);
   });
 
-  it('refuses a name used twice, in either form', () => {
+  it('refuses a name used twice in the array form; in the object form keeps the last, as PHP does, with a warning naming the key', () => {
     assert.match(problem({ repository: 'r', servers: [{ name: 'a', ...server() }, { name: 'a', ...server() }] }), /^servers\[1\]: server name "a" is used twice \(first at servers\[0\]\)/);
     const text = '{"repository": "r", "servers": {\n  "a": {"host": "h", "root": "/x"},\n  "a": {"host": "h", "root": "/y"}\n}}';
-    assert.match(problem(text), /^servers\.a: defined twice \(line 3, column 3; first at line 2, column 3\)/);
+    const config = load(text);
+    assert.equal(config.servers.a.root, '/y');
+    assert.equal(config.warnings.length, 1);
+    assert.equal(config.warnings[0].key, 'servers.a');
+    assert.match(config.warnings[0].message, /^defined twice \(line 3, column 3; first at line 2, column 3\): the last one is used, as in Attaché/);
   });
 
   it('refuses an array entry without a name', () => {
@@ -178,13 +184,13 @@ describe('loadConfig: common and overrides', () => {
     const { production, staging } = config.servers;
     assert.deepEqual(production.paths, { releases: 'rel', serve: 'live', storage: '/mnt/storage', env: '.env' });
     assert.deepEqual(staging.paths, { releases: 'rel', serve: 'live', storage: 'shared/storage', env: '.env' });
-    assert.deepEqual(production.composer, { bin: 'composer', dev: true });
+    assert.deepEqual(production.composer, { bin: 'composer', dev: true, local: false, installer: 'https://getcomposer.org/installer' });
     assert.equal(production.user, 'deploy');
     assert.equal(production.branch, 'main');
     assert.equal(staging.user, 'stage');
     assert.equal(staging.branch, 'develop');
-    assert.deepEqual(production.assets, [{ local: 'public/build', remote: 'public/build' }]);
-    assert.deepEqual(staging.assets, [{ local: 'dist', remote: 'dist' }]);
+    assert.deepEqual(production.assets, [...DEFAULT_ASSETS, { local: 'public/build', remote: 'public/build' }]);
+    assert.deepEqual(staging.assets, [...DEFAULT_ASSETS, { local: 'dist', remote: 'dist' }]);
     assert.deepEqual(production.scripts, { 'after-live': ['php artisan queue:restart'], 'before-live': ['php artisan down'] });
     assert.deepEqual(staging.scripts, { 'after-live': ['php artisan queue:restart'] });
   });
@@ -231,7 +237,7 @@ describe('loadConfig: defaults', () => {
       branch: 'master',
       paths: { releases: 'releases', serve: 'live', storage: 'storage', env: '.env' },
       php: { bin: 'php' },
-      composer: { bin: 'composer', dev: false },
+      composer: { bin: 'composer', dev: false, local: false, installer: 'https://getcomposer.org/installer' },
       assets: [
         { local: 'public/js', remote: 'public/js' },
         { local: 'public/css', remote: 'public/css' },
@@ -266,7 +272,7 @@ describe('loadConfig: defaults', () => {
     assert.equal(s.branch, 'release/2.0');
     assert.deepEqual(s.paths, { releases: 'r', serve: 'current', storage: '/srv/shared/storage', env: 'shared/.env' });
     assert.deepEqual(s.php, { bin: '/usr/bin/php8.3' });
-    assert.deepEqual(s.composer, { bin: 'composer2', dev: true });
+    assert.deepEqual(s.composer, { bin: 'composer2', dev: true, local: false, installer: 'https://getcomposer.org/installer' });
     assert.equal(s.migrate, true);
     assert.equal(s.keep, 2);
   });
@@ -288,8 +294,13 @@ describe('loadConfig: defaults', () => {
     assert.equal(config.default, 'web');
   });
 
-  it('accepts unknown keys that are not near a known one (other tools may share the file)', () => {
-    assert.equal(loadServer({ notes: 'x', deployedBy: 'me' }, { $schema: 'x', comment: 'y' }).host, 'example.com');
+  it('refuses unknown keys, listing the keys valid at that place; $schema is allowed', () => {
+    assert.equal(loadServer({}, { $schema: 'x' }).host, 'example.com');
+    const e = failure(withServer({ notes: 'x' }, { comment: 'y' }));
+    assert.match(e.message, /comment: unknown key "comment"\. Valid keys here: repository, servers, default, common, groups, secrets, \$schema/);
+    assert.match(e.message, /servers\.production\.notes: unknown key "notes"\. Valid keys here: name, host, port, user, root, repository, branch, paths, php, composer, assets, migrate, scripts,/);
+    assert.match(problem(withServer({ migrations: true })), /^servers\.production\.migrations: unknown key "migrations"\. Valid keys here: .*\bmigrate\b/);
+    assert.match(problem(withServer({ composer: { lokal: true } })), /^servers\.production\.composer\.lokal: unknown key "lokal": did you mean "local"\? Valid keys here: bin, dev, local, installer$/);
   });
 });
 
@@ -298,6 +309,7 @@ describe('loadConfig: assets', () => {
 
   it("reads Attaché's object form { local: remote }", () => {
     assert.deepEqual(loadServer({ assets: { 'public/build': 'public/build', 'dist/app.js': 'public/js/app.js' } }).assets, [
+      ...DEFAULT_ASSETS,
       { local: 'public/build', remote: 'public/build' },
       { local: 'dist/app.js', remote: 'public/js/app.js' },
     ]);
@@ -305,6 +317,7 @@ describe('loadConfig: assets', () => {
 
   it('reads an array of paths (the same on both sides)', () => {
     assert.deepEqual(loadServer({ assets: ['public/build', 'public/manifest.json'] }).assets, [
+      ...DEFAULT_ASSETS,
       { local: 'public/build', remote: 'public/build' },
       { local: 'public/manifest.json', remote: 'public/manifest.json' },
     ]);
@@ -312,6 +325,7 @@ describe('loadConfig: assets', () => {
 
   it('reads an array of { local, remote }, and { local } alone as the same path', () => {
     assert.deepEqual(loadServer({ assets: [{ local: 'dist', remote: 'public/dist' }, { local: 'public/img' }] }).assets, [
+      ...DEFAULT_ASSETS,
       { local: 'dist', remote: 'public/dist' },
       { local: 'public/img', remote: 'public/img' },
     ]);
@@ -319,16 +333,18 @@ describe('loadConfig: assets', () => {
 
   it('normalises remote paths: backslashes, "./", trailing slashes, harmless ".."', () => {
     assert.deepEqual(loadServer({ assets: { 'public\\js': 'public\\js\\', './x': './public/x', y: 'a/../public/y' } }).assets, [
+      ...DEFAULT_ASSETS.slice(1),
       { local: 'public\\js', remote: 'public/js' },
       { local: './x', remote: 'public/x' },
       { local: 'y', remote: 'public/y' },
     ]);
   });
 
-  it('accepts no assets at all', () => {
-    assert.deepEqual(loadServer({ assets: [] }).assets, []);
-    assert.deepEqual(loadServer({ assets: {} }).assets, []);
+  it('keeps the defaults for an empty list, and drops one mapped to false or null', () => {
+    assert.deepEqual(loadServer({ assets: [] }).assets, DEFAULT_ASSETS);
+    assert.deepEqual(loadServer({ assets: {} }).assets, DEFAULT_ASSETS);
     assert.deepEqual(loadServer().assets[0], defaults);
+    assert.deepEqual(loadServer({ assets: { 'public/js': false, 'public/css': null, 'public/mix-manifest.json': false } }).assets, []);
   });
 
   for (const remote of ['../x', '/etc', 'a/../../b', '..\\x', 'public\\..\\..\\x', '..', '.', './', '\\etc']) {
@@ -469,7 +485,11 @@ describe('loadConfig: mistakes', () => {
     assert.equal(loadServer({ paths: { storage: '/srv/shared/../storage' } }).paths.storage, '/srv/storage');
   });
 
-  for (const port of [0, 65536, -1, 22.5, '22']) {
+  it('reads a port written as a string of digits, as Attaché casts it', () => {
+    assert.equal(loadServer({ port: '2222' }).port, 2222);
+  });
+
+  for (const port of [0, 65536, -1, 22.5, '22x', '', ' 22', '0', '99999']) {
     it(`refuses the port ${JSON.stringify(port)}`, () => {
       assert.match(problem(withServer({ port })), /^servers\.production\.port: expected a port number \(a whole number from 1 to 65535\), got /);
     });
@@ -529,12 +549,12 @@ describe('loadConfig: mistakes', () => {
   });
 
   it('refuses misspelt keys with "did you mean", in servers, common, nested objects and the top level', () => {
-    assert.equal(problem({ reposotory: 'r', servers: { production: server() }, repository: 'r' }), 'reposotory: unknown key "reposotory": did you mean "repository"?');
-    assert.equal(problem(withServer({ brach: 'main' })), 'servers.production.brach: unknown key "brach": did you mean "branch"?');
-    assert.equal(problem(withServer({ hots: 'x' })), 'servers.production.hots: unknown key "hots": did you mean "host"?');
-    assert.equal(problem(withServer({}, { common: { migrat: true } })), 'common.migrat: unknown key "migrat": did you mean "migrate"?');
-    assert.equal(problem(withServer({ paths: { relases: 'r' } })), 'servers.production.paths.relases: unknown key "relases": did you mean "releases"?');
-    assert.equal(problem(withServer({}, { sevrers: {} })), 'sevrers: unknown key "sevrers": did you mean "servers"?');
+    assert.match(problem({ reposotory: 'r', servers: { production: server() }, repository: 'r' }), /^reposotory: unknown key "reposotory": did you mean "repository"\? Valid keys here: /);
+    assert.match(problem(withServer({ brach: 'main' })), /^servers\.production\.brach: unknown key "brach": did you mean "branch"\? Valid keys here: /);
+    assert.match(problem(withServer({ hots: 'x' })), /^servers\.production\.hots: unknown key "hots": did you mean "host"\? Valid keys here: /);
+    assert.match(problem(withServer({}, { common: { migrat: true } })), /^common\.migrat: unknown key "migrat": did you mean "migrate"\? Valid keys here: /);
+    assert.match(problem(withServer({ paths: { relases: 'r' } })), /^servers\.production\.paths\.relases: unknown key "relases": did you mean "releases"\? Valid keys here: /);
+    assert.match(problem(withServer({}, { sevrers: {} })), /^sevrers: unknown key "sevrers": did you mean "servers"\? Valid keys here: /);
   });
 
   it('refuses a group member or default that is not a server, with "did you mean"', () => {
@@ -676,7 +696,7 @@ describe('parseFlags', () => {
   });
 
   it('refuses a flag of ours that the task does not take, naming the tasks that do', () => {
-    assert.throws(() => parseFlags(argv('--release=20261126203000'), 'deploy'), /--release is not a flag of deploy \(it is one of activate\)/);
+    assert.throws(() => parseFlags(argv('--release=20261126203000'), 'deploy'), /--release is not a flag of deploy \(it is one of activate, delete\)/);
     assert.equal(parseFlags(argv('--release=latest'), 'activate').release, 'latest');
     assert.equal(parseFlags(argv('--count=3'), 'prune').count, 3);
   });

@@ -44,19 +44,19 @@ describe('releasesToPrune', () => {
 });
 
 describe('hook tags', () => {
-  const server = { name: 'web', root: "/srv/my app's", paths: { releases: 'releases', serve: 'live', storage: 'storage', env: '.env' }, php: { bin: 'php8.3' }, composer: { bin: 'composer.phar', dev: false } } as ServerConfig;
+  const server = { name: 'web', root: "/srv/my app's", paths: { releases: 'releases', serve: 'live', storage: 'storage', env: '.env' }, php: { bin: 'php8.3' }, composer: { bin: 'composer.phar', dev: false, local: false, installer: 'https://getcomposer.org/installer' } } as ServerConfig;
   const layout = new Layout(server);
 
   it('expand to quoted values, braced or bare, and leave unknown @words alone', () => {
     assert.equal(expandTags('cd @root && @php -v', server, layout, '20261126120000'), `cd '/srv/my app'\\''s' && php8.3 -v`);
     assert.equal(expandTags('{{ @artisan }} migrate', server, layout, '20261126120000'), `php8.3 '/srv/my app'\\''s/releases/20261126120000/artisan' migrate`);
     assert.equal(expandTags('ls @path:storage', server, layout, 'x'), `ls '/srv/my app'\\''s/storage'`);
-    assert.equal(expandTags('@composer install', server, layout, 'x'), 'php8.3 composer.phar install', 'a .phar runs through php');
+    assert.equal(expandTags('@php @composer install', server, layout, 'x'), 'php8.3 composer.phar install', '@composer is the bin itself, as in Attaché');
     assert.equal(expandTags('mail ops@example.com', server, layout, 'x'), 'mail ops@example.com');
   });
 
   it('refuse a release tag before the release exists, and an unknown braced tag', () => {
     assert.throws(() => expandTags('echo @release', server, layout), /uses a release tag before the release exists/);
-    assert.throws(() => expandTags('{{ @nope }}', server, layout, 'x'), /unknown script tag @nope/);
+    assert.throws(() => expandTags('{{ @nope }}', server, layout, 'x'), /unknown tag "@nope"/);
   });
 });
