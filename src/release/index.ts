@@ -9,8 +9,11 @@ import { health } from './health';
 import { live } from './live';
 import { lock } from './lock';
 import { migrate } from './migrate';
+import { optimize } from './optimize';
+import { permissions } from './permissions';
 import { prune } from './prune';
 import { release } from './release';
+import { restart } from './restart';
 import { shared } from './shared';
 import { unlock } from './unlock';
 
@@ -22,16 +25,18 @@ export type PlanPart = Step | { together: Step[][] } | { phase: HookStem; parts:
  * without touching what is served; the asset upload needs only the clone, so it runs beside
  * shared → composer → artisan → migrate; Attaché's "deploy" phase (before-deploy … after-deploy)
  * spans clone through migrate; `live` is the one moment the site changes; once `health` passes
- * the deploy is committed and a failure no longer swaps back.
+ * the deploy is committed and a failure no longer swaps back. `optimize` builds Laravel's caches
+ * before migrate and the swap (a broken config fails first); `restart` runs once the swap is healthy.
  */
 export const DEPLOY_PLAN: readonly PlanPart[] = [
   build,
   connect,
   lock,
   release,
-  { phase: 'deploy', parts: [clone, { together: [[shared, composer, artisan, migrate], [assets]] }] },
+  { phase: 'deploy', parts: [clone, { together: [[shared, permissions, composer, artisan, optimize, migrate], [assets]] }] },
   live,
   health,
+  restart,
   prune,
   unlock,
 ];
@@ -43,5 +48,5 @@ export function stepsOf(parts: readonly PlanPart[]): Step[] {
 
 export const DEPLOY_SERIES: readonly Step[] = stepsOf(DEPLOY_PLAN);
 
-export { artisan, assets, build, clone, composer, connect, health, live, lock, migrate, prune, release, shared, unlock };
+export { artisan, assets, build, clone, composer, connect, health, live, lock, migrate, optimize, permissions, prune, release, restart, shared, unlock };
 export type { Deploy, ServerRun, Step } from './context';

@@ -2,13 +2,14 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { sh } from '../remote/quote';
 import { releaseIdOf, type Step } from './context';
+import { linkSharedPaths } from './shared-paths';
 
 const CREATED = 'attache:created';
 
 /**
  * Shared storage and .env, outside the releases. On the first deploy the release's storage
  * becomes root/storage and a local env file (--env=) becomes root/.env; later deploys never touch
- * them. Both are then linked into the release.
+ * them. Both are then linked into the release, and so are the paths of `"shared"` (shared-paths.ts).
  */
 export const shared: Step = {
   name: 'shared',
@@ -32,7 +33,8 @@ export const shared: Step = {
     if (!(await target.lstat(layout.env))) {
       const local = deploy.envFile ? readFileSync(path.resolve(deploy.cwd, deploy.envFile)) : undefined;
       if (local) {
-        await target.writeFile(layout.env, local, 0o600);
+        // 0640: readable by the deploy user's group, which the web server may be in (webUser adds an ACL).
+        await target.writeFile(layout.env, local, 0o640);
         run.undo.push('shared', `remove ${layout.env}, which this deploy created`, () => target.unlink(layout.env));
         run.log.info(`[${server.name}] created ${layout.env} from ${deploy.envFile}`);
       } else {
@@ -43,5 +45,6 @@ export const shared: Step = {
     await target.exec(sh`rm -rf -- ${layout.releaseEnv(id)}`, { step: 'shared' });
     await target.symlink(layout.fromRelease(id, layout.storage), layout.releaseStorage(id));
     await target.symlink(layout.fromRelease(id, layout.env), layout.releaseEnv(id));
+    await linkSharedPaths(run, id);
   },
 };

@@ -160,7 +160,7 @@ for (const kind of ['sshd', 'local'] as TargetKind[]) {
         const { lines } = await site.run('deploy', ['--env=production.env']); // relative to the project directory
         const env = path.join(site.root, '.env');
         assert.equal(readFileSync(env, 'utf8'), first);
-        assert.equal(statSync(env).mode & 0o777, 0o600);
+        assert.equal(statSync(env).mode & 0o777, 0o640);
         assert.equal(readFileSync(path.join(site.release(site.liveId()!), '.env'), 'utf8'), first, 'the release reads it through its link');
         assert.ok(!lines.some((line) => line.includes('does not exist')), lines.join('\n'));
         const inode = statSync(env).ino;
@@ -170,7 +170,7 @@ for (const kind of ['sshd', 'local'] as TargetKind[]) {
         assert.equal(site.releases().length, 2);
         assert.equal(readFileSync(env, 'utf8'), first, 'root/.env is not overwritten');
         assert.equal(statSync(env).ino, inode);
-        assert.equal(statSync(env).mode & 0o777, 0o600);
+        assert.equal(statSync(env).mode & 0o777, 0o640);
         assert.equal(readFileSync(path.join(site.release(site.liveId()!), '.env'), 'utf8'), first);
       });
     });

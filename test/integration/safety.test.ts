@@ -256,7 +256,7 @@ for (const kind of ['sshd', 'local'] as TargetKind[]) {
       ids.push(site.liveId()!);
       const stat = statSync(envPath());
       env = { contents: readFileSync(envPath()), mode: stat.mode & 0o777, ino: stat.ino };
-      assert.equal(env.mode, 0o600);
+      assert.equal(env.mode, 0o640);
       data.write('first');
       check('after the first deploy');
     });

@@ -244,6 +244,10 @@ describe('loadConfig: defaults', () => {
       ssh: {},
       secrets: [],
       skip: [],
+      shared: { dirs: [], files: [] },
+      writable: [],
+      optimize: false,
+      restart: [],
     });
   });
 
