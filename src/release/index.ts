@@ -9,6 +9,7 @@ import { health } from './health';
 import { live } from './live';
 import { lock } from './lock';
 import { migrate } from './migrate';
+import { opcache } from './opcache';
 import { optimize } from './optimize';
 import { permissions } from './permissions';
 import { prune } from './prune';
@@ -35,6 +36,7 @@ export const DEPLOY_PLAN: readonly PlanPart[] = [
   release,
   { phase: 'deploy', parts: [clone, { together: [[shared, permissions, composer, artisan, optimize, migrate], [assets]] }] },
   live,
+  opcache,
   health,
   restart,
   prune,
@@ -48,5 +50,5 @@ export function stepsOf(parts: readonly PlanPart[]): Step[] {
 
 export const DEPLOY_SERIES: readonly Step[] = stepsOf(DEPLOY_PLAN);
 
-export { artisan, assets, build, clone, composer, connect, health, live, lock, migrate, optimize, permissions, prune, release, restart, shared, unlock };
+export { artisan, assets, build, clone, composer, connect, health, live, lock, migrate, opcache, optimize, permissions, prune, release, restart, shared, unlock };
 export type { Deploy, ServerRun, Step } from './context';
