@@ -12,7 +12,7 @@ import { httpGet, startWeb, type WebServer } from '../support/web';
  * ($document_root, the wrong way). A release-aware health check ("@release") catches the old code
  * being served: live is swapped back and the message names the causes. With "opcache": { "fpm" }
  * the pool's OPcache is reset over FastCGI through the SSH connection right after the swap, and
- * every request after it shows the new release.
+ * every request after it shows the new release: over a unix socket or TCP, through SSH or locally.
  */
 
 describe('OPcache without revalidation behind a symlinked document root', () => {
@@ -81,3 +81,34 @@ describe('OPcache without revalidation behind a symlinked document root', () => 
     assert.deepEqual(readdirSync(site.root).filter((name) => name.includes('opcache')), [], 'the reset script is removed');
   });
 });
+
+for (const [kind, tcp] of [['sshd', true], ['local', false]] as const) {
+  describe(`the OPcache reset over ${tcp ? 'TCP (host:port)' : 'a unix socket'}, on the ${kind} target`, () => {
+    let stopTarget = async () => {};
+    let site: Site;
+    let web: WebServer;
+    before(async () => {
+      const started = await startTarget(kind);
+      stopTarget = started.stop;
+      site = createSite({ target: started.target });
+      web = await startWeb({ root: site.root, opcacheNoRevalidate: true, symlinkedPath: true, fpmTcp: tcp });
+      const config = JSON.parse(readFileSync(site.configFile, 'utf8'));
+      Object.assign(config.servers.production, { opcache: { fpm: web.socket }, healthcheck: { url: web.url + '/', header: 'X-Release: @release', timeout: 3, retries: 2 } });
+      writeFileSync(site.configFile, JSON.stringify(config, null, 4) + '\n');
+    });
+    after(async () => {
+      await web?.stop();
+      await stopTarget();
+    });
+
+    it('a redeploy passes the release-aware health check and every request shows the new release', async () => {
+      await site.run('deploy');
+      for (let i = 0; i < 8; i++) await httpGet(web.url + '/');
+      commitChange(site.repo.work, site.repo.bare, 'app/Version.php', '<?php // two\n');
+      const { lines } = await site.run('deploy');
+      const id = site.liveId()!;
+      assert.ok(lines.some((line) => line.includes(`OPcache reset through php-fpm at ${web.socket}`)), lines.join('\n'));
+      for (let i = 0; i < 12; i++) assert.equal((await httpGet(web.url + '/')).headers['x-release'], id, `request ${i + 1} after the swap`);
+    });
+  });
+}

@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { copyFileSync, existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
+import net from 'node:net';
 import path from 'node:path';
 import { tempDir } from './fixtures';
 import { freePort } from './sshd';
@@ -31,7 +32,7 @@ export interface WebServer {
   fpmPid: number;
   /** The temp dir with the configs and logs (nginx-error.log, php-fpm.log); stop() removes it. */
   dir: string;
-  /** php-fpm's unix socket (what `"opcache": { "fpm": … }` names). */
+  /** php-fpm's address as `"opcache": { "fpm": … }` names it: its unix socket, or 127.0.0.1:<port> with fpmTcp. */
   socket: string;
   /** Both logs, for a failing assertion's message. */
   logs(): string;
@@ -54,6 +55,8 @@ export interface WebOptions {
   opcacheNoRevalidate?: boolean;
   /** Pass the symlinked path ($document_root) to PHP instead of site.conf's $realpath_root: the wrong way. */
   symlinkedPath?: boolean;
+  /** php-fpm listens on 127.0.0.1:<free port> instead of a unix socket. */
+  fpmTcp?: boolean;
 }
 
 export async function startWeb(options: WebOptions): Promise<WebServer> {
@@ -63,7 +66,7 @@ export async function startWeb(options: WebOptions): Promise<WebServer> {
   }
   const dir = tempDir('attache-web-');
   const port = await freePort();
-  const socket = path.join(dir, 'php-fpm.sock');
+  const socket = options.fpmTcp ? `127.0.0.1:${await freePort()}` : path.join(dir, 'php-fpm.sock');
 
   writeFileSync(
     path.join(dir, 'php-fpm.conf'),
@@ -89,7 +92,7 @@ export async function startWeb(options: WebOptions): Promise<WebServer> {
   let site = readFileSync(SITE_CONF, 'utf8')
     .replaceAll('{{listen}}', `127.0.0.1:${port}`)
     .replaceAll('{{root}}', path.resolve(options.root))
-    .replaceAll('{{fastcgi_pass}}', `unix:${socket}`);
+    .replaceAll('{{fastcgi_pass}}', options.fpmTcp ? socket : `unix:${socket}`);
   if (options.symlinkedPath) site = site.replaceAll('$realpath_root', '$document_root');
   writeFileSync(path.join(dir, 'site.conf'), site);
   const errorLog = path.join(dir, 'nginx-error.log');
@@ -128,13 +131,22 @@ export async function startWeb(options: WebOptions): Promise<WebServer> {
   };
   const url = `http://127.0.0.1:${port}`;
   try {
-    await waitUntil(() => existsSync(socket), 'php-fpm to create its socket', [fpmChild], dir);
+    await waitUntil(() => (options.fpmTcp ? listening(socket) : existsSync(socket)), 'php-fpm to create its socket', [fpmChild], dir);
     await waitUntil(async () => (await httpGet(url).catch(() => undefined)) !== undefined, 'nginx to answer', [fpmChild, nginxChild], dir);
   } catch (error) {
     await stop();
     throw error;
   }
   return { url, port, nginxPid: nginxChild.pid as number, fpmPid: fpmChild.pid as number, dir, socket, logs: () => logs(dir), stop };
+}
+
+function listening(address: string): Promise<boolean> {
+  const [host, port] = address.split(':');
+  return new Promise((resolve) => {
+    const probe = net.connect(Number(port), host);
+    probe.once('connect', () => (probe.destroy(), resolve(true)));
+    probe.once('error', () => resolve(false));
+  });
 }
 
 /** A GET on a fresh connection (no keep-alive pool to hold the servers or the test open). */
