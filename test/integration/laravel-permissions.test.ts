@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { chmodSync, existsSync, lstatSync, readFileSync, readlinkSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, lstatSync, readdirSync, readFileSync, readlinkSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { commitChange } from '../support/fixtures';
@@ -146,5 +146,54 @@ describe('permissions for php-fpm as www-data and a non-root deploy user', () =>
       assert.equal(s.site.liveId(), before);
       assert.equal((await probe(s.web)).status, 200);
     });
+  });
+});
+
+describe('"webUser" where setfacl is missing: the web user\'s group, setgid directories', () => {
+  let home: ReturnType<typeof createHome>;
+  let sshd: SshServer;
+  let s: Setup;
+
+  before(async () => {
+    home = createHome();
+    // ~/.ssh/environment sets the deploy user's PATH: every tool of /usr/bin but setfacl.
+    sshd = await startSshd(home, { config: ['PermitUserEnvironment yes'] });
+    trust(home, sshd);
+    s = await setUp(sshd, home, 'attache-noacl', { webUser: WEB_USER }, () => WEB_USER);
+    const bin = userDirectory(s.user, 'bin');
+    for (const name of readdirSync('/usr/bin')) if (name !== 'setfacl') symlinkSync(path.join('/usr/bin', name), path.join(bin, name));
+    const environment = path.join(s.user.home, '.ssh', 'environment');
+    writeFileSync(environment, `PATH=${bin}:/usr/sbin:/sbin\n`, { mode: 0o600 });
+    chownSync(environment, s.user.uid, s.user.gid);
+    // What the fallback needs of the administrator: the deploy user in the web user's group.
+    execFileSync('usermod', ['-aG', WEB_USER, s.user.name]);
+  });
+  after(async () => {
+    await s?.web.stop();
+    s?.user.remove();
+    await sshd?.stop();
+  });
+
+  it('a first deploy and a redeploy: storage and .env belong to www-data\'s group, directories setgid; requests read .env and write storage', async () => {
+    writeFileSync(path.join(s.site.cwd, 'production.env'), 'APP_NAME=NoAcl\nPROBE=from-the-web-group\n');
+    const { lines } = await s.site.run('deploy', ['--env=production.env']);
+    assert.ok(lines.some((line) => line.includes("setfacl is not installed: sharing www-data's group instead")), lines.join('\n'));
+    const webGid = Number(execFileSync('id', ['-g', WEB_USER], { encoding: 'utf8' }));
+    const env = statSync(path.join(s.site.root, '.env'));
+    assert.deepEqual([env.gid, env.mode & 0o777], [webGid, 0o640]);
+    const logs = statSync(path.join(s.site.root, 'storage/logs'));
+    assert.equal(logs.gid, webGid);
+    assert.equal(logs.mode & 0o2070, 0o2070, 'group rwx and setgid');
+    for (const round of ['first deploy', 'redeploy']) {
+      if (round === 'redeploy') {
+        commitChange(s.site.repo.work, s.site.repo.bare, 'app/Version.php', '<?php // noacl\n');
+        await s.site.run('deploy');
+      }
+      const answer = await probe(s.web);
+      assert.equal(answer.status, 200, `${round}: ${answer.body}${s.web.logs()}`);
+      assert.match(answer.body, /^env: from-the-web-group$/m);
+      assert.match(answer.body, new RegExp(`^release: ${s.site.liveId()}$`, 'm'));
+    }
+    assert.equal(readFileSync(path.join(s.site.root, 'storage/logs/web.log'), 'utf8'), 'request\nrequest\n');
   });
 });
