@@ -6,7 +6,8 @@ import { releaseIdOf, type ServerRun, type Step } from './context';
 const BOOTSTRAP_CACHE = 'bootstrap/cache';
 
 /**
- * Makes the paths the web server writes (the shared storage, bootstrap/cache, `"writable"`)
+ * Makes the paths the web server writes (the shared storage: on the deploy that creates it, or every
+ * deploy with webUser; bootstrap/cache and `"writable"` in the new release)
  * writable for it, and .env readable by it, on every deploy (new releases need it; re-applying to
  * the shared paths keeps what someone changed by hand from drifting). With `"webUser"`: ACLs with
  * setfacl (default entries too, so files created later inherit them), or, where setfacl is
@@ -19,13 +20,24 @@ export const permissions: Step = {
   async run(run, deploy) {
     const { layout, target, server } = run;
     const id = releaseIdOf(deploy);
-    const paths = [layout.storage];
+    // The shared storage only when this deploy created it, or with webUser (ACLs, added on purpose): a
+    // failed redeploy must leave storage as it was, modes included.
+    const createdStorage = run.undo.pending().includes(`remove ${layout.storage}, which this deploy created`);
+    const paths = createdStorage || server.webUser !== undefined ? [layout.storage] : [];
     if (deploy.dryRun || (await target.lstat(layout.inRelease(id, BOOTSTRAP_CACHE)))) paths.push(layout.inRelease(id, BOOTSTRAP_CACHE));
     for (const p of server.writable) {
       await target.exec(sh`mkdir -p -- ${layout.inRelease(id, p)}`, { step: 'permissions' });
       paths.push(layout.inRelease(id, p));
     }
     const web = server.webUser;
+    // Without webUser this is a courtesy: a machine without these tools (the demo's PATH) is left as it is.
+    if (web === undefined && !deploy.dryRun) {
+      const tools = await target.exec('command -v id find chmod readlink >/dev/null', { check: false, step: 'permissions', readOnly: true });
+      if (tools.code !== 0) {
+        run.log.debug(`[${server.name}] id, find, chmod or readlink is missing: storage and bootstrap/cache left as they are`);
+        return;
+      }
+    }
     const acl = web !== undefined && (await hasSetfacl(run));
     // Only what the deploy user owns: files the web server created (logs, caches) are already its own.
     const me = (await target.exec('id -un', { step: 'permissions', readOnly: true })).stdout.trim() || 'root';

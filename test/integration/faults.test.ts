@@ -28,6 +28,8 @@ const MB = 1024 * 1024;
 const LOCK_REFUSAL = /^server "production", step "lock", remote path \S*\.attache-lock: another deploy holds the lock: /m;
 /** The example app's artisan appends to storage/logs/artisan.log: the app writing its shared storage, not the deploy tool. */
 const APP_LOG = 'logs/artisan.log';
+/** Its second log (one line per call, naming the release and what live pointed at), as much the app's own. */
+const APP_CALLS_LOG = 'logs/artisan-calls.log';
 
 interface Snapshot {
   live: string | null;
@@ -65,6 +67,7 @@ function snapshot(root: string): Snapshot {
   const storage = tree(path.join(root, 'storage'));
   const appLogFile = path.join(root, 'storage', APP_LOG);
   delete storage[APP_LOG];
+  delete storage[APP_CALLS_LOG];
   return {
     live: exists(path.join(root, 'live')) ? readlinkSync(path.join(root, 'live')) : null,
     storage,
