@@ -62,6 +62,14 @@ export interface HealthCheck {
   timeout: number;
   /** Attempts before giving up (default 3). */
   retries: number;
+  /** Ours (issue 14): a response header that must be present, `Name: value`; `value` may use @release. */
+  header?: { name: string; value: string };
+}
+
+/** Ours (issue 14): paths shared between releases beyond storage and .env, relative to the release. */
+export interface SharedPaths {
+  dirs: string[];
+  files: string[];
 }
 
 export interface ServerConfig {
@@ -100,6 +108,19 @@ export interface ServerConfig {
   skip: SkippableStep[];
   /** Ours: how the release tree is made: "clone" on the server (Attaché's), or "artifact", built here and sent. */
   strategy: ReleaseStrategy;
+  // --- Ours (issue 14: verified activation for Laravel). Validated in validate.ts, laravelKeys().
+  /** Extra shared directories and files, linked into every release (default none). */
+  shared: SharedPaths;
+  /** The web server's user: the writable paths become writable for it, .env readable by it. */
+  webUser?: string;
+  /** Paths inside the release the web server writes, besides storage and bootstrap/cache. */
+  writable: string[];
+  /** `artisan optimize` (and the caches it does not cover) in the new release before the swap. */
+  optimize: boolean;
+  /** artisan commands run in the new release once it is live and healthy (queue:restart, …). */
+  restart: string[];
+  /** Reset the php-fpm pool's OPcache right after the swap, over FastCGI to this socket path or host:port. */
+  opcache?: { fpm: string };
 }
 
 export type ReleaseStrategy = 'clone' | 'artifact';

@@ -51,12 +51,21 @@ export const SERVER_KEYS = [
   'ssh',
   'passphrase',
   ...SSH_KEYS,
+  // Ours, issue 14 (laravelKeys below).
+  'shared',
+  'webUser',
+  'writable',
+  'optimize',
+  'restart',
+  'opcache',
 ];
 
 const NESTED_KEYS: Record<string, readonly string[]> = {
   php: ['bin'],
   composer: ['bin', 'dev', 'local', 'installer'],
-  healthcheck: ['url', 'status', 'contains', 'timeout', 'retries'],
+  healthcheck: ['url', 'status', 'contains', 'header', 'timeout', 'retries'],
+  shared: ['dirs', 'files'],
+  opcache: ['fpm'],
   ssh: [...SSH_KEYS, 'passphrase'],
 };
 
@@ -234,12 +243,46 @@ export function validateServer(server: MergedServer, problems: Problem[], warnin
     secrets: strings(['secrets'], 'an array of strings') ?? [],
     skip: skip(),
     strategy: strategy(),
+    ...laravelKeys(),
   };
 
   function strategy(): ReleaseStrategy {
     const value = get(['strategy']);
     if (value === undefined || value === 'clone' || value === 'artifact') return (value as ReleaseStrategy | undefined) ?? 'clone';
     return expected(['strategy'], '"clone" (git and composer on the server) or "artifact" (built here, sent as files)', value), 'clone';
+  }
+
+  /** Issue 14's keys: shared paths, webUser/writable, optimize, restart, opcache. */
+  function laravelKeys(): Pick<ServerConfig, 'shared' | 'writable' | 'optimize' | 'restart'> & Partial<Pick<ServerConfig, 'webUser' | 'opcache'>> {
+    object(['shared']);
+    const inRelease = (keys: readonly Segment[]) => assetRemote(text(keys, 'a path inside the release', remoteProblem) ?? '');
+    const list = (keys: readonly Segment[]) => (strings(keys, 'an array of paths inside the release') ?? []).map((_, i) => inRelease([...keys, i]));
+    const dirs = list(['shared', 'dirs']);
+    const files = list(['shared', 'files']);
+    // Never nested: one shared path inside another (or inside storage, or .env) would be linked twice.
+    const claimed: Array<[string, readonly Segment[]]> = [['storage', []], ['.env', []]];
+    [...dirs.map((p, i) => [p, ['shared', 'dirs', i]] as const), ...files.map((p, i) => [p, ['shared', 'files', i]] as const)].forEach(([p, keys]) => {
+      if (p === '') return;
+      const clash = claimed.find(([other]) => p === other || p.startsWith(other + '/') || other.startsWith(p + '/'));
+      if (clash) report(keys, `expected a shared path that is not inside another one, got ${JSON.stringify(p)}, which overlaps ${clash[1].length ? `shared ${JSON.stringify(clash[0])}` : `the shared ${clash[0]}`}`);
+      else claimed.push([p, keys]);
+    });
+    const webUser = text(['webUser'], 'a user name on the server, e.g. "www-data"', (s) => (/^[A-Za-z_][A-Za-z0-9_.-]*\$?$/.test(s) ? undefined : 'a user name has letters, digits, "_", "." and "-" only'));
+    const restart = strings(['restart'], 'an array of artisan commands, e.g. ["queue:restart"]') ?? [];
+    restart.forEach((command, i) => {
+      if (command.startsWith('-')) report(['restart', i], `expected an artisan command, got ${JSON.stringify(command)}: it starts with "-"`);
+      else if (controlProblem(command)) report(['restart', i], `expected an artisan command, got ${JSON.stringify(command)}: ${controlProblem(command)}`);
+    });
+    object(['opcache']);
+    const fpm = get(['opcache']) === undefined ? undefined : required(['opcache', 'fpm'], 'php-fpm\'s socket path (e.g. "/run/php/php8.2-fpm.sock") or host:port', fpmProblem);
+    return {
+      shared: { dirs, files },
+      ...(webUser !== undefined && { webUser }),
+      writable: list(['writable']),
+      optimize: bool(['optimize'], false),
+      restart,
+      ...(fpm !== undefined && { opcache: { fpm } }),
+    };
   }
 
   function skip(): SkippableStep[] {
@@ -375,11 +418,17 @@ export function validateServer(server: MergedServer, problems: Problem[], warnin
     if (!isObject(value)) return expected(['healthcheck'], 'a URL or { "url": …, "status": …, "contains": …, "timeout": …, "retries": … }', value), {};
     const url = required(['healthcheck', 'url'], 'an http:// or https:// URL', urlProblem);
     const contains = text(['healthcheck', 'contains'], 'text the response body must contain');
+    const headerText = text(['healthcheck', 'header'], 'a response header, "Name: value" (the value may use @release)', (s) =>
+      /^[!#$%&'*+.^_`|~0-9A-Za-z-]+:\s*\S/.test(s) ? undefined : 'it is not "Name: value"',
+    );
+    const colon = headerText?.indexOf(':') ?? -1;
+    const header = headerText !== undefined && colon > 0 ? { name: headerText.slice(0, colon).trim(), value: headerText.slice(colon + 1).trim() } : undefined;
     return {
       healthcheck: {
         url,
         status: number(['healthcheck', 'status'], 'an HTTP status code (100 to 599)', (n) => Number.isInteger(n) && n >= 100 && n <= 599) ?? 200,
         ...(contains !== undefined && { contains }),
+        ...(header !== undefined && { header }),
         timeout: number(['healthcheck', 'timeout'], 'a positive number of seconds', (n) => Number.isFinite(n) && n > 0) ?? 5,
         retries: number(['healthcheck', 'retries'], 'a whole number of attempts, at least 1', (n) => Number.isInteger(n) && n >= 1) ?? 3,
       },
@@ -460,6 +509,15 @@ function remoteProblem(p: string): string | undefined {
   if (hasDotDot(normal)) return 'it leaves the release directory ("..")';
   if (normal === '.') return 'it names the release directory itself';
   return controlProblem(p);
+}
+
+/** A unix socket's absolute path, or host:port (TCP). */
+function fpmProblem(s: string): string | undefined {
+  if (s.startsWith('/')) return controlProblem(s);
+  const match = /^(.+):(\d+)$/.exec(s.replace(/^tcp:\/\//, ''));
+  if (!match || /[\s/]/.test(match[1])) return 'expected an absolute socket path or host:port';
+  const port = Number(match[2]);
+  return port >= 1 && port <= 65535 ? undefined : 'the port is not from 1 to 65535';
 }
 
 function urlProblem(s: string): string | undefined {

@@ -3,9 +3,14 @@ import type { HealthCheck } from '../config/types';
 import { releaseIdOf, type Step } from './context';
 import { writeMarker } from './releases';
 
+/** The README section that explains a stale release (linked from the message). */
+const STALE_HELP = 'README "Laravel in production: the new code is what serves" and "Web servers: make the swap take effect at once"';
+
 /**
  * The optional health check, after the swap. A failure marks the release failed (kept for a
- * look, never chosen again) and fails the deploy, whose undo swaps live back.
+ * look, never chosen again) and fails the deploy, whose undo swaps live back. `contains` and
+ * `header` may name `@release`: then only an answer naming the new release passes, and one naming
+ * the previous release says that the web server still runs the old code, and why that happens.
  */
 export const health: Step = {
   name: 'health',
@@ -14,15 +19,21 @@ export const health: Step = {
   async run(run, deploy) {
     const check = run.server.healthcheck;
     if (!check || deploy.dryRun) return;
-    const problem = await probe(check);
+    const id = releaseIdOf(deploy);
+    const previous = run.liveBefore === null ? undefined : run.layout.releaseIdOf(run.liveBefore);
+    const { problem, stale } = await probe(check, id, previous === id ? undefined : previous);
     if (!problem) {
       run.log.info(`[${run.server.name}] health check passed: ${check.url}`);
       return;
     }
-    const id = releaseIdOf(deploy);
     await writeMarker(run.target, run.layout, { id, status: 'failed', commit: run.commit, reason: problem, deployedAt: new Date().toISOString() });
     run.undo.drop('release'); // keep the failed release for inspection
-    throw new AttacheError(`health check failed: ${problem}`, {
+    const message = stale
+      ? `health check failed: the web server is still running the previous code (${problem}). ` +
+        'Likely causes: the web server hands PHP the symlinked path (nginx $document_root instead of $realpath_root), ' +
+        `so OPcache and the realpath cache keep the old release; or OPcache with validate_timestamps=0 and no reset (set "opcache": { "fpm": … }). See ${STALE_HELP}.`
+      : `health check failed: ${problem}`;
+    throw new AttacheError(message, {
       server: run.server.name,
       step: 'health',
       hint: `live was swapped back; release ${id} is marked failed and will not be chosen by rollback, activate or prune's keep count.`,
@@ -30,23 +41,35 @@ export const health: Step = {
   },
 };
 
-async function probe(check: HealthCheck): Promise<string | undefined> {
+/** `@release` in an expected value, replaced by a release id. */
+const withRelease = (text: string, id: string) => text.replaceAll('@release', id);
+
+async function probe(check: HealthCheck, id: string, previous: string | undefined): Promise<{ problem?: string; stale: boolean }> {
   let problem = 'no attempt made';
+  let stale = false;
+  const releaseAware = [check.contains, check.header?.value].some((text) => text?.includes('@release'));
   for (let attempt = 1; attempt <= check.retries; attempt++) {
+    stale = false;
     try {
       const response = await fetch(check.url, { signal: AbortSignal.timeout(check.timeout * 1000), redirect: 'manual' });
       const body = await response.text();
       const location = response.headers.get('location');
-      if (response.status !== check.status) {
-        problem = `${check.url} answered ${response.status}${location ? ` (redirect to ${location})` : ''}, expected ${check.status}; the body begins: ${bodyStart(body)}`;
-      } else if (check.contains && !body.includes(check.contains)) problem = `${check.url} answered without "${check.contains}"; the body begins: ${bodyStart(body)}`;
-      else return undefined;
+      const header = check.header && response.headers.get(check.header.name);
+      const names = (release: string) =>
+        (!check.contains || body.includes(withRelease(check.contains, release))) && (!check.header || header === withRelease(check.header.value, release));
+      if (response.status !== check.status) problem = `${check.url} answered ${response.status}${location ? ` (redirect to ${location})` : ''}, expected ${check.status}; the body begins: ${bodyStart(body)}`;
+      else if (names(id)) return { stale: false };
+      else if (releaseAware && previous !== undefined && names(previous)) {
+        stale = true;
+        problem = `${check.url} answered for release ${previous}, not ${id}`;
+      } else if (check.contains && !body.includes(withRelease(check.contains, id))) problem = `${check.url} answered without "${withRelease(check.contains, id)}"; the body begins: ${bodyStart(body)}`;
+      else problem = `${check.url} answered with ${check.header!.name}: ${header ?? '(none)'}, expected ${withRelease(check.header!.value, id)}`;
     } catch (error) {
       problem = `${check.url}: ${fetchFailure(error, check.timeout)}`;
     }
     if (attempt < check.retries) await new Promise((r) => setTimeout(r, 1000));
   }
-  return problem;
+  return { problem, stale };
 }
 
 /** The first bytes of a body, on one line: enough to recognise an error page or a framework's message. */

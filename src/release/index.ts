@@ -12,8 +12,12 @@ import { lock } from './lock';
 import { migrate } from './migrate';
 import { packageStep } from './package';
 import { prepcomposer } from './prepcomposer';
+import { opcache } from './opcache';
+import { optimize } from './optimize';
+import { permissions } from './permissions';
 import { prune } from './prune';
 import { release } from './release';
+import { restart } from './restart';
 import { shared } from './shared';
 import { unlock } from './unlock';
 
@@ -30,6 +34,8 @@ export type PlanPart = Step | { together: Step[][] } | { phase: HookStem; parts:
  * Both strategies are in the plan; each step's appliesTo picks its servers ("strategy" in the
  * config), so a fleet may mix them: clone and composer on "clone" servers, package and artifact
  * (built here, sent as files) on "artifact" ones, where the asset upload is part of the tree.
+ * `optimize` builds Laravel's caches before migrate and the swap (a broken config fails first);
+ * `opcache` resets php-fpm's OPcache right after the swap; `restart` runs once the swap is healthy.
  */
 export const DEPLOY_PLAN: readonly PlanPart[] = [
   build,
@@ -37,9 +43,11 @@ export const DEPLOY_PLAN: readonly PlanPart[] = [
   packageStep,
   lock,
   release,
-  { phase: 'deploy', parts: [clone, artifact, { together: [[prepcomposer, shared, composer, artisan, migrate], [assets]] }] },
+  { phase: 'deploy', parts: [clone, artifact, { together: [[prepcomposer, shared, permissions, composer, artisan, optimize, migrate], [assets]] }] },
   live,
+  opcache,
   health,
+  restart,
   prune,
   unlock,
 ];
@@ -51,5 +59,5 @@ export function stepsOf(parts: readonly PlanPart[]): Step[] {
 
 export const DEPLOY_SERIES: readonly Step[] = stepsOf(DEPLOY_PLAN);
 
-export { artifact, artisan, assets, build, clone, composer, connect, health, live, lock, migrate, packageStep, prepcomposer, prune, release, shared, unlock };
+export { artifact, artisan, assets, build, clone, composer, connect, health, live, lock, migrate, opcache, optimize, packageStep, permissions, prepcomposer, prune, release, restart, shared, unlock };
 export type { Deploy, ServerRun, Step } from './context';

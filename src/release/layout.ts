@@ -5,6 +5,7 @@ import type { ServerConfig } from '../config/types';
  * Every path of a deploy on one server, in one place. No step computes a path of its own.
  *
  *   root/.env  root/storage/  root/releases/<id>/{.env,storage -> shared}  root/live -> releases/<id>
+ *   root/shared/<path> for each of "shared": { dirs, files }, linked at releases/<id>/<path>
  */
 export class Layout {
   readonly root: string;
@@ -89,6 +90,16 @@ export class Layout {
   /** A relative symlink target from inside a release to a shared path. */
   fromRelease(id: string, shared: string): string {
     return path.relative(this.release(id), shared);
+  }
+
+  /** Where a shared path of `"shared": { dirs, files }` lives: root/shared/<path>, outside every release. */
+  shared(relative: string): string {
+    return path.join(this.root, 'shared', relative);
+  }
+
+  /** A short-lived script of the OPcache reset, in root (php-fpm reads it; removed right after). */
+  opcacheScript(token: string): string {
+    return path.join(this.root, `.attache-opcache-${token}.php`);
   }
 
   /** A path inside the release; the config validator has already refused ones that escape it. */

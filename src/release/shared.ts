@@ -3,13 +3,14 @@ import path from 'node:path';
 import { sh } from '../remote/quote';
 import { releaseIdOf, type Step } from './context';
 import { runServerHook } from './hooks';
+import { linkSharedPaths } from './shared-paths';
 
 const CREATED = 'attache:created';
 
 /**
  * Shared storage and .env, outside the releases. On the first deploy the release's storage
  * becomes root/storage and a local env file (--env=) becomes root/.env; later deploys never touch
- * them. Both are then linked into the release.
+ * them. Both are then linked into the release, and so are the paths of `"shared"` (shared-paths.ts).
  */
 export const shared: Step = {
   name: 'shared',
@@ -49,6 +50,7 @@ export const shared: Step = {
     await target.exec(sh`rm -rf -- ${layout.releaseEnv(id)}`, { step: 'shared' });
     await target.symlink(layout.fromRelease(id, layout.storage), layout.releaseStorage(id));
     await target.symlink(layout.fromRelease(id, layout.env), layout.releaseEnv(id));
+    await linkSharedPaths(run, id);
     await runServerHook('after-symlinks', run, deploy);
   },
 };

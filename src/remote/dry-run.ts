@@ -36,5 +36,6 @@ export function dryRun(target: Target, log: Logger): Target {
     link: async (existing, p) => say(`reuse ${existing} as ${p}`),
     unlink: async (p) => say(`remove ${p}`),
     close: () => target.close(),
+    connectTo: (address) => target.connectTo(address),
   };
 }

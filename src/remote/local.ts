@@ -1,8 +1,10 @@
 import { spawn } from 'node:child_process';
 import { createWriteStream, promises as fs } from 'node:fs';
-import type { Readable } from 'node:stream';
+import net from 'node:net';
+import type { Duplex, Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Logger } from '../log';
+import { parseSocketAddress } from './address';
 import { finishCommand, inDirectory, sendInput } from './command';
 import { fileType, type ExecOptions, type ExecResult, type FileStat, type Target } from './target';
 
@@ -84,6 +86,15 @@ export class LocalTarget implements Target {
   }
 
   async close(): Promise<void> {}
+
+  connectTo(address: string): Promise<Duplex> {
+    return new Promise((resolve, reject) => {
+      const where = parseSocketAddress(address);
+      const socket = 'path' in where ? net.connect(where.path) : net.connect(where.port, where.host);
+      socket.once('connect', () => resolve(socket));
+      socket.once('error', reject);
+    });
+  }
 }
 
 function toStat(stats: import('node:fs').Stats | null): FileStat | null {

@@ -1,4 +1,4 @@
-import type { Readable } from 'node:stream';
+import type { Duplex, Readable } from 'node:stream';
 
 /**
  * What every plugin and step talks to: one server, reached over SSH (ssh/session.ts) or the local
@@ -31,6 +31,11 @@ export interface Target {
   unlink(path: string): Promise<void>;
   /** Closes the connection; idempotent. */
   close(): Promise<void>;
+  /**
+   * A byte stream to a socket on the target's side (a unix socket path, or host:port as the target
+   * sees it), e.g. php-fpm's: over SSH a stream-local or TCP forward of the same connection.
+   */
+  connectTo(address: string): Promise<Duplex>;
 }
 
 export interface ExecOptions {

@@ -392,6 +392,25 @@ export class SshSession implements Target {
       hint: 'Check that the server is reachable. A deploy cut off this way undoes itself over a new connection; if it could not, it names what was left and the command that clears it.',
     });
   }
+
+  /** A stream to a socket on the server (php-fpm's), through this connection: stream-local for a path, TCP for host:port. */
+  connectTo(address: string): Promise<Duplex> {
+    // As remote/address.ts parses it (kept inline: this file is shared with other work).
+    const tcp = /^(?:tcp:\/\/)?\[?([^\]\s/]+?)\]?:(\d+)$/.exec(address);
+    return new Promise((resolve, reject) => {
+      const done = (error: Error | undefined, channel: unknown) => {
+        if (error) {
+          reject(new AttacheError(`could not reach ${address} through the SSH connection: ${error.message}`, {
+            server: this.name,
+            hint: `Check that ${address} exists on the server and that sshd allows forwarding (AllowStreamLocalForwarding / AllowTcpForwarding).`,
+          }));
+        } else resolve(channel as Duplex);
+      };
+      if (address.startsWith('/')) this.client.openssh_forwardOutStreamLocal(address, done);
+      else if (tcp) this.client.forwardOut('127.0.0.1', 0, tcp[1], Number(tcp[2]), done);
+      else done(new Error('it is neither a socket path nor host:port'), undefined);
+    });
+  }
 }
 
 /** The server refused to open a channel for a shell. */

@@ -27,6 +27,8 @@ const ENV = 'APP_NAME="Fault Tolerant"\nAPP_KEY=base64:faults-key-0a1b2c3d\n';
 const MB = 1024 * 1024;
 /** The example app's artisan appends to storage/logs/artisan.log: the app writing its shared storage, not the deploy tool. */
 const APP_LOG = 'logs/artisan.log';
+/** Its second log (one line per call, naming the release and what live pointed at), as much the app's own. */
+const APP_CALLS_LOG = 'logs/artisan-calls.log';
 
 interface Snapshot {
   live: string | null;
@@ -64,6 +66,7 @@ function snapshot(root: string): Snapshot {
   const storage = tree(path.join(root, 'storage'));
   const appLogFile = path.join(root, 'storage', APP_LOG);
   delete storage[APP_LOG];
+  delete storage[APP_CALLS_LOG];
   return {
     live: exists(path.join(root, 'live')) ? readlinkSync(path.join(root, 'live')) : null,
     storage,

@@ -157,7 +157,7 @@ describe('deploy preset: the gulp task tree', () => {
     // Steps may be grouped (<series>, <parallel>) inside; read in order, they are the release series.
     assert.deepEqual(
       leaves(deploy),
-      ['build', 'connect', 'package', 'lock', 'release', 'clone', 'artifact', 'prepcomposer', 'shared', 'composer', 'artisan', 'migrate', 'assets', 'live', 'health', 'prune', 'unlock'].map((step) => `deploy:${step}`),
+      ['build', 'connect', 'package', 'lock', 'release', 'clone', 'artifact', 'prepcomposer', 'shared', 'permissions', 'composer', 'artisan', 'optimize', 'migrate', 'assets', 'live', 'opcache', 'health', 'restart', 'prune', 'unlock'].map((step) => `deploy:${step}`),
     );
     assert.match(tasks.deploy.description ?? '', /^deploy a new release/);
     assert.ok(tasks.deploy.flags?.['--server=<name>'] && tasks.deploy.flags['--env=<file>'], 'gulp --tasks shows the flags');

@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { copyFileSync, existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
+import net from 'node:net';
 import path from 'node:path';
 import { tempDir } from './fixtures';
 import { freePort } from '../../support/sshd';
@@ -31,6 +32,8 @@ export interface WebServer {
   fpmPid: number;
   /** The temp dir with the configs and logs (nginx-error.log, php-fpm.log); stop() removes it. */
   dir: string;
+  /** php-fpm's address as `"opcache": { "fpm": … }` names it: its unix socket, or 127.0.0.1:<port> with fpmTcp. */
+  socket: string;
   /** Both logs, for a failing assertion's message. */
   logs(): string;
   stop(): Promise<void>;
@@ -43,14 +46,27 @@ export function findPhpFpm(): string | undefined {
   return names.length > 0 ? path.join('/usr/sbin', names[0]) : undefined;
 }
 
-export async function startWeb(options: { root: string }): Promise<WebServer> {
+export interface WebOptions {
+  root: string;
+  /** The pool's user and group (default: php-fpm's own, root in the tests); e.g. www-data. */
+  fpmUser?: string;
+  fpmGroup?: string;
+  /** OPcache on, never revalidating by timestamp: a cached script stays until OPcache is reset. */
+  opcacheNoRevalidate?: boolean;
+  /** Pass the symlinked path ($document_root) to PHP instead of site.conf's $realpath_root: the wrong way. */
+  symlinkedPath?: boolean;
+  /** php-fpm listens on 127.0.0.1:<free port> instead of a unix socket. */
+  fpmTcp?: boolean;
+}
+
+export async function startWeb(options: WebOptions): Promise<WebServer> {
   const fpm = findPhpFpm();
   if (!existsSync(NGINX) || !fpm) {
     throw new Error(`nginx (${NGINX}) or php-fpm (/usr/sbin/php-fpm<version>) is missing: the zero-downtime tests need both. Install them with: ${INSTALL}`);
   }
   const dir = tempDir('attache-web-');
   const port = await freePort();
-  const socket = path.join(dir, 'php-fpm.sock');
+  const socket = options.fpmTcp ? `127.0.0.1:${await freePort()}` : path.join(dir, 'php-fpm.sock');
 
   writeFileSync(
     path.join(dir, 'php-fpm.conf'),
@@ -63,6 +79,9 @@ export async function startWeb(options: { root: string }): Promise<WebServer> {
       `listen = ${socket}`,
       'pm = static',
       'pm.max_children = 4',
+      ...(options.fpmUser ? [`user = ${options.fpmUser}`] : []),
+      ...(options.fpmGroup ? [`group = ${options.fpmGroup}`] : []),
+      ...(options.opcacheNoRevalidate ? ['php_admin_value[opcache.enable] = 1', 'php_admin_value[opcache.validate_timestamps] = 0'] : []),
       'clear_env = no',
       'catch_workers_output = yes',
     ].join('\n') + '\n',
@@ -70,10 +89,11 @@ export async function startWeb(options: { root: string }): Promise<WebServer> {
 
   // site.conf's `include fastcgi_params` is relative to the config dir, as in /etc/nginx.
   for (const file of ['fastcgi_params', 'mime.types']) copyFileSync(path.join('/etc/nginx', file), path.join(dir, file));
-  const site = readFileSync(SITE_CONF, 'utf8')
+  let site = readFileSync(SITE_CONF, 'utf8')
     .replaceAll('{{listen}}', `127.0.0.1:${port}`)
     .replaceAll('{{root}}', path.resolve(options.root))
-    .replaceAll('{{fastcgi_pass}}', `unix:${socket}`);
+    .replaceAll('{{fastcgi_pass}}', options.fpmTcp ? socket : `unix:${socket}`);
+  if (options.symlinkedPath) site = site.replaceAll('$realpath_root', '$document_root');
   writeFileSync(path.join(dir, 'site.conf'), site);
   const errorLog = path.join(dir, 'nginx-error.log');
   const temp = ['client_body', 'fastcgi', 'proxy', 'uwsgi', 'scgi'].map((kind) => `  ${kind}_temp_path ${path.join(dir, `${kind}_temp`)};`);
@@ -100,7 +120,8 @@ export async function startWeb(options: { root: string }): Promise<WebServer> {
 
   // As root php-fpm refuses to start a pool (no `user`, or `user = root`) unless given -R;
   // with -R the workers stay root, like the test process whose files they read.
-  const fpmChild = launch(fpm, ['--nodaemonize', '--fpm-config', path.join(dir, 'php-fpm.conf'), ...(isRoot ? ['--allow-to-run-as-root'] : [])]);
+  const ini = options.opcacheNoRevalidate ? ['-d', 'opcache.enable=1', '-d', 'opcache.validate_timestamps=0'] : [];
+  const fpmChild = launch(fpm, [...ini, '--nodaemonize', '--fpm-config', path.join(dir, 'php-fpm.conf'), ...(isRoot ? ['--allow-to-run-as-root'] : [])]);
   // -e: nginx opens its compiled-in error log (/var/log/nginx) before reading the config otherwise.
   const nginxChild = launch(NGINX, ['-p', `${dir}/`, '-c', path.join(dir, 'nginx.conf'), '-e', errorLog]);
 
@@ -110,13 +131,22 @@ export async function startWeb(options: { root: string }): Promise<WebServer> {
   };
   const url = `http://127.0.0.1:${port}`;
   try {
-    await waitUntil(() => existsSync(socket), 'php-fpm to create its socket', [fpmChild], dir);
+    await waitUntil(() => (options.fpmTcp ? listening(socket) : existsSync(socket)), 'php-fpm to create its socket', [fpmChild], dir);
     await waitUntil(async () => (await httpGet(url).catch(() => undefined)) !== undefined, 'nginx to answer', [fpmChild, nginxChild], dir);
   } catch (error) {
     await stop();
     throw error;
   }
-  return { url, port, nginxPid: nginxChild.pid as number, fpmPid: fpmChild.pid as number, dir, logs: () => logs(dir), stop };
+  return { url, port, nginxPid: nginxChild.pid as number, fpmPid: fpmChild.pid as number, dir, socket, logs: () => logs(dir), stop };
+}
+
+function listening(address: string): Promise<boolean> {
+  const [host, port] = address.split(':');
+  return new Promise((resolve) => {
+    const probe = net.connect(Number(port), host);
+    probe.once('connect', () => (probe.destroy(), resolve(true)));
+    probe.once('error', () => resolve(false));
+  });
 }
 
 /** A GET on a fresh connection (no keep-alive pool to hold the servers or the test open). */

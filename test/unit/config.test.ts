@@ -251,6 +251,10 @@ describe('loadConfig: defaults', () => {
       secrets: [],
       skip: [],
       strategy: 'clone',
+      shared: { dirs: [], files: [] },
+      writable: [],
+      optimize: false,
+      restart: [],
     });
   });
 

@@ -32,6 +32,7 @@ $greeting = new App\Greeting($name);
 
 header('Content-Type: text/html; charset=utf-8');
 header('Cache-Control: no-store');
+header('X-Release: ' . $release);
 ?>
 <!doctype html>
 <html>
