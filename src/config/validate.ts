@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { AttacheError, type ErrorContext } from '../errors';
 import { describe, isObject, type MergedServer, type Problem, type Segment } from './merge';
+import { SSH_OPTION_NAMES } from '../ssh/options';
 import { closest } from './suggest';
 import { checkTags, type TagSite } from './tag-syntax';
 import {
@@ -16,17 +17,8 @@ import {
   type ServerConfig,
 } from './types';
 
-const SSH_KEYS = [
-  'acceptNewHostKeys',
-  'knownHostsFile',
-  'identityFile',
-  'passphraseEnv',
-  'forwardAgent',
-  'connectTimeout',
-  'proxyJump',
-  'sshConfigFile',
-  'agent',
-] as const;
+/** From the one list in ssh/options.ts. */
+const SSH_KEYS = SSH_OPTION_NAMES;
 
 export const SERVER_KEYS = [
   'name',
