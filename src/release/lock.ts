@@ -291,8 +291,11 @@ function beat(run: ServerRun, mine: Held): void {
 async function removeIncompleteRelease(run: ServerRun, id: string | null): Promise<string | null> {
   if (!id || !/^\d{14}(-\d+)?$/.test(id)) return null;
   const { layout } = run;
+  // The dead holder's last command (a tar still unpacking, say) may outlive its client by a moment
+  // and write into the release again: remove, wait, and remove again while it keeps reappearing.
+  const dir = layout.release(id);
   const result = await run.target.exec(
-    sh`if [ -d ${layout.release(id)} ] && [ ! -e ${layout.marker(id)} ]; then rm -rf -- ${layout.release(id)} ${layout.checkoutIndex(id)} && echo removed; fi`,
+    sh`if [ -d ${dir} ] && [ ! -e ${layout.marker(id)} ]; then for i in 1 2 3 4 5; do rm -rf -- ${dir} ${layout.checkoutIndex(id)} || exit 1; sleep 1; [ -e ${dir} ] || break; done; echo removed; fi`,
     { step: 'lock', output: 'none' },
   );
   if (!result.stdout.includes('removed')) return null;

@@ -232,7 +232,7 @@ describe('faults during a deploy, against a real sshd', () => {
     },
     {
       name: 'in the middle of the asset upload (after 6 MB of a 20 MB upload)',
-      step: '(assets|shared|composer|artisan)',
+      step: '(assets|prepcomposer|shared|permissions|composer|artisan|optimize|migrate)',
       prepare: (site) => {
         writeBigAssets(site.cwd, 20, MB);
         let armed = false;
