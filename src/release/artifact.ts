@@ -5,7 +5,7 @@ import { readArtifactManifest, type ArtifactManifest } from './artifact-tree';
 import { releaseIdOf, type ServerRun, type Step } from './context';
 import { artifactOf } from './package';
 import { chooseReleaseId } from './release';
-import { tarOf, tarSize, type TarFile } from './tar';
+import { tarOf, tarSize, type TarFile } from '../remote/tar';
 
 /** A tar sent in one exec holds at most this much; a bigger file goes alone, streamed over SFTP. */
 const BATCH_BYTES = 16 * 1024 * 1024;

@@ -5,6 +5,7 @@ import SftpClient from 'ssh2-sftp-client';
 import { AttacheError } from '../errors';
 import type { Logger } from '../log';
 import { createLimit } from '../limit';
+import { parseSocketAddress, type SocketAddress } from '../remote/address';
 import { finishCommand, inDirectory, sendInput } from '../remote/command';
 import { SHELL_COMMAND, ShellEnded, type ShellChannel } from '../remote/persistent-shell';
 import { ShellPool } from '../remote/shell-pool';
@@ -395,8 +396,6 @@ export class SshSession implements Target {
 
   /** A stream to a socket on the server (php-fpm's), through this connection: stream-local for a path, TCP for host:port. */
   connectTo(address: string): Promise<Duplex> {
-    // As remote/address.ts parses it (kept inline: this file is shared with other work).
-    const tcp = /^(?:tcp:\/\/)?\[?([^\]\s/]+?)\]?:(\d+)$/.exec(address);
     return new Promise((resolve, reject) => {
       const done = (error: Error | undefined, channel: unknown) => {
         if (error) {
@@ -406,9 +405,14 @@ export class SshSession implements Target {
           }));
         } else resolve(channel as Duplex);
       };
-      if (address.startsWith('/')) this.client.openssh_forwardOutStreamLocal(address, done);
-      else if (tcp) this.client.forwardOut('127.0.0.1', 0, tcp[1], Number(tcp[2]), done);
-      else done(new Error('it is neither a socket path nor host:port'), undefined);
+      let socket: SocketAddress;
+      try {
+        socket = parseSocketAddress(address);
+      } catch {
+        return done(new Error('it is neither a socket path nor host:port'), undefined);
+      }
+      if ('path' in socket) this.client.openssh_forwardOutStreamLocal(socket.path, done);
+      else this.client.forwardOut('127.0.0.1', 0, socket.host, socket.port, done);
     });
   }
 }

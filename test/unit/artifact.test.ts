@@ -9,7 +9,7 @@ import { reuse } from '../../src/release/artifact';
 import type { ArtifactManifest } from '../../src/release/artifact-tree';
 import { treeId } from '../../src/release/artifact-tree';
 import { minorMismatch, satisfies } from '../../src/release/php-version';
-import { tarOf, tarSize } from '../../src/release/tar';
+import { tarOf, tarSize } from '../../src/remote/tar';
 
 describe('artifact: the tar writer', () => {
   it('writes what GNU tar reads back: modes, long and non-ASCII names', () => {
