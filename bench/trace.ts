@@ -1,0 +1,72 @@
+/**
+ * Where a deploy's round trips go: `npm run bench:trace` (= build, then this file).
+ *
+ * Starts the bench's sshd and fixture (as bench/run.ts does), makes one untimed deploy on loopback,
+ * then runs the redeploys this prints over the WAN relay at TRACE_DELAY_MS each way (default 25):
+ * "nothing changed" and, with TRACE_CASES=unchanged,one-asset, "one asset changed". Each is a
+ * whole `gulp deploy --verbose` process; every log line is printed with the milliseconds since the
+ * process started, and each step's seconds from the report with them divided by the round trip
+ * (2 × delay): the step's sequential round trips, upper bound (its own work included). Read it
+ * beside `npm run bench`'s round-trip column: that one subtracts the 0 ms link's time.
+ */
+import { appendFileSync, cpSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { createHome, startSshd, trust } from '../support/sshd';
+import { assetMapping } from './cases/gulp-attache';
+import { buildFixture } from './fixture';
+import { UserProject, ensureUserInstall, type DeployOutcome } from './user-project';
+import { startLink } from './wan/link';
+
+const WORK = path.join(__dirname, '.work');
+
+function print(label: string, outcome: DeployOutcome, roundTrip: number): void {
+  const start = outcome.lines[0]?.t ?? 0;
+  console.log(`\n=== ${label}: ${outcome.seconds.toFixed(2)} s (${(outcome.seconds / roundTrip).toFixed(1)} round trips of ${roundTrip * 1000} ms, start-up included)`);
+  for (const line of outcome.lines) if (line.text.trim()) console.log(`${String(Math.round(line.t - start)).padStart(6)} ms  ${line.text}`);
+  const steps = outcome.report.servers[0]?.steps ?? {};
+  console.log('step seconds (÷ round trip):');
+  for (const [step, seconds] of Object.entries(steps)) console.log(`  ${step.padEnd(12)} ${seconds.toFixed(3)} s  ${(seconds / roundTrip).toFixed(1)}`);
+}
+
+async function main(): Promise<void> {
+  const delayMs = Number(process.env.TRACE_DELAY_MS ?? 25);
+  const cases = (process.env.TRACE_CASES ?? 'unchanged').split(',');
+  const home = createHome();
+  const server = await startSshd(home, { name: 'trace', config: ['SetEnv SHLVL=1'] });
+  trust(home, server);
+  const link = await startLink(server.port, { delayMs, bytesPerSecond: 100e6 / 8 });
+  appendFileSync(home.knownHosts, `[127.0.0.1]:${link.port} ${server.hostKey}\n`);
+  const root = path.join(WORK, 'trace-root');
+  try {
+    const fixture = buildFixture(WORK, console.log);
+    const install = await ensureUserInstall(WORK);
+    const buildDir = path.join(WORK, 'trace-build');
+    rmSync(buildDir, { recursive: true, force: true });
+    cpSync(fixture.buildDir, buildDir, { recursive: true });
+    const project = new UserProject(install, 'trace', { repository: fixture.appRepoUrl, branch: fixture.branch, assets: assetMapping(fixture, buildDir) });
+    rmSync(root, { recursive: true, force: true });
+    mkdirSync(root, { recursive: true });
+    writeFileSync(path.join(root, '.env'), 'APP_KEY=base64:dHJhY2V0cmFjZXRyYWNldHJhY2V0cmFjZXRyYWNlMDA=\n');
+    project.configure([{ name: 'bench', port: server.port, root }]);
+    await project.deploy();
+    project.configure([{ name: 'bench', port: link.port, root }]);
+    for (const name of cases) {
+      if (name === 'one-asset') {
+        const image = fixture.assetFiles.find((f) => f.endsWith('.jpg')) as string;
+        const file = path.join(buildDir, image);
+        writeFileSync(file, Buffer.from(readFileSync(file).map((b) => b ^ 0x5a)));
+      } else if (name !== 'unchanged') throw new Error(`TRACE_CASES: unknown case "${name}" (unchanged, one-asset)`);
+      print(`${name} at ${delayMs} ms each way`, await project.deploy(['--verbose']), (2 * delayMs) / 1000);
+    }
+  } finally {
+    await link.stop();
+    await server.stop();
+    rmSync(root, { recursive: true, force: true });
+    rmSync(home.dir, { recursive: true, force: true });
+  }
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exitCode = 1;
+});
