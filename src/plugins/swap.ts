@@ -11,6 +11,11 @@ export interface SwapOptions extends CommonOptions {
   link: string;
   /** What it must point to; relative targets are resolved from the link's directory. */
   target: string;
+  /**
+   * Runs once the checks have passed, just before the link changes, with what it points to now
+   * (null: nothing). If it throws, the link is left as it was.
+   */
+  beforeChange?: (previous: string | null) => Promise<void> | void;
 }
 
 /**
@@ -35,7 +40,7 @@ async function swapNow(target: Target, options: SwapOptions, log: Logger): Promi
     log.info(`[dry run] [${target.name}] would point ${options.link} -> ${options.target}`);
     return undefined;
   }
-  const result = await swapLink(target, options.link, options.target);
+  const result = await swapLink(target, options.link, options.target, 'swap', options.beforeChange);
   log.info(
     result.changed
       ? `[${target.name}] ${result.link} -> ${result.current} (was ${result.previous ?? 'absent'})`

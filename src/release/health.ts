@@ -26,7 +26,7 @@ export const health: Step = {
       run.log.info(`[${run.server.name}] health check passed: ${check.url}`);
       return;
     }
-    await writeMarker(run.target, run.layout, { id, status: 'failed', commit: run.commit, reason: problem, deployedAt: new Date().toISOString() });
+    await writeMarker(run.target, run.layout, { id, status: 'failed', commit: run.commit, reason: problem, deployedAt: new Date().toISOString() }, 'health');
     run.undo.drop('release'); // keep the failed release for inspection
     const message = stale
       ? `health check failed: the web server is still running the previous code (${problem}). ` +

@@ -1,6 +1,6 @@
 import os from 'node:os';
 import { swap } from '../plugins/swap';
-import { swapLink } from '../remote/swap-link';
+import { swapLink, type SwapResult } from '../remote/swap-link';
 import type { Target } from '../remote/target';
 import { releaseIdOf, type Step } from './context';
 import { writeMarker } from './releases';
@@ -29,7 +29,8 @@ export const live: Step = {
       run.log.info(`[dry run] [${server.name}] would point ${layout.live} -> ${layout.liveTarget(id)}`);
       return;
     }
-    await writeMarker(target, layout, {
+    // The marker is written while the swap's checks are asked (a command beside SFTP requests); the swap waits for it.
+    const marked = writeMarker(target, layout, {
       id,
       status: 'ready',
       commit: run.commit,
@@ -37,17 +38,26 @@ export const live: Step = {
       branch: deploy.branch ?? server.branch,
       deployedAt: new Date().toISOString(),
       by: `${os.userInfo().username}@${os.hostname()}`,
-    });
-    // The undo is registered before the swap: whatever fails from here on, live goes back to what it was.
-    const previous = await linkTarget(target, layout.live);
-    run.undo.push('live', `point ${layout.live} back to ${typeof previous === 'string' ? previous : 'nothing'}`, async () => {
-      const target = run.target; // when it runs: a reconnect may have replaced the connection
-      const now = await linkTarget(target, layout.live);
-      if (now === previous || now === NOT_A_LINK) return; // never swapped (a refused swap changes nothing)
-      if (typeof previous === 'string') await swapLink(target, layout.live, previous, 'roll back');
-      else await target.unlink(layout.live);
-    });
-    await swap.task({ session: target, link: layout.live, target: layout.liveTarget(id), logger: run.log })();
-    run.liveChanged = true;
+    }, 'live');
+    marked.catch(() => undefined); // awaited below, or moot when a check fails first
+    const beforeChange = async (previous: string | null) => {
+      // The undo is registered before the swap: whatever fails from here on, live goes back to what it was.
+      run.undo.push('live', `point ${layout.live} back to ${previous ?? 'nothing'}`, async () => {
+        const target = run.target; // when it runs: a reconnect may have replaced the connection
+        const now = await linkTarget(target, layout.live);
+        if (now === previous || now === NOT_A_LINK) return; // never swapped (a refused swap changes nothing)
+        if (previous !== null) await swapLink(target, layout.live, previous, 'roll back');
+        else await target.unlink(layout.live);
+      });
+      await marked;
+    };
+    let result: SwapResult | undefined;
+    try {
+      result = await swap.task({ session: target, link: layout.live, target: layout.liveTarget(id), logger: run.log, beforeChange })();
+    } finally {
+      await marked.catch(() => undefined); // the marker's command has ended before the step does: an undo never races it
+    }
+    await marked; // live already pointed here, so no swap waited for it: its failure is still the step's
+    run.liveChanged = result?.changed ?? false;
   },
 };

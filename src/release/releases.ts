@@ -1,5 +1,5 @@
 import { Layout } from './layout';
-import { quote } from '../remote/quote';
+import { quote, sh } from '../remote/quote';
 import type { Target } from '../remote/target';
 
 /** What a release's marker file says; a release without one is incomplete (a deploy that never finished). */
@@ -30,16 +30,29 @@ export interface ReleaseInfo {
  * reads, so a dry run runs it too.
  */
 export async function listReleases(target: Target, layout: Layout): Promise<ReleaseInfo[]> {
-  const script =
-    `cd -- ${quote(layout.releases)} 2>/dev/null || exit 0\n` +
-    `for d in */; do d="\${d%/}"; [ -d "$d" ] || continue; printf '%s\\t' "$d"; ` +
-    `tr -d '\\n' < "$d/"${quote(Layout.MARKER)} 2>/dev/null; printf '\\n'; done\n`;
-  const [listing, live] = await Promise.all([
-    target.exec('/bin/sh -s', { stdin: script, step: 'releases', readOnly: true }),
-    target.readlink(layout.live),
-  ]);
+  const listing = await target.exec('/bin/sh -s', { stdin: listingScript(layout), step: 'releases', readOnly: true });
+  return parseListing(listing.stdout, layout);
+}
+
+/**
+ * The listing as shell lines (the lock's script prints it too, taken under the lock): a line per
+ * release directory (`<id>\t<marker>`), then `live=<where live points>`.
+ */
+export function listingScript(layout: Layout): string {
+  return (
+    `if cd -- ${quote(layout.releases)} 2>/dev/null; then for d in */; do d="\${d%/}"; [ -d "$d" ] || continue; printf '%s\t' "$d"; ` +
+    `tr -d '\n' < "$d/"${quote(Layout.MARKER)} 2>/dev/null; printf '\n'; done; fi
+` +
+    `printf 'live=%s\n' "$(readlink -- ${quote(layout.live)} 2>/dev/null)"
+`
+  );
+}
+
+/** The releases a listing (listingScript's output) names, oldest first. */
+export function parseListing(stdout: string, layout: Layout): ReleaseInfo[] {
+  const live = /^live=(.*)$/m.exec(stdout)?.[1] || null;
   const liveId = live ? layout.releaseIdOf(live) : undefined;
-  const releases = listing.stdout
+  const releases = stdout
     .split('\n')
     .filter((line) => RELEASE_ID.test(line.split('\t')[0])) // never anything but a release: prune deletes what this lists
     .map((line) => {
@@ -60,8 +73,10 @@ export function compareIds(a: string, b: string): number {
   return ta === tb ? Number(sa) - Number(sb) : ta < tb ? -1 : 1;
 }
 
-export async function writeMarker(target: Target, layout: Layout, marker: ReleaseMarker): Promise<void> {
-  await target.writeFile(layout.marker(marker.id), Buffer.from(JSON.stringify(marker) + '\n'), 0o644);
+/** One command (SFTP would take four round trips: open, write, chmod, close); `printf` and `umask` are builtins (no argument limit, no PATH). */
+export async function writeMarker(target: Target, layout: Layout, marker: ReleaseMarker, step: string): Promise<void> {
+  const file = layout.marker(marker.id);
+  await target.exec(sh`umask 022 && printf '%s\\n' ${JSON.stringify(marker)} > ${file}`, { step });
 }
 
 function parseMarker(json: string | undefined): ReleaseMarker | undefined {

@@ -14,6 +14,8 @@ import { fileType, type ExecOptions, type ExecResult, type FileStat, type Target
  */
 export class LocalTarget implements Target {
   readonly kind = 'local' as const;
+  /** The one-request file operations, one after another (the Target contract: in call order, as over SFTP). */
+  private queue: Promise<unknown> = Promise.resolve();
 
   constructor(
     readonly name: string,
@@ -32,23 +34,51 @@ export class LocalTarget implements Target {
     return finishCommand(this.name, full, { stdout: child.stdout, stderr: child.stderr, exited, input }, options, this.log);
   }
 
-  async lstat(path: string): Promise<FileStat | null> {
-    return toStat(await fs.lstat(path).catch(ifMissing(null)));
+  lstat(path: string): Promise<FileStat | null> {
+    return this.inOrder(async () => toStat(await fs.lstat(path).catch(ifMissing(null))));
   }
 
-  async stat(path: string): Promise<FileStat | null> {
-    return toStat(await fs.stat(path).catch(ifMissing(null)));
+  stat(path: string): Promise<FileStat | null> {
+    return this.inOrder(async () => toStat(await fs.stat(path).catch(ifMissing(null))));
   }
 
   readlink(path: string): Promise<string | null> {
-    return fs.readlink(path).catch(ifMissing(null));
+    return this.inOrder(() => fs.readlink(path).catch(ifMissing(null)));
   }
 
-  async mkdir(path: string): Promise<void> {
-    await fs.mkdir(path).catch(async (error: NodeJS.ErrnoException) => {
-      if (error.code === 'EEXIST' && (await fs.stat(path)).isDirectory()) return;
-      throw error;
-    });
+  mkdir(path: string): Promise<void> {
+    return this.inOrder(() =>
+      fs.mkdir(path).catch(async (error: NodeJS.ErrnoException) => {
+        if (error.code === 'EEXIST' && (await fs.stat(path)).isDirectory()) return;
+        throw error;
+      }),
+    ).then(() => undefined);
+  }
+
+  readFile(path: string): Promise<Buffer> {
+    return fs.readFile(path);
+  }
+
+  rename(from: string, to: string): Promise<void> {
+    return this.inOrder(() => fs.rename(from, to));
+  }
+
+  symlink(target: string, path: string): Promise<void> {
+    return this.inOrder(() => fs.symlink(target, path));
+  }
+
+  link(existing: string, path: string): Promise<void> {
+    return this.inOrder(() => fs.link(existing, path));
+  }
+
+  unlink(path: string): Promise<void> {
+    return this.inOrder(() => fs.unlink(path));
+  }
+
+  private inOrder<T>(operation: () => Promise<T>): Promise<T> {
+    const result = this.queue.then(operation);
+    this.queue = result.catch(() => undefined);
+    return result;
   }
 
   async writeFile(path: string, contents: Buffer | Readable, mode?: number): Promise<number> {
@@ -63,26 +93,6 @@ export class LocalTarget implements Target {
     }
     if (mode !== undefined) await fs.chmod(path, mode & 0o7777);
     return bytes;
-  }
-
-  readFile(path: string): Promise<Buffer> {
-    return fs.readFile(path);
-  }
-
-  rename(from: string, to: string): Promise<void> {
-    return fs.rename(from, to);
-  }
-
-  symlink(target: string, path: string): Promise<void> {
-    return fs.symlink(target, path);
-  }
-
-  link(existing: string, path: string): Promise<void> {
-    return fs.link(existing, path);
-  }
-
-  unlink(path: string): Promise<void> {
-    return fs.unlink(path);
   }
 
   async close(): Promise<void> {}

@@ -16,32 +16,45 @@ export interface SwapResult {
  * name and renamed over it, so at no instant is the link missing or pointing anywhere else
  * (`ln -nfs` unlinks first and leaves a gap). Refuses, changing nothing, when the link path is a real
  * file or directory or the target does not exist; checks afterwards that the swap took effect.
+ * `beforeChange` runs between the checks and the swap (the deploy registers its undo there, and
+ * waits for the release's marker); if it throws, nothing is changed.
+ *
+ * Two round trips over SSH: the checks go out together, and so do symlink, rename and the check
+ * (the Target keeps their order). A rename of a name that was never made fails (the name is new
+ * each time), so a failed symlink changes nothing.
  */
-export async function swapLink(target: Target, link: string, to: string, step = 'swap'): Promise<SwapResult> {
+export async function swapLink(
+  target: Target,
+  link: string,
+  to: string,
+  step = 'swap',
+  beforeChange?: (previous: string | null) => Promise<void> | void,
+): Promise<SwapResult> {
   const where = { server: target.name, step, remotePath: link };
-  const existing = await target.lstat(link);
+  const resolved = path.resolve(path.dirname(link), to);
+  const [existing, destination, pointsTo] = await Promise.all([target.lstat(link), target.stat(resolved), target.readlink(link).catch(() => null)]);
   if (existing && existing.type !== 'symlink') {
     throw new AttacheError(`${link} is a real ${existing.type === 'directory' ? 'directory' : 'file'}, not a symlink; refusing to replace it`, {
       ...where,
       hint: `Move it away (e.g. mv ${link} ${link}.old) so that the deploy can manage the link, then run again.`,
     });
   }
-  const resolved = path.resolve(path.dirname(link), to);
-  if ((await target.stat(resolved))?.type !== 'directory') {
+  if (destination?.type !== 'directory') {
     throw new AttacheError(`the swap target ${resolved} does not exist (or is not a directory)`, { ...where, hint: 'Nothing was changed.' });
   }
-  const previous = existing ? await target.readlink(link) : null;
+  const previous = existing ? pointsTo : null;
   if (previous === to) return { link, previous, current: to, changed: false };
+  await beforeChange?.(previous);
 
   const temporary = temporaryBeside(link);
-  await target.symlink(to, temporary);
-  try {
-    await target.rename(temporary, link);
-  } catch (error) {
+  const [made, renamed, after] = await Promise.allSettled([target.symlink(to, temporary), target.rename(temporary, link), target.readlink(link)]);
+  if (made.status === 'rejected') throw made.reason;
+  if (renamed.status === 'rejected') {
     await target.unlink(temporary).catch(() => undefined);
-    throw error;
+    throw renamed.reason;
   }
-  const now = await target.readlink(link);
+  // A server without posix-rename renames by a command (session.ts), after the check was answered: look again.
+  const now = after.status === 'fulfilled' && after.value === to ? to : await target.readlink(link);
   if (now !== to) {
     throw new AttacheError(`the swap did not take effect: ${link} points to ${now ?? 'nothing'}, expected ${to}`, where);
   }

@@ -4,6 +4,12 @@ import type { Duplex, Readable } from 'node:stream';
  * What every plugin and step talks to: one server, reached over SSH (ssh/session.ts) or the local
  * machine (remote/local.ts). Paths are POSIX strings on the target. A step never opens its own
  * connection: it receives a Target.
+ *
+ * The one-request file operations (lstat, stat, readlink, mkdir, rename, symlink, link, unlink) are
+ * carried out in the order they are called, each once the one before has finished, awaited or not.
+ * So a caller may send dependent ones together (a symlink, then its rename): over SSH they are
+ * pipelined SFTP requests, one round trip for all. writeFile and readFile take several requests
+ * and keep no such order with the others.
  */
 export interface Target {
   /** The server's name in logs and errors. */
