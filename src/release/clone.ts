@@ -1,7 +1,11 @@
-import { sh } from '../remote/quote';
+import { commandFailure, inSequence } from '../remote/command';
+import { raw, sh } from '../remote/quote';
 import type { Step } from './context';
 import { recordRelease } from './lock';
 import { chooseReleaseId } from './release';
+
+const CLAIMED = 'attache:claimed';
+const COMMIT = 'attache:commit=';
 
 /**
  * Put the branch's files into root/releases/<id>. The server keeps a shallow bare mirror of the
@@ -23,25 +27,27 @@ export const clone: Step = {
     const dir = layout.release(id);
     const branch = deploy.branch ?? server.branch;
     const ref = `refs/heads/${branch}`;
-    // The lock records the release first: if this deploy dies, whoever frees its lock removes the release too.
-    await target.exec(sh`${recordRelease(run, id)}mkdir -p -- ${layout.releases} && mkdir -- ${dir}`, { step: 'clone' });
-    // Undo actions use the run's target when they run: a reconnect may have replaced the connection.
-    run.undo.push('release', `remove ${dir}`, () => run.target.exec(sh`rm -rf -- ${dir} ${layout.checkoutIndex(id)}`, { step: 'clean up' }).then(() => undefined));
-
-    // A mirror left half-made by an interrupted first clone is made again.
-    await target.exec(
+    const index = layout.checkoutIndex(id);
+    // One script, one round trip; each part runs only when the one before succeeded.
+    const script = inSequence([
+      // The lock records the release first: if this deploy dies, whoever frees its lock removes the release too.
+      sh`${recordRelease(run, id)}mkdir -p -- ${layout.releases} && mkdir -- ${dir} && echo ${CLAIMED}`,
+      // A mirror left half-made by an interrupted first clone is made again.
       sh`if git --git-dir=${layout.mirror} rev-parse --git-dir >/dev/null 2>&1; then ` +
         sh`git --git-dir=${layout.mirror} remote set-url origin ${server.repository} && ` +
         sh`git --git-dir=${layout.mirror} fetch --quiet --depth 1 --force origin ${`+${ref}:${ref}`}; ` +
         sh`else rm -rf -- ${layout.mirror} && git clone --quiet --bare --depth 1 --branch ${branch} -- ${server.repository} ${layout.mirror}; fi`,
-      { step: 'clone' },
-    );
-    run.commit = (await target.exec(sh`git --git-dir=${layout.mirror} rev-parse --verify ${`${ref}^{commit}`}`, { step: 'clone' })).stdout.trim();
-    const index = layout.checkoutIndex(id);
-    await target.exec(
-      sh`GIT_INDEX_FILE=${index} git --git-dir=${layout.mirror} read-tree ${run.commit} && ` +
+      sh`commit=$(git --git-dir=${layout.mirror} rev-parse --verify ${`${ref}^{commit}`}) && printf '${raw(COMMIT)}%s\\n' "$commit"`,
+      sh`GIT_INDEX_FILE=${index} git --git-dir=${layout.mirror} read-tree "$commit" && ` +
         sh`GIT_INDEX_FILE=${index} git --git-dir=${layout.mirror} --work-tree=${dir} checkout-index --all --force && rm -f -- ${index}`,
-      { step: 'clone' },
-    );
+    ]);
+    const result = await target.exec(script, { check: false, step: 'clone' });
+    // Only a directory this deploy made is removed by its undo (the claim's echo says so, even when a later part failed).
+    // Undo actions use the run's target when they run: a reconnect may have replaced the connection.
+    if (result.stdout.includes(CLAIMED)) {
+      run.undo.push('release', `remove ${dir}`, () => run.target.exec(sh`rm -rf -- ${dir} ${index}`, { step: 'clean up' }).then(() => undefined));
+    }
+    if (result.code !== 0 || result.signal) throw commandFailure(server.name, script, result, 'clone');
+    run.commit = new RegExp(`^${COMMIT}([0-9a-f]+)$`, 'm').exec(result.stdout)?.[1];
   },
 };

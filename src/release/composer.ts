@@ -1,6 +1,9 @@
-import { sh } from '../remote/quote';
+import { commandFailure, inDirectory } from '../remote/command';
+import { raw, sh } from '../remote/quote';
 import { composerCommand } from './tools';
 import { releaseIdOf, type Step } from './context';
+
+const NO_COMPOSER_JSON = 'attache:no-composer-json';
 
 /** `composer install` in the release (no dev packages unless composer.dev). */
 export const composer: Step = {
@@ -10,12 +13,15 @@ export const composer: Step = {
   appliesTo: (server) => server.strategy === 'clone', // the artifact strategy runs it locally
   async run(run, deploy) {
     const dir = run.layout.release(releaseIdOf(deploy));
-    // A dry run has no clone to look into: it prints the install as if composer.json were there.
-    if (!deploy.dryRun && !(await run.target.lstat(run.layout.inRelease(releaseIdOf(deploy), 'composer.json')))) {
-      run.log.info(`[${run.server.name}] no composer.json in the release: nothing to install`);
-      return;
-    }
     const flags = ['install', '--no-interaction', '--prefer-dist', '--no-progress', '--optimize-autoloader', ...(run.server.composer.dev ? [] : ['--no-dev'])];
-    await run.target.exec(sh`${composerCommand(run.server)} ${flags}`, { cwd: dir, step: 'composer' });
+    const install = sh`${composerCommand(run.server)} ${flags}`;
+    // The check goes with the command (one round trip); a failure names the install alone.
+    const result = await run.target.exec(sh`if [ -e composer.json ] || [ -L composer.json ]; then ${raw(install)}; else echo ${NO_COMPOSER_JSON}; fi`, {
+      cwd: dir,
+      step: 'composer',
+      check: false,
+    });
+    if (result.code !== 0 || result.signal) throw commandFailure(run.server.name, inDirectory(install, dir), result, 'composer');
+    if (result.stdout.includes(NO_COMPOSER_JSON)) run.log.info(`[${run.server.name}] no composer.json in the release: nothing to install`);
   },
 };

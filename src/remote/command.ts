@@ -98,19 +98,33 @@ export async function finishCommand(
   const inputFailure = await running.input;
   if (inputFailure) throw inputFailure;
   const result: ExecResult = { ...status, ...captured };
-  if (options.check !== false && (status.code !== 0 || status.signal)) {
-    throw new RemoteCommandError({
-      server,
-      step: options.step,
-      command,
-      exitCode: status.code,
-      signal: status.signal,
-      output: tail.join('\n'),
-      stderr: captured.stderr,
-      hint: 'Run the command by hand on the server to see the whole output, or run again with --verbose.',
-    });
-  }
+  if (options.check !== false && (status.code !== 0 || status.signal)) throw commandFailure(server, command, result, options.step, tail.join('\n'));
   return result;
+}
+
+/**
+ * A failed command's error (exit code, the tool's first error line, the tail of its output), as
+ * exec throws it; for a caller that ran with `check: false` to read the output first.
+ */
+export function commandFailure(server: string, command: string, result: ExecResult, step?: string, output?: string): RemoteCommandError {
+  return new RemoteCommandError({
+    server,
+    step,
+    command,
+    exitCode: result.code,
+    signal: result.signal,
+    output: output ?? `${result.stdout}\n${result.stderr}`.split('\n').filter(Boolean).slice(-TAIL_LINES).join('\n'),
+    stderr: result.stderr,
+    hint: 'Run the command by hand on the server to see the whole output, or run again with --verbose.',
+  });
+}
+
+/**
+ * Commands as one script that stops at the first failure, with its status: each runs only when the
+ * one before succeeded (`set -e` would not stop at the left side of an `&&`).
+ */
+export function inSequence(commands: readonly string[]): string {
+  return commands.map((command) => `{ ${command}; }`).join(' && ');
 }
 
 /** The command as run: `cd` into the working directory first, so both targets treat `cwd` alike. */
