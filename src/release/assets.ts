@@ -73,9 +73,9 @@ export const assets: Step = {
   },
 };
 
-/** The live release (the one unchanged files are reused from) and its manifest. */
+/** The live release (the one unchanged files are reused from: where live pointed when the deploy connected) and its manifest. */
 async function previousManifest(run: ServerRun): Promise<{ id?: string; manifest: AssetManifest }> {
-  const live = await run.target.readlink(run.layout.live);
+  const live = run.liveBefore;
   if (!live) return { manifest: {} };
   const id = run.layout.releaseIdOf(live);
   return { id, manifest: await readManifest(run.target, run.layout.assetManifest(id)) };

@@ -1,9 +1,11 @@
+import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { registerEnvSecrets } from '../log';
 import type { ServerConfig } from '../config/types';
 import { AttacheError } from '../errors';
 import { openTarget } from '../open-target';
+import { sh } from '../remote/quote';
 import type { Target } from '../remote/target';
 import { mapLimit } from '../limit';
 import { Layout } from './layout';
@@ -47,11 +49,27 @@ export const connect: Step = {
     if (deploy.envFile) registerEnvSecrets(readFileSync(path.resolve(deploy.cwd, deploy.envFile), 'utf8'));
     await Promise.all(
       runs.map(async (run) => {
-        const [env, live] = await Promise.all([run.target.readFile(run.layout.env).catch(() => Buffer.from('')), run.target.readlink(run.layout.live).catch(() => null)]);
-        registerEnvSecrets(env.toString('utf8'));
+        const { env, live } = await readEnvAndLive(run.target, run.layout);
+        registerEnvSecrets(env);
         run.liveBefore = live; // for the report: where live was before this deploy
       }),
     );
     deploy.servers = runs;
   },
 };
+
+/**
+ * The server's .env (its values are secrets to redact) and where live points, in one command: the
+ * first shell is ready before SFTP could read a file (open, read, close). Its output is never logged.
+ */
+async function readEnvAndLive(target: Target, layout: Layout): Promise<{ env: string; live: string | null }> {
+  const separator = `attache-${randomBytes(12).toString('hex')}`;
+  const result = await target.exec(sh`cat -- ${layout.env} 2>/dev/null; printf '\\n%s\\n' ${separator}; readlink -- ${layout.live} 2>/dev/null; true`, {
+    step: 'connect',
+    readOnly: true,
+    output: 'none',
+  });
+  const at = result.stdout.lastIndexOf(`\n${separator}\n`);
+  if (at < 0) return { env: '', live: null };
+  return { env: result.stdout.slice(0, at), live: result.stdout.slice(at + separator.length + 2).replace(/\n$/, '') || null };
+}

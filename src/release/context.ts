@@ -3,6 +3,7 @@ import type { Flags } from '../cli/flags';
 import type { Logger } from '../log';
 import type { Target } from '../remote/target';
 import type { Layout } from './layout';
+import type { ReleaseInfo } from './releases';
 import type { UndoLog } from './undo-log';
 
 /** What one deploy knows, shared by every step: the release id, the servers, the options. */
@@ -42,6 +43,8 @@ export interface ServerRun {
   artifact?: string;
   /** Where live pointed when the deploy connected (null: no live link yet). */
   liveBefore: string | null;
+  /** The releases when the lock was taken, and live then: the release step and prune need no listing of their own. */
+  releasesSeen?: ReleaseInfo[];
   /** Set by the swap: live was changed by this deploy (so a failure afterwards swaps it back). */
   liveChanged?: boolean;
   /** What this deploy changed here, to put back if it fails. */

@@ -5,6 +5,7 @@ import { AttacheError, RemoteCommandError } from '../errors';
 import { quote, raw, sh } from '../remote/quote';
 import type { ServerRun, Step } from './context';
 import { describeOwner as describeRecord, type LockOwner as RecordedOwner } from './lock-owner';
+import { listingScript, parseListing } from './releases';
 
 /**
  * The deploy lock, a lease that heals. Taking it is one atomic `mkdir` (two deploys can never both
@@ -61,7 +62,10 @@ export const lock: Step = {
     for (let attempt = 1; ; attempt++) {
       const owner = newOwner();
       const result = await run.target.exec(acquireScript(run, owner), { check: false, step: 'lock', output: 'none' });
-      if (result.code === 0) return hold(run, owner);
+      if (result.code === 0) {
+        run.releasesSeen = parseListing(result.stdout, run.layout);
+        return hold(run, owner);
+      }
       if (result.code === TAKEOVER_CHANGED && attempt < ATTEMPTS) continue; // the lock vanished while we looked: again
       if (result.code !== HELD) throw lockFailure(run, result.code, result.stdout, result.stderr);
       const found = parseHeld(result.stdout);
@@ -99,7 +103,7 @@ export function holdsLock(run: ServerRun): boolean {
  * when this deploy holds no lock there. The clone step puts it before the mkdir of the release.
  */
 export function recordRelease(run: ServerRun, id: string): ReturnType<typeof raw> {
-  return raw(held.has(run) ? sh`printf '%s\n' ${id} > ${run.layout.lockRelease} && ` : '');
+  return raw(held.has(run) ? sh`printf '%s\\n' ${id} > ${run.layout.lockRelease} && ` : '');
 }
 
 /** Frees this deploy's lock: the heartbeat stops first, and a lock someone else has since taken over stays. */
@@ -234,7 +238,9 @@ function acquireScript(run: ServerRun, owner: LockOwner): string {
   const whoami = raw(`printf 'user=%s\\n' "$(id -un 2>/dev/null)"`);
   return (
     sh`mkdir -p -- ${root} && if mkdir -- ${dir} 2>/dev/null; then ` +
-    sh`{ printf '%s\n' ${JSON.stringify(owner)} > ${lockOwner} && : > ${lockHeartbeat}; } || { rm -rf -- ${dir}; exit ${RECORD_FAILED}; }; exit 0; fi; ` +
+    sh`{ printf '%s\n' ${JSON.stringify(owner)} > ${lockOwner} && : > ${lockHeartbeat}; } || { rm -rf -- ${dir}; exit ${RECORD_FAILED}; }; ` +
+    // The releases as seen under the lock: the release step chooses the new id from them, prune what to remove.
+    listingScript(run.layout) + 'exit 0; fi; ' +
     // mkdir -p has said why the root could not be made (on stderr).
     sh`[ -d ${root} ] || { ${whoami}; exit ${ROOT_FAILED}; }; ` +
     sh`if [ -d ${dir} ]; then ${raw(describeScript(run))}; exit ${HELD}; fi; ` +

@@ -15,7 +15,8 @@ export const prune: Step = {
 };
 
 export async function pruneReleases(run: ServerRun, current?: string): Promise<string[]> {
-  const doomed = releasesToPrune(await listReleases(run.target, run.layout), run.server.keep, current);
+  const releases = run.releasesSeen && current ? withThisDeploy(run, run.releasesSeen, current) : await listReleases(run.target, run.layout);
+  const doomed = releasesToPrune(releases, run.server.keep, current);
   if (run.target.dryRun) {
     // The listing is real (read-only), so this names exactly what a prune would delete.
     const count = `${doomed.length} release${doomed.length === 1 ? '' : 's'}`;
@@ -25,6 +26,17 @@ export async function pruneReleases(run: ServerRun, current?: string): Promise<s
     run.log.info(`[${run.server.name}] pruned ${doomed.length} release${doomed.length === 1 ? '' : 's'}: ${doomed.join(', ')}`);
   }
   return doomed;
+}
+
+/**
+ * The listing the lock took, and this deploy's release in it (complete and live once swapped):
+ * under the lock nothing else adds or removes releases, so no second listing is needed.
+ */
+function withThisDeploy(run: ServerRun, seen: ReleaseInfo[], current: string): ReleaseInfo[] {
+  const swapped = run.liveChanged === true;
+  const others = seen.filter((r) => r.id !== current && !(swapped && r.status === 'missing')).map((r) => (swapped ? { ...r, live: false } : r));
+  const mine: ReleaseInfo = { id: current, status: swapped ? 'ready' : 'incomplete', live: swapped };
+  return [...others, mine].sort((a, b) => compareIds(a.id, b.id));
 }
 
 /** Pure: which release ids to remove, given the listing (oldest first). */

@@ -21,7 +21,7 @@ export const release: Step = {
 export async function chooseReleaseId(deploy: Deploy): Promise<string> {
   const now = new Date().toISOString().replace(/[-:T]/g, '').slice(0, 14);
   const listings = await mapLimit(deploy.servers, deploy.parallel, async (run) =>
-    (await run.target.exec(sh`ls -1 -- ${run.layout.releases} 2>/dev/null || true`, { step: 'release', readOnly: true })).stdout.split('\n'),
+    run.releasesSeen?.map((r) => r.id) ?? (await run.target.exec(sh`ls -1 -- ${run.layout.releases} 2>/dev/null || true`, { step: 'release', readOnly: true })).stdout.split('\n'),
   );
   const existing = listings.flat().filter((name) => /^\d{14}(-\d+)?$/.test(name)).sort(compareIds);
   const newest = existing.at(-1);

@@ -52,12 +52,12 @@ export class ShellPool {
   }
 
   /**
-   * Starts one shell now, before any command asks: its channel opens while the caller does other
-   * work (a deploy reads .env over SFTP first), so the first command finds it ready. A warm shell
-   * that fails to start is dropped quietly; a command then tries again and reports why.
+   * Starts `count` shells now, before any command asks: their channels open while the caller does
+   * other work (the connection's SFTP channel opens beside them), so the first commands find them
+   * ready. A warm shell that fails to start is dropped quietly; a command then tries again and reports why.
    */
-  warm(): void {
-    if (this.shells.size + this.opening === 0 && !this.closed) this.openOne();
+  warm(count = 1): void {
+    while (this.shells.size + this.opening < Math.min(count, this.size) && !this.closed) this.openOne();
   }
 
   /** Shells alive now. */

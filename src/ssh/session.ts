@@ -24,6 +24,8 @@ import { resolveServer, type ResolvedServer, type ServerSpec } from './resolve';
  * (shell-pool.ts). A queue alone would hold the asset step's one-line `ln` script behind composer.
  */
 const SHELLS_PER_SESSION = 4;
+/** Shells opened with the connection, before any command asks. */
+const WARM_SHELLS = 2;
 /** SFTP write requests in flight for one file. */
 const WRITES_IN_FLIGHT = 16;
 const SFTP_NO_SUCH_FILE = 2;
@@ -53,11 +55,18 @@ export class SshSession implements Target {
   private lostBecause: Error | undefined;
   private readonly shells: ShellPool;
 
+  /**
+   * The SFTP channel opens beside the first shells once the server has accepted us: open() does not
+   * wait for it (the first commands need no SFTP). Set when it is open; `sftpReady` for the requests made before.
+   */
+  private sftp?: SFTPWrapper;
+  private sftpReady!: Promise<SFTPWrapper>;
+  private waitingForSftp = 0;
+
   private constructor(
     readonly server: ResolvedServer,
+    private readonly sock: Duplex,
     private readonly client: Client,
-    private readonly sftpClient: SftpClient,
-    private readonly sftp: SFTPWrapper,
     private readonly log: Logger,
     private readonly jump?: SshSession,
   ) {
@@ -75,7 +84,11 @@ export class SshSession implements Target {
     return this.lostBecause !== undefined;
   }
 
-  static async open(spec: ServerSpec, log: Logger): Promise<SshSession> {
+  /**
+   * Connects and opens the SFTP channel. With `warm`, the first persistent shell starts as soon as
+   * the server has accepted us, beside the SFTP channel (not after it): the first command finds it ready.
+   */
+  static async open(spec: ServerSpec, log: Logger, options: { warm?: boolean } = {}): Promise<SshSession> {
     const server = resolveServer(spec);
     const auth = planAuthentication(server); // before connecting: a missing key or wrong passphrase fails here
     const jump = server.proxyJump ? await SshSession.open(jumpSpec(server), log).catch((error) => Promise.reject(viaJump(server, error))) : undefined;
@@ -105,17 +118,30 @@ export class SshSession implements Target {
         },
       };
       log.debug(`[${server.name}] connecting to ${server.user}@${server.hostname}:${server.port}${jump ? ` via ${jump.name}` : ''}`);
+      const session = new SshSession(server, sock, client, log, jump);
+      const accepted = new Promise<void>((resolve) => client.once('ready', () => resolve()));
+      if (options.warm) void accepted.then(() => session.warmUp());
+      countHandshake();
+      const connected = sftpClient.connect(config as SftpClient.ConnectOptions);
+      session.sftpReady = connected.then(
+        () => {
+          countChannel(); // the SFTP channel
+          session.sftp = (sftpClient as unknown as { sftp: SFTPWrapper }).sftp;
+          return session.sftp;
+        },
+        (error: unknown) => Promise.reject(sftpFailure(server, error)),
+      );
+      session.sftpReady.catch(() => undefined); // told to whoever asks for a file operation
       try {
-        countHandshake();
-        await sftpClient.connect(config as SftpClient.ConnectOptions);
+        // Authenticated is enough to go on; a connection that fails before that fails here.
+        await Promise.race([accepted, connected]);
       } catch (error) {
+        session.shells.close();
         sock.destroy();
         throw hostKeyError ?? connectionError(server, lastError ?? error, auth.described);
       }
       heardCounts(sock, client);
-      countChannel(); // the SFTP channel
-      const sftp = (sftpClient as unknown as { sftp: SFTPWrapper }).sftp;
-      return new SshSession(server, client, sftpClient, sftp, log, jump);
+      return session;
     } catch (error) {
       await jump?.close();
       throw error;
@@ -133,9 +159,12 @@ export class SshSession implements Target {
     });
   }
 
-  /** Starts the first persistent shell in the background (shell-pool.ts warm()). */
+  /**
+   * Starts two persistent shells in the background (shell-pool.ts warm()): a deploy's two branches
+   * (the asset upload beside shared → composer → artisan) each find one ready.
+   */
   warmUp(): void {
-    this.shells.warm();
+    this.shells.warm(WARM_SHELLS);
   }
 
   /**
@@ -169,20 +198,20 @@ export class SshSession implements Target {
   }
 
   async lstat(path: string): Promise<FileStat | null> {
-    return toStat(await this.call<Stats>((cb) => this.sftp.lstat(path, cb), path, true));
+    return toStat(await this.call<Stats>((sftp, cb) => sftp.lstat(path, cb), path, true));
   }
 
   async stat(path: string): Promise<FileStat | null> {
-    return toStat(await this.call<Stats>((cb) => this.sftp.stat(path, cb), path, true));
+    return toStat(await this.call<Stats>((sftp, cb) => sftp.stat(path, cb), path, true));
   }
 
   readlink(path: string): Promise<string | null> {
-    return this.call<string>((cb) => this.sftp.readlink(path, cb), path, true);
+    return this.call<string>((sftp, cb) => sftp.readlink(path, cb), path, true);
   }
 
   async mkdir(path: string): Promise<void> {
     try {
-      await this.call<void>((cb) => this.sftp.mkdir(path, cb), path);
+      await this.call<void>((sftp, cb) => sftp.mkdir(path, cb), path);
     } catch (error) {
       // SFTP has no EEXIST: any failure on an existing directory is success.
       if ((await this.stat(path))?.type === 'directory') return;
@@ -192,21 +221,22 @@ export class SshSession implements Target {
 
   /** Opens, writes with requests pipelined at their offsets, sets the mode (umask applies on open), closes. */
   async writeFile(path: string, contents: Buffer | Readable, mode?: number): Promise<number> {
-    const handle = await this.call<Buffer>((cb) => this.sftp.open(path, 'w', mode === undefined ? {} : { mode }, cb), path);
+    const handle = await this.call<Buffer>((sftp, cb) => sftp.open(path, 'w', mode === undefined ? {} : { mode }, cb), path);
     let written = 0;
     try {
       written = Buffer.isBuffer(contents) ? await this.writeBuffer(handle, contents, path) : await this.writeStream(handle, contents, path);
-      if (mode !== undefined) await this.call<void>((cb) => this.sftp.fchmod(handle, mode & 0o7777, cb), path);
+      if (mode !== undefined) await this.call<void>((sftp, cb) => sftp.fchmod(handle, mode & 0o7777, cb), path);
     } finally {
-      await this.call<void>((cb) => this.sftp.close(handle, cb), path).catch(() => undefined);
+      await this.call<void>((sftp, cb) => sftp.close(handle, cb), path).catch(() => undefined);
     }
     return written;
   }
 
   async readFile(path: string): Promise<Buffer> {
+    const sftp = await this.sftpReady;
     const chunks: Buffer[] = [];
     await new Promise<void>((resolve, reject) => {
-      const stream = this.sftp.createReadStream(path);
+      const stream = sftp.createReadStream(path);
       stream.on('data', (chunk: Buffer) => chunks.push(chunk));
       stream.on('error', (error: Error) => reject(this.sftpError(error, path)));
       stream.on('close', () => resolve());
@@ -216,30 +246,36 @@ export class SshSession implements Target {
 
   /** posix-rename@openssh.com replaces the destination atomically; plain SFTP rename refuses to. */
   async rename(from: string, to: string): Promise<void> {
-    await this.call<void>((cb) => this.sftp.ext_openssh_rename(from, to, cb), `${from} -> ${to}`).catch(async (error) => {
+    await this.call<void>((sftp, cb) => sftp.ext_openssh_rename(from, to, cb), `${from} -> ${to}`).catch(async (error) => {
       if (!/extension|not supported/i.test(String(error))) throw error;
       await this.exec(sh`mv -f -T -- ${from} ${to}`);
     });
   }
 
   symlink(target: string, path: string): Promise<void> {
-    return this.call<void>((cb) => this.sftp.symlink(target, path, cb), path);
+    return this.call<void>((sftp, cb) => sftp.symlink(target, path, cb), path);
   }
 
   /** hardlink@openssh.com: one SFTP request, no shell. */
   link(existing: string, path: string): Promise<void> {
-    return this.call<void>((cb) => this.sftp.ext_openssh_hardlink(existing, path, cb), path);
+    return this.call<void>((sftp, cb) => sftp.ext_openssh_hardlink(existing, path, cb), path);
   }
 
   unlink(path: string): Promise<void> {
-    return this.call<void>((cb) => this.sftp.unlink(path, cb), path);
+    return this.call<void>((sftp, cb) => sftp.unlink(path, cb), path);
   }
 
+  /**
+   * Says goodbye (EOF to the shells, SSH's disconnect) and lets go of the socket once that is
+   * written, without waiting a round trip or more for the server to close its side: every command
+   * has answered by now, so nothing more is to be heard.
+   */
   async close(): Promise<void> {
     if (!this.closed) {
       this.closed = true;
       this.shells.close();
-      await this.sftpClient.end().catch(() => undefined);
+      this.sock.once('finish', () => this.sock.destroy());
+      this.client.end();
     }
     await this.jump?.close();
   }
@@ -307,7 +343,7 @@ export class SshSession implements Target {
       offsets.map((offset) =>
         limit(() => {
           const length = Math.min(chunk, data.length - offset);
-          return this.call<void>((cb) => this.sftp.write(handle, data, offset, length, offset, cb), path);
+          return this.call<void>((sftp, cb) => sftp.write(handle, data, offset, length, offset, cb), path);
         }),
       ),
     );
@@ -341,7 +377,7 @@ export class SshSession implements Target {
           const at = position;
           position += piece.length;
           inFlight++;
-          this.sftp.write(handle, piece, 0, piece.length, at, (error) => {
+          (this.sftp as SFTPWrapper).write(handle, piece, 0, piece.length, at, (error) => {
             inFlight--;
             if (error) return fail(this.sftpError(error, path));
             if (inFlight < WRITES_IN_FLIGHT) source.resume();
@@ -364,17 +400,34 @@ export class SshSession implements Target {
     return (this.sftp as unknown as { _maxWriteLen?: number })._maxWriteLen ?? 32 * 1024;
   }
 
-  /** Promisifies one SFTP request; with `missingIsNull`, "no such file" resolves null. */
-  private call<T>(request: (cb: (error: Error | null | undefined, value?: T) => void) => void, path: string, missingIsNull: true): Promise<T | null>;
-  private call<T>(request: (cb: (error: Error | null | undefined, value?: T) => void) => void, path: string): Promise<T>;
-  private call<T>(request: (cb: (error: Error | null | undefined, value?: T) => void) => void, path: string, missingIsNull = false): Promise<T | null> {
+  /**
+   * Promisifies one SFTP request; with `missingIsNull`, "no such file" resolves null. Requests are
+   * sent in call order (the Target contract), also those made while the SFTP channel still opens.
+   */
+  private call<T>(request: (sftp: SFTPWrapper, cb: (error: Error | null | undefined, value?: T) => void) => void, path: string, missingIsNull: true): Promise<T | null>;
+  private call<T>(request: (sftp: SFTPWrapper, cb: (error: Error | null | undefined, value?: T) => void) => void, path: string): Promise<T>;
+  private call<T>(request: (sftp: SFTPWrapper, cb: (error: Error | null | undefined, value?: T) => void) => void, path: string, missingIsNull = false): Promise<T | null> {
     return new Promise((resolve, reject) => {
-      if (this.closed) return reject(this.lost(new Error('connection closed'), { remotePath: path }));
-      request((error, value) => {
-        if (!error) return resolve(value as T);
-        if (missingIsNull && (error as Error & { code?: number }).code === SFTP_NO_SUCH_FILE) return resolve(null);
-        reject(this.sftpError(error, path));
-      });
+      const send = (sftp: SFTPWrapper) => {
+        if (this.closed) return reject(this.lost(new Error('connection closed'), { remotePath: path }));
+        request(sftp, (error, value) => {
+          if (!error) return resolve(value as T);
+          if (missingIsNull && (error as Error & { code?: number }).code === SFTP_NO_SUCH_FILE) return resolve(null);
+          reject(this.sftpError(error, path));
+        });
+      };
+      if (this.sftp && this.waitingForSftp === 0) return send(this.sftp);
+      this.waitingForSftp++;
+      this.sftpReady.then(
+        (sftp) => {
+          this.waitingForSftp--;
+          send(sftp);
+        },
+        (error: unknown) => {
+          this.waitingForSftp--;
+          reject(error);
+        },
+      );
     });
   }
 
@@ -421,10 +474,8 @@ export class SshSession implements Target {
 class ChannelRefused extends Error {}
 
 /** A session for a task, with its first shell already starting (a jump host's session gets none). */
-export async function openSession(spec: ServerSpec, log: Logger): Promise<SshSession> {
-  const session = await SshSession.open(spec, log);
-  session.warmUp();
-  return session;
+export function openSession(spec: ServerSpec, log: Logger): Promise<SshSession> {
+  return SshSession.open(spec, log, { warm: true });
 }
 
 /** A jump host's failure, told as the failure of the server it leads to. */
@@ -502,6 +553,14 @@ function heardCounts(sock: Duplex, client: Client): void {
     last = now;
     reset.call(client);
   });
+}
+
+/** The SFTP channel would not open (the server offers no sftp subsystem, or refused the channel). */
+function sftpFailure(server: ResolvedServer, error: unknown): AttacheError {
+  return new AttacheError(`could not open the SFTP channel: ${(error as Error)?.message ?? String(error)}`, {
+    server: server.name,
+    hint: 'The server must offer SFTP (a "Subsystem sftp" line in sshd_config, as OpenSSH has by default).',
+  }, { cause: error });
 }
 
 function connectionError(server: ResolvedServer, error: unknown, tried: string[]): AttacheError {
