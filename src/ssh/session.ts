@@ -129,7 +129,12 @@ export class SshSession implements Target {
           session.sftp = (sftpClient as unknown as { sftp: SFTPWrapper }).sftp;
           return session.sftp;
         },
-        (error: unknown) => Promise.reject(sftpFailure(server, error)),
+        (error: unknown) => {
+          // ssh2-sftp-client ends the connection then: every later failure says why.
+          const failure = sftpFailure(server, error);
+          session.lostBecause ??= failure;
+          return Promise.reject(failure);
+        },
       );
       session.sftpReady.catch(() => undefined); // told to whoever asks for a file operation
       try {

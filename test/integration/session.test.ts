@@ -1,9 +1,11 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { AttacheError, RemoteCommandError } from '../../src/errors';
+import { swapLink } from '../../src/remote/swap-link';
 import { openSession } from '../../src/ssh/session';
 import { addAlias, createHome, keygen, startSshd, trust, type SshServer, type TestHome } from '../../support/sshd';
 import { captureLogger } from '../support/log';
@@ -193,6 +195,35 @@ describe('SSH session against a real sshd', () => {
       });
     } finally {
       await other.stop();
+    }
+  });
+
+  it('carries out file operations sent together in the order they were called, even while the SFTP channel still opens', async () => {
+    const { log } = captureLogger('quiet');
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'attache-order-'));
+    mkdirSync(path.join(dir, 'a'));
+    mkdirSync(path.join(dir, 'b'));
+    symlinkSync('a', path.join(dir, 'live'));
+    // Right after open(): the requests queue until SFTP is there, and go out in call order.
+    const session = await openSession(target(), log);
+    try {
+      const link = path.join(dir, 'live');
+      const next = path.join(dir, 'live.next');
+      const [made, renamed, now] = await Promise.all([session.symlink('b', next), session.rename(next, link), session.readlink(link)]);
+      assert.deepEqual([made, renamed, now], [undefined, undefined, 'b'], 'the rename saw the symlink, and the readlink saw the rename');
+      // A symlink that fails (its directory is missing): the rename sent behind it fails too, and live stays.
+      const nowhere = path.join(dir, 'missing', 'live.next');
+      const results = await Promise.allSettled([session.symlink('a', nowhere), session.rename(nowhere, link), session.readlink(link)]);
+      assert.deepEqual(results.map((r) => r.status), ['rejected', 'rejected', 'fulfilled']);
+      assert.equal(readlinkSync(link), 'b');
+      // The swap as the deploy makes it: the checks together, then symlink, rename and check together.
+      const result = await swapLink(session, link, 'a');
+      assert.deepEqual(result, { link, previous: 'b', current: 'a', changed: true });
+      assert.equal(readlinkSync(link), 'a');
+      assert.deepEqual(readdirSync(dir).sort(), ['a', 'b', 'live'], 'no temporary link left');
+    } finally {
+      await session.close();
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 
