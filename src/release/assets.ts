@@ -27,6 +27,8 @@ interface LocalAsset {
 
 /** Files under this size are read whole: faster than a stream; the upload holds at most 32 at once (32 MB). */
 const READ_WHOLE = 1024 * 1024;
+/** Bytes to send up to which every file is hashed before the upload starts (reading them twice costs little). */
+const HASH_FIRST = 1024 * 1024;
 
 /**
  * Upload the locally built assets into the release with the upload plugin. Files whose bytes the
@@ -59,10 +61,18 @@ export const assets: Step = {
     const reuse = previous.id ? candidates.filter((f) => unchanged(previous.manifest, f.remote, entryOf(f))) : [];
     const send = files.filter((f) => !reuse.includes(f));
 
-    if (send.length || links.length) await uploadFiles(run, id, send, links, cache, deploy.cancel.signal);
-    // Every hash is known now: the manifest goes in the same script as the links.
-    const manifest = writeManifestCommand(run.layout.assetManifest(id), Object.fromEntries(files.map((f) => [f.remote, entryOf(f)])));
-    await linkFromPrevious(run, previous.id, id, reuse, manifest);
+    const manifest = () => writeManifestCommand(run.layout.assetManifest(id), Object.fromEntries(files.map((f) => [f.remote, entryOf(f)])));
+    if (!send.length && !links.length) {
+      await linkFromPrevious(run, previous.id, id, reuse, manifest());
+    } else if (sum(send) <= HASH_FIRST) {
+      // A few changed files: hashed first, so that the links and the manifest go beside the upload (one round trip for both).
+      await mapLimit(send, 8, async (f) => void (f.sha256 ??= await cache.hash(f.source, f.stat)));
+      await settleAll([uploadFiles(run, id, send, links, cache, deploy.cancel.signal), linkFromPrevious(run, previous.id, id, reuse, manifest())]);
+    } else {
+      // Large files are hashed as they are sent: the manifest follows the upload, in the links' script.
+      await uploadFiles(run, id, send, links, cache, deploy.cancel.signal);
+      await linkFromPrevious(run, previous.id, id, reuse, manifest());
+    }
     await cache.save();
 
     run.skipped.files += reuse.length;
@@ -157,6 +167,8 @@ function cacheOnce(deploy: Deploy): Promise<HashCache> {
 
 /** Every local file the `assets` mappings name, with its path in the release. */
 export async function collectAssets(mappings: AssetMapping[], deploy: Deploy): Promise<LocalAsset[]> {
+  // Its `git ls-files` runs while the trees are walked: it only warns.
+  const warned = warnUncoveredAssets(mappings, deploy.cwd, deploy.log);
   const found: LocalAsset[] = [];
   for (const mapping of mappings) {
     const local = path.resolve(deploy.cwd, mapping.local);
@@ -177,16 +189,25 @@ export async function collectAssets(mappings: AssetMapping[], deploy: Deploy): P
       found.push({ source: file.path, remote: path.posix.join(mapping.remote, inTree), stat: file.stat, symlink: file.symlink });
     }
   }
-  await warnUncoveredAssets(mappings, deploy.cwd, deploy.log);
+  await warned;
   return found;
 }
 
+/** A tree's files in name order; a directory's entries are looked at all at once (hundreds of stats, not one after another). */
 async function* walk(dir: string): AsyncGenerator<{ path: string; stat: Stats; symlink?: string }> {
-  for (const entry of await fs.readdir(dir, { withFileTypes: true })) {
-    const full = path.join(dir, entry.name);
-    if (entry.isDirectory()) yield* walk(full);
-    else if (entry.isFile()) yield { path: full, stat: await fs.stat(full) };
-    else if (entry.isSymbolicLink()) yield { path: full, stat: await fs.lstat(full), symlink: await fs.readlink(full) };
+  const entries = await fs.readdir(dir, { withFileTypes: true });
+  const looked = await Promise.all(
+    entries.map(async (entry) => {
+      const full = path.join(dir, entry.name);
+      if (entry.isDirectory()) return { full, directory: true as const };
+      if (entry.isFile()) return { full, file: { path: full, stat: await fs.stat(full) } };
+      if (entry.isSymbolicLink()) return { full, file: { path: full, stat: await fs.lstat(full), symlink: await fs.readlink(full) } };
+      return { full };
+    }),
+  );
+  for (const item of looked) {
+    if ('directory' in item) yield* walk(item.full);
+    else if ('file' in item && item.file) yield item.file;
   }
 }
 
@@ -216,6 +237,12 @@ function hashedWhileRead(file: LocalAsset): Readable {
     },
   });
   return streamPipeline(createReadStream(file.source), hashing, () => undefined);
+}
+
+/** Waits for every one of them (so that no command still runs when the step fails and is undone), then fails with the first failure. */
+async function settleAll(work: Promise<unknown>[]): Promise<void> {
+  const failed = (await Promise.allSettled(work)).find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
 }
 
 /** The upload passes files on; nobody reads them here, so let them flow (vinyl-fs's habit). */

@@ -17,6 +17,12 @@ const CHECK_FAILED = 77;
 /** Archive bytes buffered towards the channel: the rest waits in the files (memory stays flat for any size). */
 const BUFFERED = 1024 * 1024;
 /**
+ * An upload expected to be at most this big (a redeploy's few changed files) is sent whole, as the
+ * input of one command on a persistent shell: one round trip instead of a channel's two more (open,
+ * exec), worth the input's encoding (printf escapes, ~4× the bytes) up to about this size.
+ */
+const SMALL = 128 * 1024;
+/**
  * Small pieces (headers, small files, padding) are gathered up to this size before they go: each
  * write to the channel is an SSH packet, and thousands of tiny ones crawl (3,000 small files took 18 s).
  */
@@ -49,6 +55,9 @@ export class ArchiveUpload {
   private failure?: unknown;
   /** The server's command has ended (it read the whole archive, or gave up). */
   private ended = false;
+  /** A small upload's archive, held until finish() sends it whole (see SMALL); undefined once streaming. */
+  private held?: Buffer[];
+  private heldBytes = 0;
 
   constructor(
     private readonly target: Target,
@@ -57,6 +66,7 @@ export class ArchiveUpload {
     private readonly options: TransferOptions = {},
   ) {
     this.dest = path.normalize(dest.replace(/\\/g, '/')).replace(/(.)\/$/, '$1');
+    if (options.expected !== undefined && options.expected.bytes <= SMALL) this.held = [];
   }
 
   /** Queues one file; resolves with its remote path once its bytes are in the stream (checked at finish). */
@@ -116,11 +126,12 @@ export class ArchiveUpload {
    */
   async finish(): Promise<void> {
     await this.serially(async () => {
-      if (!this.tar && !this.gatheredBytes) return; // nothing was sent
+      if (!this.tar && !this.gatheredBytes && !this.heldBytes) return; // nothing was sent
       const list = Buffer.from([...this.sums.values()].join(''), 'utf8');
       await this.write(fileHeader({ name: this.sumsName, mode: 0o600, mtimeMs: Date.now(), size: list.length }));
       await this.write(Buffer.concat([list, padding(list.length), END]));
       await this.flush();
+      if (this.held) this.sendHeld();
       this.tar?.end();
     }, {});
     if (this.remote) await this.answer();
@@ -181,6 +192,19 @@ export class ArchiveUpload {
     this.gathered = [];
     this.gatheredBytes = 0;
     if (this.options.signal?.aborted) throw this.cancelled();
+    if (this.held) {
+      this.held.push(chunk);
+      this.heldBytes += chunk.length;
+      if (this.heldBytes <= 2 * SMALL) return;
+      // Bigger than expected after all: stream it.
+      const held = Buffer.concat(this.held);
+      this.held = undefined;
+      return this.flushChunk(held);
+    }
+    return this.flushChunk(chunk);
+  }
+
+  private async flushChunk(chunk: Buffer): Promise<void> {
     const tar = this.tar ?? this.start();
     if (!this.ended && tar.write(chunk)) return;
     if (!this.ended) await Promise.race([once(tar, 'drain'), this.remoteEnded]);
@@ -193,13 +217,24 @@ export class ArchiveUpload {
     // abort() may destroy it before the command's channel is open and listening: the failure is kept in `failure`.
     tar.on('error', () => {});
     this.tar = tar;
-    const remote = this.target.exec(this.script(), { stdin: tar, check: false, step: this.options.step });
+    this.run(tar);
+    return tar;
+  }
+
+  /** The whole small archive as one command's input (a persistent shell takes it: no channel of its own). */
+  private sendHeld(): void {
+    const archive = Buffer.concat(this.held as Buffer[]);
+    this.held = undefined;
+    this.run(archive);
+  }
+
+  private run(stdin: PassThrough | Buffer): void {
+    const remote = this.target.exec(this.script(), { stdin, check: false, step: this.options.step });
     this.remote = remote;
     this.remoteEnded = remote.then(
       () => void (this.ended = true),
       () => void (this.ended = true),
     );
-    return tar;
   }
 
   private cancelled(): AttacheError {

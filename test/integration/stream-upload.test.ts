@@ -7,6 +7,7 @@ import { Readable, Transform } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { upload } from '../../src/plugins/upload';
 import { ArchiveUpload } from '../../src/remote/archive';
+import { channelCount } from '../../src/ssh/counters';
 import { openTarget } from '../../src/open-target';
 import type { Target } from '../../src/remote/target';
 import { commitChange, EXAMPLE_APP, tempDir } from '../support/fixtures';
@@ -246,6 +247,45 @@ describe('stream upload of a fresh release, against a real sshd', () => {
         await archive.put({ relative: 'ok.txt', contents: Buffer.from('ok\n'), sha256: sha256(Buffer.from('ok\n')) });
         await archive.put({ relative: 'stale.txt', contents: Buffer.from('new bytes\n'), sha256: sha256(Buffer.from('old bytes\n')) });
         await assert.rejects(archive.finish(), /do not match what was sent .*stale\.txt: FAILED/);
+      } finally {
+        await session.close();
+      }
+    });
+
+    it('a small upload (a redeploy\'s few files) goes whole to a persistent shell, no channel of its own, and is checked the same way', async () => {
+      const session = await openTarget(direct(), quiet());
+      try {
+        await Promise.all([session.exec('true'), session.lstat('/')]); // the shells and SFTP are open (their channels counted)
+        const files = [
+          { relative: 'js/app.js', contents: Buffer.from('console.log(1);\n') },
+          { relative: 'img/x.bin', contents: randomBytes(50_000) },
+          { relative: 'empty', contents: Buffer.alloc(0) },
+        ];
+        const dest = path.join(tempDir('attache-small-'), 'release');
+        const before = channelCount();
+        const archive = new ArchiveUpload(session, dest, quiet(), { step: 'assets', expected: { files: 3, bytes: 50_016 } });
+        for (const file of files) await archive.put(file);
+        await archive.finish();
+        assert.equal(channelCount() - before, 0, 'no channel was opened for it');
+        for (const file of files) assert.ok(readFileSync(path.join(dest, file.relative)).equals(file.contents), file.relative);
+        // The same check on the server: a file that is not what its known hash says is refused.
+        const stale = new ArchiveUpload(session, path.join(tempDir('attache-small-stale-'), 'release'), quiet(), { step: 'assets', expected: { files: 1, bytes: 10 } });
+        await stale.put({ relative: 'stale.txt', contents: Buffer.from('new bytes\n'), sha256: sha256(Buffer.from('old bytes\n')) });
+        await assert.rejects(stale.finish(), /do not match what was sent .*stale\.txt: FAILED/);
+      } finally {
+        await session.close();
+      }
+    });
+
+    it('an upload expected small that turns out big is streamed after all, byte for byte', async () => {
+      const session = await openTarget(direct(), quiet());
+      try {
+        const dest = path.join(tempDir('attache-small-big-'), 'release');
+        const big = randomBytes(600_000);
+        const archive = new ArchiveUpload(session, dest, quiet(), { step: 'assets', expected: { files: 1, bytes: 1000 } });
+        await archive.put({ relative: 'big.bin', contents: big });
+        await archive.finish();
+        assert.ok(readFileSync(path.join(dest, 'big.bin')).equals(big));
       } finally {
         await session.close();
       }
