@@ -3,7 +3,8 @@
  *
  * Starts the bench's sshd and fixture (as bench/run.ts does), makes one untimed deploy on loopback,
  * then runs the redeploys this prints over the WAN relay at TRACE_DELAY_MS each way (default 25):
- * "nothing changed" and, with TRACE_CASES=unchanged,one-asset, "one asset changed". Each is a
+ * "nothing changed" and, with TRACE_CASES=first,unchanged,one-asset, a first deploy (a fresh root)
+ * and "one asset changed" too. Each is a
  * whole `gulp deploy --verbose` process; every log line is printed with the milliseconds since the
  * process started, and each step's seconds from the report with them divided by the round trip
  * (2 × delay): the step's sequential round trips, upper bound (its own work included). Read it
@@ -51,11 +52,23 @@ async function main(): Promise<void> {
     await project.deploy();
     project.configure([{ name: 'bench', port: link.port, root }]);
     for (const name of cases) {
+      if (name === 'first') {
+        // A fresh root: the whole tree goes over the link.
+        const fresh = `${root}-first`;
+        rmSync(fresh, { recursive: true, force: true });
+        mkdirSync(fresh, { recursive: true });
+        writeFileSync(path.join(fresh, '.env'), readFileSync(path.join(root, '.env')));
+        project.configure([{ name: 'bench', port: link.port, root: fresh }]);
+        print(`first deploy at ${delayMs} ms each way`, await project.deploy(['--verbose']), (2 * delayMs) / 1000);
+        rmSync(fresh, { recursive: true, force: true });
+        project.configure([{ name: 'bench', port: link.port, root }]);
+        continue;
+      }
       if (name === 'one-asset') {
         const image = fixture.assetFiles.find((f) => f.endsWith('.jpg')) as string;
         const file = path.join(buildDir, image);
         writeFileSync(file, Buffer.from(readFileSync(file).map((b) => b ^ 0x5a)));
-      } else if (name !== 'unchanged') throw new Error(`TRACE_CASES: unknown case "${name}" (unchanged, one-asset)`);
+      } else if (name !== 'unchanged') throw new Error(`TRACE_CASES: unknown case "${name}" (first, unchanged, one-asset)`);
       print(`${name} at ${delayMs} ms each way`, await project.deploy(['--verbose']), (2 * delayMs) / 1000);
     }
   } finally {

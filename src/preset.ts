@@ -2,7 +2,7 @@ import { flagsOf, parseFlags, type TaskName } from './cli/flags';
 import { AttacheError } from './errors';
 import { createLogger } from './log';
 import { toPluginError } from './plugins/plugin-error';
-import { DEPLOY_PLAN, build, connect, lock, stepsOf, unlock, type PlanPart, type Step } from './release';
+import { DEPLOY_PLAN, build, connect, lock, opcache, stepsOf, unlock, type PlanPart, type Step } from './release';
 import { Deployment, type Phase } from './release/deployment';
 import { activateStep, forceUnlockStep, pruneStep, releasesStep, rollbackStep } from './release/operations';
 import { makePlan, readConfig, type PlanOptions } from './release/plan';
@@ -138,8 +138,9 @@ export function attache(options: AttacheOptions = {}): AttacheTasks {
 
   return {
     deploy: withFlags('deploy', describe(gulp.series(...gulpSeries(plans.deploy)), 'deploy a new release (build, lock, clone, then shared → composer → artisan → migrate beside the asset upload, live, health, prune, unlock)')),
-    rollback: operation('rollback', rollbackStep.description, () => [lock, rollbackStep, unlock]),
-    activate: operation('activate', 'point live at --release=<id> (or "latest")', (flags) => [lock, activateStep(flags.release), unlock]),
+    // OPcache is reset after these swaps too, or php-fpm goes on serving the code it cached.
+    rollback: operation('rollback', rollbackStep.description, () => [lock, rollbackStep, opcache, unlock]),
+    activate: operation('activate', 'point live at --release=<id> (or "latest")', (flags) => [lock, activateStep(flags.release), opcache, unlock]),
     releases: operation('releases', 'list the releases on the server(s): id, date, commit, status, which is live', () => [releasesStep()]),
     prune: operation('prune', 'remove old releases (keeps "keep", or the --count oldest; never live nor the one before it)', (flags) => [lock, flags.count === undefined ? pruneStep : pruneCountStep(flags.count), unlock]),
     unlock: operation('unlock', forceUnlockStep.description, () => [forceUnlockStep]),

@@ -69,6 +69,18 @@ describe('OPcache without revalidation behind a symlinked document root', () => 
     assert.deepEqual(readdirSync(site.root).filter((name) => name.includes('opcache')), [], 'the reset script is removed');
   });
 
+  it('rollback and activate reset OPcache too: every request then shows the release live points to', async () => {
+    const current = site.liveId()!;
+    const previous = site.releases().filter((id) => id !== current && site.marker(id)?.status === 'ready').at(-1)!;
+    const rolled = await site.run('rollback');
+    assert.ok(rolled.lines.some((line) => line.includes(`OPcache reset through php-fpm at ${web.socket}`)), rolled.lines.join('\n'));
+    assert.equal(site.liveId(), previous);
+    for (let i = 0; i < 10; i++) assert.deepEqual(await served(), { status: 200, id: previous, header: previous }, `request ${i + 1} after the rollback`);
+    await site.run('activate', [`--release=${current}`]);
+    assert.equal(site.liveId(), current);
+    for (let i = 0; i < 10; i++) assert.deepEqual(await served(), { status: 200, id: current, header: current }, `request ${i + 1} after activate`);
+  });
+
   it('a pool that cannot be reached fails the deploy before the health check, and live is swapped back', async () => {
     const live = site.liveId()!;
     configure({ opcache: { fpm: web.socket + '.missing' } });
