@@ -18,8 +18,8 @@
  * and targets then say so). Each case's sequential round trips: (T at N ms − T at 0 ms) / (2 N ms).
  *
  * BENCH_CASES=<comma-separated substrings of case names> (case-insensitive; bench/case-filter.ts) runs
- * only the cases whose names contain one of them, e.g. BENCH_CASES="rsync,gulp-attache: full" for the
- * rsync floor and gulp-attache's first deploy.
+ * only the cases whose names contain one of them, e.g. BENCH_CASES="gulp-attache artifact" for the
+ * artifact strategy's rows, or "gulp-attache: full,PHP file,artifact" for them beside clone's.
  * Tables, targets and measurements then say "skipped" for what needs a case left out, and the results
  * go to bench/results-subset.json and bench/RESULTS-subset.md, so that a partial run never replaces
  * the whole run's record (bench/RESULTS.md, which the README quotes).
@@ -115,6 +115,11 @@ function machine() {
 }
 
 const round3 = (n: number) => Math.round(n * 1000) / 1000;
+
+/** Every `gulp deploy` a link's cases timed (the upload cases are no deploys). */
+function deploysOf(o: Observations) {
+  return [...o.full, ...o.unchanged, ...o.oneAsset, ...o.onePhpFile, ...o.artifactFull, ...o.artifactOnePhpFile];
+}
 
 /** One link's cases and what they observed. */
 interface LinkRun {
@@ -301,7 +306,7 @@ async function main(): Promise<void> {
     const info = machine();
     const failureLines = linkRuns.flatMap((l) => l.results.flatMap((r) => r.failures.map((f) => `${r.name} [${f}]`)));
     const failureText = failureLines.length ? `Failed attempts (each made again from setup; BENCH_RETRIES=${retries}):\n${failureLines.map((l) => `- ${l}`).join('\n')}` : '';
-    const reportSources = [...new Set(linkRuns.flatMap((l) => [...l.observations.full, ...l.observations.unchanged, ...l.observations.oneAsset].map((o) => o.reportSource)))];
+    const reportSources = [...new Set(linkRuns.flatMap((l) => deploysOf(l.observations).map((o) => o.reportSource)))];
     const reportNote =
       reportSources.length === 0
         ? 'no gulp-attache deploy completed'
