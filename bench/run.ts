@@ -50,7 +50,7 @@ import { attacheCase } from './peers/attache';
 import { shipitCase } from './peers/shipit';
 import { spawnChecked } from './proc';
 import { median, renderSection, renderTargets, type Section, type Target } from './report';
-import { renderMainTable, renderWanTable, wanRows, type CaseResult } from './tables';
+import { renderMainTable, renderStrategyTable, renderWanTable, wanRows, type CaseResult } from './tables';
 import { loopbackTargets, wanTargets, type WanRow } from './targets';
 import type { BenchCase, BenchContext, BenchFixture, SshCommandLine } from './types';
 import { ensureUserInstall, type UserInstall } from './user-project';
@@ -302,6 +302,7 @@ async function main(): Promise<void> {
       wan = wanRows(zero.results, far.results, delayMs);
       wanTable = renderWanTable(wan, { loopback: loop.results, at0: zero.results, atDelay: far.results, delayMs });
     }
+    const strategyTable = renderStrategyTable({ loopback: loop.results, wan: wanOn ? { rows: wan, delayMs } : undefined });
 
     const info = machine();
     const failureLines = linkRuns.flatMap((l) => l.results.flatMap((r) => r.failures.map((f) => `${r.name} [${f}]`)));
@@ -315,6 +316,7 @@ async function main(): Promise<void> {
           : 'bytes and step times read from each deploy\'s --report file';
     console.log(`\n## Loopback\n\n${mainTable}\n`);
     if (wanOn) console.log(`## WAN: ${delayMs} ms each way, ${mbit} Mbit/s\n\n${wanTable}\n`);
+    if (strategyTable) console.log(`## Artifact vs clone\n\n${strategyTable}\n`);
     if (failureText) console.log(`${failureText}\n`);
     const busyNote = (load: { start: number; end: number }) => (Math.max(load.start, load.end) > info.cpus.count ? ' (WARNING: above the CPU count: other work was running, the numbers are noisy)' : '');
 
@@ -365,7 +367,7 @@ async function main(): Promise<void> {
           peers: { attache: 'bench/peers/attache-method.sh (tpg/attache Deployer.php, command for command)', shipit: loop.shipitVersions },
           links: Object.fromEntries(linkRuns.map((l) => [l.label, { shape: l.link.shape, cases: caseJson(l.results) }])),
           wan: wan.map((r) => ({ ...r, at0: r.at0 === undefined ? null : round3(r.at0), atDelay: r.atDelay === undefined ? null : round3(r.atDelay), roundTrips: r.roundTrips === undefined ? null : round3(r.roundTrips) })),
-          tables: { loopback: mainTable, wan: wanTable },
+          tables: { loopback: mainTable, wan: wanTable, ...(strategyTable && { strategies: strategyTable }) },
           measurements: {
             elapsedSeconds: round3(extrasSeconds),
             loadAverage1m: { start: round3(loadBeforeExtras), end: round3(loadAfterExtras) },
@@ -393,6 +395,7 @@ async function main(): Promise<void> {
         sshdConfig,
         mainTable: failureText ? `${mainTable}\n\n${failureText}` : mainTable,
         wanTable,
+        strategyTable,
         sections: measured.sections,
         targets,
       }),
@@ -478,6 +481,7 @@ function resultsMarkdown(r: {
   sshdConfig: string[];
   mainTable: string;
   wanTable: string;
+  strategyTable?: string;
   sections: Section[];
   targets: Target[];
 }): string {
@@ -513,6 +517,16 @@ function resultsMarkdown(r: {
       : []),
     r.wanTable,
     '',
+    ...(r.strategyTable
+      ? [
+          '## Artifact vs clone',
+          '',
+          `The same job with \`"strategy": "artifact"\` (the tree built here, sent as files) and with the default, clone (git and composer on the server), from the tables of this run: medians; ÷ is artifact over clone; round trips as in the WAN table; MB sent on loopback (clone: assets; artifact: the tree's files not already in the live release).`,
+          '',
+          r.strategyTable,
+          '',
+        ]
+      : []),
     '## Targets',
     '',
     renderTargets(r.targets).replace(/^### Targets\n\n/, ''),
