@@ -17,6 +17,13 @@
  * (default 1; the table's "runs" column shows it). BENCH_WAN=0 leaves the WAN links out (their table
  * and targets then say so). Each case's sequential round trips: (T at N ms − T at 0 ms) / (2 N ms).
  *
+ * BENCH_CASES=<comma-separated substrings of case names> (case-insensitive; bench/case-filter.ts) runs
+ * only the cases whose names contain one of them, e.g. BENCH_CASES="gulp-attache artifact" for the
+ * artifact strategy's rows, or "gulp-attache: full,PHP file,artifact" for them beside clone's.
+ * Tables, targets and measurements then say "skipped" for what needs a case left out, and the results
+ * go to bench/results-subset.json and bench/RESULTS-subset.md, so that a partial run never replaces
+ * the whole run's record (bench/RESULTS.md, which the README quotes).
+ *
  * Runs are round-robin so that drift hits every case alike; a failed attempt is made again from its
  * setup up to BENCH_RETRIES times (default 2). Then the extra measurements (bench/measurements/) on
  * loopback, and the targets with MET / NOT MET. Everything goes to the console, bench/results.json
@@ -32,6 +39,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { acceptedLogins, addAlias, createHome, startSshd, type SshServer, type TestHome } from '../support/sshd';
+import { caseFilter } from './case-filter';
 import { createGulpAttacheBench, type Observations } from './cases/gulp-attache';
 import { CASE } from './cases/names';
 import { buildFixture, FIXTURE_PARAMS } from './fixture';
@@ -42,7 +50,7 @@ import { attacheCase } from './peers/attache';
 import { shipitCase } from './peers/shipit';
 import { spawnChecked } from './proc';
 import { median, renderSection, renderTargets, type Section, type Target } from './report';
-import { renderMainTable, renderWanTable, wanRows, type CaseResult } from './tables';
+import { renderMainTable, renderStrategyTable, renderWanTable, wanRows, type CaseResult } from './tables';
 import { loopbackTargets, wanTargets, type WanRow } from './targets';
 import type { BenchCase, BenchContext, BenchFixture, SshCommandLine } from './types';
 import { ensureUserInstall, type UserInstall } from './user-project';
@@ -51,8 +59,8 @@ import { startLink, type Link } from './wan/link';
 const WORK = path.join(__dirname, '.work');
 const LOGS = path.join(WORK, 'logs');
 const ROOTS = path.join(WORK, 'roots');
-const RESULTS = path.join(__dirname, 'results.json');
-const RESULTS_MD = path.join(__dirname, 'RESULTS.md');
+const RESULTS_ALL = { json: path.join(__dirname, 'results.json'), md: path.join(__dirname, 'RESULTS.md') };
+const RESULTS_SUBSET = { json: path.join(__dirname, 'results-subset.json'), md: path.join(__dirname, 'RESULTS-subset.md') };
 
 /** Latency-bound cases (a round trip per file) that run BENCH_WAN_SLOW_RUNS times on the delayed link. */
 const SLOW_OVER_WAN: ReadonlySet<string> = new Set([CASE.scpFloor, CASE.attache]);
@@ -108,6 +116,11 @@ function machine() {
 
 const round3 = (n: number) => Math.round(n * 1000) / 1000;
 
+/** Every `gulp deploy` a link's cases timed (the upload cases are no deploys). */
+function deploysOf(o: Observations) {
+  return [...o.full, ...o.unchanged, ...o.oneAsset, ...o.onePhpFile, ...o.artifactFull, ...o.artifactOnePhpFile];
+}
+
 /** One link's cases and what they observed. */
 interface LinkRun {
   label: string;
@@ -137,6 +150,8 @@ async function main(): Promise<void> {
   const wanSlowRuns = Math.min(wanRuns, positiveInt('BENCH_WAN_SLOW_RUNS', 1, 1));
   const delayMs = positiveInt('BENCH_WAN_DELAY_MS', 25, 1);
   const mbit = positiveInt('BENCH_WAN_MBIT', 100, 1);
+  const filter = caseFilter(process.env.BENCH_CASES);
+  const { json: RESULTS, md: RESULTS_MD } = filter.setting ? RESULTS_SUBSET : RESULTS_ALL;
   const benchStarted = performance.now();
   mkdirSync(LOGS, { recursive: true });
   rmSync(ROOTS, { recursive: true, force: true });
@@ -196,6 +211,7 @@ async function main(): Promise<void> {
         say(`WAN relay on 127.0.0.1:${link.port}: ${delay} ms each way, ${mbit} Mbit/s each way, in front of the sshd`);
       }
     } else say('WAN links: skipped (BENCH_WAN=0)');
+    if (filter.setting) say(`BENCH_CASES=${filter.setting}: only ${Object.values(CASE).filter(filter.selects).join('; ')}`);
 
     const linkRuns: LinkRun[] = [];
     for (const { label, link } of plan) {
@@ -204,11 +220,17 @@ async function main(): Promise<void> {
         throw new Error(`cannot reach the bench sshd with ssh over the ${label} link: ${firstLine(error)}`);
       });
       const tag = slug(label);
-      const shipit = await shipitCase(ctx, caseLog(`${CASE.shipit} ${tag}`));
+      // shipit is installed (npm) only when its case runs.
+      const shipit = filter.selects(CASE.shipit) ? await shipitCase(ctx, caseLog(`${CASE.shipit} ${tag}`)) : undefined;
       const ours = createGulpAttacheBench(ctx, install, tag, server.port);
-      const cases: BenchCase[] = [...floorCases(ctx, caseLog(`floors ${tag}`)), attacheCase(ctx, caseLog(`${CASE.attache} ${tag}`)), shipit.benchCase, ...ours.cases];
+      const cases: BenchCase[] = [
+        ...floorCases(ctx, caseLog(`floors ${tag}`)),
+        attacheCase(ctx, caseLog(`${CASE.attache} ${tag}`)),
+        ...(shipit ? [shipit.benchCase] : []),
+        ...ours.cases,
+      ].filter((c) => filter.selects(c.name));
       const results = cases.map((c): CaseResult => ({ name: c.name, seconds: [], sshLogins: [], bytesSent: [], failures: [] }));
-      linkRuns.push({ label, link, ctx, cases, results, observations: ours.observations, shipitVersions: shipit.versions });
+      linkRuns.push({ label, link, ctx, cases, results, observations: ours.observations, shipitVersions: shipit?.versions ?? { 'shipit-deploy': 'not run (BENCH_CASES)' } });
     }
 
     const pass = async (entries: Entry[], passWarmup: number) => {
@@ -280,11 +302,12 @@ async function main(): Promise<void> {
       wan = wanRows(zero.results, far.results, delayMs);
       wanTable = renderWanTable(wan, { loopback: loop.results, at0: zero.results, atDelay: far.results, delayMs });
     }
+    const strategyTable = renderStrategyTable({ loopback: loop.results, wan: wanOn ? { rows: wan, delayMs } : undefined });
 
     const info = machine();
     const failureLines = linkRuns.flatMap((l) => l.results.flatMap((r) => r.failures.map((f) => `${r.name} [${f}]`)));
     const failureText = failureLines.length ? `Failed attempts (each made again from setup; BENCH_RETRIES=${retries}):\n${failureLines.map((l) => `- ${l}`).join('\n')}` : '';
-    const reportSources = [...new Set(linkRuns.flatMap((l) => [...l.observations.full, ...l.observations.unchanged, ...l.observations.oneAsset].map((o) => o.reportSource)))];
+    const reportSources = [...new Set(linkRuns.flatMap((l) => deploysOf(l.observations).map((o) => o.reportSource)))];
     const reportNote =
       reportSources.length === 0
         ? 'no gulp-attache deploy completed'
@@ -293,6 +316,7 @@ async function main(): Promise<void> {
           : 'bytes and step times read from each deploy\'s --report file';
     console.log(`\n## Loopback\n\n${mainTable}\n`);
     if (wanOn) console.log(`## WAN: ${delayMs} ms each way, ${mbit} Mbit/s\n\n${wanTable}\n`);
+    if (strategyTable) console.log(`## Artifact vs clone\n\n${strategyTable}\n`);
     if (failureText) console.log(`${failureText}\n`);
     const busyNote = (load: { start: number; end: number }) => (Math.max(load.start, load.end) > info.cpus.count ? ' (WARNING: above the CPU count: other work was running, the numbers are noisy)' : '');
 
@@ -300,12 +324,12 @@ async function main(): Promise<void> {
     const loadBeforeExtras = os.loadavg()[0];
     say(`measurements: load average (1 min) ${loadBeforeExtras.toFixed(2)}`);
     const extrasStarted = performance.now();
-    const measured = await runMeasurements({ ctx: loop.ctx, install, observations: loop.observations, results: loop.results, sshdConfig, say });
+    const measured = await runMeasurements({ ctx: loop.ctx, install, observations: loop.observations, results: loop.results, sshdConfig, skipped: filter.skipped, say });
     const extrasSeconds = (performance.now() - extrasStarted) / 1000;
     const loadAfterExtras = os.loadavg()[0];
     const targets: Target[] = [
-      ...wanTargets(wan, delayMs, wanOn ? undefined : 'skipped (BENCH_WAN=0)'),
-      ...loopbackTargets({ results: loop.results, observations: loop.observations, runs, fixture, values: measured.values }),
+      ...wanTargets(wan, delayMs, wanOn ? undefined : 'skipped (BENCH_WAN=0)', filter.skipped),
+      ...loopbackTargets({ results: loop.results, observations: loop.observations, runs, fixture, values: measured.values, skipped: filter.skipped }),
     ];
     const totalSeconds = (performance.now() - benchStarted) / 1000;
     console.log('');
@@ -314,6 +338,7 @@ async function main(): Promise<void> {
     console.log(renderTargets(targets));
     console.log('');
     const settingsLine =
+      (filter.setting ? `BENCH_CASES=${filter.setting} (only the cases whose names contain one of these); ` : '') +
       `loopback: ${runs} timed run(s) per case (+${warmup} warm-up), ${loopPass.seconds.toFixed(0)} s` +
       (wanPass ? `; WAN: ${wanRuns} run(s) per case and link (+${wanWarmup} warm-up; ${wanSlowRuns} at ${delayMs} ms for ${[...SLOW_OVER_WAN].join(', ')}), ${wanPass.seconds.toFixed(0)} s` : '') +
       `; measurements ${extrasSeconds.toFixed(0)} s; whole bench ${totalSeconds.toFixed(0)} s`;
@@ -335,14 +360,14 @@ async function main(): Promise<void> {
       JSON.stringify(
         {
           machine: info,
-          settings: { runs, warmupRuns: warmup, retries, wan: wanOn ? { delayMs, mbit, runs: wanRuns, warmupRuns: wanWarmup, slowRuns: wanSlowRuns, slowCases: [...SLOW_OVER_WAN] } : null, order: 'round-robin over cases, each run on a fresh server root', totalSeconds: round3(totalSeconds) },
+          settings: { cases: filter.setting ?? 'all', runs, warmupRuns: warmup, retries, wan: wanOn ? { delayMs, mbit, runs: wanRuns, warmupRuns: wanWarmup, slowRuns: wanSlowRuns, slowCases: [...SLOW_OVER_WAN] } : null, order: 'round-robin over cases, each run on a fresh server root', totalSeconds: round3(totalSeconds) },
           passes: { loopback: { seconds: round3(loopPass.seconds), loadAverage1m: loopPass.load }, wan: wanPass ? { seconds: round3(wanPass.seconds), loadAverage1m: wanPass.load } : null },
           fixture: { params: FIXTURE_PARAMS, assets: { files: fixture.assetFileCount, bytes: fixture.assetBytes, paths: fixture.assetPaths }, longHistoryCommits: fixture.longHistoryCommits },
           gulpAttache: { install: { tarball: path.basename(install.tarball), versions: install.versions }, reportSource: reportNote },
           peers: { attache: 'bench/peers/attache-method.sh (tpg/attache Deployer.php, command for command)', shipit: loop.shipitVersions },
           links: Object.fromEntries(linkRuns.map((l) => [l.label, { shape: l.link.shape, cases: caseJson(l.results) }])),
           wan: wan.map((r) => ({ ...r, at0: r.at0 === undefined ? null : round3(r.at0), atDelay: r.atDelay === undefined ? null : round3(r.atDelay), roundTrips: r.roundTrips === undefined ? null : round3(r.roundTrips) })),
-          tables: { loopback: mainTable, wan: wanTable },
+          tables: { loopback: mainTable, wan: wanTable, ...(strategyTable && { strategies: strategyTable }) },
           measurements: {
             elapsedSeconds: round3(extrasSeconds),
             loadAverage1m: { start: round3(loadBeforeExtras), end: round3(loadAfterExtras) },
@@ -360,6 +385,7 @@ async function main(): Promise<void> {
       resultsMarkdown({
         info,
         settingsLine,
+        cases: filter.setting,
         reportNote,
         loopback: { runs, warmup, seconds: loopPass.seconds, load: loopPass.load, busy: busyNote(loopPass.load) },
         wan: wanPass ? { delayMs, mbit, runs: wanRuns, warmup: wanWarmup, slowRuns: wanSlowRuns, seconds: wanPass.seconds, load: wanPass.load, busy: busyNote(wanPass.load) } : undefined,
@@ -369,6 +395,7 @@ async function main(): Promise<void> {
         sshdConfig,
         mainTable: failureText ? `${mainTable}\n\n${failureText}` : mainTable,
         wanTable,
+        strategyTable,
         sections: measured.sections,
         targets,
       }),
@@ -443,6 +470,8 @@ function contextFor(input: {
 function resultsMarkdown(r: {
   info: ReturnType<typeof machine>;
   settingsLine: string;
+  /** BENCH_CASES, when only some cases ran. */
+  cases?: string;
   reportNote: string;
   loopback: { runs: number; warmup: number; seconds: number; load: { start: number; end: number }; busy: string };
   wan?: { delayMs: number; mbit: number; runs: number; warmup: number; slowRuns: number; seconds: number; load: { start: number; end: number }; busy: string };
@@ -452,6 +481,7 @@ function resultsMarkdown(r: {
   sshdConfig: string[];
   mainTable: string;
   wanTable: string;
+  strategyTable?: string;
   sections: Section[];
   targets: Target[];
 }): string {
@@ -463,6 +493,7 @@ function resultsMarkdown(r: {
     '# gulp-attache benchmark results',
     '',
     `Generated by \`npm run bench\` (bench/run.ts) on ${info.date}. Do not edit by hand: run the bench again.`,
+    ...(r.cases ? ['', `**A partial run: BENCH_CASES=${r.cases}.** Only the cases whose names contain one of these ran; the others' rows, ratios and targets are missing or "skipped". bench/RESULTS.md is the last whole run.`] : []),
     '',
     '## Machine',
     '',
@@ -486,6 +517,16 @@ function resultsMarkdown(r: {
       : []),
     r.wanTable,
     '',
+    ...(r.strategyTable
+      ? [
+          '## Artifact vs clone',
+          '',
+          `The same job with \`"strategy": "artifact"\` (the tree built here, sent as files) and with the default, clone (git and composer on the server), from the tables of this run: medians; ÷ is artifact over clone; round trips as in the WAN table; MB sent on loopback (clone: assets; artifact: the tree's files not already in the live release).`,
+          '',
+          r.strategyTable,
+          '',
+        ]
+      : []),
     '## Targets',
     '',
     renderTargets(r.targets).replace(/^### Targets\n\n/, ''),

@@ -1,7 +1,8 @@
 /**
  * The bench's two main tables: the loopback table (every case on the direct loopback link, ratios to
  * the scp floor, Attaché's method and shipit) and the WAN table (every case at 0 ms and at the
- * delay through the relay, and its sequential round trips).
+ * delay through the relay, and its sequential round trips); and the artifact strategy beside clone,
+ * job by job, from those two.
  */
 import { CASE } from './cases/names';
 import { markdownTable, median } from './report';
@@ -92,4 +93,51 @@ export function renderWanTable(rows: WanRow[], input: { loopback: CaseResult[]; 
   });
   const failed = rows.filter((r) => r.missing).map((r) => `- ${r.name}: ${shorten(r.missing as string)}`);
   return [markdownTable(header, body), ...(failed.length ? ['', 'Missing medians:', ...failed] : [])].join('\n');
+}
+
+/** The jobs both strategies have a case for: clone's row (the default) and the artifact strategy's. */
+export const STRATEGY_PAIRS = [
+  { job: 'full first deploy', clone: CASE.full, artifact: CASE.artifactFull },
+  { job: 'redeploy, one PHP file changed', clone: CASE.onePhpFile, artifact: CASE.artifactOnePhpFile },
+] as const;
+
+/**
+ * Artifact vs clone, job by job, from the same run: the loopback medians, the medians at the delay,
+ * their ratios, the round trips (from the WAN rows) and the MB sent. Undefined when no pair ran.
+ */
+export function renderStrategyTable(input: { loopback: CaseResult[]; wan?: { rows: WanRow[]; delayMs: number } }): string | undefined {
+  const { loopback, wan } = input;
+  const ran = (name: string) => loopback.some((r) => r.name === name);
+  const pairs = STRATEGY_PAIRS.filter((p) => ran(p.clone) || ran(p.artifact));
+  if (!pairs.length) return undefined;
+  const s = (n: number | undefined) => (n === undefined ? 'n/a' : n.toFixed(2));
+  const mbSent = (results: CaseResult[], name: string) => {
+    const r = results.find((x) => x.name === name);
+    return r && !r.error && r.bytesSent.length ? (median(r.bytesSent) / 1e6).toFixed(2) : 'n/a';
+  };
+  const d = wan?.delayMs;
+  const header = [
+    'job',
+    'clone loopback s',
+    'artifact loopback s',
+    'artifact ÷ clone',
+    ...(wan ? [`clone ${d} ms s`, `artifact ${d} ms s`, `artifact ÷ clone @${d}`, 'clone round trips', 'artifact round trips'] : []),
+    'clone MB sent',
+    'artifact MB sent',
+  ];
+  const rows = pairs.map((p) => {
+    const row = (name: string) => wan?.rows.find((r) => r.name === name);
+    const [c, a] = [medianOf(loopback, p.clone), medianOf(loopback, p.artifact)];
+    const trips = (name: string) => (row(name)?.roundTrips === undefined ? 'n/a' : row(name)!.roundTrips!.toFixed(1));
+    return [
+      p.job,
+      s(c),
+      s(a),
+      ratio(a, c),
+      ...(wan ? [s(row(p.clone)?.atDelay), s(row(p.artifact)?.atDelay), ratio(row(p.artifact)?.atDelay, row(p.clone)?.atDelay), trips(p.clone), trips(p.artifact)] : []),
+      mbSent(loopback, p.clone),
+      mbSent(loopback, p.artifact),
+    ];
+  });
+  return markdownTable(header, rows);
 }

@@ -27,14 +27,21 @@ function medianOf(results: MainResult[], name: string): number | undefined {
 
 function ratioTarget(goal: string, a: number | undefined, b: number | undefined, max: number, what: string): Target {
   return a === undefined || b === undefined
-    ? { goal, measured: `n/a (${what})`, met: null }
+    ? { goal, measured: what.startsWith('skipped') ? what : `n/a (${what})`, met: null }
     : { goal, measured: `${(a / b).toFixed(2)}× (${a.toFixed(2)} s vs ${b.toFixed(2)} s)`, met: a / b <= max };
 }
 
-export function wanTargets(rows: WanRow[], delayMs: number, off?: string): Target[] {
+/** Why a target has no value because of BENCH_CASES: "skipped (not in BENCH_CASES: <cases>)", else undefined. */
+function skippedCases(names: string[], skipped: (name: string) => string | undefined): string | undefined {
+  const out = names.filter((n) => skipped(n));
+  return out.length ? `skipped (not in BENCH_CASES: ${out.join(', ')})` : undefined;
+}
+
+export function wanTargets(rows: WanRow[], delayMs: number, off?: string, skipped: (name: string) => string | undefined = () => undefined): Target[] {
   const at = `at ${delayMs} ms`;
   const row = (name: string) => rows.find((r) => r.name === name);
-  const why = (...names: string[]) => off ?? names.map((n) => (row(n)?.atDelay === undefined ? `${n}: ${row(n)?.missing ?? 'no runs'}` : '')).filter(Boolean).join('; ');
+  const why = (...names: string[]) =>
+    off ?? skippedCases(names, skipped) ?? names.map((n) => (row(n)?.atDelay === undefined ? `${n}: ${row(n)?.missing ?? 'no runs'}` : '')).filter(Boolean).join('; ');
   const t = (name: string) => row(name)?.atDelay;
   const unchanged = row(CASE.unchanged);
   return [
@@ -47,19 +54,34 @@ export function wanTargets(rows: WanRow[], delayMs: number, off?: string): Targe
           measured: `${unchanged.roundTrips.toFixed(1)} round trips (${unchanged.atDelay!.toFixed(2)} s − ${unchanged.at0!.toFixed(2)} s at 0 ms, over ${((2 * delayMs) / 1000).toFixed(3)} s)`,
           met: unchanged.roundTrips <= 20,
         }
-      : { goal: `${at}: nothing-changed redeploy ≤ 20 sequential round trips (handshake included)`, measured: `n/a (${off ?? unchanged?.missing ?? 'no runs'})`, met: null },
+      : {
+          goal: `${at}: nothing-changed redeploy ≤ 20 sequential round trips (handshake included)`,
+          measured: off ?? skippedCases([CASE.unchanged], skipped) ?? `n/a (${unchanged?.missing ?? 'no runs'})`,
+          met: null,
+        },
   ];
 }
 
-export function loopbackTargets(input: { results: MainResult[]; observations: Observations; runs: number; fixture: BenchFixture; values: MeasuredValues }): Target[] {
+export function loopbackTargets(input: {
+  results: MainResult[];
+  observations: Observations;
+  runs: number;
+  fixture: BenchFixture;
+  values: MeasuredValues;
+  /** BENCH_CASES: why a case did not run, or undefined (bench/case-filter.ts). */
+  skipped?: (name: string) => string | undefined;
+}): Target[] {
   const { results, observations, runs, fixture, values } = input;
+  const caseSkipped = input.skipped ?? (() => undefined);
   const med = (name: string) => medianOf(results, name);
-  const reason = 'a median is missing';
+  const reason = (...names: string[]) => skippedCases(names, caseSkipped) ?? 'a median is missing';
+  /** n/a for a target whose cases ran but gave nothing; "skipped (…)" for one whose cases were left out. */
+  const none = (what: string, ...names: string[]) => skippedCases(names, caseSkipped) ?? `n/a (${what})`;
   const full = med(CASE.full);
   const targets: Target[] = [
-    ratioTarget('loopback: full deploy ≤ 0.5× attache method', full, med(CASE.attache), 0.5, reason),
-    ratioTarget('loopback: full deploy ≤ 0.3× shipit-deploy', full, med(CASE.shipit), 0.3, reason),
-    ratioTarget('loopback: upload step alone ≤ 1.0× scp -r', med(CASE.upload), med(CASE.scpFloor), 1.0, reason),
+    ratioTarget('loopback: full deploy ≤ 0.5× attache method', full, med(CASE.attache), 0.5, reason(CASE.full, CASE.attache)),
+    ratioTarget('loopback: full deploy ≤ 0.3× shipit-deploy', full, med(CASE.shipit), 0.3, reason(CASE.full, CASE.shipit)),
+    ratioTarget('loopback: upload step alone ≤ 1.0× scp -r', med(CASE.upload), med(CASE.scpFloor), 1.0, reason(CASE.upload, CASE.scpFloor)),
   ];
   const oneRuns = timed(observations.oneAsset, runs);
   const oneBytes = median(oneRuns.map((o) => o.report.servers[0].sent.bytes));
@@ -67,7 +89,7 @@ export function loopbackTargets(input: { results: MainResult[]; observations: Ob
   targets.push(
     oneRuns.length
       ? { goal: sendGoal, measured: `${((oneBytes / fixture.assetBytes) * 100).toFixed(3)}% (${(oneBytes / 1024).toFixed(1)} KiB of ${mb(fixture.assetBytes, 1)} MB)`, met: oneBytes / fixture.assetBytes < 0.01 }
-      : { goal: sendGoal, measured: 'n/a (no runs)', met: null },
+      : { goal: sendGoal, measured: none('no runs', CASE.oneAsset), met: null },
   );
   const oneAssets = median(oneRuns.map((o) => stepSeconds(o, 'assets')));
   const fullAssets = median(timed(observations.full, runs).map((o) => stepSeconds(o, 'assets')));
@@ -80,14 +102,14 @@ export function loopbackTargets(input: { results: MainResult[]; observations: Ob
           measured: `${(oneAssets / fullAssets).toFixed(2)}× (${oneAssets.toFixed(2)} s vs the full deploy's assets step ${fullAssets.toFixed(2)} s${uploadAlone ? `; ${(oneAssets / uploadAlone).toFixed(2)}× the upload step alone` : ''})`,
           met: oneAssets / fullAssets <= 0.2,
         }
-      : { goal: stepGoal, measured: 'n/a (no assets step times)', met: null },
+      : { goal: stepGoal, measured: none('no assets step times', CASE.oneAsset, CASE.full), met: null },
   );
   const fullLogins = results.find((r) => r.name === CASE.full)?.sshLogins ?? [];
   const loginGoal = 'loopback: exactly 1 SSH handshake per full deploy';
   targets.push(
     fullLogins.length
       ? { goal: loginGoal, measured: `sshd logins per run: ${[...new Set(fullLogins)].join(', ')} (${fullLogins.length} runs)`, met: fullLogins.every((n) => n === 1) }
-      : { goal: loginGoal, measured: 'n/a (no runs)', met: null },
+      : { goal: loginGoal, measured: none('no runs', CASE.full), met: null },
   );
   const memoryGoal = 'peak memory uploading ~1 GB < 300 MB';
   targets.push(

@@ -114,6 +114,8 @@ export interface ProjectOptions {
   branch: string;
   /** Local build output dir (absolute) -> path in the release, e.g. { "/…/build/public/js": "public/js" }. */
   assets: Record<string, string>;
+  /** Each server's `"strategy"`; unset: none written (the default, clone). */
+  strategy?: 'clone' | 'artifact';
 }
 
 const GULPFILE = `const { attache } = require('gulp-attache');
@@ -159,6 +161,7 @@ export class UserProject {
           // The assets are built already (the fixture's build output): no local build step.
           scripts: { build: [] },
           assets: this.options.assets,
+          ...(this.options.strategy && { strategy: this.options.strategy }),
         },
       ]),
     );

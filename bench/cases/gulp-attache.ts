@@ -16,8 +16,15 @@
  *                                 dest over one connection (its handshake included, as scp's is)
  *   5. … upload step alone (buffer: false)  the same with gulp.src(…, { buffer: false }): file contents
  *                                 as streams, as the preset's assets step feeds the upload
+ *   6. redeploy, one PHP file changed  setup: a fresh root + one untimed deploy, then a new commit
+ *                                 changes a controller (bench/cases/one-php-file.ts); run: deploy
+ *   7. artifact: full first deploy  "strategy": "artifact", the project a checkout of the app (the
+ *                                 tree is exported from it, as a developer's deploy would): setup: a
+ *                                 fresh root and no artifact built yet; run: deploy (here: export,
+ *                                 composer install, assets copied, hashing; there: the whole tree sent)
+ *   8. artifact: redeploy, one PHP file changed  case 6 with "strategy": "artifact"
  *
- * Cases 1–3 are whole `gulp deploy` processes in a project that installed the packed package
+ * Cases 1–3 and 6–8 are whole `gulp deploy` processes in a project that installed the packed package
  * (bench/user-project.ts), as users run it; bytes sent/reused and step times come from the deploy's
  * report. Cases 4–5 measure the plugin alone, in this process (the upload is the unit, not start-up).
  * Each case keeps what it observed per run in `observations`, for the measurements (bench/measurements/).
@@ -31,9 +38,11 @@ import { upload } from '../../src/plugins/upload';
 import { handshakeCount } from '../../src/ssh/session';
 import type { BenchCase, BenchContext, BenchFixture } from '../types';
 import { spawnChecked } from '../proc';
-import { UserProject, type DeployOutcome, type UserInstall } from '../user-project';
+import { UserProject, type DeployOutcome, type ProjectOptions, type UserInstall } from '../user-project';
+import { AppCheckout } from '../app-checkout';
 import { verifyAssets, verifyDeploy } from '../verify';
 import { CASE } from './names';
+import { onePhpFileCase, type OnePhpFileOutcome } from './one-php-file';
 
 /** gulp for the in-process upload cases (gulp has no usable type declarations for src's options). */
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -53,6 +62,9 @@ export interface Observations {
   oneAsset: Array<DeployOutcome & { changedFile: string; changedBytes: number }>;
   upload: UploadObservation[];
   uploadStreaming: UploadObservation[];
+  onePhpFile: OnePhpFileOutcome[];
+  artifactFull: DeployOutcome[];
+  artifactOnePhpFile: OnePhpFileOutcome[];
 }
 
 export function gulpAttacheDir(ctx: BenchContext): string {
@@ -64,11 +76,12 @@ export function assetMapping(fixture: BenchFixture, buildDir = fixture.buildDir)
   return Object.fromEntries(fixture.assetPaths.map((p) => [path.join(buildDir, p), p]));
 }
 
-export function projectFor(ctx: BenchContext, install: UserInstall, name: string, options: { repository?: string; buildDir?: string } = {}): UserProject {
+export function projectFor(ctx: BenchContext, install: UserInstall, name: string, options: { repository?: string; buildDir?: string; strategy?: ProjectOptions['strategy'] } = {}): UserProject {
   return new UserProject(install, name, {
     repository: options.repository ?? ctx.fixture.appRepoUrl,
     branch: ctx.fixture.branch,
     assets: assetMapping(ctx.fixture, options.buildDir),
+    ...(options.strategy && { strategy: options.strategy }),
   });
 }
 
@@ -93,7 +106,7 @@ function replaceFile(file: string, data: Buffer): void {
  * port, by default the link's): the server ends up the same, and a slow link is not paid for twice.
  */
 export function createGulpAttacheBench(ctx: BenchContext, install: UserInstall, tag: string, setupPort = ctx.server.port): { cases: BenchCase[]; observations: Observations } {
-  const observations: Observations = { full: [], unchanged: [], oneAsset: [], upload: [], uploadStreaming: [] };
+  const observations: Observations = { full: [], unchanged: [], oneAsset: [], upload: [], uploadStreaming: [], onePhpFile: [], artifactFull: [], artifactOnePhpFile: [] };
   const server = (root: string, port = ctx.server.port) => [{ name: 'bench', port, root }];
 
   // 1. Full first deploy.
@@ -235,6 +248,42 @@ export function createGulpAttacheBench(ctx: BenchContext, install: UserInstall, 
     },
   };
 
+  // 6 and 8. Redeploy, one PHP file changed, each strategy from a private copy of the app repository.
+  const onePhpFile = (name: string, strategy: 'clone' | 'artifact', into: OnePhpFileOutcome[]) => {
+    const projectName = `${tag}-${strategy}-one-php-file`;
+    const bare = path.join(gulpAttacheDir(ctx), 'one-php-file', `${projectName}.git`);
+    const project = projectFor(ctx, install, projectName, { repository: `file://${bare}`, strategy });
+    return onePhpFileCase(ctx, { name, project, bare, strategy, setupPort, into });
+  };
+
+  // 7. Artifact strategy, full first deploy.
+  const artifactFull = projectFor(ctx, install, `${tag}-artifact-full`, { strategy: 'artifact' });
+  let artifactFullCheckout: AppCheckout | undefined;
+  let artifactFullRoot = '';
+  let artifactFullLast: DeployOutcome | undefined;
+  const artifactFullCase: BenchCase = {
+    name: CASE.artifactFull,
+    async setup() {
+      // A checkout of the shared repository: it is only read (nothing is committed or pushed).
+      artifactFullCheckout ??= new AppCheckout(artifactFull.dir, ctx.fixture.appRepoUrl, ctx.fixture.branch);
+      // A first deploy builds the tree: the trees built by earlier runs go (asset hashes stay cached, as for clone's project).
+      rmSync(path.join(artifactFull.dir, 'node_modules', '.cache', 'gulp-attache', 'artifacts'), { recursive: true, force: true });
+      artifactFullRoot = await ctx.freshServerRoot();
+      artifactFull.configure(server(artifactFullRoot));
+    },
+    async run() {
+      artifactFullLast = await artifactFull.deploy();
+      observations.artifactFull.push(artifactFullLast);
+    },
+    async verify() {
+      const release = verifyDeploy(ctx.fixture, artifactFullRoot, 'live');
+      if (!existsSync(path.join(release, '.attache-artifact.json'))) throw new Error(`verify: ${release} has no artifact listing: not an artifact release`);
+      const row = artifactFullLast!.report.servers[0];
+      if (row.reused.files !== 0 || row.sent.files === 0) throw new Error(`verify: a first deploy sent ${row.sent.files} files and reused ${row.reused.files}`);
+    },
+    bytesSent: () => artifactFullLast?.report.servers[0].sent.bytes ?? 0,
+  };
+
   return {
     cases: [
       startupCase,
@@ -243,6 +292,9 @@ export function createGulpAttacheBench(ctx: BenchContext, install: UserInstall, 
       oneAssetCase,
       uploadCase(CASE.upload, true, observations.upload),
       uploadCase(CASE.uploadStreaming, false, observations.uploadStreaming),
+      onePhpFile(CASE.onePhpFile, 'clone', observations.onePhpFile),
+      artifactFullCase,
+      onePhpFile(CASE.artifactOnePhpFile, 'artifact', observations.artifactOnePhpFile),
     ],
     observations,
   };

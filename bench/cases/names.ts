@@ -12,8 +12,12 @@ export const CASE = {
   full: 'gulp-attache: full first deploy',
   unchanged: 'gulp-attache: redeploy, nothing changed',
   oneAsset: 'gulp-attache: redeploy, one asset changed',
+  onePhpFile: 'gulp-attache: redeploy, one PHP file changed',
   upload: 'gulp-attache: upload step alone',
   uploadStreaming: 'gulp-attache: upload step alone (buffer: false)',
+  // "strategy": "artifact": the release tree built here and sent (the rows above are the default, clone).
+  artifactFull: 'gulp-attache artifact: full first deploy',
+  artifactOnePhpFile: 'gulp-attache artifact: redeploy, one PHP file changed',
 } as const;
 
 export type CaseName = (typeof CASE)[keyof typeof CASE];

@@ -26,6 +26,8 @@ export interface MeasurementInput {
   results: MainResult[];
   /** Extra sshd_config lines the bench server got (the fleet's servers get the same). */
   sshdConfig: string[];
+  /** BENCH_CASES (bench/case-filter.ts): why a case did not run, or undefined when it ran. */
+  skipped(name: string): string | undefined;
   say(message: string): void;
 }
 

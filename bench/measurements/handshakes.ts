@@ -13,9 +13,15 @@ export function handshakes(input: MeasurementInput): Section {
     [CASE.upload]: timed(observations.upload, ctx.runs).map((o) => o.handshakes),
     [CASE.uploadStreaming]: timed(observations.uploadStreaming, ctx.runs).map((o) => o.handshakes),
   };
-  const order = [CASE.full, CASE.unchanged, CASE.oneAsset, CASE.upload, CASE.uploadStreaming, CASE.attache, CASE.shipit];
+  const order = [CASE.full, CASE.unchanged, CASE.oneAsset, CASE.onePhpFile, CASE.artifactFull, CASE.artifactOnePhpFile, CASE.upload, CASE.uploadStreaming, CASE.attache, CASE.shipit];
   const entries = order.map((name) => [name, inProcess[name]] as const);
   for (const [name, inProcess] of entries) {
+    const skipped = input.skipped(name);
+    if (skipped) {
+      rows.push([name, skipped, '', '']);
+      data[name] = { skipped };
+      continue;
+    }
     const r = of(name);
     const logins = r && !r.error ? r.sshLogins : [];
     const range = (v: number[]) => (v.length ? `${Math.min(...v)}–${Math.max(...v)}` : 'n/a');

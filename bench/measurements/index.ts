@@ -6,6 +6,7 @@
  *   memory.ts          peak RSS of a child process uploading ~1 GB with the upload plugin in streaming mode
  *   clone-strategy.ts  the server's shallow mirror on the long-history fixture vs a fresh `git clone --depth 1`
  *   overlap.ts         the asset upload beside shared → composer → artisan: their sum vs the part's wall time
+ *   artifact-strategy.ts  the artifact strategy's deploys: the local build (package) and the send (artifact)
  *   fleet.ts           1, 10 and 25 servers (each its own sshd and root), `--server=all`, parallel 10
  *
  * All on the direct loopback link. Environment: BENCH_FLEET=0 skips the fleet; BENCH_FLEET_SIZES
@@ -14,6 +15,7 @@
  * (default 1024, in 8 files). A skipped measurement is listed as skipped, with the variable.
  */
 import type { Section } from '../report';
+import { artifactStrategy } from './artifact-strategy';
 import { cloneStrategy } from './clone-strategy';
 import { flag, type MeasurementInput } from './common';
 import { fleet, type FleetRun } from './fleet';
@@ -66,6 +68,7 @@ export async function runMeasurements(input: MeasurementInput): Promise<{ sectio
     values.clone = clone;
   }
   sections.push(overlap(input));
+  sections.push(artifactStrategy(input));
   if (flag('BENCH_FLEET', true)) {
     const f = await guard('fleet', () => fleet(input));
     if (f) {

@@ -14,6 +14,12 @@ export function overlap(input: MeasurementInput): Section {
     [CASE.oneAsset, timed(observations.oneAsset, ctx.runs)],
   ];
   for (const [name, runs] of cases) {
+    const skipped = input.skipped(name);
+    if (skipped) {
+      rows.push([name, skipped, '', '', '', '', '']);
+      data[name] = { skipped };
+      continue;
+    }
     const per = runs.map((o) => {
       const chain = ['shared', 'composer', 'artisan'].reduce((sum, s) => sum + stepSeconds(o, s), 0);
       const assets = stepSeconds(o, 'assets');
