@@ -10,8 +10,8 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 
-/** Who commits, whatever this machine's git config says. */
-const GIT_ENV = {
+/** Who commits, whatever this machine's git config says (the clone-strategy measurement's commits too). */
+export const GIT_ENV = {
   GIT_AUTHOR_NAME: 'Bench',
   GIT_AUTHOR_EMAIL: 'bench@example.invalid',
   GIT_COMMITTER_NAME: 'Bench',

@@ -10,6 +10,7 @@ import { gulpAttacheDir, projectFor } from '../cases/gulp-attache';
 import { fmt, mb, median, type Section } from '../report';
 import { verifyDeploy } from '../verify';
 import { dirBytes, failureNotes, freshRoot, retrying, stepSeconds, type MeasurementInput } from './common';
+import { GIT_ENV } from '../app-checkout';
 
 function git(args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv; input?: Buffer } = {}): string {
   const r = spawnSync('git', args, { cwd: options.cwd, env: { ...process.env, ...options.env }, input: options.input, encoding: 'buffer', maxBuffer: 64 * 1024 * 1024 });
@@ -26,21 +27,12 @@ function countObjects(gitDir: string): Record<string, number> {
   return out;
 }
 
-const GIT_IDENTITY = {
-  GIT_AUTHOR_NAME: 'Bench',
-  GIT_AUTHOR_EMAIL: 'bench@example.invalid',
-  GIT_COMMITTER_NAME: 'Bench',
-  GIT_COMMITTER_EMAIL: 'bench@example.invalid',
-  GIT_CONFIG_GLOBAL: '/dev/null',
-  GIT_CONFIG_NOSYSTEM: '1',
-};
-
 /** One new commit on `branch` of a bare repository: one new ~50 KB random file (plumbing, no work tree). */
 function addCommit(bare: string, branch: string, n: number): void {
   const data = randomFillSync(Buffer.alloc(50 * 1024));
   const blob = git(['--git-dir', bare, 'hash-object', '-w', '--stdin'], { input: data });
   const index = path.join(path.dirname(bare), `index-${n}`);
-  const env = { ...GIT_IDENTITY, GIT_INDEX_FILE: index };
+  const env = { ...GIT_ENV, GIT_INDEX_FILE: index };
   git(['--git-dir', bare, 'read-tree', branch], { env });
   git(['--git-dir', bare, 'update-index', '--add', '--cacheinfo', `100644,${blob},resources/data/bench-new-${n}.bin`], { env });
   const tree = git(['--git-dir', bare, 'write-tree'], { env });
@@ -55,7 +47,7 @@ export async function cloneStrategy(input: MeasurementInput): Promise<{ section:
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
   const bare = path.join(dir, 'repo.git');
-  git(['clone', '-q', '--bare', '--no-local', ctx.fixture.longHistoryRepo, bare], { env: GIT_IDENTITY });
+  git(['clone', '-q', '--bare', '--no-local', ctx.fixture.longHistoryRepo, bare], { env: GIT_ENV });
   const url = `file://${bare}`;
   const project = projectFor(ctx, input.install, 'clone-strategy', { repository: url });
   const root = await freshRoot(path.join(ctx.workDir, 'roots', 'clone-strategy'));
@@ -97,7 +89,7 @@ export async function cloneStrategy(input: MeasurementInput): Promise<{ section:
     const target = path.join(dir, `fresh-${i}`);
     spawnSync('sync');
     const t0 = performance.now();
-    git(['clone', '-q', '--depth', '1', '--branch', ctx.fixture.branch, url, target], { env: GIT_IDENTITY });
+    git(['clone', '-q', '--depth', '1', '--branch', ctx.fixture.branch, url, target], { env: GIT_ENV });
     fresh.push({ seconds: (performance.now() - t0) / 1000, bytes: dirBytes(path.join(target, '.git', 'objects')) });
     rmSync(target, { recursive: true, force: true });
   }

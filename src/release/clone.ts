@@ -1,4 +1,4 @@
-import { commandFailure, inSequence } from '../remote/command';
+import { execReporting, inSequence } from '../remote/command';
 import { raw, sh } from '../remote/quote';
 import type { Step } from './context';
 import { recordRelease } from './lock';
@@ -41,13 +41,13 @@ export const clone: Step = {
       sh`GIT_INDEX_FILE=${index} git --git-dir=${layout.mirror} read-tree "$commit" && ` +
         sh`GIT_INDEX_FILE=${index} git --git-dir=${layout.mirror} --work-tree=${dir} checkout-index --all --force && rm -f -- ${index}`,
     ]);
-    const result = await target.exec(script, { check: false, step: 'clone' });
-    // Only a directory this deploy made is removed by its undo (the claim's echo says so, even when a later part failed).
-    // Undo actions use the run's target when they run: a reconnect may have replaced the connection.
-    if (result.stdout.includes(CLAIMED)) {
-      run.undo.push('release', `remove ${dir}`, () => run.target.exec(sh`rm -rf -- ${dir} ${index}`, { step: 'clean up' }).then(() => undefined));
-    }
-    if (result.code !== 0 || result.signal) throw commandFailure(server.name, script, result, 'clone');
+    const result = await execReporting(target, script, { step: 'clone' }, (stdout) => {
+      // Only a directory this deploy made is removed by its undo (the claim's echo says so, even when a later part failed).
+      // Undo actions use the run's target when they run: a reconnect may have replaced the connection.
+      if (stdout.includes(CLAIMED)) {
+        run.undo.push('release', `remove ${dir}`, () => run.target.exec(sh`rm -rf -- ${dir} ${index}`, { step: 'clean up' }).then(() => undefined));
+      }
+    });
     run.commit = new RegExp(`^${COMMIT}([0-9a-f]+)$`, 'm').exec(result.stdout)?.[1];
   },
 };

@@ -1,4 +1,4 @@
-import { commandFailure, inDirectory } from '../remote/command';
+import { execReporting, inDirectory } from '../remote/command';
 import { raw, sh } from '../remote/quote';
 import { composerCommand } from './tools';
 import { releaseIdOf, type Step } from './context';
@@ -16,12 +16,8 @@ export const composer: Step = {
     const flags = ['install', '--no-interaction', '--prefer-dist', '--no-progress', '--optimize-autoloader', ...(run.server.composer.dev ? [] : ['--no-dev'])];
     const install = sh`${composerCommand(run.server)} ${flags}`;
     // The check goes with the command (one round trip); a failure names the install alone.
-    const result = await run.target.exec(sh`if [ -e composer.json ] || [ -L composer.json ]; then ${raw(install)}; else echo ${NO_COMPOSER_JSON}; fi`, {
-      cwd: dir,
-      step: 'composer',
-      check: false,
-    });
-    if (result.code !== 0 || result.signal) throw commandFailure(run.server.name, inDirectory(install, dir), result, 'composer');
+    const script = sh`if [ -e composer.json ] || [ -L composer.json ]; then ${raw(install)}; else echo ${NO_COMPOSER_JSON}; fi`;
+    const result = await execReporting(run.target, script, { cwd: dir, step: 'composer' }, undefined, inDirectory(install, dir));
     if (result.stdout.includes(NO_COMPOSER_JSON)) run.log.info(`[${run.server.name}] no composer.json in the release: nothing to install`);
   },
 };

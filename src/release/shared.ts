@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { commandFailure, inSequence } from '../remote/command';
+import { execReporting, inSequence } from '../remote/command';
 import { sh } from '../remote/quote';
 import { releaseIdOf, type Deploy, type ServerRun, type Step } from './context';
 import { runServerHook } from './hooks';
@@ -74,9 +74,5 @@ async function installShared(run: ServerRun, deploy: Deploy, commands: string[],
 
 /** Runs the commands as one script; what it created is registered for undo even when it failed part-way. */
 async function runScript(run: ServerRun, commands: string[], afterwards: (stdout: string) => void): Promise<string> {
-  const script = inSequence(commands);
-  const result = await run.target.exec(script, { check: false, step: 'shared' });
-  afterwards(result.stdout);
-  if (result.code !== 0 || result.signal) throw commandFailure(run.server.name, script, result, 'shared');
-  return result.stdout;
+  return (await execReporting(run.target, inSequence(commands), { step: 'shared' }, afterwards)).stdout;
 }

@@ -2,7 +2,7 @@ import { Readable, type Writable } from 'node:stream';
 import { RemoteCommandError } from '../errors';
 import type { Logger } from '../log';
 import { quote } from './quote';
-import type { ExecOptions, ExecResult } from './target';
+import type { ExecOptions, ExecResult, Target } from './target';
 
 /** Output kept whole for the caller (enough for `git rev-parse`, a lock file, a listing). */
 const MAX_CAPTURE = 4 * 1024 * 1024;
@@ -117,6 +117,24 @@ export function commandFailure(server: string, command: string, result: ExecResu
     stderr: result.stderr,
     hint: 'Run the command by hand on the server to see the whole output, or run again with --verbose.',
   });
+}
+
+/**
+ * Runs a script whose output says what it did (`echo attache:…`) and hands that output to `seen`
+ * even when the script failed part-way (so that what it made is registered for undo); then fails
+ * as exec does. `shown` is the command an error names (by default the script, in its `cwd`).
+ */
+export async function execReporting(
+  target: Target,
+  script: string,
+  options: ExecOptions,
+  seen?: (stdout: string) => void,
+  shown = inDirectory(script, options.cwd),
+): Promise<ExecResult> {
+  const result = await target.exec(script, { ...options, check: false });
+  seen?.(result.stdout);
+  if (result.code !== 0 || result.signal) throw commandFailure(target.name, shown, result, options.step);
+  return result;
 }
 
 /**
