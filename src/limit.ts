@@ -31,3 +31,9 @@ export async function mapLimit<T, R>(items: readonly T[], size: number, fn: (ite
   if (failed) throw failed.reason;
   return settled.map((s) => (s as PromiseFulfilledResult<R>).value);
 }
+
+/** Waits for every one of them (so that no command still runs when the step fails and is undone), then fails with the first failure. */
+export async function settleAll(work: Promise<unknown>[]): Promise<void> {
+  const failed = (await Promise.allSettled(work)).find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
+}

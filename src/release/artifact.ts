@@ -1,20 +1,24 @@
 import { createReadStream, promises as fs } from 'node:fs';
 import path from 'node:path';
+import { settleAll } from '../limit';
+import { ArchiveUpload } from '../remote/archive';
+import { execReporting } from '../remote/command';
 import { sh } from '../remote/quote';
 import { readArtifactManifest, type ArtifactManifest } from './artifact-tree';
 import { releaseIdOf, type ServerRun, type Step } from './context';
+import { recordRelease } from './lock';
 import { artifactOf } from './package';
 import { chooseReleaseId } from './release';
-import { tarOf, tarSize, type TarFile } from '../remote/tar';
 
-/** A tar sent in one exec holds at most this much; a bigger file goes alone, streamed over SFTP. */
-const BATCH_BYTES = 16 * 1024 * 1024;
+const CLAIMED = 'attache:claimed';
+/** Files under this size are read whole (faster than a stream); bigger ones are streamed. */
+const READ_WHOLE = 1024 * 1024;
 
 /**
  * The artifact strategy's release: the tree built by the package step put into releases/<id>.
  * Every file whose bytes (and mode) the live release already has becomes a hard link to that copy,
- * all in one script; the others are sent as tar streams into `tar -x` (one exec per 16 MB). Last
- * comes the release's listing, which the next deploy links from. Replaces clone and composer.
+ * all in one script; the others go as one checked tar stream. Beside them goes the release's
+ * listing, which the next deploy links from. Replaces clone and composer.
  */
 export const artifact: Step = {
   name: 'artifact',
@@ -41,12 +45,15 @@ export const artifact: Step = {
       return;
     }
 
-    await target.exec(sh`mkdir -p -- ${layout.releases} && mkdir -- ${dir}`, { step: 'artifact' });
-    run.undo.push('release', `remove ${dir}`, () => target.exec(sh`rm -rf -- ${dir}`, { step: 'clean up' }).then(() => undefined));
-
-    await target.exec('sh -e -s', { stdin: linkScript(run, dir, manifest, liveId, linked), step: 'artifact' });
-    await send(run, dir, local.tree, manifest, sent, deploy.cancel.signal);
-    await target.writeFile(layout.artifactManifest(id), Buffer.from(JSON.stringify(manifest)), 0o644);
+    // One script claims releases/<id> (the lock records it first, as clone's does) and makes its directories, links and symlinks.
+    const links = linkScript(run, dir, manifest, liveId, linked);
+    const claim = sh`{ ${recordRelease(run, id)}mkdir -p -- ${layout.releases} && mkdir -- ${dir}; } || exit 1\necho ${CLAIMED}\n`;
+    await execReporting(target, 'sh -e -s', { stdin: claim + links, step: 'artifact' }, (stdout) => {
+      // Only a directory this deploy made is removed by its undo; the run's target, as a reconnect may replace it.
+      if (stdout.includes(CLAIMED)) run.undo.push('release', `remove ${dir}`, () => run.target.exec(sh`rm -rf -- ${dir}`, { step: 'clean up' }).then(() => undefined));
+    }, `sh -e -s (make ${dir}: its directories, ${linked.length} hard link(s) from release ${liveId ?? '-'}, its symlinks)`);
+    // The manifest goes beside the files: a release that fails is removed, manifest and all.
+    await settleAll([send(run, dir, local.tree, manifest, sent, deploy.cancel.signal), target.writeFile(layout.artifactManifest(id), Buffer.from(JSON.stringify(manifest)), 0o644)]);
 
     run.skipped.files += linked.length;
     run.skipped.bytes += bytes(linked.map((l) => l.path));
@@ -103,31 +110,21 @@ function linkScript(run: ServerRun, dir: string, manifest: ArtifactManifest, liv
   return lines.join('\n') + '\n';
 }
 
-/** Small files in tar batches (one exec each, stdin bounded by BATCH_BYTES); a bigger file streamed alone over SFTP. */
+/**
+ * The files the live release lacks, as one checked tar stream into the fresh release (the assets'
+ * fast path: no round trip per file, free space checked first, each file checked on the server
+ * against the manifest's hash). Files are read as the stream takes them: memory stays flat.
+ */
 async function send(run: ServerRun, dir: string, tree: string, manifest: ArtifactManifest, files: string[], signal: AbortSignal): Promise<void> {
-  const untar = sh`tar -x -p --no-same-owner -f - -C ${dir}`;
-  const mtime = Date.now() / 1000;
-  let batch: TarFile[] = [];
-  let size = 0;
-  const flush = async () => {
-    if (!batch.length) return;
-    const archive = tarOf(batch);
-    batch = [];
-    size = 0;
-    if (signal.aborted) throw new Error('the deploy was stopped');
-    await run.target.exec(untar, { stdin: archive, step: 'artifact' });
-  };
+  if (!files.length) return;
+  const bytes = files.reduce((n, file) => n + manifest.files[file].size, 0);
+  const archive = new ArchiveUpload(run.target, dir, run.log, { expected: { files: files.length, bytes }, step: 'artifact', signal });
   for (const file of files) {
-    const entry = manifest.files[file];
-    if (entry.size > BATCH_BYTES) {
-      if (signal.aborted) throw new Error('the deploy was stopped');
-      await run.target.writeFile(path.posix.join(dir, file), createReadStream(path.join(tree, file)), entry.mode);
-      continue;
-    }
-    const entrySize = tarSize(file, entry.size);
-    if (size + entrySize > BATCH_BYTES) await flush();
-    batch.push({ name: file, mode: entry.mode, contents: await fs.readFile(path.join(tree, file)), mtime });
-    size += entrySize;
+    const { size, mode, sha256 } = manifest.files[file];
+    const source = path.join(tree, file);
+    const contents = size < READ_WHOLE ? await fs.readFile(source) : createReadStream(source);
+    await archive.put({ relative: file, contents, size, mode, sha256, source });
   }
-  await flush();
+  await archive.finish(); // the server has unpacked and checked every file
+  archive.reportProgress(true);
 }

@@ -5,7 +5,7 @@ import { pipeline as streamPipeline, Readable, Transform, Writable } from 'node:
 import { pipeline } from 'node:stream/promises';
 import Vinyl from 'vinyl';
 import type { AssetMapping } from '../config/types';
-import { mapLimit } from '../limit';
+import { mapLimit, settleAll } from '../limit';
 import { upload } from '../plugins/upload';
 import { sh } from '../remote/quote';
 import { checkSymlink } from '../remote/transfer';
@@ -237,12 +237,6 @@ function hashedWhileRead(file: LocalAsset): Readable {
     },
   });
   return streamPipeline(createReadStream(file.source), hashing, () => undefined);
-}
-
-/** Waits for every one of them (so that no command still runs when the step fails and is undone), then fails with the first failure. */
-async function settleAll(work: Promise<unknown>[]): Promise<void> {
-  const failed = (await Promise.allSettled(work)).find((r): r is PromiseRejectedResult => r.status === 'rejected');
-  if (failed) throw failed.reason;
 }
 
 /** The upload passes files on; nobody reads them here, so let them flow (vinyl-fs's habit). */

@@ -101,28 +101,3 @@ function ustar(fields: { name: string; mode: number; size: number; mtime: number
 function octal(block: Buffer, offset: number, length: number, value: number): void {
   block.write(value.toString(8).padStart(length - 1, '0') + '\0', offset, length, 'ascii');
 }
-
-/** A regular file for a whole archive built in memory (tarOf). */
-export interface TarFile {
-  /** Path inside the archive, POSIX, relative. */
-  name: string;
-  mode: number;
-  contents: Buffer;
-  /** Seconds since the epoch. */
-  mtime: number;
-}
-
-/** The archive of these files, whole, with its end blocks: for a bounded batch (the artifact step's). */
-export function tarOf(files: readonly TarFile[]): Buffer {
-  const parts: Buffer[] = [];
-  for (const file of files) {
-    parts.push(fileHeader({ name: file.name, mode: file.mode, mtimeMs: file.mtime * 1000, size: file.contents.length }), file.contents, padding(file.contents.length));
-  }
-  parts.push(END);
-  return Buffer.concat(parts);
-}
-
-/** The bytes an entry of `size` bytes named `name` takes in the archive (for batching). */
-export function tarSize(name: string, size: number): number {
-  return fileHeader({ name, mode: 0, mtimeMs: 0, size }).length + size + padding(size).length;
-}

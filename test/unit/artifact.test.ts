@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
@@ -9,28 +8,6 @@ import { reuse } from '../../src/release/artifact';
 import type { ArtifactManifest } from '../../src/release/artifact-tree';
 import { treeId } from '../../src/release/artifact-tree';
 import { minorMismatch, satisfies } from '../../src/release/php-version';
-import { tarOf, tarSize } from '../../src/remote/tar';
-
-describe('artifact: the tar writer', () => {
-  it('writes what GNU tar reads back: modes, long and non-ASCII names', () => {
-    const dir = mkdtempSync(path.join(os.tmpdir(), 'attache-tar-'));
-    const long = 'vendor/' + 'deep/'.repeat(40) + 'File.php';
-    const files = [
-      { name: 'bin/run', mode: 0o755, contents: Buffer.from('#!/bin/sh\n'), mtime: 1_700_000_000 },
-      { name: long, mode: 0o644, contents: Buffer.alloc(1500, 7), mtime: 1_700_000_000 },
-      { name: 'lang/ünï cödé.php', mode: 0o600, contents: Buffer.from('<?php'), mtime: 1_700_000_000 },
-      { name: 'a'.repeat(150) + '/' + 'b'.repeat(99), mode: 0o644, contents: Buffer.from(''), mtime: 1_700_000_000 },
-    ];
-    const archive = tarOf(files);
-    assert.equal(archive.length, files.reduce((n, f) => n + tarSize(f.name, f.contents.length), 0) + 1024, 'tarSize counts what tarOf writes');
-    writeFileSync(path.join(dir, 'a.tar'), archive);
-    execFileSync('tar', ['-x', '-p', '--no-same-owner', '-f', 'a.tar'], { cwd: dir });
-    for (const file of files) {
-      assert.ok(readFileSync(path.join(dir, file.name)).equals(file.contents), file.name);
-      assert.equal(statSync(path.join(dir, file.name)).mode & 0o7777, file.mode, file.name);
-    }
-  });
-});
 
 describe('artifact: PHP versions against composer\'s platform', () => {
   it('reads the lock\'s constraint forms', () => {
