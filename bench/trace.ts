@@ -3,8 +3,9 @@
  *
  * Starts the bench's sshd and fixture (as bench/run.ts does), makes one untimed deploy on loopback,
  * then runs the redeploys this prints over the WAN relay at TRACE_DELAY_MS each way (default 25):
- * "nothing changed" and, with TRACE_CASES=first,unchanged,one-asset, a first deploy (a fresh root)
- * and "one asset changed" too. Each is a
+ * "nothing changed" and, with TRACE_CASES=first,unchanged,one-asset,one-php, a first deploy (a fresh
+ * root), "one asset changed" and "one PHP file changed" (committed and pushed) too; TRACE_STRATEGY=artifact
+ * deploys with that strategy from a checkout of the app. Each is a
  * whole `gulp deploy --verbose` process; every log line is printed with the milliseconds since the
  * process started, and each step's seconds from the report with them divided by the round trip
  * (2 × delay): the step's sequential round trips, upper bound (its own work included). Read it
@@ -13,7 +14,9 @@
 import { appendFileSync, cpSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { createHome, startSshd, trust } from '../support/sshd';
+import { AppCheckout, privateRepository } from './app-checkout';
 import { assetMapping } from './cases/gulp-attache';
+import { CHANGED_PHP_FILE } from './cases/one-php-file';
 import { buildFixture } from './fixture';
 import { UserProject, ensureUserInstall, type DeployOutcome } from './user-project';
 import { startLink } from './wan/link';
@@ -32,6 +35,8 @@ function print(label: string, outcome: DeployOutcome, roundTrip: number): void {
 async function main(): Promise<void> {
   const delayMs = Number(process.env.TRACE_DELAY_MS ?? 25);
   const cases = (process.env.TRACE_CASES ?? 'unchanged').split(',');
+  const strategy = process.env.TRACE_STRATEGY ?? 'clone';
+  if (strategy !== 'clone' && strategy !== 'artifact') throw new Error(`TRACE_STRATEGY: "${strategy}" is not a strategy (clone, artifact)`);
   const home = createHome();
   const server = await startSshd(home, { name: 'trace', config: ['SetEnv SHLVL=1'] });
   trust(home, server);
@@ -44,7 +49,10 @@ async function main(): Promise<void> {
     const buildDir = path.join(WORK, 'trace-build');
     rmSync(buildDir, { recursive: true, force: true });
     cpSync(fixture.buildDir, buildDir, { recursive: true });
-    const project = new UserProject(install, 'trace', { repository: fixture.appRepoUrl, branch: fixture.branch, assets: assetMapping(fixture, buildDir) });
+    // A private copy of the app repository: the one-php case commits to it.
+    const bare = privateRepository(fixture.appRepo, path.join(WORK, 'trace-app.git'));
+    const project = new UserProject(install, 'trace', { repository: `file://${bare}`, branch: fixture.branch, assets: assetMapping(fixture, buildDir), strategy });
+    const checkout = strategy === 'artifact' || cases.includes('one-php') ? new AppCheckout(project.dir, `file://${bare}`, fixture.branch) : undefined;
     rmSync(root, { recursive: true, force: true });
     mkdirSync(root, { recursive: true });
     writeFileSync(path.join(root, '.env'), 'APP_KEY=base64:dHJhY2V0cmFjZXRyYWNldHJhY2V0cmFjZXRyYWNlMDA=\n');
@@ -68,7 +76,10 @@ async function main(): Promise<void> {
         const image = fixture.assetFiles.find((f) => f.endsWith('.jpg')) as string;
         const file = path.join(buildDir, image);
         writeFileSync(file, Buffer.from(readFileSync(file).map((b) => b ^ 0x5a)));
-      } else if (name !== 'unchanged') throw new Error(`TRACE_CASES: unknown case "${name}" (first, unchanged, one-asset)`);
+      } else if (name === 'one-php') {
+        const file = path.join(project.dir, CHANGED_PHP_FILE);
+        checkout!.commitFile(CHANGED_PHP_FILE, Buffer.concat([readFileSync(file), Buffer.from(`// trace: changed at ${new Date().toISOString()}\n`)]), 'trace: one PHP file changed');
+      } else if (name !== 'unchanged') throw new Error(`TRACE_CASES: unknown case "${name}" (first, unchanged, one-asset, one-php)`);
       print(`${name} at ${delayMs} ms each way`, await project.deploy(['--verbose']), (2 * delayMs) / 1000);
     }
   } finally {

@@ -21,7 +21,7 @@ import type { DeployOutcome, UserProject } from '../user-project';
 import { verifyDeploy } from '../verify';
 
 /** The file that changes: a controller, as a small fix would be. */
-const CHANGED = 'app/Http/Controllers/HomeController.php';
+export const CHANGED_PHP_FILE = 'app/Http/Controllers/HomeController.php';
 
 export interface OnePhpFileOutcome extends DeployOutcome {
   commit: string;
@@ -53,7 +53,7 @@ export function onePhpFileCase(
       if (!checkout) {
         privateRepository(ctx.fixture.appRepo, bare);
         checkout = new AppCheckout(project.dir, url, ctx.fixture.branch);
-        original = readFileSync(path.join(project.dir, CHANGED));
+        original = readFileSync(path.join(project.dir, CHANGED_PHP_FILE));
       }
       checkout.restore();
       root = await ctx.freshServerRoot();
@@ -61,15 +61,15 @@ export function onePhpFileCase(
       await project.deploy();
       project.configure(server(root, ctx.server.port));
       changed = Buffer.concat([original, Buffer.from(`// bench: changed for run ${++runs} at ${new Date().toISOString()}\n`)]);
-      commit = checkout.commitFile(CHANGED, changed, `bench: ${CHANGED} changed (run ${runs})`);
+      commit = checkout.commitFile(CHANGED_PHP_FILE, changed, `bench: ${CHANGED_PHP_FILE} changed (run ${runs})`);
     },
     async run() {
-      last = { ...(await project.deploy()), commit, changedFile: CHANGED, changedBytes: changed.length };
+      last = { ...(await project.deploy()), commit, changedFile: CHANGED_PHP_FILE, changedBytes: changed.length };
       input.into.push(last);
     },
     async verify() {
       const release = verifyDeploy(ctx.fixture, root, 'live');
-      if (!readFileSync(path.join(release, CHANGED)).equals(changed)) throw new Error(`verify: ${CHANGED} in ${release} does not hold the new commit's bytes`);
+      if (!readFileSync(path.join(release, CHANGED_PHP_FILE)).equals(changed)) throw new Error(`verify: ${CHANGED_PHP_FILE} in ${release} does not hold the new commit's bytes`);
       const row = last!.report.servers[0];
       if (path.basename(release) !== row.release) throw new Error(`verify: live is ${release}, not the redeploy's release ${row.release}`);
       if (row.commit !== undefined && row.commit !== commit) throw new Error(`verify: the report says commit ${row.commit}, the branch is at ${commit}`);

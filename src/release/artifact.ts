@@ -1,13 +1,12 @@
 import { createReadStream, promises as fs } from 'node:fs';
 import path from 'node:path';
-import { settleAll } from '../limit';
 import { ArchiveUpload } from '../remote/archive';
 import { execReporting } from '../remote/command';
 import { sh } from '../remote/quote';
 import { readArtifactManifest, type ArtifactManifest } from './artifact-tree';
 import { releaseIdOf, type ServerRun, type Step } from './context';
 import { recordRelease } from './lock';
-import { artifactOf } from './package';
+import { artifactOf, liveListingOf } from './package';
 import { chooseReleaseId } from './release';
 
 const CLAIMED = 'attache:claimed';
@@ -37,7 +36,9 @@ export const artifact: Step = {
     run.commit = manifest.commit;
 
     const liveId = run.liveBefore ? layout.releaseIdOf(run.liveBefore) : undefined;
-    const previous = liveId ? await readArtifactManifest(target, layout.artifactManifest(liveId)) : undefined;
+    // Read with the marker by the package step; here only when it was too long to come back that way.
+    const read = liveListingOf(run);
+    const previous = !liveId || read === null ? undefined : (read ?? (await readArtifactManifest(target, layout.artifactManifest(liveId))));
     const { linked, sent } = reuse(manifest, previous);
     const bytes = (paths: string[]) => paths.reduce((n, p) => n + manifest.files[p].size, 0);
     if (deploy.dryRun) {
@@ -52,8 +53,9 @@ export const artifact: Step = {
       // Only a directory this deploy made is removed by its undo; the run's target, as a reconnect may replace it.
       if (stdout.includes(CLAIMED)) run.undo.push('release', `remove ${dir}`, () => run.target.exec(sh`rm -rf -- ${dir}`, { step: 'clean up' }).then(() => undefined));
     }, `sh -e -s (make ${dir}: its directories, ${linked.length} hard link(s) from release ${liveId ?? '-'}, its symlinks)`);
-    // The manifest goes beside the files: a release that fails is removed, manifest and all.
-    await settleAll([send(run, dir, local.tree, manifest, sent, deploy.cancel.signal), target.writeFile(layout.artifactManifest(id), Buffer.from(JSON.stringify(manifest)), 0o644)]);
+    // The listing goes in the same stream as the files: a release that fails is removed, listing and all.
+    const listing = { relative: path.posix.relative(dir, layout.artifactManifest(id)), contents: Buffer.from(JSON.stringify(manifest)) };
+    await send(run, dir, local.tree, manifest, sent, listing, deploy.cancel.signal);
 
     run.skipped.files += linked.length;
     run.skipped.bytes += bytes(linked.map((l) => l.path));
@@ -111,20 +113,28 @@ function linkScript(run: ServerRun, dir: string, manifest: ArtifactManifest, liv
 }
 
 /**
- * The files the live release lacks, as one checked tar stream into the fresh release (the assets'
- * fast path: no round trip per file, free space checked first, each file checked on the server
- * against the manifest's hash). Files are read as the stream takes them: memory stays flat.
+ * The files the live release lacks and the release's listing, as one checked tar stream into the
+ * fresh release (the assets' fast path: no round trip per file, free space checked first, each file
+ * checked on the server against its hash). Files are read as the stream takes them: memory stays flat.
  */
-async function send(run: ServerRun, dir: string, tree: string, manifest: ArtifactManifest, files: string[], signal: AbortSignal): Promise<void> {
-  if (!files.length) return;
-  const bytes = files.reduce((n, file) => n + manifest.files[file].size, 0);
-  const archive = new ArchiveUpload(run.target, dir, run.log, { expected: { files: files.length, bytes }, step: 'artifact', signal });
+async function send(
+  run: ServerRun,
+  dir: string,
+  tree: string,
+  manifest: ArtifactManifest,
+  files: string[],
+  listing: { relative: string; contents: Buffer },
+  signal: AbortSignal,
+): Promise<void> {
+  const bytes = files.reduce((n, file) => n + manifest.files[file].size, listing.contents.length);
+  const archive = new ArchiveUpload(run.target, dir, run.log, { expected: { files: files.length + 1, bytes }, step: 'artifact', signal });
   for (const file of files) {
     const { size, mode, sha256 } = manifest.files[file];
     const source = path.join(tree, file);
     const contents = size < READ_WHOLE ? await fs.readFile(source) : createReadStream(source);
     await archive.put({ relative: file, contents, size, mode, sha256, source });
   }
+  await archive.put({ ...listing, size: listing.contents.length, mode: 0o644 });
   await archive.finish(); // the server has unpacked and checked every file
   archive.reportProgress(true);
 }

@@ -1,10 +1,10 @@
-import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { registerEnvSecrets } from '../log';
 import type { ServerConfig } from '../config/types';
 import { AttacheError } from '../errors';
 import { openTarget } from '../open-target';
+import { readSections } from '../remote/command';
 import { sh } from '../remote/quote';
 import type { Target } from '../remote/target';
 import { mapLimit } from '../limit';
@@ -63,13 +63,6 @@ export const connect: Step = {
  * first shell is ready before SFTP could read a file (open, read, close). Its output is never logged.
  */
 async function readEnvAndLive(target: Target, layout: Layout): Promise<{ env: string; live: string | null }> {
-  const separator = `attache-${randomBytes(12).toString('hex')}`;
-  const result = await target.exec(sh`cat -- ${layout.env} 2>/dev/null; printf '\\n%s\\n' ${separator}; readlink -- ${layout.live} 2>/dev/null; true`, {
-    step: 'connect',
-    readOnly: true,
-    output: 'none',
-  });
-  const at = result.stdout.lastIndexOf(`\n${separator}\n`);
-  if (at < 0) return { env: '', live: null };
-  return { env: result.stdout.slice(0, at), live: result.stdout.slice(at + separator.length + 2).replace(/\n$/, '') || null };
+  const [env, live] = await readSections(target, [sh`cat -- ${layout.env} 2>/dev/null`, sh`readlink -- ${layout.live} 2>/dev/null`], { step: 'connect', output: 'none' });
+  return { env: env ?? '', live: live?.replace(/\n$/, '') || null };
 }

@@ -1,10 +1,11 @@
 import type { ServerConfig } from '../config/types';
 import { AttacheError } from '../errors';
 import { openTarget } from '../open-target';
+import { readSections } from '../remote/command';
 import { sh } from '../remote/quote';
 import { formatBytes } from '../remote/transfer';
 import { buildArtifact, loadArtifact, pruneArtifacts, type LocalArtifact } from './artifact-build';
-import { treeBytes } from './artifact-tree';
+import { treeBytes, type ArtifactManifest } from './artifact-tree';
 import type { Deploy, ServerRun, Step } from './context';
 import { Layout } from './layout';
 import { minorMismatch, satisfies } from './php-version';
@@ -13,12 +14,22 @@ import { phpCommand } from './tools';
 
 const artifacts = new WeakMap<Deploy, LocalArtifact>();
 const holding = new WeakMap<ServerRun, string>();
+/** The live release's artifact listing, as the package step read it (null: live holds none). */
+const liveListings = new WeakMap<ServerRun, ArtifactManifest | null>();
 
 /** The artifact this deploy ships (chosen by the package step). */
 export function artifactOf(deploy: Deploy): LocalArtifact {
   const artifact = artifacts.get(deploy);
   if (!artifact) throw new Error('no artifact yet: the package step must run before the artifact step');
   return artifact;
+}
+
+/**
+ * The live release's artifact listing (null: it holds none), read by the package step with the
+ * marker; undefined when it was not read (too long to come back whole in that command).
+ */
+export function liveListingOf(run: ServerRun): ArtifactManifest | null | undefined {
+  return liveListings.get(run);
 }
 
 /**
@@ -48,9 +59,17 @@ export const packageStep: Step = {
     run.artifact = manifest.id;
     run.commit = manifest.commit;
     const live = run.liveBefore ? run.layout.releaseIdOf(run.liveBefore) : undefined;
-    const marker = live ? await readMarker(run, live) : undefined;
-    if (marker?.artifact === manifest.id && marker.status === 'ready') holding.set(run, live as string);
-    else await checkPhp(run, artifactOf(deploy)); // where live holds it already, it runs on this PHP
+    // One round trip: the server's PHP, and the live release's marker and listing (the artifact step links from it).
+    const [php, marker, listing] = await readSections(
+      run.target,
+      [sh`${phpCommand(run.server)} -r ${'echo PHP_VERSION;'} 2>&1; printf '\\n%s' "$?"`, ...(live ? [sh`cat -- ${run.layout.marker(live)} 2>/dev/null`, sh`cat -- ${run.layout.artifactManifest(live)} 2>/dev/null`] : [])],
+      { step: 'package', output: 'none' },
+    );
+    if (!live) liveListings.set(run, null);
+    else if (listing !== undefined) liveListings.set(run, parsed<ArtifactManifest>(listing) ?? null);
+    const held = parsed<ReleaseMarker>(marker);
+    if (held?.artifact === manifest.id && held.status === 'ready') holding.set(run, live as string);
+    else checkPhp(run, artifactOf(deploy), php ?? ''); // where live holds it already, it runs on this PHP
   },
   async after(deploy) {
     const { manifest } = artifactOf(deploy);
@@ -89,9 +108,9 @@ async function artifactIdOf(wanted: string, deploy: Deploy): Promise<string> {
   }
 }
 
-async function readMarker(run: ServerRun, id: string): Promise<ReleaseMarker | undefined> {
+function parsed<T>(json: string | undefined): T | undefined {
   try {
-    return JSON.parse((await run.target.readFile(run.layout.marker(id))).toString('utf8')) as ReleaseMarker;
+    return json ? (JSON.parse(json) as T) : undefined;
   } catch {
     return undefined;
   }
@@ -102,14 +121,17 @@ async function readMarker(run: ServerRun, id: string): Promise<ReleaseMarker | u
  * version; the lock's platform requirement: within it). php is needed on the server only for the
  * artisan steps: without them, a server without php is fine.
  */
-async function checkPhp(run: ServerRun, artifact: LocalArtifact): Promise<void> {
+function checkPhp(run: ServerRun, artifact: LocalArtifact, output: string): void {
   const { server } = run;
   const needed = !server.skip.includes('artisan') && (artifact.manifest.files.artisan !== undefined || server.migrate);
-  const result = await run.target.exec(sh`${phpCommand(server)} -r ${'echo PHP_VERSION;'}`, { check: false, readOnly: true, step: 'package' });
-  const version = result.stdout.trim();
-  if (result.code !== 0 || !/^\d+\.\d+/.test(version)) {
+  // `php -r 'echo PHP_VERSION;' 2>&1`, then its exit status: what it printed last is the version.
+  const lines = output.split('\n');
+  const code = lines.pop();
+  const version = (lines.pop() ?? '').trim();
+  if (code !== '0' || !/^\d+\.\d+/.test(version)) {
     if (!needed) return run.log.debug(`[${server.name}] no php on the server; the release runs no artisan step`);
-    throw new AttacheError(`php does not run on the server (${server.php.bin}: ${(result.stderr.trim().split('\n')[0] || `exit code ${result.code}`)}), and the artisan steps need it`, {
+    const said = lines.concat(version).map((line) => line.trim()).find(Boolean);
+    throw new AttacheError(`php does not run on the server (${server.php.bin}: ${said || `exit code ${code}`}), and the artisan steps need it`, {
       server: server.name,
       step: 'package',
       hint: 'Install PHP there, set "php": { "bin": "/path/to/php" }, or add "artisan" to "skip".',

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { Readable, type Writable } from 'node:stream';
 import { RemoteCommandError } from '../errors';
 import type { Logger } from '../log';
@@ -135,6 +136,19 @@ export async function execReporting(
   seen?.(result.stdout);
   if (result.code !== 0 || result.signal) throw commandFailure(target.name, shown, result, options.step);
   return result;
+}
+
+/**
+ * Read-only commands in one round trip, each one's stdout apart: between them goes a separator
+ * that no output holds. A section is undefined when the output was cut before it ended (longer than
+ * exec keeps), so a caller can read that one another way.
+ */
+export async function readSections(target: Target, commands: readonly string[], options: ExecOptions): Promise<Array<string | undefined>> {
+  const separator = `attache-${randomBytes(12).toString('hex')}`;
+  const script = commands.map((command) => `{ ${command}\n}; printf '\\n%s\\n' ${quote(separator)}`).join('\n');
+  const { stdout } = await target.exec(script, { ...options, readOnly: true });
+  const parts = stdout.split(`\n${separator}\n`);
+  return commands.map((_, i) => (i < parts.length - 1 ? parts[i] : undefined));
 }
 
 /**

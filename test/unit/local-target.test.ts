@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { createLogger } from '../../src/log';
+import { readSections } from '../../src/remote/command';
 import { LocalTarget } from '../../src/remote/local';
 
 describe('the local target', () => {
@@ -26,5 +27,16 @@ describe('the local target', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  it('reads several commands in one (readSections): each output apart, and none for a section cut short', async () => {
+    const target = new LocalTarget('local', createLogger({ verbosity: 'quiet', write: () => undefined }));
+    const sections = await readSections(target, ['printf "one\\n"', 'false', 'printf "three"; echo >&2 noise', 'printf "\\n"'], {});
+    assert.deepEqual(sections, ['one\n', '', 'three', '\n']);
+    // More than exec keeps (4 MB): the long section and those after it are not there, rather than cut.
+    const [short, long, after] = await readSections(target, ['echo ok', 'head -c 5000000 /dev/zero | tr "\\0" x', 'echo after'], {});
+    assert.equal(short, 'ok\n');
+    assert.equal(long, undefined);
+    assert.equal(after, undefined);
   });
 });
