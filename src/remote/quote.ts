@@ -17,12 +17,22 @@ export function quote(value: string | number): string {
 }
 
 /**
- * Raw bytes (any, NUL included) as a quoted `printf` format that prints exactly them: every byte an
- * octal escape, so nothing in it is special to the shell or to printf.
+ * Raw bytes (any, NUL included) as a quoted `printf` format that prints exactly them. Printable
+ * ASCII goes as it is (text costs no more than its length), except the quote, `\` and `%`; every
+ * other byte is an octal escape, padded to three digits only where a digit follows.
  */
 export function printfBytes(bytes: Uint8Array): ShellFragment {
   let format = '';
-  for (const byte of bytes) format += `\\${byte.toString(8).padStart(3, '0')}`;
+  for (let i = 0; i < bytes.length; i++) {
+    const byte = bytes[i];
+    if (byte >= 0x20 && byte <= 0x7e && byte !== 0x27 && byte !== 0x5c && byte !== 0x25) {
+      format += String.fromCharCode(byte);
+      continue;
+    }
+    const next = bytes[i + 1];
+    const digitFollows = next >= 0x30 && next <= 0x37; // `\0` then "7" would read as `\07`
+    format += `\\${digitFollows ? byte.toString(8).padStart(3, '0') : byte.toString(8)}`;
+  }
   return new ShellFragment(`'${format}'`);
 }
 

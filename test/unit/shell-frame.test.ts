@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { PersistentShell, type ShellChannel } from '../../src/remote/persistent-shell';
 import { MarkerSplitter } from '../../src/remote/shell-frame';
@@ -58,8 +59,17 @@ describe('the persistent shell\'s end markers', () => {
     assert.deepEqual(seen, ['progress 10%\n', 'progress 20%\n', 'attache-eager\n']);
   });
 
-  it('printfBytes quotes any bytes, NUL and quotes included, as octal escapes', () => {
-    assert.equal(printfBytes(Buffer.from([0, 0x27, 0xff, 0x41])).text, `'\\000\\047\\377\\101'`);
+  it('printfBytes quotes any bytes: printable ASCII as it is, the rest (quote, backslash, %, NUL) as octal escapes', () => {
+    assert.equal(printfBytes(Buffer.from([0, 0x27, 0xff, 0x41, 0x5c, 0x25, 0x0a, 0x37, 0x00, 0x30])).text, `'\\0\\47\\377A\\134\\45\\0127\\0000'`);
+  });
+
+  it('printfBytes: what printf prints is the bytes, in dash, bash and zsh', () => {
+    const bytes = Buffer.concat([Buffer.from(Array.from({ length: 256 }, (_, i) => i)), Buffer.from("%s %% \\n \\0 '\"$(x)` 0\u0000123\n7"), randomBytes(4096)]);
+    for (const shell of ['/bin/sh', 'bash', 'zsh'].filter((s) => spawnSync(s, ['-c', 'true']).status === 0)) {
+      const printed = spawnSync(shell, ['-c', `printf ${printfBytes(bytes).text}`]);
+      assert.equal(printed.status, 0, `${shell}: ${printed.stderr}`);
+      assert.ok(printed.stdout.equals(bytes), `${shell} printed other bytes`);
+    }
   });
 });
 
