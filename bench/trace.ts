@@ -10,6 +10,7 @@
  * process started, and each step's seconds from the report with them divided by the round trip
  * (2 × delay): the step's sequential round trips, upper bound (its own work included). Read it
  * beside `npm run bench`'s round-trip column: that one subtracts the 0 ms link's time.
+ * TRACE_DIRECT=1 deploys straight to the sshd's port instead (loopback: where the CPU time goes).
  */
 import { appendFileSync, cpSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -42,6 +43,7 @@ async function main(): Promise<void> {
   trust(home, server);
   const link = await startLink(server.port, { delayMs, bytesPerSecond: 100e6 / 8 });
   appendFileSync(home.knownHosts, `[127.0.0.1]:${link.port} ${server.hostKey}\n`);
+  const port = process.env.TRACE_DIRECT === '1' ? server.port : link.port;
   const root = path.join(WORK, 'trace-root');
   try {
     const fixture = buildFixture(WORK, console.log);
@@ -58,7 +60,7 @@ async function main(): Promise<void> {
     writeFileSync(path.join(root, '.env'), 'APP_KEY=base64:dHJhY2V0cmFjZXRyYWNldHJhY2V0cmFjZXRyYWNlMDA=\n');
     project.configure([{ name: 'bench', port: server.port, root }]);
     await project.deploy();
-    project.configure([{ name: 'bench', port: link.port, root }]);
+    project.configure([{ name: 'bench', port, root }]);
     for (const name of cases) {
       if (name === 'first') {
         // A fresh root: the whole tree goes over the link.
@@ -66,10 +68,10 @@ async function main(): Promise<void> {
         rmSync(fresh, { recursive: true, force: true });
         mkdirSync(fresh, { recursive: true });
         writeFileSync(path.join(fresh, '.env'), readFileSync(path.join(root, '.env')));
-        project.configure([{ name: 'bench', port: link.port, root: fresh }]);
+        project.configure([{ name: 'bench', port, root: fresh }]);
         print(`first deploy at ${delayMs} ms each way`, await project.deploy(['--verbose']), (2 * delayMs) / 1000);
         rmSync(fresh, { recursive: true, force: true });
-        project.configure([{ name: 'bench', port: link.port, root }]);
+        project.configure([{ name: 'bench', port, root }]);
         continue;
       }
       if (name === 'one-asset') {
