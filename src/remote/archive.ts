@@ -32,8 +32,8 @@ const GATHER = 64 * 1024;
  * Fills a directory nobody serves yet (a fresh release) through ONE command over one channel: a
  * tar stream made here, file after file as they are read, unpacked on the server by GNU tar
  * (modes kept, owned by the deploy user), then checked there with `sha256sum -c` against the
- * hashes of the bytes that were sent (a list sent as the archive's last member): a cut or altered
- * stream fails the upload. No round trip per file. Files appear under their own names as they
+ * hashes of the bytes that were sent (two lists, the archive's last members, checked by two
+ * `sha256sum` at once: the check reads every byte again): a cut or altered stream fails the upload. No round trip per file. Files appear under their own names as they
  * arrive, so this is not for a served directory: the upload plugin's atomic mode is (transfer.ts).
  * With `expected`, the script first compares the bytes to send with `df`'s free space.
  */
@@ -41,8 +41,9 @@ export class ArchiveUpload {
   readonly dest: string;
   private readonly started = Date.now();
   /** By name: a file sent twice is checked against its last bytes, the ones tar leaves in place. */
-  private readonly sums = new Map<string, string>();
-  private readonly sumsName = `.attache-sha256-${randomBytes(6).toString('hex')}`;
+  private readonly sums = new Map<string, { line: string; size: number }>();
+  /** The two hash lists, checked by two `sha256sum -c` at once (the check reads every byte again). */
+  private readonly sumsNames = ((tag) => [`.attache-sha256-${tag}-1`, `.attache-sha256-${tag}-2`] as const)(randomBytes(6).toString('hex'));
   private tar?: PassThrough;
   private remote?: Promise<ExecResult>;
   private remoteEnded?: Promise<void>;
@@ -100,7 +101,7 @@ export class ArchiveUpload {
       }
       await this.write(padding(size));
       this.sums.delete(name);
-      this.sums.set(name, sumLine(file.sha256 ?? (hash as ReturnType<typeof createHash>).digest('hex'), name));
+      this.sums.set(name, { line: sumLine(file.sha256 ?? (hash as ReturnType<typeof createHash>).digest('hex'), name), size });
       this.files++;
       this.bytes += size;
       this.log.debug(`[${this.target.name}] streamed ${file.source ?? file.relative} -> ${remote} (${formatBytes(size)})`);
@@ -127,9 +128,12 @@ export class ArchiveUpload {
   async finish(): Promise<void> {
     await this.serially(async () => {
       if (!this.tar && !this.gatheredBytes && !this.heldBytes) return; // nothing was sent
-      const list = Buffer.from([...this.sums.values()].join(''), 'utf8');
-      await this.write(fileHeader({ name: this.sumsName, mode: 0o600, mtimeMs: Date.now(), size: list.length }));
-      await this.write(Buffer.concat([list, padding(list.length), END]));
+      for (const [index, lines] of halves([...this.sums.values()]).entries()) {
+        const list = Buffer.from(lines.join(''), 'utf8');
+        await this.write(fileHeader({ name: this.sumsNames[index], mode: 0o600, mtimeMs: Date.now(), size: list.length }));
+        await this.write(Buffer.concat([list, padding(list.length)]));
+      }
+      await this.write(END);
       await this.flush();
       if (this.held) this.sendHeld();
       this.tar?.end();
@@ -254,11 +258,17 @@ export class ArchiveUpload {
         sh`case $free in ''|*[!0-9]*) ;; *) [ "$free" -ge ${Math.ceil(needed / 1024)} ] || exit ${NO_SPACE} ;; esac`,
       );
     }
+    const [first, second] = this.sumsNames;
+    // An empty list is no error (nothing to check in it); a missing one is: the stream ended before it.
+    const check = (list: string) => sh`if [ -s ${list} ]; then sha256sum -c --quiet --strict -- ${list}; fi`;
     lines.push(
       // -p keeps modes whatever the umask; the archive names no owner: files belong to the deploy user.
       sh`tar -x -p --no-same-owner -f - || exit ${UNPACK_FAILED}`,
-      sh`sha256sum -c --quiet --strict -- ${this.sumsName} || { rm -f -- ${this.sumsName}; exit ${CHECK_FAILED}; }`,
-      sh`rm -f -- ${this.sumsName}`,
+      sh`[ -f ${first} ] && [ -f ${second} ] || { rm -f -- ${first} ${second}; echo 'the archive ended before its hash lists' >&2; exit ${CHECK_FAILED}; }`,
+      `${check(first)} & checking=$!`,
+      `${check(second)}; second=$?`,
+      sh`wait "$checking" && [ "$second" -eq 0 ] || { rm -f -- ${first} ${second}; exit ${CHECK_FAILED}; }`,
+      sh`rm -f -- ${first} ${second}`,
     );
     return lines.join('\n');
   }
@@ -313,6 +323,18 @@ export class ArchiveUpload {
   private fileError(file: Partial<TransferFile>, remote: string | undefined, what: string): AttacheError {
     return new AttacheError(`upload failed: ${what}`, { server: this.target.name, step: this.options.step, file: file.source ?? file.relative, remotePath: remote });
   }
+}
+
+/** The hash lines in two lists of about the same bytes to read, for the two checks that run at once. */
+export function halves(entries: readonly { line: string; size: number }[]): [string[], string[]] {
+  const lists: [string[], string[]] = [[], []];
+  const bytes = [0, 0];
+  for (const entry of [...entries].sort((a, b) => b.size - a.size)) {
+    const lighter = bytes[0] <= bytes[1] ? 0 : 1;
+    lists[lighter].push(entry.line);
+    bytes[lighter] += entry.size;
+  }
+  return lists;
 }
 
 /**

@@ -169,6 +169,15 @@ describe('stream upload of a fresh release, against a real sshd', () => {
       assert.notEqual(ino(now, 'bin/blob.bin'), ino(firstTree, 'bin/blob.bin'), 'a changed file is a new file');
     });
 
+    it('a redeploy with no file changed still sends the links (a stream with nothing to hash) and deploys', async () => {
+      const before = site.liveId()!;
+      await site.run('deploy');
+      const now = site.liveId()!;
+      assert.notEqual(now, before);
+      assert.deepEqual(contents(tree(path.join(site.release(now), REMOTE))), contents(tree(path.join(site.cwd, ASSETS))));
+      assert.equal(readlinkSync(path.join(site.release(now), REMOTE, 'nested/up.js')), '../-dash.js');
+    });
+
     it('refuses a link that points outside the tree (absolute or escaping), naming the file and its target; live stays', async () => {
       const live = site.liveId();
       const releases = site.releases();

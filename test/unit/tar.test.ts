@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { lstatSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { sumLine } from '../../src/remote/archive';
+import { halves, sumLine } from '../../src/remote/archive';
 import { BLOCK, END, fileHeader, padding, symlinkHeader } from '../../src/remote/tar';
 import { tempDir } from '../support/fixtures';
 
@@ -70,5 +70,14 @@ describe('tar writer (ustar + PAX), read back by GNU tar', () => {
     execFileSync('sha256sum', ['-c', '--quiet', '--strict', 'sums'], { cwd: dir });
     writeFileSync(path.join(dir, 'new\nline.txt'), 'altered');
     assert.throws(() => execFileSync('sha256sum', ['-c', '--quiet', '--strict', 'sums'], { cwd: dir, stdio: 'pipe' }), /Command failed/);
+  });
+
+  it('the hash lines split in two lists of about the same bytes to read, every line in one of them', () => {
+    const entries = [900, 500, 400, 300, 100, 100, 0].map((size, i) => ({ line: `line ${i}\n`, size }));
+    const [a, b] = halves(entries);
+    assert.deepEqual([...a, ...b].sort(), entries.map((e) => e.line).sort());
+    const bytes = (list: string[]) => list.reduce((total, line) => total + (entries.find((e) => e.line === line)?.size ?? 0), 0);
+    assert.deepEqual([bytes(a), bytes(b)], [1200, 1100]);
+    assert.deepEqual(halves([{ line: 'only\n', size: 5 }]), [['only\n'], []]);
   });
 });
