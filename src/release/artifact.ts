@@ -7,7 +7,7 @@ import { readArtifactManifest, type ArtifactManifest } from './artifact-tree';
 import { releaseIdOf, type ServerRun, type Step } from './context';
 import { recordRelease } from './lock';
 import { artifactOf, liveListingOf } from './package';
-import { chooseReleaseId } from './release';
+import { chooseReleaseId, undoRelease } from './release';
 
 const CLAIMED = 'attache:claimed';
 /** Files under this size are read whole (faster than a stream); bigger ones are streamed. */
@@ -50,8 +50,8 @@ export const artifact: Step = {
     const links = linkScript(run, dir, manifest, liveId, linked);
     const claim = sh`{ ${recordRelease(run, id)}mkdir -p -- ${layout.releases} && mkdir -- ${dir}; } || exit 1\necho ${CLAIMED}\n`;
     await execReporting(target, 'sh -e -s', { stdin: claim + links, step: 'artifact' }, (stdout) => {
-      // Only a directory this deploy made is removed by its undo; the run's target, as a reconnect may replace it.
-      if (stdout.includes(CLAIMED)) run.undo.push('release', `remove ${dir}`, () => run.target.exec(sh`rm -rf -- ${dir}`, { step: 'clean up' }).then(() => undefined));
+      // Only a directory this deploy made is removed by its undo.
+      if (stdout.includes(CLAIMED)) undoRelease(run, dir);
     }, `sh -e -s (make ${dir}: its directories, ${linked.length} hard link(s) from release ${liveId ?? '-'}, its symlinks)`);
     // The listing goes in the same stream as the files: a release that fails is removed, listing and all.
     const listing = { relative: path.posix.relative(dir, layout.artifactManifest(id)), contents: Buffer.from(JSON.stringify(manifest)) };

@@ -2,7 +2,7 @@ import { execReporting, inSequence } from '../remote/command';
 import { raw, sh } from '../remote/quote';
 import type { Step } from './context';
 import { recordRelease } from './lock';
-import { chooseReleaseId } from './release';
+import { chooseReleaseId, undoRelease } from './release';
 
 const CLAIMED = 'attache:claimed';
 const COMMIT = 'attache:commit=';
@@ -43,10 +43,7 @@ export const clone: Step = {
     ]);
     const result = await execReporting(target, script, { step: 'clone' }, (stdout) => {
       // Only a directory this deploy made is removed by its undo (the claim's echo says so, even when a later part failed).
-      // Undo actions use the run's target when they run: a reconnect may have replaced the connection.
-      if (stdout.includes(CLAIMED)) {
-        run.undo.push('release', `remove ${dir}`, () => run.target.exec(sh`rm -rf -- ${dir} ${index}`, { step: 'clean up' }).then(() => undefined));
-      }
+      if (stdout.includes(CLAIMED)) undoRelease(run, dir, index);
     });
     run.commit = new RegExp(`^${COMMIT}([0-9a-f]+)$`, 'm').exec(result.stdout)?.[1];
   },

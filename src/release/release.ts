@@ -1,7 +1,7 @@
 import { validateReleaseId } from '../config';
 import { mapLimit } from '../limit';
 import { sh } from '../remote/quote';
-import type { Deploy, Step } from './context';
+import type { Deploy, ServerRun, Step } from './context';
 import { compareIds } from './releases';
 
 /** The new release's id, the same on every server, known to every hook from before-deploy on. */
@@ -28,4 +28,17 @@ export async function chooseReleaseId(deploy: Deploy): Promise<string> {
   if (!newest || compareIds(now, newest) > 0) return validateReleaseId(now);
   const [time, suffix = '1'] = newest.split('-');
   return validateReleaseId(`${time}-${Number(suffix) + 1}`);
+}
+
+/**
+ * The undo of a release directory this deploy made (clone's, artifact's; the run's target when it
+ * runs, as a reconnect may have replaced the connection). After a cut connection the server may
+ * still run the old session's tar for a moment, adding files while `rm -rf` walks the tree
+ * ("Directory not empty"): so it tries again, twice, a second or two later. Once the directory is
+ * gone, that tar can add nothing more.
+ */
+export function undoRelease(run: ServerRun, dir: string, ...alsoRemove: string[]): void {
+  const remove = sh`rm -rf -- ${dir} ${alsoRemove}`;
+  const script = `${remove} 2>/dev/null || { sleep 1; ${remove} 2>/dev/null; } || { sleep 2; ${remove}; }`;
+  run.undo.push('release', `remove ${dir}`, () => run.target.exec(script, { step: 'clean up' }).then(() => undefined));
 }

@@ -1,10 +1,19 @@
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { describe, it } from 'node:test';
 import type { ServerConfig } from '../../src/config/types';
 import { expandTags } from '../../src/release/tags';
 import { Layout } from '../../src/release/layout';
 import { releasesToPrune } from '../../src/release/prune';
 import { compareIds, type ReleaseInfo } from '../../src/release/releases';
+import { undoRelease } from '../../src/release/release';
+import type { ServerRun } from '../../src/release/context';
+import { UndoLog } from '../../src/release/undo-log';
+import { LocalTarget } from '../../src/remote/local';
+import { captureLogger } from '../support/log';
 
 const release = (id: string, status: ReleaseInfo['status'] = 'ready', live = false): ReleaseInfo => ({ id, status, live });
 
@@ -58,5 +67,23 @@ describe('hook tags', () => {
   it('refuse a release tag before the release exists, and an unknown braced tag', () => {
     assert.throws(() => expandTags('echo @release', server, layout), /uses a release tag before the release exists/);
     assert.throws(() => expandTags('{{ @nope }}', server, layout, 'x'), /unknown tag "@nope"/);
+  });
+});
+
+describe('the undo of a release directory', () => {
+  it('removes it even while a writer left behind (the tar of a cut connection) still adds files for a moment', async () => {
+    const dir = path.join(mkdtempSync(path.join(os.tmpdir(), 'attache-undo-')), 'releases', '20261202000000');
+    mkdirSync(dir, { recursive: true });
+    // Many files in many directories, then more for ~1.2 s: rm -rf meets "Directory not empty".
+    const writer = spawn('sh', ['-c', 'i=0; end=$(( $(date +%s) + 2 )); while [ $(date +%s) -lt $end ]; do mkdir -p "d$((i % 50))" && : > "d$((i % 50))/f$i"; i=$((i+1)); done'], { cwd: dir, stdio: 'ignore' });
+    const ended = new Promise((resolve) => writer.on('exit', resolve));
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const { log } = captureLogger('quiet');
+    const run = { undo: new UndoLog(), target: new LocalTarget('local', log) } as unknown as ServerRun;
+    undoRelease(run, dir, `${dir}.index`);
+    const failed = await run.undo.undoAll(() => undefined);
+    await ended;
+    assert.deepEqual(failed, []);
+    assert.equal(existsSync(dir), false);
   });
 });
