@@ -33,8 +33,9 @@ const GATHER = 64 * 1024;
  * tar stream made here, file after file as they are read, unpacked on the server by GNU tar
  * (modes kept, owned by the deploy user), then checked there with `sha256sum -c` against the
  * hashes of the bytes that were sent (two lists, the archive's last members, checked by two
- * `sha256sum` at once: the check reads every byte again): a cut or altered stream fails the upload. No round trip per file. Files appear under their own names as they
- * arrive, so this is not for a served directory: the upload plugin's atomic mode is (transfer.ts).
+ * `sha256sum` at once: the check reads every byte again): a cut or altered stream fails the
+ * upload. No round trip per file. Files appear under their own names as they arrive, so this is
+ * not for a served directory: the upload plugin's atomic mode is (transfer.ts).
  * With `expected`, the script first compares the bytes to send with `df`'s free space.
  */
 export class ArchiveUpload {
