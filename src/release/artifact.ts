@@ -3,15 +3,11 @@ import path from 'node:path';
 import { ArchiveUpload } from '../remote/archive';
 import { execReporting } from '../remote/command';
 import { sh } from '../remote/quote';
+import { READ_WHOLE } from '../remote/transfer';
 import { readArtifactManifest, type ArtifactManifest } from './artifact-tree';
 import { releaseIdOf, type ServerRun, type Step } from './context';
-import { recordRelease } from './lock';
 import { artifactOf, liveListingOf } from './package';
-import { chooseReleaseId, undoRelease } from './release';
-
-const CLAIMED = 'attache:claimed';
-/** Files under this size are read whole (faster than a stream); bigger ones are streamed. */
-const READ_WHOLE = 1024 * 1024;
+import { chooseReleaseId, claimRelease, undoIfClaimed } from './release';
 
 /**
  * The artifact strategy's release: the tree built by the package step put into releases/<id>.
@@ -46,13 +42,9 @@ export const artifact: Step = {
       return;
     }
 
-    // One script claims releases/<id> (the lock records it first, as clone's does) and makes its directories, links and symlinks.
-    const links = linkScript(run, dir, manifest, liveId, linked);
-    const claim = sh`{ ${recordRelease(run, id)}mkdir -p -- ${layout.releases} && mkdir -- ${dir}; } || exit 1\necho ${CLAIMED}\n`;
-    await execReporting(target, 'sh -e -s', { stdin: claim + links, step: 'artifact' }, (stdout) => {
-      // Only a directory this deploy made is removed by its undo.
-      if (stdout.includes(CLAIMED)) undoRelease(run, dir);
-    }, `sh -e -s (make ${dir}: its directories, ${linked.length} hard link(s) from release ${liveId ?? '-'}, its symlinks)`);
+    // One script claims releases/<id> and makes its directories, links and symlinks (`sh -e` does not stop inside an && list: hence the exit).
+    const script = `{ ${claimRelease(run, id)}; } || exit 1\n` + linkScript(run, dir, manifest, liveId, linked);
+    await execReporting(target, 'sh -e -s', { stdin: script, step: 'artifact' }, (stdout) => undoIfClaimed(run, id, stdout), `sh -e -s (make ${dir}: its directories, ${linked.length} hard link(s) from release ${liveId ?? '-'}, its symlinks)`);
     // The listing goes in the same stream as the files: a release that fails is removed, listing and all.
     const listing = { relative: path.posix.relative(dir, layout.artifactManifest(id)), contents: Buffer.from(JSON.stringify(manifest)) };
     await send(run, dir, local.tree, manifest, sent, listing, deploy.cancel.signal);

@@ -8,7 +8,7 @@ import type { AssetMapping } from '../config/types';
 import { mapLimit, settleAll } from '../limit';
 import { upload } from '../plugins/upload';
 import { sh } from '../remote/quote';
-import { checkSymlink } from '../remote/transfer';
+import { checkSymlink, READ_WHOLE } from '../remote/transfer';
 import { readManifest, unchanged, writeManifestCommand, type AssetManifest } from './asset-manifest';
 import { HashCache } from './hash-cache';
 import { releaseIdOf, type Deploy, type ServerRun, type Step } from './context';
@@ -25,8 +25,6 @@ interface LocalAsset {
   symlink?: string;
 }
 
-/** Files under this size are read whole: faster than a stream; the upload holds at most 32 at once (32 MB). */
-const READ_WHOLE = 1024 * 1024;
 /** Bytes to send up to which every file is hashed before the upload starts (reading them twice costs little). */
 const HASH_FIRST = 1024 * 1024;
 

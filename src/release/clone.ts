@@ -1,10 +1,8 @@
 import { execReporting, inSequence } from '../remote/command';
 import { raw, sh } from '../remote/quote';
 import type { Step } from './context';
-import { recordRelease } from './lock';
-import { chooseReleaseId, undoRelease } from './release';
+import { chooseReleaseId, claimRelease, undoIfClaimed } from './release';
 
-const CLAIMED = 'attache:claimed';
 const COMMIT = 'attache:commit=';
 
 /**
@@ -30,8 +28,7 @@ export const clone: Step = {
     const index = layout.checkoutIndex(id);
     // One script, one round trip; each part runs only when the one before succeeded.
     const script = inSequence([
-      // The lock records the release first: if this deploy dies, whoever frees its lock removes the release too.
-      sh`${recordRelease(run, id)}mkdir -p -- ${layout.releases} && mkdir -- ${dir} && echo ${CLAIMED}`,
+      claimRelease(run, id),
       // A mirror left half-made by an interrupted first clone is made again.
       sh`if git --git-dir=${layout.mirror} rev-parse --git-dir >/dev/null 2>&1; then ` +
         sh`git --git-dir=${layout.mirror} remote set-url origin ${server.repository} && ` +
@@ -41,10 +38,7 @@ export const clone: Step = {
       sh`GIT_INDEX_FILE=${index} git --git-dir=${layout.mirror} read-tree "$commit" && ` +
         sh`GIT_INDEX_FILE=${index} git --git-dir=${layout.mirror} --work-tree=${dir} checkout-index --all --force && rm -f -- ${index}`,
     ]);
-    const result = await execReporting(target, script, { step: 'clone' }, (stdout) => {
-      // Only a directory this deploy made is removed by its undo (the claim's echo says so, even when a later part failed).
-      if (stdout.includes(CLAIMED)) undoRelease(run, dir, index);
-    });
+    const result = await execReporting(target, script, { step: 'clone' }, (stdout) => undoIfClaimed(run, id, stdout, index));
     run.commit = new RegExp(`^${COMMIT}([0-9a-f]+)$`, 'm').exec(result.stdout)?.[1];
   },
 };

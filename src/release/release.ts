@@ -2,7 +2,11 @@ import { validateReleaseId } from '../config';
 import { mapLimit } from '../limit';
 import { sh } from '../remote/quote';
 import type { Deploy, ServerRun, Step } from './context';
+import { recordRelease } from './lock';
 import { compareIds } from './releases';
+
+/** What the claim prints once it has made the release directory. */
+const CLAIMED = 'attache:claimed';
 
 /** The new release's id, the same on every server, known to every hook from before-deploy on. */
 export const release: Step = {
@@ -28,6 +32,21 @@ export async function chooseReleaseId(deploy: Deploy): Promise<string> {
   if (!newest || compareIds(now, newest) > 0) return validateReleaseId(now);
   const [time, suffix = '1'] = newest.split('-');
   return validateReleaseId(`${time}-${Number(suffix) + 1}`);
+}
+
+/**
+ * The command that claims releases/<id> for this deploy (clone's, artifact's): the lock records the
+ * release first (if the deploy dies, whoever frees its lock removes the release too), then `mkdir`
+ * fails on a directory that is there already. It says so when it made the directory: pass the
+ * script's output, even that of a script that failed later, to undoIfClaimed.
+ */
+export function claimRelease(run: ServerRun, id: string): string {
+  return sh`${recordRelease(run, id)}mkdir -p -- ${run.layout.releases} && mkdir -- ${run.layout.release(id)} && echo ${CLAIMED}`;
+}
+
+/** Only a directory this deploy made is removed by its undo: registers that undo when the claim's output says so. */
+export function undoIfClaimed(run: ServerRun, id: string, stdout: string, ...alsoRemove: string[]): void {
+  if (stdout.includes(CLAIMED)) undoRelease(run, run.layout.release(id), ...alsoRemove);
 }
 
 /**

@@ -7,6 +7,9 @@ import { sh } from './quote';
 import type { Target } from './target';
 import { temporaryBeside } from './temporary';
 
+/** A local file under this size is read whole for an upload (faster than a stream; the upload holds at most 32 at once, 32 MB); a bigger one is streamed. */
+export const READ_WHOLE = 1024 * 1024;
+
 export interface TransferFile {
   /** Path relative to the destination, with forward or back slashes. */
   relative: string;
