@@ -14,6 +14,8 @@ const NO_DIRECTORY = 70;
 const NO_SPACE = 75;
 const UNPACK_FAILED = 76;
 const CHECK_FAILED = 77;
+/** What the script says when the quick check passed (the file-by-file one was not needed). */
+export const QUICK_CHECKED = 'attache:checked=all';
 /** Archive bytes buffered towards the channel: the rest waits in the files (memory stays flat for any size). */
 const BUFFERED = 1024 * 1024;
 /**
@@ -31,20 +33,28 @@ const GATHER = 64 * 1024;
 /**
  * Fills a directory nobody serves yet (a fresh release) through ONE command over one channel: a
  * tar stream made here, file after file as they are read, unpacked on the server by GNU tar
- * (modes kept, owned by the deploy user), then checked there with `sha256sum -c` against the
- * hashes of the bytes that were sent (two lists, the archive's last members, checked by two
- * `sha256sum` at once: the check reads every byte again): a cut or altered stream fails the
- * upload. No round trip per file. Files appear under their own names as they arrive, so this is
- * not for a served directory: the upload plugin's atomic mode is (transfer.ts).
+ * (modes kept, owned by the deploy user), then checked there against the hashes of the bytes
+ * that were sent, so a cut or altered stream fails the upload. No round trip per file. Files
+ * appear under their own names as they arrive, so this is not for a served directory: the
+ * upload plugin's atomic mode is (transfer.ts).
+ *
+ * The check reads every file again. First, quickly: every file through one `openssl dgst -sha256`
+ * (OpenSSL's SHA-256 is several times coreutils'), its hashes compared in order with those of the
+ * bytes sent. Only when they differ (or the server has no openssl) does `sha256sum -c` check the
+ * same hashes (two lists at once) and name the file that differs: it decides. A hash known ahead
+ * (the deploy's manifest) is compared here with the bytes as they are sent.
  * With `expected`, the script first compares the bytes to send with `df`'s free space.
  */
 export class ArchiveUpload {
   readonly dest: string;
   private readonly started = Date.now();
   /** By name: a file sent twice is checked against its last bytes, the ones tar leaves in place. */
-  private readonly sums = new Map<string, { line: string; size: number }>();
-  /** The two hash lists, checked by two `sha256sum -c` at once (the check reads every byte again). */
-  private readonly sumsNames = ((tag) => [`.attache-sha256-${tag}-1`, `.attache-sha256-${tag}-2`] as const)(randomBytes(6).toString('hex'));
+  private readonly sums = new Map<string, { line: string; size: number; sha256: string }>();
+  /**
+   * The archive's last members: the two lists of `sha256sum -c` (checked at once), and for the quick
+   * check the names (NUL-separated) and their hashes, one a line, in the same order.
+   */
+  private readonly lists = ((tag) => ({ sums: [`.attache-sha256-${tag}-1`, `.attache-sha256-${tag}-2`], names: `.attache-sha256-${tag}-names`, hashes: `.attache-sha256-${tag}-hashes` }))(randomBytes(6).toString('hex'));
   private tar?: PassThrough;
   private remote?: Promise<ExecResult>;
   private remoteEnded?: Promise<void>;
@@ -81,12 +91,12 @@ export class ArchiveUpload {
       if (size === undefined) {
         throw this.fileError(file, remote, 'a streamed file needs its size (file.stat.size) to go into the archive; give it a stat, or use mode "atomic"');
       }
-      // A hash known ahead (the deploy's manifest) is what the server checks; else the bytes as they go.
-      const hash = file.sha256 === undefined ? createHash('sha256') : undefined;
+      // The bytes are hashed as they go: that hash is what the server checks.
+      const hash = createHash('sha256');
       await this.write(fileHeader({ name, mode: file.mode ?? 0o644, mtimeMs: file.mtimeMs ?? Date.now(), size }));
       let sent = 0;
       if (Buffer.isBuffer(contents)) {
-        hash?.update(contents);
+        hash.update(contents);
         await this.write(contents);
         sent = contents.length;
       } else {
@@ -95,14 +105,19 @@ export class ArchiveUpload {
           sent += buffer.length;
           // The header promised `size` bytes: a file that grows or shrinks while read would shift every member after it.
           if (sent > size) throw this.fileError(file, remote, `the file grew while it was sent (${size} bytes when it was listed)`);
-          hash?.update(buffer);
+          hash.update(buffer);
           await this.write(buffer);
         }
         if (sent !== size) throw this.fileError(file, remote, `the file shrank while it was sent (${sent} of ${size} bytes)`);
       }
       await this.write(padding(size));
+      const sha256 = hash.digest('hex');
+      // A manifest that said other bytes would let a later deploy reuse this file for content it does not hold.
+      if (file.sha256 !== undefined && file.sha256 !== sha256) {
+        throw this.fileError(file, remote, `the file's bytes are not those its hash (${file.sha256.slice(0, 12)}…) was taken from: it changed after it was hashed; build again, then deploy`);
+      }
       this.sums.delete(name);
-      this.sums.set(name, { line: sumLine(file.sha256 ?? (hash as ReturnType<typeof createHash>).digest('hex'), name), size });
+      this.sums.set(name, { line: sumLine(sha256, name), size, sha256 });
       this.files++;
       this.bytes += size;
       this.log.debug(`[${this.target.name}] streamed ${file.source ?? file.relative} -> ${remote} (${formatBytes(size)})`);
@@ -129,9 +144,18 @@ export class ArchiveUpload {
   async finish(): Promise<void> {
     await this.serially(async () => {
       if (!this.tar && !this.gatheredBytes && !this.heldBytes) return; // nothing was sent
-      for (const [index, lines] of halves([...this.sums.values()]).entries()) {
-        const list = Buffer.from(lines.join(''), 'utf8');
-        await this.write(fileHeader({ name: this.sumsNames[index], mode: 0o600, mtimeMs: Date.now(), size: list.length }));
+      const [first, second] = halves([...this.sums.values()]);
+      // openssl prints a line per file, "<hash> *<name>": a name with a newline or a backslash may change that; "./" keeps a leading dash a name.
+      const quick = [...this.sums].every(([name]) => !/[\n\\]/.test(name)) ? [...this.sums] : [];
+      const members: [string, string][] = [
+        [this.lists.sums[0], first.join('')],
+        [this.lists.sums[1], second.join('')],
+        [this.lists.names, quick.map(([name]) => `./${name}\0`).join('')],
+        [this.lists.hashes, quick.map(([, entry]) => `${entry.sha256}\n`).join('')],
+      ];
+      for (const [name, text] of members) {
+        const list = Buffer.from(text, 'utf8');
+        await this.write(fileHeader({ name, mode: 0o600, mtimeMs: Date.now(), size: list.length }));
         await this.write(Buffer.concat([list, padding(list.length)]));
       }
       await this.write(END);
@@ -259,17 +283,23 @@ export class ArchiveUpload {
         sh`case $free in ''|*[!0-9]*) ;; *) [ "$free" -ge ${Math.ceil(needed / 1024)} ] || exit ${NO_SPACE} ;; esac`,
       );
     }
-    const [first, second] = this.sumsNames;
+    const [first, second] = this.lists.sums;
+    const { names, hashes } = this.lists;
+    const every = [first, second, names, hashes];
     // An empty list is no error (nothing to check in it); a missing one is: the stream ended before it.
     const check = (list: string) => sh`if [ -s ${list} ]; then sha256sum -c --quiet --strict -- ${list}; fi`;
+    // The quick check; its complaints (a file missing, no openssl) are left to the file-by-file check, which says them.
+    const quick = sh`[ -s ${hashes} ] && command -v openssl >/dev/null 2>&1 && xargs -0 openssl dgst -sha256 -r < ${names} 2>/dev/null | cut -c1-64 | cmp -s - ${hashes}`;
     lines.push(
       // -p keeps modes whatever the umask; the archive names no owner: files belong to the deploy user.
       sh`tar -x -p --no-same-owner -f - || exit ${UNPACK_FAILED}`,
-      sh`[ -f ${first} ] && [ -f ${second} ] || { rm -f -- ${first} ${second}; echo 'the archive ended before its hash lists' >&2; exit ${CHECK_FAILED}; }`,
-      `${check(first)} & checking=$!`,
-      `${check(second)}; second=$?`,
-      sh`wait "$checking" && [ "$second" -eq 0 ] || { rm -f -- ${first} ${second}; exit ${CHECK_FAILED}; }`,
-      sh`rm -f -- ${first} ${second}`,
+      sh`[ -f ${first} ] && [ -f ${second} ] && [ -f ${names} ] && [ -f ${hashes} ] || { rm -f -- ${every}; echo 'the archive ended before its hash lists' >&2; exit ${CHECK_FAILED}; }`,
+      `if ${quick}; then echo ${QUICK_CHECKED}; else`,
+      `  ${check(first)} & checking=$!`,
+      `  ${check(second)}; second=$?`,
+      sh`  wait "$checking" && [ "$second" -eq 0 ] || { rm -f -- ${every}; exit ${CHECK_FAILED}; }`,
+      `fi`,
+      sh`rm -f -- ${every}`,
     );
     return lines.join('\n');
   }

@@ -22,7 +22,7 @@ export interface TransferFile {
   size?: number;
   /** Kept by the stream mode (tar carries it); the atomic mode leaves the server's time. */
   mtimeMs?: number;
-  /** The contents' sha256 when known ahead: the stream mode has the server check the file against it. */
+  /** The contents' sha256 when known ahead (a manifest's): the stream mode refuses the file if its bytes have another. */
   sha256?: string;
 }
 

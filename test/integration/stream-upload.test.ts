@@ -6,7 +6,7 @@ import path from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { upload } from '../../src/plugins/upload';
-import { ArchiveUpload } from '../../src/remote/archive';
+import { ArchiveUpload, QUICK_CHECKED } from '../../src/remote/archive';
 import { channelCount } from '../../src/ssh/counters';
 import { openTarget } from '../../src/open-target';
 import type { Target } from '../../src/remote/target';
@@ -19,7 +19,8 @@ import { collect, gulp, sha256 } from '../support/streams';
 
 /**
  * A release that is not live yet is filled by one tar stream into one remote command (GNU tar,
- * then `sha256sum -c` against the sent bytes' hashes); unchanged files are hard-linked from the
+ * then a check of every file against the sent bytes' hashes: one `openssl dgst`, and `sha256sum -c`
+ * where that does not match or cannot run); unchanged files are hard-linked from the
  * live release. On the real sshd: the bytes, names, modes and links that arrive; the previous
  * release untouched; a cut or altered stream failing the deploy; a full disk said as such.
  */
@@ -219,8 +220,101 @@ describe('stream upload of a fresh release, against a real sshd', () => {
     }
   });
 
+  describe("the server's check of the files that arrived", () => {
+    /** Files whose names openssl prints as they are: every one is checked by one `openssl dgst`. */
+    const plain = () => [
+      { relative: 'js/app.js', contents: randomBytes(200_000) },
+      { relative: '-dash.js', contents: Buffer.from('leading dash\n') },
+      { relative: `sp ace/quo'te"s.css`, contents: Buffer.from('a {}\n') },
+      { relative: 'ünïcødé-日本.txt', contents: Buffer.from('non-ASCII\n') },
+      { relative: 'empty', contents: Buffer.alloc(0) },
+    ];
+
+    async function send(target: Target, dest: string, files: { relative: string; contents: Buffer }[]): Promise<void> {
+      const archive = new ArchiveUpload(target, dest, quiet(), { step: 'assets' });
+      for (const file of files) await archive.put(file);
+      await archive.finish();
+    }
+
+    /** A connection whose log (its commands and their output) is kept: `lines`. */
+    async function logged(): Promise<{ session: Target; lines: string[] }> {
+      const verbose = captureLogger('verbose');
+      return { session: await openTarget(direct(), verbose.log), lines: verbose.lines };
+    }
+
+    /** The target, its commands run with a PATH of the shell tools without openssl (a server that has none). */
+    function withoutOpenssl(session: Target): Target {
+      const bin = tempDir('attache-no-openssl-');
+      for (const tool of ['sh', 'mkdir', 'rm', 'cat', 'df', 'awk', 'tar', 'sha256sum', 'xargs', 'cut', 'cmp', 'echo']) {
+        const found = execFileSync('/bin/sh', ['-c', `command -v ${tool} || true`], { encoding: 'utf8' }).trim();
+        if (found.startsWith('/')) symlinkSync(found, path.join(bin, tool));
+      }
+      return Object.assign(Object.create(session) as Target, {
+        exec: (command: string, options?: Parameters<Target['exec']>[1]) => session.exec(`PATH=${bin}; export PATH\n${command}`, options),
+      });
+    }
+
+    it('with openssl on the server, one `openssl dgst` checks every file (no sha256sum), and they arrive byte for byte', async () => {
+      const { session, lines } = await logged();
+      try {
+        const dest = path.join(tempDir('attache-quick-'), 'release');
+        const files = plain();
+        await send(session, dest, files);
+        assert.ok(lines.includes(`[127.0.0.1] ${QUICK_CHECKED}`), lines.join('\n'));
+        for (const file of files) assert.ok(readFileSync(path.join(dest, file.relative)).equals(file.contents), file.relative);
+        assert.deepEqual(readdirSync(dest).filter((name) => name.startsWith('.attache-')), [], 'the lists are removed');
+      } finally {
+        await session.close();
+      }
+    });
+
+    it('a name with a newline (which openssl may print otherwise) leaves the check to sha256sum -c, which passes', async () => {
+      const { session, lines } = await logged();
+      try {
+        const dest = path.join(tempDir('attache-quick-odd-'), 'release');
+        const files = [...plain(), { relative: 'new\nline.txt', contents: Buffer.from('n\n') }];
+        await send(session, dest, files);
+        assert.ok(!lines.includes(`[127.0.0.1] ${QUICK_CHECKED}`), lines.join('\n'));
+        for (const file of files) assert.ok(readFileSync(path.join(dest, file.relative)).equals(file.contents), file.relative);
+      } finally {
+        await session.close();
+      }
+    });
+
+    it('a server without openssl: sha256sum -c checks, passes the files that arrived whole and names one that did not', async () => {
+      const { session, lines } = await logged();
+      try {
+        const target = withoutOpenssl(session);
+        const dest = path.join(tempDir('attache-no-openssl-'), 'release');
+        const files = plain();
+        await send(target, dest, files);
+        assert.ok(!lines.includes(`[127.0.0.1] ${QUICK_CHECKED}`), lines.join('\n'));
+        for (const file of files) assert.ok(readFileSync(path.join(dest, file.relative)).equals(file.contents), file.relative);
+        // One byte of the first file's data flipped on the way: sha256sum names it.
+        let at = 0;
+        const altering = Object.assign(Object.create(target) as Target, {
+          exec: (command: string, options: Parameters<Target['exec']>[1] = {}) => {
+            if (!(options.stdin instanceof Readable)) return target.exec(command, options);
+            const flip = new Transform({
+              transform(chunk: Buffer, _encoding, done) {
+                const copy = Buffer.from(chunk);
+                if (at <= 1000 && 1000 < at + copy.length) copy[1000 - at] ^= 0xff;
+                at += copy.length;
+                done(null, copy);
+              },
+            });
+            return target.exec(command, { ...options, stdin: options.stdin.pipe(flip) });
+          },
+        });
+        await assert.rejects(send(altering, path.join(tempDir('attache-no-openssl-alter-'), 'release'), plain()), /do not match what was sent .*js\/app\.js: FAILED/);
+      } finally {
+        await session.close();
+      }
+    });
+  });
+
   describe('a stream that does not arrive whole', () => {
-    it('a byte altered on the way is caught by the hash check on the server', async () => {
+    it('a byte altered on the way is caught by the hash check on the server (openssl differs, then sha256sum names the file)', async () => {
       const session = await openTarget(direct(), quiet());
       try {
         // The target as it is, except that one byte of the archive is flipped inside a file's data.
@@ -248,14 +342,17 @@ describe('stream upload of a fresh release, against a real sshd', () => {
       }
     });
 
-    it('a file that is not what the manifest says (a hash known ahead) is refused by the same check', async () => {
+    it('a file that is not what the manifest says (a hash known ahead) is refused as it is sent, and the stream stops', async () => {
       const session = await openTarget(direct(), quiet());
       try {
         const dest = path.join(tempDir('attache-stale-'), 'release');
         const archive = new ArchiveUpload(session, dest, quiet(), { step: 'assets' });
         await archive.put({ relative: 'ok.txt', contents: Buffer.from('ok\n'), sha256: sha256(Buffer.from('ok\n')) });
-        await archive.put({ relative: 'stale.txt', contents: Buffer.from('new bytes\n'), sha256: sha256(Buffer.from('old bytes\n')) });
-        await assert.rejects(archive.finish(), /do not match what was sent .*stale\.txt: FAILED/);
+        await assert.rejects(
+          archive.put({ relative: 'stale.txt', contents: Buffer.from('new bytes\n'), sha256: sha256(Buffer.from('old bytes\n')) }),
+          (error: Error) => /the file's bytes are not those its hash .* was taken from: it changed after it was hashed/.test(error.message) && error.message.includes('stale.txt'),
+        );
+        await assert.rejects(archive.finish(), /changed after it was hashed/, 'nothing more goes into a stream that failed');
       } finally {
         await session.close();
       }
@@ -277,10 +374,9 @@ describe('stream upload of a fresh release, against a real sshd', () => {
         await archive.finish();
         assert.equal(channelCount() - before, 0, 'no channel was opened for it');
         for (const file of files) assert.ok(readFileSync(path.join(dest, file.relative)).equals(file.contents), file.relative);
-        // The same check on the server: a file that is not what its known hash says is refused.
+        // The same check of a known hash: a file that is not what it says is refused.
         const stale = new ArchiveUpload(session, path.join(tempDir('attache-small-stale-'), 'release'), quiet(), { step: 'assets', expected: { files: 1, bytes: 10 } });
-        await stale.put({ relative: 'stale.txt', contents: Buffer.from('new bytes\n'), sha256: sha256(Buffer.from('old bytes\n')) });
-        await assert.rejects(stale.finish(), /do not match what was sent .*stale\.txt: FAILED/);
+        await assert.rejects(stale.put({ relative: 'stale.txt', contents: Buffer.from('new bytes\n'), sha256: sha256(Buffer.from('old bytes\n')) }), /stale\.txt.*changed after it was hashed/);
       } finally {
         await session.close();
       }
