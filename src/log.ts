@@ -108,8 +108,12 @@ export function stripAnsi(text: string): string {
 
 /** gulp's line format, `[HH:MM:SS] line`, without colour: fancy-log colours its timestamp on a terminal even under NO_COLOR. */
 function plainLine(line: string, level: 'info' | 'warn' | 'error'): void {
-  const time = new Date().toLocaleTimeString('en', { hour12: false });
-  (level === 'info' ? process.stdout : process.stderr).write(`[${time}] ${stripAnsi(line)}\n`);
+  (level === 'info' ? process.stdout : process.stderr).write(`[${clockTime(new Date())}] ${stripAnsi(line)}\n`);
+}
+
+/** HH:MM:SS, local time. By hand: toLocaleTimeString costs ~0.4 ms a line (ICU), 0.2 s of a verbose deploy's CPU. */
+export function clockTime(date: Date): string {
+  return [date.getHours(), date.getMinutes(), date.getSeconds()].map((n) => String(n).padStart(2, '0')).join(':');
 }
 
 export function createLogger(options: LoggerOptions = {}): Logger {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it, mock } from 'node:test';
-import { createLogger, redact, registerEnvSecrets, registerSecret } from '../../src/log';
+import { clockTime, createLogger, redact, registerEnvSecrets, registerSecret } from '../../src/log';
 
 describe('logger', () => {
   it('on a terminal, redraws one progress line in place and clears it before the next log line', () => {
@@ -46,6 +46,12 @@ describe('logger', () => {
     const v = createLogger({ verbosity: 'verbose', interactive: false, write: (l) => verbose.push(l) });
     v.debug('debug');
     assert.deepEqual(verbose, ['debug']);
+  });
+
+  it("stamps plain lines with gulp's local HH:MM:SS, as toLocaleTimeString would", () => {
+    for (const date of [new Date(2026, 0, 2, 3, 4, 5), new Date(2026, 11, 31, 23, 59, 59), new Date(2026, 5, 1, 0, 0, 0), new Date(2026, 5, 1, 12, 30, 7)]) {
+      assert.equal(clockTime(date), date.toLocaleTimeString('en', { hour12: false }).replace(/^24:/, '00:'));
+    }
   });
 
   it('replaces registered secrets in every line', () => {
