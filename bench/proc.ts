@@ -15,6 +15,18 @@ export interface SpawnResult {
 
 const KEEP = 64 * 1024;
 
+/**
+ * The environment of a timed process (every peer's and ours alike). This machine sets
+ * NODE_EXTRA_CA_CERTS for its registry proxy, which makes every Node process read a CA bundle at
+ * start (~90 ms here); a developer's laptop or a CI runner does not, and nothing timed uses TLS.
+ * The untimed installs keep it.
+ */
+export function timedEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
+  const env = { ...process.env, ...extra };
+  delete env.NODE_EXTRA_CA_CERTS;
+  return env;
+}
+
 /** A program that exited non-zero; the message carries the tail of its output, the fields all of it (≤ 64 KiB each). */
 export class CommandError extends Error {
   constructor(

@@ -501,6 +501,7 @@ function resultsMarkdown(r: {
     `- node ${info.node}; ${info.ssh}; ${info.git}; ${info.php}; ${info.composer}; ${info.rsync}`,
     `- gulp-attache ${r.install.versions.gulpAttache} as users run it: \`npm pack\`, \`npm install <tgz> gulp@5\` (gulp ${r.install.versions.gulp}, gulp-cli ${r.install.versions.gulpCli}) into a project, and every deploy a whole \`gulp deploy --report=<file>\` process; ${r.reportNote}`,
     `- bench sshd on loopback, extra sshd_config: ${r.sshdConfig.length ? r.sshdConfig.map((c) => `\`${c}\``).join(', ') : 'none'}`,
+    '- every timed process (ours, shipit-deploy, Attaché\'s method) runs without NODE_EXTRA_CA_CERTS, which this machine sets for its registry proxy: a Node process reads that CA bundle at start (~90 ms here), where a laptop or CI runner has none (bench/proc.ts timedEnv)',
     `- ${r.settingsLine}`,
     '',
     `Fixture: ${r.fixture.assetFileCount} asset files, ${(r.fixture.assetBytes / 1e6).toFixed(1)} MB; a Laravel-shaped app with composer.lock; a long-history repository of ${r.fixture.longHistoryCommits} commits.`,

@@ -18,7 +18,7 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, w
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fromSummary, readReport, type DeployReport } from './deploy-report';
-import { spawnChecked } from './proc';
+import { spawnChecked, timedEnv } from './proc';
 
 const REPO_ROOT = path.resolve(__dirname, '..');
 
@@ -178,7 +178,7 @@ export class UserProject {
     const started = performance.now();
     const child = spawn(this.install.gulpBin, ['deploy', `--report=${reportFile}`, ...flags], {
       cwd: this.dir,
-      env: { ...process.env, FORCE_COLOR: '0', NO_COLOR: '1' },
+      env: timedEnv({ FORCE_COLOR: '0', NO_COLOR: '1' }),
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     const collect = (stream: NodeJS.ReadableStream) => {

@@ -37,7 +37,7 @@ import { createLogger } from '../../src/log';
 import { upload } from '../../src/plugins/upload';
 import { handshakeCount } from '../../src/ssh/session';
 import type { BenchCase, BenchContext, BenchFixture } from '../types';
-import { spawnChecked } from '../proc';
+import { spawnChecked, timedEnv } from '../proc';
 import { UserProject, type DeployOutcome, type ProjectOptions, type UserInstall } from '../user-project';
 import { AppCheckout } from '../app-checkout';
 import { verifyAssets, verifyDeploy } from '../verify';
@@ -243,7 +243,7 @@ export function createGulpAttacheBench(ctx: BenchContext, install: UserInstall, 
       full.configure(server(await ctx.freshServerRoot()));
     },
     async run() {
-      const { stdout } = await spawnChecked(install.gulpBin, ['--tasks'], { cwd: full.dir, env: { ...process.env, FORCE_COLOR: '0', NO_COLOR: '1' } });
+      const { stdout } = await spawnChecked(install.gulpBin, ['--tasks'], { cwd: full.dir, env: timedEnv({ FORCE_COLOR: '0', NO_COLOR: '1' }) });
       if (!/deploy/.test(stdout)) throw new Error(`gulp --tasks listed no deploy task: ${stdout.slice(0, 300)}`);
     },
   };

@@ -1,7 +1,7 @@
 /** Attaché's method (peers/attache-method.sh) as a bench case: a full deploy into a fresh root. */
 import path from 'node:path';
 import { CASE } from '../cases/names';
-import { spawnChecked } from '../proc';
+import { spawnChecked, timedEnv } from '../proc';
 import type { BenchCase, BenchContext } from '../types';
 import { verifyDeploy } from '../verify';
 
@@ -21,8 +21,7 @@ export function attacheCase(ctx: BenchContext, logFile?: string): BenchCase {
     async run() {
       await spawnChecked('bash', [script], {
         logFile,
-        env: {
-          ...process.env,
+        env: timedEnv({
           SSH_OPTS: ctx.ssh.options.join(' '),
           PORT: String(ctx.server.port),
           HOST: ctx.ssh.destination,
@@ -32,7 +31,7 @@ export function attacheCase(ctx: BenchContext, logFile?: string): BenchCase {
           RELEASE: releaseId(),
           ASSETS_DIR: ctx.fixture.buildDir,
           ASSETS: ctx.fixture.assetPaths.join(' '),
-        },
+        }),
       });
     },
     async verify() {

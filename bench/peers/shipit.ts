@@ -17,7 +17,7 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { CASE } from '../cases/names';
-import { CommandError, spawnChecked } from '../proc';
+import { CommandError, spawnChecked, timedEnv } from '../proc';
 import type { BenchCase, BenchContext } from '../types';
 import { verifyDeploy } from '../verify';
 
@@ -155,8 +155,7 @@ export async function shipitCase(ctx: BenchContext, logFile?: string): Promise<{
       await spawnChecked(process.execPath, [bin, 'bench', 'deploy'], {
         cwd: dir,
         logFile,
-        env: {
-          ...process.env,
+        env: timedEnv({
           HOME: ctx.home.dir,
           FORCE_COLOR: '0',
           BENCH_REPO: ctx.fixture.appRepoUrl,
@@ -167,7 +166,7 @@ export async function shipitCase(ctx: BenchContext, logFile?: string): Promise<{
           BENCH_PORT: String(ctx.server.port),
           BENCH_KEY: ctx.home.key,
           BENCH_KNOWN_HOSTS: ctx.home.knownHosts,
-        },
+        }),
       });
     },
     async verify() {
