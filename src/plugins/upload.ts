@@ -5,7 +5,7 @@ import type Vinyl from 'vinyl';
 import { readlink } from 'node:fs/promises';
 import { AttacheError } from '../errors';
 import { ArchiveUpload } from '../remote/archive';
-import { checkSymlink, Transfer, type TransferOptions } from '../remote/transfer';
+import { checkSymlink, Transfer, type TransferFile, type TransferOptions } from '../remote/transfer';
 import { lease } from './lease';
 import { loggerFor, serverOf, type CommonOptions } from './options';
 import { decodedAsText } from './decoded-binary';
@@ -24,7 +24,8 @@ export interface UploadOptions extends CommonOptions, Pick<TransferOptions, 'con
 }
 
 /** A vinyl file after upload: where it went. */
-export type UploadedFile = Vinyl & { remotePath?: string };
+/** What the upload passes on: `remotePath`, and in stream mode `sha256`, the hash of the bytes sent (checked on the server). */
+export type UploadedFile = Vinyl & { remotePath?: string; sha256?: string };
 
 /**
  * Uploads every file that passes through to `dest/<file.relative>`, many at once on one connection,
@@ -76,15 +77,17 @@ export function upload(options: UploadOptions): Transform {
           this.push(file);
           return;
         }
-        file.remotePath = await (await transfer).put({
+        const sent: TransferFile = {
           relative: file.relative,
           contents: file.contents as Buffer,
           mode: file.stat?.mode,
           source: file.path,
           size: file.stat?.size,
           mtimeMs: file.stat?.mtimeMs,
-          sha256: (file as UploadedFile & { sha256?: string }).sha256, // the deploy's manifest hash, when it set one
-        });
+          sha256: file.sha256, // the deploy's manifest hash, when it set one
+        };
+        file.remotePath = await (await transfer).put(sent);
+        if (sent.sha256) file.sha256 = sent.sha256; // stream mode: the hash of the bytes sent
         // A stream's contents are consumed by the upload; the file goes on without them.
         if (file.isStream()) (file as { contents: unknown }).contents = null;
         this.push(file);

@@ -1,7 +1,6 @@
-import { createHash } from 'node:crypto';
 import { createReadStream, promises as fs, type Stats } from 'node:fs';
 import path from 'node:path';
-import { pipeline as streamPipeline, Readable, Transform, Writable } from 'node:stream';
+import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import Vinyl from 'vinyl';
 import type { AssetMapping } from '../config/types';
@@ -19,7 +18,7 @@ interface LocalAsset {
   /** Path inside the release. */
   remote: string;
   stat: Stats;
-  /** Known once hashed (before reuse is decided) or sent (hashed on the way). */
+  /** Known once hashed (before reuse is decided) or sent (the upload hashes the bytes it sends). */
   sha256?: string;
   /** A symbolic link's target (relative, inside the tree): sent as a link, never hashed or reused. */
   symlink?: string;
@@ -118,20 +117,14 @@ async function linkFromPrevious(run: ServerRun, previousId: string | undefined, 
  * stream mode): no round trip per file, free space checked first.
  */
 async function uploadFiles(run: ServerRun, id: string, files: LocalAsset[], links: LocalAsset[], cache: HashCache, signal: AbortSignal): Promise<void> {
+  const byPath = new Map(files.map((file) => [path.posix.join('/', file.remote), file]));
   // Files are opened only as the upload pulls them: memory and open files stay bounded for any size.
-  // Each is hashed on its way out, for the release's manifest.
   const source = Readable.from(
     (async function* () {
-      for (const file of files) {
-        const vinylPath = path.posix.join('/', file.remote);
-        if (file.stat.size < READ_WHOLE) {
-          const contents = await fs.readFile(file.source);
-          file.sha256 ??= createHash('sha256').update(contents).digest('hex');
-          // The manifest's hash goes along: the server checks the file it unpacks against it.
-          yield new Vinyl({ base: '/', path: vinylPath, stat: file.stat, contents, sha256: file.sha256 });
-          continue;
-        }
-        yield new Vinyl({ base: '/', path: vinylPath, stat: file.stat, contents: hashedWhileRead(file) });
+      for (const [vinylPath, file] of byPath) {
+        // A hash known ahead (the cache's) goes along: the upload refuses bytes that have another.
+        const contents = file.stat.size < READ_WHOLE ? await fs.readFile(file.source) : createReadStream(file.source);
+        yield new Vinyl({ base: '/', path: vinylPath, stat: file.stat, contents, sha256: file.sha256 });
       }
       for (const link of links) {
         const vinyl = new Vinyl({ base: '/', path: path.posix.join('/', link.remote), stat: link.stat });
@@ -141,7 +134,16 @@ async function uploadFiles(run: ServerRun, id: string, files: LocalAsset[], link
     })(),
   );
   const sink = upload({ session: run.target, dest: run.layout.release(id), logger: run.log, expected: { files: files.length, bytes: sum(files) }, signal, mode: 'stream', step: 'assets' });
-  await pipeline(source, sink, drain());
+  // The upload hashes what it sends (the server checks those hashes): they go into the manifest.
+  const hashed = new Writable({
+    objectMode: true,
+    write(sent: { path: string; sha256?: string }, _encoding, done) {
+      const file = byPath.get(sent.path);
+      if (file && sent.sha256) file.sha256 = sent.sha256;
+      done();
+    },
+  });
+  await pipeline(source, sink, hashed);
   for (const file of files) if (file.sha256) cache.set(file.source, file.stat, file.sha256);
 }
 
@@ -216,28 +218,4 @@ function entryOf(file: LocalAsset): AssetManifest[string] {
 
 function sum(files: LocalAsset[]): number {
   return files.reduce((total, f) => total + f.stat.size, 0);
-}
-
-/**
- * A file's contents that hash themselves as the upload reads them. A Transform, not a 'data'
- * listener: a listener would set the file flowing before the upload is ready to take it.
- */
-function hashedWhileRead(file: LocalAsset): Readable {
-  const hash = createHash('sha256');
-  const hashing = new Transform({
-    transform(chunk: Buffer, _encoding, done) {
-      hash.update(chunk);
-      done(null, chunk);
-    },
-    flush(done) {
-      file.sha256 ??= hash.digest('hex');
-      done();
-    },
-  });
-  return streamPipeline(createReadStream(file.source), hashing, () => undefined);
-}
-
-/** The upload passes files on; nobody reads them here, so let them flow (vinyl-fs's habit). */
-function drain(): Writable {
-  return new Writable({ objectMode: true, write: (_file, _encoding, done) => done() });
 }

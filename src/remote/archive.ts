@@ -116,6 +116,7 @@ export class ArchiveUpload {
       if (file.sha256 !== undefined && file.sha256 !== sha256) {
         throw this.fileError(file, remote, `the file's bytes are not those its hash (${file.sha256.slice(0, 12)}…) was taken from: it changed after it was hashed; build again, then deploy`);
       }
+      file.sha256 = sha256;
       this.sums.delete(name);
       this.sums.set(name, { line: sumLine(sha256, name), size, sha256 });
       this.files++;

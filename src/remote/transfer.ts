@@ -22,7 +22,10 @@ export interface TransferFile {
   size?: number;
   /** Kept by the stream mode (tar carries it); the atomic mode leaves the server's time. */
   mtimeMs?: number;
-  /** The contents' sha256 when known ahead (a manifest's): the stream mode refuses the file if its bytes have another. */
+  /**
+   * The contents' sha256 when known ahead (a manifest's): the stream mode refuses the file if its
+   * bytes have another. The stream mode sets it once the file is in the stream: the bytes' own hash.
+   */
   sha256?: string;
 }
 
