@@ -23,7 +23,6 @@ export interface UploadOptions extends CommonOptions, Pick<TransferOptions, 'con
   mode?: 'atomic' | 'stream';
 }
 
-/** A vinyl file after upload: where it went. */
 /** What the upload passes on: `remotePath`, and in stream mode `sha256`, the hash of the bytes sent (checked on the server). */
 export type UploadedFile = Vinyl & { remotePath?: string; sha256?: string };
 
