@@ -117,16 +117,17 @@ async function linkFromPrevious(run: ServerRun, previousId: string | undefined, 
  * stream mode): no round trip per file, free space checked first.
  */
 async function uploadFiles(run: ServerRun, id: string, files: LocalAsset[], links: LocalAsset[], cache: HashCache, signal: AbortSignal): Promise<void> {
-  // By path: two mappings may land on one remote path; tar keeps the last, and so does the manifest.
-  const byPath = new Map<string, LocalAsset[]>();
-  for (const file of files) byPath.set(vinylPath(file), [...(byPath.get(vinylPath(file)) ?? []), file]);
+  // The upload passes on the very vinyl it was given: that is how its hash finds the file.
+  const assetOf = new WeakMap<object, LocalAsset>();
   // Files are opened only as the upload pulls them: memory and open files stay bounded for any size.
   const source = Readable.from(
     (async function* () {
       for (const file of files) {
         // A hash known ahead (the cache's) goes along: the upload refuses bytes that have another.
         const contents = file.stat.size < READ_WHOLE ? await fs.readFile(file.source) : createReadStream(file.source);
-        yield new Vinyl({ base: '/', path: vinylPath(file), stat: file.stat, contents, sha256: file.sha256 });
+        const vinyl = new Vinyl({ base: '/', path: path.posix.join('/', file.remote), stat: file.stat, contents, sha256: file.sha256 });
+        assetOf.set(vinyl, file);
+        yield vinyl;
       }
       for (const link of links) {
         const vinyl = new Vinyl({ base: '/', path: path.posix.join('/', link.remote), stat: link.stat });
@@ -139,8 +140,9 @@ async function uploadFiles(run: ServerRun, id: string, files: LocalAsset[], link
   // The upload hashes what it sends (the server checks those hashes): they go into the manifest.
   const hashed = new Writable({
     objectMode: true,
-    write(sent: { path: string; sha256?: string }, _encoding, done) {
-      if (sent.sha256) for (const file of byPath.get(sent.path) ?? []) file.sha256 = sent.sha256;
+    write(sent: { sha256?: string }, _encoding, done) {
+      const file = assetOf.get(sent);
+      if (file && sent.sha256) file.sha256 = sent.sha256;
       done();
     },
   });
@@ -215,10 +217,6 @@ async function* walk(dir: string): AsyncGenerator<{ path: string; stat: Stats; s
 function entryOf(file: LocalAsset): AssetManifest[string] {
   if (!file.sha256) throw new Error(`no content hash for ${file.source}`); // every file is hashed before or while it is sent
   return { sha256: file.sha256, size: file.stat.size, mode: file.stat.mode & 0o7777 };
-}
-
-function vinylPath(file: LocalAsset): string {
-  return path.posix.join('/', file.remote);
 }
 
 function sum(files: LocalAsset[]): number {

@@ -7,6 +7,7 @@ import { Readable, Transform } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { upload } from '../../src/plugins/upload';
 import { ArchiveUpload, QUICK_CHECKED } from '../../src/remote/archive';
+import { sh } from '../../src/remote/quote';
 import { channelCount } from '../../src/ssh/counters';
 import { openTarget } from '../../src/open-target';
 import type { Target } from '../../src/remote/target';
@@ -85,6 +86,25 @@ function linksAsLinks(cwd: string): NodeJS.ReadableStream {
 
 function assetServer(extra: Record<string, unknown> = {}): Record<string, unknown> {
   return { skip: ['composer', 'artisan'], assets: { [ASSETS]: REMOTE }, keep: 10, ...extra };
+}
+
+/** The target as it is, except that byte 1000 of a streamed input (inside the first file's data, after its header) is flipped. */
+function altering(target: Target): Target {
+  return Object.assign(Object.create(target) as Target, {
+    exec: (command: string, options: Parameters<Target['exec']>[1] = {}) => {
+      if (!(options.stdin instanceof Readable)) return target.exec(command, options);
+      let at = 0;
+      const flip = new Transform({
+        transform(chunk: Buffer, _encoding, done) {
+          const copy = Buffer.from(chunk);
+          if (at <= 1000 && 1000 < at + copy.length) copy[1000 - at] ^= 0xff;
+          at += copy.length;
+          done(null, copy);
+        },
+      });
+      return target.exec(command, { ...options, stdin: options.stdin.pipe(flip) });
+    },
+  });
 }
 
 function mountTmpfs(size: string): string {
@@ -250,7 +270,7 @@ describe('stream upload of a fresh release, against a real sshd', () => {
         if (found.startsWith('/')) symlinkSync(found, path.join(bin, tool));
       }
       return Object.assign(Object.create(session) as Target, {
-        exec: (command: string, options?: Parameters<Target['exec']>[1]) => session.exec(`PATH=${bin}; export PATH\n${command}`, options),
+        exec: (command: string, options?: Parameters<Target['exec']>[1]) => session.exec(`${sh`PATH=${bin}`}; export PATH\n${command}`, options),
       });
     }
 
@@ -291,22 +311,7 @@ describe('stream upload of a fresh release, against a real sshd', () => {
         assert.ok(!lines.includes(`[127.0.0.1] ${QUICK_CHECKED}`), lines.join('\n'));
         for (const file of files) assert.ok(readFileSync(path.join(dest, file.relative)).equals(file.contents), file.relative);
         // One byte of the first file's data flipped on the way: sha256sum names it.
-        let at = 0;
-        const altering = Object.assign(Object.create(target) as Target, {
-          exec: (command: string, options: Parameters<Target['exec']>[1] = {}) => {
-            if (!(options.stdin instanceof Readable)) return target.exec(command, options);
-            const flip = new Transform({
-              transform(chunk: Buffer, _encoding, done) {
-                const copy = Buffer.from(chunk);
-                if (at <= 1000 && 1000 < at + copy.length) copy[1000 - at] ^= 0xff;
-                at += copy.length;
-                done(null, copy);
-              },
-            });
-            return target.exec(command, { ...options, stdin: options.stdin.pipe(flip) });
-          },
-        });
-        await assert.rejects(send(altering, path.join(tempDir('attache-no-openssl-alter-'), 'release'), plain()), /do not match what was sent .*js\/app\.js: FAILED/);
+        await assert.rejects(send(altering(target), path.join(tempDir('attache-no-openssl-alter-'), 'release'), plain()), /do not match what was sent .*js\/app\.js: FAILED/);
       } finally {
         await session.close();
       }
@@ -317,24 +322,8 @@ describe('stream upload of a fresh release, against a real sshd', () => {
     it('a byte altered on the way is caught by the hash check on the server (openssl differs, then sha256sum names the file)', async () => {
       const session = await openTarget(direct(), quiet());
       try {
-        // The target as it is, except that one byte of the archive is flipped inside a file's data.
-        const altering: Target = Object.assign(Object.create(session) as Target, {
-          exec: (command: string, options: Parameters<Target['exec']>[1] = {}) => {
-            if (!(options.stdin instanceof Readable)) return session.exec(command, options);
-            let at = 0;
-            const flip = new Transform({
-              transform(chunk: Buffer, _encoding, done) {
-                const copy = Buffer.from(chunk);
-                if (at <= 1000 && 1000 < at + copy.length) copy[1000 - at] ^= 0xff; // inside the first file, after its header
-                at += copy.length;
-                done(null, copy);
-              },
-            });
-            return session.exec(command, { ...options, stdin: options.stdin.pipe(flip) });
-          },
-        });
         const dest = path.join(tempDir('attache-alter-'), 'release');
-        const archive = new ArchiveUpload(altering, dest, quiet(), { step: 'assets' });
+        const archive = new ArchiveUpload(altering(session), dest, quiet(), { step: 'assets' });
         await archive.put({ relative: 'a.bin', contents: randomBytes(4096) });
         await assert.rejects(archive.finish(), /the files on the server do not match what was sent .*a\.bin: FAILED/);
       } finally {
