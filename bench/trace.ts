@@ -10,7 +10,8 @@
  * process started, and each step's seconds from the report with them divided by the round trip
  * (2 × delay): the step's sequential round trips, upper bound (its own work included). Read it
  * beside `npm run bench`'s round-trip column: that one subtracts the 0 ms link's time.
- * TRACE_DIRECT=1 deploys straight to the sshd's port instead (loopback: where the CPU time goes).
+ * TRACE_DIRECT=1 deploys straight to the sshd's port instead (loopback: where the CPU time goes);
+ * TRACE_QUIET=1 without --verbose, as the bench deploys (a line per file costs time of its own).
  */
 import { appendFileSync, cpSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -37,6 +38,7 @@ async function main(): Promise<void> {
   const delayMs = Number(process.env.TRACE_DELAY_MS ?? 25);
   const cases = (process.env.TRACE_CASES ?? 'unchanged').split(',');
   const strategy = process.env.TRACE_STRATEGY ?? 'clone';
+  const deployFlags = process.env.TRACE_QUIET === '1' ? [] : ['--verbose'];
   if (strategy !== 'clone' && strategy !== 'artifact') throw new Error(`TRACE_STRATEGY: "${strategy}" is not a strategy (clone, artifact)`);
   const home = createHome();
   const server = await startSshd(home, { name: 'trace', config: ['SetEnv SHLVL=1'] });
@@ -69,7 +71,7 @@ async function main(): Promise<void> {
         mkdirSync(fresh, { recursive: true });
         writeFileSync(path.join(fresh, '.env'), readFileSync(path.join(root, '.env')));
         project.configure([{ name: 'bench', port, root: fresh }]);
-        print(`first deploy at ${delayMs} ms each way`, await project.deploy(['--verbose']), (2 * delayMs) / 1000);
+        print(`first deploy at ${delayMs} ms each way`, await project.deploy(deployFlags), (2 * delayMs) / 1000);
         rmSync(fresh, { recursive: true, force: true });
         project.configure([{ name: 'bench', port, root }]);
         continue;
@@ -82,7 +84,7 @@ async function main(): Promise<void> {
         const file = path.join(project.dir, CHANGED_PHP_FILE);
         checkout!.commitFile(CHANGED_PHP_FILE, Buffer.concat([readFileSync(file), Buffer.from(`// trace: changed at ${new Date().toISOString()}\n`)]), 'trace: one PHP file changed');
       } else if (name !== 'unchanged') throw new Error(`TRACE_CASES: unknown case "${name}" (first, unchanged, one-asset, one-php)`);
-      print(`${name} at ${delayMs} ms each way`, await project.deploy(['--verbose']), (2 * delayMs) / 1000);
+      print(`${name} at ${delayMs} ms each way`, await project.deploy(deployFlags), (2 * delayMs) / 1000);
     }
   } finally {
     await link.stop();
