@@ -29,6 +29,8 @@ const SMALL = 128 * 1024;
  * write to the channel is an SSH packet, and thousands of tiny ones crawl (3,000 small files took 18 s).
  */
 const GATHER = 64 * 1024;
+/** A piece at least this big (a file's contents, most often) is written as it is, not gathered. */
+const DIRECT = 16 * 1024;
 
 /**
  * Fills a directory nobody serves yet (a fresh release) through ONE command over one channel: a
@@ -207,20 +209,33 @@ export class ArchiveUpload {
     return run;
   }
 
-  /** Writes archive bytes (gathered into larger pieces), waiting while the channel is full. */
+  /**
+   * Writes archive bytes, waiting while the channel is full. Small pieces are gathered into larger
+   * ones; a large piece goes as it is, after what was gathered (copying it into a gathered piece
+   * would cost a copy of most of the archive: 60 ms of CPU for 33 MB).
+   */
   private async write(chunk: Buffer): Promise<void> {
     if (!chunk.length) return;
+    if (chunk.length >= DIRECT) {
+      await this.flush();
+      return this.send(chunk);
+    }
     this.gathered.push(chunk);
     this.gatheredBytes += chunk.length;
     if (this.gatheredBytes >= GATHER) await this.flush();
   }
 
-  /** Sends what was gathered; starts the server's command on first use. */
+  /** Sends what was gathered. */
   private async flush(): Promise<void> {
     if (!this.gatheredBytes) return;
     const chunk = this.gathered.length === 1 ? this.gathered[0] : Buffer.concat(this.gathered);
     this.gathered = [];
     this.gatheredBytes = 0;
+    return this.send(chunk);
+  }
+
+  /** Holds a small upload's bytes (see SMALL), or streams them; starts the server's command on first use. */
+  private async send(chunk: Buffer): Promise<void> {
     if (this.options.signal?.aborted) throw this.cancelled();
     if (this.held) {
       this.held.push(chunk);
