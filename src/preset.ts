@@ -81,7 +81,7 @@ export function attache(options: AttacheOptions = {}): AttacheTasks {
   function deployment(task: 'deploy' | 'install'): Deployment {
     if (current && !current.ended) return current;
     const planned = makePlan(task, options);
-    current = new Deployment(planned, { connect, phases: phasesOf(plans[task]), printReport: true, reportFile: planned.flags.report, onReport: (report) => (last = report) });
+    current = new Deployment(planned, { connect, steps: stepsOf(plans[task]), phases: phasesOf(plans[task]), printReport: true, reportFile: planned.flags.report, onReport: (report) => (last = report) });
     return current;
   }
 

@@ -46,6 +46,12 @@ export const assets: Step = {
   description: 'upload the built assets into the release; unchanged files are reused from the live release',
   hooks: 'assets',
   appliesTo: (server) => server.strategy === 'clone', // the artifact strategy puts them in its tree
+  prepare(deploy) {
+    // The trees are walked while the connections open, unless a before-assets hook may still change them.
+    const servers = deploy.selected.filter((server) => server.strategy === 'clone' && !server.skip.includes('assets'));
+    if (servers.some((server) => server.scripts['before-assets']?.length)) return;
+    for (const server of servers) collectOnce(server.assets, deploy);
+  },
   async run(run, deploy) {
     const { files: listed, warned } = collectOnce(run.server.assets, deploy);
     const collected = await listed;
@@ -183,7 +189,11 @@ function collectOnce(mappings: AssetMapping[], deploy: Deploy): Collected {
   const byMappings = collected.get(deploy) ?? new Map<string, Collected>();
   collected.set(deploy, byMappings);
   const key = JSON.stringify(mappings);
-  if (!byMappings.has(key)) byMappings.set(key, { files: collectAssets(mappings, deploy), warned: warnUncoveredAssets(mappings, deploy.cwd, deploy.log).catch(() => undefined) });
+  if (!byMappings.has(key)) {
+    const files = collectAssets(mappings, deploy);
+    files.catch(() => undefined); // walked early (prepare) for a step that may never run: its failure is the step's to report
+    byMappings.set(key, { files, warned: warnUncoveredAssets(mappings, deploy.cwd, deploy.log).catch(() => undefined) });
+  }
   return byMappings.get(key) as Collected;
 }
 

@@ -21,6 +21,8 @@ export interface Phase {
 export interface DeploymentOptions {
   /** The step that opens the connections: run first by any step that needs a server. */
   connect: Step;
+  /** The steps of the plan: each one's `prepare` starts as the deploy connects. */
+  steps?: readonly Step[];
   /** The phases of the plan, so that their hooks fire around their first and last step. */
   phases?: readonly Phase[];
   /** Print the report at the end (deploys do; operations such as rollback print their own lines). */
@@ -55,6 +57,7 @@ export class Deployment implements Deploy {
   private readonly inFlight = new Set<Promise<unknown>>();
   private readonly openPhases = new Set<Phase>();
   private readonly startedPhases = new Set<Phase>();
+  private prepared = false;
   /** A step ended the deploy (it had nothing to do): the steps after it do nothing. */
   endedEarly = false;
   private committed = false;
@@ -106,6 +109,7 @@ export class Deployment implements Deploy {
     if (this.finishing) return this.finishing;
     const running = (async () => {
       const needsServers = step.run || (step.hooks && !isLocalHook(`before-${step.hooks}`)) || this.options.phases?.some((phase) => phase.steps.has(step));
+      if (step === this.options.connect || (needsServers && !this.servers.length)) this.prepare();
       if (needsServers && !this.servers.length && step !== this.options.connect) await runStep(this.options.connect, this);
       await this.enterPhases(step);
       await runStep(step, this);
@@ -130,6 +134,13 @@ export class Deployment implements Deploy {
   async runSeries(steps: readonly Step[]): Promise<void> {
     for (const step of steps) await this.runStep(step);
     await this.finish();
+  }
+
+  /** The steps' local work that needs no server starts beside the handshakes (once). */
+  private prepare(): void {
+    if (this.prepared) return;
+    this.prepared = true;
+    for (const step of this.options.steps ?? []) step.prepare?.(this);
   }
 
   /** Past this point the new release stays whatever fails afterwards: nothing more to undo but the lock. */

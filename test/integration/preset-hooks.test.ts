@@ -107,6 +107,14 @@ describe('deploy preset: hooks, build, connections (real sshd)', () => {
     assert.deepEqual(readFileSync(order, 'utf8').trim().split('\n'), ['before-build', 'after-build', 'before-assets', 'after-assets'].map((hook) => `${hook} ${cwd}`));
   });
 
+  it('a file the before-assets hook writes into an asset directory goes with the release (the trees are listed after the hook, not while connecting)', async () => {
+    const site = createSite({ target, server: { scripts: { build: [], 'before-assets': ['node -e "require(\'fs\').writeFileSync(\'public/js/late.js\', \'late\')"'] } } });
+    await site.run('deploy');
+    const release = site.release(site.liveId()!);
+    assert.equal(readFileSync(path.join(release, 'public/js/late.js'), 'utf8'), 'late');
+    assert.deepEqual(readFileSync(path.join(release, 'public/js/app.js')), readFileSync(path.join(site.cwd, 'public/js/app.js')));
+  });
+
   it('a full deploy makes one SSH handshake per server, and so do rollback and releases', async () => {
     const site = createSite({ target });
     const logins = () => acceptedLogins(sshd);
