@@ -1,5 +1,6 @@
 import { createReadStream, readFile, promises as fs, type Stats } from 'node:fs';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import Vinyl from 'vinyl';
@@ -11,6 +12,7 @@ import { checkSymlink, READ_WHOLE } from '../remote/transfer';
 import { readManifest, unchanged, writeManifestCommand, type AssetManifest } from './asset-manifest';
 import { HashCache } from './hash-cache';
 import { releaseIdOf, type Deploy, type ServerRun, type Step } from './context';
+import { applies } from './runner';
 import { warnUncoveredAssets } from './uncovered-assets';
 
 interface WalkedFile {
@@ -48,7 +50,7 @@ export const assets: Step = {
   appliesTo: (server) => server.strategy === 'clone', // the artifact strategy puts them in its tree
   prepare(deploy) {
     // The trees are walked while the connections open, unless a before-assets hook may still change them.
-    const servers = deploy.selected.filter((server) => server.strategy === 'clone' && !server.skip.includes('assets'));
+    const servers = deploy.selected.filter((server) => applies(assets, server));
     if (servers.some((server) => server.scripts['before-assets']?.length)) return;
     for (const server of servers) collectOnce(server.assets, deploy);
   },
@@ -179,9 +181,7 @@ async function uploadFiles(run: ServerRun, id: string, files: LocalAsset[], link
  * deploy of 400 files, 33 MB). A synchronous read saved a little more on one server, but would put
  * every server's reads of a fleet on the main thread, which already encrypts for all of them.
  */
-function readWhole(file: string): Promise<Buffer> {
-  return new Promise((resolve, reject) => readFile(file, (error, contents) => (error ? reject(error) : resolve(contents))));
-}
+const readWhole = promisify(readFile);
 
 /** The files of a set of mappings, and the warning about built files they leave out (it only warns: nothing waits for it but the step's end). */
 interface Collected {
