@@ -182,7 +182,7 @@ function withBuild(plan: readonly PlanPart[], task: TaskFunction | false, gulp: 
 }
 
 async function pluginErrors(work: () => Promise<void>): Promise<void> {
-  leaveGulpDomain();
+  leaveGulpDomains();
   try {
     await work();
   } catch (error) {
@@ -193,11 +193,18 @@ async function pluginErrors(work: () => Promise<void>): Promise<void> {
 /**
  * gulp (async-done) runs each task inside a Node domain, to catch errors of callback-style tasks.
  * Ours return promises and catch their own errors; but in a domain every socket read, timer and
- * promise the deploy creates carries it and pays for it on each callback (~0.1 s of CPU in a first
- * deploy here). So a task's work starts outside it. The domain module stays loaded: nothing else changes.
+ * promise the deploy creates carries it and pays for it on each callback. The domains nest: a task
+ * starts from the callback of the one before, inside its domain, so a series' tenth step runs in
+ * ten. A task's work starts outside all of them (a first deploy's client CPU 1.24 -> 1.10 s, median
+ * of 6 pairs here, against leaving only the innermost). The domain module stays loaded.
  */
-function leaveGulpDomain(): void {
-  (process as { domain?: { exit(): void } | null }).domain?.exit();
+function leaveGulpDomains(): void {
+  const proc = process as { domain?: { exit(): void } | null };
+  // exit() pops the domain and those above it; one that is not on the stack changes nothing.
+  for (let domain = proc.domain; domain; domain = proc.domain) {
+    domain.exit();
+    if (proc.domain === domain) break;
+  }
 }
 
 /**

@@ -19,7 +19,17 @@ it("a preset task's work runs outside the domain gulp runs each task in (whose b
   writeFileSync(path.join(cwd, '.attache.json'), JSON.stringify({ repository: 'x', servers: { one: { host: 'h', user: 'u', root: '/srv/app' } } }));
   const seen: unknown[] = [];
   const log = createLogger({ verbosity: 'normal', interactive: false, write: () => seen.push(domainNow()) });
-  await run(attache({ cwd, logger: log, argv: ['node', 'gulp', 'servers'], gulp: gulp as unknown as GulpLike }).servers);
+  const { servers } = attache({ cwd, logger: log, argv: ['node', 'gulp', 'servers'], gulp: gulp as unknown as GulpLike });
+  await run(servers);
   assert.ok(seen.length > 0, 'the servers task printed its table');
+  assert.deepEqual(seen, seen.map(() => undefined));
+
+  // In a series a task starts from the callback of the one before, inside that one's domain too:
+  // every domain is left, not only the innermost.
+  seen.length = 0;
+  let inSecond: unknown;
+  await run(gulp.series(async () => {}, async () => void (inSecond = domainNow()), servers));
+  assert.ok(inSecond, 'the control: a later task of a series runs in a domain');
+  assert.ok(seen.length > 0, 'the servers task printed its table in the series');
   assert.deepEqual(seen, seen.map(() => undefined));
 });
