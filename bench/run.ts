@@ -50,6 +50,7 @@ import { attacheCase } from './peers/attache';
 import { shipitCase } from './peers/shipit';
 import { spawnChecked } from './proc';
 import { median, renderSection, renderTargets, type Section, type Target } from './report';
+import { serverDisk } from './server-disk';
 import { renderMainTable, renderStrategyTable, renderWanTable, wanRows, type CaseResult } from './tables';
 import { loopbackTargets, wanTargets, type WanRow } from './targets';
 import type { BenchCase, BenchContext, BenchFixture, SshCommandLine } from './types';
@@ -154,8 +155,7 @@ async function main(): Promise<void> {
   const { json: RESULTS, md: RESULTS_MD } = filter.setting ? RESULTS_SUBSET : RESULTS_ALL;
   const benchStarted = performance.now();
   mkdirSync(LOGS, { recursive: true });
-  rmSync(ROOTS, { recursive: true, force: true });
-  mkdirSync(ROOTS, { recursive: true });
+  const disk = serverDisk(ROOTS, path.join(WORK, 'server-disk.img'), flag('BENCH_SERVER_DISK', true));
   const benchLog = path.join(LOGS, 'bench.log');
   writeFileSync(benchLog, `bench started ${new Date().toISOString()}\n`);
   const log = (message: string) => appendFileSync(benchLog, `${message}\n`);
@@ -177,7 +177,7 @@ async function main(): Promise<void> {
   const links: Link[] = [];
 
   try {
-    say(`sshd on 127.0.0.1:${server.port} (pid ${server.pid}); HOME=${home.dir}; extra sshd_config: ${sshdConfig.join('; ') || 'none'}`);
+    say(`sshd on 127.0.0.1:${server.port} (pid ${server.pid}); HOME=${home.dir}; extra sshd_config: ${sshdConfig.join('; ') || 'none'}; server roots on ${disk.description}`);
     const fixture = buildFixture(WORK, say);
     say(
       `fixture ${fixture.reused ? 'reused' : 'built'}: app ${fixture.appRepo}; assets ${fixture.assetFileCount} files, ` +
@@ -372,6 +372,7 @@ async function main(): Promise<void> {
             elapsedSeconds: round3(extrasSeconds),
             loadAverage1m: { start: round3(loadBeforeExtras), end: round3(loadAfterExtras) },
             sshdConfig,
+            serverDisk: disk.description,
             ...Object.fromEntries(measured.sections.map((s) => [s.key, { title: s.title, header: s.header, rows: s.rows, notes: s.notes, data: s.data }])),
           },
           targets,
@@ -393,6 +394,7 @@ async function main(): Promise<void> {
         fixture,
         install,
         sshdConfig,
+        serverDisk: disk.description,
         mainTable: failureText ? `${mainTable}\n\n${failureText}` : mainTable,
         wanTable,
         strategyTable,
@@ -406,7 +408,7 @@ async function main(): Promise<void> {
     await server.stop();
     rmSync(home.dir, { recursive: true, force: true });
     rmSync(server.dir, { recursive: true, force: true });
-    rmSync(ROOTS, { recursive: true, force: true });
+    disk.release();
   }
 }
 
@@ -479,6 +481,7 @@ function resultsMarkdown(r: {
   fixture: BenchFixture;
   install: UserInstall;
   sshdConfig: string[];
+  serverDisk: string;
   mainTable: string;
   wanTable: string;
   strategyTable?: string;
@@ -500,7 +503,7 @@ function resultsMarkdown(r: {
     `- ${cpu}, ${info.memoryGiB} GiB, ${info.os}`,
     `- node ${info.node}; ${info.ssh}; ${info.git}; ${info.php}; ${info.composer}; ${info.rsync}`,
     `- gulp-attache ${r.install.versions.gulpAttache} as users run it: \`npm pack\`, \`npm install <tgz> gulp@5\` (gulp ${r.install.versions.gulp}, gulp-cli ${r.install.versions.gulpCli}) into a project, and every deploy a whole \`gulp deploy --report=<file>\` process; ${r.reportNote}`,
-    `- bench sshd on loopback, extra sshd_config: ${r.sshdConfig.length ? r.sshdConfig.map((c) => `\`${c}\``).join(', ') : 'none'}`,
+    `- bench sshd on loopback, extra sshd_config: ${r.sshdConfig.length ? r.sshdConfig.map((c) => `\`${c}\``).join(', ') : 'none'}; every server root on ${r.serverDisk} (bench/server-disk.ts)`,
     '- every timed process (ours, shipit-deploy, Attaché\'s method) runs without NODE_EXTRA_CA_CERTS, which this machine sets for its registry proxy: a Node process reads that CA bundle at start (~90 ms here), where a laptop or CI runner has none (bench/proc.ts timedEnv)',
     `- ${r.settingsLine}`,
     '',

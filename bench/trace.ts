@@ -20,6 +20,8 @@ import { AppCheckout, privateRepository } from './app-checkout';
 import { assetMapping } from './cases/gulp-attache';
 import { CHANGED_PHP_FILE } from './cases/one-php-file';
 import { buildFixture } from './fixture';
+import { flag } from './measurements/common';
+import { serverDisk } from './server-disk';
 import { UserProject, ensureUserInstall, type DeployOutcome } from './user-project';
 import { startLink } from './wan/link';
 
@@ -46,7 +48,10 @@ async function main(): Promise<void> {
   const link = await startLink(server.port, { delayMs, bytesPerSecond: 100e6 / 8 });
   appendFileSync(home.knownHosts, `[127.0.0.1]:${link.port} ${server.hostKey}\n`);
   const port = process.env.TRACE_DIRECT === '1' ? server.port : link.port;
-  const root = path.join(WORK, 'trace-root');
+  // The server's roots on a journaled ext4, as the bench's (bench/server-disk.ts).
+  const disk = serverDisk(path.join(WORK, 'trace-roots'), path.join(WORK, 'trace-disk.img'), flag('BENCH_SERVER_DISK', true));
+  console.log(`server roots on ${disk.description}`);
+  const root = path.join(WORK, 'trace-roots', 'root');
   try {
     const fixture = buildFixture(WORK, console.log);
     const install = await ensureUserInstall(WORK);
@@ -89,7 +94,7 @@ async function main(): Promise<void> {
   } finally {
     await link.stop();
     await server.stop();
-    rmSync(root, { recursive: true, force: true });
+    disk.release();
     rmSync(home.dir, { recursive: true, force: true });
   }
 }
