@@ -1,4 +1,4 @@
-import net from 'node:net';
+import type net from 'node:net';
 import type { Duplex, Readable } from 'node:stream';
 import type { Client, ClientChannel, ConnectConfig, ServerHostKeyAlgorithm, SFTPWrapper, Stats } from 'ssh2';
 import SftpClient from 'ssh2-sftp-client';
@@ -15,6 +15,7 @@ import { planAuthentication } from './auth';
 import { countChannel, countHandshake } from './counters';
 import { verifyHostKey, preferredHostKeyAlgorithms } from './host-key';
 import { resolveServer, type ResolvedServer, type ServerSpec } from './resolve';
+import { connectTcp } from './tcp';
 
 /**
  * Persistent shells per session (commands over them cost one round trip and no new channel). A
@@ -88,12 +89,22 @@ export class SshSession implements Target {
    * Connects and opens the SFTP channel. With `warm`, the first persistent shell starts as soon as
    * the server has accepted us, beside the SFTP channel (not after it): the first command finds it ready.
    */
-  static async open(spec: ServerSpec, log: Logger, options: { warm?: boolean } = {}): Promise<SshSession> {
+  static async open(spec: ServerSpec, log: Logger, options: { warm?: boolean; sock?: Promise<net.Socket> } = {}): Promise<SshSession> {
+    try {
+      return await SshSession.connect(spec, log, options);
+    } catch (error) {
+      // A connection opened early (open-target.ts) is closed whatever failed first, or gulp would not exit.
+      void options.sock?.then((sock) => sock.destroy(), () => undefined);
+      throw error;
+    }
+  }
+
+  private static async connect(spec: ServerSpec, log: Logger, options: { warm?: boolean; sock?: Promise<net.Socket> }): Promise<SshSession> {
     const server = resolveServer(spec);
     const auth = planAuthentication(server); // before connecting: a missing key or wrong passphrase fails here
     const jump = server.proxyJump ? await SshSession.open(jumpSpec(server), log).catch((error) => Promise.reject(viaJump(server, error))) : undefined;
     try {
-      const sock = jump ? await jump.forward(server) : await connectTcp(server);
+      const sock = jump ? await jump.forward(server) : await (options.sock ?? connectTcp(server));
       // ssh2-sftp-client prints connection events to the console by default; the session tracks them itself.
       const quiet = () => undefined;
       const sftpClient = new SftpClient(server.name, { error: quiet, end: quiet, close: quiet });
@@ -479,8 +490,8 @@ export class SshSession implements Target {
 class ChannelRefused extends Error {}
 
 /** A session for a task, with its first shell already starting (a jump host's session gets none). */
-export function openSession(spec: ServerSpec, log: Logger): Promise<SshSession> {
-  return SshSession.open(spec, log, { warm: true });
+export function openSession(spec: ServerSpec, log: Logger, sock?: Promise<net.Socket>): Promise<SshSession> {
+  return SshSession.open(spec, log, { warm: true, sock });
 }
 
 /** A jump host's failure, told as the failure of the server it leads to. */
@@ -510,38 +521,6 @@ function parseHop(hop: string): { host: string; user?: string; port?: number } {
   return { user: match[1], host: match[2], port: match[3] ? Number(match[3]) : undefined };
 }
 
-function connectTcp(server: ResolvedServer): Promise<net.Socket> {
-  return new Promise((resolve, reject) => {
-    const socket = net.connect({ host: server.hostname, port: server.port });
-    const timer = setTimeout(() => {
-      socket.destroy();
-      reject(
-        new AttacheError(`no answer from ${server.hostname}:${server.port} within ${server.connectTimeoutMs / 1000} s`, {
-          server: server.name,
-          hint: 'Check the host and port, the firewall, or raise ConnectTimeout.',
-        }),
-      );
-    }, server.connectTimeoutMs);
-    socket.once('connect', () => {
-      clearTimeout(timer);
-      socket.setNoDelay(true);
-      // The kernel probes an idle connection after 10 s (a peer that vanished without a word);
-      // a stall with the socket still acknowledged is the SSH keepalive's job (heardCounts).
-      socket.setKeepAlive(true, 10_000);
-      resolve(socket);
-    });
-    socket.once('error', (error: NodeJS.ErrnoException) => {
-      clearTimeout(timer);
-      const what =
-        error.code === 'ECONNREFUSED'
-          ? `connection refused by ${server.hostname}:${server.port}`
-          : error.code === 'ENOTFOUND' || error.code === 'EAI_AGAIN'
-            ? `host name ${server.hostname} could not be resolved`
-            : `could not connect to ${server.hostname}:${server.port}: ${error.message}`;
-      reject(new AttacheError(what, { server: server.name, hint: 'Is sshd running there, and are host and port right (.attache.json or ~/.ssh/config)?' }));
-    });
-  });
-}
 
 /**
  * ssh2 restarts its keepalive count only when a keepalive is answered, so on a link busy with our

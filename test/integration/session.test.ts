@@ -6,9 +6,11 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { AttacheError, RemoteCommandError } from '../../src/errors';
 import { swapLink } from '../../src/remote/swap-link';
+import { openTarget } from '../../src/open-target';
 import { openSession } from '../../src/ssh/session';
 import { addAlias, createHome, keygen, startSshd, trust, type SshServer, type TestHome } from '../../support/sshd';
 import { captureLogger } from '../support/log';
+import { logMark, waitFor } from '../support/streams';
 
 describe('SSH session against a real sshd', () => {
   let home: TestHome;
@@ -172,6 +174,15 @@ describe('SSH session against a real sshd', () => {
       openSession({ ...target(), identityFile: path.join(home.dir, 'nope') }, captureLogger().log),
       /private key .*nope does not exist/,
     );
+  });
+
+  it('a missing private key found after the TCP connection opened (openTarget opens it before ssh2 loads): that connection is closed', async () => {
+    const mark = logMark(server.logFile);
+    await assert.rejects(openTarget({ ...target(), identityFile: path.join(home.dir, 'nope') }, captureLogger().log), /private key .*nope does not exist/);
+    const connections = () => [...readFileSync(server.logFile, 'utf8').slice(mark).matchAll(/Connection from \S+ port (\d+)/g)].map((m) => m[1]);
+    await waitFor(() => connections().length === 1, 'the early connection reached sshd');
+    const closed = (port: string) => new RegExp(`(closed by|reset by|Disconnected from) \\S+ port ${port}\\b`).test(readFileSync(server.logFile, 'utf8').slice(mark));
+    await waitFor(() => closed(connections()[0]), 'the early connection is closed, so gulp can exit');
   });
 
   it('reports a refused connection clearly', async () => {
