@@ -193,10 +193,11 @@ async function pluginErrors(work: () => Promise<void>): Promise<void> {
 /**
  * gulp (async-done) runs each task inside a Node domain, to catch errors of callback-style tasks.
  * Ours return promises and catch their own errors; but in a domain every socket read, timer and
- * promise the deploy creates carries it and pays for it on each callback. The domains nest: a task
- * starts from the callback of the one before, inside its domain, so a series' tenth step runs in
- * ten. A task's work starts outside all of them (a first deploy's client CPU 1.24 -> 1.10 s, median
- * of 6 pairs here, against leaving only the innermost). The domain module stays loaded.
+ * promise the deploy creates carries it and pays for it on each callback. The domains nest: a step
+ * of a composed task (`gulp deploy`'s series, a branch of its parallel part) runs in the domain of
+ * each task around it as well as its own. A task's work starts outside all of them (a first
+ * deploy's client CPU 1.24 -> 1.10 s, median of 6 pairs here, against leaving only the innermost).
+ * The domain module stays loaded.
  */
 function leaveGulpDomains(): void {
   const proc = process as { domain?: { exit(): void } | null };
