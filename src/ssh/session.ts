@@ -521,7 +521,6 @@ function parseHop(hop: string): { host: string; user?: string; port?: number } {
   return { user: match[1], host: match[2], port: match[3] ? Number(match[3]) : undefined };
 }
 
-
 /**
  * ssh2 restarts its keepalive count only when a keepalive is answered, so on a link busy with our
  * own writes an answer can queue for longer than the limit and a healthy upload would be cut. Any
