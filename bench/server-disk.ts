@@ -64,6 +64,8 @@ export function serverDisk(rootsDir: string, imageFile: string, wanted: boolean)
 }
 
 function unmountIfMounted(dir: string): void {
-  const mounts = readFileSync('/proc/self/mounts', 'utf8').split('\n').map((line) => line.split(' ')[1]);
+  // /proc/self/mounts writes a space in a path as \040 (octal escapes).
+  const unescape = (field = '') => field.replace(/\\([0-7]{3})/g, (_, octal: string) => String.fromCharCode(parseInt(octal, 8)));
+  const mounts = readFileSync('/proc/self/mounts', 'utf8').split('\n').map((line) => unescape(line.split(' ')[1]));
   if (mounts.includes(path.resolve(dir))) spawnSync('umount', [dir]);
 }
