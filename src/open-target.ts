@@ -16,5 +16,5 @@ export async function openTarget(spec: ServerSpec, log: Logger): Promise<Target>
   // Loaded only when a task connects: ssh2 and ssh2-sftp-client cost ~60–100 ms to load, which
   // `gulp --tasks` and a bare require('gulp-attache') would otherwise pay.
   const { openSession } = require('./ssh/session') as { openSession: typeof OpenSession };
-  return openSession(spec, log, sock);
+  return openSession(spec, log, { server, sock });
 }

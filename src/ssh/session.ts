@@ -89,22 +89,22 @@ export class SshSession implements Target {
    * Connects and opens the SFTP channel. With `warm`, the first persistent shell starts as soon as
    * the server has accepted us, beside the SFTP channel (not after it): the first command finds it ready.
    */
-  static async open(spec: ServerSpec, log: Logger, options: { warm?: boolean; sock?: Promise<net.Socket> } = {}): Promise<SshSession> {
+  static async open(spec: ServerSpec, log: Logger, options: { warm?: boolean; early?: EarlyConnection } = {}): Promise<SshSession> {
     try {
       return await SshSession.connect(spec, log, options);
     } catch (error) {
       // A connection opened early (open-target.ts) is closed whatever failed first, or gulp would not exit.
-      void options.sock?.then((sock) => sock.destroy(), () => undefined);
+      void options.early?.sock?.then((sock) => sock.destroy(), () => undefined);
       throw error;
     }
   }
 
-  private static async connect(spec: ServerSpec, log: Logger, options: { warm?: boolean; sock?: Promise<net.Socket> }): Promise<SshSession> {
-    const server = resolveServer(spec);
+  private static async connect(spec: ServerSpec, log: Logger, options: { warm?: boolean; early?: EarlyConnection }): Promise<SshSession> {
+    const server = options.early?.server ?? resolveServer(spec);
     const auth = planAuthentication(server); // before connecting: a missing key or wrong passphrase fails here
     const jump = server.proxyJump ? await SshSession.open(jumpSpec(server), log).catch((error) => Promise.reject(viaJump(server, error))) : undefined;
     try {
-      const sock = jump ? await jump.forward(server) : await (options.sock ?? connectTcp(server));
+      const sock = jump ? await jump.forward(server) : await (options.early?.sock ?? connectTcp(server));
       // ssh2-sftp-client prints connection events to the console by default; the session tracks them itself.
       const quiet = () => undefined;
       const sftpClient = new SftpClient(server.name, { error: quiet, end: quiet, close: quiet });
@@ -489,9 +489,15 @@ export class SshSession implements Target {
 /** The server refused to open a channel for a shell. */
 class ChannelRefused extends Error {}
 
+/** What open-target.ts did before ssh2 loaded: the server resolved, and its TCP connection started (none through a jump host). */
+export interface EarlyConnection {
+  server: ResolvedServer;
+  sock?: Promise<net.Socket>;
+}
+
 /** A session for a task, with its first shell already starting (a jump host's session gets none). */
-export function openSession(spec: ServerSpec, log: Logger, sock?: Promise<net.Socket>): Promise<SshSession> {
-  return SshSession.open(spec, log, { warm: true, sock });
+export function openSession(spec: ServerSpec, log: Logger, early?: EarlyConnection): Promise<SshSession> {
+  return SshSession.open(spec, log, { warm: true, early });
 }
 
 /** A jump host's failure, told as the failure of the server it leads to. */
