@@ -137,7 +137,7 @@ export function attache(options: AttacheOptions = {}): AttacheTasks {
   });
 
   return {
-    deploy: withFlags('deploy', describe(gulp.series(...gulpSeries(plans.deploy)), 'deploy a new release (build, lock, clone, then shared → composer → artisan → migrate beside the asset upload, live, health, prune, unlock)')),
+    deploy: withFlags('deploy', describe(gulp.series(...gulpSeries(plans.deploy)), 'deploy a new release (build while connecting, lock, clone, then shared → composer → artisan → migrate beside the asset upload, live, health, prune, unlock)')),
     // OPcache is reset after these swaps too, or php-fpm goes on serving the code it cached.
     rollback: operation('rollback', rollbackStep.description, () => [lock, rollbackStep, opcache, unlock]),
     activate: operation('activate', 'point live at --release=<id> (or "latest")', (flags) => [lock, activateStep(flags.release), opcache, unlock]),
@@ -168,7 +168,7 @@ export function attache(options: AttacheOptions = {}): AttacheTasks {
 
 /** The plan with the build replaced by the user's gulp task (which still gets the build hooks and `skip`), or left out. */
 function withBuild(plan: readonly PlanPart[], task: TaskFunction | false, gulp: GulpLike): PlanPart[] {
-  if (task === false) return plan.filter((part) => part !== build);
+  if (task === false) return replaceStep(plan, build, undefined);
   const name = task.displayName ?? task.name ?? 'build';
   const custom: Step = {
     ...build,
@@ -178,7 +178,18 @@ function withBuild(plan: readonly PlanPart[], task: TaskFunction | false, gulp: 
       await new Promise<void>((resolve, reject) => gulp.series(task)((error?: Error) => (error ? reject(error) : resolve())));
     },
   };
-  return plan.map((part) => (part === build ? custom : part));
+  return replaceStep(plan, build, custom);
+}
+
+/** The plan with one step replaced, wherever it is (in a branch, in a phase), or left out; a branch left empty goes too. */
+function replaceStep(plan: readonly PlanPart[], step: Step, by: Step | undefined): PlanPart[] {
+  return plan.flatMap((part): PlanPart[] => {
+    if (part === step) return by ? [by] : [];
+    if ('phase' in part) return [{ phase: part.phase, parts: replaceStep(part.parts, step, by) }];
+    if (!('together' in part)) return [part];
+    const branches = part.together.map((branch) => replaceStep(branch, step, by) as Step[]).filter((branch) => branch.length);
+    return branches.length === 1 ? branches[0] : [{ together: branches }];
+  });
 }
 
 async function pluginErrors(work: () => Promise<void>): Promise<void> {

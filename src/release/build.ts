@@ -9,6 +9,7 @@ export const build: Step = {
   name: 'build',
   description: 'build the assets locally (scripts.build; default "yarn prod"; [] skips it)',
   hooks: 'build',
+  buildsLocally: true,
   async once(deploy) {
     warnIfLocalWorkDiffers(deploy);
     const server = deploy.selected[0];

@@ -77,11 +77,13 @@ export interface Step {
   ends?: boolean;
   /**
    * Local work the step may start early, while the connections open (listing the files to upload):
-   * called once per deploy as it connects, for every step of the plan. It needs no server, must not
-   * throw (a failure is for run() to report), and run() must work without it (a custom series may
-   * never call it).
+   * called once per deploy as it connects (once the plan's `buildsLocally` steps are done), for every
+   * step of the plan. It needs no server, must not throw (a failure is for run() to report), and
+   * run() must work without it (a custom series may never call it).
    */
   prepare?(deploy: Deploy): void;
+  /** It makes the local files that `prepare` reads (the build): prepare waits until it is done. */
+  buildsLocally?: boolean;
   /** Runs once for the whole deploy, before the per-server part (choosing the release id, building locally). */
   once?(deploy: Deploy): Promise<void>;
   /** Runs on each server (in parallel across servers). */

@@ -21,7 +21,7 @@ export interface Phase {
 export interface DeploymentOptions {
   /** The step that opens the connections: run first by any step that needs a server. */
   connect: Step;
-  /** The steps of the plan: each one's `prepare` starts as the deploy connects. */
+  /** The steps of the plan: each one's `prepare` starts as the deploy connects, once its local build is done. */
   steps?: readonly Step[];
   /** The phases of the plan, so that their hooks fire around their first and last step. */
   phases?: readonly Phase[];
@@ -57,7 +57,10 @@ export class Deployment implements Deploy {
   private readonly inFlight = new Set<Promise<unknown>>();
   private readonly openPhases = new Set<Phase>();
   private readonly startedPhases = new Set<Phase>();
+  /** The deploy connects: the steps' preparations start once no `buildsLocally` step is left to run. */
+  private connecting = false;
   private prepared = false;
+  private readonly buildsPending: Set<Step>;
   /** A step ended the deploy (it had nothing to do): the steps after it do nothing. */
   endedEarly = false;
   private committed = false;
@@ -83,6 +86,7 @@ export class Deployment implements Deploy {
     this.parallel = plan.parallel;
     this.log = plan.log;
     this.flags = plan.flags;
+    this.buildsPending = new Set((options.steps ?? []).filter((step) => step.buildsLocally));
     this.removeInterruptHandlers = onInterrupt((signal) => this.interrupt(signal));
   }
 
@@ -109,10 +113,14 @@ export class Deployment implements Deploy {
     if (this.finishing) return this.finishing;
     const running = (async () => {
       const needsServers = step.run || (step.hooks && !isLocalHook(`before-${step.hooks}`)) || this.options.phases?.some((phase) => phase.steps.has(step));
-      if (step === this.options.connect || (needsServers && !this.servers.length)) this.prepare();
+      if (step === this.options.connect || (needsServers && !this.servers.length)) {
+        this.connecting = true;
+        this.prepare();
+      }
       if (needsServers && !this.servers.length && step !== this.options.connect) await runStep(this.options.connect, this);
       await this.enterPhases(step);
       await runStep(step, this);
+      if (this.buildsPending.delete(step)) this.prepare();
       if (step.commits) this.commit();
     })();
     this.inFlight.add(running);
@@ -136,9 +144,12 @@ export class Deployment implements Deploy {
     await this.finish();
   }
 
-  /** The steps' local work that needs no server starts beside the handshakes (once). */
+  /**
+   * The steps' local work that needs no server starts beside the handshakes (once), but not before
+   * the build has made the files it reads: the connections open while the build runs.
+   */
   private prepare(): void {
-    if (this.prepared) return;
+    if (this.prepared || !this.connecting || this.buildsPending.size) return;
     this.prepared = true;
     for (const step of this.options.steps ?? []) step.prepare?.(this);
   }

@@ -25,7 +25,9 @@ import { unlock } from './unlock';
 export type PlanPart = Step | { together: Step[][] } | { phase: HookStem; parts: PlanPart[] };
 
 /**
- * The release series, in the order it runs. Everything before `live` prepares the new release
+ * The release series, in the order it runs. The connections open while the local build runs (a
+ * build takes seconds, a handshake several round trips; the files to upload are listed once the
+ * build is done). Everything before `live` prepares the new release
  * without touching what is served; the asset upload needs only the clone, so it runs beside
  * shared → composer → artisan → migrate; Attaché's "deploy" phase (before-deploy … after-deploy)
  * spans clone through migrate; `live` is the one moment the site changes; once `health` passes
@@ -38,8 +40,7 @@ export type PlanPart = Step | { together: Step[][] } | { phase: HookStem; parts:
  * `opcache` resets php-fpm's OPcache right after the swap; `restart` runs once the swap is healthy.
  */
 export const DEPLOY_PLAN: readonly PlanPart[] = [
-  build,
-  connect,
+  { together: [[build], [connect]] },
   packageStep,
   lock,
   release,

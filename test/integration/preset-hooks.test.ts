@@ -3,6 +3,7 @@ import { readFileSync, realpathSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { tempDir } from '../support/fixtures';
+import { loginsSince, logMark, waitFor } from '../support/streams';
 import { createSite, exists, startTarget, type Site, type TargetSpec } from '../support/preset';
 import { acceptedLogins, type SshServer } from '../../support/sshd';
 
@@ -95,6 +96,27 @@ describe('deploy preset: hooks, build, connections (real sshd)', () => {
     assert.ok(!exists(path.join(release, 'public/js/js')));
   });
 
+  it('the connection opens while the build runs, and the files listed for upload are the ones the build made', async () => {
+    // The build waits until the server has accepted this deploy's login: a deploy that connected only after its build would fail here.
+    const site = createSite({ target, buildAssets: false, server: { scripts: { build: [untilLoggedIn(sshd), 'node build.js'] } } });
+    await site.run('deploy');
+    const release = site.release(site.liveId()!);
+    for (const asset of ['public/js/app.js', 'public/css/app.css', 'public/mix-manifest.json']) {
+      assert.deepEqual(readFileSync(path.join(release, asset)), readFileSync(path.join(site.cwd, asset)), asset);
+    }
+  });
+
+  it('a failed build, with the connection already open: nothing changes on the server, the connection closes, the build is named', async () => {
+    const mark = logMark(sshd.logFile);
+    const site = createSite({ target, buildAssets: false, server: { scripts: { build: [untilLoggedIn(sshd), "echo 'webpack: 3 errors' >&2; exit 2"] } } });
+    const { error } = await site.fail('deploy');
+    assert.match(error.message, /the local build command `echo 'webpack: 3 errors' >&2; exit 2` failed \(exit 2: webpack: 3 errors\)/);
+    assert.deepEqual(site.releases(), []);
+    assert.ok(!exists(path.join(site.root, '.attache-lock')), 'no lock was taken');
+    assert.equal(loginsSince(sshd.logFile, mark).length, 1, 'the deploy logged in while its build ran');
+    await waitFor(() => loginsSince(sshd.logFile, mark).every((login) => login.disconnected), 'the connection opened during the build is closed');
+  });
+
   it('the local build and assets hooks run in the project directory, in order around the build and the upload', async () => {
     const order = path.join(tempDir('attache-local-hooks-'), 'order.txt');
     const note = (what: string) => `echo ${what} "$(pwd)" >> ${order}`;
@@ -131,3 +153,9 @@ describe('deploy preset: hooks, build, connections (real sshd)', () => {
     assert.equal(logins() - before, 1, 'releases');
   });
 });
+
+/** A build command that waits (20 s at most) until sshd has accepted one more login than it has so far. */
+function untilLoggedIn(sshd: SshServer): string {
+  const before = acceptedLogins(sshd);
+  return `n=0; until [ "$(grep -c 'Accepted publickey' ${sshd.logFile})" -gt ${before} ]; do n=$((n+1)); [ $n -lt 400 ] || { echo 'no connection while building' >&2; exit 1; }; sleep 0.05; done`;
+}
