@@ -12,6 +12,7 @@
  * beside `npm run bench`'s round-trip column: that one subtracts the 0 ms link's time.
  * TRACE_DIRECT=1 deploys straight to the sshd's port instead (loopback: where the CPU time goes);
  * TRACE_QUIET=1 without --verbose, as the bench deploys (a line per file costs time of its own).
+ * TRACE_BUILD='sleep 1' gives the project that build command (default: none, the assets are built).
  */
 import { appendFileSync, cpSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -60,7 +61,8 @@ async function main(): Promise<void> {
     cpSync(fixture.buildDir, buildDir, { recursive: true });
     // A private copy of the app repository: the one-php case commits to it.
     const bare = privateRepository(fixture.appRepo, path.join(WORK, 'trace-app.git'));
-    const project = new UserProject(install, 'trace', { repository: `file://${bare}`, branch: fixture.branch, assets: assetMapping(fixture, buildDir), strategy });
+    const build = process.env.TRACE_BUILD ? [process.env.TRACE_BUILD] : undefined;
+    const project = new UserProject(install, 'trace', { repository: `file://${bare}`, branch: fixture.branch, assets: assetMapping(fixture, buildDir), strategy, build });
     const checkout = strategy === 'artifact' || cases.includes('one-php') ? new AppCheckout(project.dir, `file://${bare}`, fixture.branch) : undefined;
     rmSync(root, { recursive: true, force: true });
     mkdirSync(root, { recursive: true });

@@ -116,6 +116,8 @@ export interface ProjectOptions {
   assets: Record<string, string>;
   /** Each server's `"strategy"`; unset: none written (the default, clone). */
   strategy?: 'clone' | 'artifact';
+  /** The local build commands; unset: none (the fixture's build output is there already). */
+  build?: string[];
 }
 
 const GULPFILE = `const { attache } = require('gulp-attache');
@@ -158,8 +160,8 @@ export class UserProject {
           user: 'root',
           root: s.root,
           branch: this.options.branch,
-          // The assets are built already (the fixture's build output): no local build step.
-          scripts: { build: [] },
+          // The assets are built already (the fixture's build output): no local build step, unless asked for.
+          scripts: { build: this.options.build ?? [] },
           assets: this.options.assets,
           ...(this.options.strategy && { strategy: this.options.strategy }),
         },
