@@ -12,6 +12,8 @@ import { checkSymlink, READ_WHOLE } from '../remote/transfer';
 import { readManifest, unchanged, writeManifestCommand, type AssetManifest } from './asset-manifest';
 import { HashCache } from './hash-cache';
 import { releaseIdOf, type Deploy, type ServerRun, type Step } from './context';
+import { Layout } from './layout';
+import { undoRelease } from './release';
 import { applies } from './runner';
 import { warnUncoveredAssets } from './uncovered-assets';
 
@@ -42,6 +44,11 @@ const HASH_FIRST = 1024 * 1024;
  * renamed, so an older release keeps its bytes. A directory's contents land in the target
  * directory itself, never one level deeper (Attaché's `scp -r` bug); a missing path is skipped
  * with a warning.
+ *
+ * The upload runs beside the clone: while the checkout is still being made it writes into a
+ * staging directory beside the release (`releases/.<id>.assets`), merged into the release by one
+ * `cp -l` (hard links, no bytes copied) once the checkout is done, so an asset still replaces a
+ * file of the same path that the repository holds.
  */
 export const assets: Step = {
   name: 'assets',
@@ -62,6 +69,7 @@ export const assets: Step = {
     const cache = await cacheOnce(deploy);
     for (const f of files) f.sha256 ??= cache.get(f.source, f.stat); // known from an earlier run: no need to read it
     const id = releaseIdOf(deploy);
+    const into = destinationFor(run, deploy, id);
     const previous = await previousManifest(run);
 
     // Only a file the live release has at the same path, size and mode can be reused: hash those.
@@ -73,18 +81,19 @@ export const assets: Step = {
     const reuse = previous.id ? candidates.filter((f) => unchanged(previous.manifest, f.remote, entryOf(f))) : [];
     const send = files.filter((f) => !reuse.includes(f));
 
-    const manifest = () => writeManifestCommand(run.layout.assetManifest(id), Object.fromEntries(files.map((f) => [f.remote, entryOf(f)])));
+    const manifest = () => writeManifestCommand(into.at(Layout.ASSET_MANIFEST), Object.fromEntries(files.map((f) => [f.remote, entryOf(f)])));
     if (!send.length && !links.length) {
-      await linkFromPrevious(run, previous.id, id, reuse, manifest());
+      await linkFromPrevious(run, previous.id, into, reuse, manifest());
     } else if (sum(send) <= HASH_FIRST) {
       // A few changed files: hashed first, so that the links and the manifest go beside the upload (one round trip for both).
       await hashAll(send, cache);
-      await settleAll([uploadFiles(run, id, send, links, cache, deploy.cancel.signal), linkFromPrevious(run, previous.id, id, reuse, manifest())]);
+      await settleAll([uploadFiles(run, into, send, links, cache, deploy.cancel.signal), linkFromPrevious(run, previous.id, into, reuse, manifest())]);
     } else {
       // Large files are hashed as they are sent: the manifest follows the upload, in the links' script.
-      await uploadFiles(run, id, send, links, cache, deploy.cancel.signal);
-      await linkFromPrevious(run, previous.id, id, reuse, manifest());
+      await uploadFiles(run, into, send, links, cache, deploy.cancel.signal);
+      await linkFromPrevious(run, previous.id, into, reuse, manifest());
     }
+    await into.merge();
     await cache.save();
     await warned;
 
@@ -95,6 +104,39 @@ export const assets: Step = {
     if (reuse.length) run.log.info(`[${run.server.name}] assets: ${reuse.length} unchanged file(s) reused from the live release, ${send.length} sent`);
   },
 };
+
+/** Where the step writes: the release itself, or its staging directory while the checkout is being made. */
+interface Destination {
+  dir: string;
+  /** The staging directory, made by whichever command gets there first (the upload or the links' script). */
+  staged: boolean;
+  /** A path inside it, from a path inside the release. */
+  at(relative: string): string;
+  /** Puts what was written into the release, once it is there (nothing to do when written in place). */
+  merge(): Promise<void>;
+}
+
+function destinationFor(run: ServerRun, deploy: Deploy, id: string): Destination {
+  const { layout } = run;
+  const tree = deploy.releaseTree;
+  if (!tree || tree.done) {
+    return { dir: layout.release(id), staged: false, at: (relative) => layout.inRelease(id, relative), merge: async () => undefined };
+  }
+  const staged = layout.stagedAssets(id);
+  const undo = undoRelease(run, staged);
+  return {
+    dir: staged,
+    staged: true,
+    at: (relative) => layout.inStagedAssets(id, relative),
+    async merge() {
+      await tree.ready;
+      // -P keeps a link a link (cp -l would otherwise link its target); an asset replaces the checkout's file.
+      const script = sh`cp -R -P -l --remove-destination -- ${`${staged}/.`} ${`${layout.release(id)}/`} && rm -rf -- ${staged}`;
+      await run.target.exec(script, { step: 'assets' });
+      run.undo.remove(undo); // gone: its files are the release's now, which the clone's undo removes
+    },
+  };
+}
 
 /** Hashes the files whose hash is not known yet, eight at a time. */
 async function hashAll(files: LocalAsset[], cache: HashCache): Promise<void> {
@@ -120,13 +162,13 @@ async function previousManifest(run: ServerRun): Promise<{ id?: string; manifest
  * committed mix-manifest.json); the release is not live yet, so nobody reads it meanwhile. The
  * script ends with `last` (the manifest's write).
  */
-async function linkFromPrevious(run: ServerRun, previousId: string | undefined, id: string, files: LocalAsset[], last: string): Promise<void> {
+async function linkFromPrevious(run: ServerRun, previousId: string | undefined, into: Destination, files: LocalAsset[], last: string): Promise<void> {
   const byDirectory = new Map<string, string[]>();
   for (const file of previousId ? files : []) {
-    const dir = path.posix.dirname(run.layout.inRelease(id, file.remote));
+    const dir = path.posix.dirname(into.at(file.remote));
     byDirectory.set(dir, [...(byDirectory.get(dir) ?? []), run.layout.inRelease(previousId as string, file.remote)]);
   }
-  const lines: string[] = [];
+  const lines: string[] = into.staged ? [sh`mkdir -p -- ${into.dir}`] : [];
   for (const [dir, sources] of byDirectory) {
     lines.push(sh`mkdir -p -- ${dir}`);
     // At most 500 names per ln: a directory of thousands stays well under the argument-length limit.
@@ -141,7 +183,7 @@ async function linkFromPrevious(run: ServerRun, previousId: string | undefined, 
  * The release is not live yet, so its files go as one checked tar stream (the upload plugin's
  * stream mode): no round trip per file, free space checked first.
  */
-async function uploadFiles(run: ServerRun, id: string, files: LocalAsset[], links: LocalAsset[], cache: HashCache, signal: AbortSignal): Promise<void> {
+async function uploadFiles(run: ServerRun, into: Destination, files: LocalAsset[], links: LocalAsset[], cache: HashCache, signal: AbortSignal): Promise<void> {
   // The upload passes on the very vinyl it was given: that is how its hash finds the file.
   const assetOf = new WeakMap<object, LocalAsset>();
   // Files are opened only as the upload pulls them: memory and open files stay bounded for any size.
@@ -161,7 +203,7 @@ async function uploadFiles(run: ServerRun, id: string, files: LocalAsset[], link
       }
     })(),
   );
-  const sink = upload({ session: run.target, dest: run.layout.release(id), logger: run.log, expected: { files: files.length, bytes: sum(files) }, signal, mode: 'stream', step: 'assets' });
+  const sink = upload({ session: run.target, dest: into.dir, logger: run.log, expected: { files: files.length, bytes: sum(files) }, signal, mode: 'stream', step: 'assets' });
   // The upload hashes what it sends (the server checks those hashes): they go into the manifest.
   const hashed = new Writable({
     objectMode: true,

@@ -15,6 +15,7 @@ export const clone: Step = {
   name: 'clone',
   description: 'fetch the branch into the server\'s mirror and check it out into releases/<id>',
   hooks: 'clone',
+  makesReleaseTree: true, // the asset upload runs beside it, into a staging directory (assets.ts)
   appliesTo: (server) => server.strategy === 'clone',
   async once(deploy) {
     deploy.releaseId ??= await chooseReleaseId(deploy); // a custom series may leave the release step out

@@ -30,6 +30,12 @@ export interface Deploy {
   flags: Flags;
   /** Ends the deploy now, successfully: the steps still to come do nothing (a deploy with nothing to do). */
   finish(): Promise<void>;
+  /**
+   * The step that makes the release's files (`makesReleaseTree`: the clone), once it has started:
+   * `ready` settles when it has ended on every server, `done` says whether it has. A step that runs
+   * beside it and writes into the release waits for `ready`. Undefined: no such step has started.
+   */
+  releaseTree?: { ready: Promise<void>; done: boolean };
 }
 
 /** One server's part of a deploy. */
@@ -84,6 +90,8 @@ export interface Step {
   prepare?(deploy: Deploy): void;
   /** It makes the local files that `prepare` reads (the build): prepare waits until it is done. */
   buildsLocally?: boolean;
+  /** It puts the release's files in place (the clone): see Deploy.releaseTree. */
+  makesReleaseTree?: boolean;
   /** Runs once for the whole deploy, before the per-server part (choosing the release id, building locally). */
   once?(deploy: Deploy): Promise<void>;
   /** Runs on each server (in parallel across servers). */

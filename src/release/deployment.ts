@@ -52,11 +52,13 @@ export class Deployment implements Deploy {
   readonly cancel = new AbortController();
   releaseId?: string;
   servers: ServerRun[] = [];
+  releaseTree?: { ready: Promise<void>; done: boolean };
 
   private readonly startedAt = new Date();
   private readonly inFlight = new Set<Promise<unknown>>();
   private readonly openPhases = new Set<Phase>();
-  private readonly startedPhases = new Set<Phase>();
+  /** Each phase's `before-` hook, once started: a step of the phase that starts beside another waits for it. */
+  private readonly startedPhases = new Map<Phase, Promise<void>>();
   /** The deploy connects: the steps' preparations start once no `buildsLocally` step is left to run. */
   private connecting = false;
   private prepared = false;
@@ -119,10 +121,14 @@ export class Deployment implements Deploy {
       }
       if (needsServers && !this.servers.length && step !== this.options.connect) await runStep(this.options.connect, this);
       await this.enterPhases(step);
+      // A step beside the one that makes the release starts at once, but its server hooks may expect the release's files.
+      if (this.releaseTree && !step.makesReleaseTree && this.hasServerBeforeHooks(step)) await this.releaseTree.ready;
       await runStep(step, this);
       if (this.buildsPending.delete(step)) this.prepare();
       if (step.commits) this.commit();
     })();
+    // Set before this returns: gulp starts the branches of a parallel part one after another, in the same tick.
+    if (step.makesReleaseTree) this.trackReleaseTree(running);
     this.inFlight.add(running);
     try {
       await running;
@@ -136,6 +142,21 @@ export class Deployment implements Deploy {
     // Interrupted while this step ran: it ends with the undo, so gulp reports nothing before it.
     if (this.finishing) return this.finishing;
     if (step.ends) await this.finish();
+  }
+
+  private trackReleaseTree(running: Promise<void>): void {
+    const tree = {
+      // Its failure is that step's own, whichever step hears of it first.
+      ready: running.finally(() => void (tree.done = true)),
+      done: false,
+    };
+    tree.ready.catch(() => undefined); // reported by the step that makes it
+    this.releaseTree = tree;
+  }
+
+  private hasServerBeforeHooks(step: Step): boolean {
+    const hook: HookName | undefined = step.hooks && `before-${step.hooks}`;
+    return hook !== undefined && !isLocalHook(hook) && this.selected.some((server) => server.scripts[hook]?.length);
   }
 
   /** Runs steps in order, then finishes: an operation such as rollback, with the same life as a deploy. */
@@ -244,10 +265,12 @@ export class Deployment implements Deploy {
   private async enterPhases(step: Step): Promise<void> {
     for (const phase of this.openPhases) if (!phase.steps.has(step)) await this.closePhase(phase);
     for (const phase of this.options.phases ?? []) {
-      if (!phase.steps.has(step) || this.startedPhases.has(phase)) continue;
-      this.startedPhases.add(phase);
-      this.openPhases.add(phase);
-      await this.phaseHook(`before-${phase.hooks}`);
+      if (!phase.steps.has(step)) continue;
+      if (!this.startedPhases.has(phase)) {
+        this.openPhases.add(phase);
+        this.startedPhases.set(phase, this.phaseHook(`before-${phase.hooks}`));
+      }
+      await this.startedPhases.get(phase);
     }
   }
 

@@ -28,8 +28,8 @@ export type PlanPart = Step | { together: Step[][] } | { phase: HookStem; parts:
  * The release series, in the order it runs. The connections open while the local build runs (a
  * build takes seconds, a handshake several round trips; the files to upload are listed once the
  * build is done). Everything before `live` prepares the new release
- * without touching what is served; the asset upload needs only the clone, so it runs beside
- * shared → composer → artisan → migrate; Attaché's "deploy" phase (before-deploy … after-deploy)
+ * without touching what is served; the asset upload runs beside clone → shared → composer →
+ * artisan → migrate (into a staging directory until the checkout is there: assets.ts); Attaché's "deploy" phase (before-deploy … after-deploy)
  * spans clone through migrate; `live` is the one moment the site changes; once `health` passes
  * the deploy is committed and a failure no longer swaps back.
  *
@@ -44,7 +44,7 @@ export const DEPLOY_PLAN: readonly PlanPart[] = [
   packageStep,
   lock,
   release,
-  { phase: 'deploy', parts: [clone, artifact, { together: [[prepcomposer, shared, permissions, composer, artisan, optimize, migrate], [assets]] }] },
+  { phase: 'deploy', parts: [{ together: [[clone, artifact, prepcomposer, shared, permissions, composer, artisan, optimize, migrate], [assets]] }] },
   live,
   opcache,
   health,

@@ -69,10 +69,26 @@ export class Layout {
     return path.join(this.releases, `.${id}.index`);
   }
 
+  /**
+   * Where the asset upload writes while the clone is still checking the release out (assets.ts): the
+   * release's asset files, beside it, merged into it once the checkout is done. Outside the release,
+   * which the clone claims with `mkdir`; removed by the merge, by the undo, or by a lock takeover.
+   */
+  stagedAssets(id: string): string {
+    return path.join(this.releases, `.${id}.assets`);
+  }
+
+  inStagedAssets(id: string, relative: string): string {
+    return path.join(this.stagedAssets(id), relative);
+  }
+
   /** What each uploaded asset's content hash was, so the next deploy can reuse unchanged files. */
   assetManifest(id: string): string {
-    return path.join(this.release(id), '.attache-assets.json');
+    return this.inRelease(id, Layout.ASSET_MANIFEST);
   }
+
+  /** The asset manifest's name inside a release (or inside its staged assets). */
+  static readonly ASSET_MANIFEST = '.attache-assets.json';
 
   /** An artifact release's listing (every file's hash, size, mode): the next deploy links what it already has. */
   artifactManifest(id: string): string {

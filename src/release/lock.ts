@@ -300,8 +300,9 @@ async function removeIncompleteRelease(run: ServerRun, id: string | null): Promi
   // The dead holder's last command (a tar still unpacking, say) may outlive its client by a moment
   // and write into the release again: remove, wait, and remove again while it keeps reappearing.
   const dir = layout.release(id);
+  const leftovers = [layout.checkoutIndex(id), layout.stagedAssets(id)]; // never part of a live release
   const result = await run.target.exec(
-    sh`if [ -d ${dir} ] && [ ! -e ${layout.marker(id)} ]; then for i in 1 2 3 4 5; do rm -rf -- ${dir} ${layout.checkoutIndex(id)} || exit 1; sleep 1; [ -e ${dir} ] || break; done; echo removed; fi`,
+    sh`rm -rf -- ${leftovers}; if [ -d ${dir} ] && [ ! -e ${layout.marker(id)} ]; then for i in 1 2 3 4 5; do rm -rf -- ${dir} ${leftovers} || exit 1; sleep 1; [ -e ${dir} ] || break; done; echo removed; fi`,
     { step: 'lock', output: 'none' },
   );
   if (!result.stdout.includes('removed')) return null;

@@ -2,6 +2,7 @@ import { validateReleaseId } from '../config';
 import { mapLimit } from '../limit';
 import { sh } from '../remote/quote';
 import type { Deploy, ServerRun, Step } from './context';
+import type { UndoEntry } from './undo-log';
 import { recordRelease } from './lock';
 import { compareIds } from './releases';
 
@@ -56,8 +57,8 @@ export function undoIfClaimed(run: ServerRun, id: string, stdout: string, ...als
  * ("Directory not empty"): so it tries again, twice, a second or two later. Once the directory is
  * gone, that tar can add nothing more.
  */
-export function undoRelease(run: ServerRun, dir: string, ...alsoRemove: string[]): void {
+export function undoRelease(run: ServerRun, dir: string, ...alsoRemove: string[]): UndoEntry {
   const remove = sh`rm -rf -- ${dir} ${alsoRemove}`;
   const script = `${remove} 2>/dev/null || { sleep 1; ${remove} 2>/dev/null; } || { sleep 2; ${remove}; }`;
-  run.undo.push('release', `remove ${dir}`, () => run.target.exec(script, { step: 'clean up' }).then(() => undefined));
+  return run.undo.push('release', `remove ${dir}`, () => run.target.exec(script, { step: 'clean up' }).then(() => undefined));
 }

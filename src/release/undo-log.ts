@@ -23,8 +23,11 @@ export interface UndoEntry {
 export class UndoLog {
   private entries: UndoEntry[] = [];
 
-  push(kind: UndoKind, what: string, action: () => Promise<void>): void {
-    this.entries.push({ kind, what, action });
+  /** Adds an entry; the step that made it may `remove` it once there is nothing left to undo. */
+  push(kind: UndoKind, what: string, action: () => Promise<void>): UndoEntry {
+    const entry = { kind, what, action };
+    this.entries.push(entry);
+    return entry;
   }
 
   holds(kind: UndoKind): boolean {

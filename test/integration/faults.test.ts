@@ -90,7 +90,7 @@ function addedReleases(root: string, before: Snapshot): string[] {
  * `leftover` (named by the test: what the fault left and nothing could remove), which must be
  * incomplete, so it never counts; nothing else new; the lock gone unless `lockLeft`.
  */
-function assertIntact(root: string, before: Snapshot, allowed: { leftover?: string[]; lockLeft?: boolean } = {}): void {
+function assertIntact(root: string, before: Snapshot, allowed: { leftover?: string[]; lockLeft?: boolean; others?: string[] } = {}): void {
   const now = snapshot(root);
   assert.equal(now.live, before.live, 'live still points to the previous release');
   assert.deepEqual(now.storage, before.storage, 'root/storage is byte-identical');
@@ -100,7 +100,7 @@ function assertIntact(root: string, before: Snapshot, allowed: { leftover?: stri
   const added = Object.keys(now.releases).filter((id) => !(id in before.releases));
   assert.deepEqual(added, allowed.leftover ?? [], `release directories left by the failed deploy (${JSON.stringify(now.releases)})`);
   for (const id of added) assert.equal(now.releases[id], 'incomplete', `the leftover ${id} has no marker, so it never counts as a release`);
-  assert.deepEqual(now.otherInReleases, before.otherInReleases, 'no temporary file left in releases/');
+  assert.deepEqual(now.otherInReleases, [...before.otherInReleases, ...(allowed.others ?? [])].sort(), 'no temporary file left in releases/');
   assert.deepEqual(now.rootEntries, before.rootEntries, 'nothing new in root');
   assert.equal(exists(path.join(root, '.attache-lock')), allowed.lockLeft ?? false, allowed.lockLeft ? 'the lock is left behind' : 'the lock is gone');
 }
@@ -379,9 +379,12 @@ describe('faults during a deploy, against a real sshd', () => {
       assert.equal(leftover.length, 1);
       const said = lines.find((l) => l.includes('could not undo the deploy'));
       assert.ok(said, log);
-      assert.ok(said.includes(`Left on production, not undone: remove ${site.release(leftover[0])}; free the lock ${path.join(site.root, '.attache-lock')}.`), said);
+      // The asset upload runs beside the clone, into a staging directory beside the release: it is left too (in either order).
+      const staged = `.${leftover[0]}.assets`;
+      const left = said.match(/Left on production, not undone: (.*?)\. To clear/)?.[1].split('; ');
+      assert.deepEqual(left?.sort(), [`free the lock ${path.join(site.root, '.attache-lock')}`, `remove ${site.release(leftover[0])}`, `remove ${path.join(site.root, 'releases', staged)}`].sort(), said);
       assert.match(said, /To clear them, once production is reachable: gulp unlock --server=production \(/, said);
-      assertIntact(site.root, was, { leftover, lockLeft: true });
+      assertIntact(site.root, was, { leftover, lockLeft: true, others: [staged] });
 
       relay.resume();
       const freed = await site.run('unlock');
@@ -602,7 +605,9 @@ describe('faults during a deploy, against a real sshd', () => {
 
     it('leaves its release directory (incomplete) and the lock, recording who held it', () => {
       assert.equal(leftover.length, 1, 'the killed deploy left its release directory');
-      assertIntact(site.root, was, { leftover, lockLeft: true });
+      // Killed while the clone was still running, the upload was writing beside the release: that is left too.
+      const staged = `.${leftover[0]}.assets`;
+      assertIntact(site.root, was, { leftover, lockLeft: true, others: exists(path.join(site.root, 'releases', staged)) ? [staged] : [] });
       owner = JSON.parse(readFileSync(path.join(site.root, '.attache-lock/owner'), 'utf8'));
       assert.equal(owner.pid, run.pid);
       assert.equal(owner.host, os.hostname());
@@ -615,6 +620,7 @@ describe('faults during a deploy, against a real sshd', () => {
       assert.ok(warning.includes(`[production] took over the stale lock of ${os.userInfo().username}@${os.hostname()} (pid ${run.pid}) since ${owner.since}, 0 min ago: its process ${run.pid} on this host no longer exists`), warning);
       assert.ok(lines.some((l) => l.includes(`[production] removed the incomplete release ${leftover[0]} the previous lock holder left`)), lines.join('\n'));
       assert.ok(!exists(site.release(leftover[0])));
+      assert.ok(!exists(path.join(site.root, 'releases', `.${leftover[0]}.assets`)));
       assert.ok(!exists(path.join(site.root, '.attache-lock')), 'the lock is freed at the end');
       const now = snapshot(site.root);
       assert.equal(now.releases[site.liveId()!], 'complete');

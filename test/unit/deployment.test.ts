@@ -15,9 +15,9 @@ import { captureLogger } from '../support/log';
  * The life of a deploy without gulp or a server: steps that record what they do and what they
  * would undo, run through a Deployment.
  */
-function setup(servers = ['one', 'two']) {
+function setup(servers = ['one', 'two'], entry: Record<string, unknown> = {}) {
   const cwd = mkdtempSync(path.join(os.tmpdir(), 'attache-life-'));
-  const entries = Object.fromEntries(servers.map((name) => [name, { host: 'local', root: `/srv/${name}` }]));
+  const entries = Object.fromEntries(servers.map((name) => [name, { host: 'local', root: `/srv/${name}`, ...entry }]));
   writeFileSync(path.join(cwd, '.attache.json'), JSON.stringify({ repository: 'x', servers: entries, groups: { all2: servers } }));
   const { log, lines } = captureLogger('normal');
   const plan = makePlan('deploy', { cwd, logger: log, argv: ['node', 'gulp', `--server=${servers.join(',')}`] });
@@ -130,5 +130,20 @@ describe('Deployment: the life of a deploy', () => {
     assert.equal(process.exitCode, 130);
     process.exitCode = 0;
     exit.mock.restore();
+  });
+
+  it('a step beside the one that makes the release runs its server hooks once the release is made; one without hooks starts at once', async () => {
+    const root = mkdtempSync(path.join(os.tmpdir(), 'attache-life-root-'));
+    const { deployment, events } = setup(['one'], { root, scripts: { 'before-composer': [`echo hook >> ${path.join(root, 'hook.log')}`] } });
+    let made = () => {};
+    const tree: Step = { name: 'clone', description: 'clone', makesReleaseTree: true, run: () => new Promise<void>((resolve) => (made = () => (events.push('release made'), resolve()))) };
+    const withHooks: Step = { name: 'composer', description: 'composer', hooks: 'composer', run: async () => void events.push('composer') };
+    const withoutHooks: Step = { name: 'assets', description: 'assets', run: async () => void events.push('assets') };
+    const steps = [deployment.runStep(tree), deployment.runStep(withHooks), deployment.runStep(withoutHooks)];
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    assert.deepEqual(events, ['assets'], 'the hooked step waits, the other does not');
+    made();
+    await Promise.all(steps);
+    assert.deepEqual(events, ['assets', 'release made', 'composer']);
   });
 });
