@@ -108,7 +108,7 @@ export const assets: Step = {
 /** Where the step writes: the release itself, or its staging directory while the checkout is being made. */
 interface Destination {
   dir: string;
-  /** The staging directory, made by whichever command gets there first (the upload or the links' script). */
+  /** `dir` is the staging directory, made by whichever command gets there first (the upload or the links' script). */
   staged: boolean;
   /** A path inside it, from a path inside the release. */
   at(relative: string): string;

@@ -27,11 +27,11 @@ export type PlanPart = Step | { together: Step[][] } | { phase: HookStem; parts:
 /**
  * The release series, in the order it runs. The connections open while the local build runs (a
  * build takes seconds, a handshake several round trips; the files to upload are listed once the
- * build is done). Everything before `live` prepares the new release
- * without touching what is served; the asset upload runs beside clone → shared → composer →
- * artisan → migrate (into a staging directory until the checkout is there: assets.ts); Attaché's "deploy" phase (before-deploy … after-deploy)
- * spans clone through migrate; `live` is the one moment the site changes; once `health` passes
- * the deploy is committed and a failure no longer swaps back.
+ * build is done). Everything before `live` prepares the new release without touching what is
+ * served; the asset upload runs beside clone → shared → composer → artisan → migrate (into a
+ * staging directory until the checkout is there: assets.ts); Attaché's "deploy" phase
+ * (before-deploy … after-deploy) spans clone through migrate; `live` is the one moment the site
+ * changes; once `health` passes the deploy is committed and a failure no longer swaps back.
  *
  * Both strategies are in the plan; each step's appliesTo picks its servers ("strategy" in the
  * config), so a fleet may mix them: clone and composer on "clone" servers, package and artifact
