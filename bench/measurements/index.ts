@@ -2,6 +2,7 @@
  * gulp-attache's extra measurements, run after the main tables (bench/run.ts), one file each:
  *
  *   server-shell.ts    what one remote command costs on the bench sshd (and why it has SetEnv SHLVL=1)
+ *   first-transfer.ts  the first large transfer on an SSH connection beside the ones after it
  *   handshakes.ts      SSH logins per run: sshd's "Accepted publickey" lines (and handshakeCount() in-process)
  *   memory.ts          peak RSS of a child process uploading ~1 GB with the upload plugin in streaming mode
  *   clone-strategy.ts  the server's shallow mirror on the long-history fixture vs a fresh `git clone --depth 1`
@@ -18,6 +19,7 @@ import type { Section } from '../report';
 import { artifactStrategy } from './artifact-strategy';
 import { cloneStrategy } from './clone-strategy';
 import { flag, type MeasurementInput } from './common';
+import { firstTransfer } from './first-transfer';
 import { fleet, type FleetRun } from './fleet';
 import { handshakes } from './handshakes';
 import { memory } from './memory';
@@ -51,6 +53,8 @@ export async function runMeasurements(input: MeasurementInput): Promise<{ sectio
 
   const shell = await guard('serverShell', () => shellCost(input));
   if (shell) sections.push(shell);
+  const first = await guard('firstTransfer', () => firstTransfer(input));
+  if (first) sections.push(first);
   sections.push(handshakes(input));
   if (flag('BENCH_MEMORY', true)) {
     const m = await guard('memory', () => memory(input));
