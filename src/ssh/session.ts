@@ -7,6 +7,7 @@ import type { Logger } from '../log';
 import { createLimit } from '../limit';
 import { parseSocketAddress, type SocketAddress } from '../remote/address';
 import { finishCommand, inDirectory, sendInput } from '../remote/command';
+import { pacedInput } from './paced-input';
 import { SHELL_COMMAND, ShellEnded, type ShellChannel } from '../remote/persistent-shell';
 import { ShellPool } from '../remote/shell-pool';
 import { sh } from '../remote/quote';
@@ -193,7 +194,7 @@ export class SshSession implements Target {
     });
   }
 
-  /** One command on a channel of its own, its input streamed with back-pressure. */
+  /** One command on a channel of its own, its input streamed with back-pressure, paced to the round trip (paced-input.ts). */
   private execOnChannel(full: string, options: ExecOptions): Promise<ExecResult> {
     return new Promise<ExecResult>((resolve, reject) => {
       countChannel();
@@ -204,7 +205,7 @@ export class SshSession implements Target {
         let status = { code: null as number | null, signal: null as string | null };
         channel.on('exit', (code: number | null, signal?: string) => (status = { code, signal: signal ?? null }));
         const exited = new Promise<typeof status>((done) => channel.on('close', () => done(status)));
-        const input = sendInput(options.stdin, channel);
+        const input = sendInput(options.stdin, pacedInput(channel, this.shells.quickest));
         finishCommand(this.name, full, { stdout: channel, stderr: channel.stderr, exited, input }, options, this.log).then(resolve, (failure) =>
           // A command cut off by a dead connection has no exit status: say what really happened.
           reject(this.closed ? this.lost(new Error('the command was cut off'), { command: full, step: options.step }) : failure),
