@@ -1,13 +1,12 @@
 import { createReadStream, promises as fs } from 'node:fs';
 import path from 'node:path';
 import { ArchiveUpload } from '../remote/archive';
-import { execReporting } from '../remote/command';
 import { sh } from '../remote/quote';
 import { READ_WHOLE } from '../remote/transfer';
 import { readArtifactManifest, type ArtifactManifest } from './artifact-tree';
 import { releaseIdOf, type ServerRun, type Step } from './context';
 import { artifactOf, liveListingOf } from './package';
-import { chooseReleaseId, claimRelease, undoIfClaimed } from './release';
+import { chooseReleaseId, claimRelease, execClaiming } from './release';
 
 /**
  * The artifact strategy's release: the tree built by the package step put into releases/<id>.
@@ -44,7 +43,7 @@ export const artifact: Step = {
 
     // One script claims releases/<id> and makes its directories, links and symlinks (`sh -e` does not stop inside an && list: hence the exit).
     const script = `{ ${claimRelease(run, id)}; } || exit 1\n` + linkScript(run, dir, manifest, liveId, linked);
-    await execReporting(target, 'sh -e -s', { stdin: script, step: 'artifact' }, (stdout) => undoIfClaimed(run, id, stdout), `sh -e -s (make ${dir}: its directories, ${linked.length} hard link(s) from release ${liveId ?? '-'}, its symlinks)`);
+    await execClaiming(run, id, 'sh -e -s', { stdin: script, step: 'artifact' }, [], `sh -e -s (make ${dir}: its directories, ${linked.length} hard link(s) from release ${liveId ?? '-'}, its symlinks)`);
     // The listing goes in the same stream as the files: a release that fails is removed, listing and all.
     const listing = { relative: path.posix.relative(dir, layout.artifactManifest(id)), contents: Buffer.from(JSON.stringify(manifest)) };
     await send(run, dir, local.tree, manifest, sent, listing, deploy.cancel.signal);

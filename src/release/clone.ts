@@ -1,7 +1,7 @@
-import { execReporting, inSequence } from '../remote/command';
+import { inSequence } from '../remote/command';
 import { raw, sh } from '../remote/quote';
 import type { Step } from './context';
-import { chooseReleaseId, claimRelease, undoIfClaimed } from './release';
+import { chooseReleaseId, claimRelease, execClaiming } from './release';
 
 const COMMIT = 'attache:commit=';
 
@@ -21,7 +21,7 @@ export const clone: Step = {
     deploy.releaseId ??= await chooseReleaseId(deploy); // a custom series may leave the release step out
   },
   async run(run, deploy) {
-    const { layout, target, server } = run;
+    const { layout, server } = run;
     const id = deploy.releaseId!;
     const dir = layout.release(id);
     const branch = deploy.branch ?? server.branch;
@@ -39,7 +39,7 @@ export const clone: Step = {
       sh`GIT_INDEX_FILE=${index} git --git-dir=${layout.mirror} read-tree "$commit" && ` +
         sh`GIT_INDEX_FILE=${index} git --git-dir=${layout.mirror} --work-tree=${dir} checkout-index --all --force && rm -f -- ${index}`,
     ]);
-    const result = await execReporting(target, script, { step: 'clone' }, (stdout) => undoIfClaimed(run, id, stdout, index));
+    const result = await execClaiming(run, id, script, { step: 'clone' }, [index]);
     run.commit = new RegExp(`^${COMMIT}([0-9a-f]+)$`, 'm').exec(result.stdout)?.[1];
   },
 };

@@ -1,9 +1,12 @@
 import { validateReleaseId } from '../config';
 import { mapLimit } from '../limit';
+import { execReporting } from '../remote/command';
 import { sh } from '../remote/quote';
+import type { ExecOptions, ExecResult } from '../remote/target';
 import type { Deploy, ServerRun, Step } from './context';
 import type { UndoEntry } from './undo-log';
 import { recordRelease } from './lock';
+import { connectionLost } from './reconnect';
 import { compareIds } from './releases';
 
 /** What the claim prints once it has made the release directory. */
@@ -46,8 +49,24 @@ export function claimRelease(run: ServerRun, id: string): string {
 }
 
 /** Only a directory this deploy made is removed by its undo: registers that undo when the claim's output says so. */
-export function undoIfClaimed(run: ServerRun, id: string, stdout: string, ...alsoRemove: string[]): void {
+function undoIfClaimed(run: ServerRun, id: string, stdout: string, ...alsoRemove: string[]): void {
   if (stdout.includes(CLAIMED)) undoRelease(run, run.layout.release(id), ...alsoRemove);
+}
+
+/**
+ * Runs a script that claims the release first (claimRelease) and registers the release's undo when
+ * its output says it made the directory, or when the connection died before any answer came (the
+ * upload beside the clone can be what breaks it): the id is newer than every release listed under
+ * this deploy's lock, so a directory of that name can only be this deploy's.
+ */
+export async function execClaiming(run: ServerRun, id: string, script: string, options: ExecOptions, alsoRemove: string[] = [], shown?: string): Promise<ExecResult> {
+  let answered = false;
+  try {
+    return await execReporting(run.target, script, options, (stdout) => ((answered = true), undoIfClaimed(run, id, stdout, ...alsoRemove)), shown);
+  } catch (error) {
+    if (!answered && connectionLost(run.target)) undoRelease(run, run.layout.release(id), ...alsoRemove);
+    throw error;
+  }
 }
 
 /**
