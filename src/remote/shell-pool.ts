@@ -28,11 +28,15 @@ export class ShellPool {
   private opening = 0;
   private size: number;
   private closed = false;
-  /** The quickest command so far, in ms, from its line written to its exit status read: a round trip and a little. */
-  quickest?: number;
+  private quickest?: number;
 
   constructor(private readonly options: ShellPoolOptions) {
     this.size = options.size;
+  }
+
+  /** The quickest command so far, in ms from its line written to its exit status read: a round trip and a little. */
+  get quickestMs(): number | undefined {
+    return this.quickest;
   }
 
   /** Runs one command on a shell of its own and hands its streams to `finish` (finishCommand). */

@@ -205,7 +205,7 @@ export class SshSession implements Target {
         let status = { code: null as number | null, signal: null as string | null };
         channel.on('exit', (code: number | null, signal?: string) => (status = { code, signal: signal ?? null }));
         const exited = new Promise<typeof status>((done) => channel.on('close', () => done(status)));
-        const input = sendInput(options.stdin, pacedInput(channel, this.shells.quickest));
+        const input = sendInput(options.stdin, pacedInput(channel, this.shells.quickestMs));
         finishCommand(this.name, full, { stdout: channel, stderr: channel.stderr, exited, input }, options, this.log).then(resolve, (failure) =>
           // A command cut off by a dead connection has no exit status: say what really happened.
           reject(this.closed ? this.lost(new Error('the command was cut off'), { command: full, step: options.step }) : failure),
