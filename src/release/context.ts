@@ -30,12 +30,18 @@ export interface Deploy {
   flags: Flags;
   /** Ends the deploy now, successfully: the steps still to come do nothing (a deploy with nothing to do). */
   finish(): Promise<void>;
-  /**
-   * The step that makes the release's files (`makesReleaseTree`: the clone), once it has started:
-   * `ready` settles when it has ended on every server, `done` says whether it has. A step that runs
-   * beside it and writes into the release waits for `ready`. Undefined: no such step has started.
-   */
-  releaseTree?: { ready: Promise<void>; done: boolean };
+  /** The step that makes the release's files, once it has started; undefined before. */
+  releaseTree?: ReleaseTree;
+}
+
+/**
+ * The step that makes the release's files (`makesReleaseTree`: the clone), as a step running
+ * beside it sees it: `ready` settles when it has ended on every server, `done` says whether it
+ * has. A step that writes into the release waits for `ready`.
+ */
+export interface ReleaseTree {
+  ready: Promise<void>;
+  done: boolean;
 }
 
 /** One server's part of a deploy. */

@@ -4,7 +4,7 @@ import type { Flags } from '../cli/flags';
 import type { AttacheConfig, HookName, ServerConfig } from '../config/types';
 import { AttacheError } from '../errors';
 import type { Logger } from '../log';
-import type { Deploy, HookStem, ServerRun, Step } from './context';
+import type { Deploy, HookStem, ReleaseTree, ServerRun, Step } from './context';
 import { fireHook, isLocalHook } from './hooks';
 import type { Plan } from './plan';
 import { formatReport, serverReport, type DeployReport } from './report';
@@ -52,7 +52,7 @@ export class Deployment implements Deploy {
   readonly cancel = new AbortController();
   releaseId?: string;
   servers: ServerRun[] = [];
-  releaseTree?: { ready: Promise<void>; done: boolean };
+  releaseTree?: ReleaseTree;
 
   private readonly startedAt = new Date();
   private readonly inFlight = new Set<Promise<unknown>>();
@@ -145,7 +145,7 @@ export class Deployment implements Deploy {
   }
 
   private trackReleaseTree(running: Promise<void>): void {
-    const tree = {
+    const tree: ReleaseTree = {
       // Its failure is that step's own, whichever step hears of it first.
       ready: running.finally(() => void (tree.done = true)),
       done: false,

@@ -70,8 +70,9 @@ export async function execClaiming(run: ServerRun, id: string, script: string, o
 }
 
 /**
- * The undo of a release directory this deploy made (clone's, artifact's; the run's target when it
- * runs, as a reconnect may have replaced the connection). After a cut connection the server may
+ * The undo of a release directory this deploy made (clone's, artifact's, and the asset upload's
+ * staging directory beside it; the run's target when it runs, as a reconnect may have replaced the
+ * connection). After a cut connection the server may
  * still run the old session's tar for a moment, adding files while `rm -rf` walks the tree
  * ("Directory not empty"): so it tries again, twice, a second or two later. Once the directory is
  * gone, that tar can add nothing more.
