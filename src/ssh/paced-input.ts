@@ -5,11 +5,16 @@ import type { ClientChannel } from 'ssh2';
 export const LEAST_IN_FLIGHT = 512 * 1024;
 /**
  * Bytes in flight allowed per millisecond of the measured round trip: 320 Mbit/s. The round trip
- * is the session's quickest command so far (a shell's work included), so it overstates the
- * network's, and a link this fast or slower is never held back; over a WAN (50 ms and more) the
- * limit is over OpenSSH's 2 MB window, and nothing is paced.
+ * is the session's quickest answer so far (a shell command's or an SFTP request's, the server's
+ * work included), so it overstates the network's, and a link this fast or slower is never held
+ * back; from a 53 ms round trip on the limit is over OpenSSH's 2 MiB window, and nothing is paced.
  */
 const BYTES_PER_MS = 40_000;
+
+/** The bytes that may be in flight to a server this near (Infinity when the round trip is not known yet). */
+export function inFlightLimit(roundTripMs: number | undefined): number {
+  return roundTripMs === undefined ? Infinity : Math.max(LEAST_IN_FLIGHT, roundTripMs * BYTES_PER_MS);
+}
 
 /** ssh2's view of the server's window for a channel (not in its typings). */
 interface Outgoing {
@@ -30,8 +35,8 @@ interface Outgoing {
 export function pacedInput(channel: ClientChannel, roundTripMs: number | undefined): Writable {
   const outgoing = (channel as unknown as { outgoing?: Outgoing }).outgoing;
   const descriptor = outgoing && Object.getOwnPropertyDescriptor(outgoing, 'window');
-  if (roundTripMs === undefined || !outgoing || typeof outgoing.window !== 'number' || !descriptor?.configurable || !descriptor.writable) return channel;
-  const limit = Math.max(LEAST_IN_FLIGHT, roundTripMs * BYTES_PER_MS);
+  if (!outgoing || typeof outgoing.window !== 'number' || !descriptor?.configurable || !descriptor.writable) return channel;
+  const limit = inFlightLimit(roundTripMs);
   if (limit >= outgoing.window) return channel;
 
   let window = outgoing.window;
@@ -77,4 +82,39 @@ export function pacedInput(channel: ClientChannel, roundTripMs: number | undefin
   channel.once('close', () => paced.destroy());
   channel.on('error', (error: Error) => paced.destroy(error));
   return paced;
+}
+
+/**
+ * The same limit for SFTP writes, over the whole session: the bytes of writes not yet answered by
+ * sftp-server. Without it an upload of many files keeps the 2 MB window full (16 files × 16 writes
+ * of 32 KB are asked at once), and sshd's buffer grows as it does for a streamed input. A write
+ * waits its turn (first come, first served); one write alone always goes.
+ */
+export class PacedWrites {
+  private inFlight = 0;
+  private readonly waiting: Array<{ bytes: number; go: () => void }> = [];
+
+  constructor(private readonly roundTripMs: () => number | undefined) {}
+
+  /** Resolves when `bytes` more may go; give() them back once the write is answered (or failed). */
+  take(bytes: number): Promise<void> {
+    if (!this.waiting.length && this.fits(bytes)) {
+      this.inFlight += bytes;
+      return Promise.resolve();
+    }
+    return new Promise((go) => this.waiting.push({ bytes, go }));
+  }
+
+  give(bytes: number): void {
+    this.inFlight -= bytes;
+    while (this.waiting.length && this.fits(this.waiting[0].bytes)) {
+      const next = this.waiting.shift() as { bytes: number; go: () => void };
+      this.inFlight += next.bytes;
+      next.go();
+    }
+  }
+
+  private fits(bytes: number): boolean {
+    return this.inFlight === 0 || this.inFlight + bytes <= inFlightLimit(this.roundTripMs());
+  }
 }

@@ -7,7 +7,7 @@ import type { Logger } from '../log';
 import { createLimit } from '../limit';
 import { parseSocketAddress, type SocketAddress } from '../remote/address';
 import { finishCommand, inDirectory, sendInput } from '../remote/command';
-import { pacedInput } from './paced-input';
+import { PacedWrites, pacedInput } from './paced-input';
 import { SHELL_COMMAND, ShellEnded, type ShellChannel } from '../remote/persistent-shell';
 import { ShellPool } from '../remote/shell-pool';
 import { sh } from '../remote/quote';
@@ -64,6 +64,9 @@ export class SshSession implements Target {
   private sftp?: SFTPWrapper;
   private sftpReady!: Promise<SFTPWrapper>;
   private waitingForSftp = 0;
+  /** The quickest SFTP request so far, in ms from sent to answered: like the shells' quickest command, a round trip and a little. */
+  private quickestSftpMs?: number;
+  private readonly writes = new PacedWrites(() => this.roundTripMs());
 
   private constructor(
     readonly server: ResolvedServer,
@@ -205,7 +208,7 @@ export class SshSession implements Target {
         let status = { code: null as number | null, signal: null as string | null };
         channel.on('exit', (code: number | null, signal?: string) => (status = { code, signal: signal ?? null }));
         const exited = new Promise<typeof status>((done) => channel.on('close', () => done(status)));
-        const input = sendInput(options.stdin, pacedInput(channel, this.shells.quickestMs));
+        const input = sendInput(options.stdin, pacedInput(channel, this.roundTripMs()));
         finishCommand(this.name, full, { stdout: channel, stderr: channel.stderr, exited, input }, options, this.log).then(resolve, (failure) =>
           // A command cut off by a dead connection has no exit status: say what really happened.
           reject(this.closed ? this.lost(new Error('the command was cut off'), { command: full, step: options.step }) : failure),
@@ -358,9 +361,14 @@ export class SshSession implements Target {
     const limit = createLimit(WRITES_IN_FLIGHT);
     await Promise.all(
       offsets.map((offset) =>
-        limit(() => {
+        limit(async () => {
           const length = Math.min(chunk, data.length - offset);
-          return this.call<void>((sftp, cb) => sftp.write(handle, data, offset, length, offset, cb), path);
+          await this.writes.take(length);
+          try {
+            await this.call<void>((sftp, cb) => sftp.write(handle, data, offset, length, offset, cb), path);
+          } finally {
+            this.writes.give(length);
+          }
         }),
       ),
     );
@@ -394,11 +402,19 @@ export class SshSession implements Target {
           const at = position;
           position += piece.length;
           inFlight++;
-          (this.sftp as SFTPWrapper).write(handle, piece, 0, piece.length, at, (error) => {
-            inFlight--;
-            if (error) return fail(this.sftpError(error, path));
-            if (inFlight < WRITES_IN_FLIGHT) source.resume();
-            maybeDone();
+          // Each write waits for its share of the session's bytes in flight (paced-input.ts); they are handed out in order.
+          void this.writes.take(piece.length).then(() => {
+            if (failed || this.closed) {
+              this.writes.give(piece.length);
+              return fail(this.lost(new Error('connection closed'), { remotePath: path }));
+            }
+            (this.sftp as SFTPWrapper).write(handle, piece, 0, piece.length, at, (error) => {
+              this.writes.give(piece.length);
+              inFlight--;
+              if (error) return fail(this.sftpError(error, path));
+              if (inFlight < WRITES_IN_FLIGHT) source.resume();
+              maybeDone();
+            });
           });
         }
         if (inFlight >= WRITES_IN_FLIGHT) source.pause();
@@ -411,6 +427,12 @@ export class SshSession implements Target {
       // Destroyed without an end (a pipe torn down): the file is incomplete, so fail rather than wait forever.
       source.on('close', () => ended || fail(new AttacheError('the file\'s contents ended early (stream closed)', { server: this.name, remotePath: path })));
     });
+  }
+
+  /** The quickest answer so far, from a shell or from SFTP: the round trip, or a little more (undefined before any answer). */
+  private roundTripMs(): number | undefined {
+    const quickest = Math.min(this.shells.quickestMs ?? Infinity, this.quickestSftpMs ?? Infinity);
+    return Number.isFinite(quickest) ? quickest : undefined;
   }
 
   private maxWrite(): number {
@@ -427,7 +449,9 @@ export class SshSession implements Target {
     return new Promise((resolve, reject) => {
       const send = (sftp: SFTPWrapper) => {
         if (this.closed) return reject(this.lost(new Error('connection closed'), { remotePath: path }));
+        const sent = performance.now();
         request(sftp, (error, value) => {
+          this.quickestSftpMs = Math.min(this.quickestSftpMs ?? Infinity, performance.now() - sent);
           if (!error) return resolve(value as T);
           if (missingIsNull && (error as Error & { code?: number }).code === SFTP_NO_SUCH_FILE) return resolve(null);
           reject(this.sftpError(error, path));

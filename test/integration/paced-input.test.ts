@@ -1,11 +1,16 @@
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { Readable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
-import { Client, type ClientChannel } from 'ssh2';
+import { Client, type ClientChannel, type SFTPWrapper } from 'ssh2';
 import { LEAST_IN_FLIGHT, pacedInput } from '../../src/ssh/paced-input';
+import { openSession } from '../../src/ssh/session';
 import { createHome, startSshd, trust, type SshServer, type TestHome } from '../../support/sshd';
+import { captureLogger } from '../support/log';
+import { startRelay, type Relay } from '../support/relay';
 
 /**
  * A streamed input paced to the server (src/ssh/paced-input.ts), on a real ssh2 channel to a real
@@ -70,6 +75,84 @@ describe('paced input on a real sshd', () => {
       assert.equal(same, true, `not paced at ${roundTripMs} ms`);
       assert.ok(most > 1.5 * 1024 * 1024, `${most} bytes were in flight: the whole window, unlike the near case`);
       assert.equal(received, sent);
+    }
+  });
+});
+
+/**
+ * SFTP writes paced to the server (PacedWrites in src/ssh/paced-input.ts), through a real session
+ * to a real sshd: the bytes of writes not yet answered stay under the limit when the server is near,
+ * however many files are written at once; far away, more than that goes; every file arrives whole.
+ */
+describe('paced SFTP writes on a real sshd', () => {
+  let home: TestHome;
+  let server: SshServer;
+  let relay: Relay;
+  let dir: string;
+
+  before(async () => {
+    home = createHome();
+    server = await startSshd(home, { name: 'paced-sftp', config: ['SetEnv SHLVL=1'] });
+    trust(home, server);
+    relay = await startRelay(server.port);
+    appendFileSync(home.knownHosts, `[127.0.0.1]:${relay.port} ${server.hostKey}\n`);
+    dir = mkdtempSync(path.join(os.tmpdir(), 'attache-paced-sftp-'));
+  });
+  after(async () => {
+    await relay.close();
+    await server.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  /** 12 files of 1 MB (Buffers) and one streamed 4 MB file, all at once: the most write bytes unanswered, and whether each arrived whole. */
+  async function writeMany(port: number, into: string): Promise<number> {
+    const { log } = captureLogger('quiet');
+    const session = await openSession({ host: '127.0.0.1', port, user: 'root' }, log);
+    try {
+      await session.mkdir(into); // an SFTP answer: the session knows its round trip from here on
+      const sftp = await (session as unknown as { sftpReady: Promise<SFTPWrapper> }).sftpReady;
+      const write = sftp.write.bind(sftp);
+      let unanswered = 0;
+      let most = 0;
+      // Counts what the session asks of the real SFTP channel; the writes themselves go on unchanged.
+      sftp.write = ((handle: Buffer, buffer: Buffer, offset: number, length: number, position: number, cb: (error?: Error | null) => void) => {
+        unanswered += length;
+        most = Math.max(most, unanswered);
+        write(handle, buffer, offset, length, position, (error?: Error | null) => {
+          unanswered -= length;
+          cb(error);
+        });
+      }) as typeof sftp.write;
+      const files = Array.from({ length: 12 }, () => randomBytes(1024 * 1024));
+      const streamed = randomBytes(4 * 1024 * 1024);
+      await Promise.all([
+        ...files.map((data, i) => session.writeFile(`${into}/f${i}`, data, 0o640)),
+        session.writeFile(`${into}/streamed`, Readable.from((function* () {
+          for (let at = 0; at < streamed.length; at += 100_000) yield streamed.subarray(at, at + 100_000);
+        })())),
+      ]);
+      files.forEach((data, i) => assert.ok(readFileSync(`${into}/f${i}`).equals(data), `f${i} arrived whole`));
+      assert.ok(readFileSync(`${into}/streamed`).equals(streamed), 'the streamed file arrived whole');
+      assert.equal(statSync(`${into}/f0`).mode & 0o777, 0o640);
+      return most;
+    } finally {
+      await session.close();
+    }
+  }
+
+  it('a near server: at most the limit of write bytes is unanswered, and every file arrives whole', async () => {
+    const most = await writeMany(server.port, path.join(dir, 'near'));
+    assert.ok(most > 0, 'something was written');
+    assert.ok(most <= LEAST_IN_FLIGHT, `${most} bytes of writes were unanswered at once (limit ${LEAST_IN_FLIGHT})`);
+  });
+
+  it('a far server (an 80 ms round trip): the limit is higher, and more goes at once', async () => {
+    relay.delay(40);
+    try {
+      const most = await writeMany(relay.port, path.join(dir, 'far'));
+      assert.ok(most > 4 * LEAST_IN_FLIGHT, `${most} bytes of writes were unanswered at once: a far link needs more than the near limit`);
+    } finally {
+      relay.delay(0);
     }
   });
 });
