@@ -12,7 +12,7 @@ import { SHELL_COMMAND, ShellEnded, type ShellChannel } from '../remote/persiste
 import { ShellPool } from '../remote/shell-pool';
 import { sh } from '../remote/quote';
 import { fileType, type ExecOptions, type ExecResult, type FileStat, type Target } from '../remote/target';
-import { planAuthentication } from './auth';
+import { planAuthentication, signKeysAtOnce } from './auth';
 import { countChannel, countHandshake } from './counters';
 import { verifyHostKey, preferredHostKeyAlgorithms } from './host-key';
 import { resolveServer, type ResolvedServer, type ServerSpec } from './resolve';
@@ -113,6 +113,7 @@ export class SshSession implements Target {
       const quiet = () => undefined;
       const sftpClient = new SftpClient(server.name, { error: quiet, end: quiet, close: quiet });
       const client = (sftpClient as unknown as { client: Client }).client;
+      signKeysAtOnce(client);
       let lastError: (Error & { level?: string }) | undefined;
       client.on('error', (error: Error & { level?: string }) => (lastError = error));
       let hostKeyError: AttacheError | undefined;

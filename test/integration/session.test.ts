@@ -209,6 +209,43 @@ describe('SSH session against a real sshd', () => {
     }
   });
 
+  it('sends a key from a file signed at once (no USERAUTH_PK_OK round trip), ed25519, ECDSA and RSA alike; a refused key lets the next one try', async () => {
+    const keys = ['ed25519', 'ecdsa', 'rsa'].map((type) => {
+      const file = path.join(home.sshDir, `signed_${type}`);
+      keygen(file, '', type);
+      return file;
+    });
+    const refused = path.join(home.sshDir, 'signed_refused');
+    keygen(refused);
+    const other = await startSshd(home, { authorizedKeys: keys.map((file) => readFileSync(`${file}.pub`, 'utf8').trim()) });
+    // ssh2's own debug lines, asked of the real client: what it sent and received during authentication.
+    const { Client } = await import('ssh2');
+    const connect = Client.prototype.connect;
+    let heard: string[] = [];
+    Client.prototype.connect = function (this: InstanceType<typeof Client>, config: Parameters<typeof connect>[0]) {
+      return connect.call(this, { ...config, debug: (line: string) => heard.push(line) });
+    };
+    try {
+      trust(home, other);
+      for (const identityFiles of [...keys.map((file) => [file]), [refused, keys[0]]]) {
+        heard = [];
+        const session = await openSession({ host: '127.0.0.1', port: other.port, user: 'root', identityFile: identityFiles }, captureLogger('quiet').log);
+        try {
+          assert.equal((await session.exec('echo in')).stdout, 'in\n', `${identityFiles.join(', ')}: authenticated`);
+        } finally {
+          await session.close();
+        }
+        const name = path.basename(identityFiles.at(-1) as string);
+        assert.ok(heard.some((line) => /USERAUTH_REQUEST \(publickey\)/.test(line)), `${name}: a signed request was sent`);
+        assert.ok(!heard.some((line) => /USERAUTH_PK_OK|publickey -- check/.test(line)), `${name}: the server was not asked first:\n${heard.filter((l) => /USERAUTH/.test(l)).join('\n')}`);
+        if (identityFiles.length > 1) assert.ok(heard.some((line) => /USERAUTH_FAILURE/.test(line)), 'the refused key was tried first');
+      }
+    } finally {
+      Client.prototype.connect = connect;
+      await other.stop();
+    }
+  });
+
   it('carries out file operations sent together in the order they were called, even while the SFTP channel still opens', async () => {
     const { log } = captureLogger('quiet');
     const dir = mkdtempSync(path.join(os.tmpdir(), 'attache-order-'));
