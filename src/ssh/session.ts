@@ -26,8 +26,12 @@ import { connectTcp } from './tcp';
  * (shell-pool.ts). A queue alone would hold the asset step's one-line `ln` script behind composer.
  */
 const SHELLS_PER_SESSION = 4;
-/** Shells opened with the connection, before any command asks. */
-const WARM_SHELLS = 2;
+/**
+ * Shells opened with the connection, before any command asks: a deploy runs up to three commands at
+ * once on a server (the clone's, or shared's, beside the asset step's link script and merge), and a
+ * shell opened when a command asks costs that command two round trips more (channel open, exec).
+ */
+const WARM_SHELLS = 3;
 /** SFTP write requests in flight for one file. */
 const WRITES_IN_FLIGHT = 16;
 const SFTP_NO_SUCH_FILE = 2;
@@ -180,10 +184,7 @@ export class SshSession implements Target {
     });
   }
 
-  /**
-   * Starts two persistent shells in the background (shell-pool.ts warm()): a deploy's two branches
-   * (the asset upload beside shared → composer → artisan) each find one ready.
-   */
+  /** Starts WARM_SHELLS persistent shells in the background (shell-pool.ts warm()): the deploy's first commands find them ready. */
   warmUp(): void {
     this.shells.warm(WARM_SHELLS);
   }
