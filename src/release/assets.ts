@@ -156,11 +156,12 @@ async function previousManifest(run: ServerRun): Promise<{ id?: string; manifest
 }
 
 /**
- * One shell script for all reused files (one round trip, however many files), one `ln` per
- * directory (`ln -f -- a b c dir`, which GNU and BSD ln both take): each file becomes a hard link
- * to the live release's copy. `-f` replaces a copy the checkout may hold at the same path (a
- * committed mix-manifest.json); the release is not live yet, so nobody reads it meanwhile. The
- * script ends with `last` (the manifest's write).
+ * One shell script for all reused files (one round trip, however many files): one `mkdir -p` for
+ * every directory, then one `ln` per directory (`ln -f -- a b c dir`, which GNU and BSD ln both
+ * take): each file becomes a hard link to the live release's copy. Few processes, as a process
+ * start costs milliseconds on a small server. `-f` replaces a copy the checkout may hold at the
+ * same path (a committed mix-manifest.json); the release is not live yet, so nobody reads it
+ * meanwhile. The script ends with `last` (the manifest's write).
  */
 async function linkFromPrevious(run: ServerRun, previousId: string | undefined, into: Destination, files: LocalAsset[], last: string): Promise<void> {
   const byDirectory = new Map<string, string[]>();
@@ -168,10 +169,11 @@ async function linkFromPrevious(run: ServerRun, previousId: string | undefined, 
     const dir = path.posix.dirname(into.at(file.remote));
     byDirectory.set(dir, [...(byDirectory.get(dir) ?? []), run.layout.inRelease(previousId as string, file.remote)]);
   }
-  const lines: string[] = into.staged ? [sh`mkdir -p -- ${into.dir}`] : [];
+  const directories = [...(into.staged ? [into.dir] : []), ...byDirectory.keys()];
+  const lines: string[] = [];
+  // At most 500 names per command: thousands of files or directories stay well under the argument-length limit.
+  for (let i = 0; i < directories.length; i += 500) lines.push(sh`mkdir -p -- ${directories.slice(i, i + 500)}`);
   for (const [dir, sources] of byDirectory) {
-    lines.push(sh`mkdir -p -- ${dir}`);
-    // At most 500 names per ln: a directory of thousands stays well under the argument-length limit.
     for (let i = 0; i < sources.length; i += 500) lines.push(sh`ln -f -- ${sources.slice(i, i + 500)} ${dir}`);
   }
   lines.push(last);
