@@ -241,15 +241,27 @@ export class SshSession implements Target {
     }
   }
 
-  /** Opens, writes with requests pipelined at their offsets, sets the mode (umask applies on open), closes. */
+  /**
+   * Opens, writes with requests pipelined at their offsets, sets the mode (umask applies on open)
+   * and closes: the mode and the close go out together (sftp-server answers in order), one round
+   * trip for both.
+   */
   async writeFile(path: string, contents: Buffer | Readable, mode?: number): Promise<number> {
     const handle = await this.call<Buffer>((sftp, cb) => sftp.open(path, 'w', mode === undefined ? {} : { mode }, cb), path);
-    let written = 0;
+    const close = () => this.call<void>((sftp, cb) => sftp.close(handle, cb), path).catch(() => undefined);
+    let written: number;
     try {
       written = Buffer.isBuffer(contents) ? await this.writeBuffer(handle, contents, path) : await this.writeStream(handle, contents, path);
-      if (mode !== undefined) await this.call<void>((sftp, cb) => sftp.fchmod(handle, mode & 0o7777, cb), path);
+    } catch (error) {
+      await close();
+      throw error;
+    }
+    const chmod = mode === undefined ? undefined : this.call<void>((sftp, cb) => sftp.fchmod(handle, mode & 0o7777, cb), path);
+    const closed = close();
+    try {
+      await chmod;
     } finally {
-      await this.call<void>((sftp, cb) => sftp.close(handle, cb), path).catch(() => undefined);
+      await closed;
     }
     return written;
   }
