@@ -26,8 +26,9 @@ export function dryRun(target: Target, log: Logger): Target {
     readlink: (p) => target.readlink(p),
     readFile: (p) => target.readFile(p),
     mkdir: async (p) => say(`create directory ${p}`),
-    writeFile: async (p, contents) => {
+    writeFile: async (p, contents, _mode, moveTo) => {
       say(`write ${p}`);
+      if (moveTo !== undefined) say(`rename ${p} -> ${moveTo}`);
       if (!Buffer.isBuffer(contents)) contents.resume();
       return Buffer.isBuffer(contents) ? contents.length : 0;
     },

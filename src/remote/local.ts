@@ -81,7 +81,7 @@ export class LocalTarget implements Target {
     return result;
   }
 
-  async writeFile(path: string, contents: Buffer | Readable, mode?: number): Promise<number> {
+  async writeFile(path: string, contents: Buffer | Readable, mode?: number, moveTo?: string): Promise<number> {
     let bytes = 0;
     // Created with its mode (a .env is never world-readable, not even for a moment), then chmod against the umask.
     if (Buffer.isBuffer(contents)) {
@@ -92,6 +92,7 @@ export class LocalTarget implements Target {
       await pipeline(contents, createWriteStream(path, { mode: mode ?? 0o644 }));
     }
     if (mode !== undefined) await fs.chmod(path, mode & 0o7777);
+    if (moveTo !== undefined) await this.rename(path, moveTo);
     return bytes;
   }
 

@@ -26,8 +26,12 @@ export interface Target {
   readlink(path: string): Promise<string | null>;
   /** Creates one directory; succeeds if it already exists as a directory. */
   mkdir(path: string): Promise<void>;
-  /** Writes a file in place, with the given mode; stream contents are sent as they are read. */
-  writeFile(path: string, contents: Buffer | Readable, mode?: number): Promise<number>;
+  /**
+   * Writes a file in place, with the given mode; stream contents are sent as they are read. With
+   * `moveTo`, the closed file is then renamed there (as rename() does): over SSH in the same round
+   * trip as the close, for an upload that writes under a temporary name.
+   */
+  writeFile(path: string, contents: Buffer | Readable, mode?: number, moveTo?: string): Promise<number>;
   readFile(path: string): Promise<Buffer>;
   /** Atomically replaces `to` with `from` (rename(2) semantics, posix-rename over SFTP). */
   rename(from: string, to: string): Promise<void>;

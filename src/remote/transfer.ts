@@ -83,9 +83,10 @@ export class Transfer {
       try {
         await this.ensureDirectory(path.dirname(remote));
         const atomic = this.options.atomic !== false;
-        const writeTo = atomic ? temporaryBeside(remote) : remote;
-        const written = await this.target.writeFile(writeTo, file.contents, file.mode ?? 0o644);
-        if (atomic) await this.target.rename(writeTo, remote);
+        // Atomic: written under a temporary name, renamed into place in the close's round trip.
+        const written = atomic
+          ? await this.target.writeFile(temporaryBeside(remote), file.contents, file.mode ?? 0o644, remote)
+          : await this.target.writeFile(remote, file.contents, file.mode ?? 0o644);
         this.files++;
         this.bytes += written;
         this.log.debug(`[${this.target.name}] uploaded ${file.source ?? file.relative} -> ${remote} (${formatBytes(written)})`);

@@ -242,11 +242,12 @@ export class SshSession implements Target {
   }
 
   /**
-   * Opens, writes with requests pipelined at their offsets, sets the mode (umask applies on open)
-   * and closes: the mode and the close go out together (sftp-server answers in order), one round
-   * trip for both.
+   * Opens, writes with requests pipelined at their offsets, sets the mode (umask applies on open),
+   * closes and, with `moveTo`, renames: the last three go out together (sftp-server carries them
+   * out in order), one round trip. A mode that could not be set still fails the write, though the
+   * rename has gone (an fchmod of a file we just created and hold open fails only if the server does).
    */
-  async writeFile(path: string, contents: Buffer | Readable, mode?: number): Promise<number> {
+  async writeFile(path: string, contents: Buffer | Readable, mode?: number, moveTo?: string): Promise<number> {
     const handle = await this.call<Buffer>((sftp, cb) => sftp.open(path, 'w', mode === undefined ? {} : { mode }, cb), path);
     const close = () => this.call<void>((sftp, cb) => sftp.close(handle, cb), path).catch(() => undefined);
     let written: number;
@@ -258,10 +259,13 @@ export class SshSession implements Target {
     }
     const chmod = mode === undefined ? undefined : this.call<void>((sftp, cb) => sftp.fchmod(handle, mode & 0o7777, cb), path);
     const closed = close();
+    const moved = moveTo === undefined ? undefined : this.rename(path, moveTo);
     try {
       await chmod;
+      await moved;
     } finally {
       await closed;
+      await moved?.catch(() => undefined);
     }
     return written;
   }
