@@ -8,6 +8,8 @@ export interface ShellPoolOptions {
   size: number;
   /** How long a new shell may take to answer its first line. */
   startTimeoutMs: number;
+  /** Told each command's time, in ms from its line written to its exit status read: a round trip and a little. */
+  answered?(ms: number): void;
 }
 
 interface Waiter {
@@ -28,15 +30,9 @@ export class ShellPool {
   private opening = 0;
   private size: number;
   private closed = false;
-  private quickest?: number;
 
   constructor(private readonly options: ShellPoolOptions) {
     this.size = options.size;
-  }
-
-  /** The quickest command so far, in ms from its line written to its exit status read: a round trip and a little. */
-  get quickestMs(): number | undefined {
-    return this.quickest;
   }
 
   /** Runs one command on a shell of its own and hands its streams to `finish` (finishCommand). */
@@ -54,7 +50,7 @@ export class ShellPool {
       return await finish(running);
     } finally {
       await running.exited.catch(() => undefined);
-      this.quickest = Math.min(this.quickest ?? Infinity, performance.now() - started);
+      this.options.answered?.(performance.now() - started);
       this.release(shell);
     }
   }

@@ -7,13 +7,13 @@ import type { Logger } from '../log';
 import { createLimit } from '../limit';
 import { parseSocketAddress, type SocketAddress } from '../remote/address';
 import { finishCommand, inDirectory, sendInput } from '../remote/command';
-import { PacedWrites, pacedInput } from './paced-input';
 import { SHELL_COMMAND, ShellEnded, type ShellChannel } from '../remote/persistent-shell';
 import { ShellPool } from '../remote/shell-pool';
 import { sh } from '../remote/quote';
 import { fileType, type ExecOptions, type ExecResult, type FileStat, type Target } from '../remote/target';
 import { planAuthentication, signKeysAtOnce } from './auth';
 import { countChannel, countHandshake } from './counters';
+import { PacedWrites, pacedInput } from './paced-input';
 import { verifyHostKey, preferredHostKeyAlgorithms } from './host-key';
 import { resolveServer, type ResolvedServer, type ServerSpec } from './resolve';
 import { connectTcp } from './tcp';
@@ -68,9 +68,12 @@ export class SshSession implements Target {
   private sftp?: SFTPWrapper;
   private sftpReady!: Promise<SFTPWrapper>;
   private waitingForSftp = 0;
-  /** The quickest SFTP request so far, in ms from sent to answered: like the shells' quickest command, a round trip and a little. */
-  private quickestSftpMs?: number;
-  private readonly writes = new PacedWrites(() => this.roundTripMs());
+  /**
+   * The quickest answer so far, from a shell command or an SFTP request, in ms from sent to answered:
+   * the round trip, or a little more (the server's work included); undefined before any answer.
+   */
+  private roundTripMs?: number;
+  private readonly writes = new PacedWrites(() => this.roundTripMs);
 
   private constructor(
     readonly server: ResolvedServer,
@@ -85,7 +88,12 @@ export class SshSession implements Target {
       if (!this.closed) this.lostBecause ??= new Error('the connection was closed');
       this.closed = true;
     });
-    this.shells = new ShellPool({ open: () => this.openShellChannel(), size: SHELLS_PER_SESSION, startTimeoutMs: server.connectTimeoutMs });
+    this.shells = new ShellPool({
+      open: () => this.openShellChannel(),
+      size: SHELLS_PER_SESSION,
+      startTimeoutMs: server.connectTimeoutMs,
+      answered: (ms) => this.answered(ms),
+    });
   }
 
   /** True once the connection has ended by itself (not by close()): an undo then needs a new one. */
@@ -210,7 +218,7 @@ export class SshSession implements Target {
         let status = { code: null as number | null, signal: null as string | null };
         channel.on('exit', (code: number | null, signal?: string) => (status = { code, signal: signal ?? null }));
         const exited = new Promise<typeof status>((done) => channel.on('close', () => done(status)));
-        const input = sendInput(options.stdin, pacedInput(channel, this.roundTripMs()));
+        const input = sendInput(options.stdin, pacedInput(channel, this.roundTripMs));
         finishCommand(this.name, full, { stdout: channel, stderr: channel.stderr, exited, input }, options, this.log).then(resolve, (failure) =>
           // A command cut off by a dead connection has no exit status: say what really happened.
           reject(this.closed ? this.lost(new Error('the command was cut off'), { command: full, step: options.step }) : failure),
@@ -447,10 +455,8 @@ export class SshSession implements Target {
     });
   }
 
-  /** The quickest answer so far, from a shell or from SFTP: the round trip, or a little more (undefined before any answer). */
-  private roundTripMs(): number | undefined {
-    const quickest = Math.min(this.shells.quickestMs ?? Infinity, this.quickestSftpMs ?? Infinity);
-    return Number.isFinite(quickest) ? quickest : undefined;
+  private answered(ms: number): void {
+    this.roundTripMs = Math.min(this.roundTripMs ?? Infinity, ms);
   }
 
   private maxWrite(): number {
@@ -469,7 +475,7 @@ export class SshSession implements Target {
         if (this.closed) return reject(this.lost(new Error('connection closed'), { remotePath: path }));
         const sent = performance.now();
         request(sftp, (error, value) => {
-          this.quickestSftpMs = Math.min(this.quickestSftpMs ?? Infinity, performance.now() - sent);
+          this.answered(performance.now() - sent);
           if (!error) return resolve(value as T);
           if (missingIsNull && (error as Error & { code?: number }).code === SFTP_NO_SUCH_FILE) return resolve(null);
           reject(this.sftpError(error, path));
