@@ -83,17 +83,18 @@ export const assets: Step = {
 
     const manifest = () => writeManifestCommand(into.at(Layout.ASSET_MANIFEST), Object.fromEntries(files.map((f) => [f.remote, entryOf(f)])));
     if (!send.length && !links.length) {
-      await linkFromPrevious(run, previous.id, into, reuse, manifest());
+      await into.finish(linkScript(run, previous.id, into, reuse, manifest()));
     } else if (sum(send) <= HASH_FIRST) {
       // A few changed files: hashed first, so that the links and the manifest go beside the upload (one round trip for both).
       await hashAll(send, cache);
-      await settleAll([uploadFiles(run, into, send, links, cache, deploy.cancel.signal), linkFromPrevious(run, previous.id, into, reuse, manifest())]);
+      const linked = runScript(run, linkScript(run, previous.id, into, reuse, manifest()));
+      await settleAll([uploadFiles(run, into, send, links, cache, deploy.cancel.signal), linked]);
+      await into.finish();
     } else {
       // Large files are hashed as they are sent: the manifest follows the upload, in the links' script.
       await uploadFiles(run, into, send, links, cache, deploy.cancel.signal);
-      await linkFromPrevious(run, previous.id, into, reuse, manifest());
+      await into.finish(linkScript(run, previous.id, into, reuse, manifest()));
     }
-    await into.merge();
     await cache.save();
     await warned;
 
@@ -112,30 +113,42 @@ interface Destination {
   staged: boolean;
   /** A path inside it, from a path inside the release. */
   at(relative: string): string;
-  /** Puts what was written into the release, once it is there (nothing to do when written in place). */
-  merge(): Promise<void>;
+  /**
+   * Runs the step's last script, if any, and puts what was written into the release once the
+   * checkout is there: when it already is, the merge ends that same script (one round trip for both).
+   */
+  finish(script?: string): Promise<void>;
 }
 
 function destinationFor(run: ServerRun, deploy: Deploy, id: string): Destination {
   const { layout } = run;
   const tree = deploy.releaseTree;
   if (!tree || tree.done) {
-    return { dir: layout.release(id), staged: false, at: (relative) => layout.inRelease(id, relative), merge: async () => undefined };
+    return { dir: layout.release(id), staged: false, at: (relative) => layout.inRelease(id, relative), finish: (script) => runScript(run, script) };
   }
   const staged = layout.stagedAssets(id);
   const undo = undoRelease(run, staged);
+  // -P keeps a link a link (cp -l would otherwise link its target); an asset replaces the checkout's file.
+  const merge = sh`cp -R -P -l --remove-destination -- ${`${staged}/.`} ${`${layout.release(id)}/`} && rm -rf -- ${staged}`;
   return {
     dir: staged,
     staged: true,
     at: (relative) => layout.inStagedAssets(id, relative),
-    async merge() {
-      await tree.ready;
-      // -P keeps a link a link (cp -l would otherwise link its target); an asset replaces the checkout's file.
-      const script = sh`cp -R -P -l --remove-destination -- ${`${staged}/.`} ${`${layout.release(id)}/`} && rm -rf -- ${staged}`;
-      await run.target.exec(script, { step: 'assets' });
+    async finish(script) {
+      if (tree.done && script) await runScript(run, `${script}\n${merge}`);
+      else {
+        await runScript(run, script);
+        await tree.ready;
+        await run.target.exec(merge, { step: 'assets' });
+      }
       run.undo.remove(undo); // gone: its files are the release's now, which the clone's undo removes
     },
   };
+}
+
+/** A script of the step's, as one command (`sh -e -s`: a line that fails stops it); nothing to do without one. */
+async function runScript(run: ServerRun, script: string | undefined): Promise<void> {
+  if (script) await run.target.exec('sh -e -s', { stdin: script + '\n', step: 'assets' });
 }
 
 /** Hashes the files whose hash is not known yet, eight at a time. */
@@ -163,7 +176,7 @@ async function previousManifest(run: ServerRun): Promise<{ id?: string; manifest
  * same path (a committed mix-manifest.json); the release is not live yet, so nobody reads it
  * meanwhile. The script ends with `last` (the manifest's write).
  */
-async function linkFromPrevious(run: ServerRun, previousId: string | undefined, into: Destination, files: LocalAsset[], last: string): Promise<void> {
+function linkScript(run: ServerRun, previousId: string | undefined, into: Destination, files: LocalAsset[], last: string): string {
   const byDirectory = new Map<string, string[]>();
   for (const file of previousId ? files : []) {
     const dir = path.posix.dirname(into.at(file.remote));
@@ -177,8 +190,7 @@ async function linkFromPrevious(run: ServerRun, previousId: string | undefined, 
     for (let i = 0; i < sources.length; i += 500) lines.push(sh`ln -f -- ${sources.slice(i, i + 500)} ${dir}`);
   }
   lines.push(last);
-  const script = lines.join('\n');
-  await run.target.exec('sh -e -s', { stdin: script + '\n', step: 'assets' });
+  return lines.join('\n');
 }
 
 /**

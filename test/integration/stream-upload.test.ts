@@ -404,6 +404,24 @@ describe('stream upload of a fresh release, against a real sshd', () => {
       assert.equal(exists(path.join(site.root, '.attache-lock')), false, 'and freed the lock');
     });
 
+    it('a checkout done before the stream ends: the manifest and the merge into the release go as one command, and nothing is left beside it', async () => {
+      const { relay, target } = await relayed();
+      const site = createSite({ target, server: assetServer(), buildAssets: false });
+      mkdirSync(path.join(site.cwd, ASSETS));
+      for (let i = 0; i < 6; i++) writeFileSync(path.join(site.cwd, ASSETS, `big-${i}.bin`), randomBytes(MB));
+      relay.throttle(3 * MB); // ~2 s of stream; the checkout of the small app is done long before
+      const verbose = captureLogger('verbose');
+      await site.run('deploy', [], { logger: verbose.log });
+      const release = site.release(site.liveId()!);
+      for (let i = 0; i < 6; i++) assert.deepEqual(sha256(readFileSync(path.join(release, REMOTE, `big-${i}.bin`))), sha256(readFileSync(path.join(site.cwd, ASSETS, `big-${i}.bin`))));
+      assert.ok(exists(path.join(release, '.attache-assets.json')), 'the manifest is in the release');
+      assert.ok(exists(path.join(release, 'artisan')), "the checkout's files are there");
+      assert.deepEqual(readdirSync(path.join(site.root, 'releases')).filter((name) => name.startsWith('.')), [], 'no staging directory left');
+      const commands = verbose.lines.filter((line) => /\$ /.test(line));
+      assert.ok(verbose.lines.some((line) => /tar -x -p/.test(line)), 'the files went as a stream');
+      assert.ok(!commands.some((line) => /\$ cp -R -P -l/.test(line)), `the merge was not a command of its own:\n${commands.join('\n')}`);
+    });
+
     it('the deploy failing while the stream runs (composer, beside it): the stream stops, the undo removes the release, live stays', async () => {
       const { relay, target } = await relayed();
       const site = createSite({ target, server: assetServer({ skip: ['artisan'] }), buildAssets: false });
