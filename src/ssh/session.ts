@@ -9,6 +9,7 @@ import { parseSocketAddress, type SocketAddress } from '../remote/address';
 import { finishCommand, inDirectory, sendInput } from '../remote/command';
 import { SHELL_COMMAND, ShellEnded, type ShellChannel } from '../remote/persistent-shell';
 import { ShellPool } from '../remote/shell-pool';
+import { STANDBY_COMMAND, standbyLine } from '../remote/standby-shell';
 import { sh } from '../remote/quote';
 import { fileType, type ExecOptions, type ExecResult, type FileStat, type Target } from '../remote/target';
 import { planAuthentication, signKeysAtOnce } from './auth';
@@ -22,7 +23,7 @@ import { connectTcp } from './tcp';
  * Persistent shells per session (commands over them cost one round trip and no new channel). A
  * deploy runs at most a few commands at once on one server (the asset step's beside composer's),
  * so 4 rarely makes a command wait, and with the SFTP channel it leaves half of OpenSSH's default
- * MaxSessions (10) for stream uploads and forwarded channels. A server that allows fewer gets fewer
+ * MaxSessions (10) for stream uploads (the standby among them) and forwarded channels. A server that allows fewer gets fewer
  * (shell-pool.ts). A queue alone would hold the asset step's one-line `ln` script behind composer.
  */
 const SHELLS_PER_SESSION = 4;
@@ -74,6 +75,8 @@ export class SshSession implements Target {
    */
   private roundTripMs?: number;
   private readonly writes = new PacedWrites(() => this.roundTripMs);
+  /** A channel opened with the connection, waiting for the first command with a streamed input (standby-shell.ts). */
+  private standby?: Promise<Standby | undefined>;
 
   private constructor(
     readonly server: ResolvedServer,
@@ -192,9 +195,15 @@ export class SshSession implements Target {
     });
   }
 
-  /** Starts WARM_SHELLS persistent shells in the background (shell-pool.ts warm()): the deploy's first commands find them ready. */
+  /**
+   * Starts WARM_SHELLS persistent shells in the background (shell-pool.ts warm()): the deploy's
+   * first commands find them ready; then a standby for the first streamed input (standby-shell.ts).
+   * Their channels are asked for in that order, after the SFTP channel's, so a server that allows
+   * few sessions gives them to SFTP and a shell first.
+   */
   warmUp(): void {
     this.shells.warm(WARM_SHELLS);
+    this.standby ??= this.openStandby();
   }
 
   /**
@@ -207,11 +216,14 @@ export class SshSession implements Target {
     });
   }
 
-  /** One command on a channel of its own, its input streamed with back-pressure, paced to the round trip (paced-input.ts). */
-  private execOnChannel(full: string, options: ExecOptions): Promise<ExecResult> {
+  /**
+   * One command on a channel of its own (the standby opened with the connection, if it is still
+   * there, else a new one), its input streamed with back-pressure, paced to the round trip (paced-input.ts).
+   */
+  private async execOnChannel(full: string, options: ExecOptions): Promise<ExecResult> {
+    const standby = await this.takeStandby();
     return new Promise<ExecResult>((resolve, reject) => {
-      countChannel();
-      this.client.exec(full, (error, channel) => {
+      const start = (error: Error | undefined, channel: ClientChannel) => {
         if (error) return reject(this.closed ? this.lost(error, { command: full, step: options.step }) : error);
         // Listen before this callback returns: ssh2 may emit a fast command's exit status in the
         // same tick, and a listener added after an await would miss it.
@@ -223,8 +235,39 @@ export class SshSession implements Target {
           // A command cut off by a dead connection has no exit status: say what really happened.
           reject(this.closed ? this.lost(new Error('the command was cut off'), { command: full, step: options.step }) : failure),
         );
-      });
+      };
+      if (standby) {
+        standby.write(standbyLine(full));
+        start(undefined, standby);
+      } else {
+        countChannel();
+        this.client.exec(full, start);
+      }
     });
+  }
+
+  /** Opens the standby channel; undefined if the server will not give one (its MaxSessions). */
+  private openStandby(): Promise<Standby | undefined> {
+    return new Promise<Standby | undefined>((resolve) => {
+      if (this.closed) return resolve(undefined);
+      countChannel();
+      this.client.exec(STANDBY_COMMAND, (error, channel) => {
+        if (error) return resolve(undefined);
+        let open = true;
+        channel.once('exit', () => (open = false)); // its shell ended unused (a login shell that runs nothing)
+        channel.once('close', () => (open = false));
+        channel.on('error', () => undefined); // a standby that fails unused is simply not used
+        resolve({ channel, open: () => open });
+      });
+    }).catch(() => undefined); // the connection ended as it was asked for: no standby
+  }
+
+  /** The standby channel, once: undefined when there is none, or it ended unused (its shell would not start). */
+  private async takeStandby(): Promise<ClientChannel | undefined> {
+    const standby = this.standby;
+    this.standby = undefined;
+    const taken = await standby;
+    return taken?.open() && !this.closed ? taken.channel : undefined;
   }
 
   async lstat(path: string): Promise<FileStat | null> {
@@ -547,6 +590,12 @@ export interface EarlyConnection {
 /** A session for a task, with its first shell already starting (a jump host's session gets none). */
 export function openSession(spec: ServerSpec, log: Logger, early?: EarlyConnection): Promise<SshSession> {
   return SshSession.open(spec, log, { warm: true, early });
+}
+
+interface Standby {
+  channel: ClientChannel;
+  /** False once the channel has closed (its shell ended unused). */
+  open(): boolean;
 }
 
 /** A jump host's failure, told as the failure of the server it leads to. */

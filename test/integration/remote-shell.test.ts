@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { chmodSync, statSync } from 'node:fs';
 import path from 'node:path';
+import { Readable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { AttacheError, RemoteCommandError } from '../../src/errors';
 import type { Logger } from '../../src/log';
@@ -97,6 +99,26 @@ describe('commands over one persistent shell per server', () => {
     assert.equal((await session.exec('cat; echo "[eof]"')).stdout, '[eof]\n', 'no stdin: EOF at once, not the shell\'s own input');
     assert.equal((await session.exec('read first; echo "got $first"', { stdin: 'a\nb\nc\n' })).stdout, 'got a\n');
     assert.equal((await session.exec('echo next')).stdout, 'next\n');
+  });
+
+  it('a streamed input starts on the standby channel opened with the connection (no channel opened for it), whole, whatever its command holds; the next one gets a channel of its own', async () => {
+    const fresh = await open(server.port, captureLogger('quiet').log, 'standby');
+    try {
+      await Promise.all([fresh.exec('true'), fresh.exec('true'), fresh.exec('true'), fresh.lstat('/')]);
+      const channels = channelCount();
+      const data = Buffer.from(Array.from({ length: 3 * 1024 * 1024 }, (_, i) => (i * 7 + (i >> 9)) & 0xff));
+      // A command of several lines with quotes, `%`, backslashes and non-ASCII: it reaches the standby's shell as it is.
+      const command = "n=$(wc -c | tr -d ' ')\nprintf '%s\\\\n' \"got $n bytes, 100% 'é'\"\nexit 3";
+      const result = await fresh.exec(command, { stdin: Readable.from([data]), check: false });
+      assert.equal(result.code, 3);
+      assert.equal(result.stdout, `got ${data.length} bytes, 100% 'é'\\n`);
+      assert.equal(channelCount() - channels, 0, 'the standby carried it');
+      const hashed = await fresh.exec('sha256sum | cut -c1-64', { stdin: Readable.from([data]) });
+      assert.equal(hashed.stdout.trim(), createHash('sha256').update(data).digest('hex'), 'the next streamed input arrives whole too');
+      assert.equal(channelCount() - channels, 1, 'on a channel of its own');
+    } finally {
+      await fresh.close();
+    }
   });
 
   it('a failing command in the middle of a `sh -e -s` script stops it', async () => {
