@@ -1,5 +1,6 @@
 import { PassThrough, type Readable, type Writable } from 'node:stream';
 import type { RunningCommand } from './command';
+import { quote } from './quote';
 import { commandFrame, MarkerSplitter, newNonce, readyFrame } from './shell-frame';
 
 /** A channel that runs `exec /bin/sh` on the server: what the SSH session hands a PersistentShell. */
@@ -15,6 +16,31 @@ export interface ShellChannel {
 
 /** The command line that starts the shell. The login shell (bash, zsh, dash…) parses only this. */
 export const SHELL_COMMAND = 'exec /bin/sh';
+
+/** Longest first command (its frame) carried in a shell's command line: far below the kernel's limit for one argument (128 KiB). */
+const MAX_PRELOAD = 16 * 1024;
+
+/**
+ * A shell's first lines, carried in its command line instead of its input: the ready line and one
+ * command's frame, run by `/bin/sh -c`, which then becomes the shell that reads the input. The
+ * command's answer comes with the channel's opening, one round trip sooner than a command written
+ * once the shell has started; the login shell still parses only a quoted word.
+ */
+export interface Preload {
+  /** The command line to start the channel with (instead of SHELL_COMMAND). */
+  commandLine: string;
+  readyNonce: string;
+  commandNonce: string;
+}
+
+/** The preload of `command`; undefined when its frame is too long for a command line. */
+export function preload(command: string, stdin: string | Buffer | undefined): Preload | undefined {
+  const readyNonce = newNonce();
+  const commandNonce = newNonce();
+  const script = readyFrame(readyNonce) + commandFrame(command, stdin, commandNonce) + `${SHELL_COMMAND}\n`;
+  if (script.length > MAX_PRELOAD) return undefined;
+  return { commandLine: `exec /bin/sh -c ${quote(script)}`, readyNonce, commandNonce };
+}
 
 /** Why a shell could not run a command: it ended (killed, its channel closed) or never started. */
 export class ShellEnded extends Error {
@@ -46,9 +72,11 @@ export class PersistentShell {
   /** Resolves once the shell has answered its ready line; rejects if it ends or times out first. */
   readonly ready: Promise<void>;
 
+  /** With `preloaded`, the channel was started with its ready line and first command (preload()): run() is then told that command's nonce. */
   constructor(
     private readonly channel: ShellChannel,
     startTimeoutMs: number,
+    readonly preloaded?: Preload,
   ) {
     const keep = (chunk: Buffer) => {
       if (!this.started && this.startOutput.length < 4096) this.startOutput += chunk.toString('utf8');
@@ -61,7 +89,7 @@ export class PersistentShell {
     // Writes after the shell has gone fail with EPIPE-like errors; the close below reports it.
     channel.input.on('error', () => undefined);
 
-    const nonce = newNonce();
+    const nonce = preloaded?.readyNonce ?? newNonce();
     this.ready = new Promise<void>((resolve, reject) => {
       let answers = 0;
       const answered = () => {
@@ -79,7 +107,7 @@ export class PersistentShell {
       timer.unref();
     });
     this.ready.catch(() => undefined);
-    channel.input.write(readyFrame(nonce));
+    if (!preloaded) channel.input.write(readyFrame(nonce));
     channel.ended.then((status) => {
       const how = status.signal ? `was killed by ${status.signal}` : status.code !== null ? `exited with code ${status.code}` : `lost its channel`;
       if (this.started) this.end(new ShellEnded(`the remote shell ${how} during the command`, false));
@@ -104,9 +132,10 @@ export class PersistentShell {
    * Writes one command and returns its output streams and exit status, as finishCommand takes them.
    * The caller runs one command at a time per shell (the pool sees to it).
    */
-  run(command: string, stdin: string | Buffer | undefined): RunningCommand {
-    const nonce = newNonce();
-    const frame = commandFrame(command, stdin, nonce); // throws (a NUL in the command) before anything is expected
+  run(command: string, stdin: string | Buffer | undefined, preloadedNonce?: string): RunningCommand {
+    const nonce = preloadedNonce ?? newNonce();
+    // throws (a NUL in the command) before anything is expected; a preloaded command is on its way already
+    const frame = preloadedNonce ? '' : commandFrame(command, stdin, nonce);
     const stdout = new PassThrough();
     const stderr = new PassThrough();
     const exited = new Promise<{ code: number | null; signal: string | null }>((resolve, reject) => {
@@ -144,7 +173,7 @@ export class PersistentShell {
           answered();
         },
       );
-      this.channel.input.write(frame);
+      if (frame) this.channel.input.write(frame);
     });
     return { stdout, stderr, exited };
   }

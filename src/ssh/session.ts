@@ -92,7 +92,7 @@ export class SshSession implements Target {
       this.closed = true;
     });
     this.shells = new ShellPool({
-      open: () => this.openShellChannel(),
+      open: (commandLine) => this.openShellChannel(commandLine),
       size: SHELLS_PER_SESSION,
       startTimeoutMs: server.connectTimeoutMs,
       answered: (ms) => this.answered(ms),
@@ -384,11 +384,11 @@ export class SshSession implements Target {
   }
 
   /** One channel running `exec /bin/sh` for the shell pool; listeners attached before ssh2 can emit. */
-  private openShellChannel(): Promise<ShellChannel> {
+  private openShellChannel(commandLine = SHELL_COMMAND): Promise<ShellChannel> {
     return new Promise((resolve, reject) => {
       if (this.closed) return reject(new Error('connection closed'));
       countChannel();
-      this.client.exec(SHELL_COMMAND, (error, channel) => {
+      this.client.exec(commandLine, (error, channel) => {
         if (error) return reject(new ChannelRefused(error.message));
         // The shell's exit ends it at once: a job it left behind may hold the channel open for long.
         const ended = new Promise<{ code: number | null; signal: string | null }>((done) => {

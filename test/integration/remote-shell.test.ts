@@ -101,6 +101,30 @@ describe('commands over one persistent shell per server', () => {
     assert.equal((await session.exec('echo next')).stdout, 'next\n');
   });
 
+  it("the session's first command goes in its shell's command line (answered with the channel's opening), with its stdin and exit status; that shell then serves the next commands", async () => {
+    // ssh2's own debug lines, asked of the real client: the exec requests it sent.
+    const { Client } = await import('ssh2');
+    const connect = Client.prototype.connect;
+    const heard: string[] = [];
+    Client.prototype.connect = function (this: InstanceType<typeof Client>, config: Parameters<typeof connect>[0]) {
+      return connect.call(this, { ...config, debug: (line: string) => heard.push(line) });
+    };
+    let fresh: SshSession | undefined;
+    try {
+      fresh = await open(server.port, captureLogger('quiet').log, 'first');
+      const first = await fresh.exec("read word; echo \"got $word, it's here\"; exit 3", { stdin: 'hello\n', check: false });
+      assert.deepEqual([first.code, first.stdout], [3, "got hello, it's here\n"]);
+      const execs = heard.filter((line) => /CHANNEL_REQUEST \(r:\d+, exec: /.test(line));
+      assert.equal(execs.filter((line) => /exec: exec \/bin\/sh -c [\s\S]*read word/.test(line)).length, 1, `the first command rode in one exec request:\n${execs.join('\n')}`);
+      const later = await Promise.all(Array.from({ length: 6 }, (_, i) => fresh!.exec(`echo ${i}`)));
+      assert.deepEqual(later.map((r) => r.stdout), ['0\n', '1\n', '2\n', '3\n', '4\n', '5\n']);
+      assert.ok(!heard.some((line) => /exec: [\s\S]*echo [0-5]/.test(line)), 'later commands go to the shells, never in a command line');
+    } finally {
+      Client.prototype.connect = connect;
+      await fresh?.close();
+    }
+  });
+
   it('a streamed input starts on the standby channel opened with the connection (no channel opened for it), whole, whatever its command holds; the next one gets a channel of its own', async () => {
     const fresh = await open(server.port, captureLogger('quiet').log, 'standby');
     try {
