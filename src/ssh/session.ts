@@ -383,7 +383,7 @@ export class SshSession implements Target {
     });
   }
 
-  /** One channel running `exec /bin/sh` for the shell pool; listeners attached before ssh2 can emit. */
+  /** One channel running `exec /bin/sh` (or a preloaded shell's command line) for the shell pool; listeners attached before ssh2 can emit. */
   private openShellChannel(commandLine = SHELL_COMMAND): Promise<ShellChannel> {
     return new Promise((resolve, reject) => {
       if (this.closed) return reject(new Error('connection closed'));
@@ -594,7 +594,7 @@ export function openSession(spec: ServerSpec, log: Logger, early?: EarlyConnecti
 
 interface Standby {
   channel: ClientChannel;
-  /** False once the channel has closed (its shell ended unused). */
+  /** False once its shell has ended or the channel closed (unused: a login shell that runs nothing, a connection that ended). */
   open(): boolean;
 }
 
