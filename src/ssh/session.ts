@@ -33,6 +33,8 @@ const SHELLS_PER_SESSION = 4;
  * shell opened when a command asks costs that command two round trips more (channel open, exec).
  */
 const WARM_SHELLS = 3;
+/** A binary input larger than this goes raw to the standby when it waits ready (a redeploy's changed image), not escaped to a shell. */
+const RAW_INPUT = 8 * 1024;
 /** SFTP write requests in flight for one file. */
 const WRITES_IN_FLIGHT = 16;
 const SFTP_NO_SUCH_FILE = 2;
@@ -77,6 +79,8 @@ export class SshSession implements Target {
   private readonly writes = new PacedWrites(() => this.roundTripMs);
   /** A channel opened with the connection, waiting for the first command with a streamed input (standby-shell.ts). */
   private standby?: Promise<Standby | undefined>;
+  /** The standby once it is open, until it is taken. */
+  private standbyWaiting?: Standby;
 
   private constructor(
     readonly server: ResolvedServer,
@@ -189,6 +193,8 @@ export class SshSession implements Target {
     this.log.debug(`[${this.name}] $ ${full}`);
     // A streamed input (a release's tar) gets a channel of its own: the shell's framing needs its bytes up front.
     if (options.stdin !== undefined && !(typeof options.stdin === 'string' || Buffer.isBuffer(options.stdin))) return this.execOnChannel(full, options);
+    // Binary input goes to a shell as octal escapes (up to four bytes a byte, which the shell parses twice): a large one takes the standby, raw, if it waits ready.
+    if (Buffer.isBuffer(options.stdin) && options.stdin.length > RAW_INPUT && this.standbyWaiting?.open()) return this.execOnChannel(full, options);
     const stdin = options.stdin;
     return this.shells.run(full, stdin, (running) => finishCommand(this.name, full, running, options, this.log)).catch((error: unknown) => {
       throw this.commandError(error, full, options.step);
@@ -257,7 +263,9 @@ export class SshSession implements Target {
         channel.once('exit', () => (open = false)); // its shell ended unused (a login shell that runs nothing)
         channel.once('close', () => (open = false));
         channel.on('error', () => undefined); // a standby that fails unused is simply not used
-        resolve({ channel, open: () => open });
+        const standby = { channel, open: () => open };
+        if (this.standby) this.standbyWaiting = standby; // not taken while it opened
+        resolve(standby);
       });
     }).catch(() => undefined); // the connection ended as it was asked for: no standby
   }
@@ -266,6 +274,7 @@ export class SshSession implements Target {
   private async takeStandby(): Promise<ClientChannel | undefined> {
     const standby = this.standby;
     this.standby = undefined;
+    this.standbyWaiting = undefined;
     const taken = await standby;
     return taken?.open() && !this.closed ? taken.channel : undefined;
   }

@@ -347,7 +347,7 @@ describe('stream upload of a fresh release, against a real sshd', () => {
       }
     });
 
-    it('a small upload (a redeploy\'s few files) goes whole to a persistent shell, no channel of its own, and is checked the same way', async () => {
+    it('a small upload (a redeploy\'s few files) goes whole, with no channel of its own (raw on the standby, else escaped to a persistent shell), and is checked the same way', async () => {
       const session = await openTarget(direct(), quiet());
       try {
         await Promise.all([session.exec('true'), session.lstat('/')]); // the shells and SFTP are open (their channels counted)
@@ -363,6 +363,16 @@ describe('stream upload of a fresh release, against a real sshd', () => {
         await archive.finish();
         assert.equal(channelCount() - before, 0, 'no channel was opened for it');
         for (const file of files) assert.ok(readFileSync(path.join(dest, file.relative)).equals(file.contents), file.relative);
+        // It went on the standby (50 KB of binary): the next streamed command opens a channel of its own.
+        await session.exec('cat > /dev/null', { stdin: Readable.from([Buffer.alloc(10)]) });
+        assert.equal(channelCount() - before, 1, 'the standby was taken by the upload');
+        // With the standby gone, a small upload goes to a persistent shell, escaped, and arrives the same.
+        const again = path.join(tempDir('attache-small-again-'), 'release');
+        const shellUpload = new ArchiveUpload(session, again, quiet(), { step: 'assets', expected: { files: 3, bytes: 50_016 } });
+        for (const file of files) await shellUpload.put(file);
+        await shellUpload.finish();
+        assert.equal(channelCount() - before, 1, 'no channel was opened for it either');
+        for (const file of files) assert.ok(readFileSync(path.join(again, file.relative)).equals(file.contents), `${file.relative} (persistent shell)`);
         // The same check of a known hash: a file that is not what it says is refused.
         const stale = new ArchiveUpload(session, path.join(tempDir('attache-small-stale-'), 'release'), quiet(), { step: 'assets', expected: { files: 1, bytes: 10 } });
         await assert.rejects(stale.put({ relative: 'stale.txt', contents: Buffer.from('new bytes\n'), sha256: sha256(Buffer.from('old bytes\n')) }), /stale\.txt.*changed after it was hashed/);
