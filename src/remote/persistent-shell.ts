@@ -17,6 +17,11 @@ export interface ShellChannel {
 /** The command line that starts the shell. The login shell (bash, zsh, dash…) parses only this. */
 export const SHELL_COMMAND = 'exec /bin/sh';
 
+/** A command line that starts /bin/sh on `script`: the login shell parses only one quoted word. */
+export function shellCommandLine(script: string): string {
+  return `${SHELL_COMMAND} -c ${quote(script)}`;
+}
+
 /** Longest first command (its frame) carried in a shell's command line: far below the kernel's limit for one argument (128 KiB). */
 const MAX_PRELOAD = 16 * 1024;
 
@@ -39,7 +44,7 @@ export function preload(command: string, stdin: string | Buffer | undefined): Pr
   const commandNonce = newNonce();
   const script = readyFrame(readyNonce) + commandFrame(command, stdin, commandNonce) + `${SHELL_COMMAND}\n`;
   if (script.length > MAX_PRELOAD) return undefined;
-  return { commandLine: `exec /bin/sh -c ${quote(script)}`, readyNonce, commandNonce };
+  return { commandLine: shellCommandLine(script), readyNonce, commandNonce };
 }
 
 /** Why a shell could not run a command: it ended (killed, its channel closed) or never started. */

@@ -1,4 +1,5 @@
-import { printfBytes, quote, sh } from './quote';
+import { shellCommandLine } from './persistent-shell';
+import { printfBytes, sh } from './quote';
 
 /**
  * The command line of a channel opened ahead of need (a standby): its shell waits for one command,
@@ -8,7 +9,7 @@ import { printfBytes, quote, sh } from './quote';
  * line of a pipe byte by byte, so nothing after the newline is taken from the command. 70: the
  * input ended before a command came (a standby closed unused).
  */
-export const STANDBY_COMMAND = `exec /bin/sh -c ${quote('IFS= read -r command || exit 70; eval "$command"')}`;
+export const STANDBY_COMMAND = shellCommandLine('IFS= read -r command || exit 70; eval "$command"');
 
 /** The line that runs `command` on a standby: the command as one `printf` format, so that it is one line whatever it holds. */
 export function standbyLine(command: string): string {
