@@ -3,17 +3,17 @@ import { AttacheError } from './errors';
 import { createLogger } from './log';
 import { toPluginError } from './plugins/plugin-error';
 import { DEPLOY_PLAN, build, connect, lock, opcache, stepsOf, unlock, type PlanPart, type Step } from './release';
-import { Deployment, type Phase } from './release/deployment';
-import { activateStep, forceUnlockStep, pruneStep, releasesStep, rollbackStep } from './release/operations';
-import { makePlan, readConfig, type PlanOptions } from './release/plan';
-import { deleteStep } from './release/commands/delete';
-import { initConfig, terminalAsk } from './release/commands/init';
-import { INSTALL_PLAN } from './release/commands/install';
-import { maintenanceStep } from './release/commands/maintenance';
-import { pruneCountStep } from './release/commands/prune-count';
-import { serversTable } from './release/commands/servers';
-import { sshStep } from './release/commands/ssh';
-import type { DeployReport } from './release/report';
+import { Deployment, type Phase } from './release/lifecycle/deployment';
+import { activateStep, forceUnlockStep, pruneStep, releasesStep, rollbackStep } from './release/operations/index';
+import { makePlan, readConfig, type PlanOptions } from './release/lifecycle/plan';
+import { deleteStep } from './release/operations/delete';
+import { initConfig, terminalAsk } from './release/operations/init';
+import { INSTALL_PLAN } from './release/steps/install';
+import { maintenanceStep } from './release/operations/maintenance';
+import { pruneCountStep } from './release/operations/prune-count';
+import { serversTable } from './release/operations/servers';
+import { sshStep } from './release/operations/ssh';
+import type { DeployReport } from './release/lifecycle/report';
 
 /** A gulp task function, with the metadata `gulp --tasks` shows. */
 export type TaskFunction = ((done?: (error?: Error) => void) => Promise<unknown> | void) & {

@@ -1,25 +1,25 @@
-import { artifact } from './artifact';
-import { artisan } from './artisan';
-import { assets } from './assets';
-import { build } from './build';
-import { clone } from './clone';
-import { composer } from './composer';
-import { connect } from './connect';
-import type { HookStem, Step } from './context';
-import { health } from './health';
-import { live } from './live';
-import { lock } from './lock';
-import { migrate } from './migrate';
-import { packageStep } from './package';
-import { prepcomposer } from './prepcomposer';
-import { opcache } from './opcache';
-import { optimize } from './optimize';
-import { permissions } from './permissions';
-import { prune } from './prune';
-import { release } from './release';
-import { restart } from './restart';
-import { shared } from './shared';
-import { unlock } from './unlock';
+import { artifact } from './steps/artifact';
+import { artisan } from './steps/artisan';
+import { assets } from './steps/assets';
+import { build } from './steps/build';
+import { clone } from './steps/clone';
+import { composer } from './steps/composer';
+import { connect } from './steps/connect';
+import type { HookStem, Step } from './lifecycle/context';
+import { health } from './steps/health';
+import { live } from './steps/live';
+import { lock } from './steps/lock';
+import { migrate } from './steps/migrate';
+import { packageStep } from './steps/package';
+import { prepcomposer } from './steps/prepcomposer';
+import { opcache } from './steps/opcache';
+import { optimize } from './steps/optimize';
+import { permissions } from './steps/permissions';
+import { prune } from './steps/prune';
+import { release } from './steps/release';
+import { restart } from './steps/restart';
+import { shared } from './steps/shared';
+import { unlock } from './steps/unlock';
 
 /** A part of the plan: one step, branches that run side by side (each a series), or a phase with hooks around it. */
 export type PlanPart = Step | { together: Step[][] } | { phase: HookStem; parts: PlanPart[] };
@@ -61,4 +61,4 @@ export function stepsOf(parts: readonly PlanPart[]): Step[] {
 export const DEPLOY_SERIES: readonly Step[] = stepsOf(DEPLOY_PLAN);
 
 export { artifact, artisan, assets, build, clone, composer, connect, health, live, lock, migrate, opcache, optimize, packageStep, permissions, prepcomposer, prune, release, restart, shared, unlock };
-export type { Deploy, ServerRun, Step } from './context';
+export type { Deploy, ServerRun, Step } from './lifecycle/context';

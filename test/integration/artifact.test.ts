@@ -4,7 +4,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { openTarget } from '../../src/open-target';
 import { attache } from '../../src/preset';
-import type { DeployReport } from '../../src/release/report';
+import type { DeployReport } from '../../src/release/lifecycle/report';
 import { commitChange, createAppRepository, buildAssets, git, tempDir, type AppRepository } from '../support/fixtures';
 import { captureLogger } from '../support/log';
 import { createHome, startSshd, trust, type SshServer } from '../../support/sshd';

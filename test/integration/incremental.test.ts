@@ -5,7 +5,7 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, unlin
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { attache, type AttacheTasks } from '../../src/preset';
-import type { DeployReport } from '../../src/release/report';
+import type { DeployReport } from '../../src/release/lifecycle/report';
 import { commitChange, createAppRepository, git, tempDir, type AppRepository } from '../support/fixtures';
 import { captureLogger } from '../support/log';
 import { exists, readLink, releaseIds, startTarget, type TargetKind, type TargetSpec } from '../support/preset';

@@ -4,10 +4,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { loadConfig } from '../../src/config';
-import { reuse } from '../../src/release/artifact';
-import type { ArtifactManifest } from '../../src/release/artifact-tree';
-import { treeId } from '../../src/release/artifact-tree';
-import { minorMismatch, satisfies } from '../../src/release/php-version';
+import { reuse } from '../../src/release/steps/artifact';
+import type { ArtifactManifest } from '../../src/release/files/artifact-tree';
+import { treeId } from '../../src/release/files/artifact-tree';
+import { minorMismatch, satisfies } from '../../src/release/model/php-version';
 
 describe('artifact: PHP versions against composer\'s platform', () => {
   it('reads the lock\'s constraint forms', () => {

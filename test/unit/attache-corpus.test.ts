@@ -3,9 +3,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { ConfigError, loadConfig, selectServers, type HookName, type ServerConfig } from '../../src/config';
-import { Layout } from '../../src/release/layout';
-import { expandTags } from '../../src/release/tags';
-import { artisanCommand, composerBin, composerCommand, localComposerPath, phpCommand } from '../../src/release/tools';
+import { Layout } from '../../src/release/model/layout';
+import { expandTags } from '../../src/release/model/tags';
+import { artisanCommand, composerBin, composerCommand, localComposerPath, phpCommand } from '../../src/release/model/tools';
 
 /**
  * Every `.attache.json` of Attaché's own material (../shared/attache-corpus), read by us and

@@ -5,9 +5,9 @@ import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { parseFlags } from '../../src/cli/flags';
 import { ConfigError, HOOK_NAMES, loadConfig, selectServers, type AttacheConfig } from '../../src/config';
-import { Layout } from '../../src/release/layout';
-import { checkTags, expandTags } from '../../src/release/tags';
-import { composerBin, composerCommand } from '../../src/release/tools';
+import { Layout } from '../../src/release/model/layout';
+import { checkTags, expandTags } from '../../src/release/model/tags';
+import { composerBin, composerCommand } from '../../src/release/model/tools';
 
 /** Issue 13's items 1–8 and the three divergences, one by one, on the config and the tag language. */
 

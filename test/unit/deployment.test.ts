@@ -4,11 +4,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { LocalTarget } from '../../src/remote/local';
-import type { ServerRun, Step } from '../../src/release/context';
-import { Deployment } from '../../src/release/deployment';
-import { Layout } from '../../src/release/layout';
-import { makePlan } from '../../src/release/plan';
-import { UndoLog } from '../../src/release/undo-log';
+import type { ServerRun, Step } from '../../src/release/lifecycle/context';
+import { Deployment } from '../../src/release/lifecycle/deployment';
+import { Layout } from '../../src/release/model/layout';
+import { makePlan } from '../../src/release/lifecycle/plan';
+import { UndoLog } from '../../src/release/lifecycle/undo-log';
 import { captureLogger } from '../support/log';
 
 /**

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { describeOwner } from '../../src/release/lock-owner';
+import { describeOwner } from '../../src/release/model/lock-owner';
 
 describe('describeOwner', () => {
   const now = Date.parse('2026-11-26T21:00:00.000Z');

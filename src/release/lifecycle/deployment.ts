@@ -1,0 +1,347 @@
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import type { Flags } from '../../cli/flags';
+import type { AttacheConfig, HookName, ServerConfig } from '../../config/types';
+import { AttacheError } from '../../errors';
+import type { Logger } from '../../log';
+import type { Deploy, HookStem, ReleaseTree, ServerRun, Step } from './context';
+import { fireHook, isLocalHook } from './hooks';
+import type { Plan } from './plan';
+import { formatReport, serverReport, type DeployReport } from './report';
+import { runningNow, runStep } from './runner';
+import { stopHeartbeat } from '../steps/lock';
+import { leftOn, undoOnServer } from './undo';
+
+/** A named stretch of the plan with hooks around the whole of it (Attaché's "deploy": clone through migrate). */
+export interface Phase {
+  hooks: HookStem;
+  steps: ReadonlySet<Step>;
+}
+
+export interface DeploymentOptions {
+  /** The step that opens the connections: run first by any step that needs a server. */
+  connect: Step;
+  /** The steps of the plan: each one's `prepare` starts as the deploy connects, once its local build is done. */
+  steps?: readonly Step[];
+  /** The phases of the plan, so that their hooks fire around their first and last step. */
+  phases?: readonly Phase[];
+  /** Print the report at the end (deploys do; operations such as rollback print their own lines). */
+  printReport?: boolean;
+  /** Write the report as JSON here at the end (--report=<file>). */
+  reportFile?: string;
+  onReport?(report: DeployReport): void;
+}
+
+/**
+ * The life of one deploy (or operation), whatever its steps are called: it runs steps, keeps each
+ * server's undo log, commits, and ends exactly once: on failure or Ctrl-C by undoing what the steps
+ * did (newest first, on every server), on success by committing and freeing what is still held.
+ * Either way the connections close and the report is made.
+ */
+export class Deployment implements Deploy {
+  readonly task: string;
+  readonly config: AttacheConfig;
+  readonly selected: ServerConfig[];
+  readonly cwd: string;
+  readonly envFile?: string;
+  readonly dryRun: boolean;
+  readonly branch?: string;
+  readonly parallel: number;
+  readonly log: Logger;
+  readonly flags: Flags;
+  readonly cancel = new AbortController();
+  releaseId?: string;
+  servers: ServerRun[] = [];
+  releaseTree?: ReleaseTree;
+
+  private readonly startedAt = new Date();
+  private readonly inFlight = new Set<Promise<unknown>>();
+  private readonly openPhases = new Set<Phase>();
+  /** Each phase's `before-` hook, once started: a step of the phase that starts beside another waits for it. */
+  private readonly startedPhases = new Map<Phase, Promise<void>>();
+  /** The deploy connects: the steps' preparations start once no `buildsLocally` step is left to run. */
+  private connecting = false;
+  private prepared = false;
+  private readonly buildsPending: Set<Step>;
+  /** A step ended the deploy (it had nothing to do): the steps after it do nothing. */
+  endedEarly = false;
+  private committed = false;
+  private failure?: unknown;
+  private finishing?: Promise<void>;
+  private interrupted?: NodeJS.Signals;
+  private left = new Map<string, string[]>();
+  private presses = 0;
+  private final?: DeployReport;
+  private readonly removeInterruptHandlers: () => void;
+
+  constructor(
+    plan: Plan,
+    private readonly options: DeploymentOptions,
+  ) {
+    this.task = plan.task;
+    this.config = plan.config;
+    this.selected = plan.selected;
+    this.cwd = plan.cwd;
+    this.envFile = plan.envFile;
+    this.dryRun = plan.dryRun;
+    this.branch = plan.branch;
+    this.parallel = plan.parallel;
+    this.log = plan.log;
+    this.flags = plan.flags;
+    this.buildsPending = new Set((options.steps ?? []).filter((step) => step.buildsLocally));
+    this.removeInterruptHandlers = onInterrupt((signal) => this.interrupt(signal));
+  }
+
+  /** Failed (or interrupted) and undone, or being undone. */
+  get failed(): boolean {
+    return this.failure !== undefined;
+  }
+
+  get ended(): boolean {
+    return this.finishing !== undefined;
+  }
+
+  /** Resolves once the end (the undo or the commit, then the report) is done: nothing may end before it. */
+  whenEnded(): Promise<void> {
+    return this.finishing?.catch(() => undefined) ?? Promise.resolve();
+  }
+
+  /**
+   * Runs one step on every server. A failure undoes the deploy (once, whichever step fails first)
+   * and is rethrown, after the undo, to the step that failed; steps asked to run after the end
+   * return at once. A step that `ends` the deploy finishes it.
+   */
+  async runStep(step: Step): Promise<void> {
+    if (this.finishing) return this.finishing;
+    const running = (async () => {
+      const needsServers = step.run || (step.hooks && !isLocalHook(`before-${step.hooks}`)) || this.options.phases?.some((phase) => phase.steps.has(step));
+      if (step === this.options.connect || (needsServers && !this.servers.length)) {
+        this.connecting = true;
+        this.prepare();
+      }
+      if (needsServers && !this.servers.length && step !== this.options.connect) await runStep(this.options.connect, this);
+      await this.enterPhases(step);
+      // A step beside the one that makes the release starts at once, but its server hooks may expect the release's files.
+      if (this.releaseTree && !step.makesReleaseTree && this.hasServerBeforeHooks(step)) await this.releaseTree.ready;
+      await runStep(step, this);
+      if (this.buildsPending.delete(step)) this.prepare();
+      if (step.commits) this.commit();
+    })();
+    // Set before this returns: gulp starts the branches of a parallel part one after another, in the same tick.
+    if (step.makesReleaseTree) this.trackReleaseTree(running);
+    this.inFlight.add(running);
+    try {
+      await running;
+    } catch (error) {
+      await this.fail(error);
+      if (this.interrupted) return; // already undone and reported; the exit code says the rest
+      throw this.failure;
+    } finally {
+      this.inFlight.delete(running);
+    }
+    // Interrupted while this step ran: it ends with the undo, so gulp reports nothing before it.
+    if (this.finishing) return this.finishing;
+    if (step.ends) await this.finish();
+  }
+
+  private trackReleaseTree(running: Promise<void>): void {
+    const tree: ReleaseTree = {
+      // Its failure is that step's own, whichever step hears of it first.
+      ready: running.finally(() => void (tree.done = true)),
+      done: false,
+    };
+    tree.ready.catch(() => undefined); // reported by the step that makes it
+    this.releaseTree = tree;
+  }
+
+  private hasServerBeforeHooks(step: Step): boolean {
+    const hook: HookName | undefined = step.hooks && `before-${step.hooks}`;
+    return hook !== undefined && !isLocalHook(hook) && this.selected.some((server) => server.scripts[hook]?.length);
+  }
+
+  /** Runs steps in order, then finishes: an operation such as rollback, with the same life as a deploy. */
+  async runSeries(steps: readonly Step[]): Promise<void> {
+    for (const step of steps) await this.runStep(step);
+    await this.finish();
+  }
+
+  /**
+   * The steps' local work that needs no server starts beside the handshakes (once), but not before
+   * the build has made the files it reads: the connections open while the build runs.
+   */
+  private prepare(): void {
+    if (this.prepared || !this.connecting || this.buildsPending.size) return;
+    this.prepared = true;
+    for (const step of this.options.steps ?? []) step.prepare?.(this);
+  }
+
+  /** Past this point the new release stays whatever fails afterwards: nothing more to undo but the lock. */
+  commit(): void {
+    this.committed = true;
+    for (const run of this.servers) run.undo.keepOnly('lock');
+  }
+
+  /**
+   * The successful end, once: the open phases' `after-` hooks, the commit, what is still held (the
+   * lock, when the series had no unlock step) freed, the connections closed, the report made.
+   */
+  async finish(): Promise<void> {
+    if (this.finishing) return this.finishing;
+    if (this.inFlight.size) this.endedEarly = true; // a step ended it: nothing left to do (a no-op deploy)
+    try {
+      for (const phase of this.openPhases) await this.closePhase(phase);
+    } catch (error) {
+      await this.fail(error);
+      throw this.failure;
+    }
+    this.finishing = (async () => {
+      this.commit();
+      await Promise.all(this.servers.map((run) => this.undoOn(run)));
+      await this.end();
+    })();
+    return this.finishing;
+  }
+
+  /** The failed end, once: stop what runs, wait for it, undo on every server, close, report. */
+  fail(error: unknown): Promise<void> {
+    this.finishing ??= (async () => {
+      this.failure = error;
+      this.cancel.abort();
+      await Promise.allSettled([...this.inFlight]);
+      await Promise.all(this.servers.map((run) => this.undoOn(run)));
+      if (this.committed) this.log.warn('the new release is live: it passed the health check before this failure, which was not undone');
+      await this.end();
+    })();
+    return this.finishing;
+  }
+
+  /** The report, once the deploy has ended. */
+  report(): DeployReport | undefined {
+    return this.final;
+  }
+
+  /** Each server on its own: a lost connection is replaced for the undo; what cannot be undone is named (undo.ts). */
+  private async undoOn(run: ServerRun): Promise<void> {
+    const { done, left } = await undoOnServer(run);
+    if (left.length) this.left.set(run.server.name, left);
+    if (this.interrupted) run.log.info(`[${run.server.name}] ${done.length ? `undone: ${done.join('; ')}` : 'nothing to undo'}`);
+  }
+
+  private async end(): Promise<void> {
+    await Promise.all(this.servers.map((run) => stopHeartbeat(run).then(() => run.target.close()).catch(() => undefined)));
+    this.removeInterruptHandlers();
+    const report = this.makeReport();
+    this.final = report;
+    if (this.options.printReport) this.log.summary(formatReport(report));
+    if (this.options.reportFile) writeFileSync(path.resolve(this.cwd, this.options.reportFile), JSON.stringify(report, null, 2) + '\n');
+    this.options.onReport?.(report);
+  }
+
+  private makeReport(): DeployReport {
+    const result: DeployReport['result'] = this.interrupted
+      ? 'interrupted'
+      : this.failure !== undefined && !this.committed
+        ? 'failed'
+        : this.dryRun
+          ? 'dry run'
+          : this.releaseId !== undefined
+            ? 'deployed'
+            : 'done';
+    const finished = this.failure === undefined;
+    return {
+      task: this.task,
+      result,
+      releaseId: this.releaseId,
+      startedAt: this.startedAt.toISOString(),
+      seconds: (Date.now() - this.startedAt.getTime()) / 1000,
+      ...(this.failure !== undefined ? { error: String((this.failure as Error).message ?? this.failure).split('\n')[0] } : {}),
+      servers: this.servers.map((run) =>
+        serverReport(run, { committed: this.committed, dryRun: this.dryRun, releaseId: this.releaseId, finished, left: this.left.get(run.server.name) ?? [] }),
+      ),
+    };
+  }
+
+  /** Before a step: the `before-` hooks of phases it opens, the `after-` hooks of phases it leaves. */
+  private async enterPhases(step: Step): Promise<void> {
+    for (const phase of this.openPhases) if (!phase.steps.has(step)) await this.closePhase(phase);
+    for (const phase of this.options.phases ?? []) {
+      if (!phase.steps.has(step)) continue;
+      if (!this.startedPhases.has(phase)) {
+        this.openPhases.add(phase);
+        this.startedPhases.set(phase, this.phaseHook(`before-${phase.hooks}`));
+      }
+      await this.startedPhases.get(phase);
+    }
+  }
+
+  private async closePhase(phase: Phase): Promise<void> {
+    this.openPhases.delete(phase);
+    await this.phaseHook(`after-${phase.hooks}`);
+  }
+
+  private async phaseHook(hook: HookName): Promise<void> {
+    try {
+      await fireHook(hook, this);
+    } catch (error) {
+      throw error instanceof AttacheError ? error : new AttacheError(String((error as Error).message ?? error), { step: hook });
+    }
+  }
+
+  /**
+   * Ctrl-C or SIGTERM. The first stops the deploy the way a failure does (waits for what runs,
+   * undoes, closes), saying what it waits for, then exits non-zero. A second says the undo is still
+   * running; a third leaves at once, saying what is left where and the command that clears it.
+   */
+  private interrupt(signal: NodeJS.Signals): void {
+    this.presses++;
+    const code = signal === 'SIGINT' ? 130 : 143;
+    const waiting = runningNow(this);
+    if (this.presses === 1) {
+      this.log.error(`${signal}: stopping the deploy; ${waiting ? `waiting for ${waiting} to stop, then ` : ''}undoing what it did…`);
+      this.interrupted = signal;
+      this.fail(new AttacheError(`the deploy was interrupted (${signal})`, { hint: 'Nothing was switched; run the deploy again when ready.' })).finally(() => {
+        // The steps still pending end quietly now (each waits for the undo), so gulp finishes after
+        // the report and the process exits with this code. The timer covers anything that lingers.
+        exitWith(code);
+        setTimeout(() => process.exit(code), 1000).unref();
+      });
+    } else if (this.presses === 2) {
+      this.log.error(
+        `${signal}: the undo is still running${waiting ? ` (waiting for ${waiting} to stop)` : ''}. ` +
+          'Press Ctrl-C once more to leave at once: the lock and what is not yet undone stay on the server.',
+      );
+    } else {
+      const left = this.servers.map((run) => ({ run, ...leftOn(run) })).filter((s) => s.left.length);
+      this.log.error(
+        `${signal}: leaving without finishing the undo.` +
+          (left.length
+            ? ' ' + left.map(({ run, left, clear }) => `Left on ${run.server.name}, not undone: ${left.join('; ')}. To clear: ${clear}`).join('\n') +
+              ' (or deploy again: from this host the lock is taken over once this process has ended).'
+            : ' Nothing is left to undo.'),
+      );
+      exitWith(code);
+      process.exit(code);
+    }
+  }
+}
+
+/**
+ * The exit code the process ends with: gulp-cli turns an exit with tasks pending (a third Ctrl-C,
+ * the fallback timer) into 1 from its own 'exit' listener, which was registered before this one.
+ */
+function exitWith(code: number): void {
+  process.exitCode = code;
+  process.once('exit', () => {
+    if (process.exitCode === 1) process.exitCode = code;
+  });
+}
+
+function onInterrupt(handler: (signal: NodeJS.Signals) => void): () => void {
+  // `on`, not `once`: a second and third Ctrl-C are ours too (the default would kill mid-undo).
+  process.on('SIGINT', handler);
+  process.on('SIGTERM', handler);
+  return () => {
+    process.off('SIGINT', handler);
+    process.off('SIGTERM', handler);
+  };
+}

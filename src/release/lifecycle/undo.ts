@@ -1,0 +1,53 @@
+import type { ServerRun } from './context';
+import { stopHeartbeat } from '../steps/lock';
+import { connectionLost, reconnect } from './reconnect';
+
+/**
+ * One server's undo, newest first: live swapped back, the half-built release removed, shared paths
+ * it created removed, the lock freed. A lost connection is replaced first (reconnect), and again if
+ * it is lost during the undo. `run.undo` is, at every moment, what is still to undo (a third Ctrl-C
+ * reads it to say what it leaves). What cannot be undone is said plainly: what is left where, and
+ * the command that clears it. Resolves with what was undone and what was left.
+ */
+export async function undoOnServer(run: ServerRun): Promise<{ done: string[]; left: string[] }> {
+  const done: string[] = [];
+  let retries = 0;
+  for (let entry = run.undo.newest(); entry; entry = run.undo.newest()) {
+    if (connectionLost(run.target)) {
+      const again = await reconnect(run);
+      if (!again.ok) return { done, left: await leave(run, `no connection could be had: ${again.why}`) };
+    }
+    try {
+      await entry.action();
+      run.undo.remove(entry);
+      done.push(entry.what);
+    } catch (error) {
+      // Lost during this action: reconnect and run it again (twice at most: a link that keeps dying is left).
+      if (connectionLost(run.target) && retries++ < 2) continue;
+      run.log.error(`[${run.server.name}] could not ${entry.what}: ${(error as Error).message}`);
+      if (entry.kind === 'lock') return { done, left: await leave(run, 'the lock could not be freed') };
+      run.undo.remove(entry);
+    }
+  }
+  return { done, left: [] };
+}
+
+/** What is still to undo on that server (newest first), in words, and the command that clears it. */
+export function leftOn(run: ServerRun): { left: string[]; clear: string } {
+  const clear = [`gulp unlock --server=${run.server.name}`];
+  if (run.undo.holds('live')) clear.push(`gulp rollback --server=${run.server.name}`);
+  return { left: run.undo.pending(), clear: clear.join(' && ') };
+}
+
+/** Says what stays on the server and how to clear it; the heartbeat stops, so the lock goes stale. */
+async function leave(run: ServerRun, why: string): Promise<string[]> {
+  await stopHeartbeat(run);
+  const { server } = run;
+  const { left, clear } = leftOn(run);
+  run.log.error(
+    `[${server.name}] could not undo the deploy (${why}). Left on ${server.name}, not undone: ${left.join('; ')}. ` +
+      `To clear ${left.length > 1 ? 'them' : 'it'}, once ${server.name} is reachable: ${clear}` +
+      (run.undo.holds('lock') ? ' (or deploy again: the lock is taken over once its heartbeat is a minute old, or at once from this host after this process ends).' : ''),
+  );
+  return left;
+}

@@ -1,0 +1,321 @@
+import { createReadStream, readFile, promises as fs, type Stats } from 'node:fs';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { Readable, Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import Vinyl from 'vinyl';
+import type { AssetMapping } from '../../config/types';
+import { mapLimit, settleAll } from '../../limit';
+import { upload } from '../../plugins/upload';
+import { sh } from '../../remote/quote';
+import { checkSymlink, READ_WHOLE } from '../../remote/transfer';
+import { readManifest, unchanged, writeManifestCommand, type AssetManifest } from '../files/asset-manifest';
+import { HashCache } from '../files/hash-cache';
+import { releaseIdOf, type Deploy, type ServerRun, type Step } from '../lifecycle/context';
+import { Layout } from '../model/layout';
+import { undoRelease } from './release';
+import { applies } from '../lifecycle/runner';
+import { warnUncoveredAssets } from '../files/uncovered-assets';
+
+interface WalkedFile {
+  path: string;
+  stat: Stats;
+  symlink?: string;
+}
+
+interface LocalAsset {
+  source: string;
+  /** Path inside the release. */
+  remote: string;
+  stat: Stats;
+  /** Known once hashed (before reuse is decided) or sent (the upload hashes the bytes it sends). */
+  sha256?: string;
+  /** A symbolic link's target (relative, inside the tree): sent as a link, never hashed or reused. */
+  symlink?: string;
+}
+
+/** Bytes to send up to which every file is hashed before the upload starts (reading them twice costs little). */
+const HASH_FIRST = 1024 * 1024;
+
+/**
+ * Upload the locally built assets into the release with the upload plugin. Files whose bytes the
+ * live release already has are hard-linked from it instead (a content-hash manifest per release),
+ * so a redeploy sends only what changed; a changed file is always written under a new name and
+ * renamed, so an older release keeps its bytes. A directory's contents land in the target
+ * directory itself, never one level deeper (Attaché's `scp -r` bug); a missing path is skipped
+ * with a warning.
+ *
+ * The upload runs beside the clone: while the checkout is still being made it writes into a
+ * staging directory beside the release (`releases/.<id>.assets`), merged into the release by one
+ * `cp -l` (hard links, no bytes copied) once the checkout is done, so an asset still replaces a
+ * file of the same path that the repository holds.
+ */
+export const assets: Step = {
+  name: 'assets',
+  description: 'upload the built assets into the release; unchanged files are reused from the live release',
+  hooks: 'assets',
+  appliesTo: (server) => server.strategy === 'clone', // the artifact strategy puts them in its tree
+  prepare(deploy) {
+    // The trees are walked while the connections open, unless a before-assets hook may still change them.
+    const servers = deploy.selected.filter((server) => applies(assets, server));
+    if (servers.some((server) => server.scripts['before-assets']?.length)) return;
+    for (const server of servers) collectOnce(server.assets, deploy);
+  },
+  async run(run, deploy) {
+    const { files: listed, warned } = collectOnce(run.server.assets, deploy);
+    const collected = await listed;
+    const files = collected.filter((f) => f.symlink === undefined);
+    const links = collected.filter((f) => f.symlink !== undefined);
+    const cache = await cacheOnce(deploy);
+    for (const f of files) f.sha256 ??= cache.get(f.source, f.stat); // known from an earlier run: no need to read it
+    const id = releaseIdOf(deploy);
+    const into = destinationFor(run, deploy, id);
+    const previous = await previousManifest(run);
+
+    // Only a file the live release has at the same path, size and mode can be reused: hash those.
+    const candidates = files.filter((f) => {
+      const before = previous.manifest[f.remote];
+      return before !== undefined && before.size === f.stat.size && before.mode === (f.stat.mode & 0o7777);
+    });
+    await hashAll(candidates, cache);
+    const reuse = previous.id ? candidates.filter((f) => unchanged(previous.manifest, f.remote, entryOf(f))) : [];
+    const send = files.filter((f) => !reuse.includes(f));
+
+    const manifest = () => writeManifestCommand(into.at(Layout.ASSET_MANIFEST), Object.fromEntries(files.map((f) => [f.remote, entryOf(f)])));
+    if (!send.length && !links.length) {
+      await into.finish(linkScript(run, previous.id, into, reuse, manifest()));
+    } else if (sum(send) <= HASH_FIRST) {
+      // A few changed files: hashed first, so that the links and the manifest go beside the upload (one round trip for both).
+      await hashAll(send, cache);
+      const linked = runScript(run, linkScript(run, previous.id, into, reuse, manifest()));
+      await settleAll([uploadFiles(run, into, send, links, cache, deploy.cancel.signal), linked]);
+      await into.finish();
+    } else {
+      // Large files are hashed as they are sent: the manifest follows the upload, in the links' script.
+      await uploadFiles(run, into, send, links, cache, deploy.cancel.signal);
+      await into.finish(linkScript(run, previous.id, into, reuse, manifest()));
+    }
+    await cache.save();
+    await warned;
+
+    run.skipped.files += reuse.length;
+    run.skipped.bytes += sum(reuse);
+    run.uploaded.files += send.length;
+    run.uploaded.bytes += sum(send);
+    if (reuse.length) run.log.info(`[${run.server.name}] assets: ${reuse.length} unchanged file(s) reused from the live release, ${send.length} sent`);
+  },
+};
+
+/** Where the step writes: the release itself, or its staging directory while the checkout is being made. */
+interface Destination {
+  dir: string;
+  /** `dir` is the staging directory, made by whichever command gets there first (the upload or the links' script). */
+  staged: boolean;
+  /** A path inside it, from a path inside the release. */
+  at(relative: string): string;
+  /**
+   * Runs the step's last script, if any, and puts what was written into the release once the
+   * checkout is there: when it already is, the merge ends that same script (one round trip for both).
+   */
+  finish(script?: string): Promise<void>;
+}
+
+function destinationFor(run: ServerRun, deploy: Deploy, id: string): Destination {
+  const { layout } = run;
+  const tree = deploy.releaseTree;
+  if (!tree || tree.done) {
+    return { dir: layout.release(id), staged: false, at: (relative) => layout.inRelease(id, relative), finish: (script) => runScript(run, script) };
+  }
+  const staged = layout.stagedAssets(id);
+  const undo = undoRelease(run, staged);
+  // -P keeps a link a link (cp -l would otherwise link its target); an asset replaces the checkout's file.
+  const merge = sh`cp -R -P -l --remove-destination -- ${`${staged}/.`} ${`${layout.release(id)}/`} && rm -rf -- ${staged}`;
+  return {
+    dir: staged,
+    staged: true,
+    at: (relative) => layout.inStagedAssets(id, relative),
+    async finish(script) {
+      if (tree.done && script) await runScript(run, `${script}\n${merge}`);
+      else {
+        await runScript(run, script);
+        await tree.ready;
+        await run.target.exec(merge, { step: 'assets' });
+      }
+      run.undo.remove(undo); // gone: its files are the release's now, which the clone's undo removes
+    },
+  };
+}
+
+/** A script of the step's, as one command (`sh -e -s`: a line that fails stops it); nothing to do without one. */
+async function runScript(run: ServerRun, script: string | undefined): Promise<void> {
+  if (script) await run.target.exec('sh -e -s', { stdin: script + '\n', step: 'assets' });
+}
+
+/** Hashes the files whose hash is not known yet, eight at a time. */
+async function hashAll(files: LocalAsset[], cache: HashCache): Promise<void> {
+  await mapLimit(
+    files.filter((f) => f.sha256 === undefined),
+    8,
+    async (f) => void (f.sha256 = await cache.hash(f.source, f.stat)),
+  );
+}
+
+/** The live release (the one unchanged files are reused from: where live pointed when the deploy connected) and its manifest. */
+async function previousManifest(run: ServerRun): Promise<{ id?: string; manifest: AssetManifest }> {
+  const live = run.liveBefore;
+  if (!live) return { manifest: {} };
+  const id = run.layout.releaseIdOf(live);
+  return { id, manifest: await readManifest(run.target, run.layout.assetManifest(id)) };
+}
+
+/**
+ * One shell script for all reused files (one round trip, however many files): one `mkdir -p` for
+ * every directory, then one `ln` per directory (`ln -f -- a b c dir`, which GNU and BSD ln both
+ * take): each file becomes a hard link to the live release's copy. Few processes, as a process
+ * start costs milliseconds on a small server. `-f` replaces a copy the checkout may hold at the
+ * same path (a committed mix-manifest.json); the release is not live yet, so nobody reads it
+ * meanwhile. The script ends with `last` (the manifest's write).
+ */
+function linkScript(run: ServerRun, previousId: string | undefined, into: Destination, files: LocalAsset[], last: string): string {
+  const byDirectory = new Map<string, string[]>();
+  for (const file of previousId ? files : []) {
+    const dir = path.posix.dirname(into.at(file.remote));
+    byDirectory.set(dir, [...(byDirectory.get(dir) ?? []), run.layout.inRelease(previousId as string, file.remote)]);
+  }
+  const directories = [...(into.staged ? [into.dir] : []), ...byDirectory.keys()];
+  const lines: string[] = [];
+  // At most 500 names per command: thousands of files or directories stay well under the argument-length limit.
+  for (let i = 0; i < directories.length; i += 500) lines.push(sh`mkdir -p -- ${directories.slice(i, i + 500)}`);
+  for (const [dir, sources] of byDirectory) {
+    for (let i = 0; i < sources.length; i += 500) lines.push(sh`ln -f -- ${sources.slice(i, i + 500)} ${dir}`);
+  }
+  lines.push(last);
+  return lines.join('\n');
+}
+
+/**
+ * The release is not live yet, so its files go as one checked tar stream (the upload plugin's
+ * stream mode): no round trip per file, free space checked first.
+ */
+async function uploadFiles(run: ServerRun, into: Destination, files: LocalAsset[], links: LocalAsset[], cache: HashCache, signal: AbortSignal): Promise<void> {
+  // The upload passes on the very vinyl it was given: that is how its hash finds the file.
+  const assetOf = new WeakMap<object, LocalAsset>();
+  // Files are opened only as the upload pulls them: memory and open files stay bounded for any size.
+  const source = Readable.from(
+    (async function* () {
+      for (const file of files) {
+        // A hash known ahead (the cache's) goes along: the upload refuses bytes that have another.
+        const contents = file.stat.size < READ_WHOLE ? await readWhole(file.source) : createReadStream(file.source);
+        const vinyl = new Vinyl({ base: '/', path: path.posix.join('/', file.remote), stat: file.stat, contents, sha256: file.sha256 });
+        assetOf.set(vinyl, file);
+        yield vinyl;
+      }
+      for (const link of links) {
+        const vinyl = new Vinyl({ base: '/', path: path.posix.join('/', link.remote), stat: link.stat });
+        vinyl.symlink = link.symlink as string;
+        yield vinyl;
+      }
+    })(),
+  );
+  const sink = upload({ session: run.target, dest: into.dir, logger: run.log, expected: { files: files.length, bytes: sum(files) }, signal, mode: 'stream', step: 'assets' });
+  // The upload hashes what it sends (the server checks those hashes): they go into the manifest.
+  const hashed = new Writable({
+    objectMode: true,
+    write(sent: { sha256?: string }, _encoding, done) {
+      const file = assetOf.get(sent);
+      if (file && sent.sha256) file.sha256 = sent.sha256;
+      done();
+    },
+  });
+  await pipeline(source, sink, hashed);
+  for (const file of files) if (file.sha256) cache.set(file.source, file.stat, file.sha256);
+}
+
+/**
+ * A small file, read whole by fs.readFile's callback form: one promise, where fs.promises.readFile
+ * makes one per open, stat, read and close, each seen by gulp's domain hooks (~0.1 s of CPU in a
+ * deploy of 400 files, 33 MB). A synchronous read saved a little more on one server, but would put
+ * every server's reads of a fleet on the main thread, which already encrypts for all of them.
+ */
+const readWhole = promisify(readFile);
+
+/** The files of a set of mappings, and the warning about built files they leave out (it only warns: nothing waits for it but the step's end). */
+interface Collected {
+  files: Promise<LocalAsset[]>;
+  warned: Promise<void>;
+}
+
+const collected = new WeakMap<Deploy, Map<string, Collected>>();
+
+/** A fleet's servers usually share their mappings: walk and hash the files once per deploy. */
+function collectOnce(mappings: AssetMapping[], deploy: Deploy): Collected {
+  const byMappings = collected.get(deploy) ?? new Map<string, Collected>();
+  collected.set(deploy, byMappings);
+  const key = JSON.stringify(mappings);
+  if (!byMappings.has(key)) {
+    const files = collectAssets(mappings, deploy);
+    files.catch(() => undefined); // walked early (prepare) for a step that may never run: its failure is the step's to report
+    byMappings.set(key, { files, warned: warnUncoveredAssets(mappings, deploy.cwd, deploy.log).catch(() => undefined) });
+  }
+  return byMappings.get(key) as Collected;
+}
+
+const caches = new WeakMap<Deploy, Promise<HashCache>>();
+
+function cacheOnce(deploy: Deploy): Promise<HashCache> {
+  if (!caches.has(deploy)) caches.set(deploy, HashCache.open(deploy.cwd));
+  return caches.get(deploy) as Promise<HashCache>;
+}
+
+/** Every local file the `assets` mappings name, with its path in the release. */
+export async function collectAssets(mappings: AssetMapping[], deploy: Deploy): Promise<LocalAsset[]> {
+  const found: LocalAsset[] = [];
+  for (const mapping of mappings) {
+    const local = path.resolve(deploy.cwd, mapping.local);
+    const stat = await fs.stat(local).catch(() => null);
+    if (!stat) {
+      deploy.log.warn(`assets: ${mapping.local} does not exist locally; skipped (did the build run?)`);
+      continue;
+    }
+    if (stat.isFile()) {
+      found.push({ source: local, remote: mapping.remote, stat });
+      continue;
+    }
+    for (const file of await walk(local)) {
+      // The upload reads a backslash as a separator (Windows paths): the link script and the manifest must agree.
+      const inTree = path.relative(local, file.path).split(path.sep).join('/').replace(/\\/g, '/');
+      // A link is kept when it stays inside the tree, refused when it leads out; never dropped.
+      if (file.symlink !== undefined) checkSymlink(inTree, file.symlink, { file: file.path, tree: mapping.local, step: 'assets' });
+      found.push({ source: file.path, remote: path.posix.join(mapping.remote, inTree), stat: file.stat, symlink: file.symlink });
+    }
+  }
+  return found;
+}
+
+/**
+ * A tree's files, as one array: every directory is read at once and its entries looked at all at
+ * once (hundreds of stats in parallel), without the promises per file per level of a recursive
+ * async generator (each one more trip through gulp's domain hooks).
+ */
+async function walk(dir: string): Promise<WalkedFile[]> {
+  const entries = await fs.readdir(dir, { withFileTypes: true });
+  const looked = await Promise.all(
+    entries.map(async (entry): Promise<WalkedFile[]> => {
+      const full = path.join(dir, entry.name);
+      if (entry.isDirectory()) return walk(full);
+      if (entry.isFile()) return [{ path: full, stat: await fs.stat(full) }];
+      if (entry.isSymbolicLink()) return [{ path: full, stat: await fs.lstat(full), symlink: await fs.readlink(full) }];
+      return [];
+    }),
+  );
+  return looked.flat();
+}
+
+function entryOf(file: LocalAsset): AssetManifest[string] {
+  if (!file.sha256) throw new Error(`no content hash for ${file.source}`); // every file is hashed before or while it is sent
+  return { sha256: file.sha256, size: file.stat.size, mode: file.stat.mode & 0o7777 };
+}
+
+function sum(files: LocalAsset[]): number {
+  return files.reduce((total, f) => total + f.stat.size, 0);
+}

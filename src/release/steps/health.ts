@@ -1,0 +1,102 @@
+import { AttacheError } from '../../errors';
+import type { HealthCheck } from '../../config/types';
+import { releaseIdOf, type Step } from '../lifecycle/context';
+import { writeMarker } from '../model/release-list';
+
+/** The README section that explains a stale release (linked from the message). */
+const STALE_HELP = 'README "Laravel in production: the new code is what serves" and "Web servers: make the swap take effect at once"';
+
+/**
+ * The optional health check, after the swap. A failure marks the release failed (kept for a
+ * look, never chosen again) and fails the deploy, whose undo swaps live back. `contains` and
+ * `header` may name `@release`: then only an answer naming the new release passes, and one naming
+ * the previous release says that the web server still runs the old code, and why that happens.
+ */
+export const health: Step = {
+  name: 'health',
+  description: 'check the healthcheck URL; on failure swap back and mark the release failed',
+  commits: true,
+  async run(run, deploy) {
+    const check = run.server.healthcheck;
+    if (!check || deploy.dryRun) return;
+    const id = releaseIdOf(deploy);
+    const previous = run.liveBefore === null ? undefined : run.layout.releaseIdOf(run.liveBefore);
+    const { problem, stale } = await probe(check, id, previous === id ? undefined : previous);
+    if (!problem) {
+      run.log.info(`[${run.server.name}] health check passed: ${check.url}`);
+      return;
+    }
+    await writeMarker(run.target, run.layout, { id, status: 'failed', commit: run.commit, reason: problem, deployedAt: new Date().toISOString() }, 'health');
+    run.undo.drop('release'); // keep the failed release for inspection
+    const message = stale
+      ? `health check failed: the web server is still running the previous code (${problem}). ` +
+        'Likely causes: the web server hands PHP the symlinked path (nginx $document_root instead of $realpath_root), ' +
+        `so OPcache and the realpath cache keep the old release; or OPcache with validate_timestamps=0 and no reset (set "opcache": { "fpm": … }). See ${STALE_HELP}.`
+      : `health check failed: ${problem}`;
+    throw new AttacheError(message, {
+      server: run.server.name,
+      step: 'health',
+      hint: `live was swapped back; release ${id} is marked failed and will not be chosen by rollback, activate or prune's keep count.`,
+    });
+  },
+};
+
+/** `@release` in an expected value, replaced by a release id. */
+const withRelease = (text: string, id: string) => text.replaceAll('@release', id);
+
+async function probe(check: HealthCheck, id: string, previous: string | undefined): Promise<{ problem?: string; stale: boolean }> {
+  let problem = 'no attempt made';
+  let stale = false;
+  const releaseAware = [check.contains, check.header?.value].some((text) => text?.includes('@release'));
+  for (let attempt = 1; attempt <= check.retries; attempt++) {
+    stale = false;
+    try {
+      const response = await fetch(check.url, { signal: AbortSignal.timeout(check.timeout * 1000), redirect: 'manual' });
+      const body = await response.text();
+      const location = response.headers.get('location');
+      const header = check.header && response.headers.get(check.header.name);
+      const names = (release: string) =>
+        (!check.contains || body.includes(withRelease(check.contains, release))) && (!check.header || header === withRelease(check.header.value, release));
+      if (response.status !== check.status) problem = `${check.url} answered ${response.status}${location ? ` (redirect to ${location})` : ''}, expected ${check.status}; the body begins: ${bodyStart(body)}`;
+      else if (names(id)) return { stale: false };
+      else if (releaseAware && previous !== undefined && names(previous)) {
+        stale = true;
+        problem = `${check.url} answered for release ${previous}, not ${id}`;
+      } else if (check.contains && !body.includes(withRelease(check.contains, id))) problem = `${check.url} answered without "${withRelease(check.contains, id)}"; the body begins: ${bodyStart(body)}`;
+      else problem = `${check.url} answered with ${check.header!.name}: ${header ?? '(none)'}, expected ${withRelease(check.header!.value, id)}`;
+    } catch (error) {
+      problem = `${check.url}: ${fetchFailure(error, check.timeout)}`;
+    }
+    if (attempt < check.retries) await new Promise((r) => setTimeout(r, 1000));
+  }
+  return { problem, stale };
+}
+
+/** The first bytes of a body, on one line: enough to recognise an error page or a framework's message. */
+function bodyStart(body: string): string {
+  const text = body.replace(/\s+/g, ' ').trim();
+  if (text === '') return '(empty)';
+  return JSON.stringify(text.length > 200 ? text.slice(0, 200) + '…' : text);
+}
+
+/** fetch says only "fetch failed": the cause underneath says why (refused, timed out, no such host, …). */
+function fetchFailure(error: unknown, timeoutSeconds: number): string {
+  const name = (error as Error)?.name;
+  if (name === 'TimeoutError' || name === 'AbortError') return `no answer within ${timeoutSeconds} s (timeout)`;
+  const cause = (error as { cause?: { code?: string; message?: string } })?.cause;
+  const code = cause?.code;
+  const reason: Record<string, string> = {
+    ECONNREFUSED: 'connection refused (nothing listens on that port)',
+    ENOTFOUND: 'the host name could not be resolved (DNS)',
+    EAI_AGAIN: 'the host name could not be resolved (DNS did not answer)',
+    ECONNRESET: 'the connection was reset by the server',
+    ETIMEDOUT: 'the connection timed out',
+    UND_ERR_CONNECT_TIMEOUT: 'the connection timed out',
+    EHOSTUNREACH: 'the host is unreachable',
+    ENETUNREACH: 'the network is unreachable',
+    UND_ERR_SOCKET: 'the server closed the connection without answering',
+  };
+  if (code && reason[code]) return `${reason[code]}: ${cause?.message ?? code}`;
+  if (cause?.message) return `${(error as Error).message}: ${cause.message}`; // e.g. a TLS certificate problem, "bad port"
+  return (error as Error)?.message ?? String(error);
+}
