@@ -2,18 +2,13 @@ import { flagsOf, parseFlags, type TaskName } from './cli/flags';
 import { AttacheError } from './errors';
 import { createLogger } from './log';
 import { toPluginError } from './plugins/plugin-error';
-import { DEPLOY_PLAN, build, connect, lock, opcache, stepsOf, unlock, type PlanPart, type Step } from './release';
-import { Deployment, type Phase } from './release/lifecycle/deployment';
-import { activateStep, forceUnlockStep, pruneStep, releasesStep, rollbackStep } from './release/operations/index';
-import { makePlan, readConfig, type PlanOptions } from './release/lifecycle/plan';
-import { deleteStep } from './release/operations/delete';
-import { initConfig, terminalAsk } from './release/operations/init';
-import { INSTALL_PLAN } from './release/steps/install';
-import { maintenanceStep } from './release/operations/maintenance';
-import { pruneCountStep } from './release/operations/prune-count';
-import { serversTable } from './release/operations/servers';
-import { sshStep } from './release/operations/ssh';
+import type { Step } from './release/lifecycle/context';
+import { Deployment } from './release/lifecycle/deployment';
+import { makePlan, type PlanOptions } from './release/lifecycle/plan';
 import type { DeployReport } from './release/lifecycle/report';
+import { phasesOf, replaceStep, stepsInBranches, stepsOf, type PlanPart } from './release/lifecycle/series';
+import { build } from './release/steps/build';
+import { TASKS, connect, type LocalTask, type ReleaseTask, type ServerTask } from './release/tasks';
 
 /** A gulp task function, with the metadata `gulp --tasks` shows. */
 export type TaskFunction = ((done?: (error?: Error) => void) => Promise<unknown> | void) & {
@@ -62,30 +57,32 @@ export interface AttacheTasks {
 }
 
 /**
- * Attaché's release series as gulp tasks: names, descriptions, flags, and the wiring of steps into
- * gulp's series and parallel. The life of a deploy is release/deployment.ts; the steps are release/.
- * Top-level tasks carry no displayName, so gulp registers each under the name it is exported as.
+ * The task list (release/tasks.ts) as gulp tasks: names, descriptions, flags, and the wiring of a
+ * release task's series into gulp's series and parallel. The life of a deploy is
+ * release/lifecycle/deployment.ts. Top-level tasks carry no displayName, so gulp registers each
+ * under the name it is exported as.
  */
 export function attache(options: AttacheOptions = {}): AttacheTasks {
   const gulp = resolveGulp(options.gulp, options.cwd ?? process.cwd());
-  const customBuild = (parts: readonly PlanPart[]) => (options.build === undefined ? parts : withBuild(parts, options.build, gulp));
-  const plans = { deploy: customBuild(DEPLOY_PLAN), install: customBuild(INSTALL_PLAN) };
-  const phasesOf = (plan: readonly PlanPart[]): Phase[] => plan.flatMap((part) => ('phase' in part ? [{ hooks: part.phase, steps: new Set(stepsOf(part.parts)) }] : []));
-  const inBranches = new Set(
-    Object.values(plans).flatMap((plan) => plan.flatMap((part) => ('together' in part ? part.together.flat() : 'phase' in part ? stepsOf(part.parts.filter((p) => 'together' in p)) : []))),
+  const plans = new Map(
+    TASKS.filter((task): task is ReleaseTask => task.kind === 'release').map((task) => [task.name, options.build === undefined ? task.plan : withBuild(task.plan, options.build, gulp)]),
   );
+  const planOf = (task: TaskName) => plans.get(task)!;
+  const inBranches = new Set([...plans.values()].flatMap(stepsInBranches));
+  const firstSteps = new Set([...plans.values()].map((plan) => stepsOf(plan)[0]));
   let current: Deployment | undefined;
   let last: DeployReport | undefined;
 
   /** The deploy (or install) under way, or a new one: config and flags are read and checked before anything builds or connects. */
-  function deployment(task: 'deploy' | 'install'): Deployment {
+  function deployment(task: TaskName): Deployment {
     if (current && !current.ended) return current;
     const planned = makePlan(task, options);
-    current = new Deployment(planned, { connect, steps: stepsOf(plans[task]), phases: phasesOf(plans[task]), printReport: true, reportFile: planned.flags.report, onReport: (report) => (last = report) });
+    const plan = planOf(task);
+    current = new Deployment(planned, { connect, steps: stepsOf(plan), phases: phasesOf(plan), printReport: true, reportFile: planned.flags.report, onReport: (report) => (last = report) });
     return current;
   }
 
-  function stepTask(step: Step, task: 'deploy' | 'install' = 'deploy'): TaskFunction {
+  function stepTask(step: Step, task: TaskName): TaskFunction {
     return describe(async () => {
       // The deploy failed (or was interrupted) and is undone: the rest of this gulp run has nothing to do.
       // Without gulp's task events only the other branch of a parallel part can tell.
@@ -97,69 +94,58 @@ export function attache(options: AttacheOptions = {}): AttacheTasks {
     }, step.description, `${task}:${step.name}`);
   }
 
-  function operation(task: TaskName, description: string, steps: (flags: ReturnType<typeof makePlan>['flags'], planned: ReturnType<typeof makePlan>) => Step[]): TaskFunction {
-    return withFlags(task, describe(async () => {
+  function releaseTask(task: ReleaseTask): TaskFunction {
+    const tasks = Object.fromEntries(stepsOf(planOf(task.name)).map((step) => [step.name, stepTask(step, task.name)]));
+    const gulpSeries = (parts: readonly PlanPart[]): TaskFunction[] =>
+      parts.flatMap((part) =>
+        'together' in part
+          ? [gulp.parallel(...part.together.map((branch) => gulp.series(...branch.map((step) => tasks[step.name]))))]
+          : 'phase' in part
+            ? gulpSeries(part.parts)
+            : [tasks[part.name]],
+      );
+    stepTasks.set(task.name, tasks);
+    return gulp.series(...gulpSeries(planOf(task.name)));
+  }
+
+  function serverTask(task: ServerTask): TaskFunction {
+    return async () => {
       await pluginErrors(async () => {
-        const planned = makePlan(task, options);
-        const series = steps(planned.flags, planned); // the flags an operation needs are checked before it connects
+        const planned = makePlan(task.name, options);
+        const series = task.series(planned.flags, planned); // the flags an operation needs are checked before it connects
         await new Deployment(planned, { connect }).runSeries(series);
       });
-    }, description));
+    };
   }
 
-  const firstSteps = new Set(Object.values(plans).map((plan) => stepsOf(plan)[0]));
-  const steps = Object.fromEntries(stepsOf(plans.deploy).map((step) => [step.name, stepTask(step)]));
-  const installSteps = Object.fromEntries(stepsOf(plans.install).map((step) => [step.name, stepTask(step, 'install')]));
-  const gulpSeries = (parts: readonly PlanPart[], tasks = steps): TaskFunction[] =>
-    parts.flatMap((part) =>
-      'together' in part
-        ? [gulp.parallel(...part.together.map((branch) => gulp.series(...branch.map((step) => tasks[step.name]))))]
-        : 'phase' in part
-          ? gulpSeries(part.parts, tasks)
-          : [tasks[part.name]],
-    );
-
-  /** A task that reads the config but works on no server (servers, init): its flags, its log, its errors as PluginErrors. */
-  function local(task: TaskName, description: string, work: (flags: ReturnType<typeof parseFlags>, log: ReturnType<typeof createLogger>) => Promise<void> | void): TaskFunction {
-    return withFlags(task, describe(async () => {
+  function localTask(task: LocalTask): TaskFunction {
+    return async () => {
       await pluginErrors(async () => {
-        const flags = parseFlags(options.argv, task);
+        const flags = parseFlags(options.argv, task.name);
         const log = options.logger ?? createLogger({ verbosity: flags.verbose ? 'verbose' : flags.quiet ? 'quiet' : 'normal' });
-        await work(flags, log);
+        await task.run({ options, flags, log });
       });
-    }, description));
+    };
   }
-  // A series without unlock (a custom one) still ends: when gulp has run everything, the deploy finishes.
+
+  // A series without unlock (a custom one) still ends: once gulp has run everything, the deploy finishes.
   const tracked = onRunEnd(gulp, () => {
     const ending = current;
     if (ending?.ended) current = undefined;
-    else if (ending) setImmediate(() => ending.finish().catch(() => (process.exitCode = 1)));
+    else if (ending) ending.finish().catch(() => (process.exitCode = 1));
   });
 
+  const stepTasks = new Map<TaskName, Record<string, TaskFunction>>();
+  const tasks = Object.fromEntries(
+    TASKS.map((task) => {
+      const fn = task.kind === 'release' ? releaseTask(task) : task.kind === 'servers' ? serverTask(task) : localTask(task);
+      return [task.name, withFlags(task.name, describe(fn, task.description))];
+    }),
+  ) as Record<TaskName, TaskFunction>;
+
   return {
-    deploy: withFlags('deploy', describe(gulp.series(...gulpSeries(plans.deploy)), 'deploy a new release (build while connecting, lock, clone, then shared → composer → artisan → migrate beside the asset upload, live, health, prune, unlock)')),
-    // OPcache is reset after these swaps too, or php-fpm goes on serving the code it cached.
-    rollback: operation('rollback', rollbackStep.description, () => [lock, rollbackStep, opcache, unlock]),
-    activate: operation('activate', 'point live at --release=<id> (or "latest")', (flags) => [lock, activateStep(flags.release), opcache, unlock]),
-    releases: operation('releases', 'list the releases on the server(s): id, date, commit, status, which is live', () => [releasesStep()]),
-    prune: operation('prune', 'remove old releases (keeps "keep", or the --count oldest; never live nor the one before it)', (flags) => [lock, flags.count === undefined ? pruneStep : pruneCountStep(flags.count), unlock]),
-    unlock: operation('unlock', forceUnlockStep.description, () => [forceUnlockStep]),
-    init: local('init', "write .attache.json from the project's git remote (asks which when there are several)", async (flags, log) => {
-      const { file, repository } = await initConfig({ cwd: options.cwd ?? process.cwd(), file: options.config ?? flags.config, remote: flags.remote, ask: terminalAsk() });
-      log.info(`wrote ${file} (repository ${repository}): set the server's host, user and root`);
-    }),
-    install: withFlags(
-      'install',
-      describe(gulp.series(...gulpSeries(plans.install, installSteps)), 'the first deploy: refuses a server with releases, installs --env (default .env.example) as root/.env, runs artisan key:generate'),
-    ),
-    delete: operation('delete', 'remove the release --release=<id> (never the live one)', (flags) => [lock, deleteStep(flags.release), unlock]),
-    down: operation('down', 'php artisan down in the live release (maintenance mode)', () => [maintenanceStep('down')]),
-    up: operation('up', 'php artisan up in the live release (out of maintenance mode)', () => [maintenanceStep('up')]),
-    servers: local('servers', 'list the configured servers: name, host, port, user, root, branch (nothing connects)', (flags, log) => {
-      log.summary(serversTable(readConfig(options, flags, log)));
-    }),
-    ssh: operation('ssh', "an interactive login shell on the server, in its root, over the deploy's verified connection", (_flags, planned) => [sshStep(planned.selected)]),
-    steps,
+    ...tasks,
+    steps: stepTasks.get('deploy')!,
     get report() {
       return last;
     },
@@ -168,7 +154,7 @@ export function attache(options: AttacheOptions = {}): AttacheTasks {
 
 /** The plan with the build replaced by the user's gulp task (which still gets the build hooks and `skip`), or left out. */
 function withBuild(plan: readonly PlanPart[], task: TaskFunction | false, gulp: GulpLike): PlanPart[] {
-  if (task === false) return replaceStep(plan, build, undefined);
+  if (task === false) return replaceStep(plan, build, []);
   const name = task.displayName ?? task.name ?? 'build';
   const custom: Step = {
     ...build,
@@ -178,18 +164,7 @@ function withBuild(plan: readonly PlanPart[], task: TaskFunction | false, gulp: 
       await new Promise<void>((resolve, reject) => gulp.series(task)((error?: Error) => (error ? reject(error) : resolve())));
     },
   };
-  return replaceStep(plan, build, custom);
-}
-
-/** The plan with one step replaced, wherever it is (in a branch, in a phase), or left out; a branch left empty goes too. */
-function replaceStep(plan: readonly PlanPart[], step: Step, by: Step | undefined): PlanPart[] {
-  return plan.flatMap((part): PlanPart[] => {
-    if (part === step) return by ? [by] : [];
-    if ('phase' in part) return [{ phase: part.phase, parts: replaceStep(part.parts, step, by) }];
-    if (!('together' in part)) return [part];
-    const branches = part.together.map((branch) => replaceStep(branch, step, by) as Step[]).filter((branch) => branch.length);
-    return branches.length === 1 ? branches[0] : [{ together: branches }];
-  });
+  return replaceStep(plan, build, [custom]);
 }
 
 async function pluginErrors(work: () => Promise<void>): Promise<void> {
@@ -221,7 +196,10 @@ function leaveGulpDomains(): void {
 
 /**
  * Counts gulp's running tasks, once per gulp instance however many presets listen; calls each
- * listener whenever none is left. False when this gulp has no task events.
+ * listener when none is left and none has started by the next turn of the event loop. A series
+ * called bare (not from gulp's CLI, nor inside a task of the user's) has no task around its steps:
+ * the count falls to zero between two of them, and the next starts within the same turn.
+ * False when this gulp has no task events.
  */
 function onRunEnd(gulp: GulpLike, ended: () => void): boolean {
   if (!gulp.on) return false;
@@ -233,7 +211,11 @@ function onRunEnd(gulp: GulpLike, ended: () => void): boolean {
     let running = 0;
     gulp.on('start', () => running++);
     const stopped = () => {
-      if (--running === 0) for (const listener of all) listener();
+      if (--running === 0) {
+        setImmediate(() => {
+          if (running === 0) for (const listener of all) listener();
+        });
+      }
     };
     gulp.on('stop', stopped);
     gulp.on('error', stopped);

@@ -193,5 +193,5 @@ describe('the deploy lock heals, against a real sshd', () => {
 
 function fakeRun(root: string, target: SshSession, log: ServerRun['log']): ServerRun {
   const server = { name: target.name, root, paths: { releases: 'releases', serve: 'live', storage: 'storage', env: '.env' } } as unknown as ServerConfig;
-  return { server, layout: new Layout(server), target, log, liveBefore: null, undo: new UndoLog(), timings: {}, uploaded: { files: 0, bytes: 0 }, skipped: { files: 0, bytes: 0 } };
+  return { server, layout: new Layout(server), target, log, liveBefore: null, undo: new UndoLog(), background: new Set(), running: new Set(), timings: {}, uploaded: { files: 0, bytes: 0 }, skipped: { files: 0, bytes: 0 } };
 }

@@ -6,7 +6,7 @@ import type { ServerConfig } from '../../config/types';
 import { AttacheError } from '../../errors';
 import { quote } from '../../remote/quote';
 import type { Deploy } from '../lifecycle/context';
-import { manifestOf, treeId, type ArtifactManifest } from './artifact-tree';
+import { manifestOf, treeId, type ArtifactManifest, type LocalArtifact } from './artifact-tree';
 import { HashCache } from './hash-cache';
 
 /**
@@ -15,11 +15,6 @@ import { HashCache } from './hash-cache';
  *
  *   node_modules/.cache/gulp-attache/artifacts/<id>/{artifact.json, tree/}
  */
-export interface LocalArtifact {
-  manifest: ArtifactManifest;
-  /** The tree's directory in the cache. */
-  tree: string;
-}
 
 /** Artifacts kept in the local cache (the newest used; the one being deployed is never removed). */
 export const ARTIFACTS_KEPT = 3;

@@ -81,3 +81,10 @@ export async function readArtifactManifest(target: Target, file: string): Promis
     return undefined;
   }
 }
+
+/** A built artifact in the local cache: its listing and the directory of its tree. */
+export interface LocalArtifact {
+  manifest: ArtifactManifest;
+  /** The tree's directory in the cache. */
+  tree: string;
+}

@@ -1,35 +1,23 @@
-import type { AttacheConfig, HookName, ServerConfig } from '../../config/types';
-import type { Flags } from '../../cli/flags';
+import type { HookName, ServerConfig } from '../../config/types';
 import type { Logger } from '../../log';
 import type { Target } from '../../remote/target';
+import type { ArtifactManifest, LocalArtifact } from '../files/artifact-tree';
 import type { Layout } from '../model/layout';
 import type { ReleaseInfo } from '../model/release-list';
+import type { Plan } from './plan';
 import type { UndoLog } from './undo-log';
 
-/** What one deploy knows, shared by every step: the release id, the servers, the options. */
-export interface Deploy {
-  config: AttacheConfig;
-  /** The servers this deploy is for, in order (from --server, groups, default). */
-  selected: ServerConfig[];
+/** What one deploy knows, shared by every step: its plan (config, servers, flags), the release id, the servers' runs. */
+export interface Deploy extends Readonly<Plan> {
   /** The release id, the same on every server; chosen by the release step. */
   releaseId?: string;
   servers: ServerRun[];
-  /** The project directory (where assets are built and found). */
-  cwd: string;
-  /** A local .env file to install as root/.env on a first deploy (--env=). */
-  envFile?: string;
-  dryRun: boolean;
-  /** The branch to deploy (--branch overrides each server's). */
-  branch?: string;
-  /** Servers worked on at once (--parallel, default 10). */
-  parallel: number;
-  log: Logger;
   /** Aborted on failure or Ctrl-C: uploads stop taking new files. */
   cancel: AbortController;
-  /** The command line's flags (--force, --artifact, …), read and checked by the plan. */
-  flags: Flags;
   /** Ends the deploy now, successfully: the steps still to come do nothing (a deploy with nothing to do). */
   finish(): Promise<void>;
+  /** The artifact this deploy ships (artifact strategy), chosen by the package step. */
+  localArtifact?: LocalArtifact;
   /** The step that makes the release's files, once it has started; undefined before. */
   releaseTree?: ReleaseTree;
 }
@@ -57,10 +45,28 @@ export interface ServerRun {
   liveBefore: string | null;
   /** The releases when the lock was taken, and live then: the release step and prune need no listing of their own. */
   releasesSeen?: ReleaseInfo[];
+  /**
+   * The live release's artifact listing, as the package step read it (null: live holds none;
+   * undefined: not read, too long to come back whole in that command).
+   */
+  liveArtifact?: ArtifactManifest | null;
+  /** The live release, when it already holds the artifact this deploy ships (package step). */
+  liveHoldsArtifact?: string;
+  /** The release rollback or activate pointed live at (a deploy's is Deploy.releaseId). */
+  activated?: string;
   /** Set by the swap: live was changed by this deploy (so a failure afterwards swaps it back). */
   liveChanged?: boolean;
+  /** The token of the deploy lock this task holds on the server (lock step), undefined when it holds none. */
+  lockToken?: string;
+  /**
+   * What the task keeps running for this server in the background (the lock's heartbeat), each
+   * entry the function that stops it: the lifecycle stops them all when the task ends or gives up.
+   */
+  background: Set<() => Promise<void>>;
   /** What this deploy changed here, to put back if it fails. */
   undo: UndoLog;
+  /** The steps running on the server now, by name. */
+  running: Set<string>;
   /** Step name -> seconds. */
   timings: Record<string, number>;
   /** Asset files sent over the wire. */
@@ -104,6 +110,16 @@ export interface Step {
   run?(run: ServerRun, deploy: Deploy): Promise<void>;
   /** Runs once after every server's part succeeded. */
   after?(deploy: Deploy): Promise<void>;
+}
+
+/** The release this task makes live on the server: the one rollback or activate chose, else the deploy's new one. */
+export function liveReleaseOf(run: ServerRun, deploy: Deploy): string {
+  return run.activated ?? releaseIdOf(deploy);
+}
+
+/** Stops what the task keeps running for the server (lock heartbeat), waiting for what is in flight. */
+export async function stopBackground(run: ServerRun): Promise<void> {
+  await Promise.all([...run.background].map((stop) => stop()));
 }
 
 /** The release id, or a clear error when a step runs before the release step chose it. */

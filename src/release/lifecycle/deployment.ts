@@ -1,15 +1,12 @@
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import type { Flags } from '../../cli/flags';
-import type { AttacheConfig, HookName, ServerConfig } from '../../config/types';
+import type { HookName } from '../../config/types';
 import { AttacheError } from '../../errors';
-import type { Logger } from '../../log';
-import type { Deploy, HookStem, ReleaseTree, ServerRun, Step } from './context';
+import { stopBackground, type Deploy, type HookStem, type ReleaseTree, type ServerRun, type Step } from './context';
 import { fireHook, isLocalHook } from './hooks';
 import type { Plan } from './plan';
 import { formatReport, serverReport, type DeployReport } from './report';
 import { runningNow, runStep } from './runner';
-import { stopHeartbeat } from '../steps/lock';
 import { leftOn, undoOnServer } from './undo';
 
 /** A named stretch of the plan with hooks around the whole of it (Attaché's "deploy": clone through migrate). */
@@ -38,17 +35,9 @@ export interface DeploymentOptions {
  * did (newest first, on every server), on success by committing and freeing what is still held.
  * Either way the connections close and the report is made.
  */
+// The plan's fields are the deployment's own (Object.assign in the constructor), declared once in Plan.
+export interface Deployment extends Readonly<Plan> {}
 export class Deployment implements Deploy {
-  readonly task: string;
-  readonly config: AttacheConfig;
-  readonly selected: ServerConfig[];
-  readonly cwd: string;
-  readonly envFile?: string;
-  readonly dryRun: boolean;
-  readonly branch?: string;
-  readonly parallel: number;
-  readonly log: Logger;
-  readonly flags: Flags;
   readonly cancel = new AbortController();
   releaseId?: string;
   servers: ServerRun[] = [];
@@ -78,16 +67,7 @@ export class Deployment implements Deploy {
     plan: Plan,
     private readonly options: DeploymentOptions,
   ) {
-    this.task = plan.task;
-    this.config = plan.config;
-    this.selected = plan.selected;
-    this.cwd = plan.cwd;
-    this.envFile = plan.envFile;
-    this.dryRun = plan.dryRun;
-    this.branch = plan.branch;
-    this.parallel = plan.parallel;
-    this.log = plan.log;
-    this.flags = plan.flags;
+    Object.assign(this, plan);
     this.buildsPending = new Set((options.steps ?? []).filter((step) => step.buildsLocally));
     this.removeInterruptHandlers = onInterrupt((signal) => this.interrupt(signal));
   }
@@ -228,7 +208,7 @@ export class Deployment implements Deploy {
   }
 
   private async end(): Promise<void> {
-    await Promise.all(this.servers.map((run) => stopHeartbeat(run).then(() => run.target.close()).catch(() => undefined)));
+    await Promise.all(this.servers.map((run) => stopBackground(run).then(() => run.target.close()).catch(() => undefined)));
     this.removeInterruptHandlers();
     const report = this.makeReport();
     this.final = report;

@@ -5,7 +5,9 @@ import { loadConfig, selectServers, validateBranch } from '../../config';
 import type { AttacheConfig, ServerConfig } from '../../config/types';
 import { AttacheError } from '../../errors';
 import { createLogger, registerSecret, type Logger } from '../../log';
-import { INSTALL_ENV } from '../steps/install';
+
+/** The env file Attaché's `install` installs as root/.env when --env names none. */
+export const INSTALL_ENV = '.env.example';
 
 /** What the gulpfile may say instead of the command line (each wins over its flag). */
 export interface PlanOptions {
@@ -33,13 +35,19 @@ export interface PlanOptions {
 export interface Plan {
   task: TaskName;
   config: AttacheConfig;
+  /** The servers this task is for, in order (from --server, groups, default). */
   selected: ServerConfig[];
+  /** The project directory (where assets are built and found). */
   cwd: string;
+  /** The branch to deploy (--branch overrides each server's). */
   branch?: string;
+  /** A local .env file to install as root/.env on a first deploy (--env=). */
   envFile?: string;
   dryRun: boolean;
+  /** Servers worked on at once (--parallel, default 10). */
   parallel: number;
   log: Logger;
+  /** The command line's flags (--force, --artifact, …), read and checked here. */
   flags: Flags;
 }
 

@@ -60,8 +60,7 @@ export async function onEveryServer(step: Step | string, runs: readonly ServerRu
   const name = typeof step === 'string' ? step : step.name;
   const results = await mapLimit([...runs], deploy.parallel, async (run) => {
     const t0 = Date.now();
-    const running = runningSteps.get(run) ?? new Set<string>();
-    runningSteps.set(run, running.add(name));
+    run.running.add(name);
     try {
       await part(run);
       return undefined;
@@ -69,7 +68,7 @@ export async function onEveryServer(step: Step | string, runs: readonly ServerRu
       run.error ??= withContext(error, { server: run.server.name, step: name });
       return withContext(error, { server: run.server.name, step: name });
     } finally {
-      running.delete(name);
+      run.running.delete(name);
       run.timings[name] = (run.timings[name] ?? 0) + (Date.now() - t0) / 1000;
     }
   });
@@ -80,9 +79,7 @@ export async function onEveryServer(step: Step | string, runs: readonly ServerRu
   }
 }
 
-/** Step names per server while they run, for Ctrl-C's "waiting for composer on web1 to stop". */
-const runningSteps = new WeakMap<ServerRun, Set<string>>();
-
+/** What runs now, for Ctrl-C's "waiting for composer on web1 to stop". */
 export function runningNow(deploy: Deploy): string {
-  return deploy.servers.flatMap((run) => [...(runningSteps.get(run) ?? [])].map((step) => `${step} on ${run.server.name}`)).join(', ');
+  return deploy.servers.flatMap((run) => [...run.running].map((step) => `${step} on ${run.server.name}`)).join(', ');
 }

@@ -1,5 +1,4 @@
-import type { ServerRun } from './context';
-import { stopHeartbeat } from '../steps/lock';
+import { stopBackground, type ServerRun } from './context';
 import { connectionLost, reconnect } from './reconnect';
 
 /**
@@ -41,7 +40,7 @@ export function leftOn(run: ServerRun): { left: string[]; clear: string } {
 
 /** Says what stays on the server and how to clear it; the heartbeat stops, so the lock goes stale. */
 async function leave(run: ServerRun, why: string): Promise<string[]> {
-  await stopHeartbeat(run);
+  await stopBackground(run);
   const { server } = run;
   const { left, clear } = leftOn(run);
   run.log.error(

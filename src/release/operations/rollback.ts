@@ -1,7 +1,35 @@
+import { validateReleaseId } from '../../config';
 import { AttacheError } from '../../errors';
 import { swapLink, type SwapResult } from '../../remote/swap-link';
-import type { ServerRun } from '../lifecycle/context';
+import type { ServerRun, Step } from '../lifecycle/context';
 import { compareIds, listReleases, type ReleaseInfo } from '../model/release-list';
+import { undoSwapBack } from '../steps/live';
+
+/**
+ * `gulp rollback` and `gulp activate`: the swap is the deploy's (one atomic rename, swapped back if
+ * a later step of the task fails, e.g. its health check); the task's series runs the deploy's
+ * after-swap steps around it (tasks.ts).
+ */
+export const rollbackStep: Step = {
+  name: 'rollback',
+  description: 'point live at the release before it (atomic)',
+  async run(run) {
+    await activateRelease(run, 'previous');
+  },
+};
+
+/** `--release=<id>` or `latest`, checked before anything connects. */
+export function activateStep(release: string | undefined): Step {
+  if (!release) throw new AttacheError('activate needs a release: --release=<id> or --release=latest', { hint: 'List them with: gulp releases' });
+  if (release !== 'latest') validateReleaseId(release);
+  return {
+    name: 'activate',
+    description: 'point live at --release=<id> (or "latest")',
+    async run(run) {
+      await activateRelease(run, release);
+    },
+  };
+}
 
 /**
  * Pointing live at another release: the release before the live one (rollback) or a named one
@@ -35,7 +63,9 @@ export async function activateRelease(run: ServerRun, which: 'previous' | 'lates
     run.log.info(`[dry run] [${run.server.name}] would point ${run.layout.live} -> ${to}${now === to ? ' (it already does)' : now ? ` (now -> ${now})` : ''}`);
     return { link: run.layout.live, previous: now, current: now ?? to, changed: false };
   }
-  const result = await swapLink(run.target, run.layout.live, to, which === 'previous' ? 'rollback' : 'activate');
+  run.activated = id;
+  const result = await swapLink(run.target, run.layout.live, to, which === 'previous' ? 'rollback' : 'activate', (previous) => undoSwapBack(run, previous));
+  run.liveChanged = result.changed;
   run.log.info(`[${run.server.name}] live -> ${id}${result.previous ? ` (was ${run.layout.releaseIdOf(result.previous)})` : ''}`);
   return result;
 }

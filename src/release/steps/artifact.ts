@@ -5,7 +5,7 @@ import { sh } from '../../remote/quote';
 import { READ_WHOLE } from '../../remote/transfer';
 import { readArtifactManifest, type ArtifactManifest } from '../files/artifact-tree';
 import { releaseIdOf, type ServerRun, type Step } from '../lifecycle/context';
-import { artifactOf, liveListingOf } from './package';
+import { artifactOf } from './package';
 import { chooseReleaseId, claimRelease, execClaiming } from './release';
 
 /**
@@ -32,7 +32,7 @@ export const artifact: Step = {
 
     const liveId = run.liveBefore ? layout.releaseIdOf(run.liveBefore) : undefined;
     // Read with the marker by the package step; here only when it was too long to come back that way.
-    const read = liveListingOf(run);
+    const read = run.liveArtifact;
     const previous = !liveId || read === null ? undefined : (read ?? (await readArtifactManifest(target, layout.artifactManifest(liveId))));
     const { linked, sent } = reuse(manifest, previous);
     const bytes = (paths: string[]) => paths.reduce((n, p) => n + manifest.files[p].size, 0);

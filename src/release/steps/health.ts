@@ -1,6 +1,6 @@
 import { AttacheError } from '../../errors';
 import type { HealthCheck } from '../../config/types';
-import { releaseIdOf, type Step } from '../lifecycle/context';
+import { liveReleaseOf, type Step } from '../lifecycle/context';
 import { writeMarker } from '../model/release-list';
 
 /** The README section that explains a stale release (linked from the message). */
@@ -19,7 +19,7 @@ export const health: Step = {
   async run(run, deploy) {
     const check = run.server.healthcheck;
     if (!check || deploy.dryRun) return;
-    const id = releaseIdOf(deploy);
+    const id = liveReleaseOf(run, deploy);
     const previous = run.liveBefore === null ? undefined : run.layout.releaseIdOf(run.liveBefore);
     const { problem, stale } = await probe(check, id, previous === id ? undefined : previous);
     if (!problem) {

@@ -2,7 +2,7 @@ import os from 'node:os';
 import { swap } from '../../plugins/swap';
 import { swapLink, type SwapResult } from '../../remote/swap-link';
 import type { Target } from '../../remote/target';
-import { releaseIdOf, type Step } from '../lifecycle/context';
+import { releaseIdOf, type ServerRun, type Step } from '../lifecycle/context';
 import { writeMarker } from '../model/release-list';
 
 /**
@@ -16,6 +16,18 @@ async function linkTarget(target: Target, path: string): Promise<string | null |
   const stat = await target.lstat(path);
   if (!stat) return null;
   return stat.type === 'symlink' ? await target.readlink(path) : NOT_A_LINK;
+}
+
+/** Registered before a swap: whatever fails from here on, live goes back to what it was. */
+export function undoSwapBack(run: ServerRun, previous: string | null): void {
+  const { layout } = run;
+  run.undo.push('live', `point ${layout.live} back to ${previous ?? 'nothing'}`, async () => {
+    const target = run.target; // when it runs: a reconnect may have replaced the connection
+    const now = await linkTarget(target, layout.live);
+    if (now === previous || now === NOT_A_LINK) return; // never swapped (a refused swap changes nothing)
+    if (previous !== null) await swapLink(target, layout.live, previous, 'roll back');
+    else await target.unlink(layout.live);
+  });
 }
 
 export const live: Step = {
@@ -41,14 +53,7 @@ export const live: Step = {
     }, 'live');
     marked.catch(() => undefined); // awaited below, or moot when a check fails first
     const beforeChange = async (previous: string | null) => {
-      // The undo is registered before the swap: whatever fails from here on, live goes back to what it was.
-      run.undo.push('live', `point ${layout.live} back to ${previous ?? 'nothing'}`, async () => {
-        const target = run.target; // when it runs: a reconnect may have replaced the connection
-        const now = await linkTarget(target, layout.live);
-        if (now === previous || now === NOT_A_LINK) return; // never swapped (a refused swap changes nothing)
-        if (previous !== null) await swapLink(target, layout.live, previous, 'roll back');
-        else await target.unlink(layout.live);
-      });
+      undoSwapBack(run, previous);
       await marked;
     };
     let result: SwapResult | undefined;

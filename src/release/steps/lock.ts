@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import { AttacheError, RemoteCommandError } from '../../errors';
 import { quote, raw, sh } from '../../remote/quote';
-import type { ServerRun, Step } from '../lifecycle/context';
+import { stopBackground, type ServerRun, type Step } from '../lifecycle/context';
 import { describeOwner as describeRecord, type LockOwner as RecordedOwner } from '../model/lock-owner';
 import { listingScript, parseListing } from '../model/release-list';
 
@@ -47,12 +47,11 @@ export interface HeldLock {
 
 export type Verdict = { holder: 'alive' | 'gone'; why: string };
 
-interface Held {
-  token: string;
+/** The heartbeat of a lock this deploy holds. */
+interface Heartbeat {
   timer: NodeJS.Timeout;
   beat?: Promise<void>;
 }
-const held = new WeakMap<ServerRun, Held>();
 
 export const lock: Step = {
   name: 'lock',
@@ -95,7 +94,7 @@ export const lock: Step = {
 
 /** Whether this deploy holds the lock on that server (a custom series may leave deploy:lock out). */
 export function holdsLock(run: ServerRun): boolean {
-  return held.has(run);
+  return run.lockToken !== undefined;
 }
 
 /**
@@ -103,26 +102,18 @@ export function holdsLock(run: ServerRun): boolean {
  * when this deploy holds no lock there. The clone step puts it before the mkdir of the release.
  */
 export function recordRelease(run: ServerRun, id: string): ReturnType<typeof raw> {
-  return raw(held.has(run) ? sh`printf '%s\\n' ${id} > ${run.layout.lockRelease} && ` : '');
+  return raw(holdsLock(run) ? sh`printf '%s\\n' ${id} > ${run.layout.lockRelease} && ` : '');
 }
 
 /** Frees this deploy's lock: the heartbeat stops first, and a lock someone else has since taken over stays. */
 export async function releaseLock(run: ServerRun): Promise<void> {
-  const mine = held.get(run);
-  if (!mine) return;
-  await stopHeartbeat(run);
+  const token = run.lockToken;
+  if (token === undefined) return;
+  await stopBackground(run);
   const { lock: dir } = run.layout;
-  const result = await run.target.exec(sh`${raw(ownsScript(run, mine.token))} rm -rf -- ${dir}; elif [ -e ${dir} ]; then echo ${NOT_MINE}; fi`, { step: 'unlock' });
-  held.delete(run);
+  const result = await run.target.exec(sh`${raw(ownsScript(run, token))} rm -rf -- ${dir}; elif [ -e ${dir} ]; then echo ${NOT_MINE}; fi`, { step: 'unlock' });
+  run.lockToken = undefined;
   if (result.stdout.includes(NOT_MINE)) run.log.warn(`[${run.server.name}] the lock ${dir} is no longer this deploy's (another deploy took it over): left as it is`);
-}
-
-/** Stops refreshing the heartbeat (at unlock, or when the deploy ends without one), waiting for a beat in flight. */
-export async function stopHeartbeat(run: ServerRun): Promise<void> {
-  const mine = held.get(run);
-  if (!mine) return;
-  clearInterval(mine.timer);
-  await mine.beat;
 }
 
 /**
@@ -274,23 +265,33 @@ function ownsScript(run: ServerRun, token: string): string {
   return sh`if case "$(cat -- ${run.layout.lockOwner} 2>/dev/null)" in *${raw(quote(`"token":"${token}"`))}*) true ;; *) false ;; esac; then`;
 }
 
+/**
+ * The lock is ours: its heartbeat starts, registered with the run so that the lifecycle stops it
+ * (waiting for a beat in flight) at unlock, at the end, or when it gives up on the server.
+ */
 function hold(run: ServerRun, owner: LockOwner): void {
-  const mine: Held = { token: owner.token as string, timer: setInterval(() => beat(run, mine), HEARTBEAT_MS) };
-  mine.timer.unref(); // the heartbeat never keeps the process alive
-  held.set(run, mine);
+  const heartbeat: Heartbeat = { timer: setInterval(() => beat(run, heartbeat), HEARTBEAT_MS) };
+  heartbeat.timer.unref(); // the heartbeat never keeps the process alive
+  run.lockToken = owner.token as string;
+  const stop = async () => {
+    clearInterval(heartbeat.timer);
+    run.background.delete(stop);
+    await heartbeat.beat;
+  };
+  run.background.add(stop);
   run.undo.push('lock', `free the lock ${run.layout.lock}`, () => releaseLock(run));
 }
 
 /** One heartbeat, over whatever connection the run has now (a reconnect replaces it); never two at once. */
-function beat(run: ServerRun, mine: Held): void {
-  if (mine.beat) return;
-  mine.beat = run.target
+function beat(run: ServerRun, heartbeat: Heartbeat): void {
+  if (heartbeat.beat) return;
+  heartbeat.beat = run.target
     .writeFile(run.layout.lockHeartbeat, Buffer.from(`${new Date().toISOString()}\n`))
     .then(
       () => undefined,
       (error: Error) => run.log.debug(`[${run.server.name}] lock heartbeat failed: ${error.message}`),
     )
-    .finally(() => (mine.beat = undefined));
+    .finally(() => (heartbeat.beat = undefined));
 }
 
 /** A dead holder's release: removed unless it is complete (its marker written, so it may be live). */

@@ -4,32 +4,19 @@ import { openTarget } from '../../open-target';
 import { readSections } from '../../remote/command';
 import { sh } from '../../remote/quote';
 import { formatBytes } from '../../remote/transfer';
-import { buildArtifact, loadArtifact, pruneArtifacts, type LocalArtifact } from '../files/artifact-build';
-import { treeBytes, type ArtifactManifest } from '../files/artifact-tree';
+import { buildArtifact, loadArtifact, pruneArtifacts } from '../files/artifact-build';
+import { treeBytes, type ArtifactManifest, type LocalArtifact } from '../files/artifact-tree';
 import type { Deploy, ServerRun, Step } from '../lifecycle/context';
 import { Layout } from '../model/layout';
 import { minorMismatch, satisfies } from '../model/php-version';
 import type { ReleaseMarker } from '../model/release-list';
 import { phpCommand } from '../model/tools';
 
-const artifacts = new WeakMap<Deploy, LocalArtifact>();
-const holding = new WeakMap<ServerRun, string>();
-/** The live release's artifact listing, as the package step read it (null: live holds none). */
-const liveListings = new WeakMap<ServerRun, ArtifactManifest | null>();
-
 /** The artifact this deploy ships (chosen by the package step). */
 export function artifactOf(deploy: Deploy): LocalArtifact {
-  const artifact = artifacts.get(deploy);
+  const artifact = deploy.localArtifact;
   if (!artifact) throw new Error('no artifact yet: the package step must run before the artifact step');
   return artifact;
-}
-
-/**
- * The live release's artifact listing (null: it holds none), read by the package step with the
- * marker; undefined when it was not read (too long to come back whole in that command).
- */
-export function liveListingOf(run: ServerRun): ArtifactManifest | null | undefined {
-  return liveListings.get(run);
 }
 
 /**
@@ -47,7 +34,7 @@ export const packageStep: Step = {
     warnIfBuildsDiffer(deploy, servers);
     const wanted = deploy.flags.artifact;
     const artifact = wanted ? await loadArtifact(deploy.cwd, await artifactIdOf(wanted, deploy)) : await buildArtifact(deploy, servers[0]);
-    artifacts.set(deploy, artifact);
+    deploy.localArtifact = artifact;
     const { manifest } = artifact;
     deploy.log.info(
       `[local] artifact ${manifest.id}: commit ${manifest.commit.slice(0, 8)} (${manifest.branch}), ${Object.keys(manifest.files).length} files, ${formatBytes(treeBytes(manifest))}`,
@@ -65,17 +52,17 @@ export const packageStep: Step = {
       [sh`${phpCommand(run.server)} -r ${'echo PHP_VERSION;'} 2>&1; printf '\\n%s' "$?"`, ...(live ? [sh`cat -- ${run.layout.marker(live)} 2>/dev/null`, sh`cat -- ${run.layout.artifactManifest(live)} 2>/dev/null`] : [])],
       { step: 'package', output: 'none' },
     );
-    if (!live) liveListings.set(run, null);
-    else if (listing !== undefined) liveListings.set(run, parsed<ArtifactManifest>(listing) ?? null);
+    if (!live) run.liveArtifact = null;
+    else if (listing !== undefined) run.liveArtifact = parsed<ArtifactManifest>(listing) ?? null;
     const held = parsed<ReleaseMarker>(marker);
-    if (held?.artifact === manifest.id && held.status === 'ready') holding.set(run, live as string);
+    if (held?.artifact === manifest.id && held.status === 'ready' && live) run.liveHoldsArtifact = live;
     else checkPhp(run, artifactOf(deploy), php ?? ''); // where live holds it already, it runs on this PHP
   },
   async after(deploy) {
     const { manifest } = artifactOf(deploy);
     // A fleet with clone servers in it goes on: those have no artifact to compare.
-    if (!deploy.servers.length || !deploy.servers.every((run) => holding.has(run))) return;
-    const where = deploy.servers.map((run) => `${run.server.name} (release ${holding.get(run)})`).join(', ');
+    if (!deploy.servers.length || !deploy.servers.every((run) => run.liveHoldsArtifact !== undefined)) return;
+    const where = deploy.servers.map((run) => `${run.server.name} (release ${run.liveHoldsArtifact})`).join(', ');
     if (deploy.flags.force) {
       deploy.log.info(`${where} already run${deploy.servers.length === 1 ? 's' : ''} artifact ${manifest.id}; deploying it again (--force)`);
       return;

@@ -1,6 +1,6 @@
 import { AttacheError } from '../../errors';
 import { sh } from '../../remote/quote';
-import { releaseIdOf, type Deploy, type ServerRun, type Step } from '../lifecycle/context';
+import { liveReleaseOf, type Deploy, type ServerRun, type Step } from '../lifecycle/context';
 import { phpCommand } from '../model/tools';
 
 /**
@@ -20,7 +20,7 @@ export const restart: Step = {
   description: 'the "restart" artisan commands (queue:restart, horizon:terminate, …) in the new release, after the swap',
   appliesTo: (server) => server.restart.length > 0 && !server.skip.includes('artisan'),
   async run(run, deploy) {
-    const dir = run.layout.release(releaseIdOf(deploy));
+    const dir = run.layout.release(liveReleaseOf(run, deploy));
     const once = onceServer(deploy);
     for (const command of run.server.restart) {
       const words = command.trim().split(/\s+/);

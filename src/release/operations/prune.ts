@@ -1,7 +1,16 @@
 import { sh } from '../../remote/quote';
 import type { ServerRun, Step } from '../lifecycle/context';
-import { releasesToPrune } from '../steps/prune';
+import { pruneReleases, releasesToPrune } from '../steps/prune';
 import { listReleases } from '../model/release-list';
+
+/** `gulp prune`: what the deploy's prune step does, on its own. */
+export const pruneStep: Step = {
+  name: 'prune',
+  description: 'remove old releases (keeps "keep", never live nor the one before it)',
+  async run(run) {
+    await pruneReleases(run);
+  },
+};
 
 /**
  * Attaché's `releases:prune --count=<n>`: the n oldest releases go, whatever `keep` says, but
