@@ -98,7 +98,7 @@ describe('root/.env is readable by the web server through the deploy user\'s gro
     const env = path.join(site.root, '.env');
     const stat = statSync(env);
     assert.equal(stat.mode & 0o777, 0o640);
-    // php-fpm's worker as www-data: with the deploy user's group (what the README says to set up), and without it.
+    // php-fpm's worker as www-data: with the deploy user's group (what docs/production.md says to set up), and without it.
     const readAs = (gid: number) => spawnSync('setpriv', ['--reuid=33', `--regid=${gid}`, '--clear-groups', 'cat', env], { encoding: 'utf8' });
     const inGroup = readAs(stat.gid);
     assert.equal(inGroup.status, 0, inGroup.stderr);
@@ -261,7 +261,7 @@ describe('build output under public/ that no asset mapping covers', () => {
 
 describe("the README's gulpfile lines", () => {
   const readme = readFileSync(path.join(REPO_ROOT, 'README.md'), 'utf8');
-  const snippet = /`gulpfile\.js`:\n\n```js\n([\s\S]*?)```/.exec(readme)?.[1] ?? '';
+  const snippet = /`gulpfile\.cjs`:\n\n```js\n([\s\S]*?)```/.exec(readme)?.[1] ?? '';
   const existing = {
     'exports.x =': "const { series } = require('gulp');\nexports.build = (done) => done();\nexports.watch = series(exports.build);\n",
     'module.exports = { … }': "const build = (done) => done();\nconst watch = (done) => done();\nmodule.exports = { build, watch };\n",
@@ -272,11 +272,11 @@ describe("the README's gulpfile lines", () => {
       assert.match(snippet, /require\('gulp-attache'\)/);
       const dir = tempDir('attache-readme-gulpfile-');
       symlinkSync(path.join(REPO_ROOT, 'node_modules'), path.join(dir, 'node_modules'));
-      const gulpfile = path.join(dir, 'gulpfile.js');
+      const gulpfile = path.join(dir, 'gulpfile.cjs');
       writeFileSync(gulpfile, own + snippet.replace("require('gulp-attache')", `require(${JSON.stringify(path.join(REPO_ROOT, 'src/index.ts'))})`));
       const result = spawnSync(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'node_modules/gulp/bin/gulp.js'), '--gulpfile', gulpfile, '--tasks-simple'], { cwd: dir, encoding: 'utf8' });
       assert.equal(result.status, 0, result.stderr);
-      assert.deepEqual(result.stdout.trim().split('\n').sort(), ['activate', 'build', 'deploy', 'prune', 'releases', 'rollback', 'unlock', 'watch']);
+      assert.deepEqual(result.stdout.trim().split('\n').sort(), ['activate', 'build', 'deploy', 'install', 'prune', 'releases', 'rollback', 'unlock', 'watch']);
     });
   }
 });

@@ -9,7 +9,7 @@ import { freePort } from '../../support/sshd';
 /**
  * A real nginx + php-fpm on loopback serving `root/live/public`, for the zero-downtime tests:
  * everything (configs, sockets, pids, logs, temp files) lives in one temp dir, and both are
- * stopped by pid. The server block is example/nginx/site.conf, the config the README recommends.
+ * stopped by pid. The server block is example/nginx/site.conf, the config docs/production.md recommends.
  */
 const NGINX = '/usr/sbin/nginx';
 const SITE_CONF = path.resolve(__dirname, '../../example/nginx/site.conf');

@@ -5,7 +5,7 @@ import { describe, it } from 'node:test';
 
 /**
  * The shape of src/ as a graph of imports (type imports included): no circle of modules, and no
- * arrow from a lower layer up to a higher one. The layers, bottom first, are the README's Design.
+ * arrow from a lower layer up to a higher one. The layers, bottom first, are ARCHITECTURE.md's.
  */
 const SRC = path.resolve(__dirname, '../../src');
 
@@ -24,7 +24,7 @@ const LAYERS: ReadonlyArray<readonly string[]> = [
 function layerOf(file: string): number {
   const top = path.relative(SRC, file).split(path.sep)[0];
   const layer = LAYERS.findIndex((names) => names.includes(top));
-  assert.ok(layer >= 0, `src/${top} is in no layer of this test (add it, and to the README's Design section)`);
+  assert.ok(layer >= 0, `src/${top} is in no layer of this test (add it, and to ARCHITECTURE.md's layers)`);
   return layer;
 }
 

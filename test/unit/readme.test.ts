@@ -2,10 +2,10 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 
-describe('README', () => {
+describe('docs/production.md', () => {
   it('shows the nginx block the zero-downtime test uses, verbatim', () => {
-    const readme = readFileSync('README.md', 'utf8');
+    const page = readFileSync('docs/production.md', 'utf8');
     const conf = readFileSync('example/nginx/site.conf', 'utf8').trimEnd();
-    assert.ok(readme.includes('```nginx\n' + conf + '\n```'), 'README.md embeds example/nginx/site.conf as it is');
+    assert.ok(page.includes('```nginx\n' + conf + '\n```'), 'docs/production.md embeds example/nginx/site.conf as it is');
   });
 });
