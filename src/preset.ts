@@ -129,10 +129,16 @@ export function attache(options: AttacheOptions = {}): AttacheTasks {
   }
 
   // A series without unlock (a custom one) still ends: once gulp has run everything, the deploy finishes.
-  const tracked = onRunEnd(gulp, () => {
+  // A bare call's series has no task around its steps: gulp's count falls to zero between two of
+  // them, and the next starts within the same turn of the event loop; so the finish waits a turn.
+  const tracked = onRunEnd(gulp, (idle) => {
     const ending = current;
     if (ending?.ended) current = undefined;
-    else if (ending) ending.finish().catch(() => (process.exitCode = 1));
+    else if (ending) {
+      setImmediate(() => {
+        if (idle() && !ending.ended) ending.finish().catch(() => (process.exitCode = 1));
+      });
+    }
   });
 
   const stepTasks = new Map<TaskName, Record<string, TaskFunction>>();
@@ -196,26 +202,20 @@ function leaveGulpDomains(): void {
 
 /**
  * Counts gulp's running tasks, once per gulp instance however many presets listen; calls each
- * listener when none is left and none has started by the next turn of the event loop. A series
- * called bare (not from gulp's CLI, nor inside a task of the user's) has no task around its steps:
- * the count falls to zero between two of them, and the next starts within the same turn.
+ * listener whenever none is left, with a function that says whether that is still so.
  * False when this gulp has no task events.
  */
-function onRunEnd(gulp: GulpLike, ended: () => void): boolean {
+function onRunEnd(gulp: GulpLike, ended: (idle: () => boolean) => void): boolean {
   if (!gulp.on) return false;
   let listeners = runEndListeners.get(gulp);
   if (!listeners) {
-    const all = new Set<() => void>();
+    const all = new Set<(idle: () => boolean) => void>();
     listeners = all;
     runEndListeners.set(gulp, all);
     let running = 0;
     gulp.on('start', () => running++);
     const stopped = () => {
-      if (--running === 0) {
-        setImmediate(() => {
-          if (running === 0) for (const listener of all) listener();
-        });
-      }
+      if (--running === 0) for (const listener of all) listener(() => running === 0);
     };
     gulp.on('stop', stopped);
     gulp.on('error', stopped);
@@ -224,7 +224,7 @@ function onRunEnd(gulp: GulpLike, ended: () => void): boolean {
   return true;
 }
 
-const runEndListeners = new WeakMap<GulpLike, Set<() => void>>();
+const runEndListeners = new WeakMap<GulpLike, Set<(idle: () => boolean) => void>>();
 
 function describe<T extends TaskFunction>(fn: T, description: string, displayName?: string): T {
   return Object.assign(fn, { description }, displayName ? { displayName } : {});
