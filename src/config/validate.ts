@@ -95,17 +95,6 @@ export function validateBranch(name: string, context: ErrorContext = {}): string
   return name;
 }
 
-/** Release directory names are timestamps, `20261126203000`, with `-N` when two deploys share a second. */
-export function validateReleaseId(id: string, context: ErrorContext = {}): string {
-  if (typeof id !== 'string' || !/^\d{14}(?:-[1-9]\d*)?$/.test(id)) {
-    throw new AttacheError(`${typeof id === 'string' ? JSON.stringify(id) : describe(id)} is not a release id`, {
-      hint: 'A release id is 14 digits (YYYYMMDDHHMMSS), optionally followed by -N: e.g. 20261126203000 or 20261126203000-2.',
-      ...context,
-    });
-  }
-  return id;
-}
-
 /**
  * A merged server to a ServerConfig with defaults. Problems are pushed onto `problems` rather than
  * thrown, so that one error can list them all; the returned value is only meaningful without them.

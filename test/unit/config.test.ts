@@ -7,6 +7,7 @@ import { AttacheError } from '../../src/errors';
 import {
   ConfigError,
   deepMerge,
+  isReleaseId,
   loadConfig,
   selectServers,
   validateBranch,
@@ -608,6 +609,12 @@ describe('validateBranch', () => {
 describe('validateReleaseId', () => {
   it('accepts 14 digits, optionally followed by -N', () => {
     for (const id of ['20261126203000', '20261126203000-2', '20261126203000-12']) assert.equal(validateReleaseId(id), id);
+  });
+
+  it('is the one rule: isReleaseId agrees, and accepts the ids a deploy makes (a UTC second, then -2, -3, … in the same second)', () => {
+    const now = new Date().toISOString().replace(/[-:T]/g, '').slice(0, 14); // as chooseReleaseId makes it
+    for (const id of [now, `${now}-2`, `${now}-10`]) assert.ok(isReleaseId(id), id);
+    for (const id of [`${now}-0`, `${now}-01`, `${now}-`, now.slice(1), undefined, 20261126203000]) assert.equal(isReleaseId(id), false, String(id));
   });
 
   for (const id of ['', '2026112620300', '202611262030000', '20261126203000;rm -rf /', '$(id)', '20261126203000$(id)', '20261126203000\n', '-20261126203000', '../20261126203000', '20261126203000/x', '..', '20261126203000-', '20261126203000-0', '20261126203000-a', ' 20261126203000', 'latest']) {
