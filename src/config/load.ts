@@ -4,6 +4,7 @@ import { urlCredentials } from '../log';
 import { AttacheError } from '../errors';
 import { parseJson } from './json';
 import { describe, isObject, mergeServers, serverNameProblem, withoutUnsafeKeys, type Problem, type RawServer } from './merge';
+import { TOP_SCHEMA } from './schema';
 import { closest } from './suggest';
 import type { AttacheConfig, ConfigWarning, ServerConfig } from './types';
 import { checkKeys, validateServer } from './validate';
@@ -31,8 +32,6 @@ export class ConfigError extends AttacheError {
     this.problems = problems;
   }
 }
-
-const TOP_KEYS = ['repository', 'servers', 'default', 'common', 'groups', 'secrets', '$schema'];
 
 const EXAMPLE = `{
     "repository": "git@github.com:you/app.git",
@@ -64,7 +63,7 @@ export function loadConfig(file = '.attache.json', options: LoadOptions = {}): A
   const problems: Problem[] = [];
   const value = withoutUnsafeKeys(parsed, [], problems) as Record<string, unknown>;
   const overrides = withoutUnsafeKeys(options.overrides, ['overrides'], problems);
-  checkKeys(value, [], TOP_KEYS, (keys, message) => problems.push({ key: keys.join('.'), message }));
+  checkKeys(value, [], Object.keys(TOP_SCHEMA), (keys, message) => problems.push({ key: keys.join('.'), message }));
 
   const topSecrets = secretsOf(value.secrets, problems);
   const servers: Record<string, ServerConfig> = {};

@@ -38,6 +38,10 @@ export function describeChar(c: string): string {
   return `"${c}"`;
 }
 
+/** User names and host names: one word, never read as an option. */
+export const noSpaceOrDash = (s: string) =>
+  /[\s\u0000-\u001f\u007f]/.test(s) ? 'it contains a space or control character' : s.startsWith('-') ? 'it starts with "-"' : undefined;
+
 export function controlProblem(s: string): string | undefined {
   const control = /[\u0000-\u001f\u007f]/.exec(s);
   return control ? `it contains ${describeChar(control[0])}` : undefined;
