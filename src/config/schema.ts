@@ -165,7 +165,7 @@ export const SERVER_SCHEMA: ServerSchema = {
   build: {
     type: 'string or array of strings',
     default: DEFAULT_BUILD,
-    doc: 'the local build, run in the project directory before anything connects; `[]` skips it; the same as `scripts.build` (write one of the two)',
+    doc: 'the local build, run in the project directory (once for a fleet); `[]` skips it; the same as `scripts.build` (write one of the two)',
     read: readBuild,
   },
   keep: {
@@ -279,12 +279,12 @@ export const TOP_SCHEMA: Readonly<Record<string, KeyDoc>> = {
 
 /** When each hook runs: `before-<step>` just before the step, `after-<step>` just after it. */
 export const HOOK_DOCS: { readonly [S in HookName extends `before-${infer Step}` ? Step : never]: string } = {
-  build: 'the local build (in the project directory, before anything connects; no `@release` yet)',
+  build: 'the local build (in the project directory, before the release id is chosen: no `@release`)',
   deploy: 'the whole server part: `before-deploy` first of all on the server, `after-deploy` after migrate',
   clone: 'the clone of the repository into the new release (or, with `"strategy": "artifact"`, the release made from the artifact)',
   prepcomposer: "`composer.local`'s download or self-update (the `deploy:prepcomposer` step)",
   install: 'the shared storage and `.env` (on every deploy, as in Attaché)',
-  symlinks: 'the links of the shared paths into the release',
+  symlinks: 'the links of storage, `.env` and the `shared` paths into the new release',
   composer: '`composer install`',
   migrate: '`php artisan migrate --force`',
   assets: 'the upload of the built assets (run locally, in the project directory)',
