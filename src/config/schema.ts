@@ -9,14 +9,14 @@ import { COMPOSER_INSTALLER, HOOK_NAMES, SKIPPABLE_STEPS, type AssetMapping, typ
  * The configuration's keys, written once: each with its type, default and one line of docs (what
  * docs/configuration.md is generated from, `npm run docs:config`) and, for a server's keys, the read
  * that checks it and gives ServerConfig's field of the same name. validateServer runs the rows in
- * this order; the order is also how "Valid keys here" lists them.
+ * this order (so a server's problems are listed in it), and "Valid keys here" lists them in it.
  */
 
 /** A key as the docs show it. Texts are Markdown, taken from the README's reference. */
 export interface KeyDoc {
   /** The value's JSON type(s), for the docs. */
   type: string;
-  /** The value used when the key is absent, shown in the docs (as `text` when `shown` is not given). */
+  /** The value a server gets when the key is absent (config-schema.test.ts checks it is); the docs show it unless `shown` is given. */
   default?: unknown;
   /** What the docs say instead of the default's value: "required", "from `~/.ssh/config`, …". */
   shown?: string;
