@@ -3,7 +3,8 @@ import path from 'node:path';
 import { urlCredentials } from '../log';
 import { AttacheError } from '../errors';
 import { parseJson } from './json';
-import { describe, isObject, mergeServers, serverNameProblem, type Problem, type RawServer } from './merge';
+import { describe, isObject, mergeServers, serverNameProblem, withoutUnsafeKeys, type Problem, type RawServer } from './merge';
+import { TOP_SCHEMA } from './schema';
 import { closest } from './suggest';
 import type { AttacheConfig, ConfigWarning, ServerConfig } from './types';
 import { checkKeys, validateServer } from './validate';
@@ -32,8 +33,6 @@ export class ConfigError extends AttacheError {
   }
 }
 
-const TOP_KEYS = ['repository', 'servers', 'default', 'common', 'groups', 'secrets', '$schema'];
-
 const EXAMPLE = `{
     "repository": "git@github.com:you/app.git",
     "servers": {
@@ -48,9 +47,9 @@ export function loadConfig(file = '.attache.json', options: LoadOptions = {}): A
   if (text.trim() === '') {
     throw new AttacheError('the configuration file is empty', { file: absolute, hint: `A minimal configuration:\n${EXAMPLE}` });
   }
-  const { value, duplicates } = parseJson(text, absolute);
-  if (!isObject(value)) {
-    throw new AttacheError(`expected a JSON object with "servers" at the top of the file, got ${describe(value)}`, {
+  const { value: parsed, duplicates } = parseJson(text, absolute);
+  if (!isObject(parsed)) {
+    throw new AttacheError(`expected a JSON object with "servers" at the top of the file, got ${describe(parsed)}`, {
       file: absolute,
       hint: `A minimal configuration:\n${EXAMPLE}`,
     });
@@ -62,11 +61,13 @@ export function loadConfig(file = '.attache.json', options: LoadOptions = {}): A
     message: `defined twice (line ${d.line}, column ${d.column}; first at line ${d.firstLine}, column ${d.firstColumn}): the last one is used, as in Attaché; keep one`,
   }));
   const problems: Problem[] = [];
-  checkKeys(value, [], TOP_KEYS, (keys, message) => problems.push({ key: keys.join('.'), message }));
+  const value = withoutUnsafeKeys(parsed, [], problems) as Record<string, unknown>;
+  const overrides = withoutUnsafeKeys(options.overrides, ['overrides'], problems);
+  checkKeys(value, [], Object.keys(TOP_SCHEMA), (keys, message) => problems.push({ key: keys.join('.'), message }));
 
   const topSecrets = secretsOf(value.secrets, problems);
   const servers: Record<string, ServerConfig> = {};
-  for (const merged of mergeServers(value, options.overrides, problems)) {
+  for (const merged of mergeServers(value, overrides, problems)) {
     const server = validateServer(merged, problems, warnings);
     server.secrets = [...new Set([...topSecrets, ...server.secrets, ...urlCredentials(JSON.stringify(server))])]; // a token in a URL is a secret
     servers[merged.name] = server;

@@ -62,12 +62,36 @@ export interface MergedServer {
 export const isObject = (value: unknown): value is Record<string, unknown> =>
   typeof value === 'object' && value !== null && !Array.isArray(value);
 
-/** Objects merge key by key, recursively; arrays and scalars in `over` replace what `base` has. */
+/**
+ * Never a setting, anywhere: JSON.parse keeps `"__proto__"` as a plain key, and merging or assigning
+ * it (deepMerge, `servers[name] = …`) would replace an object's prototype instead of setting a value;
+ * `constructor` and `prototype` name the same machinery.
+ */
+export const UNSAFE_KEYS: readonly string[] = ['__proto__', 'constructor', 'prototype'];
+
+/** `value` rebuilt without UNSAFE_KEYS at any depth; each one found is a problem at its key path (under `keys`). */
+export function withoutUnsafeKeys(value: unknown, keys: readonly Segment[], problems: Problem[]): unknown {
+  if (Array.isArray(value)) return value.map((item, i) => withoutUnsafeKeys(item, [...keys, i], problems));
+  // Only plain objects (all JSON makes): a gulpfile's overrides may hold an instance, which stays as it is.
+  if (!isObject(value) || ![Object.prototype, null].includes(Object.getPrototypeOf(value))) return value;
+  const out: Record<string, unknown> = {};
+  for (const [key, item] of Object.entries(value)) {
+    const at = [...keys, key];
+    if (UNSAFE_KEYS.includes(key)) {
+      problems.push({ key: formatKey(at), message: `the key "${key}" is not allowed anywhere in the configuration: it is a name JavaScript objects reserve, never a setting` });
+    } else {
+      out[key] = withoutUnsafeKeys(item, at, problems);
+    }
+  }
+  return out;
+}
+
+/** Objects merge key by key, recursively; arrays and scalars in `over` replace what `base` has; UNSAFE_KEYS are skipped. */
 export function deepMerge(base: unknown, over: unknown): unknown {
   if (over === undefined) return base;
   if (!isObject(base) || !isObject(over)) return over;
   const out: Record<string, unknown> = { ...base };
-  for (const [key, value] of Object.entries(over)) out[key] = deepMerge(base[key], value);
+  for (const [key, value] of Object.entries(over)) if (!UNSAFE_KEYS.includes(key)) out[key] = deepMerge(base[key], value);
   return out;
 }
 

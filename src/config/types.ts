@@ -2,6 +2,7 @@ import type { ServerOptions } from '../ssh/resolve';
 
 /**
  * The configuration after loading, merging `common` and applying defaults: what the preset reads.
+ * A server's keys, their checks and defaults are in schema.ts; ServerConfig is what its rows return.
  * `.attache.json` is Attaché 0.7's format; keys marked "ours" are gulp-attache additions.
  */
 export interface AttacheConfig {
@@ -62,11 +63,11 @@ export interface HealthCheck {
   timeout: number;
   /** Attempts before giving up (default 3). */
   retries: number;
-  /** Ours (issue 14): a response header that must be present, `Name: value`; `value` may use @release. */
+  /** Ours: a response header that must be present, `Name: value`; `value` may use @release. */
   header?: { name: string; value: string };
 }
 
-/** Ours (issue 14): paths shared between releases beyond storage and .env, relative to the release. */
+/** Ours: paths shared between releases beyond storage and .env, relative to the release. */
 export interface SharedPaths {
   dirs: string[];
   files: string[];
@@ -108,7 +109,7 @@ export interface ServerConfig {
   skip: SkippableStep[];
   /** Ours: how the release tree is made: "clone" on the server (Attaché's), or "artifact", built here and sent. */
   strategy: ReleaseStrategy;
-  // --- Ours (issue 14: verified activation for Laravel). Validated in validate.ts, laravelKeys().
+  // --- Ours, for Laravel: what makes the new release the one that serves. Read and checked in schema.ts.
   /** Extra shared directories and files, linked into every release (default none). */
   shared: SharedPaths;
   /** The web server's user: the writable paths become writable for it, .env readable by it. */

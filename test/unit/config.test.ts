@@ -7,6 +7,7 @@ import { AttacheError } from '../../src/errors';
 import {
   ConfigError,
   deepMerge,
+  isReleaseId,
   loadConfig,
   selectServers,
   validateBranch,
@@ -596,6 +597,55 @@ describe('loadConfig: mistakes', () => {
   });
 });
 
+describe('loadConfig: __proto__, constructor and prototype', () => {
+  const at = (json: string, options: LoadOptions = {}) => {
+    const error = failure(json, options);
+    assert.ok(error instanceof ConfigError, error.message);
+    return error.problems.map((p) => `${p.key}: ${p.message}`);
+  };
+  const refused = (key: string, name: string) => `${key}: the key "${name}" is not allowed anywhere in the configuration: it is a name JavaScript objects reserve, never a setting`;
+  const prod = (inside: string) => `{ "repository": "r", "servers": { "production": { "host": "h", "root": "/srv/app", ${inside} } } }`;
+
+  const cases: Array<[string, string, string]> = [
+    ['at the top', '{ "__proto__": { "host": "evil" }, "repository": "r", "servers": { "p": { "host": "h", "root": "/srv/app" } } }', '__proto__'],
+    ['as a server name', '{ "repository": "r", "servers": { "__proto__": { "host": "h", "root": "/srv/app" }, "p": { "host": "h", "root": "/srv/app" } } }', 'servers.__proto__'],
+    ['inside a server', prod('"__proto__": { "migrate": true }'), 'servers.production.__proto__'],
+    ['inside a server of the array form', '{ "repository": "r", "servers": [{ "name": "p", "host": "h", "root": "/srv/app", "constructor": 1 }] }', 'servers[0].constructor'],
+    ['in common', '{ "repository": "r", "common": { "constructor": { "prototype": 1 } }, "servers": { "p": { "host": "h", "root": "/srv/app" } } }', 'common.constructor'],
+    ['in scripts', prod('"scripts": { "prototype": ["echo"] }'), 'servers.production.scripts.prototype'],
+    ['in a nested object', prod('"healthcheck": { "url": "http://x/", "__proto__": { "status": 500 } }'), 'servers.production.healthcheck.__proto__'],
+    ['as a path name of your own', prod('"paths": { "constructor": "x" }'), 'servers.production.paths.constructor'],
+    ['as an asset path', prod('"assets": { "__proto__": "public/x" }'), 'servers.production.assets.__proto__'],
+    ['inside an array', prod('"assets": [{ "local": "a", "prototype": "b" }]'), 'servers.production.assets[0].prototype'],
+    ['as a group name', '{ "repository": "r", "servers": { "p": { "host": "h", "root": "/srv/app" } }, "groups": { "__proto__": ["p"] } }', 'groups.__proto__'],
+  ];
+  for (const [where, json, key] of cases) {
+    it(`are refused ${where}, naming the key path`, () => {
+      assert.deepEqual(at(json), [refused(key, key.replace(/^.*[.\]]/, ''))]);
+    });
+  }
+
+  it('are refused in the overrides a gulpfile passes, and the key path is in the message', () => {
+    const error = failure(withServer(), { overrides: JSON.parse('{ "ssh": { "__proto__": { "agent": "/tmp/evil" } } }') });
+    assert.ok(error instanceof ConfigError);
+    assert.deepEqual(error.problems, [{ key: 'overrides.ssh.__proto__', message: refused('', '__proto__').slice(2) }]);
+    assert.match(error.message, /config key "overrides\.ssh\.__proto__".*: the key "__proto__" is not allowed anywhere in the configuration/);
+  });
+
+  it('never reach a prototype, and deepMerge skips them', () => {
+    at('{ "repository": "r", "common": { "__proto__": { "polluted": true } }, "servers": { "p": { "host": "h", "root": "/srv/app", "__proto__": { "polluted": true } } } }');
+    assert.equal(({} as Record<string, unknown>).polluted, undefined);
+    const merged = deepMerge({ a: 1 }, JSON.parse('{ "__proto__": { "polluted": true }, "b": 2 }')) as Record<string, unknown>;
+    assert.equal(merged.polluted, undefined);
+    assert.equal(Object.getPrototypeOf(merged), Object.prototype);
+    assert.deepEqual(merged, { a: 1, b: 2 });
+  });
+
+  it('are fine as values: "constructor" is an ordinary string', () => {
+    assert.deepEqual(loadServer({ secrets: ['constructor', '__proto__'] }).secrets, ['constructor', '__proto__']);
+  });
+});
+
 describe('validateBranch', () => {
   it('returns a safe name and refuses an unsafe one, explaining what is allowed', () => {
     assert.equal(validateBranch('feature/x'), 'feature/x');
@@ -608,6 +658,12 @@ describe('validateBranch', () => {
 describe('validateReleaseId', () => {
   it('accepts 14 digits, optionally followed by -N', () => {
     for (const id of ['20261126203000', '20261126203000-2', '20261126203000-12']) assert.equal(validateReleaseId(id), id);
+  });
+
+  it('is the one rule: isReleaseId agrees, and accepts the ids a deploy makes (a UTC second, then -2, -3, … in the same second)', () => {
+    const now = new Date().toISOString().replace(/[-:T]/g, '').slice(0, 14); // as chooseReleaseId makes it
+    for (const id of [now, `${now}-2`, `${now}-10`]) assert.ok(isReleaseId(id), id);
+    for (const id of [`${now}-0`, `${now}-01`, `${now}-`, now.slice(1), undefined, 20261126203000]) assert.equal(isReleaseId(id), false, String(id));
   });
 
   for (const id of ['', '2026112620300', '202611262030000', '20261126203000;rm -rf /', '$(id)', '20261126203000$(id)', '20261126203000\n', '-20261126203000', '../20261126203000', '20261126203000/x', '..', '20261126203000-', '20261126203000-0', '20261126203000-a', ' 20261126203000', 'latest']) {

@@ -1,3 +1,4 @@
+import { RELEASE_ID } from '../../config';
 import { Layout } from './layout';
 import { quote, sh } from '../../remote/quote';
 import type { Target } from '../../remote/target';
@@ -63,8 +64,6 @@ export function parseListing(stdout: string, layout: Layout): ReleaseInfo[] {
   if (liveId && RELEASE_ID.test(liveId) && !releases.some((r) => r.live)) releases.push({ id: liveId, status: 'missing', live: true });
   return releases.sort((a, b) => compareIds(a.id, b.id));
 }
-
-const RELEASE_ID = /^\d{14}(-[1-9]\d*)?$/;
 
 /** Release ids sort by time, then by their -N suffix. */
 export function compareIds(a: string, b: string): number {

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
+import { isReleaseId } from '../../config';
 import { AttacheError, RemoteCommandError } from '../../errors';
 import { quote, raw, sh } from '../../remote/quote';
 import { stopBackground, type ServerRun, type Step } from '../lifecycle/context';
@@ -296,7 +297,7 @@ function beat(run: ServerRun, heartbeat: Heartbeat): void {
 
 /** A dead holder's release: removed unless it is complete (its marker written, so it may be live). */
 async function removeIncompleteRelease(run: ServerRun, id: string | null): Promise<string | null> {
-  if (!id || !/^\d{14}(-\d+)?$/.test(id)) return null;
+  if (!isReleaseId(id)) return null;
   const { layout } = run;
   // The dead holder's last command (a tar still unpacking, say) may outlive its client by a moment
   // and write into the release again: remove, wait, and remove again while it keeps reappearing.

@@ -1,4 +1,4 @@
-import { validateReleaseId } from '../../config';
+import { isReleaseId, validateReleaseId } from '../../config';
 import { mapLimit } from '../../limit';
 import { execReporting } from '../../remote/command';
 import { sh } from '../../remote/quote';
@@ -31,7 +31,7 @@ export async function chooseReleaseId(deploy: Deploy): Promise<string> {
   const listings = await mapLimit(deploy.servers, deploy.parallel, async (run) =>
     run.releasesSeen?.map((r) => r.id) ?? (await run.target.exec(sh`ls -1 -- ${run.layout.releases} 2>/dev/null || true`, { step: 'release', readOnly: true })).stdout.split('\n'),
   );
-  const existing = listings.flat().filter((name) => /^\d{14}(-\d+)?$/.test(name)).sort(compareIds);
+  const existing = listings.flat().filter(isReleaseId).sort(compareIds);
   const newest = existing.at(-1);
   if (!newest || compareIds(now, newest) > 0) return validateReleaseId(now);
   const [time, suffix = '1'] = newest.split('-');
