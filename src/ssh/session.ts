@@ -7,9 +7,9 @@ import type { Logger } from '../log';
 import { createLimit } from '../limit';
 import { parseSocketAddress, type SocketAddress } from '../remote/address';
 import { finishCommand, inDirectory, sendInput } from '../remote/command';
-import { SHELL_COMMAND, ShellEnded, type ShellChannel } from '../remote/persistent-shell';
-import { ShellPool } from '../remote/shell-pool';
-import { STANDBY_COMMAND, standbyLine } from '../remote/standby-shell';
+import { SHELL_COMMAND, ShellEnded, type ShellChannel } from './persistent-shell';
+import { ShellPool } from './shell-pool';
+import { STANDBY_COMMAND, standbyLine } from './standby-shell';
 import { sh } from '../remote/quote';
 import { fileType, type ExecOptions, type ExecResult, type FileStat, type Target } from '../remote/target';
 import { planAuthentication, signKeysAtOnce } from './auth';
@@ -53,7 +53,7 @@ export { channelCount, handshakeCount } from './counters';
 
 /**
  * One SSH connection to one server, carrying the SFTP channel and the persistent shells that run
- * every step's commands (remote/shell-pool.ts). Host keys are verified against known_hosts, keys only, TCP_NODELAY on (ssh2
+ * every step's commands (shell-pool.ts). Host keys are verified against known_hosts, keys only, TCP_NODELAY on (ssh2
  * leaves Nagle's algorithm on, which costs ~40 ms per small sequential SFTP request).
  */
 export class SshSession implements Target {
