@@ -8,6 +8,7 @@ import { signKeysAtOnce, type AuthPlan } from './auth';
 import { countChannel, countHandshake } from './counters';
 import { verifyHostKey, preferredHostKeyAlgorithms } from './host-key';
 import type { ResolvedServer } from './resolve';
+import { clientOf, keepaliveRestart } from './ssh2-internals';
 
 /**
  * A server that stops answering is noticed within 30 s: a keepalive every 5 s once 5 s pass with
@@ -111,13 +112,14 @@ export interface Handshake {
 
 /**
  * Starts the SSH handshake on `sock`: host key checked against known_hosts, keys only, keepalives
- * on, and the SFTP channel asked for as soon as the server has accepted us.
+ * on, and the SFTP channel asked for as soon as the server has accepted us. Throws, before the
+ * server is heard, when ssh2 is not as expected (ssh2-internals.ts): the caller destroys `sock`.
  */
 export function startHandshake(server: ResolvedServer, sock: Duplex, auth: AuthPlan, log: Logger, jump?: Jump): Handshake {
   // ssh2-sftp-client prints connection events to the console by default; the session tracks them itself.
   const quiet = () => undefined;
   const sftpClient = new SftpClient(server.name, { error: quiet, end: quiet, close: quiet });
-  const client = (sftpClient as unknown as { client: Client }).client;
+  const client = clientOf(sftpClient);
   signKeysAtOnce(client);
   let lastError: (Error & { level?: string }) | undefined;
   client.on('error', (error: Error & { level?: string }) => (lastError = error));
@@ -144,9 +146,9 @@ export function startHandshake(server: ResolvedServer, sock: Duplex, auth: AuthP
   countHandshake();
   const connected = sftpClient.connect(config as SftpClient.ConnectOptions);
   const sftp = connected.then(
-    () => {
+    (opened) => {
       countChannel(); // the SFTP channel
-      return (sftpClient as unknown as { sftp: SFTPWrapper }).sftp;
+      return opened;
     },
     (error: unknown) => {
       // ssh2-sftp-client ends the connection then: every later failure says why.
@@ -156,9 +158,10 @@ export function startHandshake(server: ResolvedServer, sock: Duplex, auth: AuthP
     },
   );
   sftp.catch(() => undefined); // told to whoever asks for a file operation
+  const restartKeepalive = keepaliveRestart(client); // set by connect(): checked before the server is heard
   // Authenticated is enough to go on; a connection that fails before that fails here.
   const authenticated = Promise.race([accepted, connected]).then(
-    () => heardCounts(sock, client),
+    () => heardCounts(sock, restartKeepalive),
     (error: unknown) => Promise.reject(hostKeyError ?? connectionError(server, lastError ?? error, auth.described)),
   );
   return { connection, accepted, sftp, authenticated };
@@ -169,15 +172,13 @@ export function startHandshake(server: ResolvedServer, sock: Duplex, auth: AuthP
  * own writes an answer can queue for longer than the limit and a healthy upload would be cut. Any
  * data from the server proves it is there: restart the count then too (at most once a second).
  */
-function heardCounts(sock: Duplex, client: Client): void {
-  const reset = (client as unknown as { _resetKA?: () => void })._resetKA;
-  if (typeof reset !== 'function') return;
+function heardCounts(sock: Duplex, restartKeepalive: () => void): void {
   let last = 0;
   sock.on('data', () => {
     const now = Date.now();
     if (now - last < 1000) return;
     last = now;
-    reset.call(client);
+    restartKeepalive();
   });
 }
 

@@ -4,7 +4,7 @@ import type { Logger } from '../log';
 import type { ExecOptions, ExecResult, FileStat, Target } from '../remote/target';
 import { planAuthentication } from './auth';
 import { Channels } from './channels';
-import { Connection, startHandshake, type EarlyConnection } from './connect';
+import { Connection, startHandshake, type EarlyConnection, type Handshake } from './connect';
 import { connectTo, forward, jumpSpec, viaJump } from './forward';
 import { resolveServer, type ResolvedServer, type ServerSpec } from './resolve';
 import { SftpFiles } from './sftp';
@@ -63,7 +63,13 @@ export class SshSession implements Target {
     const jump = server.proxyJump ? await SshSession.open(jumpSpec(server), log).catch((error) => Promise.reject(viaJump(server, error))) : undefined;
     try {
       const sock = jump ? await jump.forward(server) : await (options.early?.sock ?? connectTcp(server));
-      const handshake = startHandshake(server, sock, auth, log, jump);
+      let handshake: Handshake;
+      try {
+        handshake = startHandshake(server, sock, auth, log, jump);
+      } catch (error) {
+        sock.destroy(); // ssh2 is not as expected (ssh2-internals.ts): nothing else holds the socket
+        throw error;
+      }
       const session = new SshSession(handshake.connection, handshake.sftp, log);
       if (options.warm) void handshake.accepted.then(() => session.warmUp());
       try {

@@ -4,6 +4,7 @@ import { AttacheError } from '../errors';
 import { createLimit } from '../limit';
 import type { Connection } from './connect';
 import type { PacedWrites } from './paced-input';
+import { maxWriteLength } from './ssh2-internals';
 
 /** SFTP write requests in flight for one file. */
 const WRITES_IN_FLIGHT = 16;
@@ -96,5 +97,5 @@ export function writeStream(files: WriteChannel, handle: Buffer, source: Readabl
 }
 
 function maxWrite(files: WriteChannel): number {
-  return (files.sftp as unknown as { _maxWriteLen?: number })._maxWriteLen ?? 32 * 1024;
+  return maxWriteLength(files.sftp as SFTPWrapper);
 }
