@@ -53,7 +53,7 @@ export async function swapLink(
     await target.unlink(temporary).catch(() => undefined);
     throw renamed.reason;
   }
-  // A server without posix-rename renames by a command (session.ts), after the check was answered: look again.
+  // A server without posix-rename renames by a command (ssh/sftp.ts), after the check was answered: look again.
   const now = after.status === 'fulfilled' && after.value === to ? to : await target.readlink(link);
   if (now !== to) {
     throw new AttacheError(`the swap did not take effect: ${link} points to ${now ?? 'nothing'}, expected ${to}`, where);

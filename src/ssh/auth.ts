@@ -3,6 +3,7 @@ import { utils, type AuthenticationType, type Client, type ParsedKey } from 'ssh
 import { AttacheError } from '../errors';
 import { registerSecret } from '../log';
 import type { ResolvedServer } from './resolve';
+import { replaceAuthPK } from './ssh2-internals';
 
 /**
  * Key-only authentication, in OpenSSH's order: the agent, then each identity file. Keys are read and
@@ -80,31 +81,27 @@ function passphraseProblem(server: ResolvedServer, file: string): string {
 /** The hash ssh2 signs with for each key algorithm it names (its getKeyAlgos); other key types have one of their own. */
 const HASH_OF_ALGORITHM: Record<string, string> = { 'rsa-sha2-256': 'sha256', 'rsa-sha2-512': 'sha512', 'ssh-rsa': 'sha1' };
 
-type Sign = (data: Buffer, done: (signature: Buffer) => void) => void;
-type AuthPK = (username: string, key: ParsedKey, keyAlgo?: string, sign?: Sign) => void;
-
 /**
  * A key read from a file goes to the server signed at once, as OpenSSH's client sends a key it
  * holds. ssh2 first asks whether the server would take the key (USERAUTH_PK_OK), and signs only
  * then: a round trip more on every connection. Agent keys keep the question (the agent is asked to
- * sign only what the server would take). ssh2's protocol object is not public: where it is not as
- * expected, or a signature cannot be made, ssh2 goes its own way.
+ * sign only what the server would take). ssh2's protocol object is not public (ssh2-internals.ts):
+ * where it is not as expected, or a signature cannot be made, ssh2 goes its own way.
  */
 export function signKeysAtOnce(client: Client): void {
   client.once('handshake', () => {
-    const protocol = (client as unknown as { _protocol?: { authPK?: AuthPK } })._protocol;
-    const authPK = protocol?.authPK;
-    if (!protocol || typeof authPK !== 'function') return;
-    protocol.authPK = function (this: unknown, username, key, keyAlgo, sign) {
-      if (sign || typeof keyAlgo === 'function' || typeof key?.isPrivateKey !== 'function' || !key.isPrivateKey()) {
-        return authPK.call(this, username, key, keyAlgo, sign);
-      }
-      return authPK.call(this, username, key, keyAlgo, (data, done) => {
-        const signature = key.sign(data, keyAlgo ? HASH_OF_ALGORITHM[keyAlgo] : undefined);
-        // Not signed: ask first after all (ssh2 signs on the answer, and reports its own failure).
-        if (signature instanceof Error) setImmediate(() => authPK.call(this, username, key, keyAlgo));
-        else done(signature);
-      });
-    };
+    replaceAuthPK(client, (authPK) =>
+      function (this: unknown, username, key, keyAlgo, sign) {
+        if (sign || typeof keyAlgo === 'function' || typeof key?.isPrivateKey !== 'function' || !key.isPrivateKey()) {
+          return authPK.call(this, username, key, keyAlgo, sign);
+        }
+        return authPK.call(this, username, key, keyAlgo, (data, done) => {
+          const signature = key.sign(data, keyAlgo ? HASH_OF_ALGORITHM[keyAlgo] : undefined);
+          // Not signed: ask first after all (ssh2 signs on the answer, and reports its own failure).
+          if (signature instanceof Error) setImmediate(() => authPK.call(this, username, key, keyAlgo));
+          else done(signature);
+        });
+      },
+    );
   });
 }

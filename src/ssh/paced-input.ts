@@ -1,5 +1,6 @@
 import { Writable } from 'node:stream';
 import type { ClientChannel } from 'ssh2';
+import { channelWindow, watchChannelWindow } from './ssh2-internals';
 
 /** The least that may be in flight. */
 export const LEAST_IN_FLIGHT = 512 * 1024;
@@ -16,11 +17,6 @@ export function inFlightLimit(roundTripMs: number | undefined): number {
   return roundTripMs === undefined ? Infinity : Math.max(LEAST_IN_FLIGHT, roundTripMs * BYTES_PER_MS);
 }
 
-/** ssh2's view of the server's window for a channel (not in its typings). */
-interface Outgoing {
-  window: number;
-}
-
 /**
  * A channel's input, sent no further ahead of the server than the link needs: the bytes the
  * command has not yet taken (not yet credited back by the server's window adjusts) stay under
@@ -33,30 +29,24 @@ interface Outgoing {
  * returned, as it is when the round trip is not known yet or ssh2's window cannot be read.
  */
 export function pacedInput(channel: ClientChannel, roundTripMs: number | undefined): Writable {
-  const outgoing = (channel as unknown as { outgoing?: Outgoing }).outgoing;
-  const descriptor = outgoing && Object.getOwnPropertyDescriptor(outgoing, 'window');
-  if (!outgoing || typeof outgoing.window !== 'number' || !descriptor?.configurable || !descriptor.writable) return channel;
+  const start = channelWindow(channel); // ssh2's, not in its typings (ssh2-internals.ts)
+  if (start === undefined) return channel;
   const limit = inFlightLimit(roundTripMs);
-  if (limit >= outgoing.window) return channel;
+  if (limit >= start) return channel;
 
-  let window = outgoing.window;
+  let window = start;
   let fullWindow = window;
   const held = () => fullWindow - window >= limit;
   let resume: (() => void) | undefined;
   // ssh2 lowers the window as it sends and raises it on each adjust: the moment to go on.
-  Object.defineProperty(outgoing, 'window', {
-    configurable: true,
-    enumerable: true,
-    get: () => window,
-    set(value: number) {
-      window = value;
-      fullWindow = Math.max(fullWindow, value);
-      if (resume && !held()) {
-        const waiting = resume;
-        resume = undefined;
-        waiting();
-      }
-    },
+  watchChannelWindow(channel, (value) => {
+    window = value;
+    fullWindow = Math.max(fullWindow, value);
+    if (resume && !held()) {
+      const waiting = resume;
+      resume = undefined;
+      waiting();
+    }
   });
 
   const send = (chunk: Buffer, done: (error?: Error | null) => void) => {

@@ -110,7 +110,7 @@ describe('paced SFTP writes on a real sshd', () => {
     const session = await openSession({ host: '127.0.0.1', port, user: 'root' }, log);
     try {
       await session.mkdir(into); // an SFTP answer: the session knows its round trip from here on
-      const sftp = await (session as unknown as { sftpReady: Promise<SFTPWrapper> }).sftpReady;
+      const sftp = await (session as unknown as { files: { ready: Promise<SFTPWrapper> } }).files.ready;
       const write = sftp.write.bind(sftp);
       let unanswered = 0;
       let most = 0;

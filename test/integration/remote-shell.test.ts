@@ -16,7 +16,7 @@ import { tempDir } from '../support/fixtures';
 import { createSite, type TargetSpec } from '../support/preset';
 
 /**
- * Commands over persistent shells (src/remote/persistent-shell.ts, shell-pool.ts) against a real
+ * Commands over persistent shells (src/ssh/persistent-shell.ts, shell-pool.ts) against a real
  * sshd: one `exec /bin/sh` channel carries command after command, each framed with its own nonce.
  */
 

@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { describe, it } from 'node:test';
-import { PersistentShell, type ShellChannel } from '../../src/remote/persistent-shell';
-import { MarkerSplitter } from '../../src/remote/shell-frame';
+import { PersistentShell, type ShellChannel } from '../../src/ssh/persistent-shell';
+import { MarkerSplitter } from '../../src/ssh/shell-frame';
 import { printfBytes } from '../../src/remote/quote';
 
 /** Feeds `stream` to a splitter in pieces cut at `cuts`, expecting `markers` in order. */

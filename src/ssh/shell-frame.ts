@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { printfBytes, raw, sh } from './quote';
+import { printfBytes, raw, sh } from '../remote/quote';
 
 /**
- * The wire format of the persistent shell (remote/persistent-shell.ts). The shell reads its script
+ * The wire format of the persistent shell (persistent-shell.ts). The shell reads its script
  * from the channel, one line per command:
  *
  *   ( eval '<command>' ) </dev/null; printf '%s %s\n' <nonce> "$?"; printf '%s\n' <nonce> >&2

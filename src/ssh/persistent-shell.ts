@@ -1,6 +1,6 @@
 import { PassThrough, type Readable, type Writable } from 'node:stream';
-import type { RunningCommand } from './command';
-import { quote } from './quote';
+import type { RunningCommand } from '../remote/command';
+import { quote } from '../remote/quote';
 import { commandFrame, MarkerSplitter, newNonce, readyFrame } from './shell-frame';
 
 /** A channel that runs `exec /bin/sh` on the server: what the SSH session hands a PersistentShell. */

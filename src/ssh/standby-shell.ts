@@ -1,5 +1,5 @@
 import { shellCommandLine } from './persistent-shell';
-import { printfBytes, sh } from './quote';
+import { printfBytes, sh } from '../remote/quote';
 
 /**
  * The command line of a channel opened ahead of need (a standby): its shell waits for one command,

@@ -1,4 +1,4 @@
-import type { RunningCommand } from './command';
+import type { RunningCommand } from '../remote/command';
 import { PersistentShell, preload, type Preload, type ShellChannel } from './persistent-shell';
 
 export interface ShellPoolOptions {
