@@ -74,7 +74,7 @@ export function renderWanTable(rows: WanRow[], input: { loopback: CaseResult[]; 
   const runs = (results: CaseResult[], name: string) => results.find((r) => r.name === name)?.seconds.length ?? 0;
   const mbSent = (name: string) => {
     const r = atDelay.find((x) => x.name === name);
-    return r && r.bytesSent.length ? (median(r.bytesSent) / 1e6).toFixed(2) : '';
+    return r?.bytesSent.length ? (median(r.bytesSent) / 1e6).toFixed(2) : '';
   };
   const header = ['case', 'loopback s', '0 ms s', `${delayMs} ms s`, 'round trips', `× rsync floor @${delayMs}`, `× shipit @${delayMs}`, 'runs 0/' + delayMs, 'MB sent'];
   const body = rows.map((r) => {

@@ -11,6 +11,7 @@ import { build } from './release/steps/build';
 import { TASKS, connect, type LocalTask, type ReleaseTask, type ServerTask } from './release/tasks';
 
 /** A gulp task function, with the metadata `gulp --tasks` shows. */
+// biome-ignore lint/suspicious/noConfusingVoidType: gulp accepts a task that returns nothing (a callback task) or a promise
 export type TaskFunction = ((done?: (error?: Error) => void) => Promise<unknown> | void) & {
   displayName?: string;
   description?: string;

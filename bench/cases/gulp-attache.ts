@@ -258,6 +258,7 @@ export function createGulpAttacheBench(ctx: BenchContext, install: UserInstall, 
 
   // 7. Artifact strategy, full first deploy.
   const artifactFull = projectFor(ctx, install, `${tag}-artifact-full`, { strategy: 'artifact' });
+  // biome-ignore lint/correctness/noUnusedVariables: made once, for its side effect (the checkout on disk)
   let artifactFullCheckout: AppCheckout | undefined;
   let artifactFullRoot = '';
   let artifactFullLast: DeployOutcome | undefined;

@@ -1,7 +1,7 @@
 /**
  * What every measurement (bench/measurements/*.ts) takes and the small helpers they share.
  */
-import { readFileSync, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Observations } from '../cases/gulp-attache';
 import type { Section } from '../report';

@@ -12,7 +12,7 @@
 export function quote(value: string | number): string {
   const text = String(value);
   if (text.includes('\0')) throw new Error('a value containing a NUL byte cannot be put into a shell command');
-  if (/^[A-Za-z0-9_\/.,:=@%+-]+$/.test(text)) return text;
+  if (/^[A-Za-z0-9_/.,:=@%+-]+$/.test(text)) return text;
   return `'${text.replace(/'/g, `'\\''`)}'`;
 }
 

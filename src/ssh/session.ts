@@ -4,7 +4,7 @@ import type { Logger } from '../log';
 import type { ExecOptions, ExecResult, FileStat, Target } from '../remote/target';
 import { planAuthentication } from './auth';
 import { Channels } from './channels';
-import { Connection, startHandshake, type EarlyConnection, type Handshake } from './connect';
+import { type Connection, startHandshake, type EarlyConnection, type Handshake } from './connect';
 import { connectTo, forward, jumpSpec, viaJump } from './forward';
 import { resolveServer, type ResolvedServer, type ServerSpec } from './resolve';
 import { SftpFiles } from './sftp';

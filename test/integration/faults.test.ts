@@ -279,6 +279,7 @@ describe('faults during a deploy, against a real sshd', () => {
         await site.run('deploy');
         was = snapshot(site.root);
         const { overrides, relayCut } = point.prepare(site);
+        // biome-ignore lint/correctness/noUnusedVariables: the cut is started once; its promise is held so the relay fires it once
         let cut: Promise<void> | undefined;
         const lines: string[] = [];
         const { logger } = watchingLogger((line) => {

@@ -129,7 +129,7 @@ describe('swap plugin against a real sshd', () => {
     symlinkSync(r1, link);
     const session = await openTarget(web1(), quiet());
     const reader = await startLoopReader('readlink', link, path.join(base, 'stop'));
-    let report;
+    let report: Awaited<ReturnType<typeof reader.stop>>;
     const previous: Array<string | null> = [];
     try {
       for (let i = 1; i <= 1000; i++) {

@@ -159,7 +159,7 @@ describe('upload plugin against a real sshd', () => {
 
     const session = await openTarget(web1(), quiet());
     const reader = await startLoopReader('sha256', path.join(dest, 'bundle.bin'), path.join(local, 'stop'));
-    let report;
+    let report: Awaited<ReturnType<typeof reader.stop>>;
     try {
       // New, old, new, old, new: five replacements while the reader reads.
       for (let round = 1; round <= 5; round++) {

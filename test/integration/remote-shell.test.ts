@@ -163,6 +163,7 @@ describe('commands over one persistent shell per server', () => {
     const home = (await session.exec('pwd')).stdout;
     const umask = (await session.exec('umask')).stdout;
     await session.exec(sh`cd ${dir}; X=1; export Y=2; set -e; trap 'echo trapped' EXIT; umask 077`);
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: shell parameter expansions, not a template
     const next = await session.exec('pwd; echo "[${X-}][${Y-}]"; umask; false; echo "went on"', { check: false });
     assert.equal(next.stdout, `${home}[][]\n${umask}went on\n`);
   });

@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { parseFlags } from '../../src/cli/flags';
-import { ConfigError, HOOK_NAMES, loadConfig, selectServers, type AttacheConfig } from '../../src/config';
+import { type ConfigError, HOOK_NAMES, loadConfig, selectServers, type AttacheConfig } from '../../src/config';
 import { Layout } from '../../src/release/model/layout';
 import { checkTags, expandTags } from '../../src/release/model/tags';
 import { composerBin, composerCommand } from '../../src/release/model/tools';

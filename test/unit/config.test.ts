@@ -510,7 +510,7 @@ describe('loadConfig: mistakes', () => {
     ['a&b', /it contains "&"/],
     ['a<b', /it contains "<"/],
     ['a>b', /it contains ">"/],
-    ["it's", /it contains a single quote \(\'\)/],
+    ["it's", /it contains a single quote \('\)/],
     ['"x"', /it contains a double quote \("\)/],
     ['my branch', /it contains a space/],
     ['a\tb', /it contains a tab/],

@@ -47,7 +47,7 @@ export async function activateRelease(run: ServerRun, which: 'previous' | 'lates
     id = ready.at(-1)?.id;
   } else {
     const named = releases.find((r) => r.id === which);
-    if (!named || named.status !== 'ready') {
+    if (named?.status !== 'ready') {
       throw new AttacheError(named ? `release ${which} is ${named.status}; refusing to activate it` : `there is no release ${which}`, {
         server: run.server.name,
         step: 'activate',
