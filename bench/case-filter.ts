@@ -21,7 +21,10 @@ export function caseFilter(raw: string | undefined, names: readonly string[] = O
     .filter(Boolean);
   if (!parts.length) return { selects: () => true, skipped: () => undefined };
   const unmatched = parts.filter((p) => !names.some((n) => n.toLowerCase().includes(p)));
-  if (unmatched.length) throw new Error(`BENCH_CASES: ${unmatched.map((p) => `"${p}"`).join(', ')} match${unmatched.length === 1 ? 'es' : ''} no case; the cases are:\n${names.map((n) => `  ${n}`).join('\n')}`);
+  if (unmatched.length)
+    throw new Error(
+      `BENCH_CASES: ${unmatched.map((p) => `"${p}"`).join(', ')} match${unmatched.length === 1 ? 'es' : ''} no case; the cases are:\n${names.map((n) => `  ${n}`).join('\n')}`,
+    );
   const selects = (name: string) => parts.some((p) => name.toLowerCase().includes(p));
   return { setting: raw, selects, skipped: (name) => (selects(name) ? undefined : 'skipped (not in BENCH_CASES)') };
 }

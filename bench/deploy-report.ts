@@ -34,9 +34,11 @@ export interface DeployReport {
 export function readReport(file: string): DeployReport | undefined {
   if (!existsSync(file)) return undefined;
   const value = JSON.parse(readFileSync(file, 'utf8')) as Partial<DeployReport>;
-  if (typeof value !== 'object' || value === null || !Array.isArray(value.servers)) throw new Error(`${file} is not a DeployReport (no "servers" list)`);
+  if (typeof value !== 'object' || value === null || !Array.isArray(value.servers))
+    throw new Error(`${file} is not a DeployReport (no "servers" list)`);
   for (const s of value.servers) {
-    if (!s || typeof s.server !== 'string' || !s.sent || !s.reused || typeof s.steps !== 'object') throw new Error(`${file}: a server entry lacks server/sent/reused/steps`);
+    if (!s || typeof s.server !== 'string' || !s.sent || !s.reused || typeof s.steps !== 'object')
+      throw new Error(`${file}: a server entry lacks server/sent/reused/steps`);
   }
   return value as DeployReport;
 }

@@ -27,13 +27,18 @@ export interface Target {
 /** A Markdown table: by default the first column left-aligned and the others (numbers) right-aligned. */
 export function markdownTable(header: string[], rows: string[][], left: (column: number) => boolean = (i) => i === 0): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => (row[i] ?? '').length)));
-  const line = (cells: string[]) => '| ' + widths.map((w, i) => (left(i) ? (cells[i] ?? '').padEnd(w) : (cells[i] ?? '').padStart(w))).join(' | ') + ' |';
+  const line = (cells: string[]) =>
+    '| ' + widths.map((w, i) => (left(i) ? (cells[i] ?? '').padEnd(w) : (cells[i] ?? '').padStart(w))).join(' | ') + ' |';
   const rule = '|' + widths.map((w, i) => (left(i) ? '-'.repeat(w + 2) : '-'.repeat(w + 1) + ':')).join('|') + '|';
   return [line(header), rule, ...rows.map(line)].join('\n');
 }
 
 export function renderSection(section: Section): string {
-  const parts = [`### ${section.title}`, '', section.rows.length ? markdownTable(section.header, section.rows, (i) => i < (section.textColumns ?? 1)) : '(no data)'];
+  const parts = [
+    `### ${section.title}`,
+    '',
+    section.rows.length ? markdownTable(section.header, section.rows, (i) => i < (section.textColumns ?? 1)) : '(no data)',
+  ];
   if (section.notes.length) parts.push('', ...section.notes.map((n) => `- ${n}`));
   return parts.join('\n');
 }

@@ -75,7 +75,10 @@ function positiveInt(name: string, fallback: number, min: number): number {
 }
 
 function slug(name: string): string {
-  return name.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '');
+  return name
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '-')
+    .replace(/^-|-$/g, '');
 }
 
 function firstLine(error: unknown): string {
@@ -177,7 +180,9 @@ async function main(): Promise<void> {
   const links: Link[] = [];
 
   try {
-    say(`sshd on 127.0.0.1:${server.port} (pid ${server.pid}); HOME=${home.dir}; extra sshd_config: ${sshdConfig.join('; ') || 'none'}; server roots on ${disk.description}`);
+    say(
+      `sshd on 127.0.0.1:${server.port} (pid ${server.pid}); HOME=${home.dir}; extra sshd_config: ${sshdConfig.join('; ') || 'none'}; server roots on ${disk.description}`,
+    );
     const fixture = buildFixture(WORK, say);
     say(
       `fixture ${fixture.reused ? 'reused' : 'built'}: app ${fixture.appRepo}; assets ${fixture.assetFileCount} files, ` +
@@ -195,7 +200,10 @@ async function main(): Promise<void> {
       const root = path.join(ROOTS, `root-${String(++rootSeq).padStart(3, '0')}`);
       rmSync(root, { recursive: true, force: true });
       mkdirSync(root, { recursive: true });
-      writeFileSync(path.join(root, '.env'), 'APP_NAME=Bench\nAPP_ENV=production\nAPP_KEY=base64:YmVuY2hiZW5jaGJlbmNoYmVuY2hiZW5jaGJlbmNoMDA=\nAPP_DEBUG=false\n');
+      writeFileSync(
+        path.join(root, '.env'),
+        'APP_NAME=Bench\nAPP_ENV=production\nAPP_KEY=base64:YmVuY2hiZW5jaGJlbmNoYmVuY2hiZW5jaGJlbmNoMDA=\nAPP_DEBUG=false\n',
+      );
       pendingRoots.push(root);
       return root;
     };
@@ -230,7 +238,15 @@ async function main(): Promise<void> {
         ...ours.cases,
       ].filter((c) => filter.selects(c.name));
       const results = cases.map((c): CaseResult => ({ name: c.name, seconds: [], sshLogins: [], bytesSent: [], failures: [] }));
-      linkRuns.push({ label, link, ctx, cases, results, observations: ours.observations, shipitVersions: shipit?.versions ?? { 'shipit-deploy': 'not run (BENCH_CASES)' } });
+      linkRuns.push({
+        label,
+        link,
+        ctx,
+        cases,
+        results,
+        observations: ours.observations,
+        shipitVersions: shipit?.versions ?? { 'shipit-deploy': 'not run (BENCH_CASES)' },
+      });
     }
 
     const pass = async (entries: Entry[], passWarmup: number) => {
@@ -285,7 +301,10 @@ async function main(): Promise<void> {
 
     // ---- loopback: every case, round-robin
     const loop = linkRuns[0];
-    const loopPass = await pass(loop.cases.map((c, i) => ({ link: loop, benchCase: c, result: loop.results[i], runs })), warmup);
+    const loopPass = await pass(
+      loop.cases.map((c, i) => ({ link: loop, benchCase: c, result: loop.results[i], runs })),
+      warmup,
+    );
     const mainTable = renderMainTable(loop.results);
 
     // ---- WAN: every case at 0 ms and at the delay, interleaved case by case
@@ -306,30 +325,50 @@ async function main(): Promise<void> {
 
     const info = machine();
     const failureLines = linkRuns.flatMap((l) => l.results.flatMap((r) => r.failures.map((f) => `${r.name} [${f}]`)));
-    const failureText = failureLines.length ? `Failed attempts (each made again from setup; BENCH_RETRIES=${retries}):\n${failureLines.map((l) => `- ${l}`).join('\n')}` : '';
+    const failureText = failureLines.length
+      ? `Failed attempts (each made again from setup; BENCH_RETRIES=${retries}):\n${failureLines.map((l) => `- ${l}`).join('\n')}`
+      : '';
     const reportSources = [...new Set(linkRuns.flatMap((l) => deploysOf(l.observations).map((o) => o.reportSource)))];
     const reportNote =
       reportSources.length === 0
         ? 'no gulp-attache deploy completed'
         : reportSources.includes('summary')
           ? `bytes and step times read from the printed deploy summary: the preset wrote no --report file (${reportSources.join(', ')})`
-          : 'bytes and step times read from each deploy\'s --report file';
+          : "bytes and step times read from each deploy's --report file";
     console.log(`\n## Loopback\n\n${mainTable}\n`);
     if (wanOn) console.log(`## WAN: ${delayMs} ms each way, ${mbit} Mbit/s\n\n${wanTable}\n`);
     if (strategyTable) console.log(`## Artifact vs clone\n\n${strategyTable}\n`);
     if (failureText) console.log(`${failureText}\n`);
-    const busyNote = (load: { start: number; end: number }) => (Math.max(load.start, load.end) > info.cpus.count ? ' (WARNING: above the CPU count: other work was running, the numbers are noisy)' : '');
+    const busyNote = (load: { start: number; end: number }) =>
+      Math.max(load.start, load.end) > info.cpus.count
+        ? ' (WARNING: above the CPU count: other work was running, the numbers are noisy)'
+        : '';
 
     // ---- the extra measurements (loopback) and the targets
     const loadBeforeExtras = os.loadavg()[0];
     say(`measurements: load average (1 min) ${loadBeforeExtras.toFixed(2)}`);
     const extrasStarted = performance.now();
-    const measured = await runMeasurements({ ctx: loop.ctx, install, observations: loop.observations, results: loop.results, sshdConfig, skipped: filter.skipped, say });
+    const measured = await runMeasurements({
+      ctx: loop.ctx,
+      install,
+      observations: loop.observations,
+      results: loop.results,
+      sshdConfig,
+      skipped: filter.skipped,
+      say,
+    });
     const extrasSeconds = (performance.now() - extrasStarted) / 1000;
     const loadAfterExtras = os.loadavg()[0];
     const targets: Target[] = [
       ...wanTargets(wan, delayMs, wanOn ? undefined : 'skipped (BENCH_WAN=0)', filter.skipped),
-      ...loopbackTargets({ results: loop.results, observations: loop.observations, runs, fixture, values: measured.values, skipped: filter.skipped }),
+      ...loopbackTargets({
+        results: loop.results,
+        observations: loop.observations,
+        runs,
+        fixture,
+        values: measured.values,
+        skipped: filter.skipped,
+      }),
     ];
     const totalSeconds = (performance.now() - benchStarted) / 1000;
     console.log('');
@@ -340,7 +379,9 @@ async function main(): Promise<void> {
     const settingsLine =
       (filter.setting ? `BENCH_CASES=${filter.setting} (only the cases whose names contain one of these); ` : '') +
       `loopback: ${runs} timed run(s) per case (+${warmup} warm-up), ${loopPass.seconds.toFixed(0)} s` +
-      (wanPass ? `; WAN: ${wanRuns} run(s) per case and link (+${wanWarmup} warm-up; ${wanSlowRuns} at ${delayMs} ms for ${[...SLOW_OVER_WAN].join(', ')}), ${wanPass.seconds.toFixed(0)} s` : '') +
+      (wanPass
+        ? `; WAN: ${wanRuns} run(s) per case and link (+${wanWarmup} warm-up; ${wanSlowRuns} at ${delayMs} ms for ${[...SLOW_OVER_WAN].join(', ')}), ${wanPass.seconds.toFixed(0)} s`
+        : '') +
       `; measurements ${extrasSeconds.toFixed(0)} s; whole bench ${totalSeconds.toFixed(0)} s`;
     console.log(`${info.cpus.count} × ${info.cpus.model}, ${info.memoryGiB} GiB, ${info.os}, node ${info.node}; ${settingsLine}`);
     console.log(reportNote);
@@ -360,20 +401,44 @@ async function main(): Promise<void> {
       JSON.stringify(
         {
           machine: info,
-          settings: { cases: filter.setting ?? 'all', runs, warmupRuns: warmup, retries, wan: wanOn ? { delayMs, mbit, runs: wanRuns, warmupRuns: wanWarmup, slowRuns: wanSlowRuns, slowCases: [...SLOW_OVER_WAN] } : null, order: 'round-robin over cases, each run on a fresh server root', totalSeconds: round3(totalSeconds) },
-          passes: { loopback: { seconds: round3(loopPass.seconds), loadAverage1m: loopPass.load }, wan: wanPass ? { seconds: round3(wanPass.seconds), loadAverage1m: wanPass.load } : null },
-          fixture: { params: FIXTURE_PARAMS, assets: { files: fixture.assetFileCount, bytes: fixture.assetBytes, paths: fixture.assetPaths }, longHistoryCommits: fixture.longHistoryCommits },
+          settings: {
+            cases: filter.setting ?? 'all',
+            runs,
+            warmupRuns: warmup,
+            retries,
+            wan: wanOn
+              ? { delayMs, mbit, runs: wanRuns, warmupRuns: wanWarmup, slowRuns: wanSlowRuns, slowCases: [...SLOW_OVER_WAN] }
+              : null,
+            order: 'round-robin over cases, each run on a fresh server root',
+            totalSeconds: round3(totalSeconds),
+          },
+          passes: {
+            loopback: { seconds: round3(loopPass.seconds), loadAverage1m: loopPass.load },
+            wan: wanPass ? { seconds: round3(wanPass.seconds), loadAverage1m: wanPass.load } : null,
+          },
+          fixture: {
+            params: FIXTURE_PARAMS,
+            assets: { files: fixture.assetFileCount, bytes: fixture.assetBytes, paths: fixture.assetPaths },
+            longHistoryCommits: fixture.longHistoryCommits,
+          },
           gulpAttache: { install: { tarball: path.basename(install.tarball), versions: install.versions }, reportSource: reportNote },
           peers: { attache: 'bench/peers/attache-method.sh (tpg/attache Deployer.php, command for command)', shipit: loop.shipitVersions },
           links: Object.fromEntries(linkRuns.map((l) => [l.label, { shape: l.link.shape, cases: caseJson(l.results) }])),
-          wan: wan.map((r) => ({ ...r, at0: r.at0 === undefined ? null : round3(r.at0), atDelay: r.atDelay === undefined ? null : round3(r.atDelay), roundTrips: r.roundTrips === undefined ? null : round3(r.roundTrips) })),
+          wan: wan.map((r) => ({
+            ...r,
+            at0: r.at0 === undefined ? null : round3(r.at0),
+            atDelay: r.atDelay === undefined ? null : round3(r.atDelay),
+            roundTrips: r.roundTrips === undefined ? null : round3(r.roundTrips),
+          })),
           tables: { loopback: mainTable, wan: wanTable, ...(strategyTable && { strategies: strategyTable }) },
           measurements: {
             elapsedSeconds: round3(extrasSeconds),
             loadAverage1m: { start: round3(loadBeforeExtras), end: round3(loadAfterExtras) },
             sshdConfig,
             serverDisk: disk.description,
-            ...Object.fromEntries(measured.sections.map((s) => [s.key, { title: s.title, header: s.header, rows: s.rows, notes: s.notes, data: s.data }])),
+            ...Object.fromEntries(
+              measured.sections.map((s) => [s.key, { title: s.title, header: s.header, rows: s.rows, notes: s.notes, data: s.data }]),
+            ),
           },
           targets,
         },
@@ -390,7 +455,18 @@ async function main(): Promise<void> {
         cases: filter.setting,
         reportNote,
         loopback: { runs, warmup, seconds: loopPass.seconds, load: loopPass.load, busy: busyNote(loopPass.load) },
-        wan: wanPass ? { delayMs, mbit, runs: wanRuns, warmup: wanWarmup, slowRuns: wanSlowRuns, seconds: wanPass.seconds, load: wanPass.load, busy: busyNote(wanPass.load) } : undefined,
+        wan: wanPass
+          ? {
+              delayMs,
+              mbit,
+              runs: wanRuns,
+              warmup: wanWarmup,
+              slowRuns: wanSlowRuns,
+              seconds: wanPass.seconds,
+              load: wanPass.load,
+              busy: busyNote(wanPass.load),
+            }
+          : undefined,
         measurementsLoad: { start: loadBeforeExtras, end: loadAfterExtras },
         fixture,
         install,
@@ -403,7 +479,9 @@ async function main(): Promise<void> {
         targets,
       }) + journal,
     );
-    console.log(`results: ${path.relative(process.cwd(), RESULTS)}, ${path.relative(process.cwd(), RESULTS_MD)}; logs: ${path.relative(process.cwd(), LOGS)}/`);
+    console.log(
+      `results: ${path.relative(process.cwd(), RESULTS)}, ${path.relative(process.cwd(), RESULTS_MD)}; logs: ${path.relative(process.cwd(), LOGS)}/`,
+    );
   } finally {
     for (const link of links) await link.stop();
     await server.stop();
@@ -440,14 +518,22 @@ function contextFor(input: {
     BatchMode: 'yes',
   });
   const options = [
-    '-F', home.config,
-    '-i', home.key,
-    '-o', 'IdentitiesOnly=yes',
-    '-o', `UserKnownHostsFile=${home.knownHosts}`,
-    '-o', 'StrictHostKeyChecking=yes',
-    '-o', 'BatchMode=yes',
-    '-o', 'ControlMaster=no',
-    '-o', 'ControlPath=none',
+    '-F',
+    home.config,
+    '-i',
+    home.key,
+    '-o',
+    'IdentitiesOnly=yes',
+    '-o',
+    `UserKnownHostsFile=${home.knownHosts}`,
+    '-o',
+    'StrictHostKeyChecking=yes',
+    '-o',
+    'BatchMode=yes',
+    '-o',
+    'ControlMaster=no',
+    '-o',
+    'ControlPath=none',
   ];
   const destination = `root@${server.host}`;
   const ssh: SshCommandLine = {
@@ -458,7 +544,15 @@ function contextFor(input: {
     destination,
   };
   return {
-    server: { host: server.host, port, user: 'root', alias, spec: `root@${server.host}:${port}`, hostKey: server.hostKey, logFile: server.logFile },
+    server: {
+      host: server.host,
+      port,
+      user: 'root',
+      alias,
+      spec: `root@${server.host}:${port}`,
+      hostKey: server.hostKey,
+      logFile: server.logFile,
+    },
     home: { dir: home.dir, sshDir: home.sshDir, key: home.key, knownHosts: home.knownHosts, config: home.config },
     ssh,
     fixture,
@@ -491,7 +585,16 @@ function resultsMarkdown(r: {
   cases?: string;
   reportNote: string;
   loopback: { runs: number; warmup: number; seconds: number; load: { start: number; end: number }; busy: string };
-  wan?: { delayMs: number; mbit: number; runs: number; warmup: number; slowRuns: number; seconds: number; load: { start: number; end: number }; busy: string };
+  wan?: {
+    delayMs: number;
+    mbit: number;
+    runs: number;
+    warmup: number;
+    slowRuns: number;
+    seconds: number;
+    load: { start: number; end: number };
+    busy: string;
+  };
   measurementsLoad: { start: number; end: number };
   fixture: BenchFixture;
   install: UserInstall;
@@ -511,7 +614,12 @@ function resultsMarkdown(r: {
     '# gulp-attache benchmark results',
     '',
     `Generated by \`npm run bench\` (bench/run.ts) on ${info.date}. The tables down to the journal are the bench's: run it again rather than edit them.`,
-    ...(r.cases ? ['', `**A partial run: BENCH_CASES=${r.cases}.** Only the cases whose names contain one of these ran; the others' rows, ratios and targets are missing or "skipped". bench/RESULTS.md is the last whole run.`] : []),
+    ...(r.cases
+      ? [
+          '',
+          `**A partial run: BENCH_CASES=${r.cases}.** Only the cases whose names contain one of these ran; the others' rows, ratios and targets are missing or "skipped". bench/RESULTS.md is the last whole run.`,
+        ]
+      : []),
     '',
     '## Machine',
     '',
@@ -519,7 +627,7 @@ function resultsMarkdown(r: {
     `- node ${info.node}; ${info.ssh}; ${info.git}; ${info.php}; ${info.composer}; ${info.rsync}`,
     `- gulp-attache ${r.install.versions.gulpAttache} as users run it: \`npm pack\`, \`npm install <tgz> gulp@5\` (gulp ${r.install.versions.gulp}, gulp-cli ${r.install.versions.gulpCli}) into a project, and every deploy a whole \`gulp deploy --report=<file>\` process; ${r.reportNote}`,
     `- bench sshd on loopback, extra sshd_config: ${r.sshdConfig.length ? r.sshdConfig.map((c) => `\`${c}\``).join(', ') : 'none'}; every server root on ${r.serverDisk} (bench/server-disk.ts)`,
-    '- every timed process (ours, shipit-deploy, Attaché\'s method) runs without NODE_EXTRA_CA_CERTS, which this machine sets for its registry proxy: a Node process reads that CA bundle at start (~90 ms here), where a laptop or CI runner has none (bench/proc.ts timedEnv)',
+    "- every timed process (ours, shipit-deploy, Attaché's method) runs without NODE_EXTRA_CA_CERTS, which this machine sets for its registry proxy: a Node process reads that CA bundle at start (~90 ms here), where a laptop or CI runner has none (bench/proc.ts timedEnv)",
     `- ${r.settingsLine}`,
     '',
     `Fixture: ${r.fixture.assetFileCount} asset files, ${(r.fixture.assetBytes / 1e6).toFixed(1)} MB; a Laravel-shaped app with composer.lock; a long-history repository of ${r.fixture.longHistoryCommits} commits.`,

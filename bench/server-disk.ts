@@ -32,7 +32,8 @@ export function serverDisk(rootsDir: string, imageFile: string, wanted: boolean)
   rmSync(rootsDir, { recursive: true, force: true });
   mkdirSync(rootsDir, { recursive: true });
   const clear = () => {
-    for (const entry of readdirSync(rootsDir)) if (entry !== 'lost+found') rmSync(path.join(rootsDir, entry), { recursive: true, force: true });
+    for (const entry of readdirSync(rootsDir))
+      if (entry !== 'lost+found') rmSync(path.join(rootsDir, entry), { recursive: true, force: true });
   };
   const onWorkDir = (why: string): ServerDisk => ({ description: `the work directory's filesystem (${why})`, clear, release: clear });
   if (!wanted) return onWorkDir('BENCH_SERVER_DISK=0');
@@ -66,6 +67,8 @@ export function serverDisk(rootsDir: string, imageFile: string, wanted: boolean)
 function unmountIfMounted(dir: string): void {
   // /proc/self/mounts writes a space in a path as \040 (octal escapes).
   const unescape = (field = '') => field.replace(/\\([0-7]{3})/g, (_, octal: string) => String.fromCharCode(parseInt(octal, 8)));
-  const mounts = readFileSync('/proc/self/mounts', 'utf8').split('\n').map((line) => unescape(line.split(' ')[1]));
+  const mounts = readFileSync('/proc/self/mounts', 'utf8')
+    .split('\n')
+    .map((line) => unescape(line.split(' ')[1]));
   if (mounts.includes(path.resolve(dir))) spawnSync('umount', [dir]);
 }

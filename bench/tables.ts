@@ -35,7 +35,18 @@ export function renderMainTable(results: CaseResult[]): string {
   const refs = { scp: medianOf(results, CASE.scpFloor), attache: medianOf(results, CASE.attache), shipit: medianOf(results, CASE.shipit) };
   const showBytes = results.some((r) => r.bytesSent.length > 0);
   const showFailures = results.some((r) => r.failures.length > 0);
-  const header = ['case', 'median s', 'min s', 'max s', '× scp floor', '× attaché', '× shipit', 'ssh logins/run', ...(showBytes ? ['MB sent'] : []), ...(showFailures ? ['failed attempts'] : [])];
+  const header = [
+    'case',
+    'median s',
+    'min s',
+    'max s',
+    '× scp floor',
+    '× attaché',
+    '× shipit',
+    'ssh logins/run',
+    ...(showBytes ? ['MB sent'] : []),
+    ...(showFailures ? ['failed attempts'] : []),
+  ];
   const rows: string[][] = results.map((r) => {
     if (r.error || r.seconds.length === 0) return [r.name, `n/a: ${shorten(r.error ?? 'no runs')}`];
     const m = median(r.seconds);
@@ -62,12 +73,26 @@ export function wanRows(at0: CaseResult[], atDelay: CaseResult[], delayMs: numbe
     const far = atDelay.find((r) => r.name === zero.name);
     const a = medianOf(at0, zero.name);
     const b = far ? medianOf(atDelay, zero.name) : undefined;
-    const missing = [a === undefined ? `0 ms: ${zero.error ?? 'no runs'}` : '', b === undefined ? `${delayMs} ms: ${far?.error ?? 'no runs'}` : ''].filter(Boolean).join('; ');
-    return { name: zero.name, at0: a, atDelay: b, roundTrips: a !== undefined && b !== undefined ? (b - a) / roundTrip : undefined, ...(missing ? { missing } : {}) };
+    const missing = [
+      a === undefined ? `0 ms: ${zero.error ?? 'no runs'}` : '',
+      b === undefined ? `${delayMs} ms: ${far?.error ?? 'no runs'}` : '',
+    ]
+      .filter(Boolean)
+      .join('; ');
+    return {
+      name: zero.name,
+      at0: a,
+      atDelay: b,
+      roundTrips: a !== undefined && b !== undefined ? (b - a) / roundTrip : undefined,
+      ...(missing ? { missing } : {}),
+    };
   });
 }
 
-export function renderWanTable(rows: WanRow[], input: { loopback: CaseResult[]; at0: CaseResult[]; atDelay: CaseResult[]; delayMs: number }): string {
+export function renderWanTable(
+  rows: WanRow[],
+  input: { loopback: CaseResult[]; at0: CaseResult[]; atDelay: CaseResult[]; delayMs: number },
+): string {
   const { loopback, at0, atDelay, delayMs } = input;
   const rsync = rows.find((r) => r.name === CASE.rsyncFloor)?.atDelay;
   const shipit = rows.find((r) => r.name === CASE.shipit)?.atDelay;
@@ -76,7 +101,17 @@ export function renderWanTable(rows: WanRow[], input: { loopback: CaseResult[]; 
     const r = atDelay.find((x) => x.name === name);
     return r?.bytesSent.length ? (median(r.bytesSent) / 1e6).toFixed(2) : '';
   };
-  const header = ['case', 'loopback s', '0 ms s', `${delayMs} ms s`, 'round trips', `× rsync floor @${delayMs}`, `× shipit @${delayMs}`, 'runs 0/' + delayMs, 'MB sent'];
+  const header = [
+    'case',
+    'loopback s',
+    '0 ms s',
+    `${delayMs} ms s`,
+    'round trips',
+    `× rsync floor @${delayMs}`,
+    `× shipit @${delayMs}`,
+    'runs 0/' + delayMs,
+    'MB sent',
+  ];
   const body = rows.map((r) => {
     const direct = medianOf(loopback, r.name);
     return [
@@ -134,7 +169,15 @@ export function renderStrategyTable(input: { loopback: CaseResult[]; wan?: { row
       s(c),
       s(a),
       ratio(a, c),
-      ...(wan ? [s(row(p.clone)?.atDelay), s(row(p.artifact)?.atDelay), ratio(row(p.artifact)?.atDelay, row(p.clone)?.atDelay), trips(p.clone), trips(p.artifact)] : []),
+      ...(wan
+        ? [
+            s(row(p.clone)?.atDelay),
+            s(row(p.artifact)?.atDelay),
+            ratio(row(p.artifact)?.atDelay, row(p.clone)?.atDelay),
+            trips(p.clone),
+            trips(p.artifact),
+          ]
+        : []),
       mbSent(loopback, p.clone),
       mbSent(loopback, p.artifact),
     ];

@@ -37,11 +37,21 @@ function skippedCases(names: string[], skipped: (name: string) => string | undef
   return out.length ? `skipped (not in BENCH_CASES: ${out.join(', ')})` : undefined;
 }
 
-export function wanTargets(rows: WanRow[], delayMs: number, off?: string, skipped: (name: string) => string | undefined = () => undefined): Target[] {
+export function wanTargets(
+  rows: WanRow[],
+  delayMs: number,
+  off?: string,
+  skipped: (name: string) => string | undefined = () => undefined,
+): Target[] {
   const at = `at ${delayMs} ms`;
   const row = (name: string) => rows.find((r) => r.name === name);
   const why = (...names: string[]) =>
-    off ?? skippedCases(names, skipped) ?? names.map((n) => (row(n)?.atDelay === undefined ? `${n}: ${row(n)?.missing ?? 'no runs'}` : '')).filter(Boolean).join('; ');
+    off ??
+    skippedCases(names, skipped) ??
+    names
+      .map((n) => (row(n)?.atDelay === undefined ? `${n}: ${row(n)?.missing ?? 'no runs'}` : ''))
+      .filter(Boolean)
+      .join('; ');
   const t = (name: string) => row(name)?.atDelay;
   const unchanged = row(CASE.unchanged);
   return [
@@ -85,16 +95,20 @@ export function loopbackTargets(input: {
   ];
   const oneRuns = timed(observations.oneAsset, runs);
   const oneBytes = median(oneRuns.map((o) => o.report.servers[0].sent.bytes));
-  const sendGoal = 'loopback: one-asset redeploy sends < 1% of the full upload\'s bytes';
+  const sendGoal = "loopback: one-asset redeploy sends < 1% of the full upload's bytes";
   targets.push(
     oneRuns.length
-      ? { goal: sendGoal, measured: `${((oneBytes / fixture.assetBytes) * 100).toFixed(3)}% (${(oneBytes / 1024).toFixed(1)} KiB of ${mb(fixture.assetBytes, 1)} MB)`, met: oneBytes / fixture.assetBytes < 0.01 }
+      ? {
+          goal: sendGoal,
+          measured: `${((oneBytes / fixture.assetBytes) * 100).toFixed(3)}% (${(oneBytes / 1024).toFixed(1)} KiB of ${mb(fixture.assetBytes, 1)} MB)`,
+          met: oneBytes / fixture.assetBytes < 0.01,
+        }
       : { goal: sendGoal, measured: none('no runs', CASE.oneAsset), met: null },
   );
   const oneAssets = median(oneRuns.map((o) => stepSeconds(o, 'assets')));
   const fullAssets = median(timed(observations.full, runs).map((o) => stepSeconds(o, 'assets')));
   const uploadAlone = med(CASE.upload);
-  const stepGoal = 'loopback: one-asset redeploy\'s assets step ≤ 0.2× the full upload step';
+  const stepGoal = "loopback: one-asset redeploy's assets step ≤ 0.2× the full upload step";
   targets.push(
     Number.isFinite(oneAssets) && Number.isFinite(fullAssets) && fullAssets > 0
       ? {
@@ -108,7 +122,11 @@ export function loopbackTargets(input: {
   const loginGoal = 'loopback: exactly 1 SSH handshake per full deploy';
   targets.push(
     fullLogins.length
-      ? { goal: loginGoal, measured: `sshd logins per run: ${[...new Set(fullLogins)].join(', ')} (${fullLogins.length} runs)`, met: fullLogins.every((n) => n === 1) }
+      ? {
+          goal: loginGoal,
+          measured: `sshd logins per run: ${[...new Set(fullLogins)].join(', ')} (${fullLogins.length} runs)`,
+          met: fullLogins.every((n) => n === 1),
+        }
       : { goal: loginGoal, measured: none('no runs', CASE.full), met: null },
   );
   const memoryGoal = 'peak memory uploading ~1 GB < 300 MB';
@@ -121,7 +139,11 @@ export function loopbackTargets(input: {
   const clone = values.clone;
   targets.push(
     clone?.mirrorBytes !== undefined && clone.freshBytes !== undefined
-      ? { goal: cloneGoal, measured: `${mb(clone.mirrorBytes, 3)} MB vs ${mb(clone.freshBytes, 3)} MB (${((clone.mirrorBytes / clone.freshBytes) * 100).toFixed(2)}%)`, met: clone.mirrorBytes < clone.freshBytes }
+      ? {
+          goal: cloneGoal,
+          measured: `${mb(clone.mirrorBytes, 3)} MB vs ${mb(clone.freshBytes, 3)} MB (${((clone.mirrorBytes / clone.freshBytes) * 100).toFixed(2)}%)`,
+          met: clone.mirrorBytes < clone.freshBytes,
+        }
       : { goal: cloneGoal, measured: 'n/a (failed)', met: null },
   );
   const fleetRuns = values.fleetRuns ?? [];
@@ -132,7 +154,11 @@ export function loopbackTargets(input: {
   const skipped = values.skipped.fleet ? `skipped (${values.skipped.fleet})` : 'n/a (failed)';
   targets.push(
     Number.isFinite(one) && Number.isFinite(big) && biggest !== undefined && biggest > 1
-      ? { goal: `${biggest} servers ≤ 2× one server`, measured: `${(big / one).toFixed(2)}× (${big.toFixed(2)} s vs ${one.toFixed(2)} s)`, met: big / one <= 2 }
+      ? {
+          goal: `${biggest} servers ≤ 2× one server`,
+          measured: `${(big / one).toFixed(2)}× (${big.toFixed(2)} s vs ${one.toFixed(2)} s)`,
+          met: big / one <= 2,
+        }
       : { goal: '25 servers ≤ 2× one server', measured: skipped, met: null },
   );
   const spread = biggest !== undefined ? fleetMedian(biggest, 'spreadMs') : NaN;

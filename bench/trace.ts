@@ -30,11 +30,14 @@ const WORK = path.join(__dirname, '.work');
 
 function print(label: string, outcome: DeployOutcome, roundTrip: number): void {
   const start = outcome.lines[0]?.t ?? 0;
-  console.log(`\n=== ${label}: ${outcome.seconds.toFixed(2)} s (${(outcome.seconds / roundTrip).toFixed(1)} round trips of ${roundTrip * 1000} ms, start-up included)`);
+  console.log(
+    `\n=== ${label}: ${outcome.seconds.toFixed(2)} s (${(outcome.seconds / roundTrip).toFixed(1)} round trips of ${roundTrip * 1000} ms, start-up included)`,
+  );
   for (const line of outcome.lines) if (line.text.trim()) console.log(`${String(Math.round(line.t - start)).padStart(6)} ms  ${line.text}`);
   const steps = outcome.report.servers[0]?.steps ?? {};
   console.log('step seconds (÷ round trip):');
-  for (const [step, seconds] of Object.entries(steps)) console.log(`  ${step.padEnd(12)} ${seconds.toFixed(3)} s  ${(seconds / roundTrip).toFixed(1)}`);
+  for (const [step, seconds] of Object.entries(steps))
+    console.log(`  ${step.padEnd(12)} ${seconds.toFixed(3)} s  ${(seconds / roundTrip).toFixed(1)}`);
 }
 
 async function main(): Promise<void> {
@@ -62,8 +65,15 @@ async function main(): Promise<void> {
     // A private copy of the app repository: the one-php case commits to it.
     const bare = privateRepository(fixture.appRepo, path.join(WORK, 'trace-app.git'));
     const build = process.env.TRACE_BUILD ? [process.env.TRACE_BUILD] : undefined;
-    const project = new UserProject(install, 'trace', { repository: `file://${bare}`, branch: fixture.branch, assets: assetMapping(fixture, buildDir), strategy, build });
-    const checkout = strategy === 'artifact' || cases.includes('one-php') ? new AppCheckout(project.dir, `file://${bare}`, fixture.branch) : undefined;
+    const project = new UserProject(install, 'trace', {
+      repository: `file://${bare}`,
+      branch: fixture.branch,
+      assets: assetMapping(fixture, buildDir),
+      strategy,
+      build,
+    });
+    const checkout =
+      strategy === 'artifact' || cases.includes('one-php') ? new AppCheckout(project.dir, `file://${bare}`, fixture.branch) : undefined;
     rmSync(root, { recursive: true, force: true });
     mkdirSync(root, { recursive: true });
     writeFileSync(path.join(root, '.env'), 'APP_KEY=base64:dHJhY2V0cmFjZXRyYWNldHJhY2V0cmFjZXRyYWNlMDA=\n');
@@ -89,7 +99,11 @@ async function main(): Promise<void> {
         writeFileSync(file, Buffer.from(readFileSync(file).map((b) => b ^ 0x5a)));
       } else if (name === 'one-php') {
         const file = path.join(project.dir, CHANGED_PHP_FILE);
-        checkout!.commitFile(CHANGED_PHP_FILE, Buffer.concat([readFileSync(file), Buffer.from(`// trace: changed at ${new Date().toISOString()}\n`)]), 'trace: one PHP file changed');
+        checkout!.commitFile(
+          CHANGED_PHP_FILE,
+          Buffer.concat([readFileSync(file), Buffer.from(`// trace: changed at ${new Date().toISOString()}\n`)]),
+          'trace: one PHP file changed',
+        );
       } else if (name !== 'unchanged') throw new Error(`TRACE_CASES: unknown case "${name}" (first, unchanged, one-asset, one-php)`);
       print(`${name} at ${delayMs} ms each way`, await project.deploy(deployFlags), (2 * delayMs) / 1000);
     }

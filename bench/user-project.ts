@@ -57,11 +57,16 @@ export async function ensureUserInstall(workDir: string, logFile?: string): Prom
   const tarball = path.join(dir, `gulp-attache-${hash}.tgz`);
   const stamp = path.join(dir, '.installed');
   const t0 = performance.now();
-  const reused = existsSync(stamp) && readFileSync(stamp, 'utf8') === hash && version(dir, 'gulp-attache') !== 'missing' && version(dir, 'gulp') !== 'missing';
+  const reused =
+    existsSync(stamp) &&
+    readFileSync(stamp, 'utf8') === hash &&
+    version(dir, 'gulp-attache') !== 'missing' &&
+    version(dir, 'gulp') !== 'missing';
   if (!reused) {
     for (const f of readdirSync(dir)) if (/^gulp-attache-.*\.tgz$/.test(f)) rmSync(path.join(dir, f));
     renameSync(path.join(packDir, packed), tarball);
-    if (!existsSync(path.join(dir, 'package.json'))) writeFileSync(path.join(dir, 'package.json'), JSON.stringify({ name: 'attache-bench-user', private: true }, null, 2) + '\n');
+    if (!existsSync(path.join(dir, 'package.json')))
+      writeFileSync(path.join(dir, 'package.json'), JSON.stringify({ name: 'attache-bench-user', private: true }, null, 2) + '\n');
     rmSync(path.join(dir, 'node_modules', 'gulp-attache'), { recursive: true, force: true });
     await spawnChecked('npm', ['install', '--no-audit', '--no-fund', '--loglevel=error', tarball, 'gulp@5'], { cwd: dir, logFile });
     writeFileSync(stamp, hash);
@@ -205,7 +210,14 @@ export class UserProject {
     });
     const seconds = (performance.now() - started) / 1000;
     const log = () => lines.map((l) => l.text).join('\n');
-    if (code !== 0) throw new Error(`gulp deploy in ${this.dir} exited with ${code}: ${lines.slice(-6).map((l) => l.text.trim()).filter(Boolean).join(' | ')}\n--- its log:\n${log()}`);
+    if (code !== 0)
+      throw new Error(
+        `gulp deploy in ${this.dir} exited with ${code}: ${lines
+          .slice(-6)
+          .map((l) => l.text.trim())
+          .filter(Boolean)
+          .join(' | ')}\n--- its log:\n${log()}`,
+      );
     let report = readReport(reportFile);
     let reportSource: DeployOutcome['reportSource'] = 'report';
     if (!report) {
@@ -213,7 +225,12 @@ export class UserProject {
       const at = lines.findIndex((l) => l.text.startsWith('deploy summary'));
       if (at < 0) throw new Error(`gulp deploy wrote no report and printed no summary:\n${log()}`);
       const end = lines.findIndex((l, i) => i > at && l.entry);
-      report = fromSummary(lines.slice(at, end < 0 ? undefined : end).map((l) => l.text).join('\n'));
+      report = fromSummary(
+        lines
+          .slice(at, end < 0 ? undefined : end)
+          .map((l) => l.text)
+          .join('\n'),
+      );
     }
     return { seconds, lines, report, reportSource, steps: stepEvents(lines), swaps: swapEvents(lines) };
   }

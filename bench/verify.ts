@@ -64,7 +64,8 @@ export function verifyDeploy(fixture: BenchFixture, root: string, liveLink = 'li
   if (!existsSync(path.join(root, 'storage', 'app', 'public'))) fail(`${root}/storage is not the app's storage`);
   if (!isLinkTo(path.join(release, 'storage'), path.join(root, 'storage'))) fail(`${release}/storage is not a link to ${root}/storage`);
   if (!isLinkTo(path.join(release, '.env'), path.join(root, '.env'))) fail(`${release}/.env is not a link to ${root}/.env`);
-  if (!lstatSync(path.join(release, 'public', 'storage'), { throwIfNoEntry: false })?.isSymbolicLink()) fail(`${release}/public/storage (artisan storage:link) is missing`);
+  if (!lstatSync(path.join(release, 'public', 'storage'), { throwIfNoEntry: false })?.isSymbolicLink())
+    fail(`${release}/public/storage (artisan storage:link) is missing`);
   verifyAssets(fixture, release);
   return release;
 }

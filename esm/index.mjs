@@ -2,5 +2,19 @@
 // named exports without a second build.
 import cjs from '../dist/index.js';
 
-export const { upload, exec, swap, attache, openTarget, quote, sh, createLogger, registerSecret, loadConfig, selectServers, AttacheError, RemoteCommandError } = cjs;
+export const {
+  upload,
+  exec,
+  swap,
+  attache,
+  openTarget,
+  quote,
+  sh,
+  createLogger,
+  registerSecret,
+  loadConfig,
+  selectServers,
+  AttacheError,
+  RemoteCommandError,
+} = cjs;
 export default cjs;

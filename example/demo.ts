@@ -43,7 +43,12 @@ async function main(): Promise<void> {
   await run(deploy);
   served.push(await site.page('/welcome.html'));
 
-  commitChange(repo.work, repo.bare, 'public/welcome.html', readFileSync(path.join(repo.work, 'public/welcome.html'), 'utf8').replace('version 1', 'version 2'));
+  commitChange(
+    repo.work,
+    repo.bare,
+    'public/welcome.html',
+    readFileSync(path.join(repo.work, 'public/welcome.html'), 'utf8').replace('version 1', 'version 2'),
+  );
   await new Promise((r) => setTimeout(r, 1000)); // release ids have one-second resolution
   await run(deploy);
   served.push(await site.page('/welcome.html'));
@@ -52,7 +57,9 @@ async function main(): Promise<void> {
   site.close();
   console.log(`\nlive -> ${readlinkLive()}`);
   served.forEach((text, i) => console.log(`after deploy ${i + 1} the site served: ${text}`));
-  console.log(`\nEverything is under ${path.relative(process.cwd(), DEMO)}/ (the server root is ${path.relative(process.cwd(), SERVER_ROOT)}/).`);
+  console.log(
+    `\nEverything is under ${path.relative(process.cwd(), DEMO)}/ (the server root is ${path.relative(process.cwd(), SERVER_ROOT)}/).`,
+  );
 }
 
 function run(task: unknown): Promise<void> {
@@ -79,7 +86,10 @@ async function serve(publicDir: string): Promise<{ page(url: string): Promise<st
   return {
     page: async (url) => {
       const text = await (await fetch(`http://127.0.0.1:${port}${url}`)).text();
-      return text.replace(/<[^>]+>/g, ' ').replace(/\s+/g, ' ').trim();
+      return text
+        .replace(/<[^>]+>/g, ' ')
+        .replace(/\s+/g, ' ')
+        .trim();
     },
     close: () => server.close(),
   };

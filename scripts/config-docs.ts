@@ -53,16 +53,20 @@ function table(rows: Array<[string, KeyDoc]>): string {
 /** A server's keys, each object's own keys after it (`composer.bin`); the SSH options once, not again under `ssh`. */
 function serverRows(): Array<[string, KeyDoc]> {
   const schema = SERVER_SCHEMA as unknown as Record<string, ServerKey>;
-  return Object.entries(schema).flatMap(([key, row]): Array<[string, KeyDoc]> => [
-    [key, row],
-    ...Object.entries(row.keys ?? {})
-      .filter(([sub, doc]) => schema[sub] !== doc)
-      .map(([sub, doc]): [string, KeyDoc] => [`${key}.${sub}`, doc]),
-  ]);
+  return Object.entries(schema).flatMap(
+    ([key, row]): Array<[string, KeyDoc]> => [
+      [key, row],
+      ...Object.entries(row.keys ?? {})
+        .filter(([sub, doc]) => schema[sub] !== doc)
+        .map(([sub, doc]): [string, KeyDoc] => [`${key}.${sub}`, doc]),
+    ],
+  );
 }
 
 function hookRows(): string {
-  const steps = HOOK_NAMES.filter((name) => name.startsWith('before-')).map((name) => name.slice('before-'.length) as keyof typeof HOOK_DOCS);
+  const steps = HOOK_NAMES.filter((name) => name.startsWith('before-')).map(
+    (name) => name.slice('before-'.length) as keyof typeof HOOK_DOCS,
+  );
   return [
     '| hooks | around |',
     '|---|---|',

@@ -57,8 +57,10 @@ function shorten(command: string): string {
 }
 
 /** Progress and advice that tools print on stderr before the real error. */
-const NOISE = /^(Cloning into|warning:|hint:|remote: (Enumerating|Counting|Compressing|Total)|Receiving objects|Resolving deltas|Installing dependencies|Updating dependencies|Loading composer|Verifying lock file|Package operations|Nothing to install|Generating .*autoload|\s*- (Installing|Downloading|Upgrading|Removing) )/i;
-const ERROR_WORD = /\b(fatal|error|failed|failure|cannot|can't|couldn't|could not|unable|not found|denied|no such|not permitted|invalid|refused|missing|does not|is not)\b/i;
+const NOISE =
+  /^(Cloning into|warning:|hint:|remote: (Enumerating|Counting|Compressing|Total)|Receiving objects|Resolving deltas|Installing dependencies|Updating dependencies|Loading composer|Verifying lock file|Package operations|Nothing to install|Generating .*autoload|\s*- (Installing|Downloading|Upgrading|Removing) )/i;
+const ERROR_WORD =
+  /\b(fatal|error|failed|failure|cannot|can't|couldn't|could not|unable|not found|denied|no such|not permitted|invalid|refused|missing|does not|is not)\b/i;
 
 /**
  * The line of a command's stderr that says what went wrong: the first `fatal:`/`error:` line, else
@@ -71,13 +73,16 @@ export function toolLine(stderr: string): string | undefined {
     .map((line) => line.trim())
     .filter((line) => line && line.length < 1000);
   const meaningful = lines.filter((line) => !NOISE.test(line));
-  const pick = meaningful.find((line) => /^(fatal|error|ERROR|E):/.test(line)) ?? meaningful.find((line) => ERROR_WORD.test(line)) ?? meaningful[0];
+  const pick =
+    meaningful.find((line) => /^(fatal|error|ERROR|E):/.test(line)) ?? meaningful.find((line) => ERROR_WORD.test(line)) ?? meaningful[0];
   return pick && pick.length > 300 ? `${pick.slice(0, 300)}…` : pick;
 }
 
 /** Every string in the context goes through redaction too: an error object may be printed whole. */
 function redactContext(context: ErrorContext): ErrorContext {
-  return Object.fromEntries(Object.entries(context).map(([key, value]) => [key, typeof value === 'string' ? redact(value) : value])) as ErrorContext;
+  return Object.fromEntries(
+    Object.entries(context).map(([key, value]) => [key, typeof value === 'string' ? redact(value) : value]),
+  ) as ErrorContext;
 }
 
 function formatMessage(what: string, c: ErrorContext): string {
@@ -96,7 +101,10 @@ function formatMessage(what: string, c: ErrorContext): string {
 }
 
 function indent(text: string, prefix: string): string {
-  return text.split('\n').map((line) => prefix + line).join('\n');
+  return text
+    .split('\n')
+    .map((line) => prefix + line)
+    .join('\n');
 }
 
 /** Adds context (the step, usually) to an error raised below it; the error's own context wins. */

@@ -94,7 +94,11 @@ export function verbosityFromArgv(argv: readonly string[] = process.argv): Verbo
  * Whether our output may carry colour: only on a terminal, never with NO_COLOR (no-color.org) or
  * gulp's --no-color; gulp's --color forces it.
  */
-export function colorEnabled(stream: { isTTY?: boolean } = process.stdout, argv: readonly string[] = process.argv, env: NodeJS.ProcessEnv = process.env): boolean {
+export function colorEnabled(
+  stream: { isTTY?: boolean } = process.stdout,
+  argv: readonly string[] = process.argv,
+  env: NodeJS.ProcessEnv = process.env,
+): boolean {
   if (argv.includes('--no-color') || (env.NO_COLOR !== undefined && env.NO_COLOR !== '')) return false;
   return argv.includes('--color') || Boolean(stream.isTTY);
 }

@@ -8,7 +8,7 @@ import type { Target } from './remote/target';
 /** Opens the target a server spec names: the local machine for host "local", else one SSH session. */
 export async function openTarget(spec: ServerSpec, log: Logger): Promise<Target> {
   const host = typeof spec === 'string' ? spec : spec.host;
-  if (host === 'local') return new LocalTarget(typeof spec === 'string' ? 'local' : spec.name ?? 'local', log);
+  if (host === 'local') return new LocalTarget(typeof spec === 'string' ? 'local' : (spec.name ?? 'local'), log);
   // The TCP connection starts first: the server starts its sshd while ssh2 loads here.
   const server = resolveServer(spec);
   const sock = server.proxyJump ? undefined : connectTcp(server);

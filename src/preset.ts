@@ -66,7 +66,10 @@ export interface AttacheTasks {
 export function attache(options: AttacheOptions = {}): AttacheTasks {
   const gulp = resolveGulp(options.gulp, options.cwd ?? process.cwd());
   const plans = new Map(
-    TASKS.filter((task): task is ReleaseTask => task.kind === 'release').map((task) => [task.name, options.build === undefined ? task.plan : withBuild(task.plan, options.build, gulp)]),
+    TASKS.filter((task): task is ReleaseTask => task.kind === 'release').map((task) => [
+      task.name,
+      options.build === undefined ? task.plan : withBuild(task.plan, options.build, gulp),
+    ]),
   );
   const planOf = (task: TaskName) => plans.get(task)!;
   const inBranches = new Set([...plans.values()].flatMap(stepsInBranches));
@@ -79,20 +82,31 @@ export function attache(options: AttacheOptions = {}): AttacheTasks {
     if (current && !current.ended) return current;
     const planned = makePlan(task, options);
     const plan = planOf(task);
-    current = new Deployment(planned, { connect, steps: stepsOf(plan), phases: phasesOf(plan), printReport: true, reportFile: planned.flags.report, onReport: (report) => (last = report) });
+    current = new Deployment(planned, {
+      connect,
+      steps: stepsOf(plan),
+      phases: phasesOf(plan),
+      printReport: true,
+      reportFile: planned.flags.report,
+      onReport: (report) => (last = report),
+    });
     return current;
   }
 
   function stepTask(step: Step, task: TaskName): TaskFunction {
-    return describe(async () => {
-      // The deploy failed (or was interrupted) and is undone: the rest of this gulp run has nothing to do.
-      // Without gulp's task events only the other branch of a parallel part can tell.
-      // It waits for the undo: gulp must not print "Finished 'deploy'" before the report says it was undone.
-      if (current?.failed && (tracked || inBranches.has(step))) return current.whenEnded();
-      // A step ended the deploy early (nothing to deploy): the rest of this run has nothing to do either.
-      if (current?.endedEarly && (tracked || !firstSteps.has(step))) return;
-      await pluginErrors(() => deployment(task).runStep(step));
-    }, step.description, `${task}:${step.name}`);
+    return describe(
+      async () => {
+        // The deploy failed (or was interrupted) and is undone: the rest of this gulp run has nothing to do.
+        // Without gulp's task events only the other branch of a parallel part can tell.
+        // It waits for the undo: gulp must not print "Finished 'deploy'" before the report says it was undone.
+        if (current?.failed && (tracked || inBranches.has(step))) return current.whenEnded();
+        // A step ended the deploy early (nothing to deploy): the rest of this run has nothing to do either.
+        if (current?.endedEarly && (tracked || !firstSteps.has(step))) return;
+        await pluginErrors(() => deployment(task).runStep(step));
+      },
+      step.description,
+      `${task}:${step.name}`,
+    );
   }
 
   function releaseTask(task: ReleaseTask): TaskFunction {
@@ -246,5 +260,7 @@ function resolveGulp(given: GulpLike | undefined, cwd: string): GulpLike {
       return require(require.resolve('gulp', { paths: [from] })) as GulpLike;
     } catch {}
   }
-  throw new AttacheError('the deploy preset needs gulp, and none is installed here', { hint: 'npm install --save-dev gulp, or pass attache({ gulp })' });
+  throw new AttacheError('the deploy preset needs gulp, and none is installed here', {
+    hint: 'npm install --save-dev gulp, or pass attache({ gulp })',
+  });
 }

@@ -45,7 +45,9 @@ export interface SshServer {
 
 export function requireSshd(): void {
   if (!existsSync(SSHD)) {
-    throw new Error(`${SSHD} is missing: the integration tests need a real OpenSSH server. Install it with: apt-get install -y openssh-server`);
+    throw new Error(
+      `${SSHD} is missing: the integration tests need a real OpenSSH server. Install it with: apt-get install -y openssh-server`,
+    );
   }
 }
 

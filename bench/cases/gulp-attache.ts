@@ -76,7 +76,12 @@ export function assetMapping(fixture: BenchFixture, buildDir = fixture.buildDir)
   return Object.fromEntries(fixture.assetPaths.map((p) => [path.join(buildDir, p), p]));
 }
 
-export function projectFor(ctx: BenchContext, install: UserInstall, name: string, options: { repository?: string; buildDir?: string; strategy?: ProjectOptions['strategy'] } = {}): UserProject {
+export function projectFor(
+  ctx: BenchContext,
+  install: UserInstall,
+  name: string,
+  options: { repository?: string; buildDir?: string; strategy?: ProjectOptions['strategy'] } = {},
+): UserProject {
   return new UserProject(install, name, {
     repository: options.repository ?? ctx.fixture.appRepoUrl,
     branch: ctx.fixture.branch,
@@ -105,8 +110,22 @@ function replaceFile(file: string, data: Buffer): void {
  * links apart. The redeploy cases' untimed first deploy goes to `setupPort` (the direct loopback
  * port, by default the link's): the server ends up the same, and a slow link is not paid for twice.
  */
-export function createGulpAttacheBench(ctx: BenchContext, install: UserInstall, tag: string, setupPort = ctx.server.port): { cases: BenchCase[]; observations: Observations } {
-  const observations: Observations = { full: [], unchanged: [], oneAsset: [], upload: [], uploadStreaming: [], onePhpFile: [], artifactFull: [], artifactOnePhpFile: [] };
+export function createGulpAttacheBench(
+  ctx: BenchContext,
+  install: UserInstall,
+  tag: string,
+  setupPort = ctx.server.port,
+): { cases: BenchCase[]; observations: Observations } {
+  const observations: Observations = {
+    full: [],
+    unchanged: [],
+    oneAsset: [],
+    upload: [],
+    uploadStreaming: [],
+    onePhpFile: [],
+    artifactFull: [],
+    artifactOnePhpFile: [],
+  };
   const server = (root: string, port = ctx.server.port) => [{ name: 'bench', port, root }];
 
   // 1. Full first deploy.
@@ -184,10 +203,13 @@ export function createGulpAttacheBench(ctx: BenchContext, install: UserInstall, 
     },
     async verify() {
       const release = verifyDeploy(ctx.fixture, oneAssetRoot, 'live');
-      if (!readFileSync(path.join(release, changed)).equals(altered)) throw new Error(`verify: ${changed} in the release does not hold the new bytes`);
+      if (!readFileSync(path.join(release, changed)).equals(altered))
+        throw new Error(`verify: ${changed} in the release does not hold the new bytes`);
       const row = oneAssetLast!.report.servers[0];
       if (row.sent.files !== 1 || row.reused.files !== ctx.fixture.assetFileCount - 1) {
-        throw new Error(`verify: one changed asset: sent ${row.sent.files} files and reused ${row.reused.files}, expected 1 and ${ctx.fixture.assetFileCount - 1}`);
+        throw new Error(
+          `verify: one changed asset: sent ${row.sent.files} files and reused ${row.reused.files}, expected 1 and ${ctx.fixture.assetFileCount - 1}`,
+        );
       }
     },
     async teardown() {
@@ -243,7 +265,10 @@ export function createGulpAttacheBench(ctx: BenchContext, install: UserInstall, 
       full.configure(server(await ctx.freshServerRoot()));
     },
     async run() {
-      const { stdout } = await spawnChecked(install.gulpBin, ['--tasks'], { cwd: full.dir, env: timedEnv({ FORCE_COLOR: '0', NO_COLOR: '1' }) });
+      const { stdout } = await spawnChecked(install.gulpBin, ['--tasks'], {
+        cwd: full.dir,
+        env: timedEnv({ FORCE_COLOR: '0', NO_COLOR: '1' }),
+      });
       if (!/deploy/.test(stdout)) throw new Error(`gulp --tasks listed no deploy task: ${stdout.slice(0, 300)}`);
     },
   };
@@ -278,9 +303,11 @@ export function createGulpAttacheBench(ctx: BenchContext, install: UserInstall, 
     },
     async verify() {
       const release = verifyDeploy(ctx.fixture, artifactFullRoot, 'live');
-      if (!existsSync(path.join(release, '.attache-artifact.json'))) throw new Error(`verify: ${release} has no artifact listing: not an artifact release`);
+      if (!existsSync(path.join(release, '.attache-artifact.json')))
+        throw new Error(`verify: ${release} has no artifact listing: not an artifact release`);
       const row = artifactFullLast!.report.servers[0];
-      if (row.reused.files !== 0 || row.sent.files === 0) throw new Error(`verify: a first deploy sent ${row.sent.files} files and reused ${row.reused.files}`);
+      if (row.reused.files !== 0 || row.sent.files === 0)
+        throw new Error(`verify: a first deploy sent ${row.sent.files} files and reused ${row.reused.files}`);
     },
     bytesSent: () => artifactFullLast?.report.servers[0].sent.bytes ?? 0,
   };

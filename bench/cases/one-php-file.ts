@@ -69,15 +69,19 @@ export function onePhpFileCase(
     },
     async verify() {
       const release = verifyDeploy(ctx.fixture, root, 'live');
-      if (!readFileSync(path.join(release, CHANGED_PHP_FILE)).equals(changed)) throw new Error(`verify: ${CHANGED_PHP_FILE} in ${release} does not hold the new commit's bytes`);
+      if (!readFileSync(path.join(release, CHANGED_PHP_FILE)).equals(changed))
+        throw new Error(`verify: ${CHANGED_PHP_FILE} in ${release} does not hold the new commit's bytes`);
       const row = last!.report.servers[0];
       if (path.basename(release) !== row.release) throw new Error(`verify: live is ${release}, not the redeploy's release ${row.release}`);
-      if (row.commit !== undefined && row.commit !== commit) throw new Error(`verify: the report says commit ${row.commit}, the branch is at ${commit}`);
+      if (row.commit !== undefined && row.commit !== commit)
+        throw new Error(`verify: the report says commit ${row.commit}, the branch is at ${commit}`);
       if (input.strategy === 'clone' && row.sent.files !== 0) throw new Error(`verify: no asset changed, yet ${row.sent.files} were sent`);
       if (input.strategy === 'artifact') {
         const tree = row.sent.bytes + row.reused.bytes;
         if (row.sent.files < 1 || row.sent.bytes >= 0.01 * tree) {
-          throw new Error(`verify: one PHP file changed, and the artifact step sent ${row.sent.files} files, ${row.sent.bytes} bytes of the tree's ${tree} (not under 1%)`);
+          throw new Error(
+            `verify: one PHP file changed, and the artifact step sent ${row.sent.files} files, ${row.sent.bytes} bytes of the tree's ${tree} (not under 1%)`,
+          );
         }
       }
     },

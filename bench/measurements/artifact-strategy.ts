@@ -39,7 +39,15 @@ export function artifactStrategy(input: MeasurementInput): Section {
     });
     const m = (key: keyof (typeof per)[number]) => median(per.map((p) => p[key]));
     const share = m('sentBytes') / (m('sentBytes') + m('reusedBytes'));
-    rows.push([name, fmt(m('deploy')), fmt(m('package')), fmt(m('artifact')), String(m('sentFiles')), fmt(m('sentBytes') / 1024, 1), Number.isFinite(share) ? `${(share * 100).toFixed(3)}%` : 'n/a']);
+    rows.push([
+      name,
+      fmt(m('deploy')),
+      fmt(m('package')),
+      fmt(m('artifact')),
+      String(m('sentFiles')),
+      fmt(m('sentBytes') / 1024, 1),
+      Number.isFinite(share) ? `${(share * 100).toFixed(3)}%` : 'n/a',
+    ]);
     data[name] = per;
   }
   return {

@@ -13,7 +13,13 @@ import { dirBytes, failureNotes, freshRoot, retrying, stepSeconds, type Measurem
 import { GIT_ENV } from '../app-checkout';
 
 function git(args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv; input?: Buffer } = {}): string {
-  const r = spawnSync('git', args, { cwd: options.cwd, env: { ...process.env, ...options.env }, input: options.input, encoding: 'buffer', maxBuffer: 64 * 1024 * 1024 });
+  const r = spawnSync('git', args, {
+    cwd: options.cwd,
+    env: { ...process.env, ...options.env },
+    input: options.input,
+    encoding: 'buffer',
+    maxBuffer: 64 * 1024 * 1024,
+  });
   if (r.status !== 0) throw new Error(`git ${args.join(' ')} failed: ${r.stderr?.toString().trim()}`);
   return r.stdout.toString().trim();
 }
@@ -54,7 +60,9 @@ export async function cloneStrategy(input: MeasurementInput): Promise<{ section:
   project.configure([{ name: 'bench', port: ctx.server.port, root }]);
   const mirror = path.join(root, '.attache-mirror.git');
   const reps = Math.min(ctx.runs, 3);
-  say(`clone strategy: long-history repository (${ctx.fixture.longHistoryCommits} commits, ${mb(dirBytes(bare), 1)} MB packed); first deploy, then ${reps} × (one new commit, redeploy, fresh clone)…`);
+  say(
+    `clone strategy: long-history repository (${ctx.fixture.longHistoryCommits} commits, ${mb(dirBytes(bare), 1)} MB packed); first deploy, then ${reps} × (one new commit, redeploy, fresh clone)…`,
+  );
 
   const failures: string[] = [];
   const first = await retrying('clone strategy: first deploy', failures, input, async () => {
@@ -99,8 +107,18 @@ export async function cloneStrategy(input: MeasurementInput): Promise<{ section:
   const mirrorBytes = median(redeploys.map((r) => r.bytes));
   const freshBytes = median(fresh.map((f) => f.bytes));
   const rows = [
-    ['gulp-attache first deploy: mirror made (clone --bare --depth 1) + checkout', fmt(stepSeconds(first, 'clone')), mb(firstMirror, 3), fmt(first.seconds)],
-    ['gulp-attache redeploy, one new commit: mirror fetch --depth 1 + checkout', fmt(median(redeploys.map((r) => r.cloneStep))), mb(mirrorBytes, 3), fmt(median(redeploys.map((r) => r.deploySeconds)))],
+    [
+      'gulp-attache first deploy: mirror made (clone --bare --depth 1) + checkout',
+      fmt(stepSeconds(first, 'clone')),
+      mb(firstMirror, 3),
+      fmt(first.seconds),
+    ],
+    [
+      'gulp-attache redeploy, one new commit: mirror fetch --depth 1 + checkout',
+      fmt(median(redeploys.map((r) => r.cloneStep))),
+      mb(mirrorBytes, 3),
+      fmt(median(redeploys.map((r) => r.deploySeconds))),
+    ],
     ['fresh git clone --depth 1 (Attaché, shipit: every deploy)', fmt(median(fresh.map((f) => f.seconds))), mb(freshBytes, 3), ''],
   ];
   return {
@@ -111,8 +129,8 @@ export async function cloneStrategy(input: MeasurementInput): Promise<{ section:
       rows,
       notes: [
         `Medians of ${reps} rounds; each round adds one commit (one new 50 KB random file) to a copy of the fixture's long-history repository.`,
-        'clone s: the deploy\'s clone step (mkdir, mirror clone/fetch over file://, read-tree + checkout-index of every file into the release), from the deploy\'s report; fresh clone: `git clone --depth 1` with its checkout, timed here (the server is this machine).',
-        'MB received: growth of the mirror\'s objects/ (du, apparent size) for the redeploy; size of the fresh clone\'s .git/objects. Random-byte blobs do not compress, so these are close to the bytes sent.',
+        "clone s: the deploy's clone step (mkdir, mirror clone/fetch over file://, read-tree + checkout-index of every file into the release), from the deploy's report; fresh clone: `git clone --depth 1` with its checkout, timed here (the server is this machine).",
+        "MB received: growth of the mirror's objects/ (du, apparent size) for the redeploy; size of the fresh clone's .git/objects. Random-byte blobs do not compress, so these are close to the bytes sent.",
         ...failureNotes(failures),
       ],
       data: { first: { cloneStep: stepSeconds(first, 'clone'), mirrorBytes: firstMirror, deploySeconds: first.seconds }, redeploys, fresh },

@@ -59,7 +59,13 @@ export function firstLine(error: unknown): string {
  * (reported under the section) and logged. A deploy that fails undoes itself, so an attempt that
  * starts from its own setup can simply be made again.
  */
-export async function retrying<T>(what: string, failures: string[], input: MeasurementInput, attempt: () => Promise<T>, times = 3): Promise<T> {
+export async function retrying<T>(
+  what: string,
+  failures: string[],
+  input: MeasurementInput,
+  attempt: () => Promise<T>,
+  times = 3,
+): Promise<T> {
   for (let i = 1; ; i++) {
     try {
       return await attempt();
@@ -93,6 +99,9 @@ export function dirBytes(dir: string): number {
 export async function freshRoot(dir: string): Promise<string> {
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
-  writeFileSync(path.join(dir, '.env'), 'APP_NAME=Bench\nAPP_ENV=production\nAPP_KEY=base64:YmVuY2hiZW5jaGJlbmNoYmVuY2hiZW5jaGJlbmNoMDA=\nAPP_DEBUG=false\n');
+  writeFileSync(
+    path.join(dir, '.env'),
+    'APP_NAME=Bench\nAPP_ENV=production\nAPP_KEY=base64:YmVuY2hiZW5jaGJlbmNoYmVuY2hiZW5jaGJlbmNoMDA=\nAPP_DEBUG=false\n',
+  );
   return dir;
 }

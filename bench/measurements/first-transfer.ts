@@ -44,9 +44,14 @@ export async function firstTransfer(input: MeasurementInput): Promise<Section> {
   const bytes = ctx.fixture.assetBytes;
   const failures: string[] = [];
   const runs: number[][] = [];
-  for (let i = 0; i < CONNECTIONS; i++) runs.push(await retrying('first transfer', failures, input, () => oneConnection(ctx.server.port, bytes)));
+  for (let i = 0; i < CONNECTIONS; i++)
+    runs.push(await retrying('first transfer', failures, input, () => oneConnection(ctx.server.port, bytes)));
   const nth = (n: number) => median(runs.map((seconds) => seconds[n]));
-  const rows = Array.from({ length: TRANSFERS }, (_, n) => [`transfer ${n + 1} on the connection`, fmt(nth(n)), fmt(bytes / 1e6 / nth(n), 0)]);
+  const rows = Array.from({ length: TRANSFERS }, (_, n) => [
+    `transfer ${n + 1} on the connection`,
+    fmt(nth(n)),
+    fmt(bytes / 1e6 / nth(n), 0),
+  ]);
   return {
     key: 'firstTransfer',
     title: `The first ${fmt(bytes / 1e6, 1)} MB on an SSH connection and the ones after it (cat > /dev/null on the bench sshd)`,
@@ -54,7 +59,7 @@ export async function firstTransfer(input: MeasurementInput): Promise<Section> {
     rows,
     notes: [
       `${CONNECTIONS} connections, each making ${TRANSFERS} transfers of the fixture's asset bytes in a row, each on a channel of its own (as the deploy's tar stream); medians per position.`,
-      'Every case of the main table uploads on a fresh connection, so each pays the first transfer\'s price once: on a machine where it is high, uploads weigh more in a deploy\'s time than their bytes say.',
+      "Every case of the main table uploads on a fresh connection, so each pays the first transfer's price once: on a machine where it is high, uploads weigh more in a deploy's time than their bytes say.",
       ...failureNotes(failures),
     ],
     data: { bytes, seconds: runs },

@@ -54,28 +54,35 @@ async function fleetPass(input: MeasurementInput, servers: SshServer[], sizes: n
         say(`fleet: ${size} server${size === 1 ? '' : 's'}, run ${rep}/${reps}…`);
         let cpuBusy = NaN;
         try {
-          const { o, logins } = await retrying(`fleet of ${size}, run ${rep}`, pass.failures, input, async () => {
-            pass.attempts[size] = (pass.attempts[size] ?? 0) + 1;
-            const roots: string[] = [];
-            for (const name of names) roots.push(await freshRoot(path.join(base, `${size}`, name)));
-            project.configure(names.map((name, i) => ({ name, port: servers[i].port, root: roots[i] })));
-            spawnSync('sync');
-            const before = servers.slice(0, size).map((s) => acceptedLogins(s));
-            try {
-              const cpu0 = cpuTimes();
-              const o = await project.deploy(['--server=all']);
-              const cpu1 = cpuTimes();
-              cpuBusy = (cpu1.busy - cpu0.busy) / Math.max(1, cpu1.total - cpu0.total);
-              const logins = servers.slice(0, size).map((s, i) => acceptedLogins(s) - before[i]);
-              roots.forEach((root) => verifyDeploy(ctx.fixture, root, 'live'));
-              if (o.report.servers.length !== size || o.report.servers.some((r) => r.result !== 'deployed')) throw new Error(`fleet of ${size}: not every server deployed`);
-              if (o.swaps.length !== size) throw new Error(`fleet of ${size}: ${o.swaps.length} swap lines, expected ${size}`);
-              return { o, logins };
-            } finally {
-              rmSync(path.join(base, `${size}`), { recursive: true, force: true });
+          const { o, logins } = await retrying(
+            `fleet of ${size}, run ${rep}`,
+            pass.failures,
+            input,
+            async () => {
+              pass.attempts[size] = (pass.attempts[size] ?? 0) + 1;
+              const roots: string[] = [];
+              for (const name of names) roots.push(await freshRoot(path.join(base, `${size}`, name)));
+              project.configure(names.map((name, i) => ({ name, port: servers[i].port, root: roots[i] })));
               spawnSync('sync');
-            }
-          }, FLEET_ATTEMPTS);
+              const before = servers.slice(0, size).map((s) => acceptedLogins(s));
+              try {
+                const cpu0 = cpuTimes();
+                const o = await project.deploy(['--server=all']);
+                const cpu1 = cpuTimes();
+                cpuBusy = (cpu1.busy - cpu0.busy) / Math.max(1, cpu1.total - cpu0.total);
+                const logins = servers.slice(0, size).map((s, i) => acceptedLogins(s) - before[i]);
+                roots.forEach((root) => verifyDeploy(ctx.fixture, root, 'live'));
+                if (o.report.servers.length !== size || o.report.servers.some((r) => r.result !== 'deployed'))
+                  throw new Error(`fleet of ${size}: not every server deployed`);
+                if (o.swaps.length !== size) throw new Error(`fleet of ${size}: ${o.swaps.length} swap lines, expected ${size}`);
+                return { o, logins };
+              } finally {
+                rmSync(path.join(base, `${size}`), { recursive: true, force: true });
+                spawnSync('sync');
+              }
+            },
+            FLEET_ATTEMPTS,
+          );
           const times = o.swaps.map((s) => s.t);
           pass.runs.push({
             servers: size,
@@ -86,7 +93,9 @@ async function fleetPass(input: MeasurementInput, servers: SshServer[], sizes: n
             uploadedBytes: o.report.servers.reduce((sum, r) => sum + r.sent.bytes, 0),
             loginsPerServer: logins,
           });
-          say(`fleet: ${size} server${size === 1 ? '' : 's'}: ${o.seconds.toFixed(2)} s, swap spread ${pass.runs.at(-1)!.spreadMs.toFixed(0)} ms`);
+          say(
+            `fleet: ${size} server${size === 1 ? '' : 's'}: ${o.seconds.toFixed(2)} s, swap spread ${pass.runs.at(-1)!.spreadMs.toFixed(0)} ms`,
+          );
         } catch {
           pass.gaveUp.push({ servers: size, rep });
           say(`fleet: ${size} servers, run ${rep}: given up after ${FLEET_ATTEMPTS} failed attempts`);
@@ -101,7 +110,10 @@ async function fleetPass(input: MeasurementInput, servers: SshServer[], sizes: n
 
 export async function fleet(input: MeasurementInput): Promise<{ section: Section; runs: FleetRun[] }> {
   const { ctx, say } = input;
-  const sizes = (process.env.BENCH_FLEET_SIZES ?? '1,10,25').split(',').map((s) => Number(s.trim())).filter((n) => Number.isInteger(n) && n > 0);
+  const sizes = (process.env.BENCH_FLEET_SIZES ?? '1,10,25')
+    .split(',')
+    .map((s) => Number(s.trim()))
+    .filter((n) => Number.isInteger(n) && n > 0);
   const runsPer = intEnv('BENCH_FLEET_RUNS', 1, 1);
   const max = Math.max(...sizes);
   const home: TestHome = { ...ctx.home, publicKey: readFileSync(`${ctx.home.key}.pub`, 'utf8').trim() };
@@ -152,14 +164,30 @@ export async function fleet(input: MeasurementInput): Promise<{ section: Section
     section: {
       key: 'fleet',
       title: 'Fleet: `gulp deploy --server=all`, parallel 10 (default), each server its own sshd and root on loopback',
-      header: ['servers', 'runs', 'failed attempts', 'total s (median)', '× one server', 's per server', 'machine CPU busy', 'swap spread ms', 'live step s', 'MB uploaded (all servers)', 'ssh logins per server'],
+      header: [
+        'servers',
+        'runs',
+        'failed attempts',
+        'total s (median)',
+        '× one server',
+        's per server',
+        'machine CPU busy',
+        'swap spread ms',
+        'live step s',
+        'MB uploaded (all servers)',
+        'ssh logins per server',
+      ],
       rows,
       notes: [
-        'total: the whole `gulp deploy --server=all` process (start-up included). swap spread: from the first server\'s live swap to the last, by the arrival of the swap plugin\'s "[server] …/live -> releases/<id>" lines from the process (each written right after that server\'s rename and its check).',
+        "total: the whole `gulp deploy --server=all` process (start-up included). swap spread: from the first server's live swap to the last, by the arrival of the swap plugin's \"[server] …/live -> releases/<id>\" lines from the process (each written right after that server's rename and its check).",
         `A run is given up after ${FLEET_ATTEMPTS} failed attempts (a failed deploy rolls every server back; each attempt starts from fresh roots).`,
         `Every server is on this machine: its sshd, git, composer and the SFTP writes of all of them share the ${os.cpus().length} CPUs with the deploying process, so the time grows with the fleet here where real servers would each bring their own CPU. machine CPU busy: the share of all CPUs' time (every process on the machine, from /proc/stat) that was busy during the deploy. Load average (1 min) before the fleet: ${load.toFixed(2)}.`,
         'The one-server size runs at least 3 times (it is the reference); × one server compares with the one-server median.',
-        ...(pass.failures.length ? [`Failed attempts: ${pass.failures.slice(0, 6).join('; ')}${pass.failures.length > 6 ? `; … (${pass.failures.length} in all, see results.json)` : ''}`] : []),
+        ...(pass.failures.length
+          ? [
+              `Failed attempts: ${pass.failures.slice(0, 6).join('; ')}${pass.failures.length > 6 ? `; … (${pass.failures.length} in all, see results.json)` : ''}`,
+            ]
+          : []),
       ],
       data: pass,
     },

@@ -13,7 +13,18 @@ export function handshakes(input: MeasurementInput): Section {
     [CASE.upload]: timed(observations.upload, ctx.runs).map((o) => o.handshakes),
     [CASE.uploadStreaming]: timed(observations.uploadStreaming, ctx.runs).map((o) => o.handshakes),
   };
-  const order = [CASE.full, CASE.unchanged, CASE.oneAsset, CASE.onePhpFile, CASE.artifactFull, CASE.artifactOnePhpFile, CASE.upload, CASE.uploadStreaming, CASE.attache, CASE.shipit];
+  const order = [
+    CASE.full,
+    CASE.unchanged,
+    CASE.oneAsset,
+    CASE.onePhpFile,
+    CASE.artifactFull,
+    CASE.artifactOnePhpFile,
+    CASE.upload,
+    CASE.uploadStreaming,
+    CASE.attache,
+    CASE.shipit,
+  ];
   const entries = order.map((name) => [name, inProcess[name]] as const);
   for (const [name, inProcess] of entries) {
     const skipped = input.skipped(name);
@@ -25,7 +36,12 @@ export function handshakes(input: MeasurementInput): Section {
     const r = of(name);
     const logins = r && !r.error ? r.sshLogins : [];
     const range = (v: number[]) => (v.length ? `${Math.min(...v)}–${Math.max(...v)}` : 'n/a');
-    rows.push([name, logins.length ? String(median(logins)) : 'n/a', range(logins), inProcess ? (inProcess.length ? range(inProcess) : 'n/a') : '(other process)']);
+    rows.push([
+      name,
+      logins.length ? String(median(logins)) : 'n/a',
+      range(logins),
+      inProcess ? (inProcess.length ? range(inProcess) : 'n/a') : '(other process)',
+    ]);
     data[name] = { sshdAcceptedPerRun: logins, handshakeCountPerRun: inProcess ?? null };
   }
   return {

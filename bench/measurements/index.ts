@@ -44,12 +44,26 @@ export async function runMeasurements(input: MeasurementInput): Promise<{ sectio
     } catch (error) {
       const message = error instanceof Error ? error.message.split('\n')[0] : String(error);
       say(`${name}: FAILED: ${message}`);
-      sections.push({ key: name, title: `${name}: FAILED`, header: ['error'], rows: [[message]], notes: ['see bench/.work/logs/bench.log'], data: { error: message } });
+      sections.push({
+        key: name,
+        title: `${name}: FAILED`,
+        header: ['error'],
+        rows: [[message]],
+        notes: ['see bench/.work/logs/bench.log'],
+        data: { error: message },
+      });
       ctx.log(error instanceof Error ? (error.stack ?? error.message) : String(error));
       return undefined;
     }
   };
-  const skippedSection = (key: string, title: string, variable: string): Section => ({ key, title: `${title}: skipped (${variable})`, header: [], rows: [], notes: [], data: { skipped: variable } });
+  const skippedSection = (key: string, title: string, variable: string): Section => ({
+    key,
+    title: `${title}: skipped (${variable})`,
+    header: [],
+    rows: [],
+    notes: [],
+    data: { skipped: variable },
+  });
 
   const shell = await guard('serverShell', () => shellCost(input));
   if (shell) sections.push(shell);

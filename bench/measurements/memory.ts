@@ -15,7 +15,8 @@ function ensureBigFiles(dir: string, count: number, bytesEach: number, say: (m: 
   const files = Array.from({ length: count }, (_, i) => path.join(dir, `random-${i}.bin`));
   const stamp = path.join(dir, 'stamp.json');
   const want = JSON.stringify({ count, bytesEach });
-  const ok = existsSync(stamp) && readFileSync(stamp, 'utf8') === want && files.every((f) => existsSync(f) && statSync(f).size === bytesEach);
+  const ok =
+    existsSync(stamp) && readFileSync(stamp, 'utf8') === want && files.every((f) => existsSync(f) && statSync(f).size === bytesEach);
   if (ok) return files;
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
@@ -69,7 +70,9 @@ export async function memory(input: MeasurementInput): Promise<{ section: Sectio
   const notes: string[] = [];
   if (free < MEMORY_FILES * bytesEach * 2 + 2 * 2 ** 30) {
     bytesEach = Math.max(2 ** 20, Math.floor((free - 2 * 2 ** 30) / (2 * MEMORY_FILES)));
-    notes.push(`disk: only ${(free / 2 ** 30).toFixed(1)} GiB free, so ${MEMORY_FILES} × ${(bytesEach / 2 ** 20).toFixed(0)} MiB instead of ${totalMb} MiB.`);
+    notes.push(
+      `disk: only ${(free / 2 ** 30).toFixed(1)} GiB free, so ${MEMORY_FILES} × ${(bytesEach / 2 ** 20).toFixed(0)} MiB instead of ${totalMb} MiB.`,
+    );
   }
   const sourceDir = path.join(work, 'memory-source');
   ensureBigFiles(sourceDir, MEMORY_FILES, bytesEach, say);
@@ -78,7 +81,9 @@ export async function memory(input: MeasurementInput): Promise<{ section: Sectio
   mkdirSync(dest, { recursive: true });
   spawnSync('sync');
 
-  say(`memory: uploading ${MEMORY_FILES} × ${(bytesEach / 2 ** 20).toFixed(0)} MiB with the upload plugin (buffer: false) in a child process…`);
+  say(
+    `memory: uploading ${MEMORY_FILES} × ${(bytesEach / 2 ** 20).toFixed(0)} MiB with the upload plugin (buffer: false) in a child process…`,
+  );
   const script = path.join(__dirname, 'memory-upload-1gb.ts');
   const child = spawn(process.execPath, ['--import', 'tsx', script], {
     cwd: path.resolve(__dirname, '../..'),
@@ -105,14 +110,36 @@ export async function memory(input: MeasurementInput): Promise<{ section: Sectio
   // Keep the source for the next bench run unless the disk is getting short.
   if (statfsSync(work).bavail * statfsSync(work).bsize < 10 * 2 ** 30) rmSync(sourceDir, { recursive: true, force: true });
 
-  const header = ['files × size', 'GB sent', 'seconds', 'MB/s', 'RSS before upload MB', 'VmHWM MB (peak RSS)', 'sampled RSS max MB', 'heapUsed max MB', 'external max MB', 'arrayBuffers max MB'];
+  const header = [
+    'files × size',
+    'GB sent',
+    'seconds',
+    'MB/s',
+    'RSS before upload MB',
+    'VmHWM MB (peak RSS)',
+    'sampled RSS max MB',
+    'heapUsed max MB',
+    'external max MB',
+    'arrayBuffers max MB',
+  ];
   if (code !== 0) {
     const reason = `the child exited with ${code}: ${stderr.trim().split('\n').slice(-3).join(' | ')}`;
-    return { section: { key: 'memory', title: 'Peak memory uploading ~1 GB (upload plugin, streaming)', header, rows: [[`n/a: ${reason}`]], notes, data: { error: reason } } };
+    return {
+      section: {
+        key: 'memory',
+        title: 'Peak memory uploading ~1 GB (upload plugin, streaming)',
+        header,
+        rows: [[`n/a: ${reason}`]],
+        notes,
+        data: { error: reason },
+      },
+    };
   }
   const report = JSON.parse(stdout.trim().split('\n').at(-1) as string) as ChildReport;
   if (uploaded.files !== MEMORY_FILES || uploaded.bytes !== MEMORY_FILES * bytesEach) {
-    notes.push(`verify FAILED: the destination held ${uploaded.files} files / ${uploaded.bytes} bytes, expected ${MEMORY_FILES} / ${MEMORY_FILES * bytesEach}.`);
+    notes.push(
+      `verify FAILED: the destination held ${uploaded.files} files / ${uploaded.bytes} bytes, expected ${MEMORY_FILES} / ${MEMORY_FILES * bytesEach}.`,
+    );
   }
   const row = [
     `${MEMORY_FILES} × ${(bytesEach / 2 ** 20).toFixed(0)} MiB`,
@@ -132,7 +159,14 @@ export async function memory(input: MeasurementInput): Promise<{ section: Sectio
     'The uploaded copy was deleted afterwards.',
   );
   return {
-    section: { key: 'memory', title: 'Peak memory uploading ~1 GB (upload plugin, streaming)', header, rows: [row], notes, data: { ...report, sampledPeakRss: sampledPeak, samples, verified: uploaded } },
+    section: {
+      key: 'memory',
+      title: 'Peak memory uploading ~1 GB (upload plugin, streaming)',
+      header,
+      rows: [row],
+      notes,
+      data: { ...report, sampledPeakRss: sampledPeak, samples, verified: uploaded },
+    },
     peakBytes: report.vmHWM,
   };
 }

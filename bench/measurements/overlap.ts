@@ -29,7 +29,15 @@ export function overlap(input: MeasurementInput): Section {
       return { chain, assets, serial: chain + assets, wall, saved: chain + assets - wall, steps: o.report.servers[0]?.steps ?? {} };
     });
     const m = (key: 'chain' | 'assets' | 'serial' | 'wall' | 'saved') => median(per.map((p) => p[key]));
-    rows.push([name, fmt(m('chain')), fmt(m('assets')), fmt(m('serial')), fmt(m('wall')), fmt(m('saved')), m('serial') > 0 ? `${((m('saved') / Math.min(m('chain'), m('assets'))) * 100).toFixed(0)}%` : 'n/a']);
+    rows.push([
+      name,
+      fmt(m('chain')),
+      fmt(m('assets')),
+      fmt(m('serial')),
+      fmt(m('wall')),
+      fmt(m('saved')),
+      m('serial') > 0 ? `${((m('saved') / Math.min(m('chain'), m('assets'))) * 100).toFixed(0)}%` : 'n/a',
+    ]);
     data[name] = per;
   }
   return {

@@ -44,7 +44,7 @@ export async function shellCost(input: MeasurementInput): Promise<Section> {
         ['the same sshd without extra settings', fmt(unchanged, 1)],
       ],
       notes: [
-        'sshd runs every command through the user\'s shell; bash sources ~/.bashrc when started by sshd. This machine\'s /root/.bashrc runs `pyenv init -` and `pyenv virtualenv-init -` (~100–200 ms per command), which a deploy user\'s non-interactive shell normally skips.',
+        "sshd runs every command through the user's shell; bash sources ~/.bashrc when started by sshd. This machine's /root/.bashrc runs `pyenv init -` and `pyenv virtualenv-init -` (~100–200 ms per command), which a deploy user's non-interactive shell normally skips.",
         'So the bench sshd gets `SetEnv SHLVL=1` (bash then acts as a nested shell and skips ~/.bashrc) unless BENCH_SERVER_BASHRC=1. It applies to every case alike: the floors, both peers and gulp-attache talk to the same server.',
         ...failureNotes(failures),
       ],

@@ -16,7 +16,19 @@ export type TaskName = 'deploy' | 'rollback' | 'activate' | 'releases' | 'prune'
 export type AttacheCommand = 'init' | 'install' | 'delete' | 'down' | 'up' | 'servers' | 'ssh';
 
 /** Tasks that work on servers (all but init, which writes the config, and servers, which only reads it). */
-const ON_SERVERS: readonly TaskName[] = ['deploy', 'rollback', 'activate', 'releases', 'prune', 'unlock', 'install', 'delete', 'down', 'up', 'ssh'];
+const ON_SERVERS: readonly TaskName[] = [
+  'deploy',
+  'rollback',
+  'activate',
+  'releases',
+  'prune',
+  'unlock',
+  'install',
+  'delete',
+  'down',
+  'up',
+  'ssh',
+];
 
 export interface FlagSpec {
   name: `--${string}`;
@@ -29,15 +41,35 @@ export interface FlagSpec {
 
 export const FLAGS: readonly FlagSpec[] = [
   { name: '--server', value: '<name>', description: 'server name(s), group, or "all" (default: the config\'s default)', tasks: ON_SERVERS },
-  { name: '--config', value: '<file>', description: 'the config file (default .attache.json; init writes it); also -c <file>', tasks: 'every' },
-  { name: '--branch', value: '<branch>', description: 'branch to deploy (default: the config\'s)', tasks: ['deploy', 'install'] },
-  { name: '--env', value: '<file>', description: 'local env file to install as root/.env on a first deploy (install: default .env.example)', tasks: ['deploy', 'install'] },
+  {
+    name: '--config',
+    value: '<file>',
+    description: 'the config file (default .attache.json; init writes it); also -c <file>',
+    tasks: 'every',
+  },
+  { name: '--branch', value: '<branch>', description: "branch to deploy (default: the config's)", tasks: ['deploy', 'install'] },
+  {
+    name: '--env',
+    value: '<file>',
+    description: 'local env file to install as root/.env on a first deploy (install: default .env.example)',
+    tasks: ['deploy', 'install'],
+  },
   { name: '--release', value: '<id>', description: 'the release id (activate: or "latest")', tasks: ['activate', 'delete'] },
-  { name: '--count', value: '<n>', description: 'remove this many of the oldest releases, whatever "keep" says (Attaché\'s releases:prune --count)', tasks: ['prune'] },
+  {
+    name: '--count',
+    value: '<n>',
+    description: 'remove this many of the oldest releases, whatever "keep" says (Attaché\'s releases:prune --count)',
+    tasks: ['prune'],
+  },
   { name: '--remote', value: '<name>', description: 'the git remote to write as the repository, when there are several', tasks: ['init'] },
   { name: '--parallel', value: '<n>', description: 'servers worked on at once (default 10)', tasks: ON_SERVERS.filter((t) => t !== 'ssh') },
   { name: '--report', value: '<file>', description: 'write the deploy report as JSON to this file', tasks: ['deploy', 'install'] },
-  { name: '--artifact', value: '<id|server>', description: 'deploy this built artifact, or the one a server runs (promote staging\'s): "strategy": "artifact"', tasks: ['deploy'] },
+  {
+    name: '--artifact',
+    value: '<id|server>',
+    description: 'deploy this built artifact, or the one a server runs (promote staging\'s): "strategy": "artifact"',
+    tasks: ['deploy'],
+  },
   { name: '--force', description: 'deploy even when the live release already holds this artifact', tasks: ['deploy'] },
   { name: '--dry-run', description: 'read the server and print what would change; change nothing', tasks: ON_SERVERS },
   { name: '--verbose', description: 'show every remote command and file', tasks: 'every' },
@@ -67,9 +99,26 @@ export interface Flags {
 
 /** gulp-cli's own long flags: never ours to judge. */
 const GULP_FLAGS = new Set([
-  '--gulpfile', '--cwd', '--tasks', '--color', '--no-color', '--series', '--continue', '--require', '--preload',
-  '--log-level', '--silent', '--depth', '--compact-tasks', '--tasks-simple', '--tasks-json', '--sort-tasks',
-  '--verify', '--help', '--version', '--completion',
+  '--gulpfile',
+  '--cwd',
+  '--tasks',
+  '--color',
+  '--no-color',
+  '--series',
+  '--continue',
+  '--require',
+  '--preload',
+  '--log-level',
+  '--silent',
+  '--depth',
+  '--compact-tasks',
+  '--tasks-simple',
+  '--tasks-json',
+  '--sort-tasks',
+  '--verify',
+  '--help',
+  '--version',
+  '--completion',
 ]);
 
 /** The flags a task takes, as `gulp --tasks` shows them (`--server=<name>`: description). */
@@ -106,14 +155,18 @@ export function parseFlags(argv: readonly string[] = process.argv, task?: TaskNa
       const near = nearest(name);
       if (near) {
         // A typo of ours would otherwise be ignored, and `--dryrun` would deploy for real.
-        throw new AttacheError(`unknown flag ${name}; did you mean ${near}?`, { hint: `Nothing was done. The flags are listed by: gulp --tasks` });
+        throw new AttacheError(`unknown flag ${name}; did you mean ${near}?`, {
+          hint: `Nothing was done. The flags are listed by: gulp --tasks`,
+        });
       }
       flags.unknown.push(name);
       continue;
     }
     if (task && !takes(spec, task)) {
       const owners = spec.tasks === 'every' ? [] : spec.tasks;
-      throw new AttacheError(`${name} is not a flag of ${task} (it is one of ${owners.join(', ')})`, { hint: `Nothing was done. ${task} takes: ${Object.keys(flagsOf(task)).join(' ')}` });
+      throw new AttacheError(`${name} is not a flag of ${task} (it is one of ${owners.join(', ')})`, {
+        hint: `Nothing was done. ${task} takes: ${Object.keys(flagsOf(task)).join(' ')}`,
+      });
     }
     if (!spec.value) {
       if (value !== undefined) throw new AttacheError(`${name} takes no value (got ${arg})`, { hint: `Write ${name} alone.` });
@@ -160,7 +213,9 @@ function nearest(name: string): string | undefined {
 function wholeNumber(name: string, value: string, min: number): number {
   const n = Number(value);
   if (!/^\d+$/.test(value) || !Number.isSafeInteger(n) || n < min) {
-    throw new AttacheError(`${name}=${value} is not a whole number${min > 0 ? ` of at least ${min}` : ''}`, { hint: `Write ${name}=N, e.g. ${name}=2.` });
+    throw new AttacheError(`${name}=${value} is not a whole number${min > 0 ? ` of at least ${min}` : ''}`, {
+      hint: `Write ${name}=N, e.g. ${name}=2.`,
+    });
   }
   return n;
 }

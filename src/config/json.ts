@@ -85,7 +85,9 @@ export function parseJson(text: string, file: string): ParsedJson {
     for (;;) {
       skip();
       const keyAt = pos;
-      const key = string(seen.size ? 'a property name in double quotes (JSON allows no comma before "}")' : 'a property name in double quotes or "}"');
+      const key = string(
+        seen.size ? 'a property name in double quotes (JSON allows no comma before "}")' : 'a property name in double quotes or "}"',
+      );
       const keyPath = path ? `${path}.${key}` : key;
       const first = seen.get(key);
       if (first !== undefined) {
@@ -162,9 +164,11 @@ function failInString(text: string, start: number, fail: (expected: string, at?:
   for (let i = start + 1; i < text.length; i++) {
     const c = text[i];
     if (c === '"') break;
-    if (c < ' ') return fail('the closing quote of the string (a line break or control character inside a string must be escaped, e.g. \\n)', i);
+    if (c < ' ')
+      return fail('the closing quote of the string (a line break or control character inside a string must be escaped, e.g. \\n)', i);
     if (c === '\\') {
-      if (!/^(?:["\\/bfnrt]|u[0-9a-fA-F]{4})/.test(text.slice(i + 1, i + 6))) return fail('a valid escape (\\" \\\\ \\/ \\b \\f \\n \\r \\t or \\uXXXX)', i);
+      if (!/^(?:["\\/bfnrt]|u[0-9a-fA-F]{4})/.test(text.slice(i + 1, i + 6)))
+        return fail('a valid escape (\\" \\\\ \\/ \\b \\f \\n \\r \\t or \\uXXXX)', i);
       i++;
     }
   }

@@ -110,7 +110,10 @@ function secretsOf(value: unknown, problems: Problem[]): string[] {
 function groupsOf(value: unknown, servers: Record<string, ServerConfig>, problems: Problem[]): Record<string, string[]> {
   if (value === undefined) return {};
   if (!isObject(value)) {
-    problems.push({ key: 'groups', message: `expected an object of server lists, e.g. { "web": ["web1", "web2"] }, got ${describe(value)}` });
+    problems.push({
+      key: 'groups',
+      message: `expected an object of server lists, e.g. { "web": ["web1", "web2"] }, got ${describe(value)}`,
+    });
     return {};
   }
   const names = Object.keys(servers);
@@ -136,7 +139,12 @@ function groupsOf(value: unknown, servers: Record<string, ServerConfig>, problem
   return groups;
 }
 
-function defaultOf(value: unknown, servers: Record<string, ServerConfig>, groups: Record<string, string[]>, problems: Problem[]): string | undefined {
+function defaultOf(
+  value: unknown,
+  servers: Record<string, ServerConfig>,
+  groups: Record<string, string[]>,
+  problems: Problem[],
+): string | undefined {
   if (value === undefined) return undefined;
   const known = [...Object.keys(servers), ...Object.keys(groups), 'all'];
   if (typeof value !== 'string') {

@@ -78,7 +78,10 @@ export function withoutUnsafeKeys(value: unknown, keys: readonly Segment[], prob
   for (const [key, item] of Object.entries(value)) {
     const at = [...keys, key];
     if (UNSAFE_KEYS.includes(key)) {
-      problems.push({ key: formatKey(at), message: `the key "${key}" is not allowed anywhere in the configuration: it is a name JavaScript objects reserve, never a setting` });
+      problems.push({
+        key: formatKey(at),
+        message: `the key "${key}" is not allowed anywhere in the configuration: it is a name JavaScript objects reserve, never a setting`,
+      });
     } else {
       out[key] = withoutUnsafeKeys(item, at, problems);
     }

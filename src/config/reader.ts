@@ -36,7 +36,7 @@ export function reader(server: MergedServer, problems: Problem[], warnings: Conf
   const bool = (keys: readonly Segment[], fallback: boolean): boolean => {
     const value = get(keys);
     if (value === undefined) return fallback;
-    if (typeof value !== 'boolean') return expected(keys, 'true or false', value), fallback;
+    if (typeof value !== 'boolean') return (expected(keys, 'true or false', value), fallback);
     return value;
   };
   const number = (keys: readonly Segment[], what: string, ok: (n: number) => boolean, digits = false): number | undefined => {
@@ -50,7 +50,7 @@ export function reader(server: MergedServer, problems: Problem[], warnings: Conf
   const object = (keys: readonly Segment[]): Record<string, unknown> => {
     const value = get(keys);
     if (value === undefined) return {};
-    if (!isObject(value)) return expected(keys, 'an object', value), {};
+    if (!isObject(value)) return (expected(keys, 'an object', value), {});
     return value;
   };
   /** An array of non-empty strings; with `single`, one string stands for an array of it. */

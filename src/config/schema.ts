@@ -1,9 +1,33 @@
 import { SSH_OPTION_NAMES } from '../ssh/options';
 import { describe, isObject, type Segment } from './merge';
 import type { Reader, Rule } from './reader';
-import { assetRemote, BRANCH_RULES, branchProblem, controlProblem, fpmProblem, hasDotDot, noSpaceOrDash, pathProblem, remoteProblem, rootPath, rootProblem, trimPath, urlProblem } from './rules';
+import {
+  assetRemote,
+  BRANCH_RULES,
+  branchProblem,
+  controlProblem,
+  fpmProblem,
+  hasDotDot,
+  noSpaceOrDash,
+  pathProblem,
+  remoteProblem,
+  rootPath,
+  rootProblem,
+  trimPath,
+  urlProblem,
+} from './rules';
 import { closest } from './suggest';
-import { COMPOSER_INSTALLER, HOOK_NAMES, SKIPPABLE_STEPS, type AssetMapping, type HealthCheck, type HookName, type ReleaseStrategy, type ServerConfig, type SkippableStep } from './types';
+import {
+  COMPOSER_INSTALLER,
+  HOOK_NAMES,
+  SKIPPABLE_STEPS,
+  type AssetMapping,
+  type HealthCheck,
+  type HookName,
+  type ReleaseStrategy,
+  type ServerConfig,
+  type SkippableStep,
+} from './types';
 
 /**
  * The configuration's keys, written once: each with its type, default and one line of docs (what
@@ -51,16 +75,39 @@ export const SCRIPT_KEYS: readonly string[] = [...HOOK_NAMES, 'build'];
 
 // Row makers for the plain kinds of value: the default is written once, for the read and the docs.
 const flag = (doc: string): Field<boolean> => ({ type: '`true` or `false`', default: false, doc, read: (r, key) => r.bool([key], false) });
-const text = (what: string, rule: Rule | undefined, doc: string): Field<string | undefined> => ({ type: 'string', doc, read: (r, key) => r.text([key], what, rule) });
+const text = (what: string, rule: Rule | undefined, doc: string): Field<string | undefined> => ({
+  type: 'string',
+  doc,
+  read: (r, key) => r.text([key], what, rule),
+});
 
 /** The SSH options, also accepted grouped in `"ssh": { … }` (see ssh/resolve.ts for what each does). */
 const SSH_TEXTS: { readonly [K in SshKey]: KeyDoc } = {
-  acceptNewHostKeys: { type: '`true` or `false`', default: false, doc: "like OpenSSH's `StrictHostKeyChecking=accept-new`: trust and record an unknown host's key on first use; a changed key is always refused" },
+  acceptNewHostKeys: {
+    type: '`true` or `false`',
+    default: false,
+    doc: "like OpenSSH's `StrictHostKeyChecking=accept-new`: trust and record an unknown host's key on first use; a changed key is always refused",
+  },
   knownHostsFile: { type: 'string', shown: '`~/.ssh/known_hosts`', doc: 'the known_hosts file host keys are checked against' },
-  identityFile: { type: 'string or array of strings', shown: "`~/.ssh/config`'s, then `~/.ssh/id_ed25519`, `id_ecdsa`, `id_rsa`", doc: 'private key files, tried in order after the agent' },
-  passphraseEnv: { type: 'string', doc: 'the name of an environment variable holding the key passphrase (a passphrase itself is refused in the file)' },
-  forwardAgent: { type: '`true` or `false`', shown: "`~/.ssh/config`'s `ForwardAgent`", doc: 'forward the agent, so that `git clone` on the server can use your key' },
-  connectTimeout: { type: 'number', shown: "`~/.ssh/config`'s `ConnectTimeout`, else 20", doc: 'seconds to wait for the TCP connection and the handshake' },
+  identityFile: {
+    type: 'string or array of strings',
+    shown: "`~/.ssh/config`'s, then `~/.ssh/id_ed25519`, `id_ecdsa`, `id_rsa`",
+    doc: 'private key files, tried in order after the agent',
+  },
+  passphraseEnv: {
+    type: 'string',
+    doc: 'the name of an environment variable holding the key passphrase (a passphrase itself is refused in the file)',
+  },
+  forwardAgent: {
+    type: '`true` or `false`',
+    shown: "`~/.ssh/config`'s `ForwardAgent`",
+    doc: 'forward the agent, so that `git clone` on the server can use your key',
+  },
+  connectTimeout: {
+    type: 'number',
+    shown: "`~/.ssh/config`'s `ConnectTimeout`, else 20",
+    doc: 'seconds to wait for the TCP connection and the handshake',
+  },
   proxyJump: { type: 'string', doc: 'a jump host (`ProxyJump`): an alias or `user@host:port`; comma-separated for a chain' },
   agent: { type: 'string or `false`', shown: '`$SSH_AUTH_SOCK`', doc: 'the SSH agent socket; `false` turns the agent off' },
   sshConfigFile: { type: 'string', shown: '`~/.ssh/config`', doc: 'the ssh config file' },
@@ -77,7 +124,7 @@ const PASSPHRASE: ServerKey = {
 export const SERVER_SCHEMA: ServerSchema = {
   name: {
     type: 'string',
-    doc: "the server's name, in the older array form of `servers` only; in the object form the key is the name (a different `\"name\"` inside loads with a warning: Attaché ignores it too)",
+    doc: 'the server\'s name, in the older array form of `servers` only; in the object form the key is the name (a different `"name"` inside loads with a warning: Attaché ignores it too)',
     check: nameIsTheKey,
   },
   host: {
@@ -90,7 +137,8 @@ export const SERVER_SCHEMA: ServerSchema = {
     type: 'number',
     shown: 'from `~/.ssh/config`, then 22',
     doc: 'may be written as a string of digits (`"2222"`), as Attaché casts it',
-    read: (r, key) => r.number([key], 'a port number (a whole number from 1 to 65535)', (n) => Number.isInteger(n) && n >= 1 && n <= 65535, true),
+    read: (r, key) =>
+      r.number([key], 'a port number (a whole number from 1 to 65535)', (n) => Number.isInteger(n) && n >= 1 && n <= 65535, true),
   },
   user: { ...text('a user name', noSpaceOrDash, 'the SSH user'), shown: 'from `~/.ssh/config`, then your user' },
   root: {
@@ -112,7 +160,8 @@ export const SERVER_SCHEMA: ServerSchema = {
     type: 'string',
     default: 'master',
     doc: 'the branch to deploy; `--branch=<name>` overrides it',
-    read: (r, key) => r.text([key], 'a git branch name', (s) => (branchProblem(s) ? `${branchProblem(s)}. ${BRANCH_RULES}` : undefined)) ?? 'master',
+    read: (r, key) =>
+      r.text([key], 'a git branch name', (s) => (branchProblem(s) ? `${branchProblem(s)}. ${BRANCH_RULES}` : undefined)) ?? 'master',
   },
   paths: {
     type: 'object',
@@ -120,7 +169,11 @@ export const SERVER_SCHEMA: ServerSchema = {
     doc: 'each relative to `root`, or absolute; other names are your own, for `@path:<name>`',
     keys: {
       releases: { type: 'string', default: DEFAULT_PATHS.releases, doc: 'the releases, one directory each' },
-      serve: { type: 'string', default: DEFAULT_PATHS.serve, doc: 'the symlink to the live release (point the web server at `live/public`)' },
+      serve: {
+        type: 'string',
+        default: DEFAULT_PATHS.serve,
+        doc: 'the symlink to the live release (point the web server at `live/public`)',
+      },
       storage: { type: 'string', default: DEFAULT_PATHS.storage, doc: "Laravel's storage, shared by every release" },
       env: { type: 'string', default: DEFAULT_PATHS.env, doc: 'the `.env` file, shared by every release' },
     },
@@ -131,28 +184,37 @@ export const SERVER_SCHEMA: ServerSchema = {
     type: 'object',
     doc: 'the PHP command',
     keys: { bin: { type: 'string', default: 'php', doc: 'one command (a name on the PATH or a path), not a command line' } },
-    read: (r) => (r.object(['php']), { bin: r.text(['php', 'bin'], 'the PHP command, e.g. "php" or "/usr/bin/php8.3"', controlProblem) ?? 'php' }),
+    read: (r) => (
+      r.object(['php']), { bin: r.text(['php', 'bin'], 'the PHP command, e.g. "php" or "/usr/bin/php8.3"', controlProblem) ?? 'php' }
+    ),
   },
   composer: {
     type: 'object',
     doc: 'Composer: which one, and how it installs',
     keys: {
-      bin: { type: 'string', default: 'composer', doc: "the Composer command (on the PATH, or a path); with `local`, the file name of root's own copy" },
+      bin: {
+        type: 'string',
+        default: 'composer',
+        doc: "the Composer command (on the PATH, or a path); with `local`, the file name of root's own copy",
+      },
       dev: { type: '`true` or `false`', default: false, doc: '`install --no-dev` unless `dev`' },
       local: {
         type: '`true` or `false`',
         default: false,
         doc: "as Attaché: keep Composer in `root/<bin>` (e.g. `composer.phar`), downloaded with Composer's official installer when missing, `self-update`d on later deploys, run as `<php.bin> root/<bin>`",
       },
-      installer: { type: 'string', default: COMPOSER_INSTALLER, doc: "where `composer.local` downloads the installer from (on the server, with `curl`): a mirror, or a test's local server" },
+      installer: {
+        type: 'string',
+        default: COMPOSER_INSTALLER,
+        doc: "where `composer.local` downloads the installer from (on the server, with `curl`): a mirror, or a test's local server",
+      },
     },
     read: readComposer,
   },
   assets: {
     type: 'object or array',
     default: DEFAULT_ASSETS,
-    doc:
-      '**added to** the three defaults, as in Attaché: `{ "local": "remote" }`, a list of paths, or `[{ "local", "remote" }]`; an entry for a default\'s local path, or aimed at its remote path, replaces that default; `"public/js": false` drops a default; a missing local path is skipped with a warning; a directory\'s contents land in the target directory, never one level deeper. Files under `public/` that git does not track and no mapping covers (say `public/images` from the build) are named in a warning: the release will not have them',
+    doc: '**added to** the three defaults, as in Attaché: `{ "local": "remote" }`, a list of paths, or `[{ "local", "remote" }]`; an entry for a default\'s local path, or aimed at its remote path, replaces that default; `"public/js": false` drops a default; a missing local path is skipped with a warning; a directory\'s contents land in the target directory, never one level deeper. Files under `public/` that git does not track and no mapping covers (say `public/images` from the build) are named in a warning: the release will not have them',
     read: readAssets,
   },
   migrate: flag('run `php artisan migrate --force`'),
@@ -172,7 +234,12 @@ export const SERVER_SCHEMA: ServerSchema = {
     type: 'number',
     default: 5,
     doc: 'releases kept by prune (at least 2)',
-    read: (r, key) => r.number([key], 'a whole number of releases to keep, at least 2 (the live release and the one before it are never pruned)', (n) => Number.isInteger(n) && n >= 2) ?? 5,
+    read: (r, key) =>
+      r.number(
+        [key],
+        'a whole number of releases to keep, at least 2 (the live release and the one before it are never pruned)',
+        (n) => Number.isInteger(n) && n >= 2,
+      ) ?? 5,
   },
   healthcheck: {
     type: 'string or object',
@@ -206,7 +273,7 @@ export const SERVER_SCHEMA: ServerSchema = {
     read: (r, key) => {
       const value = r.get([key]);
       if (value === undefined || value === 'clone' || value === 'artifact') return (value as ReleaseStrategy | undefined) ?? 'clone';
-      return r.expected([key], '"clone" (git and composer on the server) or "artifact" (built here, sent as files)', value), 'clone';
+      return (r.expected([key], '"clone" (git and composer on the server) or "artifact" (built here, sent as files)', value), 'clone');
     },
   },
   ssh: {
@@ -239,7 +306,9 @@ export const SERVER_SCHEMA: ServerSchema = {
     doc: 'ours: more paths inside the release the web server writes (created if missing)',
     read: (r, key) => releasePaths(r, [key]),
   },
-  optimize: flag('ours: `php artisan optimize` (+ `view:cache`, `event:cache` before Laravel 11) in the new release before the swap; a failure stops the deploy with live untouched'),
+  optimize: flag(
+    'ours: `php artisan optimize` (+ `view:cache`, `event:cache` before Laravel 11) in the new release before the swap; a failure stops the deploy with live untouched',
+  ),
   restart: {
     type: 'array of strings',
     default: [],
@@ -248,7 +317,7 @@ export const SERVER_SCHEMA: ServerSchema = {
   },
   opcache: {
     type: 'object',
-    doc: "ours: `{ \"fpm\": \"/run/php/php8.2-fpm.sock\" }` (or `\"127.0.0.1:9000\"`): reset that php-fpm pool's OPcache right after the swap, over the SSH connection; nothing to install on the server",
+    doc: 'ours: `{ "fpm": "/run/php/php8.2-fpm.sock" }` (or `"127.0.0.1:9000"`): reset that php-fpm pool\'s OPcache right after the swap, over the SSH connection; nothing to install on the server',
     keys: { fpm: { type: 'string', shown: 'required', doc: "php-fpm's socket path or `host:port`" } },
     read: (r) => {
       r.object(['opcache']);
@@ -263,13 +332,19 @@ export const SERVER_KEYS: readonly string[] = Object.keys(SERVER_SCHEMA);
 
 /** The keys valid inside each server key that is an object with a fixed set of keys. */
 export const NESTED_KEYS: Readonly<Record<string, readonly string[]>> = Object.fromEntries(
-  Object.entries(SERVER_SCHEMA as Record<string, ServerKey>).flatMap(([key, row]) => (row.keys && !row.ownNames ? [[key, Object.keys(row.keys)]] : [])),
+  Object.entries(SERVER_SCHEMA as Record<string, ServerKey>).flatMap(([key, row]) =>
+    row.keys && !row.ownNames ? [[key, Object.keys(row.keys)]] : [],
+  ),
 );
 
 /** The file's top level (read in load.ts). */
 export const TOP_SCHEMA: Readonly<Record<string, KeyDoc>> = {
   repository: { type: 'string', doc: 'the git repository URL, for every server (a server or `common` may set its own)' },
-  servers: { type: 'object or array', shown: 'required', doc: 'the servers, an object keyed by name (or Attaché\'s older array of objects with `name`); see [Server keys](#server-keys)' },
+  servers: {
+    type: 'object or array',
+    shown: 'required',
+    doc: "the servers, an object keyed by name (or Attaché's older array of objects with `name`); see [Server keys](#server-keys)",
+  },
   default: { type: 'string', doc: 'the server or group a task uses without `--server`' },
   common: { type: 'object', default: {}, doc: 'server keys shared by every server, deep-merged under each one (what a server says wins)' },
   groups: { type: 'object', default: {}, doc: 'ours: named groups of servers, `{ "web": ["web1", "web2"] }`, used as `--server=web`' },
@@ -307,7 +382,10 @@ function passphraseOnlyInOverrides(r: Reader): void {
   if (raw.passphrase === undefined && !(isObject(raw.ssh) && raw.ssh.passphrase !== undefined)) return;
   const keys = raw.passphrase !== undefined ? ['passphrase'] : ['ssh', 'passphrase'];
   if (!r.server.where(keys).startsWith('overrides.')) {
-    r.report(keys, 'expected no passphrase in the config file: put it in an environment variable and name that variable in "passphraseEnv"');
+    r.report(
+      keys,
+      'expected no passphrase in the config file: put it in an environment variable and name that variable in "passphraseEnv"',
+    );
   }
 }
 
@@ -317,7 +395,11 @@ function readPaths(r: Reader): ServerConfig['paths'] {
   const pathKeys = Object.keys(r.object(['paths']));
   for (const key of pathKeys) {
     const guess = Object.hasOwn(DEFAULT_PATHS, key) ? undefined : closest(key, known);
-    if (guess) r.report(['paths', key], `unknown key "${key}": did you mean "${guess}"? Valid keys here: ${known.join(', ')}, or a name of your own for @path:<name>`);
+    if (guess)
+      r.report(
+        ['paths', key],
+        `unknown key "${key}": did you mean "${guess}"? Valid keys here: ${known.join(', ')}, or a name of your own for @path:<name>`,
+      );
   }
   const paths: ServerConfig['paths'] = { ...DEFAULT_PATHS };
   for (const key of new Set([...known, ...pathKeys])) {
@@ -365,7 +447,10 @@ function readAssets(r: Reader): AssetMapping[] {
   const custom = customAssets(r);
   const given = r.get(['assets']);
   const dropped = (p: string) => isObject(given) && (given[p] === false || given[p] === null);
-  const defaults = DEFAULT_ASSETS.filter((p) => !dropped(p) && !custom.some((a) => a.local === p || a.remote === p)).map((p) => ({ local: p, remote: p }));
+  const defaults = DEFAULT_ASSETS.filter((p) => !dropped(p) && !custom.some((a) => a.local === p || a.remote === p)).map((p) => ({
+    local: p,
+    remote: p,
+  }));
   return [...defaults, ...custom];
 }
 
@@ -381,19 +466,26 @@ function customAssets(r: Reader): AssetMapping[] {
   if (isObject(value)) {
     // Ours: `"public/js": false` (or null) drops a default, which Attaché has no way to do.
     const dropped = Object.keys(value).filter((key) => value[key] === false || value[key] === null);
-    for (const key of dropped) if (!DEFAULT_ASSETS.includes(key)) r.report(['assets', key], `expected a path inside the release (false drops a default: ${DEFAULT_ASSETS.join(', ')}), got ${describe(value[key])}`);
-    return Object.keys(value).filter((key) => !dropped.includes(key)).map((key) => {
-      if (key === '') r.report(['assets'], 'expected a local path as each key, got ""');
-      return { local: key, remote: remote(['assets', key]) };
-    });
+    for (const key of dropped)
+      if (!DEFAULT_ASSETS.includes(key))
+        r.report(
+          ['assets', key],
+          `expected a path inside the release (false drops a default: ${DEFAULT_ASSETS.join(', ')}), got ${describe(value[key])}`,
+        );
+    return Object.keys(value)
+      .filter((key) => !dropped.includes(key))
+      .map((key) => {
+        if (key === '') r.report(['assets'], 'expected a local path as each key, got ""');
+        return { local: key, remote: remote(['assets', key]) };
+      });
   }
   if (!Array.isArray(value)) {
-    return r.expected(['assets'], 'an object { "local": "remote" }, an array of paths, or an array of { "local", "remote" }', value), [];
+    return (r.expected(['assets'], 'an object { "local": "remote" }, an array of paths, or an array of { "local", "remote" }', value), []);
   }
   return value.map((item, i): AssetMapping => {
     if (typeof item === 'string') return same(['assets', i]);
-    if (!isObject(item)) return r.expected(['assets', i], 'a path or { "local": …, "remote": … }', item), { local: '', remote: '' };
-    if (item.local === undefined) return r.expected(['assets', i, 'local'], 'a local path', undefined), { local: '', remote: '' };
+    if (!isObject(item)) return (r.expected(['assets', i], 'a path or { "local": …, "remote": … }', item), { local: '', remote: '' });
+    if (item.local === undefined) return (r.expected(['assets', i, 'local'], 'a local path', undefined), { local: '', remote: '' });
     if (item.remote !== undefined) return { local: local(['assets', i, 'local']), remote: remote(['assets', i, 'remote']) };
     return same(['assets', i, 'local']); // { "local": "x" } alone means the same path on both sides
   });
@@ -404,10 +496,15 @@ function readScripts(r: Reader): ServerConfig['scripts'] {
   for (const key of Object.keys(r.object(['scripts']))) {
     if (!SCRIPT_KEYS.includes(key)) {
       const guess = closest(key, SCRIPT_KEYS);
-      r.report(['scripts', key], `unknown hook "${key}"${guess ? `: did you mean "${guess}"?` : '.'} Valid names: ${SCRIPT_KEYS.join(', ')}`);
+      r.report(
+        ['scripts', key],
+        `unknown hook "${key}"${guess ? `: did you mean "${guess}"?` : '.'} Valid names: ${SCRIPT_KEYS.join(', ')}`,
+      );
     } else if (key !== 'build') {
       const lines = r.strings(['scripts', key], 'an array of commands', true) ?? [];
-      lines.forEach((line, i) => r.tags(Array.isArray(r.get(['scripts', key])) ? ['scripts', key, i] : ['scripts', key], line, key as HookName));
+      lines.forEach((line, i) =>
+        r.tags(Array.isArray(r.get(['scripts', key])) ? ['scripts', key, i] : ['scripts', key], line, key as HookName),
+      );
       out[key as HookName] = lines;
     }
   }
@@ -427,18 +524,24 @@ function readBuild(r: Reader): string[] {
 function readHealthcheck(r: Reader): HealthCheck | undefined {
   const value = r.get(['healthcheck']);
   if (value === undefined) return undefined;
-  if (typeof value === 'string') return { url: r.text(['healthcheck'], 'an http:// or https:// URL', urlProblem) ?? '', status: 200, timeout: 5, retries: 3 };
-  if (!isObject(value)) return void r.expected(['healthcheck'], 'a URL or { "url": …, "status": …, "contains": …, "timeout": …, "retries": … }', value);
+  if (typeof value === 'string')
+    return { url: r.text(['healthcheck'], 'an http:// or https:// URL', urlProblem) ?? '', status: 200, timeout: 5, retries: 3 };
+  if (!isObject(value))
+    return void r.expected(['healthcheck'], 'a URL or { "url": …, "status": …, "contains": …, "timeout": …, "retries": … }', value);
   const url = r.required(['healthcheck', 'url'], 'an http:// or https:// URL', urlProblem);
   const contains = r.text(['healthcheck', 'contains'], 'text the response body must contain');
   const headerText = r.text(['healthcheck', 'header'], 'a response header, "Name: value" (the value may use @release)', (s) =>
     /^[!#$%&'*+.^_`|~0-9A-Za-z-]+:\s*\S/.test(s) ? undefined : 'it is not "Name: value"',
   );
   const colon = headerText?.indexOf(':') ?? -1;
-  const header = headerText !== undefined && colon > 0 ? { name: headerText.slice(0, colon).trim(), value: headerText.slice(colon + 1).trim() } : undefined;
+  const header =
+    headerText !== undefined && colon > 0
+      ? { name: headerText.slice(0, colon).trim(), value: headerText.slice(colon + 1).trim() }
+      : undefined;
   return {
     url,
-    status: r.number(['healthcheck', 'status'], 'an HTTP status code (100 to 599)', (n) => Number.isInteger(n) && n >= 100 && n <= 599) ?? 200,
+    status:
+      r.number(['healthcheck', 'status'], 'an HTTP status code (100 to 599)', (n) => Number.isInteger(n) && n >= 100 && n <= 599) ?? 200,
     ...(contains !== undefined && { contains }),
     ...(header !== undefined && { header }),
     timeout: r.number(['healthcheck', 'timeout'], 'a positive number of seconds', (n) => Number.isFinite(n) && n > 0) ?? 5,
@@ -471,10 +574,16 @@ function readSsh(r: Reader): ServerConfig['ssh'] {
   set('knownHostsFile', r.text(pick('knownHostsFile'), 'a known_hosts file path', controlProblem));
   set('sshConfigFile', r.text(pick('sshConfigFile'), 'an ssh config file path', controlProblem));
   set('proxyJump', r.text(pick('proxyJump'), 'a jump host: an alias or user@host:port (comma-separated for a chain)', noSpaceOrDash));
-  set('passphraseEnv', r.text(pick('passphraseEnv'), 'the name of an environment variable', (s) =>
-    /^[A-Za-z_][A-Za-z0-9_]*$/.test(s) ? undefined : 'a variable name has letters, digits and "_" only',
-  ));
-  set('connectTimeout', r.number(pick('connectTimeout'), 'a positive number of seconds', (n) => Number.isFinite(n) && n > 0));
+  set(
+    'passphraseEnv',
+    r.text(pick('passphraseEnv'), 'the name of an environment variable', (s) =>
+      /^[A-Za-z_][A-Za-z0-9_]*$/.test(s) ? undefined : 'a variable name has letters, digits and "_" only',
+    ),
+  );
+  set(
+    'connectTimeout',
+    r.number(pick('connectTimeout'), 'a positive number of seconds', (n) => Number.isFinite(n) && n > 0),
+  );
   const identity = pick('identityFile');
   const files = r.get(identity);
   if (typeof files === 'string') set('identityFile', r.text(identity, 'a private key file path', controlProblem));
@@ -506,21 +615,31 @@ function readShared(r: Reader): ServerConfig['shared'] {
 
 /** Never nested: one shared path inside another (or inside storage, or .env) would be linked twice. */
 function sharedNotNested(r: Reader, { dirs, files }: ServerConfig['shared']): void {
-  const claimed: Array<[string, readonly Segment[]]> = [['storage', []], ['.env', []]];
-  [...dirs.map((p, i) => [p, ['shared', 'dirs', i]] as const), ...files.map((p, i) => [p, ['shared', 'files', i]] as const)].forEach(([p, keys]) => {
-    if (p === '') return;
-    const clash = claimed.find(([other]) => p === other || p.startsWith(other + '/') || other.startsWith(p + '/'));
-    if (clash) r.report(keys, `expected a shared path that is not inside another one, got ${JSON.stringify(p)}, which overlaps ${clash[1].length ? `shared ${JSON.stringify(clash[0])}` : `the shared ${clash[0]}`}`);
-    else claimed.push([p, keys]);
-  });
+  const claimed: Array<[string, readonly Segment[]]> = [
+    ['storage', []],
+    ['.env', []],
+  ];
+  [...dirs.map((p, i) => [p, ['shared', 'dirs', i]] as const), ...files.map((p, i) => [p, ['shared', 'files', i]] as const)].forEach(
+    ([p, keys]) => {
+      if (p === '') return;
+      const clash = claimed.find(([other]) => p === other || p.startsWith(other + '/') || other.startsWith(p + '/'));
+      if (clash)
+        r.report(
+          keys,
+          `expected a shared path that is not inside another one, got ${JSON.stringify(p)}, which overlaps ${clash[1].length ? `shared ${JSON.stringify(clash[0])}` : `the shared ${clash[0]}`}`,
+        );
+      else claimed.push([p, keys]);
+    },
+  );
 }
 
 function readRestart(r: Reader): string[] {
   const restart = r.strings(['restart'], 'an array of artisan commands, e.g. ["queue:restart"]') ?? [];
   restart.forEach((command, i) => {
-    if (command.startsWith('-')) r.report(['restart', i], `expected an artisan command, got ${JSON.stringify(command)}: it starts with "-"`);
-    else if (controlProblem(command)) r.report(['restart', i], `expected an artisan command, got ${JSON.stringify(command)}: ${controlProblem(command)}`);
+    if (command.startsWith('-'))
+      r.report(['restart', i], `expected an artisan command, got ${JSON.stringify(command)}: it starts with "-"`);
+    else if (controlProblem(command))
+      r.report(['restart', i], `expected an artisan command, got ${JSON.stringify(command)}: ${controlProblem(command)}`);
   });
   return restart;
 }
-

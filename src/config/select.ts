@@ -22,7 +22,10 @@ export function selectServers(config: AttacheConfig, selection?: string): Server
 
   const selected = new Map<string, ServerConfig>();
   const unknown: string[] = [];
-  for (const part of wanted.split(',').map((s) => s.trim()).filter(Boolean)) {
+  for (const part of wanted
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)) {
     const members = part === 'all' ? names : Object.hasOwn(config.groups, part) ? config.groups[part] : [part];
     for (const name of members) {
       if (!Object.hasOwn(config.servers, name)) unknown.push(name);

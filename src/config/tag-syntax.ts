@@ -46,7 +46,9 @@ export function scanTags(template: string, site: TagSite | undefined): { tags: T
       continue;
     }
     if (name === 'release' && site !== undefined && BEFORE_RELEASE.includes(site)) {
-      problems.push(`"@release" is not known in ${site === 'build' ? 'the build' : `the ${site} hook`}: the build runs before the release exists`);
+      problems.push(
+        `"@release" is not known in ${site === 'build' ? 'the build' : `the ${site} hook`}: the build runs before the release exists`,
+      );
       continue;
     }
     tags.push({ start, end, name, ...(param !== undefined && { param }) });
@@ -58,4 +60,3 @@ export function scanTags(template: string, site: TagSite | undefined): { tags: T
 export function checkTags(template: string, site: TagSite): string[] {
   return scanTags(template, site).problems;
 }
-

@@ -12,7 +12,12 @@ type Action<R> = (target: Target, log: Logger) => Promise<R>;
  * The shape exec and swap share: files pass through untouched, and once all have passed (at flush)
  * the action runs on the server's leased connection. Its result is handed to `onResult`.
  */
-export function actAtFlush<R>(options: CommonOptions, plugin: string, action: Action<R>, onResult?: (stream: Transform, result: R) => void): Transform {
+export function actAtFlush<R>(
+  options: CommonOptions,
+  plugin: string,
+  action: Action<R>,
+  onResult?: (stream: Transform, result: R) => void,
+): Transform {
   const log = loggerFor(options);
   const connection = lease(serverOf(options, plugin), log);
   const stream = through2.obj(

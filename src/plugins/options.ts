@@ -24,6 +24,10 @@ export function loggerFor(options: CommonOptions): Logger {
 export function serverOf(options: CommonOptions, plugin: string): ServerSpec | Target {
   const server = options.session ?? options.server;
   // Bad options are a programming error in the gulpfile: thrown at once, before any stream exists.
-  if (!server) throw new PluginError('gulp-attache', `${plugin}: the "server" option is required (an ~/.ssh/config alias, user@host:port, "local", or a session)`);
+  if (!server)
+    throw new PluginError(
+      'gulp-attache',
+      `${plugin}: the "server" option is required (an ~/.ssh/config alias, user@host:port, "local", or a session)`,
+    );
   return server;
 }

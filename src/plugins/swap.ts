@@ -24,9 +24,14 @@ export interface SwapOptions extends CommonOptions {
  */
 export function swap(options: SwapOptions): Transform {
   checkOptions(options);
-  return actAtFlush(options, 'swap', (target, log) => swapNow(target, options, log), (stream, result) => {
-    if (result) stream.emit('swap', result);
-  });
+  return actAtFlush(
+    options,
+    'swap',
+    (target, log) => swapNow(target, options, log),
+    (stream, result) => {
+      if (result) stream.emit('swap', result);
+    },
+  );
 }
 
 /** `swap.task(options)`: a gulp task function that swaps the link; resolves with the SwapResult. */

@@ -41,7 +41,10 @@ export function upload(options: UploadOptions): Transform {
   const fail = async (stream: Transform, error: unknown) => {
     if (failed) return;
     failed = true;
-    await transfer?.then((started) => started.abort(error), () => undefined); // the server's command ends before we report
+    await transfer?.then(
+      (started) => started.abort(error),
+      () => undefined,
+    ); // the server's command ends before we report
     await connection.release();
     stream.emit('error', toPluginError(error));
   };
@@ -56,7 +59,13 @@ export function upload(options: UploadOptions): Transform {
       if ((file.isNull() && !symlink) || file.isDirectory()) return done(null, file);
       if (!symlink && decodedAsText(file)) {
         const what = `upload: ${file.relative} is binary but was decoded as UTF-8 text (${file.stat.size} bytes on disk, ${file.contents.length} after decoding); it would arrive corrupted`;
-        void fail(this, new AttacheError(what, { file: file.path, hint: 'Read binary files with gulp.src(…, { encoding: false }): gulp 5 decodes file contents as UTF-8 by default.' }));
+        void fail(
+          this,
+          new AttacheError(what, {
+            file: file.path,
+            hint: 'Read binary files with gulp.src(…, { encoding: false }): gulp 5 decodes file contents as UTF-8 by default.',
+          }),
+        );
         return done();
       }
       if (options.dryRun) {
@@ -65,9 +74,13 @@ export function upload(options: UploadOptions): Transform {
       }
       const job = (async () => {
         const step = options.step ?? 'upload';
-        transfer ??= connection.target().then((target) =>
-          options.mode === 'stream' ? new ArchiveUpload(target, options.dest, log, { ...options, step }) : new Transfer(target, options.dest, log, { ...options, step }),
-        );
+        transfer ??= connection
+          .target()
+          .then((target) =>
+            options.mode === 'stream'
+              ? new ArchiveUpload(target, options.dest, log, { ...options, step })
+              : new Transfer(target, options.dest, log, { ...options, step }),
+          );
         if (symlink) {
           // Never dropped: kept as a link when it stays inside the tree, refused when it leads out.
           const linkTarget = file.symlink ?? (await readlink(file.path));

@@ -54,7 +54,10 @@ export const DEPLOY_PLAN: readonly PlanPart[] = [
   packageStep,
   lock,
   release,
-  { phase: 'deploy', parts: [{ together: [[clone, artifact, prepcomposer, shared, permissions, composer, artisan, optimize, migrate], [assets]] }] },
+  {
+    phase: 'deploy',
+    parts: [{ together: [[clone, artifact, prepcomposer, shared, permissions, composer, artisan, optimize, migrate], [assets]] }],
+  },
   live,
   opcache,
   health,
@@ -68,10 +71,11 @@ export const DEPLOY_PLAN: readonly PlanPart[] = [
  * that has releases before anything builds (so the build waits for the connections), and the
  * app's key generated after the artisan step (before optimize caches the config that holds it).
  */
-export const INSTALL_PLAN: readonly PlanPart[] = replaceStep(replaceStep(replaceStep(DEPLOY_PLAN, build, []), connect, [connect, installCheck, build]), artisan, [
+export const INSTALL_PLAN: readonly PlanPart[] = replaceStep(
+  replaceStep(replaceStep(DEPLOY_PLAN, build, []), connect, [connect, installCheck, build]),
   artisan,
-  keyGenerate,
-]);
+  [artisan, keyGenerate],
+);
 
 /** What runs after live points elsewhere, in a deploy and in rollback and activate alike. */
 const AFTER_SWAP: readonly Step[] = [opcache, health, restart];
@@ -108,13 +112,15 @@ export const TASKS: readonly Task[] = [
   {
     kind: 'release',
     name: 'deploy',
-    description: 'deploy a new release (build while connecting, lock, clone, then shared → composer → artisan → migrate beside the asset upload, live, health, prune, unlock)',
+    description:
+      'deploy a new release (build while connecting, lock, clone, then shared → composer → artisan → migrate beside the asset upload, live, health, prune, unlock)',
     plan: DEPLOY_PLAN,
   },
   {
     kind: 'release',
     name: 'install',
-    description: 'the first deploy: refuses a server with releases, installs --env (default .env.example) as root/.env, runs artisan key:generate',
+    description:
+      'the first deploy: refuses a server with releases, installs --env (default .env.example) as root/.env, runs artisan key:generate',
     plan: INSTALL_PLAN,
   },
   {
@@ -129,7 +135,12 @@ export const TASKS: readonly Task[] = [
     description: 'point live at --release=<id> (or "latest"), then reset OPcache, check health (swapping back on failure) and restart',
     series: (flags) => [lock, activateStep(flags.release), ...AFTER_SWAP, unlock],
   },
-  { kind: 'servers', name: 'releases', description: 'list the releases on the server(s): id, date, commit, status, which is live', series: () => [releasesStep()] },
+  {
+    kind: 'servers',
+    name: 'releases',
+    description: 'list the releases on the server(s): id, date, commit, status, which is live',
+    series: () => [releasesStep()],
+  },
   {
     kind: 'servers',
     name: 'prune',
@@ -137,9 +148,24 @@ export const TASKS: readonly Task[] = [
     series: (flags) => [lock, flags.count === undefined ? pruneStep : pruneCountStep(flags.count), unlock],
   },
   { kind: 'servers', name: 'unlock', description: forceUnlockStep.description, series: () => [forceUnlockStep] },
-  { kind: 'servers', name: 'delete', description: 'remove the release --release=<id> (never the live one)', series: (flags) => [lock, deleteStep(flags.release), unlock] },
-  { kind: 'servers', name: 'down', description: 'php artisan down in the live release (maintenance mode)', series: () => [maintenanceStep('down')] },
-  { kind: 'servers', name: 'up', description: 'php artisan up in the live release (out of maintenance mode)', series: () => [maintenanceStep('up')] },
+  {
+    kind: 'servers',
+    name: 'delete',
+    description: 'remove the release --release=<id> (never the live one)',
+    series: (flags) => [lock, deleteStep(flags.release), unlock],
+  },
+  {
+    kind: 'servers',
+    name: 'down',
+    description: 'php artisan down in the live release (maintenance mode)',
+    series: () => [maintenanceStep('down')],
+  },
+  {
+    kind: 'servers',
+    name: 'up',
+    description: 'php artisan up in the live release (out of maintenance mode)',
+    series: () => [maintenanceStep('up')],
+  },
   {
     kind: 'servers',
     name: 'ssh',
@@ -151,7 +177,12 @@ export const TASKS: readonly Task[] = [
     name: 'init',
     description: "write .attache.json from the project's git remote (asks which when there are several)",
     async run({ options, flags, log }) {
-      const { file, repository } = await initConfig({ cwd: options.cwd ?? process.cwd(), file: options.config ?? flags.config, remote: flags.remote, ask: terminalAsk() });
+      const { file, repository } = await initConfig({
+        cwd: options.cwd ?? process.cwd(),
+        file: options.config ?? flags.config,
+        remote: flags.remote,
+        ask: terminalAsk(),
+      });
       log.info(`wrote ${file} (repository ${repository}): set the server's host, user and root`);
     },
   },

@@ -7,7 +7,15 @@ import type { Logger } from '../log';
 import { sh } from './quote';
 import { END, fileHeader, padding, symlinkHeader } from './tar';
 import type { ExecResult, Target } from './target';
-import { formatBytes, progressLine, remotePathIn, summaryLine, type TransferFile, type TransferOptions, type TransferStats } from './transfer';
+import {
+  formatBytes,
+  progressLine,
+  remotePathIn,
+  summaryLine,
+  type TransferFile,
+  type TransferOptions,
+  type TransferStats,
+} from './transfer';
 
 /** Exit codes of the unpacking script, so that each failure is told by its own cause. */
 const NO_DIRECTORY = 70;
@@ -56,7 +64,11 @@ export class ArchiveUpload {
    * The archive's last members: the two lists of `sha256sum -c` (checked at once), and for the quick
    * check the names (NUL-separated) and their hashes, one a line, in the same order.
    */
-  private readonly lists = ((tag) => ({ sums: [`.attache-sha256-${tag}-1`, `.attache-sha256-${tag}-2`], names: `.attache-sha256-${tag}-names`, hashes: `.attache-sha256-${tag}-hashes` }))(randomBytes(6).toString('hex'));
+  private readonly lists = ((tag) => ({
+    sums: [`.attache-sha256-${tag}-1`, `.attache-sha256-${tag}-2`],
+    names: `.attache-sha256-${tag}-names`,
+    hashes: `.attache-sha256-${tag}-hashes`,
+  }))(randomBytes(6).toString('hex'));
   private tar?: PassThrough;
   private remote?: Promise<ExecResult>;
   private remoteEnded?: Promise<void>;
@@ -91,7 +103,11 @@ export class ArchiveUpload {
       const contents = file.contents;
       const size = Buffer.isBuffer(contents) ? contents.length : file.size;
       if (size === undefined) {
-        throw this.fileError(file, remote, 'a streamed file needs its size (file.stat.size) to go into the archive; give it a stat, or use mode "atomic"');
+        throw this.fileError(
+          file,
+          remote,
+          'a streamed file needs its size (file.stat.size) to go into the archive; give it a stat, or use mode "atomic"',
+        );
       }
       // The bytes are hashed as they go: that hash is what the server checks.
       const hash = createHash('sha256');
@@ -116,7 +132,11 @@ export class ArchiveUpload {
       const sha256 = hash.digest('hex');
       // A manifest that said other bytes would let a later deploy reuse this file for content it does not hold.
       if (file.sha256 !== undefined && file.sha256 !== sha256) {
-        throw this.fileError(file, remote, `the file's bytes are not those its hash (${file.sha256.slice(0, 12)}…) was taken from: it changed after it was hashed; build again, then deploy`);
+        throw this.fileError(
+          file,
+          remote,
+          `the file's bytes are not those its hash (${file.sha256.slice(0, 12)}…) was taken from: it changed after it was hashed; build again, then deploy`,
+        );
       }
       file.sha256 = sha256;
       this.sums.delete(name);
@@ -131,13 +151,16 @@ export class ArchiveUpload {
 
   /** Queues a symbolic link (kept as a link: tar carries it). */
   putSymlink(relative: string, linkTarget: string, source?: string): Promise<string> {
-    return this.serially(async () => {
-      const remote = remotePathIn(this.dest, relative, this.target.name, this.options.step);
-      const name = path.relative(this.dest, remote);
-      await this.write(symlinkHeader({ name, target: linkTarget, mode: 0o777, mtimeMs: Date.now() }));
-      this.sums.delete(name); // a link that replaces a file sent earlier: nothing to hash
-      return remote;
-    }, { relative, source });
+    return this.serially(
+      async () => {
+        const remote = remotePathIn(this.dest, relative, this.target.name, this.options.step);
+        const name = path.relative(this.dest, remote);
+        await this.write(symlinkHeader({ name, target: linkTarget, mode: 0o777, mtimeMs: Date.now() }));
+        this.sums.delete(name); // a link that replaces a file sent earlier: nothing to hash
+        return remote;
+      },
+      { relative, source },
+    );
   }
 
   /**
@@ -254,7 +277,15 @@ export class ArchiveUpload {
     if (!this.ended && tar.write(chunk)) return;
     if (!this.ended) await Promise.race([once(tar, 'drain'), this.remoteEnded]);
     // The command ended while we were still sending: it failed (no space, tar refused); say why.
-    if (this.ended) throw (await this.remoteFailure()) ?? new AttacheError('the server stopped reading the archive before its end', { server: this.target.name, step: this.options.step, remotePath: this.dest });
+    if (this.ended)
+      throw (
+        (await this.remoteFailure()) ??
+        new AttacheError('the server stopped reading the archive before its end', {
+          server: this.target.name,
+          step: this.options.step,
+          remotePath: this.dest,
+        })
+      );
   }
 
   private start(): PassThrough {
@@ -334,41 +365,79 @@ export class ArchiveUpload {
     } catch (error) {
       // The input's own failure (ours) or a lost connection: the error as it is.
       if (error === this.failure) return undefined;
-      return error instanceof AttacheError ? error : new AttacheError((error as Error).message, { server: this.target.name, step: this.options.step });
+      return error instanceof AttacheError
+        ? error
+        : new AttacheError((error as Error).message, { server: this.target.name, step: this.options.step });
     }
     if (result.code === 0 && !result.signal) return undefined;
     if (result.code === null && !result.signal) {
       // No exit status: the channel went away. A command that the connection carries says whether it is still there.
-      const probe = () => this.target.exec('true', { output: 'none', step: this.options.step }).then(() => undefined, (error: unknown) => error);
+      const probe = () =>
+        this.target.exec('true', { output: 'none', step: this.options.step }).then(
+          () => undefined,
+          (error: unknown) => error,
+        );
       let lost = await probe();
       // The channel may close a moment before the connection says it is gone: ask once more, later.
       if (lost && !(lost instanceof AttacheError)) lost = await new Promise((resolve) => setTimeout(resolve, 200)).then(probe);
-      if (lost) return lost instanceof AttacheError ? lost : new AttacheError(`the connection was lost while the archive was sent (${(lost as Error).message})`, { server: this.target.name, step: this.options.step });
+      if (lost)
+        return lost instanceof AttacheError
+          ? lost
+          : new AttacheError(`the connection was lost while the archive was sent (${(lost as Error).message})`, {
+              server: this.target.name,
+              step: this.options.step,
+            });
     }
     const context = { server: this.target.name, step: this.options.step, remotePath: this.dest };
-    const lines = (text: string) => text.split('\n').map((line) => line.trim()).filter((line) => line && !/^free \d+$/.test(line));
+    const lines = (text: string) =>
+      text
+        .split('\n')
+        .map((line) => line.trim())
+        .filter((line) => line && !/^free \d+$/.test(line));
     const firstLine = lines(result.stderr)[0] ?? '';
     if (result.code === NO_SPACE) {
       const free = Number(/^free (\d+)/m.exec(result.stdout)?.[1] ?? 0) * 1024;
-      return new AttacheError(`not enough space on ${this.target.name}: ${formatBytes(this.options.expected?.bytes ?? 0)} needed, ${formatBytes(free)} free at ${this.dest}`, {
-        ...context,
-        hint: 'Free space on the server (gulp prune removes old releases; old logs, caches), then deploy again.',
-      });
+      return new AttacheError(
+        `not enough space on ${this.target.name}: ${formatBytes(this.options.expected?.bytes ?? 0)} needed, ${formatBytes(free)} free at ${this.dest}`,
+        {
+          ...context,
+          hint: 'Free space on the server (gulp prune removes old releases; old logs, caches), then deploy again.',
+        },
+      );
     }
     if (/no space left on device/i.test(result.stderr)) {
       // tar's own first line is kept, though it may only say "Wrote only 8704 of 10240 bytes".
-      return new AttacheError(`no space left on device at ${this.dest}: ${firstLine}`, { ...context, hint: 'Free space on the server (gulp prune removes old releases), then deploy again.' });
+      return new AttacheError(`no space left on device at ${this.dest}: ${firstLine}`, {
+        ...context,
+        hint: 'Free space on the server (gulp prune removes old releases), then deploy again.',
+      });
     }
     if (result.code === CHECK_FAILED) {
       // sha256sum names each file that failed on stdout ("name: FAILED"), its summary on stderr.
-      return new AttacheError(`the files on the server do not match what was sent (the stream was cut or altered): ${lines(result.stdout)[0] ?? firstLine}`, context);
+      return new AttacheError(
+        `the files on the server do not match what was sent (the stream was cut or altered): ${lines(result.stdout)[0] ?? firstLine}`,
+        context,
+      );
     }
-    const what = result.code === NO_DIRECTORY ? 'the directory could not be made' : result.code === UNPACK_FAILED ? 'the archive could not be unpacked' : `the unpacking command ended with ${result.signal ? `signal ${result.signal}` : `code ${result.code}`}`;
-    return new AttacheError(`${what}: ${firstLine || '(no message)'}`, { ...context, hint: 'The server needs GNU tar and sha256sum (Debian and Ubuntu have both).' });
+    const what =
+      result.code === NO_DIRECTORY
+        ? 'the directory could not be made'
+        : result.code === UNPACK_FAILED
+          ? 'the archive could not be unpacked'
+          : `the unpacking command ended with ${result.signal ? `signal ${result.signal}` : `code ${result.code}`}`;
+    return new AttacheError(`${what}: ${firstLine || '(no message)'}`, {
+      ...context,
+      hint: 'The server needs GNU tar and sha256sum (Debian and Ubuntu have both).',
+    });
   }
 
   private fileError(file: Partial<TransferFile>, remote: string | undefined, what: string): AttacheError {
-    return new AttacheError(`upload failed: ${what}`, { server: this.target.name, step: this.options.step, file: file.source ?? file.relative, remotePath: remote });
+    return new AttacheError(`upload failed: ${what}`, {
+      server: this.target.name,
+      step: this.options.step,
+      file: file.source ?? file.relative,
+      remotePath: remote,
+    });
   }
 }
 
@@ -392,4 +461,3 @@ export function sumLine(sha256: string, name: string): string {
   if (!/[\\\n]/.test(name)) return `${sha256}  ${name}\n`;
   return `\\${sha256}  ${name.replace(/\\/g, '\\\\').replace(/\n/g, '\\n')}\n`;
 }
-

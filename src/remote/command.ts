@@ -99,7 +99,8 @@ export async function finishCommand(
   const inputFailure = await running.input;
   if (inputFailure) throw inputFailure;
   const result: ExecResult = { ...status, ...captured };
-  if (options.check !== false && (status.code !== 0 || status.signal)) throw commandFailure(server, command, result, options.step, tail.join('\n'));
+  if (options.check !== false && (status.code !== 0 || status.signal))
+    throw commandFailure(server, command, result, options.step, tail.join('\n'));
   return result;
 }
 

@@ -73,9 +73,11 @@ export function encodeRequest(params: Record<string, string>, body: Buffer = Buf
   begin.writeUInt16BE(RESPONDER, 0); // flags 0: php-fpm closes the connection after the request
   const pairs = Buffer.concat(Object.entries(params).map(([name, value]) => encodePair(name, value)));
   const records = [encodeRecord(FCGI.BEGIN_REQUEST, requestId, begin)];
-  for (let at = 0; at < pairs.length; at += MAX_CONTENT) records.push(encodeRecord(FCGI.PARAMS, requestId, pairs.subarray(at, at + MAX_CONTENT)));
+  for (let at = 0; at < pairs.length; at += MAX_CONTENT)
+    records.push(encodeRecord(FCGI.PARAMS, requestId, pairs.subarray(at, at + MAX_CONTENT)));
   records.push(encodeRecord(FCGI.PARAMS, requestId));
-  for (let at = 0; at < body.length; at += MAX_CONTENT) records.push(encodeRecord(FCGI.STDIN, requestId, body.subarray(at, at + MAX_CONTENT)));
+  for (let at = 0; at < body.length; at += MAX_CONTENT)
+    records.push(encodeRecord(FCGI.STDIN, requestId, body.subarray(at, at + MAX_CONTENT)));
   records.push(encodeRecord(FCGI.STDIN, requestId));
   return Buffer.concat(records);
 }
@@ -92,7 +94,11 @@ export class RecordReader {
       const length = this.pending.readUInt16BE(4);
       const padding = this.pending.readUInt8(6);
       if (this.pending.length < HEADER + length + padding) break;
-      records.push({ type: this.pending.readUInt8(1), requestId: this.pending.readUInt16BE(2), content: this.pending.subarray(HEADER, HEADER + length) });
+      records.push({
+        type: this.pending.readUInt8(1),
+        requestId: this.pending.readUInt16BE(2),
+        content: this.pending.subarray(HEADER, HEADER + length),
+      });
       this.pending = this.pending.subarray(HEADER + length + padding);
     }
     return records;
@@ -126,7 +132,11 @@ export function parseCgiOutput(stdout: Buffer): Pick<FcgiResponse, 'status' | 'h
 }
 
 /** Sends one request on `stream` and resolves at END_REQUEST; rejects on a closed stream, a refused request or the timeout. */
-export function fastcgiRequest(stream: Duplex, params: Record<string, string>, options: { timeoutMs?: number; body?: Buffer } = {}): Promise<FcgiResponse> {
+export function fastcgiRequest(
+  stream: Duplex,
+  params: Record<string, string>,
+  options: { timeoutMs?: number; body?: Buffer } = {},
+): Promise<FcgiResponse> {
   return new Promise((resolve, reject) => {
     const reader = new RecordReader();
     const stdout: Buffer[] = [];
@@ -140,7 +150,10 @@ export function fastcgiRequest(stream: Duplex, params: Record<string, string>, o
       if (error) reject(error);
       else resolve(response as FcgiResponse);
     };
-    const timer = setTimeout(() => finish(new Error(`no FastCGI answer within ${(options.timeoutMs ?? 10_000) / 1000} s`)), options.timeoutMs ?? 10_000);
+    const timer = setTimeout(
+      () => finish(new Error(`no FastCGI answer within ${(options.timeoutMs ?? 10_000) / 1000} s`)),
+      options.timeoutMs ?? 10_000,
+    );
     stream.on('data', (chunk: Buffer) => {
       let records: FcgiRecord[];
       try {
@@ -155,7 +168,11 @@ export function fastcgiRequest(stream: Duplex, params: Record<string, string>, o
           const protocolStatus = record.content.readUInt8(4);
           // 1: the server cannot multiplex, 2: it is overloaded, 3: unknown role.
           if (protocolStatus !== 0) return finish(new Error(`php-fpm refused the request (FastCGI protocol status ${protocolStatus})`));
-          return finish(undefined, { ...parseCgiOutput(Buffer.concat(stdout)), stderr: Buffer.concat(stderr).toString('utf8'), appStatus: record.content.readUInt32BE(0) });
+          return finish(undefined, {
+            ...parseCgiOutput(Buffer.concat(stdout)),
+            stderr: Buffer.concat(stderr).toString('utf8'),
+            appStatus: record.content.readUInt32BE(0),
+          });
         }
       }
     });

@@ -32,22 +32,36 @@ export async function swapLink(
 ): Promise<SwapResult> {
   const where = { server: target.name, step, remotePath: link };
   const resolved = path.resolve(path.dirname(link), to);
-  const [existing, destination, pointsTo] = await Promise.all([target.lstat(link), target.stat(resolved), target.readlink(link).catch(() => null)]);
+  const [existing, destination, pointsTo] = await Promise.all([
+    target.lstat(link),
+    target.stat(resolved),
+    target.readlink(link).catch(() => null),
+  ]);
   if (existing && existing.type !== 'symlink') {
-    throw new AttacheError(`${link} is a real ${existing.type === 'directory' ? 'directory' : 'file'}, not a symlink; refusing to replace it`, {
-      ...where,
-      hint: `Move it away (e.g. mv ${link} ${link}.old) so that the deploy can manage the link, then run again.`,
-    });
+    throw new AttacheError(
+      `${link} is a real ${existing.type === 'directory' ? 'directory' : 'file'}, not a symlink; refusing to replace it`,
+      {
+        ...where,
+        hint: `Move it away (e.g. mv ${link} ${link}.old) so that the deploy can manage the link, then run again.`,
+      },
+    );
   }
   if (destination?.type !== 'directory') {
-    throw new AttacheError(`the swap target ${resolved} does not exist (or is not a directory)`, { ...where, hint: 'Nothing was changed.' });
+    throw new AttacheError(`the swap target ${resolved} does not exist (or is not a directory)`, {
+      ...where,
+      hint: 'Nothing was changed.',
+    });
   }
   const previous = existing ? pointsTo : null;
   if (previous === to) return { link, previous, current: to, changed: false };
   await beforeChange?.(previous);
 
   const temporary = temporaryBeside(link);
-  const [made, renamed, after] = await Promise.allSettled([target.symlink(to, temporary), target.rename(temporary, link), target.readlink(link)]);
+  const [made, renamed, after] = await Promise.allSettled([
+    target.symlink(to, temporary),
+    target.rename(temporary, link),
+    target.readlink(link),
+  ]);
   if (made.status === 'rejected') throw made.reason;
   if (renamed.status === 'rejected') {
     await target.unlink(temporary).catch(() => undefined);

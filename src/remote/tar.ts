@@ -53,7 +53,14 @@ function header(entry: TarEntry, type: '0' | '2', size: number, linkname: string
   });
   if (!pax.length) return block;
   const records = Buffer.from(pax.map(([key, value]) => paxRecord(key, value)).join(''), 'utf8');
-  const extended = ustar({ name: fallbackName(`PaxHeader/${entry.name}`), mode: 0o644, size: records.length, mtime: 0, type: 'x', linkname: '' });
+  const extended = ustar({
+    name: fallbackName(`PaxHeader/${entry.name}`),
+    mode: 0o644,
+    size: records.length,
+    mtime: 0,
+    type: 'x',
+    linkname: '',
+  });
   return Buffer.concat([extended, records, padding(records.length), block]);
 }
 

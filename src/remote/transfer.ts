@@ -78,7 +78,8 @@ export class Transfer {
   /** Queues one file; resolves with its remote path once it is in place. */
   put(file: TransferFile): Promise<string> {
     return this.limit(async () => {
-      if (this.options.signal?.aborted) throw new AttacheError('upload stopped: the deploy was cancelled', { server: this.target.name, step: this.options.step });
+      if (this.options.signal?.aborted)
+        throw new AttacheError('upload stopped: the deploy was cancelled', { server: this.target.name, step: this.options.step });
       const remote = this.remotePath(file.relative);
       try {
         await this.ensureDirectory(path.dirname(remote));
@@ -95,13 +96,17 @@ export class Transfer {
       } catch (error) {
         const message = error instanceof AttacheError ? error.what : error instanceof Error ? error.message : String(error);
         const full = (await this.diskIsFull(message, remote)) ? `no space left on device at ${remote} (${message})` : message;
-        throw new AttacheError(`upload failed: ${full}`, {
-          server: this.target.name,
-          step: this.options.step,
-          file: file.source ?? file.relative,
-          remotePath: remote,
-          hint: error instanceof AttacheError ? error.context.hint : undefined,
-        }, { cause: error });
+        throw new AttacheError(
+          `upload failed: ${full}`,
+          {
+            server: this.target.name,
+            step: this.options.step,
+            file: file.source ?? file.relative,
+            remotePath: remote,
+            hint: error instanceof AttacheError ? error.context.hint : undefined,
+          },
+          { cause: error },
+        );
       }
     });
   }
@@ -120,7 +125,11 @@ export class Transfer {
         await this.target.rename(temporary, remote);
         return remote;
       } catch (error) {
-        throw new AttacheError(`upload failed: ${(error as Error).message}`, { server: this.target.name, step: this.options.step, file: source ?? relative, remotePath: remote }, { cause: error });
+        throw new AttacheError(
+          `upload failed: ${(error as Error).message}`,
+          { server: this.target.name, step: this.options.step, file: source ?? relative, remotePath: remote },
+          { cause: error },
+        );
       }
     });
   }
@@ -137,7 +146,9 @@ export class Transfer {
   private async diskIsFull(message: string, remote: string): Promise<boolean> {
     if (/ENOSPC|no space left/i.test(message)) return true;
     if (!/\bFailure\b/.test(message)) return false;
-    const df = await this.target.exec(sh`df -Pk -- ${path.dirname(remote)} | awk 'NR==2 {print $(NF-2)}'`, { check: false, output: 'none' }).catch(() => undefined);
+    const df = await this.target
+      .exec(sh`df -Pk -- ${path.dirname(remote)} | awk 'NR==2 {print $(NF-2)}'`, { check: false, output: 'none' })
+      .catch(() => undefined);
     const free = Number(df?.stdout.trim());
     return df?.code === 0 && Number.isFinite(free) && free < 64; // under 64 KiB: the write could not fit
   }
@@ -189,7 +200,11 @@ export function remotePathIn(dest: string, relative: string, server: string, ste
  * else would point at nothing (or at something else) on the server. `relative` is the link's path
  * inside the tree.
  */
-export function checkSymlink(relative: string, linkTarget: string, where: { file: string; tree: string; server?: string; step?: string }): void {
+export function checkSymlink(
+  relative: string,
+  linkTarget: string,
+  where: { file: string; tree: string; server?: string; step?: string },
+): void {
   const clean = relative.replace(/\\/g, '/');
   const lands = path.normalize(path.join(path.dirname(clean), linkTarget));
   if (!path.isAbsolute(linkTarget) && lands !== '..' && !lands.startsWith('../')) return;
@@ -205,7 +220,11 @@ export function summaryLine(server: string, dest: string, { files, bytes, second
   return `uploaded ${files} file${files === 1 ? '' : 's'}, ${formatBytes(bytes)} in ${seconds.toFixed(1)} s (${formatBytes(bytes / Math.max(seconds, 0.001))}/s) to ${server}:${dest}`;
 }
 
-export function progressLine(server: string, { files, bytes, seconds }: TransferStats, expected?: { files: number; bytes: number }): string {
+export function progressLine(
+  server: string,
+  { files, bytes, seconds }: TransferStats,
+  expected?: { files: number; bytes: number },
+): string {
   const rate = bytes / Math.max(seconds, 0.001);
   let line = `[${server}] upload: ${files}${expected ? `/${expected.files}` : ''} files, ${formatBytes(bytes)}${expected ? `/${formatBytes(expected.bytes)}` : ''}, ${formatBytes(rate)}/s`;
   if (expected && rate > 0) line += `, ${Math.max(0, (expected.bytes - bytes) / rate).toFixed(0)} s left`;

@@ -90,18 +90,20 @@ const HASH_OF_ALGORITHM: Record<string, string> = { 'rsa-sha2-256': 'sha256', 'r
  */
 export function signKeysAtOnce(client: Client): void {
   client.once('handshake', () => {
-    replaceAuthPK(client, (authPK) =>
-      function (this: unknown, username, key, keyAlgo, sign) {
-        if (sign || typeof keyAlgo === 'function' || typeof key?.isPrivateKey !== 'function' || !key.isPrivateKey()) {
-          return authPK.call(this, username, key, keyAlgo, sign);
-        }
-        return authPK.call(this, username, key, keyAlgo, (data, done) => {
-          const signature = key.sign(data, keyAlgo ? HASH_OF_ALGORITHM[keyAlgo] : undefined);
-          // Not signed: ask first after all (ssh2 signs on the answer, and reports its own failure).
-          if (signature instanceof Error) setImmediate(() => authPK.call(this, username, key, keyAlgo));
-          else done(signature);
-        });
-      },
+    replaceAuthPK(
+      client,
+      (authPK) =>
+        function (this: unknown, username, key, keyAlgo, sign) {
+          if (sign || typeof keyAlgo === 'function' || typeof key?.isPrivateKey !== 'function' || !key.isPrivateKey()) {
+            return authPK.call(this, username, key, keyAlgo, sign);
+          }
+          return authPK.call(this, username, key, keyAlgo, (data, done) => {
+            const signature = key.sign(data, keyAlgo ? HASH_OF_ALGORITHM[keyAlgo] : undefined);
+            // Not signed: ask first after all (ssh2 signs on the answer, and reports its own failure).
+            if (signature instanceof Error) setImmediate(() => authPK.call(this, username, key, keyAlgo));
+            else done(signature);
+          });
+        },
     );
   });
 }

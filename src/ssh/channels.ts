@@ -59,13 +59,17 @@ export class Channels {
     const full = inDirectory(command, options.cwd);
     this.log.debug(`[${this.name}] $ ${full}`);
     // A streamed input (a release's tar) gets a channel of its own: the shell's framing needs its bytes up front.
-    if (options.stdin !== undefined && !(typeof options.stdin === 'string' || Buffer.isBuffer(options.stdin))) return this.execOnChannel(full, options);
+    if (options.stdin !== undefined && !(typeof options.stdin === 'string' || Buffer.isBuffer(options.stdin)))
+      return this.execOnChannel(full, options);
     // Binary input goes to a shell as octal escapes (up to four bytes a byte, which the shell parses twice): a large one takes the standby, raw, if it waits ready.
-    if (Buffer.isBuffer(options.stdin) && options.stdin.length > RAW_INPUT && this.standbyWaiting?.open()) return this.execOnChannel(full, options);
+    if (Buffer.isBuffer(options.stdin) && options.stdin.length > RAW_INPUT && this.standbyWaiting?.open())
+      return this.execOnChannel(full, options);
     const stdin = options.stdin;
-    return this.shells.run(full, stdin, (running) => finishCommand(this.name, full, running, options, this.log)).catch((error: unknown) => {
-      throw this.commandError(error, full, options.step);
-    });
+    return this.shells
+      .run(full, stdin, (running) => finishCommand(this.name, full, running, options, this.log))
+      .catch((error: unknown) => {
+        throw this.commandError(error, full, options.step);
+      });
   }
 
   /**
@@ -85,7 +89,9 @@ export class Channels {
    */
   interactive(command: string, pty: { term: string; rows: number; cols: number }): Promise<ClientChannel> {
     return new Promise((resolve, reject) => {
-      this.connection.client.exec(command, { pty: { term: pty.term, rows: pty.rows, cols: pty.cols } }, (error, channel) => (error ? reject(error) : resolve(channel)));
+      this.connection.client.exec(command, { pty: { term: pty.term, rows: pty.rows, cols: pty.cols } }, (error, channel) =>
+        error ? reject(error) : resolve(channel),
+      );
     });
   }
 
@@ -110,9 +116,13 @@ export class Channels {
         channel.on('exit', (code: number | null, signal?: string) => (status = { code, signal: signal ?? null }));
         const exited = new Promise<typeof status>((done) => channel.on('close', () => done(status)));
         const input = sendInput(options.stdin, pacedInput(channel, connection.roundTripMs));
-        finishCommand(this.name, full, { stdout: channel, stderr: channel.stderr, exited, input }, options, this.log).then(resolve, (failure) =>
-          // A command cut off by a dead connection has no exit status: say what really happened.
-          reject(connection.closed ? connection.lost(new Error('the command was cut off'), { command: full, step: options.step }) : failure),
+        finishCommand(this.name, full, { stdout: channel, stderr: channel.stderr, exited, input }, options, this.log).then(
+          resolve,
+          (failure) =>
+            // A command cut off by a dead connection has no exit status: say what really happened.
+            reject(
+              connection.closed ? connection.lost(new Error('the command was cut off'), { command: full, step: options.step }) : failure,
+            ),
         );
       };
       if (standby) {

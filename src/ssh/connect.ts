@@ -184,10 +184,14 @@ function heardCounts(sock: Duplex, restartKeepalive: () => void): void {
 
 /** The SFTP channel would not open (the server offers no sftp subsystem, or refused the channel). */
 function sftpFailure(server: ResolvedServer, error: unknown): AttacheError {
-  return new AttacheError(`could not open the SFTP channel: ${(error as Error)?.message ?? String(error)}`, {
-    server: server.name,
-    hint: 'The server must offer SFTP (a "Subsystem sftp" line in sshd_config, as OpenSSH has by default).',
-  }, { cause: error });
+  return new AttacheError(
+    `could not open the SFTP channel: ${(error as Error)?.message ?? String(error)}`,
+    {
+      server: server.name,
+      hint: 'The server must offer SFTP (a "Subsystem sftp" line in sshd_config, as OpenSSH has by default).',
+    },
+    { cause: error },
+  );
 }
 
 function connectionError(server: ResolvedServer, error: unknown, tried: string[]): AttacheError {
@@ -205,5 +209,9 @@ function connectionError(server: ResolvedServer, error: unknown, tried: string[]
       hint: 'Is this an SSH server? Check the port, or raise ConnectTimeout.',
     });
   }
-  return new AttacheError(`SSH connection to ${server.hostname}:${server.port} failed: ${message}`, { server: server.name }, { cause: error });
+  return new AttacheError(
+    `SSH connection to ${server.hostname}:${server.port} failed: ${message}`,
+    { server: server.name },
+    { cause: error },
+  );
 }

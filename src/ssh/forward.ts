@@ -14,10 +14,12 @@ export function forward(connection: Connection, server: ResolvedServer): Promise
   return new Promise((resolve, reject) => {
     connection.client.forwardOut('127.0.0.1', 0, server.hostname, server.port, (error, channel) => {
       if (error) {
-        reject(new AttacheError(`jump host ${connection.name} could not reach ${server.hostname}:${server.port}: ${error.message}`, {
-          server: server.name,
-          hint: `Check that ${connection.name} can connect to ${server.hostname}:${server.port} and allows TCP forwarding.`,
-        }));
+        reject(
+          new AttacheError(`jump host ${connection.name} could not reach ${server.hostname}:${server.port}: ${error.message}`, {
+            server: server.name,
+            hint: `Check that ${connection.name} can connect to ${server.hostname}:${server.port} and allows TCP forwarding.`,
+          }),
+        );
       } else resolve(channel as unknown as Duplex);
     });
   });
@@ -28,10 +30,12 @@ export function connectTo(connection: Connection, address: string): Promise<Dupl
   return new Promise((resolve, reject) => {
     const done = (error: Error | undefined, channel: unknown) => {
       if (error) {
-        reject(new AttacheError(`could not reach ${address} through the SSH connection: ${error.message}`, {
-          server: connection.name,
-          hint: `Check that ${address} exists on the server and that sshd allows forwarding (AllowStreamLocalForwarding / AllowTcpForwarding).`,
-        }));
+        reject(
+          new AttacheError(`could not reach ${address} through the SSH connection: ${error.message}`, {
+            server: connection.name,
+            hint: `Check that ${address} exists on the server and that sshd allows forwarding (AllowStreamLocalForwarding / AllowTcpForwarding).`,
+          }),
+        );
       } else resolve(channel as Duplex);
     };
     let socket: SocketAddress;
@@ -49,7 +53,11 @@ export function connectTo(connection: Connection, address: string): Promise<Dupl
 export function viaJump(server: ResolvedServer, error: unknown): AttacheError {
   const inner = error instanceof AttacheError ? error : undefined;
   const what = inner?.what ?? (error as Error).message;
-  return new AttacheError(`could not reach it through the jump host ${server.proxyJump}: ${what}`, { ...inner?.context, server: server.name }, { cause: error });
+  return new AttacheError(
+    `could not reach it through the jump host ${server.proxyJump}: ${what}`,
+    { ...inner?.context, server: server.name },
+    { cause: error },
+  );
 }
 
 export function jumpSpec(server: ResolvedServer): ServerSpec {

@@ -16,14 +16,20 @@ export function verifyHostKey(server: ResolvedServer, keyBlob: Buffer): AttacheE
     case 'known':
       return undefined;
     case 'revoked':
-      return new AttacheError(`the host key of ${name} (${print}) is marked @revoked in ${server.knownHostsFile}:${verdict.line}; refusing to connect`, {
-        server: server.name,
-      });
+      return new AttacheError(
+        `the host key of ${name} (${print}) is marked @revoked in ${server.knownHostsFile}:${verdict.line}; refusing to connect`,
+        {
+          server: server.name,
+        },
+      );
     case 'changed':
-      return new AttacheError(`the host key of ${name} has CHANGED: the server now presents ${print}, which does not match ${server.knownHostsFile}:${verdict.line}`, {
-        server: server.name,
-        hint: `This can be a man-in-the-middle attack, or the server was reinstalled. If you know why it changed, remove the old key with: ssh-keygen -R ${quote(name)} -f ${quote(server.knownHostsFile)}`,
-      });
+      return new AttacheError(
+        `the host key of ${name} has CHANGED: the server now presents ${print}, which does not match ${server.knownHostsFile}:${verdict.line}`,
+        {
+          server: server.name,
+          hint: `This can be a man-in-the-middle attack, or the server was reinstalled. If you know why it changed, remove the old key with: ssh-keygen -R ${quote(name)} -f ${quote(server.knownHostsFile)}`,
+        },
+      );
     case 'unknown':
       if (server.acceptNewHostKeys) {
         appendKnownHost(server.knownHostsFile, name, keyBlob);
@@ -39,7 +45,15 @@ export function verifyHostKey(server: ResolvedServer, keyBlob: Buffer): AttacheE
 const ALGORITHMS_FOR_TYPE: Record<string, string[]> = {
   'ssh-rsa': ['rsa-sha2-512', 'rsa-sha2-256', 'ssh-rsa'],
 };
-const DEFAULT_ORDER = ['ssh-ed25519', 'ecdsa-sha2-nistp256', 'ecdsa-sha2-nistp384', 'ecdsa-sha2-nistp521', 'rsa-sha2-512', 'rsa-sha2-256', 'ssh-rsa'];
+const DEFAULT_ORDER = [
+  'ssh-ed25519',
+  'ecdsa-sha2-nistp256',
+  'ecdsa-sha2-nistp384',
+  'ecdsa-sha2-nistp521',
+  'rsa-sha2-512',
+  'rsa-sha2-256',
+  'ssh-rsa',
+];
 
 /** Host key algorithms with the types already in known_hosts first, so a known host is not reported unknown. */
 export function preferredHostKeyAlgorithms(server: ResolvedServer): string[] {

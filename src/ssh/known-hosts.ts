@@ -52,7 +52,13 @@ export function checkHostKey(text: string, name: string, keyBlob: Buffer): HostK
 
 /** Key types known for a host, so the handshake can prefer a key we can verify (as OpenSSH does). */
 export function knownKeyTypes(text: string, name: string): string[] {
-  return [...new Set(parse(text).filter((e) => !e.marker && hostsMatch(e.hosts, name)).map((e) => e.keyType))];
+  return [
+    ...new Set(
+      parse(text)
+        .filter((e) => !e.marker && hostsMatch(e.hosts, name))
+        .map((e) => e.keyType),
+    ),
+  ];
 }
 
 export function readKnownHosts(file: string): string {
@@ -102,6 +108,9 @@ function hostsMatch(field: string, name: string): boolean {
 }
 
 function wildcard(pattern: string, name: string): boolean {
-  const regex = pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
+  const regex = pattern
+    .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+    .replace(/\*/g, '.*')
+    .replace(/\?/g, '.');
   return new RegExp(`^${regex}$`, 'i').test(name);
 }

@@ -108,13 +108,20 @@ export class PersistentShell {
       this.pending.add(waiting);
       this.out.expect(nonce, keep, answered);
       this.err.expect(nonce, keep, answered);
-      const timer = setTimeout(() => this.end(new ShellEnded(`the remote shell did not answer within ${startTimeoutMs / 1000} s`, true)), startTimeoutMs);
+      const timer = setTimeout(
+        () => this.end(new ShellEnded(`the remote shell did not answer within ${startTimeoutMs / 1000} s`, true)),
+        startTimeoutMs,
+      );
       timer.unref();
     });
     this.ready.catch(() => undefined);
     if (!preloaded) channel.input.write(readyFrame(nonce));
     channel.ended.then((status) => {
-      const how = status.signal ? `was killed by ${status.signal}` : status.code !== null ? `exited with code ${status.code}` : `lost its channel`;
+      const how = status.signal
+        ? `was killed by ${status.signal}`
+        : status.code !== null
+          ? `exited with code ${status.code}`
+          : `lost its channel`;
       if (this.started) this.end(new ShellEnded(`the remote shell ${how} during the command`, false));
       else {
         // The exit status may come before the shell's last words: let its output drain first (briefly).
@@ -122,7 +129,9 @@ export class PersistentShell {
           .then(() => Promise.race([drained(channel.stderr), new Promise((r) => setTimeout(r, 1000).unref())]))
           .then(() => {
             const said = firstLine(this.startOutput);
-            this.end(new ShellEnded(`the remote shell (${SHELL_COMMAND}) did not start: it ${how}${said ? `, saying "${said}"` : ''}`, true));
+            this.end(
+              new ShellEnded(`the remote shell (${SHELL_COMMAND}) did not start: it ${how}${said ? `, saying "${said}"` : ''}`, true),
+            );
           });
       }
     });

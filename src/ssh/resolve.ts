@@ -93,7 +93,7 @@ export function resolveServer(spec: ServerSpec): ResolvedServer {
   const explicit = options.identityFile !== undefined ? toArray(options.identityFile) : toArray(file.identityfile);
   const identityFiles = (explicit.length ? explicit : DEFAULT_KEYS.map((k) => path.join(sshDir, k))).map(expand);
   const timeout = options.connectTimeout ?? numberOf(first(file.connecttimeout), 'ConnectTimeout', sshConfigFile) ?? 20;
-  const agent = options.agent === false ? undefined : options.agent ?? process.env.SSH_AUTH_SOCK ?? undefined;
+  const agent = options.agent === false ? undefined : (options.agent ?? process.env.SSH_AUTH_SOCK ?? undefined);
   const proxyJump = options.proxyJump ?? first(file.proxyjump);
 
   return {
@@ -153,7 +153,10 @@ function readWithIncludes(file: string, base: string, depth: number): string | u
     return undefined;
   }
   if (depth > MAX_INCLUDE_DEPTH) {
-    throw new AttacheError(`Include nested more than ${MAX_INCLUDE_DEPTH} deep (an Include loop?)`, { file, hint: 'Check the Include lines of your ssh config.' });
+    throw new AttacheError(`Include nested more than ${MAX_INCLUDE_DEPTH} deep (an Include loop?)`, {
+      file,
+      hint: 'Check the Include lines of your ssh config.',
+    });
   }
   const out: string[] = [];
   let section: string | undefined; // the header of the Host/Match block the line is in
@@ -226,7 +229,10 @@ function globComponent(part: string): RegExp {
       const end = part.indexOf(']', i + 2);
       if (end < 0) source += '\\[';
       else {
-        source += `[${part.slice(i + 1, end).replace(/^!/, '^').replace(/\\/g, '\\\\')}]`;
+        source += `[${part
+          .slice(i + 1, end)
+          .replace(/^!/, '^')
+          .replace(/\\/g, '\\\\')}]`;
         i = end;
       }
     } else source += c.replace(/[.+^${}()|\\]/g, '\\$&');

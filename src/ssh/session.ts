@@ -52,7 +52,10 @@ export class SshSession implements Target {
       return await SshSession.connect(spec, log, options);
     } catch (error) {
       // A connection opened early (open-target.ts) is closed whatever failed first, or gulp would not exit.
-      void options.early?.sock?.then((sock) => sock.destroy(), () => undefined);
+      void options.early?.sock?.then(
+        (sock) => sock.destroy(),
+        () => undefined,
+      );
       throw error;
     }
   }
@@ -60,7 +63,9 @@ export class SshSession implements Target {
   private static async connect(spec: ServerSpec, log: Logger, options: { warm?: boolean; early?: EarlyConnection }): Promise<SshSession> {
     const server = options.early?.server ?? resolveServer(spec);
     const auth = planAuthentication(server); // before connecting: a missing key or wrong passphrase fails here
-    const jump = server.proxyJump ? await SshSession.open(jumpSpec(server), log).catch((error) => Promise.reject(viaJump(server, error))) : undefined;
+    const jump = server.proxyJump
+      ? await SshSession.open(jumpSpec(server), log).catch((error) => Promise.reject(viaJump(server, error)))
+      : undefined;
     try {
       const sock = jump ? await jump.forward(server) : await (options.early?.sock ?? connectTcp(server));
       let handshake: Handshake;

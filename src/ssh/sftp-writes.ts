@@ -46,7 +46,9 @@ export function writeStream(files: WriteChannel, handle: Buffer, source: Readabl
   const { connection, writes } = files;
   const chunkSize = maxWrite(files);
   if (source.readableEnded || source.destroyed) {
-    return Promise.reject(new AttacheError('the file\'s contents were already read by someone else', { server: connection.name, remotePath: path }));
+    return Promise.reject(
+      new AttacheError("the file's contents were already read by someone else", { server: connection.name, remotePath: path }),
+    );
   }
   return new Promise((resolve, reject) => {
     let position = 0;
@@ -92,7 +94,11 @@ export function writeStream(files: WriteChannel, handle: Buffer, source: Readabl
     });
     source.on('error', fail);
     // Destroyed without an end (a pipe torn down): the file is incomplete, so fail rather than wait forever.
-    source.on('close', () => ended || fail(new AttacheError('the file\'s contents ended early (stream closed)', { server: connection.name, remotePath: path })));
+    source.on(
+      'close',
+      () =>
+        ended || fail(new AttacheError("the file's contents ended early (stream closed)", { server: connection.name, remotePath: path })),
+    );
   });
 }
 

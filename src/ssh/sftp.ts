@@ -69,7 +69,9 @@ export class SftpFiles {
     const close = () => this.call<void>((sftp, cb) => sftp.close(handle, cb), path).catch(() => undefined);
     let written: number;
     try {
-      written = Buffer.isBuffer(contents) ? await writeBuffer(this, handle, contents, path) : await writeStream(this, handle, contents, path);
+      written = Buffer.isBuffer(contents)
+        ? await writeBuffer(this, handle, contents, path)
+        : await writeStream(this, handle, contents, path);
     } catch (error) {
       await close();
       throw error;

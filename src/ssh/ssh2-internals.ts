@@ -100,9 +100,12 @@ export function maxWriteLength(sftp: SFTPWrapper): number {
 /** A library's private shape is not what gulp-attache was written against: which, what, and the fix. */
 function changed(library: keyof typeof TESTED, expected: string, found: unknown): AttacheError {
   const tested = TESTED[library];
-  return new AttacheError(`installed ${library} ${installedVersion(library)} differs from what gulp-attache expects: ${expected}, found ${describe(found)}`, {
-    hint: `Install ${library} ${tested}.x, the version gulp-attache was tested with (npm install ${library}@~${tested}.0), or remove what overrides it.`,
-  });
+  return new AttacheError(
+    `installed ${library} ${installedVersion(library)} differs from what gulp-attache expects: ${expected}, found ${describe(found)}`,
+    {
+      hint: `Install ${library} ${tested}.x, the version gulp-attache was tested with (npm install ${library}@~${tested}.0), or remove what overrides it.`,
+    },
+  );
 }
 
 /** The installed version of `library`, from its package.json (the copy this module loads). */

@@ -31,7 +31,12 @@ export function connectTcp(server: ResolvedServer): Promise<net.Socket> {
           : error.code === 'ENOTFOUND' || error.code === 'EAI_AGAIN'
             ? `host name ${server.hostname} could not be resolved`
             : `could not connect to ${server.hostname}:${server.port}: ${error.message}`;
-      reject(new AttacheError(what, { server: server.name, hint: 'Is sshd running there, and are host and port right (.attache.json or ~/.ssh/config)?' }));
+      reject(
+        new AttacheError(what, {
+          server: server.name,
+          hint: 'Is sshd running there, and are host and port right (.attache.json or ~/.ssh/config)?',
+        }),
+      );
     });
   });
 }

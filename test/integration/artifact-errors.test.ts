@@ -67,13 +67,21 @@ describe('the artifact strategy refuses clearly, changing nothing', () => {
     const json = JSON.parse(readFileSync(file, 'utf8'));
     json.config.platform = { php: '5.6.0' };
     writeFileSync(file, JSON.stringify(json, null, 4));
-    execFileSync('composer', ['update', '--lock', '--no-interaction', '--quiet'], { cwd: s.cwd, env: { ...process.env, COMPOSER_ALLOW_SUPERUSER: '1', COMPOSER_DISABLE_NETWORK: '1' } });
+    execFileSync('composer', ['update', '--lock', '--no-interaction', '--quiet'], {
+      cwd: s.cwd,
+      env: { ...process.env, COMPOSER_ALLOW_SUPERUSER: '1', COMPOSER_DISABLE_NETWORK: '1' },
+    });
     git(s.cwd, 'add', 'composer.json', 'composer.lock');
     git(s.cwd, 'commit', '-q', '-m', 'Platform');
     git(s.cwd, 'push', '-q', s.repo.bare, 'HEAD:master');
     const serverPhp = execFileSync('php', ['-r', 'echo PHP_VERSION;'], { encoding: 'utf8' });
     const { error } = await s.fail('deploy');
-    assert.match(error.message, new RegExp(`PHP version mismatch: the server runs PHP ${serverPhp.replace(/\./g, '\\.')}, and vendor/ was installed for PHP 5\\.6\\.0 \\(config\\.platform\\.php in composer\\.json`));
+    assert.match(
+      error.message,
+      new RegExp(
+        `PHP version mismatch: the server runs PHP ${serverPhp.replace(/\./g, '\\.')}, and vendor/ was installed for PHP 5\\.6\\.0 \\(config\\.platform\\.php in composer\\.json`,
+      ),
+    );
     untouched(s);
   });
 

@@ -29,7 +29,9 @@ function snapshot(dir: string): string[] {
     for (const name of readdirSync(d).sort()) {
       const full = path.join(d, name);
       const st = lstatSync(full);
-      out.push(`${path.relative(dir, full)} ${st.isSymbolicLink() ? '-> ' + readlinkSync(full) : st.isDirectory() ? 'dir' : `${st.size} ${st.ino} ${st.mtimeMs}`}`);
+      out.push(
+        `${path.relative(dir, full)} ${st.isSymbolicLink() ? '-> ' + readlinkSync(full) : st.isDirectory() ? 'dir' : `${st.size} ${st.ino} ${st.mtimeMs}`}`,
+      );
       if (st.isDirectory()) walk(full);
     }
   };
@@ -56,7 +58,8 @@ describe('the artifact strategy: built here, shipped as files, to a server witho
   };
   const liveId = (root: string) => path.basename(readlinkSync(path.join(root, 'live')));
   const release = (root: string, id: string) => path.join(root, 'releases', id);
-  const tree = (root: string, id: string) => JSON.parse(readFileSync(path.join(release(root, id), '.attache-artifact.json'), 'utf8')) as Tree;
+  const tree = (root: string, id: string) =>
+    JSON.parse(readFileSync(path.join(release(root, id), '.attache-artifact.json'), 'utf8')) as Tree;
   const marker = (root: string, id: string) => JSON.parse(readFileSync(path.join(release(root, id), '.attache-release.json'), 'utf8'));
 
   before(async () => {
@@ -70,7 +73,8 @@ describe('the artifact strategy: built here, shipped as files, to a server witho
     trust(home, sshd);
     repo = createAppRepository();
     // A tree of some size, as a real app's vendor/ is: one changed file is a small part of it.
-    for (let i = 0; i < 200; i++) writeFileSync(path.join(repo.work, 'resources', `lang-${i}.php`), `<?php\nreturn ${JSON.stringify({ key: 'x'.repeat(4000), i })};\n`);
+    for (let i = 0; i < 200; i++)
+      writeFileSync(path.join(repo.work, 'resources', `lang-${i}.php`), `<?php\nreturn ${JSON.stringify({ key: 'x'.repeat(4000), i })};\n`);
     git(repo.work, 'add', '-A');
     git(repo.work, 'commit', '-q', '-m', 'Translations');
     git(repo.work, 'push', '-q', repo.bare, 'HEAD:master');
@@ -78,9 +82,23 @@ describe('the artifact strategy: built here, shipped as files, to a server witho
     const base = tempDir('attache-artifact-');
     roots.staging = path.join(base, 'staging');
     roots.production = path.join(base, 'production');
-    const server = (root: string) => ({ host: '127.0.0.1', port: sshd.port, user: 'root', root, strategy: 'artifact', scripts: { build: [] } });
+    const server = (root: string) => ({
+      host: '127.0.0.1',
+      port: sshd.port,
+      user: 'root',
+      root,
+      strategy: 'artifact',
+      scripts: { build: [] },
+    });
     config = path.join(repo.work, '.attache.json');
-    writeFileSync(config, JSON.stringify({ repository: `file://${repo.bare}`, default: 'staging', servers: { staging: server(roots.staging), production: server(roots.production) } }));
+    writeFileSync(
+      config,
+      JSON.stringify({
+        repository: `file://${repo.bare}`,
+        default: 'staging',
+        servers: { staging: server(roots.staging), production: server(roots.production) },
+      }),
+    );
   });
   after(() => sshd.stop());
 
@@ -105,7 +123,10 @@ describe('the artifact strategy: built here, shipped as files, to a server witho
     assert.ok(!existsSync(path.join(dir, '.git')));
     assert.ok(lstatSync(path.join(dir, 'storage')).isSymbolicLink(), 'storage is linked to the shared one');
     assert.ok(lstatSync(path.join(dir, '.env')).isSymbolicLink(), '.env is linked to the shared one');
-    assert.ok(statSync(path.join(roots.staging, 'storage', 'framework', 'views')).isDirectory(), 'the shared storage got the app\'s skeleton');
+    assert.ok(
+      statSync(path.join(roots.staging, 'storage', 'framework', 'views')).isDirectory(),
+      "the shared storage got the app's skeleton",
+    );
     assert.ok(lstatSync(path.join(dir, 'public', 'storage')).isSymbolicLink(), 'artisan storage:link ran (php on the server)');
     const listing = tree(roots.staging, first);
     const bytes = Object.values(listing.files).reduce((n, f) => n + f.size, 0);
@@ -116,8 +137,13 @@ describe('the artifact strategy: built here, shipped as files, to a server witho
   });
 
   let second: string;
-  it('a redeploy with one PHP file changed sends that file (under 1% of the tree\'s bytes) and links the rest', async () => {
-    commitChange(repo.work, repo.bare, 'app/Greeting.php', readFileSync(path.join(repo.work, 'app/Greeting.php'), 'utf8') + '\n// changed\n');
+  it("a redeploy with one PHP file changed sends that file (under 1% of the tree's bytes) and links the rest", async () => {
+    commitChange(
+      repo.work,
+      repo.bare,
+      'app/Greeting.php',
+      readFileSync(path.join(repo.work, 'app/Greeting.php'), 'utf8') + '\n// changed\n',
+    );
     const { report } = await deploy(['--server=staging']);
     second = liveId(roots.staging);
     assert.notEqual(second, first);
@@ -128,9 +154,17 @@ describe('the artifact strategy: built here, shipped as files, to a server witho
     assert.ok(sent.bytes < bytes / 100, `sent ${sent.bytes} of ${bytes} bytes`);
     assert.equal(reused.files + sent.files, Object.keys(listing.files).length);
     assert.match(readFileSync(path.join(release(roots.staging, second), 'app/Greeting.php'), 'utf8'), /\/\/ changed/);
-    assert.doesNotMatch(readFileSync(path.join(release(roots.staging, first), 'app/Greeting.php'), 'utf8'), /\/\/ changed/, 'the old release keeps its bytes');
+    assert.doesNotMatch(
+      readFileSync(path.join(release(roots.staging, first), 'app/Greeting.php'), 'utf8'),
+      /\/\/ changed/,
+      'the old release keeps its bytes',
+    );
     const ino = (id: string, file: string) => statSync(path.join(release(roots.staging, id), file)).ino;
-    assert.equal(ino(first, 'vendor/autoload.php'), ino(second, 'vendor/autoload.php'), 'an unchanged file is a hard link to the live release\'s');
+    assert.equal(
+      ino(first, 'vendor/autoload.php'),
+      ino(second, 'vendor/autoload.php'),
+      "an unchanged file is a hard link to the live release's",
+    );
     assert.notEqual(tree(roots.staging, first).id, listing.id);
   });
 
@@ -149,7 +183,10 @@ describe('the artifact strategy: built here, shipped as files, to a server witho
     assert.deepEqual(b.files, a.files, 'the same listing');
     assert.equal(marker(roots.production, prod).artifact, a.id);
     for (const file of Object.keys(a.files)) {
-      assert.ok(readFileSync(path.join(release(roots.production, prod), file)).equals(readFileSync(path.join(release(roots.staging, first), file))), file);
+      assert.ok(
+        readFileSync(path.join(release(roots.production, prod), file)).equals(readFileSync(path.join(release(roots.staging, first), file))),
+        file,
+      );
     }
     assert.match(lines.join('\n'), /promoting artifact/);
   });
@@ -185,7 +222,10 @@ describe('the artifact strategy: built here, shipped as files, to a server witho
     const before = snapshot(roots.staging);
     const { lines } = await deploy(['--server=staging', '--dry-run']);
     assert.deepEqual(snapshot(roots.staging), before);
-    assert.match(lines.join('\n'), /\[dry run\] \[staging\] would make .* from artifact [0-9a-f]{20}: \d+ file\(s\) linked from release \d{14}(-\d+)?, 1 sent/);
+    assert.match(
+      lines.join('\n'),
+      /\[dry run\] \[staging\] would make .* from artifact [0-9a-f]{20}: \d+ file\(s\) linked from release \d{14}(-\d+)?, 1 sent/,
+    );
   });
 
   it('a deploy that fails after the tree was sent leaves no release behind and live as it was', async () => {
@@ -197,7 +237,10 @@ describe('the artifact strategy: built here, shipped as files, to a server witho
     const live = liveId(roots.staging);
     try {
       const { log } = captureLogger('quiet');
-      await assert.rejects(runTask(attache({ cwd: repo.work, argv: ['node', 'gulp', 'deploy', '--server=staging'], logger: log }).deploy), /after-symlinks/);
+      await assert.rejects(
+        runTask(attache({ cwd: repo.work, argv: ['node', 'gulp', 'deploy', '--server=staging'], logger: log }).deploy),
+        /after-symlinks/,
+      );
     } finally {
       writeFileSync(config, saved);
     }
@@ -209,14 +252,16 @@ describe('the artifact strategy: built here, shipped as files, to a server witho
   it('the local cache keeps the three artifacts used last', async () => {
     commitChange(repo.work, repo.bare, 'app/Fourth.php', '<?php // a fourth tree\n');
     await deploy(['--server=staging']); // the fourth artifact built by this project
-    const artifacts = readdirSync(path.join(repo.work, 'node_modules', '.cache', 'gulp-attache', 'artifacts')).filter((name) => !name.startsWith('.'));
+    const artifacts = readdirSync(path.join(repo.work, 'node_modules', '.cache', 'gulp-attache', 'artifacts')).filter(
+      (name) => !name.startsWith('.'),
+    );
     assert.equal(artifacts.length, 3, artifacts.join(', '));
     assert.ok(artifacts.includes(tree(roots.staging, liveId(roots.staging)).id), 'the one deployed last is kept');
   });
 
   it('a big file goes whole, a symlink and file modes arrive as committed', async () => {
     const big = Buffer.alloc(17 * 1024 * 1024);
-    for (let i = 0; i < big.length; i += 4096) big.writeUInt32LE(i * 2654435761 >>> 0, i); // not all zeros: a real file
+    for (let i = 0; i < big.length; i += 4096) big.writeUInt32LE((i * 2654435761) >>> 0, i); // not all zeros: a real file
     writeFileSync(path.join(repo.work, 'resources', 'big.bin'), big);
     writeFileSync(path.join(repo.work, 'bin-tool'), '#!/bin/sh\necho tool\n', { mode: 0o755 });
     symlinkSync('resources/big.bin', path.join(repo.work, 'big-link'));
@@ -228,7 +273,11 @@ describe('the artifact strategy: built here, shipped as files, to a server witho
     assert.ok(readFileSync(path.join(dir, 'resources', 'big.bin')).equals(big));
     assert.equal(readlinkSync(path.join(dir, 'big-link')), 'resources/big.bin');
     assert.equal(statSync(path.join(dir, 'bin-tool')).mode & 0o7777, 0o755);
-    assert.equal(statSync(path.join(dir, 'app', 'Greeting.php')).mode & 0o7777, 0o644, 'not writable by the group, whatever git archive\'s umask');
+    assert.equal(
+      statSync(path.join(dir, 'app', 'Greeting.php')).mode & 0o7777,
+      0o644,
+      "not writable by the group, whatever git archive's umask",
+    );
     for (const [file, entry] of Object.entries(tree(roots.staging, liveId(roots.staging)).files)) {
       if (file.startsWith('bootstrap/cache/')) continue; // made writable for the web server by the permissions step
       assert.equal(statSync(path.join(dir, file)).mode & 0o7777, entry.mode, `${file}'s mode`);

@@ -36,7 +36,17 @@ describe("Attaché's commands (real sshd)", () => {
     };
     const everyServerTask = ['--config', '--dry-run', '--parallel', '--quiet', '--server', '--verbose'];
     assert.deepEqual(flagsOf('init'), ['--config', '--quiet', '--remote', '--verbose']);
-    assert.deepEqual(flagsOf('install'), ['--branch', '--config', '--dry-run', '--env', '--parallel', '--quiet', '--report', '--server', '--verbose']);
+    assert.deepEqual(flagsOf('install'), [
+      '--branch',
+      '--config',
+      '--dry-run',
+      '--env',
+      '--parallel',
+      '--quiet',
+      '--report',
+      '--server',
+      '--verbose',
+    ]);
     assert.deepEqual(flagsOf('delete'), ['--config', '--dry-run', '--parallel', '--quiet', '--release', '--server', '--verbose']);
     assert.deepEqual(flagsOf('down'), everyServerTask);
     assert.deepEqual(flagsOf('up'), everyServerTask);
@@ -56,7 +66,10 @@ describe("Attaché's commands (real sshd)", () => {
     const init = async (cwd: string, flags: string[] = []) => {
       const { log, lines } = captureLogger('normal');
       const tasks = attache({ cwd, argv: ['node', 'gulp', 'init', ...flags], logger: log });
-      const error = await runTask(tasks.init).then(() => undefined, (e: Error) => e);
+      const error = await runTask(tasks.init).then(
+        () => undefined,
+        (e: Error) => e,
+      );
       return { error, lines };
     };
 
@@ -73,9 +86,15 @@ describe("Attaché's commands (real sshd)", () => {
     });
 
     it('with two remotes and no terminal, lists them and asks for --remote; with --remote=<name> writes that one', async () => {
-      const cwd = project([['origin', 'git@github.com:me/app.git'], ['upstream', 'git@gitlab.com:team/app.git']]);
+      const cwd = project([
+        ['origin', 'git@github.com:me/app.git'],
+        ['upstream', 'git@gitlab.com:team/app.git'],
+      ]);
       const { error } = await init(cwd);
-      assert.match(error!.message, /this repository has 2 remotes: which one should deploys clone\? origin \(git@github\.com:me\/app\.git\), upstream \(git@gitlab\.com:team\/app\.git\)/);
+      assert.match(
+        error!.message,
+        /this repository has 2 remotes: which one should deploys clone\? origin \(git@github\.com:me\/app\.git\), upstream \(git@gitlab\.com:team\/app\.git\)/,
+      );
       assert.match(error!.message, /--remote=<name>/);
       assert.ok(!existsSync(path.join(cwd, '.attache.json')));
       assert.equal((await init(cwd, ['--remote=upstream'])).error, undefined);
@@ -84,7 +103,10 @@ describe("Attaché's commands (real sshd)", () => {
     });
 
     it('with two remotes on a terminal, asks which one by name', async () => {
-      const cwd = project([['origin', 'git@github.com:me/app.git'], ['upstream', 'git@gitlab.com:team/app.git']]);
+      const cwd = project([
+        ['origin', 'git@github.com:me/app.git'],
+        ['upstream', 'git@gitlab.com:team/app.git'],
+      ]);
       const { output, code } = await inTerminal(cwd, 'init', [], 'upstream\n', /Which one/);
       assert.equal(code, 0, output);
       assert.match(output, /There is more than one remote: origin \(git@github\.com:me\/app\.git\), upstream/);
@@ -129,7 +151,10 @@ describe("Attaché's commands (real sshd)", () => {
       const { error } = await site.fail('delete', [`--release=${second}`]);
       assert.match(error.message, new RegExp(`release ${second} is the live one on production: it cannot be deleted`));
       assert.deepEqual(site.releases(), [second]);
-      assert.match((await site.fail('delete', ['--release=20200101000000'])).error.message, /there is no release 20200101000000 on production/);
+      assert.match(
+        (await site.fail('delete', ['--release=20200101000000'])).error.message,
+        /there is no release 20200101000000 on production/,
+      );
       assert.match((await site.fail('delete')).error.message, /delete needs a release: --release=<id>/);
     });
 
@@ -161,12 +186,20 @@ describe("Attaché's commands (real sshd)", () => {
       const other = path.join(site.cwd, 'deploy', 'staging.json');
       execFileSync('mkdir', ['-p', path.dirname(other)]);
       const config = JSON.parse(readFileSync(site.configFile, 'utf8'));
-      writeFileSync(other, JSON.stringify({ ...config, servers: { staging: { ...config.servers.production, root: `${site.root}-staging` } } }));
+      writeFileSync(
+        other,
+        JSON.stringify({ ...config, servers: { staging: { ...config.servers.production, root: `${site.root}-staging` } } }),
+      );
 
       const { lines } = await site.run('servers');
       const table = lines.join('\n');
       assert.match(table, /server\s+host\s+port\s+user\s+root\s+branch/);
-      assert.match(table, new RegExp(`production\\s+127\\.0\\.0\\.1\\s+${(target as { port: number }).port}\\s+root\\s+${site.root.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\s+master`));
+      assert.match(
+        table,
+        new RegExp(
+          `production\\s+127\\.0\\.0\\.1\\s+${(target as { port: number }).port}\\s+root\\s+${site.root.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\s+master`,
+        ),
+      );
 
       assert.match((await site.run('servers', ['--config=deploy/staging.json'])).lines.join('\n'), /^staging\s+127\.0\.0\.1/m);
       assert.match((await site.run('servers', ['-c', 'deploy/staging.json'])).lines.join('\n'), /^staging\s+127\.0\.0\.1/m);
@@ -185,7 +218,10 @@ describe("Attaché's commands (real sshd)", () => {
       assert.equal(code, 3, output);
       // The shell's terminal controls (bracketed paste on and off) are not text.
       const text = output.replace(/\x1b\[[?0-9;]*[A-Za-z]/g, '');
-      assert.ok(text.split(/\r?\n/).some((line) => line.trim() === site.root), `pwd printed the root:\n${output}`);
+      assert.ok(
+        text.split(/\r?\n/).some((line) => line.trim() === site.root),
+        `pwd printed the root:\n${output}`,
+      );
     });
 
     it('sizes the pty to the local terminal and follows it when the terminal is resized (SIGWINCH)', async () => {
@@ -224,8 +260,23 @@ function gulpCommand(cwd: string, task: string, flags: string[]): string {
   const dir = tempDir('attache-gulpfile-');
   symlinkSync(path.join(REPO_ROOT, 'node_modules'), path.join(dir, 'node_modules'));
   const gulpfile = path.join(dir, 'gulpfile.js');
-  writeFileSync(gulpfile, `const { attache } = require(${JSON.stringify(path.join(REPO_ROOT, 'src/index.ts'))});\nmodule.exports = attache({ cwd: ${JSON.stringify(cwd)} });\ndelete module.exports.steps;\n`);
-  const gulp = [process.execPath, '--import', 'tsx', path.join(REPO_ROOT, 'node_modules/gulp/bin/gulp.js'), '--gulpfile', gulpfile, '--cwd', REPO_ROOT, '--no-color', task, ...flags];
+  writeFileSync(
+    gulpfile,
+    `const { attache } = require(${JSON.stringify(path.join(REPO_ROOT, 'src/index.ts'))});\nmodule.exports = attache({ cwd: ${JSON.stringify(cwd)} });\ndelete module.exports.steps;\n`,
+  );
+  const gulp = [
+    process.execPath,
+    '--import',
+    'tsx',
+    path.join(REPO_ROOT, 'node_modules/gulp/bin/gulp.js'),
+    '--gulpfile',
+    gulpfile,
+    '--cwd',
+    REPO_ROOT,
+    '--no-color',
+    task,
+    ...flags,
+  ];
   return gulp.map((word) => `'${word.replace(/'/g, `'\\''`)}'`).join(' ');
 }
 
@@ -233,7 +284,13 @@ function gulpCommand(cwd: string, task: string, flags: string[]): string {
  * The gulp CLI on a pseudo-terminal (util-linux `script`), as a person runs it: `input` is typed
  * once `prompt` appears. Resolves with what the terminal showed and gulp's exit code.
  */
-function inTerminal(cwd: string, task: string, flags: string[], input: string, prompt: RegExp): Promise<{ output: string; code: number | null }> {
+function inTerminal(
+  cwd: string,
+  task: string,
+  flags: string[],
+  input: string,
+  prompt: RegExp,
+): Promise<{ output: string; code: number | null }> {
   const command = gulpCommand(cwd, task, flags);
   // script returns the command's exit status (-e); its own stdin is a pipe, the command's a pty.
   const child = spawn('script', ['-qefc', command, '/dev/null'], { cwd: REPO_ROOT, env: { ...process.env, TERM: 'xterm', PS1: '$ ' } });

@@ -77,7 +77,10 @@ describe('Attaché drop-in: composer.local, the install and prepcomposer hooks, 
     assert.ok(!existsSync(path.join(root, `.attache-composer-installer-${process.pid}.php`)), 'the installer is removed');
     const calls = () => readFileSync(path.join(root, 'composer-calls.log'), 'utf8').trim().split('\n');
     assert.match(calls()[0], /^install --no-interaction .*--no-dev$/);
-    assert.ok(existsSync(path.join(site.release(site.liveId()!), 'vendor/autoload.php')), 'the real composer ran through root/composer.phar');
+    assert.ok(
+      existsSync(path.join(site.release(site.liveId()!), 'vendor/autoload.php')),
+      'the real composer ran through root/composer.phar',
+    );
     assert.deepEqual(readFileSync(path.join(root, 'hooks.log'), 'utf8').trim().split('\n'), [
       'before-prepcomposer', // Attaché's order: prepcomposer, install, symlinks, composer
       'after-prepcomposer',
@@ -88,7 +91,12 @@ describe('Attaché drop-in: composer.local, the install and prepcomposer hooks, 
 
     await site.run('deploy');
     assert.equal(downloads, 1, 'the second deploy does not download again');
-    assert.deepEqual(calls().slice(1).map((c) => c.split(' ')[0]), ['self-update', 'install']);
+    assert.deepEqual(
+      calls()
+        .slice(1)
+        .map((c) => c.split(' ')[0]),
+      ['self-update', 'install'],
+    );
     assert.equal(site.releases().length, 2);
   });
 
@@ -106,7 +114,10 @@ describe('Attaché drop-in: composer.local, the install and prepcomposer hooks, 
   });
 
   it('an unknown tag, braced or bare, stops the deploy before anything connects, naming the hook line', async () => {
-    const site = createSite({ target, server: { scripts: { build: [], 'after-live': ['{{ @badtag }}'], 'before-deploy': ['try @badtag'] } } });
+    const site = createSite({
+      target,
+      server: { scripts: { build: [], 'after-live': ['{{ @badtag }}'], 'before-deploy': ['try @badtag'] } },
+    });
     const { error } = await site.fail('deploy');
     assert.match(error.message, /servers\.production\.scripts\.after-live\[0\]: unknown tag "@badtag"/);
     assert.match(error.message, /servers\.production\.scripts\.before-deploy\[0\]: unknown tag "@badtag"/);

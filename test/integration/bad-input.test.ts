@@ -64,7 +64,12 @@ describe('bad input, against a real sshd', () => {
    * Runs a task that must fail; checks the server root is exactly as before, that no SSH login
    * happened (when `connects` is false) and that no injected command ran. Returns the error.
    */
-  async function refused(task: Parameters<Site['fail']>[0], flags: string[], extra: Parameters<Site['fail']>[2] = {}, connects = false): Promise<Error> {
+  async function refused(
+    task: Parameters<Site['fail']>[0],
+    flags: string[],
+    extra: Parameters<Site['fail']>[2] = {},
+    connects = false,
+  ): Promise<Error> {
     const was = tree(site.root);
     const logins = acceptedLogins(sshd);
     const { error } = await site.fail(task, flags, extra);
@@ -75,7 +80,15 @@ describe('bad input, against a real sshd', () => {
   }
 
   describe('branch names with shell metacharacters', () => {
-    const bad = ['a;touch /tmp/pwned', '$(touch /tmp/pwned)', '`touch /tmp/pwned`', 'main\ntouch /tmp/pwned', '-x', '--upload-pack=touch /tmp/pwned', "a' ; touch /tmp/pwned; '"];
+    const bad = [
+      'a;touch /tmp/pwned',
+      '$(touch /tmp/pwned)',
+      '`touch /tmp/pwned`',
+      'main\ntouch /tmp/pwned',
+      '-x',
+      '--upload-pack=touch /tmp/pwned',
+      "a' ; touch /tmp/pwned; '",
+    ];
 
     for (const branch of bad) {
       it(`--branch=${JSON.stringify(branch)} is refused before connecting`, async () => {
@@ -94,7 +107,12 @@ describe('bad input, against a real sshd', () => {
       it(`"branch": ${JSON.stringify(branch)} in .attache.json is refused, naming the key`, async () => {
         const error = await refused('deploy', [], { config: configWith('.attache.branch.json', { branch }) });
         const file = path.join(site.cwd, '.attache.branch.json');
-        assert.ok(error.message.includes(`config key "servers.production.branch", file ${file}: expected a git branch name, got ${JSON.stringify(branch)}`), error.message);
+        assert.ok(
+          error.message.includes(
+            `config key "servers.production.branch", file ${file}: expected a git branch name, got ${JSON.stringify(branch)}`,
+          ),
+          error.message,
+        );
         assert.ok(error.message.includes(path.join(site.cwd, '.attache.branch.json')), 'the error names the file');
       });
     }
@@ -134,7 +152,10 @@ describe('bad input, against a real sshd', () => {
       for (const id of [first, second]) {
         assert.equal(odd.marker(id).status, 'ready');
         assert.ok(exists(path.join(odd.release(id), 'vendor/autoload.php')));
-        assert.deepEqual(readFileSync(path.join(odd.release(id), 'public/js/app.js.map')), readFileSync(path.join(odd.cwd, 'public/js/app.js.map')));
+        assert.deepEqual(
+          readFileSync(path.join(odd.release(id), 'public/js/app.js.map')),
+          readFileSync(path.join(odd.cwd, 'public/js/app.js.map')),
+        );
         assert.equal(readlinkSync(path.join(odd.release(id), 'storage')), '../../storage');
       }
       await odd.run('rollback');
@@ -168,7 +189,18 @@ describe('bad input, against a real sshd', () => {
 
   describe('asset file names with spaces, quotes, a leading dash, $(…), backticks and non-ASCII letters', () => {
     it('arrive byte for byte in the release, and nothing runs', async () => {
-      const names = ['with space.js', "single'quote.js", 'double"quote.js', '-leading-dash.js', '--help', '$(touch x).js', '`touch x`.js', 'semi;colon&amp.js', 'ünïcødé-名前.js', 'new\nline.js'];
+      const names = [
+        'with space.js',
+        "single'quote.js",
+        'double"quote.js',
+        '-leading-dash.js',
+        '--help',
+        '$(touch x).js',
+        '`touch x`.js',
+        'semi;colon&amp.js',
+        'ünïcødé-名前.js',
+        'new\nline.js',
+      ];
       const dir = path.join(site.cwd, 'public/js/odd names');
       mkdirSync(dir, { recursive: true });
       for (const name of names) writeFileSync(path.join(dir, name), Buffer.concat([Buffer.from(name + '\n'), randomBytes(300)]));
@@ -194,13 +226,21 @@ describe('bad input, against a real sshd', () => {
 
   describe('a broken .attache.json', () => {
     it('malformed (a missing comma): the error names the file and line:column, before connecting', async () => {
-      const text = readFileSync(site.configFile, 'utf8').replace('"repository": "file://' + site.repo.bare + '",', '"repository": "file://' + site.repo.bare + '"');
+      const text = readFileSync(site.configFile, 'utf8').replace(
+        '"repository": "file://' + site.repo.bare + '",',
+        '"repository": "file://' + site.repo.bare + '"',
+      );
       assert.notEqual(text, readFileSync(site.configFile, 'utf8'));
       writeFileSync(path.join(site.cwd, '.attache.malformed.json'), text);
       const line = text.split('\n').findIndex((l) => l.includes('"servers"')) + 1;
       const column = text.split('\n')[line - 1].indexOf('"servers"') + 1;
       const error = await refused('deploy', [], { config: '.attache.malformed.json' });
-      assert.ok(error.message.startsWith(`file ${path.join(site.cwd, '.attache.malformed.json')}: invalid JSON at line ${line}, column ${column}: `), error.message);
+      assert.ok(
+        error.message.startsWith(
+          `file ${path.join(site.cwd, '.attache.malformed.json')}: invalid JSON at line ${line}, column ${column}: `,
+        ),
+        error.message,
+      );
       assert.match(error.message, /expected "," or "}" after a property value/);
     });
 
@@ -211,7 +251,9 @@ describe('bad input, against a real sshd', () => {
       const lines = text.split('\n');
       const error = await refused('deploy', [], { config: '.attache.truncated.json' });
       assert.ok(
-        error.message.includes(`file ${path.join(site.cwd, '.attache.truncated.json')}: invalid JSON at line ${lines.length}, column ${lines.at(-1)!.length + 1}`),
+        error.message.includes(
+          `file ${path.join(site.cwd, '.attache.truncated.json')}: invalid JSON at line ${lines.length}, column ${lines.at(-1)!.length + 1}`,
+        ),
         error.message,
       );
       assert.match(error.message, /the end of the file/);
@@ -221,7 +263,10 @@ describe('bad input, against a real sshd', () => {
     it('empty: says so, naming the file', async () => {
       writeFileSync(path.join(site.cwd, '.attache.empty.json'), '');
       const error = await refused('deploy', [], { config: '.attache.empty.json' });
-      assert.ok(error.message.startsWith(`file ${path.join(site.cwd, '.attache.empty.json')}: the configuration file is empty`), error.message);
+      assert.ok(
+        error.message.startsWith(`file ${path.join(site.cwd, '.attache.empty.json')}: the configuration file is empty`),
+        error.message,
+      );
     });
   });
 
@@ -229,7 +274,11 @@ describe('bad input, against a real sshd', () => {
     it('a missing private key (identityFile pointing nowhere): a clear error, before connecting', async () => {
       const missing = path.join(tempDir('attache-nokey-'), 'id_ed25519');
       const error = await refused('deploy', [], { config: configWith('.attache.key.json', { identityFile: missing }) });
-      assert.match(error.message, new RegExp(`server "production".*: private key ${missing.replace(/[.]/g, '\\.')} does not exist`), error.message);
+      assert.match(
+        error.message,
+        new RegExp(`server "production".*: private key ${missing.replace(/[.]/g, '\\.')} does not exist`),
+        error.message,
+      );
       assert.match(error.message, /identityFile/);
     });
 
@@ -238,7 +287,9 @@ describe('bad input, against a real sshd', () => {
       keygen(key, 'the right passphrase 1234');
       process.env.ATTACHE_BAD_INPUT_PASSPHRASE = 'wrong-passphrase-4711';
       try {
-        const error = await refused('deploy', [], { config: configWith('.attache.key.json', { identityFile: key, passphraseEnv: 'ATTACHE_BAD_INPUT_PASSPHRASE' }) });
+        const error = await refused('deploy', [], {
+          config: configWith('.attache.key.json', { identityFile: key, passphraseEnv: 'ATTACHE_BAD_INPUT_PASSPHRASE' }),
+        });
         assert.match(error.message, new RegExp(`wrong passphrase for private key ${key.replace(/[.]/g, '\\.')}`), error.message);
         assert.match(error.message, /passphraseEnv|ssh-add/);
         assert.ok(!error.message.includes('wrong-passphrase-4711'), 'the passphrase is not in the error');
@@ -251,8 +302,14 @@ describe('bad input, against a real sshd', () => {
       const key = path.join(tempDir('attache-key-'), 'id_ed25519');
       keygen(key, 'the right passphrase 1234');
       delete process.env.ATTACHE_UNSET_PASSPHRASE;
-      const error = await refused('deploy', [], { config: configWith('.attache.key.json', { identityFile: key, passphraseEnv: 'ATTACHE_UNSET_PASSPHRASE' }) });
-      assert.match(error.message, /is encrypted and the environment variable ATTACHE_UNSET_PASSPHRASE named by passphraseEnv is not set/, error.message);
+      const error = await refused('deploy', [], {
+        config: configWith('.attache.key.json', { identityFile: key, passphraseEnv: 'ATTACHE_UNSET_PASSPHRASE' }),
+      });
+      assert.match(
+        error.message,
+        /is encrypted and the environment variable ATTACHE_UNSET_PASSPHRASE named by passphraseEnv is not set/,
+        error.message,
+      );
     });
   });
 
@@ -262,7 +319,11 @@ describe('bad input, against a real sshd', () => {
       const logins = acceptedLogins(sshd);
       const { error } = await fresh.fail('deploy', ['--env=production.env']);
       assert.ok(error.message.includes(path.join(fresh.cwd, 'production.env')), error.message);
-      assert.equal(exists(fresh.root), false, `the root was not created (found: ${exists(fresh.root) ? JSON.stringify(tree(fresh.root)) : ''})`);
+      assert.equal(
+        exists(fresh.root),
+        false,
+        `the root was not created (found: ${exists(fresh.root) ? JSON.stringify(tree(fresh.root)) : ''})`,
+      );
       assert.equal(acceptedLogins(sshd), logins, 'no SSH login before the error');
     });
   });

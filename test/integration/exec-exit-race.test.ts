@@ -59,6 +59,9 @@ describe('exec on a busy event loop, against a real sshd', () => {
       busy = false;
       await session.close();
     }
-    assert.deepEqual(codes, Array.from({ length: 40 }, () => 0));
+    assert.deepEqual(
+      codes,
+      Array.from({ length: 40 }, () => 0),
+    );
   });
 });

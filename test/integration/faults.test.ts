@@ -73,7 +73,9 @@ function snapshot(root: string): Snapshot {
     appLog: exists(appLogFile) ? readFileSync(appLogFile, 'utf8') : '',
     env: exists(path.join(root, '.env')) ? sha256(readFileSync(path.join(root, '.env'))) : null,
     releases: Object.fromEntries(
-      names.filter((n) => !n.startsWith('.')).map((id) => [id, exists(path.join(releasesDir, id, '.attache-release.json')) ? 'complete' : 'incomplete'] as const),
+      names
+        .filter((n) => !n.startsWith('.'))
+        .map((id) => [id, exists(path.join(releasesDir, id, '.attache-release.json')) ? 'complete' : 'incomplete'] as const),
     ),
     otherInReleases: names.filter((n) => n.startsWith('.')),
     rootEntries: list(root).filter((n) => n !== '.attache-lock'),
@@ -100,9 +102,17 @@ function assertIntact(root: string, before: Snapshot, allowed: { leftover?: stri
   const added = Object.keys(now.releases).filter((id) => !(id in before.releases));
   assert.deepEqual(added, allowed.leftover ?? [], `release directories left by the failed deploy (${JSON.stringify(now.releases)})`);
   for (const id of added) assert.equal(now.releases[id], 'incomplete', `the leftover ${id} has no marker, so it never counts as a release`);
-  assert.deepEqual(now.otherInReleases, [...before.otherInReleases, ...(allowed.others ?? [])].sort(), 'no temporary file left in releases/');
+  assert.deepEqual(
+    now.otherInReleases,
+    [...before.otherInReleases, ...(allowed.others ?? [])].sort(),
+    'no temporary file left in releases/',
+  );
   assert.deepEqual(now.rootEntries, before.rootEntries, 'nothing new in root');
-  assert.equal(exists(path.join(root, '.attache-lock')), allowed.lockLeft ?? false, allowed.lockLeft ? 'the lock is left behind' : 'the lock is gone');
+  assert.equal(
+    exists(path.join(root, '.attache-lock')),
+    allowed.lockLeft ?? false,
+    allowed.lockLeft ? 'the lock is left behind' : 'the lock is gone',
+  );
 }
 
 /** A plain re-run deploys a new complete release, keeps storage and .env, and prunes every incomplete release. */
@@ -117,7 +127,8 @@ async function assertRedeploys(site: Site, before: Snapshot): Promise<string> {
   assert.equal(now.env, before.env, 'root/.env is untouched by the re-run');
   const incomplete = Object.keys(now.releases).filter((r) => now.releases[r] === 'incomplete');
   assert.deepEqual(incomplete, [], `the re-run's prune removed every incomplete release:\n${lines.join('\n')}`);
-  for (const [old, state] of Object.entries(before.releases)) if (state === 'complete') assert.ok(old in now.releases, `complete release ${old} is kept`);
+  for (const [old, state] of Object.entries(before.releases))
+    if (state === 'complete') assert.ok(old in now.releases, `complete release ${old} is kept`);
   assert.deepEqual(now.otherInReleases, before.otherInReleases, 'no temporary file left in releases/');
   assert.ok(!exists(path.join(site.root, '.attache-lock')), 'the re-run freed the lock');
   return id;
@@ -160,7 +171,9 @@ async function undone(lines: string[], timeoutMs = 15_000): Promise<void> {
 async function exitWithin(child: GulpChild, ms: number) {
   return Promise.race([
     child.exited,
-    new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`the child did not exit within ${ms} ms:\n${child.lines.join('\n')}`)), ms)),
+    new Promise<never>((_, reject) =>
+      setTimeout(() => reject(new Error(`the child did not exit within ${ms} ms:\n${child.lines.join('\n')}`)), ms),
+    ),
   ]);
 }
 
@@ -254,9 +267,15 @@ describe('faults during a deploy, against a real sshd', () => {
         const composer = JSON.parse(readFileSync(path.join(EXAMPLE_APP, 'composer.json'), 'utf8'));
         composer.scripts = { ...composer.scripts, 'post-install-cmd': ['sleep 4'] };
         commitChange(site.repo.work, site.repo.bare, 'composer.json', JSON.stringify(composer, null, 4) + '\n');
-        return { relayCut: (relay, lines) => (lines.some((l) => l === 'composer…' || l.endsWith(' composer…')) ? new Promise<void>((r) => setTimeout(r, 1500)).then(() => relay.cut()) : undefined) };
+        return {
+          relayCut: (relay, lines) =>
+            lines.some((l) => l === 'composer…' || l.endsWith(' composer…'))
+              ? new Promise<void>((r) => setTimeout(r, 1500)).then(() => relay.cut())
+              : undefined,
+        };
       },
-      restore: (site) => commitChange(site.repo.work, site.repo.bare, 'composer.json', readFileSync(path.join(EXAMPLE_APP, 'composer.json'), 'utf8')),
+      restore: (site) =>
+        commitChange(site.repo.work, site.repo.bare, 'composer.json', readFileSync(path.join(EXAMPLE_APP, 'composer.json'), 'utf8')),
     },
     {
       name: 'right after the swap (during an after-live `sleep 3`)',
@@ -346,7 +365,9 @@ describe('faults during a deploy, against a real sshd', () => {
     });
 
     it('fails within 30 s of the stall, saying the server stopped answering', (t) => {
-      t.diagnostic(`the deploy noticed the stall ${noticedAfterS.toFixed(1)} s after it began; it reported its failure, undone, ${reportedAfterS.toFixed(1)} s after`);
+      t.diagnostic(
+        `the deploy noticed the stall ${noticedAfterS.toFixed(1)} s after it began; it reported its failure, undone, ${reportedAfterS.toFixed(1)} s after`,
+      );
       assert.ok(noticedAfterS < 30, `noticed ${noticedAfterS} s after the stall`);
       assert.match(failure.error.message, /server "production", step "after-clone"/, failure.error.message);
       assert.match(failure.error.message, /was lost \(the server stopped answering: nothing received for \d+ s\)/, failure.error.message);
@@ -383,13 +404,24 @@ describe('faults during a deploy, against a real sshd', () => {
       // The asset upload runs beside the clone, into a staging directory beside the release: it is left too (in either order).
       const staged = `.${leftover[0]}.assets`;
       const left = said.match(/Left on production, not undone: (.*?)\. To clear/)?.[1].split('; ');
-      assert.deepEqual(left?.sort(), [`free the lock ${path.join(site.root, '.attache-lock')}`, `remove ${site.release(leftover[0])}`, `remove ${path.join(site.root, 'releases', staged)}`].sort(), said);
+      assert.deepEqual(
+        left?.sort(),
+        [
+          `free the lock ${path.join(site.root, '.attache-lock')}`,
+          `remove ${site.release(leftover[0])}`,
+          `remove ${path.join(site.root, 'releases', staged)}`,
+        ].sort(),
+        said,
+      );
       assert.match(said, /To clear them, once production is reachable: gulp unlock --server=production \(/, said);
       assertIntact(site.root, was, { leftover, lockLeft: true, others: [staged] });
 
       relay.resume();
       const freed = await site.run('unlock');
-      assert.ok(freed.lines.some((l) => l.includes(`removed the incomplete release ${leftover[0]}`)), freed.lines.join('\n'));
+      assert.ok(
+        freed.lines.some((l) => l.includes(`removed the incomplete release ${leftover[0]}`)),
+        freed.lines.join('\n'),
+      );
       assertIntact(site.root, was);
       await assertRedeploys(site, was);
     });
@@ -405,9 +437,16 @@ describe('faults during a deploy, against a real sshd', () => {
       commitChange(site.repo.work, site.repo.bare, 'composer.json', JSON.stringify(composer, null, 4) + '\n');
 
       const { error } = await site.fail('deploy');
-      assert.match(error.message, /^server "production", step "composer": command exited with code 4: .*attache\/does-not-exist/m, error.message);
+      assert.match(
+        error.message,
+        /^server "production", step "composer": command exited with code 4: .*attache\/does-not-exist/m,
+        error.message,
+      );
       assert.match(error.message, /\n {2}command: cd -- \S+ && composer install --no-interaction .*--no-dev/);
-      assert.match(error.message, /output \(last lines\):\n[\s\S]*Required package "attache\/does-not-exist" is not present in the lock file/);
+      assert.match(
+        error.message,
+        /output \(last lines\):\n[\s\S]*Required package "attache\/does-not-exist" is not present in the lock file/,
+      );
       assertIntact(site.root, was); // at once: the task reports its failure only after its undo
 
       commitChange(site.repo.work, site.repo.bare, 'composer.json', readFileSync(path.join(EXAMPLE_APP, 'composer.json'), 'utf8'));
@@ -419,7 +458,11 @@ describe('faults during a deploy, against a real sshd', () => {
       const was = snapshot(site.root);
       const hook = "echo 'checking the release' && echo 'it is not fit to serve' >&2 && exit 3";
       const { error } = await site.fail('deploy', [], { overrides: { scripts: { 'after-clone': [hook] } } });
-      assert.match(error.message, /^server "production", step "after-clone": command exited with code 3: it is not fit to serve$/m, error.message);
+      assert.match(
+        error.message,
+        /^server "production", step "after-clone": command exited with code 3: it is not fit to serve$/m,
+        error.message,
+      );
       assert.ok(error.message.includes(`\n  command: cd -- ${site.root} && ${hook}\n`), error.message);
       assert.match(error.message, /output \(last lines\):\n {4}checking the release\n {4}it is not fit to serve/);
       assertIntact(site.root, was);
@@ -427,7 +470,10 @@ describe('faults during a deploy, against a real sshd', () => {
     });
   });
 
-  for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
+  for (const [signal, code] of [
+    ['SIGINT', 130],
+    ['SIGTERM', 143],
+  ] as const) {
     describe(`${signal} to a deploy script in a child process, during the upload`, () => {
       let site: Site;
       let was: Snapshot;
@@ -470,7 +516,8 @@ describe('faults during a deploy, against a real sshd', () => {
     composer.scripts = { ...composer.scripts, 'post-install-cmd': [`sleep ${seconds}`] };
     commitChange(site.repo.work, site.repo.bare, 'composer.json', JSON.stringify(composer, null, 4) + '\n');
   };
-  const plainComposer = (site: Site) => commitChange(site.repo.work, site.repo.bare, 'composer.json', readFileSync(path.join(EXAMPLE_APP, 'composer.json'), 'utf8'));
+  const plainComposer = (site: Site) =>
+    commitChange(site.repo.work, site.repo.bare, 'composer.json', readFileSync(path.join(EXAMPLE_APP, 'composer.json'), 'utf8'));
 
   for (const presses of [1, 2, 3] as const) {
     describe(`Ctrl-C ${presses === 1 ? 'once' : presses === 2 ? 'twice' : 'three times'} to \`gulp deploy\` (the real gulp CLI) while composer runs`, () => {
@@ -502,7 +549,12 @@ describe('faults during a deploy, against a real sshd', () => {
 
       if (presses < 3) {
         it(`${presses === 2 ? 'the second press says the undo is still running and that a third leaves the lock; ' : ''}the deploy then says what it undid, and exits 130 after the summary (gulp's "Finished 'deploy'", if any, after it)`, () => {
-          if (presses === 2) assert.match(out, /SIGINT: the undo is still running \(waiting for composer on production to stop\)\. Press Ctrl-C once more to leave at once: the lock and what is not yet undone stay on the server\./, out);
+          if (presses === 2)
+            assert.match(
+              out,
+              /SIGINT: the undo is still running \(waiting for composer on production to stop\)\. Press Ctrl-C once more to leave at once: the lock and what is not yet undone stay on the server\./,
+              out,
+            );
           else assert.doesNotMatch(out, /the undo is still running/);
           assert.match(out, /\[production\] undone: remove \S+\/releases\/\d{14}; free the lock \S+\/\.attache-lock/, out);
           const summary = run.lines.findIndex((l) => l.includes('deploy summary'));
@@ -541,7 +593,10 @@ describe('faults during a deploy, against a real sshd', () => {
           const leftover = addedReleases(site.root, was);
           plainComposer(site);
           const { lines } = await site.run('deploy');
-          assert.ok(lines.some((l) => l.includes(`took over the stale lock`) && l.includes(`(pid ${run.pid})`)), lines.join('\n'));
+          assert.ok(
+            lines.some((l) => l.includes(`took over the stale lock`) && l.includes(`(pid ${run.pid})`)),
+            lines.join('\n'),
+          );
           assert.ok(!exists(site.release(leftover[0])));
           assert.ok(!exists(path.join(site.root, '.attache-lock')));
         });
@@ -618,8 +673,16 @@ describe('faults during a deploy, against a real sshd', () => {
       const { lines } = await site.run('deploy');
       const warning = lines.find((l) => l.includes('took over the stale lock'));
       assert.ok(warning, lines.join('\n'));
-      assert.ok(warning.includes(`[production] took over the stale lock of ${os.userInfo().username}@${os.hostname()} (pid ${run.pid}) since ${owner.since}, 0 min ago: its process ${run.pid} on this host no longer exists`), warning);
-      assert.ok(lines.some((l) => l.includes(`[production] removed the incomplete release ${leftover[0]} the previous lock holder left`)), lines.join('\n'));
+      assert.ok(
+        warning.includes(
+          `[production] took over the stale lock of ${os.userInfo().username}@${os.hostname()} (pid ${run.pid}) since ${owner.since}, 0 min ago: its process ${run.pid} on this host no longer exists`,
+        ),
+        warning,
+      );
+      assert.ok(
+        lines.some((l) => l.includes(`[production] removed the incomplete release ${leftover[0]} the previous lock holder left`)),
+        lines.join('\n'),
+      );
       assert.ok(!exists(site.release(leftover[0])));
       assert.ok(!exists(path.join(site.root, 'releases', `.${leftover[0]}.assets`)));
       assert.ok(!exists(path.join(site.root, '.attache-lock')), 'the lock is freed at the end');

@@ -1,7 +1,19 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
 import crypto from 'node:crypto';
-import { cpSync, existsSync, lstatSync, mkdirSync, readFileSync, readlinkSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  cpSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  readFileSync,
+  readlinkSync,
+  renameSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { buildAssets, commitChange, composerInstall, createAppRepository, git, tempDir, type AppRepository } from '../support/fixtures';
@@ -40,7 +52,15 @@ describe('test fixtures: the example app, its repository and a real nginx + php-
     assert.equal(git(work, 'rev-parse', 'HEAD'), repo.head);
     assert.equal(git(work, 'rev-list', '--count', 'HEAD'), '1', 'shallow: file:// honours --depth');
     assert.equal(git(repo.bare, 'rev-list', '--count', 'master'), '3', 'the first commit and two extra ones');
-    for (const file of ['composer.json', 'composer.lock', 'public/index.php', 'app/Greeting.php', 'storage/app/public/.gitignore', 'storage/logs/.gitignore', '.env.example']) {
+    for (const file of [
+      'composer.json',
+      'composer.lock',
+      'public/index.php',
+      'app/Greeting.php',
+      'storage/app/public/.gitignore',
+      'storage/logs/.gitignore',
+      '.env.example',
+    ]) {
       assert.ok(existsSync(path.join(work, file)), file);
     }
     assert.ok(statSync(path.join(work, 'artisan')).mode & 0o100, 'artisan is executable');
@@ -60,7 +80,10 @@ describe('test fixtures: the example app, its repository and a real nginx + php-
     const work = clone(path.join(dirs[0], 'composer'));
     composerInstall(work);
     assert.ok(existsSync(path.join(work, 'vendor/autoload.php')));
-    const out = execFileSync('php', ['-r', 'require "vendor/autoload.php"; echo (new App\\Greeting("CLI"))->text();'], { cwd: work, encoding: 'utf8' });
+    const out = execFileSync('php', ['-r', 'require "vendor/autoload.php"; echo (new App\\Greeting("CLI"))->text();'], {
+      cwd: work,
+      encoding: 'utf8',
+    });
     assert.equal(out, 'Hello from CLI!');
   });
 

@@ -33,7 +33,8 @@ describe('a fleet of three servers', () => {
   });
 
   const logins = () => Object.fromEntries(NAMES.map((name) => [name, acceptedLogins(sshds[name])]));
-  const loginDelta = (before: Record<string, number>) => Object.fromEntries(NAMES.map((name) => [name, acceptedLogins(sshds[name]) - before[name]]));
+  const loginDelta = (before: Record<string, number>) =>
+    Object.fromEntries(NAMES.map((name) => [name, acceptedLogins(sshds[name]) - before[name]]));
   const once = Object.fromEntries(NAMES.map((name) => [name, 1]));
 
   describe('selecting every server', () => {
@@ -69,7 +70,7 @@ describe('a fleet of three servers', () => {
       });
     }
 
-    it('releases --server=all shows every server\'s table, with the live release marked', async () => {
+    it("releases --server=all shows every server's table, with the live release marked", async () => {
       const { lines } = await fleet.run('releases', ['--server=all']);
       for (const name of NAMES) {
         const table = lines.find((line) => line.startsWith(`releases on ${name} `));
@@ -100,7 +101,13 @@ describe('a fleet of three servers', () => {
       const { error } = await fleet.fail('deploy', ['--server=all']);
       assert.match(error.message, /^step "lock": 2 servers failed:$/m);
       for (const name of ['web1', 'web3']) {
-        assert.match(error.message, new RegExp(`^server "${name}", step "lock", remote path \\S+/${name}/root/\\.attache-lock: another deploy holds the lock: alice@killed-box \\(pid 4242\\)`, 'm'));
+        assert.match(
+          error.message,
+          new RegExp(
+            `^server "${name}", step "lock", remote path \\S+/${name}/root/\\.attache-lock: another deploy holds the lock: alice@killed-box \\(pid 4242\\)`,
+            'm',
+          ),
+        );
         assert.match(error.message, new RegExp(`free the lock with: gulp unlock --server=${name}$`, 'm'));
       }
       assert.doesNotMatch(error.message, /server "web2"/);
@@ -111,9 +118,15 @@ describe('a fleet of three servers', () => {
       const { lines } = await fleet.run('unlock', ['--server=all']);
       for (const name of NAMES) assert.ok(!fleet.locked(name), `${name} is unlocked`);
       for (const name of ['web1', 'web3']) {
-        assert.ok(lines.some((line) => line.includes(`[${name}] lock freed (it was held by`) && line.includes('alice')), lines.join('\n'));
+        assert.ok(
+          lines.some((line) => line.includes(`[${name}] lock freed (it was held by`) && line.includes('alice')),
+          lines.join('\n'),
+        );
       }
-      assert.ok(lines.some((line) => line.includes('[web2] lock freed (it was not held)')), lines.join('\n'));
+      assert.ok(
+        lines.some((line) => line.includes('[web2] lock freed (it was not held)')),
+        lines.join('\n'),
+      );
     });
   });
 
@@ -140,7 +153,10 @@ describe('a fleet of three servers', () => {
       writeFileSync(stamps, '');
       const hooks = (name: string) => ({
         build: [],
-        'after-composer': name === 'web2' ? [stampHook(stamps, 'web2-sleeping'), stampHook(stamps, 'web2-composer', 2)] : [stampHook(stamps, `${name}-composer`)],
+        'after-composer':
+          name === 'web2'
+            ? [stampHook(stamps, 'web2-sleeping'), stampHook(stamps, 'web2-composer', 2)]
+            : [stampHook(stamps, `${name}-composer`)],
         'after-deploy': [stampHook(stamps, `${name}-artisan`)],
       });
       fleet.configure(Object.fromEntries(NAMES.map((name) => [name, { scripts: hooks(name) }])));
@@ -157,7 +173,11 @@ describe('a fleet of three servers', () => {
 
       const swapped: Record<string, number> = {};
       NAMES.forEach((name, i) => {
-        assert.deepEqual(changes[lives[i]].map((c) => c.value), [`releases/${id}`], `${name}'s live changed once, straight to the new release`);
+        assert.deepEqual(
+          changes[lives[i]].map((c) => c.value),
+          [`releases/${id}`],
+          `${name}'s live changed once, straight to the new release`,
+        );
         swapped[name] = changes[lives[i]][0].at;
       });
       const at = readStamps(stamps);
@@ -171,7 +191,10 @@ describe('a fleet of three servers', () => {
           `swap spread ${spread.toFixed(1)} ms (${NAMES.map((n) => `${n} +${(swapped[n] - firstSwap).toFixed(1)}`).join(', ')})`,
       );
       for (const name of NAMES) {
-        assert.ok(swapped[name] > at['web2-composer'], `${name}'s live changed ${(swapped[name] - at['web2-composer']).toFixed(1)} ms after web2's composer ended (must be after)`);
+        assert.ok(
+          swapped[name] > at['web2-composer'],
+          `${name}'s live changed ${(swapped[name] - at['web2-composer']).toFixed(1)} ms after web2's composer ended (must be after)`,
+        );
         assert.ok(swapped[name] > phaseOneDone, `${name}'s live changed after phase one ended on every server`);
       }
       assert.ok(spread < 500, `the three swaps happen together (spread ${spread.toFixed(1)} ms)`);
@@ -223,7 +246,12 @@ describe('a fleet of three servers', () => {
       assert.match(error.message, /live is a real directory, not a symlink; refusing to replace it/);
       assert.doesNotMatch(error.message, /web1|web2/, 'only the failing server is named');
 
-      for (const name of ['web1', 'web2']) assert.deepEqual(fleet.state()[name], baseline[name], `${name}: live points to the previous release again, the new release is gone, unlocked`);
+      for (const name of ['web1', 'web2'])
+        assert.deepEqual(
+          fleet.state()[name],
+          baseline[name],
+          `${name}: live points to the previous release again, the new release is gone, unlocked`,
+        );
       // web1 and web2 were swapped to the new release, then back; web3's link was replaced by the hook's directory.
       const seen = NAMES.map((_, i) => changes[lives[i]].map((c) => c.value));
       assert.equal(seen[0].length, 2, `web1: ${seen[0].join(' -> ')}`);
@@ -234,7 +262,10 @@ describe('a fleet of three servers', () => {
       // The hook's rm + mkdir leaves the link missing for a moment a poller may or may not catch; what
       // matters is that web3 ended as the hook's directory and never pointed at the new release.
       assert.equal(seen[2].at(-1), '(directory)', `web3: ${seen[2].join(' -> ')}`);
-      assert.ok(seen[2].every((value) => value === '(missing)' || value === '(directory)'), `web3 was never swapped: ${seen[2].join(' -> ')}`);
+      assert.ok(
+        seen[2].every((value) => value === '(missing)' || value === '(directory)'),
+        `web3 was never swapped: ${seen[2].join(' -> ')}`,
+      );
       assert.ok(lstatSync(lives[2]).isDirectory());
       assert.deepEqual(fleet.releases('web3'), [previous], 'web3: the new release is gone');
       assert.ok(!fleet.locked('web3'));
@@ -246,13 +277,14 @@ describe('a fleet of three servers', () => {
       assert.match(summary, /\n\s+web3\s+failed\s/, summary);
     });
 
-    it('nothing was left behind: once web3\'s directory is moved away, the next deploy goes through everywhere', async () => {
+    it("nothing was left behind: once web3's directory is moved away, the next deploy goes through everywhere", async () => {
       renameSync(path.join(fleet.roots.web3, 'live'), path.join(fleet.roots.web3, 'live.old'));
       fleet.configure();
       await fleet.run('deploy', ['--server=all']);
       const id = fleet.liveId('web1')!;
       assert.notEqual(id, previous);
-      for (const name of NAMES) assert.deepEqual(fleet.state()[name], { live: `releases/${id}`, releases: [previous, id], locked: false }, name);
+      for (const name of NAMES)
+        assert.deepEqual(fleet.state()[name], { live: `releases/${id}`, releases: [previous, id], locked: false }, name);
     });
   });
 

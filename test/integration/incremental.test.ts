@@ -77,7 +77,10 @@ function createProject(target: TargetSpec, options: { repo?: AppRepository; serv
       ...options.server,
     },
     writeConfig() {
-      writeFileSync(path.join(cwd, '.attache.json'), JSON.stringify({ repository: project.repository, servers: { production: project.server } }, null, 2));
+      writeFileSync(
+        path.join(cwd, '.attache.json'),
+        JSON.stringify({ repository: project.repository, servers: { production: project.server } }, null, 2),
+      );
     },
     async deploy() {
       const before = new Set(releaseIds(root));
@@ -144,7 +147,10 @@ const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex')
 function writeAssetTree(dir: string): string[] {
   const names: string[] = [];
   for (let i = 0; i < FILE_COUNT; i++) {
-    const name = i === 7 ? "dir with space/it's file.bin" : `${['js', 'css', 'img', 'fonts/sub'][i % 4]}/${String.fromCharCode(97 + (i % 5))}/file-${i}.bin`;
+    const name =
+      i === 7
+        ? "dir with space/it's file.bin"
+        : `${['js', 'css', 'img', 'fonts/sub'][i % 4]}/${String.fromCharCode(97 + (i % 5))}/file-${i}.bin`;
     const size = 1024 + ((i * 7919) % 100) * 1000; // 1 KB … 100 KB, about 10 MB in all
     const file = path.join(dir, name);
     mkdirSync(path.dirname(file), { recursive: true });
@@ -250,9 +256,17 @@ for (const kind of ['sshd', 'local'] as TargetKind[]) {
           assert.equal(sha256(readFileSync(path.join(release, name))), before.get(name), `${name} byte-identical`);
           assertLinked(path.join(release, name), path.join(previous, name), name);
         }
-        assert.notEqual(ino(path.join(release, changed)), ino(path.join(previous, changed)), 'the changed file is a new inode, not written in place');
+        assert.notEqual(
+          ino(path.join(release, changed)),
+          ino(path.join(previous, changed)),
+          'the changed file is a new inode, not written in place',
+        );
         assert.equal(statSync(path.join(release, changed)).nlink, 1);
-        assert.deepEqual(hashTree(previous), before, "the previous release's files (the changed and removed ones too) are byte for byte as they were");
+        assert.deepEqual(
+          hashTree(previous),
+          before,
+          "the previous release's files (the changed and removed ones too) are byte for byte as they were",
+        );
         assert.ok(!listFiles(release).some((name) => name.includes('.attache-')), 'no temporary upload left behind');
 
         assert.equal(second.summary.uploaded.files, 2, `changed + added: ${second.summary.uploaded.text}`);
@@ -349,7 +363,11 @@ for (const kind of ['sshd', 'local'] as TargetKind[]) {
         writeFileSync(path.join(project.cwd, 'welcome-built.html'), built);
         const one = await project.deploy();
         assert.notDeepEqual(built, committed);
-        assert.deepEqual(readFileSync(path.join(project.release(one.id), 'public/welcome.html')), built, 'the asset replaced the committed file');
+        assert.deepEqual(
+          readFileSync(path.join(project.release(one.id), 'public/welcome.html')),
+          built,
+          'the asset replaced the committed file',
+        );
         const two = await project.deploy();
         assert.deepEqual(readFileSync(path.join(project.release(two.id), 'public/welcome.html')), built);
         assert.equal(two.summary.uploaded.files, 0, two.summary.uploaded.text);
@@ -445,9 +463,19 @@ for (const kind of ['sshd', 'local'] as TargetKind[]) {
         assert.equal(gitIn(project.mirror, 'rev-parse', '--is-shallow-repository'), 'true');
         const count = Number(gitIn(project.mirror, 'rev-list', '--all', '--count'));
         assert.ok(count <= 3, `the mirror holds ${count} commits of 51`);
-        assert.equal(readFileSync(path.join(project.release(one.id), 'history.txt'), 'utf8').split('\n').filter(Boolean).length, 50);
+        assert.equal(
+          readFileSync(path.join(project.release(one.id), 'history.txt'), 'utf8')
+            .split('\n')
+            .filter(Boolean).length,
+          50,
+        );
 
-        const head = commitChange(repo.work, repo.bare, 'history.txt', readFileSync(path.join(repo.work, 'history.txt'), 'utf8') + 'commit 51\n');
+        const head = commitChange(
+          repo.work,
+          repo.bare,
+          'history.txt',
+          readFileSync(path.join(repo.work, 'history.txt'), 'utf8') + 'commit 51\n',
+        );
         const two = await project.deploy();
         assert.equal(project.marker(two.id).commit, head);
         const after = Number(gitIn(project.mirror, 'rev-list', '--all', '--count'));

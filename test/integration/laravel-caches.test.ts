@@ -51,7 +51,8 @@ describe('optimize and restart', () => {
       assert.equal(readFileSync(seen, 'utf8'), 'config-cached\n', 'bootstrap/cache/config.php existed before the swap');
       assert.ok(existsSync(path.join(site.release(id), 'bootstrap/cache/config.php')));
       const log = calls(site.root);
-      for (const command of ['optimize', 'view:cache', 'event:cache']) assert.ok(log.includes(`${id} live=- ${command}`), `${command} before the swap:\n${log.join('\n')}`);
+      for (const command of ['optimize', 'view:cache', 'event:cache'])
+        assert.ok(log.includes(`${id} live=- ${command}`), `${command} before the swap:\n${log.join('\n')}`);
     });
 
     it('restart runs in the new release after the swap; a failing restart command is a warning and the release stays live', async () => {
@@ -62,8 +63,14 @@ describe('optimize and restart', () => {
       assert.notEqual(id, previous);
       const log = calls(site.root);
       assert.ok(log.includes(`${id} live=${previous} optimize`), log.join('\n'));
-      for (const command of ['queue:restart', 'octane:reload']) assert.ok(log.includes(`${id} live=${id} ${command}`), `${command} after the swap:\n${log.join('\n')}`);
-      assert.ok(lines.some((line) => /artisan nope:restart failed after the swap \(.*Command "nope:restart" is not defined.*\); the new release stays live/.test(line)), lines.join('\n'));
+      for (const command of ['queue:restart', 'octane:reload'])
+        assert.ok(log.includes(`${id} live=${id} ${command}`), `${command} after the swap:\n${log.join('\n')}`);
+      assert.ok(
+        lines.some((line) =>
+          /artisan nope:restart failed after the swap \(.*Command "nope:restart" is not defined.*\); the new release stays live/.test(line),
+        ),
+        lines.join('\n'),
+      );
       assert.equal(site.marker(id).status, 'ready');
     });
 
@@ -72,27 +79,40 @@ describe('optimize and restart', () => {
       const before = calls(site.root).length;
       commitChange(site.repo.work, site.repo.bare, 'config/app.php', "<?php\nreturn ['name' => undefined_helper()];\n");
       const { error } = await site.fail('deploy');
-      assert.match(error.message, /artisan optimize failed in the new release: .*In app\.php line 2: Call to undefined function undefined_helper\(\)/, error.message);
+      assert.match(
+        error.message,
+        /artisan optimize failed in the new release: .*In app\.php line 2: Call to undefined function undefined_helper\(\)/,
+        error.message,
+      );
       assert.match(error.message, /step "optimize"/);
       assert.match(error.message, /live still serves the previous release/);
       assert.equal(site.liveId(), live);
       assert.equal(site.releases().length, 2, 'the failed release is removed');
       const after = calls(site.root).slice(before);
-      assert.ok(after.some((line) => line.endsWith(' optimize')), after.join('\n'));
+      assert.ok(
+        after.some((line) => line.endsWith(' optimize')),
+        after.join('\n'),
+      );
       assert.ok(!after.some((line) => /restart|reload/.test(line)), `nothing restarted:\n${after.join('\n')}`);
     });
   });
 
   describe('on a fleet of three', () => {
     it('queue:restart runs once (shared cache); horizon:terminate on every server (it signals its own host)', async () => {
-      const fleet = createFleet({ servers: { web1: sshd!, web2: sshd!, web3: sshd! }, common: { restart: ['queue:restart', 'horizon:terminate'] } });
+      const fleet = createFleet({
+        servers: { web1: sshd!, web2: sshd!, web3: sshd! },
+        common: { restart: ['queue:restart', 'horizon:terminate'] },
+      });
       const { lines } = await fleet.run('deploy', ['--server=web']);
       const id = fleet.liveId('web1')!;
       const all = fleet.names.flatMap((name) => calls(fleet.roots[name]).map((line) => `${name} ${line}`));
       assert.equal(all.filter((line) => line.endsWith(' queue:restart')).length, 1, all.join('\n'));
       assert.ok(all.includes(`web1 ${id} live=${id} queue:restart`), all.join('\n'));
       for (const name of fleet.names) assert.ok(all.includes(`${name} ${id} live=${id} horizon:terminate`), all.join('\n'));
-      assert.ok(lines.some((line) => line.includes('[web2] artisan queue:restart: run once for the fleet, on web1')), lines.join('\n'));
+      assert.ok(
+        lines.some((line) => line.includes('[web2] artisan queue:restart: run once for the fleet, on web1')),
+        lines.join('\n'),
+      );
     });
   });
 });

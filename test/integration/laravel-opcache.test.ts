@@ -35,7 +35,9 @@ describe('OPcache without revalidation behind a symlinked document root', () => 
     ({ target, stop: stopTarget } = await startTarget('sshd'));
     site = createSite({ target });
     web = await startWeb({ root: site.root, opcacheNoRevalidate: true, symlinkedPath: true });
-    configure({ healthcheck: { url: web.url + '/', contains: 'release: @release', header: 'X-Release: @release', timeout: 3, retries: 2 } });
+    configure({
+      healthcheck: { url: web.url + '/', contains: 'release: @release', header: 'X-Release: @release', timeout: 3, retries: 2 },
+    });
   });
   after(async () => {
     await web?.stop();
@@ -63,22 +65,40 @@ describe('OPcache without revalidation behind a symlinked document root', () => 
     commitChange(site.repo.work, site.repo.bare, 'app/Version.php', '<?php // three\n');
     const { lines } = await site.run('deploy');
     const id = site.liveId()!;
-    assert.ok(lines.some((line) => line.includes(`OPcache reset through php-fpm at ${web.socket}`)), lines.join('\n'));
-    assert.ok(lines.some((line) => line.includes('health check passed')), lines.join('\n'));
+    assert.ok(
+      lines.some((line) => line.includes(`OPcache reset through php-fpm at ${web.socket}`)),
+      lines.join('\n'),
+    );
+    assert.ok(
+      lines.some((line) => line.includes('health check passed')),
+      lines.join('\n'),
+    );
     for (let i = 0; i < 20; i++) assert.deepEqual(await served(), { status: 200, id, header: id }, `request ${i + 1} after the swap`);
-    assert.deepEqual(readdirSync(site.root).filter((name) => name.includes('opcache')), [], 'the reset script is removed');
+    assert.deepEqual(
+      readdirSync(site.root).filter((name) => name.includes('opcache')),
+      [],
+      'the reset script is removed',
+    );
   });
 
   it('rollback and activate reset OPcache too: every request then shows the release live points to', async () => {
     const current = site.liveId()!;
-    const previous = site.releases().filter((id) => id !== current && site.marker(id)?.status === 'ready').at(-1)!;
+    const previous = site
+      .releases()
+      .filter((id) => id !== current && site.marker(id)?.status === 'ready')
+      .at(-1)!;
     const rolled = await site.run('rollback');
-    assert.ok(rolled.lines.some((line) => line.includes(`OPcache reset through php-fpm at ${web.socket}`)), rolled.lines.join('\n'));
+    assert.ok(
+      rolled.lines.some((line) => line.includes(`OPcache reset through php-fpm at ${web.socket}`)),
+      rolled.lines.join('\n'),
+    );
     assert.equal(site.liveId(), previous);
-    for (let i = 0; i < 10; i++) assert.deepEqual(await served(), { status: 200, id: previous, header: previous }, `request ${i + 1} after the rollback`);
+    for (let i = 0; i < 10; i++)
+      assert.deepEqual(await served(), { status: 200, id: previous, header: previous }, `request ${i + 1} after the rollback`);
     await site.run('activate', [`--release=${current}`]);
     assert.equal(site.liveId(), current);
-    for (let i = 0; i < 10; i++) assert.deepEqual(await served(), { status: 200, id: current, header: current }, `request ${i + 1} after activate`);
+    for (let i = 0; i < 10; i++)
+      assert.deepEqual(await served(), { status: 200, id: current, header: current }, `request ${i + 1} after activate`);
   });
 
   it('a pool that cannot be reached fails the deploy before the health check, and live is swapped back', async () => {
@@ -90,11 +110,18 @@ describe('OPcache without revalidation behind a symlinked document root', () => 
     assert.match(error.message, /could not reset OPcache through php-fpm at .*\.missing/, error.message);
     assert.ok(!lines.some((line) => line.includes('health check')), lines.join('\n'));
     assert.equal(site.liveId(), live);
-    assert.deepEqual(readdirSync(site.root).filter((name) => name.includes('opcache')), [], 'the reset script is removed');
+    assert.deepEqual(
+      readdirSync(site.root).filter((name) => name.includes('opcache')),
+      [],
+      'the reset script is removed',
+    );
   });
 });
 
-for (const [kind, tcp] of [['sshd', true], ['local', false]] as const) {
+for (const [kind, tcp] of [
+  ['sshd', true],
+  ['local', false],
+] as const) {
   describe(`the OPcache reset over ${tcp ? 'TCP (host:port)' : 'a unix socket'}, on the ${kind} target`, () => {
     let stopTarget = async () => {};
     let site: Site;
@@ -105,7 +132,10 @@ for (const [kind, tcp] of [['sshd', true], ['local', false]] as const) {
       site = createSite({ target: started.target });
       web = await startWeb({ root: site.root, opcacheNoRevalidate: true, symlinkedPath: true, fpmTcp: tcp });
       const config = JSON.parse(readFileSync(site.configFile, 'utf8'));
-      Object.assign(config.servers.production, { opcache: { fpm: web.socket }, healthcheck: { url: web.url + '/', header: 'X-Release: @release', timeout: 3, retries: 2 } });
+      Object.assign(config.servers.production, {
+        opcache: { fpm: web.socket },
+        healthcheck: { url: web.url + '/', header: 'X-Release: @release', timeout: 3, retries: 2 },
+      });
       writeFileSync(site.configFile, JSON.stringify(config, null, 4) + '\n');
     });
     after(async () => {
@@ -119,7 +149,10 @@ for (const [kind, tcp] of [['sshd', true], ['local', false]] as const) {
       commitChange(site.repo.work, site.repo.bare, 'app/Version.php', '<?php // two\n');
       const { lines } = await site.run('deploy');
       const id = site.liveId()!;
-      assert.ok(lines.some((line) => line.includes(`OPcache reset through php-fpm at ${web.socket}`)), lines.join('\n'));
+      assert.ok(
+        lines.some((line) => line.includes(`OPcache reset through php-fpm at ${web.socket}`)),
+        lines.join('\n'),
+      );
       for (let i = 0; i < 12; i++) assert.equal((await httpGet(web.url + '/')).headers['x-release'], id, `request ${i + 1} after the swap`);
     });
   });

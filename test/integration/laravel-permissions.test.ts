@@ -1,6 +1,17 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { chmodSync, chownSync, existsSync, lstatSync, readdirSync, readFileSync, readlinkSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  chownSync,
+  existsSync,
+  lstatSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { commitChange } from '../support/fixtures';
@@ -25,7 +36,13 @@ interface Setup {
   web: WebServer;
 }
 
-async function setUp(sshd: SshServer, home: ReturnType<typeof createHome>, name: string, server: Record<string, unknown>, fpmGroup: (user: DeployUser) => string): Promise<Setup> {
+async function setUp(
+  sshd: SshServer,
+  home: ReturnType<typeof createHome>,
+  name: string,
+  server: Record<string, unknown>,
+  fpmGroup: (user: DeployUser) => string,
+): Promise<Setup> {
   const user = createDeployUser(home, name, '/bin/sh');
   // As an administrator would: the web server may pass through the user's home to the site.
   chmodSync(user.home, 0o711);
@@ -55,7 +72,7 @@ describe('permissions for php-fpm as www-data and a non-root deploy user', () =>
   });
   after(() => sshd?.stop());
 
-  describe('without webUser: php-fpm in the deploy user\'s group', () => {
+  describe("without webUser: php-fpm in the deploy user's group", () => {
     let s: Setup;
     before(async () => {
       s = await setUp(sshd, home, 'attache-grp', {}, (user) => execFileSync('id', ['-gn', user.name], { encoding: 'utf8' }).trim());
@@ -73,7 +90,10 @@ describe('permissions for php-fpm as www-data and a non-root deploy user', () =>
       assert.equal(answer.status, 200, answer.body + s.web.logs());
       assert.match(answer.body, /^env: from-the-group$/m);
       assert.match(answer.body, /^user: www-data$/m);
-      assert.equal(statSync(path.join(s.site.root, 'storage/logs/web.log')).uid, Number(execFileSync('id', ['-u', WEB_USER], { encoding: 'utf8' })));
+      assert.equal(
+        statSync(path.join(s.site.root, 'storage/logs/web.log')).uid,
+        Number(execFileSync('id', ['-u', WEB_USER], { encoding: 'utf8' })),
+      );
     });
 
     it('a redeploy: the new release is as writable, and the files www-data wrote do not stop the deploy', async () => {
@@ -90,7 +110,13 @@ describe('permissions for php-fpm as www-data and a non-root deploy user', () =>
     let s: Setup;
     const uploads = () => path.join(s.site.root, 'shared/public/uploads');
     before(async () => {
-      s = await setUp(sshd, home, 'attache-acl', { webUser: WEB_USER, writable: ['public/uploads'], shared: { dirs: ['public/uploads'], files: ['auth.json'] } }, () => WEB_USER);
+      s = await setUp(
+        sshd,
+        home,
+        'attache-acl',
+        { webUser: WEB_USER, writable: ['public/uploads'], shared: { dirs: ['public/uploads'], files: ['auth.json'] } },
+        () => WEB_USER,
+      );
       commitChange(s.site.repo.work, s.site.repo.bare, 'auth.json', '{"first": true}\n');
     });
     after(async () => {
@@ -108,7 +134,11 @@ describe('permissions for php-fpm as www-data and a non-root deploy user', () =>
       assert.equal(answer.status, 200, answer.body + s.web.logs());
       assert.match(answer.body, /^env: from-the-acl$/m);
       assert.match(answer.body, /^user: www-data$/m);
-      assert.equal(readFileSync(path.join(uploads(), '..', '..', 'auth.json'), 'utf8'), '{"first": true}\n', 'the release\'s auth.json became the shared one');
+      assert.equal(
+        readFileSync(path.join(uploads(), '..', '..', 'auth.json'), 'utf8'),
+        '{"first": true}\n',
+        "the release's auth.json became the shared one",
+      );
     });
 
     it('five deploys: shared dirs and files survive, are linked into every release, never overwritten; requests keep working', async () => {
@@ -121,7 +151,11 @@ describe('permissions for php-fpm as www-data and a non-root deploy user', () =>
         assert.ok(lstatSync(path.join(release, 'public/uploads')).isSymbolicLink(), `deploy ${i}: public/uploads is a link`);
         assert.equal(path.resolve(path.join(release, 'public'), readlinkSync(path.join(release, 'public/uploads'))), uploads());
         assert.ok(lstatSync(path.join(release, 'auth.json')).isSymbolicLink(), `deploy ${i}: auth.json is a link`);
-        assert.equal(readFileSync(path.join(release, 'auth.json'), 'utf8'), '{"first": true}\n', `deploy ${i}: the shared auth.json is not overwritten`);
+        assert.equal(
+          readFileSync(path.join(release, 'auth.json'), 'utf8'),
+          '{"first": true}\n',
+          `deploy ${i}: the shared auth.json is not overwritten`,
+        );
         assert.equal(readFileSync(path.join(release, 'public/uploads/avatar.png'), 'utf8'), 'uploaded by a user\n');
         const answer = await probe(s.web);
         assert.equal(answer.status, 200, answer.body + s.web.logs());
@@ -129,7 +163,11 @@ describe('permissions for php-fpm as www-data and a non-root deploy user', () =>
       }
       assert.equal(s.site.releases().length, 5);
       assert.equal(readFileSync(path.join(s.site.root, 'storage/logs/web.log'), 'utf8'), 'request\n'.repeat(5));
-      assert.match(execFileSync('getfacl', ['-p', uploads()], { encoding: 'utf8' }), /^default:user:www-data:rwx$/m, 'the writable shared dir is www-data\'s too');
+      assert.match(
+        execFileSync('getfacl', ['-p', uploads()], { encoding: 'utf8' }),
+        /^default:user:www-data:rwx$/m,
+        "the writable shared dir is www-data's too",
+      );
       assert.ok(!existsSync(path.join(uploads(), 'uploads')), 'never nested');
     });
 
@@ -174,10 +212,13 @@ describe('"webUser" where setfacl is missing: the web user\'s group, setgid dire
     await sshd?.stop();
   });
 
-  it('a first deploy and a redeploy: storage and .env belong to www-data\'s group, directories setgid; requests read .env and write storage', async () => {
+  it("a first deploy and a redeploy: storage and .env belong to www-data's group, directories setgid; requests read .env and write storage", async () => {
     writeFileSync(path.join(s.site.cwd, 'production.env'), 'APP_NAME=NoAcl\nPROBE=from-the-web-group\n');
     const { lines } = await s.site.run('deploy', ['--env=production.env']);
-    assert.ok(lines.some((line) => line.includes("setfacl is not installed: sharing www-data's group instead")), lines.join('\n'));
+    assert.ok(
+      lines.some((line) => line.includes("setfacl is not installed: sharing www-data's group instead")),
+      lines.join('\n'),
+    );
     const webGid = Number(execFileSync('id', ['-g', WEB_USER], { encoding: 'utf8' }));
     const env = statSync(path.join(s.site.root, '.env'));
     assert.deepEqual([env.gid, env.mode & 0o777], [webGid, 0o640]);

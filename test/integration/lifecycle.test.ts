@@ -24,14 +24,18 @@ describe('the deploy lifecycle in gulpfiles of your own (real sshd)', () => {
   after(() => stop());
 
   /** Lines a hook appended to root/hooks.log on the server. */
-  const hookLog = (site: Site) => (exists(path.join(site.root, 'hooks.log')) ? readFileSync(path.join(site.root, 'hooks.log'), 'utf8').trim().split('\n') : []);
+  const hookLog = (site: Site) =>
+    exists(path.join(site.root, 'hooks.log')) ? readFileSync(path.join(site.root, 'hooks.log'), 'utf8').trim().split('\n') : [];
   const logging = (...hooks: string[]) => Object.fromEntries(hooks.map((hook) => [hook, [`echo ${hook} >> @root/hooks.log`]]));
 
   it('two presets exported as deployStaging and deployProduction each run under their own name with their own config', async () => {
     const site = createSite({ target });
     const productionRoot = path.join(path.dirname(site.root), 'production-root');
     writeFileSync(path.join(site.cwd, 'staging.json'), readFileSync(site.configFile));
-    writeFileSync(path.join(site.cwd, 'production.json'), readFileSync(site.configFile, 'utf8').replace(JSON.stringify(site.root), JSON.stringify(productionRoot)));
+    writeFileSync(
+      path.join(site.cwd, 'production.json'),
+      readFileSync(site.configFile, 'utf8').replace(JSON.stringify(site.root), JSON.stringify(productionRoot)),
+    );
     const gulpfile =
       `const { attache } = require(ATTACHE);\n` +
       `exports.deployStaging = attache({ cwd: ${JSON.stringify(site.cwd)}, config: 'staging.json' }).deploy;\n` +
@@ -40,10 +44,13 @@ describe('the deploy lifecycle in gulpfiles of your own (real sshd)', () => {
       const child = startGulpChild({ cwd: site.cwd, gulpfile, task });
       const { code } = await child.exited;
       assert.equal(code, 0, child.lines.join('\n'));
-      assert.ok(child.lines.some((line) => line.includes(`Finished '${task}'`)), `gulp ran the task under its export name:\n${child.lines.join('\n')}`);
+      assert.ok(
+        child.lines.some((line) => line.includes(`Finished '${task}'`)),
+        `gulp ran the task under its export name:\n${child.lines.join('\n')}`,
+      );
     }
-    assert.ok(exists(path.join(site.root, 'live')), 'staging.json\'s root was deployed');
-    assert.ok(exists(path.join(productionRoot, 'live')), 'production.json\'s root was deployed');
+    assert.ok(exists(path.join(site.root, 'live')), "staging.json's root was deployed");
+    assert.ok(exists(path.join(productionRoot, 'live')), "production.json's root was deployed");
 
     const listing = startGulpChild({ cwd: site.cwd, gulpfile, task: '--tasks' });
     await listing.exited;
@@ -52,14 +59,21 @@ describe('the deploy lifecycle in gulpfiles of your own (real sshd)', () => {
   });
 
   it('with skip: ["composer", "artisan"], before-deploy and after-deploy each run once', async () => {
-    const site = createSite({ target, server: { skip: ['composer', 'artisan'], scripts: { build: [], ...logging('before-deploy', 'after-deploy', 'before-composer', 'after-composer') } } });
+    const site = createSite({
+      target,
+      server: {
+        skip: ['composer', 'artisan'],
+        scripts: { build: [], ...logging('before-deploy', 'after-deploy', 'before-composer', 'after-composer') },
+      },
+    });
     await site.run('deploy');
-    assert.deepEqual(hookLog(site), ['before-deploy', 'after-deploy'], 'the deploy hooks ran once each; the skipped step\'s hooks did not');
+    assert.deepEqual(hookLog(site), ['before-deploy', 'after-deploy'], "the deploy hooks ran once each; the skipped step's hooks did not");
   });
 
   it('a custom build task gets before-build and after-build; skip: ["build"] skips it and its hooks', async () => {
     const local = (site: Site) => path.join(site.cwd, 'local-hooks.log');
-    const build = (site: Site): TaskFunction => Object.assign(async () => writeFileSync(local(site), readLocal(site) + 'build\n'), { displayName: 'my-build' });
+    const build = (site: Site): TaskFunction =>
+      Object.assign(async () => writeFileSync(local(site), readLocal(site) + 'build\n'), { displayName: 'my-build' });
     const readLocal = (site: Site) => (existsSync(local(site)) ? readFileSync(local(site), 'utf8') : '');
     const hooks = { 'before-build': ['echo before-build >> local-hooks.log'], 'after-build': ['echo after-build >> local-hooks.log'] };
 
@@ -79,7 +93,9 @@ describe('the deploy lifecycle in gulpfiles of your own (real sshd)', () => {
     const { log } = captureLogger('quiet');
     const tasks = attache({ cwd: site.cwd, argv: ['node', 'gulp'], logger: log, build: async () => writeFileSync(marker, 'yes') });
     const { steps } = tasks;
-    await runTask(gulp.series(steps.build, steps.connect, steps.lock, steps.release, steps.clone, steps.shared, steps.live, steps.unlock) as never);
+    await runTask(
+      gulp.series(steps.build, steps.connect, steps.lock, steps.release, steps.clone, steps.shared, steps.live, steps.unlock) as never,
+    );
     assert.ok(existsSync(marker), 'the custom build ran, not yarn prod');
     assert.equal(tasks.report?.result, 'deployed');
   });
@@ -104,7 +120,10 @@ describe('the deploy lifecycle in gulpfiles of your own (real sshd)', () => {
     const site = createSite({ target });
     const marker = path.join(site.cwd, 'build-ran');
     const valid = readFileSync(site.configFile);
-    writeFileSync(site.configFile, JSON.stringify({ repository: 'x', servers: { production: { ...site.server, migrations: true, root: 'relative' } } }));
+    writeFileSync(
+      site.configFile,
+      JSON.stringify({ repository: 'x', servers: { production: { ...site.server, migrations: true, root: 'relative' } } }),
+    );
     const { error } = await site.fail('deploy', [], { build: async () => writeFileSync(marker, 'built') });
     assert.match(error.message, /root/);
     assert.equal(existsSync(marker), false, 'the build task never ran');

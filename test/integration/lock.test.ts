@@ -71,7 +71,11 @@ describe('the deploy lock heals, against a real sshd', () => {
     await site.run('deploy');
     const { dir, owner } = fakeLock(site.root, { host: 'build-box-7', pid: 4242, heartbeatAgeS: 5 });
     const { error } = await site.fail('deploy');
-    assert.match(error.message, /server "production", step "lock", remote path \S+\.attache-lock: another deploy holds the lock: alice@build-box-7 \(pid 4242\) since \S+, 5 min ago \(its last heartbeat is [5-9] s old\)/, error.message);
+    assert.match(
+      error.message,
+      /server "production", step "lock", remote path \S+\.attache-lock: another deploy holds the lock: alice@build-box-7 \(pid 4242\) since \S+, 5 min ago \(its last heartbeat is [5-9] s old\)/,
+      error.message,
+    );
     assert.match(error.message, /free the lock with: gulp unlock --server=production/);
     assert.equal(readFileSync(path.join(dir, 'owner'), 'utf8'), owner, "the holder's record is untouched");
     assert.equal(site.releases().length, 1, 'no release was started');
@@ -87,8 +91,14 @@ describe('the deploy lock heals, against a real sshd', () => {
     const { lines } = await site.run('deploy');
     const warning = lines.find((l) => l.includes('took over the stale lock'));
     assert.ok(warning, lines.join('\n'));
-    assert.match(warning, /\[production\] took over the stale lock of alice@build-box-7 \(pid 4242\) since \S+, 5 min ago: its last heartbeat is 12\d s old \(more than 60 s\)/);
-    assert.ok(lines.some((l) => l.includes(`removed the incomplete release ${dead} the previous lock holder left`)), lines.join('\n'));
+    assert.match(
+      warning,
+      /\[production\] took over the stale lock of alice@build-box-7 \(pid 4242\) since \S+, 5 min ago: its last heartbeat is 12\d s old \(more than 60 s\)/,
+    );
+    assert.ok(
+      lines.some((l) => l.includes(`removed the incomplete release ${dead} the previous lock holder left`)),
+      lines.join('\n'),
+    );
     assert.ok(!exists(site.release(dead)));
     assert.ok(exists(site.release(first)), 'the complete release stays');
     assert.notEqual(site.liveId(), first, 'the deploy went on and swapped');
@@ -99,7 +109,13 @@ describe('the deploy lock heals, against a real sshd', () => {
     const site = createSite({ target });
     fakeLock(site.root, { host: os.hostname(), pid: process.pid, heartbeatAgeS: 600 });
     const { error } = await site.fail('deploy');
-    assert.match(error.message, new RegExp(`another deploy holds the lock: alice@${os.hostname()} \\(pid ${process.pid}\\) .*\\(its process ${process.pid} is running on this host\\)`), error.message);
+    assert.match(
+      error.message,
+      new RegExp(
+        `another deploy holds the lock: alice@${os.hostname()} \\(pid ${process.pid}\\) .*\\(its process ${process.pid} is running on this host\\)`,
+      ),
+      error.message,
+    );
   });
 
   it('a running deploy refreshes its heartbeat, and a second deploy meanwhile is refused', async () => {
@@ -110,7 +126,11 @@ describe('the deploy lock heals, against a real sshd', () => {
     const heartbeat = path.join(site.root, '.attache-lock/heartbeat');
     const first = statSync(heartbeat).mtimeMs;
     const { error } = await site.fail('deploy');
-    assert.match(error.message, new RegExp(`another deploy holds the lock: .*\\(pid ${child.pid}\\) .*\\(its process ${child.pid} is running on this host\\)`), error.message);
+    assert.match(
+      error.message,
+      new RegExp(`another deploy holds the lock: .*\\(pid ${child.pid}\\) .*\\(its process ${child.pid} is running on this host\\)`),
+      error.message,
+    );
     const deadline = Date.now() + HEARTBEAT_MS + 3000;
     while (statSync(heartbeat).mtimeMs === first && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
     assert.ok(statSync(heartbeat).mtimeMs > first, 'the heartbeat was rewritten while the deploy ran');
@@ -137,12 +157,18 @@ describe('the deploy lock heals, against a real sshd', () => {
     const root = path.join(tempDir('attache-race-'), 'root');
     fakeLock(root, { host: 'build-box-7', pid: 4242, heartbeatAgeS: 300 });
     const { log, lines } = captureLogger('normal');
-    const sessions: SshSession[] = await Promise.all(Array.from({ length: 8 }, (_, i) => openSession({ ...target, name: `taker${i}` }, log)));
+    const sessions: SshSession[] = await Promise.all(
+      Array.from({ length: 8 }, (_, i) => openSession({ ...target, name: `taker${i}` }, log)),
+    );
     try {
       const runs = sessions.map((session) => fakeRun(root, session, log));
       const outcomes = await Promise.allSettled(runs.map((run) => lock.run!(run, { dryRun: false } as never)));
       const winners = outcomes.flatMap((o, i) => (o.status === 'fulfilled' ? [i] : []));
-      assert.equal(winners.length, 1, `${outcomes.map((o) => (o.status === 'rejected' ? (o.reason as Error).message.split('\n')[0] : 'took it')).join('\n')}`);
+      assert.equal(
+        winners.length,
+        1,
+        `${outcomes.map((o) => (o.status === 'rejected' ? (o.reason as Error).message.split('\n')[0] : 'took it')).join('\n')}`,
+      );
       assert.equal(lines.filter((l) => l.includes('took over the stale lock')).length, 1);
       const owner = JSON.parse(readFileSync(path.join(root, '.attache-lock/owner'), 'utf8'));
       assert.equal(owner.pid, process.pid, 'the record is the winner’s');
@@ -173,25 +199,53 @@ describe('the deploy lock heals, against a real sshd', () => {
       const { error } = await site.fail('deploy');
       const lockPath = path.join(root, '.attache-lock');
       assert.ok(
-        error.message.includes(`server "production", step "lock", remote path ${lockPath}: could not create the lock ${lockPath}: mkdir: cannot create directory '${lockPath}': Permission denied`),
+        error.message.includes(
+          `server "production", step "lock", remote path ${lockPath}: could not create the lock ${lockPath}: mkdir: cannot create directory '${lockPath}': Permission denied`,
+        ),
         error.message,
       );
-      assert.ok(error.message.includes(`${root} is owned by root; this deploy connects as ${DEPLOYER}. Give ${DEPLOYER} write access to ${root} (chown ${DEPLOYER} ${root})`), error.message);
+      assert.ok(
+        error.message.includes(
+          `${root} is owned by root; this deploy connects as ${DEPLOYER}. Give ${DEPLOYER} write access to ${root} (chown ${DEPLOYER} ${root})`,
+        ),
+        error.message,
+      );
       assert.doesNotMatch(error.message, /another deploy holds the lock/);
       assert.ok(!exists(lockPath));
     });
 
-    it('a root that cannot be created says so with mkdir\'s own line', async () => {
+    it("a root that cannot be created says so with mkdir's own line", async () => {
       const missing = path.join(root, 'sub', 'root');
       const other = createSite({ target: { ...target, user: DEPLOYER } as unknown as TargetSpec, root: missing });
       const { error } = await other.fail('deploy');
-      assert.ok(error.message.includes(`could not create the root directory ${missing}: mkdir: cannot create directory '${path.join(root, 'sub')}': Permission denied`), error.message);
+      assert.ok(
+        error.message.includes(
+          `could not create the root directory ${missing}: mkdir: cannot create directory '${path.join(root, 'sub')}': Permission denied`,
+        ),
+        error.message,
+      );
       assert.match(error.message, new RegExp(`This deploy connects as ${DEPLOYER}\\.`));
     });
   });
 });
 
 function fakeRun(root: string, target: SshSession, log: ServerRun['log']): ServerRun {
-  const server = { name: target.name, root, paths: { releases: 'releases', serve: 'live', storage: 'storage', env: '.env' } } as unknown as ServerConfig;
-  return { server, layout: new Layout(server), target, log, liveBefore: null, undo: new UndoLog(), background: new Set(), running: new Set(), timings: {}, uploaded: { files: 0, bytes: 0 }, skipped: { files: 0, bytes: 0 } };
+  const server = {
+    name: target.name,
+    root,
+    paths: { releases: 'releases', serve: 'live', storage: 'storage', env: '.env' },
+  } as unknown as ServerConfig;
+  return {
+    server,
+    layout: new Layout(server),
+    target,
+    log,
+    liveBefore: null,
+    undo: new UndoLog(),
+    background: new Set(),
+    running: new Set(),
+    timings: {},
+    uploaded: { files: 0, bytes: 0 },
+    skipped: { files: 0, bytes: 0 },
+  };
 }

@@ -21,7 +21,13 @@ function snapshot(dir: string): string[] {
     for (const name of readdirSync(d).sort()) {
       const full = path.join(d, name);
       const st = statSync(full, { throwIfNoEntry: false }) ?? null;
-      const link = (() => { try { return readlinkSync(full); } catch { return undefined; } })();
+      const link = (() => {
+        try {
+          return readlinkSync(full);
+        } catch {
+          return undefined;
+        }
+      })();
       out.push(`${path.relative(dir, full)} ${link ? '-> ' + link : st?.isDirectory() ? 'dir' : st?.size}`);
       if (!link && st?.isDirectory()) walk(full);
     }
@@ -30,7 +36,7 @@ function snapshot(dir: string): string[] {
   return out;
 }
 
-describe('the newcomer\'s path', () => {
+describe("the newcomer's path", () => {
   let server: SshServer;
   let repo: AppRepository;
   let root: string;
@@ -44,7 +50,10 @@ describe('the newcomer\'s path', () => {
     root = path.join(tempDir('attache-newcomer-'), 'site');
     writeFileSync(
       path.join(repo.work, '.attache.json'),
-      JSON.stringify({ repository: `file://${repo.bare}`, servers: { production: { host: '127.0.0.1', port: server.port, user: 'root', root, scripts: { build: [] } } } }),
+      JSON.stringify({
+        repository: `file://${repo.bare}`,
+        servers: { production: { host: '127.0.0.1', port: server.port, user: 'root', root, scripts: { build: [] } } },
+      }),
     );
   });
   after(() => server.stop());
@@ -65,9 +74,15 @@ describe('the newcomer\'s path', () => {
 
   it('a dry run still reads the lock: a held lock is reported', async () => {
     mkdirSync(path.join(root, '.attache-lock'));
-    writeFileSync(path.join(root, '.attache-lock', 'owner'), JSON.stringify({ by: 'ana', host: 'laptop', pid: 42, since: new Date().toISOString() }));
+    writeFileSync(
+      path.join(root, '.attache-lock', 'owner'),
+      JSON.stringify({ by: 'ana', host: 'laptop', pid: 42, since: new Date().toISOString() }),
+    );
     try {
-      await assert.rejects(run(attache({ cwd: repo.work, argv: ['node', 'gulp', '--dry-run'], logger: captureLogger('quiet').log }).deploy), /another deploy holds the lock: ana@laptop/);
+      await assert.rejects(
+        run(attache({ cwd: repo.work, argv: ['node', 'gulp', '--dry-run'], logger: captureLogger('quiet').log }).deploy),
+        /another deploy holds the lock: ana@laptop/,
+      );
     } finally {
       execFileSync('rm', ['-rf', path.join(root, '.attache-lock')]);
     }
@@ -85,21 +100,30 @@ describe('the newcomer\'s path', () => {
     const steps = stepLines.join(' ');
     assert.match(title, new RegExp(`^deploy summary \\(\\d+\\.\\d s\\): deployed ${id}$`));
     assert.deepEqual(header.trim().split(/\s+/), ['server', 'result', 'commit', 'sent', 'reused', 'live'], 'column names, none twice');
-    assert.match(row, new RegExp(`production\\s+deployed\\s+${repo.head.slice(0, 8)}\\s+0 files, 0 B\\s+4 files, 752 B\\s+${live}$`), 'nothing changed since the last deploy: the 4 assets were reused, none sent');
-    for (const step of ['lock', 'clone', 'composer', 'assets', 'live']) assert.match(steps, new RegExp(`\\b${step} \\d+\\.\\ds`), `step ${step} timed`);
+    assert.match(
+      row,
+      new RegExp(`production\\s+deployed\\s+${repo.head.slice(0, 8)}\\s+0 files, 0 B\\s+4 files, 752 B\\s+${live}$`),
+      'nothing changed since the last deploy: the 4 assets were reused, none sent',
+    );
+    for (const step of ['lock', 'clone', 'composer', 'assets', 'live'])
+      assert.match(steps, new RegExp(`\\b${step} \\d+\\.\\ds`), `step ${step} timed`);
     for (const line of summary.split('\n')) assert.ok(line.length <= 100, `fits in 100 columns: ${line}`);
   });
 
   it('an unknown flag, server or a missing config says what would be right', async () => {
-    const tasks = (argv: string[], cwd = repo.work) => attache({ cwd, argv: ['node', 'gulp', ...argv], logger: captureLogger('quiet').log });
+    const tasks = (argv: string[], cwd = repo.work) =>
+      attache({ cwd, argv: ['node', 'gulp', ...argv], logger: captureLogger('quiet').log });
     // A misspelt flag of ours stops the task before anything connects; a flag far from ours is the gulpfile's own.
-    await assert.rejects(run(tasks(['--sever=production']).releases), /unknown flag --sever; did you mean --server\?\n {2}Nothing was done/);
+    await assert.rejects(
+      run(tasks(['--sever=production']).releases),
+      /unknown flag --sever; did you mean --server\?\n {2}Nothing was done/,
+    );
     await run(tasks(['--production']).releases);
     await assert.rejects(run(tasks(['--server=prod']).deploy), /production/);
     await assert.rejects(run(tasks([], tempDir('attache-empty-')).deploy), /\.attache\.json/);
   });
 
-  it('the README\'s TypeScript gulpfile command works as written: gulp --tasks lists the example gulpfile\'s tasks', () => {
+  it("the README's TypeScript gulpfile command works as written: gulp --tasks lists the example gulpfile's tasks", () => {
     // Exactly as the README writes it: NODE_OPTIONS="--import=tsx" npx gulp --gulpfile gulpfile.example.ts --cwd . --tasks
     const result = spawnSync('npx', ['gulp', '--gulpfile', 'gulpfile.example.ts', '--cwd', '.', '--tasks'], {
       env: { ...process.env, NODE_OPTIONS: '--import=tsx' },
@@ -116,17 +140,45 @@ describe('the newcomer\'s path', () => {
   it('npm run demo works on a machine without sshd, PHP or composer, and leaves git status clean', () => {
     // A PATH with only node, git and the shell tools (tar and sha256sum fill a fresh release): no php, composer, ssh or sshd.
     const bin = mkdtempSync(path.join(os.tmpdir(), 'attache-bin-'));
-    for (const tool of ['node', 'git', 'sh', 'mkdir', 'rm', 'mv', 'ln', 'cat', 'tr', 'printf', 'cp', 'env', 'tar', 'sha256sum', 'df', 'awk']) {
+    for (const tool of [
+      'node',
+      'git',
+      'sh',
+      'mkdir',
+      'rm',
+      'mv',
+      'ln',
+      'cat',
+      'tr',
+      'printf',
+      'cp',
+      'env',
+      'tar',
+      'sha256sum',
+      'df',
+      'awk',
+    ]) {
       const found = spawnSync('/bin/sh', ['-c', `command -v ${tool}`], { encoding: 'utf8' }).stdout.trim();
       if (found.startsWith('/')) symlinkSync(found, path.join(bin, tool));
     }
-    assert.notEqual(spawnSync('/bin/sh', ['-c', 'command -v php || command -v composer || command -v sshd'], { env: { PATH: bin } }).status, 0);
-    const result = spawnSync(process.execPath, ['--import', 'tsx', 'example/demo.ts'], { env: { PATH: bin, HOME: process.env.HOME }, encoding: 'utf8', timeout: 60_000 });
+    assert.notEqual(
+      spawnSync('/bin/sh', ['-c', 'command -v php || command -v composer || command -v sshd'], { env: { PATH: bin } }).status,
+      0,
+    );
+    const result = spawnSync(process.execPath, ['--import', 'tsx', 'example/demo.ts'], {
+      env: { PATH: bin, HOME: process.env.HOME },
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
     assert.equal(result.status, 0, result.stderr + result.stdout);
     assert.match(result.stdout, /composer: skipped \("skip" in the config\)/);
     assert.match(result.stdout, /live -> releases\/\d{14}/);
     assert.match(result.stdout, /after deploy 1 the site served: .*version 1/);
     assert.match(result.stdout, /after deploy 2 the site served: .*version 2/);
-    assert.equal(execFileSync('git', ['status', '--porcelain', '--', 'example'], { encoding: 'utf8' }).trim(), '', 'the demo leaves git status clean');
+    assert.equal(
+      execFileSync('git', ['status', '--porcelain', '--', 'example'], { encoding: 'utf8' }).trim(),
+      '',
+      'the demo leaves git status clean',
+    );
   });
 });

@@ -29,7 +29,13 @@ describe('paced input on a real sshd', () => {
     client = new Client();
     await new Promise<void>((resolve, reject) => {
       client.once('ready', () => resolve()).once('error', reject);
-      client.connect({ host: server.host, port: server.port, username: 'root', privateKey: readFileSync(home.key), hostVerifier: () => true });
+      client.connect({
+        host: server.host,
+        port: server.port,
+        username: 'root',
+        privateKey: readFileSync(home.key),
+        hostVerifier: () => true,
+      });
     });
   });
   after(async () => {
@@ -39,7 +45,8 @@ describe('paced input on a real sshd', () => {
 
   const exec = (command: string) =>
     new Promise<ClientChannel>((resolve, reject) => client.exec(command, (error, channel) => (error ? reject(error) : resolve(channel))));
-  const inFlight = (channel: ClientChannel, fullWindow: number) => fullWindow - (channel as unknown as { outgoing: { window: number } }).outgoing.window;
+  const inFlight = (channel: ClientChannel, fullWindow: number) =>
+    fullWindow - (channel as unknown as { outgoing: { window: number } }).outgoing.window;
 
   /** 8 MB into a command that reads nothing for 0.8 s, then hashes it: the most in flight while it slept, and the hash it printed. */
   async function send(roundTripMs: number | undefined): Promise<{ most: number; sent: string; received: string; same: boolean }> {
@@ -50,9 +57,11 @@ describe('paced input on a real sshd', () => {
     let received = '';
     channel.on('data', (chunk: Buffer) => (received += chunk.toString()));
     const closed = new Promise((resolve) => channel.once('close', resolve));
-    Readable.from((function* () {
-      for (let at = 0; at < data.length; at += 64 * 1024) yield data.subarray(at, at + 64 * 1024);
-    })()).pipe(input);
+    Readable.from(
+      (function* () {
+        for (let at = 0; at < data.length; at += 64 * 1024) yield data.subarray(at, at + 64 * 1024);
+      })(),
+    ).pipe(input);
     let most = 0;
     const sampling = setInterval(() => (most = Math.max(most, inFlight(channel, fullWindow))), 5);
     await new Promise((resolve) => setTimeout(resolve, 600));
@@ -115,7 +124,14 @@ describe('paced SFTP writes on a real sshd', () => {
       let unanswered = 0;
       let most = 0;
       // Counts what the session asks of the real SFTP channel; the writes themselves go on unchanged.
-      sftp.write = ((handle: Buffer, buffer: Buffer, offset: number, length: number, position: number, cb: (error?: Error | null) => void) => {
+      sftp.write = ((
+        handle: Buffer,
+        buffer: Buffer,
+        offset: number,
+        length: number,
+        position: number,
+        cb: (error?: Error | null) => void,
+      ) => {
         unanswered += length;
         most = Math.max(most, unanswered);
         write(handle, buffer, offset, length, position, (error?: Error | null) => {
@@ -127,9 +143,14 @@ describe('paced SFTP writes on a real sshd', () => {
       const streamed = randomBytes(4 * 1024 * 1024);
       await Promise.all([
         ...files.map((data, i) => session.writeFile(`${into}/f${i}`, data, 0o640)),
-        session.writeFile(`${into}/streamed`, Readable.from((function* () {
-          for (let at = 0; at < streamed.length; at += 100_000) yield streamed.subarray(at, at + 100_000);
-        })())),
+        session.writeFile(
+          `${into}/streamed`,
+          Readable.from(
+            (function* () {
+              for (let at = 0; at < streamed.length; at += 100_000) yield streamed.subarray(at, at + 100_000);
+            })(),
+          ),
+        ),
       ]);
       files.forEach((data, i) => assert.ok(readFileSync(`${into}/f${i}`).equals(data), `f${i} arrived whole`));
       assert.ok(readFileSync(`${into}/streamed`).equals(streamed), 'the streamed file arrived whole');

@@ -11,7 +11,10 @@ describe('the gulp-attache package', () => {
 
   it('is importable from an ESM gulpfile, with named exports', () => {
     const file = path.join(process.cwd(), '.package-esm-check.mjs');
-    writeFileSync(file, `import { ${names.join(', ')} } from 'gulp-attache';\nconsole.log([${names.join(', ')}].map((x) => typeof x).join(','));\n`);
+    writeFileSync(
+      file,
+      `import { ${names.join(', ')} } from 'gulp-attache';\nconsole.log([${names.join(', ')}].map((x) => typeof x).join(','));\n`,
+    );
     const result = spawnSync(process.execPath, [file], { encoding: 'utf8' });
     spawnSync('rm', ['-f', file]);
     assert.equal(result.status, 0, result.stderr);
@@ -22,14 +25,20 @@ describe('the gulp-attache package', () => {
     const result = spawnSync('npm', ['pack', '--dry-run', '--json'], { encoding: 'utf8' });
     assert.equal(result.status, 0, result.stderr);
     const [packed] = JSON.parse(result.stdout) as Array<{ files: Array<{ path: string }> }>;
-    assert.ok(packed.files.some((f) => f.path === 'LICENSE'), `LICENSE is not in the package: ${packed.files.map((f) => f.path).join(', ')}`);
+    assert.ok(
+      packed.files.some((f) => f.path === 'LICENSE'),
+      `LICENSE is not in the package: ${packed.files.map((f) => f.path).join(', ')}`,
+    );
     assert.match(readFileSync('LICENSE', 'utf8'), /^MIT License\n\nCopyright \(c\) 2026 gulp-attache contributors\n/);
   });
 
   it('is requirable from a CommonJS gulpfile', () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'attache-cjs-'));
     const file = path.join(dir, 'gulpfile.cjs');
-    writeFileSync(file, `const m = require(${JSON.stringify(process.cwd())});\nconsole.log(${JSON.stringify(names)}.map((n) => typeof m[n]).join(','));\n`);
+    writeFileSync(
+      file,
+      `const m = require(${JSON.stringify(process.cwd())});\nconsole.log(${JSON.stringify(names)}.map((n) => typeof m[n]).join(','));\n`,
+    );
     const result = spawnSync(process.execPath, [file], { encoding: 'utf8' });
     assert.equal(result.status, 0, result.stderr);
     assert.equal(result.stdout.trim(), 'function,function,function,function,function,function,function');

@@ -89,7 +89,11 @@ describe('exec plugin against a real sshd', () => {
   it('exec.task works as a gulp task, over one login, and rejects with a PluginError on failure', async () => {
     freshCwd();
     const logins = acceptedLogins(server);
-    const task = exec.task(['echo task >> order.txt', 'echo again >> order.txt'], { server: web1(), cwd, logger: captureLogger('quiet').log });
+    const task = exec.task(['echo task >> order.txt', 'echo again >> order.txt'], {
+      server: web1(),
+      cwd,
+      logger: captureLogger('quiet').log,
+    });
     const returned = task();
     assert.ok(returned instanceof Promise, 'the task returns a promise');
     await returned;
@@ -99,7 +103,11 @@ describe('exec plugin against a real sshd', () => {
     await runTask(exec.task('echo from-gulp >> order.txt', { server: web1(), cwd, logger: captureLogger('quiet').log }));
     assert.equal(order(), 'task\nagain\nfrom-gulp\n', 'ran through gulp.series');
 
-    const failing = exec.task(['echo "no such table" >&2; exit 3', 'echo never >> order.txt'], { server: web1(), cwd, logger: captureLogger('quiet').log });
+    const failing = exec.task(['echo "no such table" >&2; exit 3', 'echo never >> order.txt'], {
+      server: web1(),
+      cwd,
+      logger: captureLogger('quiet').log,
+    });
     await assert.rejects(runTask(failing), (error: unknown) => {
       assert.ok(error instanceof PluginError, `a PluginError, got ${String(error)}`);
       assert.equal(error.plugin, 'gulp-attache');

@@ -55,7 +55,10 @@ describe('swap plugin against a real sshd', () => {
     assert.equal(readlinkSync(link), r2);
     assert.deepEqual(events[1], { link, previous: r1, current: r2, changed: true });
     assert.equal(readFileSync(path.join(link, 'VERSION'), 'utf8'), '2');
-    assert.ok(lines.some((line) => line === `[web1] ${link} -> ${r2} (was ${r1})`), lines.join('\n'));
+    assert.ok(
+      lines.some((line) => line === `[web1] ${link} -> ${r2} (was ${r1})`),
+      lines.join('\n'),
+    );
     assert.deepEqual(leftovers(base), [], 'no temporary links remain');
   });
 
@@ -144,7 +147,10 @@ describe('swap plugin against a real sshd', () => {
     assert.equal(report.errors, 0, `the link was missing or unreadable ${report.errors} times: ${report.errorSamples.join('; ')}`);
     assert.deepEqual(Object.keys(report.seen).sort(), [r1, r2].sort(), `the reader saw only the two releases (${report.reads} reads)`);
     assert.equal(readlinkSync(link), r1, 'after an even number of swaps the link is back on release 1');
-    assert.ok(previous.every((value, i) => value === (i % 2 ? r2 : r1)), 'each swap reported what it replaced');
+    assert.ok(
+      previous.every((value, i) => value === (i % 2 ? r2 : r1)),
+      'each swap reported what it replaced',
+    );
     assert.deepEqual(leftovers(base), [], 'no temporary links remain');
   });
 });

@@ -49,7 +49,10 @@ describe('upload plugin against a real sshd', () => {
     });
 
     const logins = acceptedLogins(server);
-    const out = (await collect(gulp.src('**/*', { cwd: local, encoding: false }), upload({ server: web1(), dest, logger: quiet() }))) as UploadedFile[];
+    const out = (await collect(
+      gulp.src('**/*', { cwd: local, encoding: false }),
+      upload({ server: web1(), dest, logger: quiet() }),
+    )) as UploadedFile[];
 
     const remote = listFiles(dest).sort();
     assert.deepEqual(remote, [...expected.keys()].sort());
@@ -69,7 +72,10 @@ describe('upload plugin against a real sshd', () => {
     const small = [randomBytes(0), randomBytes(1), randomBytes(70_000)];
     small.forEach((data, i) => writeFileSync(path.join(local, 'small', `${i}.bin`), data));
 
-    const out = (await collect(gulp.src('**/*.bin', { cwd: local, buffer: false, encoding: false }), upload({ server: web1(), dest, logger: quiet() }))) as UploadedFile[];
+    const out = (await collect(
+      gulp.src('**/*.bin', { cwd: local, buffer: false, encoding: false }),
+      upload({ server: web1(), dest, logger: quiet() }),
+    )) as UploadedFile[];
 
     assert.equal(statSync(path.join(dest, 'big.bin')).size, big.length);
     assert.equal(sha256(readFileSync(path.join(dest, 'big.bin'))), sha256(big));
@@ -120,7 +126,9 @@ describe('upload plugin against a real sshd', () => {
     const dest = path.join(base, 'new', 'release'); // neither exists yet
     const relatives = ['top.txt', 'a/1.txt', 'a/2.txt', 'x/y/z/deep.txt'];
     for (let i = 0; i < 40; i++) relatives.push(`a/b/c/file-${i}.txt`);
-    const files = relatives.map((relative) => new Vinyl({ cwd: base, base, path: path.join(base, relative), contents: Buffer.from(relative) }));
+    const files = relatives.map(
+      (relative) => new Vinyl({ cwd: base, base, path: path.join(base, relative), contents: Buffer.from(relative) }),
+    );
 
     const real = await openTarget(web1(), quiet());
     const mkdirs = new Map<string, number>();
@@ -145,7 +153,8 @@ describe('upload plugin against a real sshd', () => {
     }
 
     assert.deepEqual(listFiles(dest).sort(), [...relatives].sort());
-    for (const dir of ['', '/a', '/a/b', '/a/b/c', '/x', '/x/y', '/x/y/z']) assert.ok(mkdirs.has(dest + dir), `mkdir ${dest + dir} was called`);
+    for (const dir of ['', '/a', '/a/b', '/a/b/c', '/x', '/x/y', '/x/y/z'])
+      assert.ok(mkdirs.has(dest + dir), `mkdir ${dest + dir} was called`);
     const repeated = [...mkdirs].filter(([, count]) => count > 1);
     assert.deepEqual(repeated, [], `directories created more than once: ${JSON.stringify(Object.fromEntries(mkdirs))}`);
   });
@@ -174,9 +183,16 @@ describe('upload plugin against a real sshd', () => {
     const unexpected = Object.keys(report.seen).filter((hash) => !hashes.includes(hash));
     assert.equal(report.errors, 0, `read errors: ${report.errorSamples.join('; ')}`);
     assert.deepEqual(unexpected, [], `the reader saw ${unexpected.length} partial version(s) in ${report.reads} reads`);
-    assert.ok(hashes.every((hash) => report.seen[hash] > 0), 'the reader saw both the old and the new version');
+    assert.ok(
+      hashes.every((hash) => report.seen[hash] > 0),
+      'the reader saw both the old and the new version',
+    );
     assert.equal(sha256(readFileSync(path.join(dest, 'bundle.bin'))), hashes[1]);
-    assert.deepEqual(readdirSync(dest).filter((name) => /attache-/.test(name)), [], 'no temporary files remain');
+    assert.deepEqual(
+      readdirSync(dest).filter((name) => /attache-/.test(name)),
+      [],
+      'no temporary files remain',
+    );
   });
 
   it('lands a file whose relative path has Windows separators under forward slashes', async () => {
@@ -196,8 +212,16 @@ describe('upload plugin against a real sshd', () => {
     const local = tempDir('attache-up-fail-');
     const dest = tempDir('attache-up-fail-dest-');
     writeFileSync(path.join(dest, 'storage'), 'a regular file where a directory is needed\n');
-    const files = Array.from({ length: 30 }, (_, i) => new Vinyl({ cwd: local, base: local, path: path.join(local, `ok-${i}.txt`), contents: Buffer.from(`${i}`) }));
-    const bad = new Vinyl({ cwd: local, base: local, path: path.join(local, 'storage', 'logs', 'app.log'), contents: Buffer.from('log\n') });
+    const files = Array.from(
+      { length: 30 },
+      (_, i) => new Vinyl({ cwd: local, base: local, path: path.join(local, `ok-${i}.txt`), contents: Buffer.from(`${i}`) }),
+    );
+    const bad = new Vinyl({
+      cwd: local,
+      base: local,
+      path: path.join(local, 'storage', 'logs', 'app.log'),
+      contents: Buffer.from('log\n'),
+    });
     files.splice(10, 0, bad);
     const mark = logMark(server.logFile);
 
@@ -249,7 +273,10 @@ describe('upload plugin against a real sshd', () => {
 
   it('logs a summary line at the end, and a line per file only at verbose level', async () => {
     const local = tempDir('attache-up-log-');
-    const files = () => ['a.txt', 'b.txt', 'c/d.txt'].map((relative) => new Vinyl({ cwd: local, base: local, path: path.join(local, relative), contents: Buffer.alloc(1000, 1) }));
+    const files = () =>
+      ['a.txt', 'b.txt', 'c/d.txt'].map(
+        (relative) => new Vinyl({ cwd: local, base: local, path: path.join(local, relative), contents: Buffer.alloc(1000, 1) }),
+      );
     const summary = /^uploaded 3 files, 2\.9 KB in \d+\.\d s \(\d+(\.\d)? (B|KB|MB|GB)\/s\) to web1:/;
     const perFile = /^\[web1\] uploaded .+ -> .+ \(1000 B\)$/;
 
@@ -258,7 +285,11 @@ describe('upload plugin against a real sshd', () => {
     await collect(fromFiles(files()), upload({ server: web1(), dest: normalDest, logger: normal.log }));
     assert.match(normal.lines.at(-1) ?? '', summary, normal.lines.join('\n'));
     assert.ok(normal.lines.at(-1)?.endsWith(`to web1:${normalDest}`));
-    assert.deepEqual(normal.lines.filter((line) => perFile.test(line)), [], 'no per-file lines at normal level');
+    assert.deepEqual(
+      normal.lines.filter((line) => perFile.test(line)),
+      [],
+      'no per-file lines at normal level',
+    );
 
     const verbose = captureLogger('verbose');
     const verboseDest = tempDir('attache-up-log-verbose-');
@@ -266,14 +297,19 @@ describe('upload plugin against a real sshd', () => {
     assert.match(verbose.lines.at(-1) ?? '', summary, verbose.lines.join('\n'));
     const uploaded = verbose.lines.filter((line) => perFile.test(line));
     assert.equal(uploaded.length, 3, verbose.lines.join('\n'));
-    assert.ok(uploaded.some((line) => line.includes(`${path.join(local, 'c/d.txt')} -> ${verboseDest}/c/d.txt`)), uploaded.join('\n'));
+    assert.ok(
+      uploaded.some((line) => line.includes(`${path.join(local, 'c/d.txt')} -> ${verboseDest}/c/d.txt`)),
+      uploaded.join('\n'),
+    );
   });
 
   it('dryRun uploads nothing and does not connect', async () => {
     const local = tempDir('attache-up-dry-');
     const dest = path.join(tempDir('attache-up-dry-dest-'), 'release');
     const { log, lines } = captureLogger('normal');
-    const files = ['a.txt', 'b/c.txt'].map((relative) => new Vinyl({ cwd: local, base: local, path: path.join(local, relative), contents: Buffer.from(relative) }));
+    const files = ['a.txt', 'b/c.txt'].map(
+      (relative) => new Vinyl({ cwd: local, base: local, path: path.join(local, relative), contents: Buffer.from(relative) }),
+    );
     const logins = acceptedLogins(server);
 
     const out = await collect(fromFiles(files), upload({ server: web1(), dest, dryRun: true, logger: log }));
@@ -281,7 +317,10 @@ describe('upload plugin against a real sshd', () => {
     assert.equal(out.length, 2, 'the files still pass through');
     assert.equal(existsSync(dest), false, 'nothing was created');
     assert.equal(acceptedLogins(server) - logins, 0, 'no SSH login');
-    assert.ok(lines.some((line) => line.includes(`would upload b/c.txt -> ${dest}/b/c.txt`)), lines.join('\n'));
+    assert.ok(
+      lines.some((line) => line.includes(`would upload b/c.txt -> ${dest}/b/c.txt`)),
+      lines.join('\n'),
+    );
   });
 });
 

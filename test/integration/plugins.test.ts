@@ -93,17 +93,26 @@ describe('upload → exec → swap pipeline against a real sshd', () => {
       return pipeline(
         gulp.src('**/*', { cwd: local, encoding: false }),
         upload({ server: web1(), dest, logger: log }),
-        exec(['sha256sum public/logo.png', sh`{ readlink ${link} || echo absent; } > ../link-during-exec`], { server: web1(), cwd: dest, logger: log }),
+        exec(['sha256sum public/logo.png', sh`{ readlink ${link} || echo absent; } > ../link-during-exec`], {
+          server: web1(),
+          cwd: dest,
+          logger: log,
+        }),
         swapping,
         () => {},
       );
     });
 
     assert.deepEqual(listFiles(dest).sort(), listFiles(local).sort());
-    for (const file of listFiles(local)) assert.equal(sha256(readFileSync(path.join(dest, file))), sha256(readFileSync(path.join(local, file))), file);
+    for (const file of listFiles(local))
+      assert.equal(sha256(readFileSync(path.join(dest, file))), sha256(readFileSync(path.join(local, file))), file);
     const logo = sha256(readFileSync(path.join(local, 'public', 'logo.png')));
     assert.ok(lines.includes(`[web1] ${logo}  public/logo.png`), `the command saw the uploaded file:\n${lines.join('\n')}`);
-    assert.equal(readFileSync(path.join(app, 'releases', 'link-during-exec'), 'utf8'), 'absent\n', 'the link was not swapped before the command ran');
+    assert.equal(
+      readFileSync(path.join(app, 'releases', 'link-during-exec'), 'utf8'),
+      'absent\n',
+      'the link was not swapped before the command ran',
+    );
     assert.equal(readlinkSync(link), dest);
     assert.deepEqual(swaps, [{ link, previous: null, current: dest, changed: true }]);
     assert.equal(acceptedLogins(server) - logins, 1, 'one SSH login for upload, exec and swap');
@@ -113,7 +122,11 @@ describe('upload → exec → swap pipeline against a real sshd', () => {
     const dest = release('2');
     const logins = acceptedLogins(server);
     const result = runScript(deployScript(dest, 'test -f index.php && test -f public/js/app.js'), { timeoutMs: 15_000 });
-    assert.equal(result.signal, null, `the process did not exit by itself and was killed after ${result.ms} ms. stdout:\n${result.stdout}\nstderr:\n${result.stderr}`);
+    assert.equal(
+      result.signal,
+      null,
+      `the process did not exit by itself and was killed after ${result.ms} ms. stdout:\n${result.stdout}\nstderr:\n${result.stderr}`,
+    );
     assert.equal(result.status, 0, `${result.stdout}\n${result.stderr}`);
     assert.match(result.stdout, /^deployed$/m);
     assert.equal(readlinkSync(link), dest);
@@ -125,7 +138,11 @@ describe('upload → exec → swap pipeline against a real sshd', () => {
     const previous = live();
     const dest = release('3');
     const result = runScript(deployScript(dest, 'echo "migration failed: no such table" >&2; exit 4'), { timeoutMs: 15_000 });
-    assert.equal(result.signal, null, `the process did not exit by itself and was killed after ${result.ms} ms. stdout:\n${result.stdout}\nstderr:\n${result.stderr}`);
+    assert.equal(
+      result.signal,
+      null,
+      `the process did not exit by itself and was killed after ${result.ms} ms. stdout:\n${result.stdout}\nstderr:\n${result.stderr}`,
+    );
     assert.equal(result.status, 1, `${result.stdout}\n${result.stderr}`);
     const line = result.stdout.trim().split('\n').pop() ?? '';
     assert.ok(line.startsWith('{'), `the task failed with an error: ${result.stdout}\n${result.stderr}`);
@@ -142,7 +159,11 @@ describe('upload → exec → swap pipeline against a real sshd', () => {
     mkdirSync(dest, { recursive: true });
     writeFileSync(path.join(dest, 'public'), 'a regular file where public/ should go');
     const result = runScript(deployScript(dest, 'touch ../exec-ran-4'), { timeoutMs: 15_000 });
-    assert.equal(result.signal, null, `the process did not exit by itself and was killed after ${result.ms} ms. stdout:\n${result.stdout}\nstderr:\n${result.stderr}`);
+    assert.equal(
+      result.signal,
+      null,
+      `the process did not exit by itself and was killed after ${result.ms} ms. stdout:\n${result.stdout}\nstderr:\n${result.stderr}`,
+    );
     assert.equal(result.status, 1, `${result.stdout}\n${result.stderr}`);
     const reported = JSON.parse(result.stdout.trim().split('\n').pop() ?? '') as { plugin?: string; message: string };
     assert.equal(reported.plugin, 'gulp-attache');

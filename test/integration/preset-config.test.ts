@@ -29,7 +29,14 @@ describe('deploy preset: configuration errors are reported before anything conne
     return { dir, root, file };
   }
 
-  const server = (root: string, extra: Record<string, unknown> = {}) => ({ host: '127.0.0.1', port, user: 'root', root, scripts: { build: [] }, ...extra });
+  const server = (root: string, extra: Record<string, unknown> = {}) => ({
+    host: '127.0.0.1',
+    port,
+    user: 'root',
+    root,
+    scripts: { build: [] },
+    ...extra,
+  });
 
   /** Runs `deploy` with the flags; returns its error and log. */
   async function deployFails(dir: string, flags: string[] = []): Promise<{ message: string; lines: string[] }> {
@@ -75,7 +82,10 @@ describe('deploy preset: configuration errors are reported before anything conne
     const { message } = await deployFails(dir);
     const column = text.split('\n')[3].indexOf('"root"') + 1;
     assert.equal(column, 45);
-    assert.match(message, new RegExp(`^file ${escape(file)}: invalid JSON at line 4, column ${column}: expected "," or "}" after a property value`));
+    assert.match(
+      message,
+      new RegExp(`^file ${escape(file)}: invalid JSON at line 4, column ${column}: expected "," or "}" after a property value`),
+    );
   });
 
   it('a missing host names the file and servers.production.host', async () => {
@@ -89,7 +99,10 @@ describe('deploy preset: configuration errors are reported before anything conne
   it('a relative root names the file and servers.production.root', async () => {
     const { dir, file } = project(() => ({ repository: 'file:///srv/app.git', servers: { production: server('var/www/app') } }));
     const { message } = await deployFails(dir);
-    assert.match(message, new RegExp(`config key "servers\\.production\\.root", file ${escape(file)}: .*"var/www/app": it is not absolute`));
+    assert.match(
+      message,
+      new RegExp(`config key "servers\\.production\\.root", file ${escape(file)}: .*"var/www/app": it is not absolute`),
+    );
     assert.ok(!exists(path.join(dir, 'var')), 'the relative root was not created in the project either');
   });
 
@@ -99,7 +112,10 @@ describe('deploy preset: configuration errors are reported before anything conne
       servers: { production: server(root), staging: server(root + '-staging') },
     }));
     const { message } = await deployFails(dir, ['--server=prodution']);
-    assert.match(message, new RegExp(`^file ${escape(file)}: no server or group named "prodution" \\(for "prodution", did you mean "production"\\?\\)`));
+    assert.match(
+      message,
+      new RegExp(`^file ${escape(file)}: no server or group named "prodution" \\(for "prodution", did you mean "production"\\?\\)`),
+    );
     assert.match(message, /Servers: production, staging\./);
     assert.ok(!exists(root) && !exists(root + '-staging'));
   });
@@ -114,7 +130,10 @@ describe('deploy preset: configuration errors are reported before anything conne
   });
 
   it('a branch with ";" in the file names the file and servers.production.branch', async () => {
-    const { dir, root, file } = project((root) => ({ repository: 'file:///srv/app.git', servers: { production: server(root, { branch: 'main;id' }) } }));
+    const { dir, root, file } = project((root) => ({
+      repository: 'file:///srv/app.git',
+      servers: { production: server(root, { branch: 'main;id' }) },
+    }));
     const { message } = await deployFails(dir);
     assert.match(message, new RegExp(`^config key "servers\\.production\\.branch", file ${escape(file)}: .*it contains ";"`));
     assert.ok(!exists(root));
@@ -129,7 +148,9 @@ describe('deploy preset: configuration errors are reported before anything conne
     const { message } = await deployFails(dir);
     assert.match(
       message,
-      new RegExp(`^config key "servers\\.production\\.assets\\.public/js", file ${escape(file)}: .*"\\.\\./outside/js": it leaves the release directory`),
+      new RegExp(
+        `^config key "servers\\.production\\.assets\\.public/js", file ${escape(file)}: .*"\\.\\./outside/js": it leaves the release directory`,
+      ),
     );
     assert.ok(!exists(root));
   });
@@ -157,7 +178,29 @@ describe('deploy preset: the gulp task tree', () => {
     // Steps may be grouped (<series>, <parallel>) inside; read in order, they are the release series.
     assert.deepEqual(
       leaves(deploy),
-      ['build', 'connect', 'package', 'lock', 'release', 'clone', 'artifact', 'prepcomposer', 'shared', 'permissions', 'composer', 'artisan', 'optimize', 'migrate', 'assets', 'live', 'opcache', 'health', 'restart', 'prune', 'unlock'].map((step) => `deploy:${step}`),
+      [
+        'build',
+        'connect',
+        'package',
+        'lock',
+        'release',
+        'clone',
+        'artifact',
+        'prepcomposer',
+        'shared',
+        'permissions',
+        'composer',
+        'artisan',
+        'optimize',
+        'migrate',
+        'assets',
+        'live',
+        'opcache',
+        'health',
+        'restart',
+        'prune',
+        'unlock',
+      ].map((step) => `deploy:${step}`),
     );
     assert.match(tasks.deploy.description ?? '', /^deploy a new release/);
     assert.ok(tasks.deploy.flags?.['--server=<name>'] && tasks.deploy.flags['--env=<file>'], 'gulp --tasks shows the flags');

@@ -8,7 +8,17 @@ import { attache } from '../../src/preset';
 import { captureLogger } from '../support/log';
 import { freePort } from '../../support/sshd';
 import { runTask } from '../support/streams';
-import { createSite, exists, isSymlink, linkDestination, startTarget, tempFile, type Site, type TargetKind, type TargetSpec } from '../support/preset';
+import {
+  createSite,
+  exists,
+  isSymlink,
+  linkDestination,
+  startTarget,
+  tempFile,
+  type Site,
+  type TargetKind,
+  type TargetSpec,
+} from '../support/preset';
 
 /**
  * The deploy preset end to end, on the real sshd and on the local target (the same contract):
@@ -55,17 +65,28 @@ for (const kind of ['sshd', 'local'] as TargetKind[]) {
           assert.equal(linkDestination(path.join(release, name)), path.join(root, name), `${name} points to root/${name}`);
         }
         assert.ok(lstatSync(path.join(root, 'storage')).isDirectory(), 'root/storage is a real directory');
-        assert.ok(exists(path.join(root, 'storage/framework/views/.gitignore')), "the release's storage skeleton became the shared storage");
+        assert.ok(
+          exists(path.join(root, 'storage/framework/views/.gitignore')),
+          "the release's storage skeleton became the shared storage",
+        );
 
         assert.ok(statSync(path.join(release, 'vendor/autoload.php')).isFile(), 'composer installed vendor/');
         for (const asset of ['public/js/app.js', 'public/js/app.js.map', 'public/css/app.css', 'public/mix-manifest.json']) {
-          assert.deepEqual(readFileSync(path.join(release, asset)), readFileSync(path.join(site.cwd, asset)), `${asset} uploaded byte for byte`);
+          assert.deepEqual(
+            readFileSync(path.join(release, asset)),
+            readFileSync(path.join(site.cwd, asset)),
+            `${asset} uploaded byte for byte`,
+          );
         }
         assert.ok(!exists(path.join(release, 'public/js/js')), 'public/js is not nested in itself');
         assert.ok(!exists(path.join(release, 'public/css/css')), 'public/css is not nested in itself');
 
         assert.equal(readFileSync(path.join(root, 'storage/logs/artisan.log'), 'utf8'), 'storage:link\nmigrate --force\n');
-        assert.equal(realpathSync(path.join(release, 'public/storage')), realpathSync(path.join(root, 'storage/app/public')), 'storage:link made public/storage');
+        assert.equal(
+          realpathSync(path.join(release, 'public/storage')),
+          realpathSync(path.join(root, 'storage/app/public')),
+          'storage:link made public/storage',
+        );
 
         assert.deepEqual(
           { ...site.marker(id), deployedAt: undefined, by: undefined },
@@ -115,7 +136,10 @@ for (const kind of ['sshd', 'local'] as TargetKind[]) {
         const [first, second] = ids;
         assert.match(rows[0], new RegExp(`^\\s+${first}\\s+ready\\s+\\S+\\s+${site.repo.head.slice(0, 10)}\\s+master$`));
         assert.doesNotMatch(rows[0], /\*/, 'the first release is not live');
-        assert.match(rows[1], new RegExp(`^\\s+\\*\\s+${second}\\s+ready\\s+\\S+\\s+${site.marker(second).commit!.slice(0, 10)}\\s+master$`));
+        assert.match(
+          rows[1],
+          new RegExp(`^\\s+\\*\\s+${second}\\s+ready\\s+\\S+\\s+${site.marker(second).commit!.slice(0, 10)}\\s+master$`),
+        );
       });
 
       it('rollback points live at the previous release, the link never missing', async () => {
@@ -210,7 +234,8 @@ for (const kind of ['sshd', 'local'] as TargetKind[]) {
         const old = ['20000101000000', '20000101000001', '20000101000002', '20000101000003'];
         for (const id of old) {
           mkdirSync(path.join(site.release(id), 'public'), { recursive: true });
-          if (id !== old[0]) writeFileSync(path.join(site.release(id), '.attache-release.json'), JSON.stringify({ id, status: 'ready' }) + '\n');
+          if (id !== old[0])
+            writeFileSync(path.join(site.release(id), '.attache-release.json'), JSON.stringify({ id, status: 'ready' }) + '\n');
         }
         await site.run('activate', [`--release=${old[2]}`]);
         assert.equal(site.liveId(), old[2]);
@@ -218,7 +243,10 @@ for (const kind of ['sshd', 'local'] as TargetKind[]) {
         const { lines } = await site.run('prune');
         assert.deepEqual(site.releases(), [old[1], old[2], idAt(3), idAt(4)], lines.join('\n'));
         assert.equal(site.liveId(), old[2]);
-        assert.ok(lines.some((line) => line.includes(`pruned 2 releases: ${old[0]}, ${old[3]}`)), lines.join('\n'));
+        assert.ok(
+          lines.some((line) => line.includes(`pruned 2 releases: ${old[0]}, ${old[3]}`)),
+          lines.join('\n'),
+        );
       });
     });
 
@@ -234,7 +262,11 @@ for (const kind of ['sshd', 'local'] as TargetKind[]) {
 
         commitChange(site.repo.work, site.repo.bare, 'composer.json', '{ "name": "attache/example-app", \n');
         const { error } = await site.fail('deploy', [`--env=${tempFile('new.env', 'APP_NAME="Never Installed"\n')}`]);
-        assert.match(error.message, /^server "production", step "composer": command exited with code 1: .*does not contain valid JSON/m, error.message);
+        assert.match(
+          error.message,
+          /^server "production", step "composer": command exited with code 1: .*does not contain valid JSON/m,
+          error.message,
+        );
         assert.match(error.message, /\n {2}command: .*composer install --no-interaction .*--no-dev/);
         assert.match(error.message, /output \(last lines\):\n[\s\S]*does not contain valid JSON/);
 
@@ -249,7 +281,12 @@ for (const kind of ['sshd', 'local'] as TargetKind[]) {
         assert.equal(readFileSync(env, 'utf8'), 'APP_NAME="Before Failure"\n');
         assert.ok(!exists(path.join(site.root, '.attache-lock')), 'the lock is released');
 
-        const fixed = commitChange(site.repo.work, site.repo.bare, 'composer.json', readFileSync(path.join(EXAMPLE_APP, 'composer.json'), 'utf8'));
+        const fixed = commitChange(
+          site.repo.work,
+          site.repo.bare,
+          'composer.json',
+          readFileSync(path.join(EXAMPLE_APP, 'composer.json'), 'utf8'),
+        );
         await site.run('deploy');
         const next = site.liveId()!;
         assert.notEqual(next, good);
@@ -263,7 +300,8 @@ for (const kind of ['sshd', 'local'] as TargetKind[]) {
         commitChange(site.repo.work, site.repo.bare, 'composer.json', '{ broken\n');
         const { error } = await site.fail('deploy', [`--env=${tempFile('first.env', 'APP_NAME="First Failure"\n')}`]);
         assert.match(error.message, /step "composer"/);
-        for (const name of ['live', 'storage', '.env', '.attache-lock']) assert.ok(!exists(path.join(site.root, name)), `root/${name} is gone`);
+        for (const name of ['live', 'storage', '.env', '.attache-lock'])
+          assert.ok(!exists(path.join(site.root, name)), `root/${name} is gone`);
         assert.deepEqual(site.releases(), []);
       });
     });
@@ -282,7 +320,10 @@ for (const kind of ['sshd', 'local'] as TargetKind[]) {
 
         const { error } = await site.fail('deploy');
         assert.match(error.message, /server "production", step "lock"/);
-        assert.match(error.message, new RegExp(`another deploy holds the lock: alice@build-box-7 \\(pid 4242\\) since ${since.replace(/\./g, '\\.')}, 7 min ago`));
+        assert.match(
+          error.message,
+          new RegExp(`another deploy holds the lock: alice@build-box-7 \\(pid 4242\\) since ${since.replace(/\./g, '\\.')}, 7 min ago`),
+        );
         assert.match(error.message, /gulp unlock --server=production/);
         assert.equal(readFileSync(path.join(lock, 'owner'), 'utf8'), owner, "the other deploy's lock is left alone");
         assert.deepEqual(site.releases(), [first], 'no release was started');
@@ -290,7 +331,10 @@ for (const kind of ['sshd', 'local'] as TargetKind[]) {
 
         const { lines } = await site.run('unlock');
         assert.ok(!exists(lock), 'unlock removed the lock');
-        assert.ok(lines.some((line) => line.includes('lock freed (it was held by') && line.includes('alice')), lines.join('\n'));
+        assert.ok(
+          lines.some((line) => line.includes('lock freed (it was held by') && line.includes('alice')),
+          lines.join('\n'),
+        );
 
         await site.run('deploy');
         assert.equal(site.releases().length, 2);
@@ -319,7 +363,11 @@ for (const kind of ['sshd', 'local'] as TargetKind[]) {
         await site.run('rollback');
         assert.equal(site.live(), `releases/${first}`);
         assert.ok(!exists(path.join(root, '.attache-lock')));
-        assert.deepEqual(readdirSync(path.dirname(root)), ["my app's ünïcode root"], 'nothing was made beside it (a path split at the space or quote)');
+        assert.deepEqual(
+          readdirSync(path.dirname(root)),
+          ["my app's ünïcode root"],
+          'nothing was made beside it (a path split at the space or quote)',
+        );
       });
     });
   });
@@ -327,7 +375,7 @@ for (const kind of ['sshd', 'local'] as TargetKind[]) {
 
 // Target-independent parts of the preset, on the fast local target.
 describe('deploy preset on the local target: ids, health check, reuse', () => {
-  it('a deploy after prune removed the second\'s first release still gets an id that sorts after every release', async (t) => {
+  it("a deploy after prune removed the second's first release still gets an id that sorts after every release", async (t) => {
     const site = createSite({ target: { host: 'local' }, server: { keep: 2 } });
     const now = Math.floor(Date.now() / 1000) * 1000;
     const id = releaseId(now);
@@ -337,7 +385,11 @@ describe('deploy preset on the local target: ids, health check, reuse', () => {
 
     await site.run('deploy');
     const fourth = site.liveId()!;
-    assert.deepEqual(site.releases(), [`${id}-3`, fourth], `the newest release (live: ${fourth}) sorts last; keep 2 leaves it and the one before it`);
+    assert.deepEqual(
+      site.releases(),
+      [`${id}-3`, fourth],
+      `the newest release (live: ${fourth}) sorts last; keep 2 leaves it and the one before it`,
+    );
     await site.run('rollback');
     assert.equal(site.liveId(), `${id}-3`, 'rollback returns to the release deployed just before');
   });
@@ -356,7 +408,10 @@ describe('deploy preset on the local target: ids, health check, reuse', () => {
     assert.ok(!exists(path.join(site.root, '.attache-lock')));
 
     const { lines } = await site.run('releases');
-    assert.ok(lines.some((line) => new RegExp(`^\\s+${failed}\\s+failed\\s`, 'm').test(line)), lines.join('\n'));
+    assert.ok(
+      lines.some((line) => new RegExp(`^\\s+${failed}\\s+failed\\s`, 'm').test(line)),
+      lines.join('\n'),
+    );
     await site.run('activate', ['--release=latest']);
     assert.equal(site.liveId(), good, '"latest" skips the failed release');
     const refused = await site.fail('activate', [`--release=${failed}`]);

@@ -39,10 +39,16 @@ describe('deploy preset: hooks, build, connections (real sshd)', () => {
           php: { bin: '/usr/bin/php' },
           scripts: {
             build: [],
-            'before-clone': [append(`printf 'before-clone|%s|%s|%s\\n' @release @root "$(test -e @path:releases/@release && echo exists || echo absent)"`)],
-            'after-clone': [append(`printf 'after-clone|%s\\n' "$(grep -c 'final class Greeting' @path:releases/@release/app/Greeting.php)"`)],
+            'before-clone': [
+              append(`printf 'before-clone|%s|%s|%s\\n' @release @root "$(test -e @path:releases/@release && echo exists || echo absent)"`),
+            ],
+            'after-clone': [
+              append(`printf 'after-clone|%s\\n' "$(grep -c 'final class Greeting' @path:releases/@release/app/Greeting.php)"`),
+            ],
             'after-composer': [
-              append(`printf 'after-composer|%s|%s\\n' @php "$(test -f @path:releases/@release/vendor/autoload.php && echo vendor-installed)"`),
+              append(
+                `printf 'after-composer|%s|%s\\n' @php "$(test -f @path:releases/@release/vendor/autoload.php && echo vendor-installed)"`,
+              ),
               append('@artisan storage:link'),
             ],
             'before-live': [append(`printf 'before-live|%s\\n' "$(readlink @path:serve || echo none)"`)],
@@ -67,7 +73,10 @@ describe('deploy preset: hooks, build, connections (real sshd)', () => {
       ]);
       // @artisan ran the release's artisan: its call is in the shared log, before the artisan step's own.
       assert.equal(readFileSync(path.join(site.root, 'storage/logs/artisan.log'), 'utf8'), 'storage:link\nstorage:link\n');
-      assert.ok(lines.some((line) => line.includes(`before-live: printf 'before-live|%s\\n' "$(readlink '${path.join(site.root, 'live')}'`)), 'the log shows the expanded command');
+      assert.ok(
+        lines.some((line) => line.includes(`before-live: printf 'before-live|%s\\n' "$(readlink '${path.join(site.root, 'live')}'`)),
+        'the log shows the expanded command',
+      );
     });
 
     it('a failing after-live hook fails the deploy, swaps live back and removes the new release', async () => {
@@ -108,13 +117,20 @@ describe('deploy preset: hooks, build, connections (real sshd)', () => {
 
   it('a failed build, with the connection already open: nothing changes on the server, the connection closes, the build is named', async () => {
     const mark = logMark(sshd.logFile);
-    const site = createSite({ target, buildAssets: false, server: { scripts: { build: [untilLoggedIn(sshd), "echo 'webpack: 3 errors' >&2; exit 2"] } } });
+    const site = createSite({
+      target,
+      buildAssets: false,
+      server: { scripts: { build: [untilLoggedIn(sshd), "echo 'webpack: 3 errors' >&2; exit 2"] } },
+    });
     const { error } = await site.fail('deploy');
     assert.match(error.message, /the local build command `echo 'webpack: 3 errors' >&2; exit 2` failed \(exit 2: webpack: 3 errors\)/);
     assert.deepEqual(site.releases(), []);
     assert.ok(!exists(path.join(site.root, '.attache-lock')), 'no lock was taken');
     assert.equal(loginsSince(sshd.logFile, mark).length, 1, 'the deploy logged in while its build ran');
-    await waitFor(() => loginsSince(sshd.logFile, mark).every((login) => login.disconnected), 'the connection opened during the build is closed');
+    await waitFor(
+      () => loginsSince(sshd.logFile, mark).every((login) => login.disconnected),
+      'the connection opened during the build is closed',
+    );
   });
 
   it('the local build and assets hooks run in the project directory, in order around the build and the upload', async () => {
@@ -122,15 +138,29 @@ describe('deploy preset: hooks, build, connections (real sshd)', () => {
     const note = (what: string) => `echo ${what} "$(pwd)" >> ${order}`;
     const site = createSite({
       target,
-      server: { scripts: { build: [], 'before-build': [note('before-build')], 'after-build': [note('after-build')], 'before-assets': [note('before-assets')], 'after-assets': [note('after-assets')] } },
+      server: {
+        scripts: {
+          build: [],
+          'before-build': [note('before-build')],
+          'after-build': [note('after-build')],
+          'before-assets': [note('before-assets')],
+          'after-assets': [note('after-assets')],
+        },
+      },
     });
     await site.run('deploy');
     const cwd = realpathSync(site.cwd);
-    assert.deepEqual(readFileSync(order, 'utf8').trim().split('\n'), ['before-build', 'after-build', 'before-assets', 'after-assets'].map((hook) => `${hook} ${cwd}`));
+    assert.deepEqual(
+      readFileSync(order, 'utf8').trim().split('\n'),
+      ['before-build', 'after-build', 'before-assets', 'after-assets'].map((hook) => `${hook} ${cwd}`),
+    );
   });
 
   it('a file the before-assets hook writes into an asset directory goes with the release (the trees are listed after the hook, not while connecting)', async () => {
-    const site = createSite({ target, server: { scripts: { build: [], 'before-assets': ['node -e "require(\'fs\').writeFileSync(\'public/js/late.js\', \'late\')"'] } } });
+    const site = createSite({
+      target,
+      server: { scripts: { build: [], 'before-assets': ["node -e \"require('fs').writeFileSync('public/js/late.js', 'late')\""] } },
+    });
     await site.run('deploy');
     const release = site.release(site.liveId()!);
     assert.equal(readFileSync(path.join(release, 'public/js/late.js'), 'utf8'), 'late');

@@ -96,7 +96,7 @@ describe('commands over one persistent shell per server', () => {
     const bytes = Buffer.from([0, 1, 2, 0x27, 0x25, 0x5c, 0x0a, 0xff, 0xfe, 0, 0x80]);
     const dump = await session.exec('od -An -v -tx1 | tr -s " \\n" " "', { stdin: bytes });
     assert.equal(dump.stdout.trim(), [...bytes].map((b) => b.toString(16).padStart(2, '0')).join(' '));
-    assert.equal((await session.exec('cat; echo "[eof]"')).stdout, '[eof]\n', 'no stdin: EOF at once, not the shell\'s own input');
+    assert.equal((await session.exec('cat; echo "[eof]"')).stdout, '[eof]\n', "no stdin: EOF at once, not the shell's own input");
     assert.equal((await session.exec('read first; echo "got $first"', { stdin: 'a\nb\nc\n' })).stdout, 'got a\n');
     assert.equal((await session.exec('echo next')).stdout, 'next\n');
   });
@@ -112,12 +112,19 @@ describe('commands over one persistent shell per server', () => {
     let fresh: SshSession | undefined;
     try {
       fresh = await open(server.port, captureLogger('quiet').log, 'first');
-      const first = await fresh.exec("read word; echo \"got $word, it's here\"; exit 3", { stdin: 'hello\n', check: false });
+      const first = await fresh.exec('read word; echo "got $word, it\'s here"; exit 3', { stdin: 'hello\n', check: false });
       assert.deepEqual([first.code, first.stdout], [3, "got hello, it's here\n"]);
       const execs = heard.filter((line) => /CHANNEL_REQUEST \(r:\d+, exec: /.test(line));
-      assert.equal(execs.filter((line) => /exec: exec \/bin\/sh -c [\s\S]*read word/.test(line)).length, 1, `the first command rode in one exec request:\n${execs.join('\n')}`);
+      assert.equal(
+        execs.filter((line) => /exec: exec \/bin\/sh -c [\s\S]*read word/.test(line)).length,
+        1,
+        `the first command rode in one exec request:\n${execs.join('\n')}`,
+      );
       const later = await Promise.all(Array.from({ length: 6 }, (_, i) => fresh!.exec(`echo ${i}`)));
-      assert.deepEqual(later.map((r) => r.stdout), ['0\n', '1\n', '2\n', '3\n', '4\n', '5\n']);
+      assert.deepEqual(
+        later.map((r) => r.stdout),
+        ['0\n', '1\n', '2\n', '3\n', '4\n', '5\n'],
+      );
       assert.ok(!heard.some((line) => /exec: [\s\S]*echo [0-5]/.test(line)), 'later commands go to the shells, never in a command line');
     } finally {
       Client.prototype.connect = connect;
@@ -231,7 +238,7 @@ describe('commands over one persistent shell per server', () => {
         results.map((r) => r.stdout),
         ['0\n', '1\n', '2\n', '3\n', '4\n'],
       );
-      assert.equal((await target.readlink('/nonexistent-link')), null, 'SFTP still works beside the shell');
+      assert.equal(await target.readlink('/nonexistent-link'), null, 'SFTP still works beside the shell');
     } finally {
       await target.close();
       await tight.stop();
@@ -276,7 +283,7 @@ describe('commands over persistent shells on a fleet of three servers at once', 
   });
 });
 
-describe('the deploy user\'s login shell only starts /bin/sh, which parses every command', () => {
+describe("the deploy user's login shell only starts /bin/sh, which parses every command", () => {
   let home: TestHome;
   let server: SshServer;
 
@@ -302,7 +309,12 @@ describe('the deploy user\'s login shell only starts /bin/sh, which parses every
         const posix = await session.exec(POSIX);
         assert.equal(posix.stdout, '2\n/no-such-dir/*\n');
         assert.equal(posix.stderr, '');
-        if (Object.keys(rc).length) assert.equal((await session.exec('echo "$FROM_RC"')).stdout, 'zshenv\n', 'the rc file ran (its environment is kept), its output was dropped');
+        if (Object.keys(rc).length)
+          assert.equal(
+            (await session.exec('echo "$FROM_RC"')).stdout,
+            'zshenv\n',
+            'the rc file ran (its environment is kept), its output was dropped',
+          );
         assert.equal((await session.exec('echo $0; exit 3', { check: false })).code, 3);
         assert.equal((await session.exec('sh -e -s', { stdin: 'echo one\nfalse\necho two\n', check: false })).stdout, 'one\n');
         assert.equal((await session.exec('pwd', { cwd: '/tmp' })).stdout, '/tmp\n');
@@ -318,7 +330,9 @@ describe('the deploy user\'s login shell only starts /bin/sh, which parses every
     ensureUser(user, '/usr/bin/zsh', { '.zshenv': 'echo "zshenv says hello"\necho "zshenv warns" >&2\n' });
     const site = createSite({
       target: { host: '127.0.0.1', port: server.port, user } as unknown as TargetSpec,
-      server: { scripts: { build: [], 'after-clone': ['x="a b"; set -- $x; [ "$#" -eq 2 ] && echo "split into $#"; echo /no-such-dir/*'] } },
+      server: {
+        scripts: { build: [], 'after-clone': ['x="a b"; set -- $x; [ "$#" -eq 2 ] && echo "split into $#"; echo /no-such-dir/*'] },
+      },
     });
     // The deploy user reads the repository and owns the root, as on a real server.
     for (const dir of [path.dirname(site.repo.bare), path.dirname(site.root)]) chmodSync(dir, 0o755);
@@ -327,8 +341,14 @@ describe('the deploy user\'s login shell only starts /bin/sh, which parses every
     const id = site.liveId();
     assert.ok(id, lines.join('\n'));
     assert.equal(statSync(site.release(id)).uid, Number(execFileSync('id', ['-u', user]).toString()));
-    assert.ok(lines.some((line) => line.endsWith('split into 2')), lines.join('\n'));
-    assert.ok(lines.some((line) => line.endsWith('/no-such-dir/*')), lines.join('\n'));
+    assert.ok(
+      lines.some((line) => line.endsWith('split into 2')),
+      lines.join('\n'),
+    );
+    assert.ok(
+      lines.some((line) => line.endsWith('/no-such-dir/*')),
+      lines.join('\n'),
+    );
     assert.ok(!lines.some((line) => /zshenv/.test(line)), lines.join('\n'));
   });
 
@@ -338,7 +358,10 @@ describe('the deploy user\'s login shell only starts /bin/sh, which parses every
     try {
       await assert.rejects(session.exec('true'), (error: unknown) => {
         assert.ok(error instanceof AttacheError);
-        assert.match(error.message, /the remote shell \(exec \/bin\/sh\) did not start: it exited with code 1, saying "This account is currently not available\."/);
+        assert.match(
+          error.message,
+          /the remote shell \(exec \/bin\/sh\) did not start: it exited with code 1, saying "This account is currently not available\."/,
+        );
         assert.match(error.message, /login shell of "rshell-nologin"/);
         return true;
       });
@@ -354,7 +377,10 @@ describe('a login shell that never starts /bin/sh', () => {
     const server = await startSshd(home, { name: 'stuck' });
     trust(home, server);
     ensureUser('rshell-stuck', '/usr/bin/zsh', { '.zshenv': 'sleep 20\n' });
-    const session = await openSession({ host: '127.0.0.1', port: server.port, user: 'rshell-stuck', connectTimeout: 1 }, captureLogger('quiet').log);
+    const session = await openSession(
+      { host: '127.0.0.1', port: server.port, user: 'rshell-stuck', connectTimeout: 1 },
+      captureLogger('quiet').log,
+    );
     try {
       await assert.rejects(session.exec('true', { step: 'lock' }), (error: unknown) => {
         assert.ok(error instanceof AttacheError);

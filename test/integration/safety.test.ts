@@ -100,16 +100,26 @@ describe('secrets', () => {
 
       // The lines that would have shown them are there, redacted.
       assert.ok(lines.includes('[production] before-deploy: echo ***'), text);
-      assert.ok(lines.some((line) => /^\[production\] \$ .*echo \*\*\*$/.test(line)), `the verbose command line, redacted:\n${text}`);
+      assert.ok(
+        lines.some((line) => /^\[production\] \$ .*echo \*\*\*$/.test(line)),
+        `the verbose command line, redacted:\n${text}`,
+      );
       const output = lines.indexOf('[production] before-deploy: echo ***');
       assert.ok(lines.slice(output).includes('[production] ***'), `the hook's output, redacted:\n${text}`);
       assert.ok(lines.includes(`[production] ${VISIBLE}`), `hook output is in the log at all:\n${text}`);
       const cat = lines.findIndex((line) => line.startsWith('[production] after-symlinks: cat '));
       assert.ok(cat >= 0, text);
       // The upload runs beside this hook, so its lines may interleave: pick the .env lines by their keys.
-      const printed = lines.slice(cat + 1).filter((line) => /^\[production\] APP_/.test(line)).slice(0, 2);
+      const printed = lines
+        .slice(cat + 1)
+        .filter((line) => /^\[production\] APP_/.test(line))
+        .slice(0, 2);
       // APP_NAME is an ordinary setting and stays readable; APP_KEY's value is a secret.
-      assert.deepEqual(printed, ['[production] APP_NAME="Secretive"', '[production] APP_KEY=***'], `the .env lines the hook printed, redacted:\n${text}`);
+      assert.deepEqual(
+        printed,
+        ['[production] APP_NAME="Secretive"', '[production] APP_KEY=***'],
+        `the .env lines the hook printed, redacted:\n${text}`,
+      );
     });
 
     it('a failing hook with the secret in its command and output: neither in the log nor in the error message', async () => {
@@ -242,12 +252,12 @@ for (const kind of ['sshd', 'local'] as TargetKind[]) {
     const check = (when: string) => {
       data.check(when);
       const now = statSync(envPath());
-      assert.deepEqual(
-        { contents: readFileSync(envPath()), mode: now.mode & 0o777, ino: now.ino },
-        env,
-        `${when}: root/.env is unchanged`,
+      assert.deepEqual({ contents: readFileSync(envPath()), mode: now.mode & 0o777, ino: now.ino }, env, `${when}: root/.env is unchanged`);
+      assert.equal(
+        realpathSync(path.join(site.root, 'live', 'storage')),
+        realpathSync(path.join(site.root, 'storage')),
+        `${when}: live's storage is the shared one`,
       );
-      assert.equal(realpathSync(path.join(site.root, 'live', 'storage')), realpathSync(path.join(site.root, 'storage')), `${when}: live's storage is the shared one`);
       assert.ok(!exists(path.join(site.root, '.attache-lock')) || when.includes('lock'), `${when}: no lock left behind`);
     };
 

@@ -64,7 +64,9 @@ describe('SSH session against a real sshd', () => {
   it('refuses an unknown host and prints its SHA256 fingerprint and how to trust it', async () => {
     const other = await startSshd(home);
     try {
-      const expected = execFileSync('ssh-keygen', ['-l', '-E', 'sha256', '-f', `${other.hostKeyFile}.pub`]).toString().split(' ')[1];
+      const expected = execFileSync('ssh-keygen', ['-l', '-E', 'sha256', '-f', `${other.hostKeyFile}.pub`])
+        .toString()
+        .split(' ')[1];
       await assert.rejects(openSession({ host: '127.0.0.1', port: other.port }, captureLogger().log), (error: unknown) => {
         assert.ok(error instanceof AttacheError);
         assert.match(error.message, new RegExp(`\\[127\\.0\\.0\\.1\\]:${other.port} is not in`));
@@ -142,7 +144,10 @@ describe('SSH session against a real sshd', () => {
       assert.equal(session.server.port, other.port);
       await session.close();
       // The default key is not authorized there: only the alias's IdentityFile got us in.
-      await assert.rejects(openSession({ host: '127.0.0.1', port: other.port, user: 'root' }, captureLogger().log), /authentication as "root" was rejected/);
+      await assert.rejects(
+        openSession({ host: '127.0.0.1', port: other.port, user: 'root' }, captureLogger().log),
+        /authentication as "root" was rejected/,
+      );
     } finally {
       await other.stop();
     }
@@ -178,10 +183,19 @@ describe('SSH session against a real sshd', () => {
 
   it('a missing private key found after the TCP connection opened (openTarget opens it before ssh2 loads): that connection is closed', async () => {
     const mark = logMark(server.logFile);
-    await assert.rejects(openTarget({ ...target(), identityFile: path.join(home.dir, 'nope') }, captureLogger().log), /private key .*nope does not exist/);
-    const connections = () => [...readFileSync(server.logFile, 'utf8').slice(mark).matchAll(/Connection from \S+ port (\d+)/g)].map((m) => m[1]);
+    await assert.rejects(
+      openTarget({ ...target(), identityFile: path.join(home.dir, 'nope') }, captureLogger().log),
+      /private key .*nope does not exist/,
+    );
+    const connections = () =>
+      [
+        ...readFileSync(server.logFile, 'utf8')
+          .slice(mark)
+          .matchAll(/Connection from \S+ port (\d+)/g),
+      ].map((m) => m[1]);
     await waitFor(() => connections().length === 1, 'the early connection reached sshd');
-    const closed = (port: string) => new RegExp(`(closed by|reset by|Disconnected from) \\S+ port ${port}\\b`).test(readFileSync(server.logFile, 'utf8').slice(mark));
+    const closed = (port: string) =>
+      new RegExp(`(closed by|reset by|Disconnected from) \\S+ port ${port}\\b`).test(readFileSync(server.logFile, 'utf8').slice(mark));
     await waitFor(() => closed(connections()[0]), 'the early connection is closed, so gulp can exit');
   });
 
@@ -196,7 +210,9 @@ describe('SSH session against a real sshd', () => {
   });
 
   it('reports rejected authentication clearly', async () => {
-    const other = await startSshd(home, { authorizedKeys: ['ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBXs0pUoXpbMOfsqJvUUIxcHpT0IYnlEJYdg7DIbvGhW nobody'] });
+    const other = await startSshd(home, {
+      authorizedKeys: ['ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBXs0pUoXpbMOfsqJvUUIxcHpT0IYnlEJYdg7DIbvGhW nobody'],
+    });
     try {
       trust(home, other);
       await assert.rejects(openSession({ host: '127.0.0.1', port: other.port, user: 'root' }, captureLogger().log), (error: Error) => {
@@ -229,16 +245,29 @@ describe('SSH session against a real sshd', () => {
       trust(home, other);
       for (const identityFiles of [...keys.map((file) => [file]), [refused, keys[0]]]) {
         heard = [];
-        const session = await openSession({ host: '127.0.0.1', port: other.port, user: 'root', identityFile: identityFiles }, captureLogger('quiet').log);
+        const session = await openSession(
+          { host: '127.0.0.1', port: other.port, user: 'root', identityFile: identityFiles },
+          captureLogger('quiet').log,
+        );
         try {
           assert.equal((await session.exec('echo in')).stdout, 'in\n', `${identityFiles.join(', ')}: authenticated`);
         } finally {
           await session.close();
         }
         const name = path.basename(identityFiles.at(-1) as string);
-        assert.ok(heard.some((line) => /USERAUTH_REQUEST \(publickey\)/.test(line)), `${name}: a signed request was sent`);
-        assert.ok(!heard.some((line) => /USERAUTH_PK_OK|publickey -- check/.test(line)), `${name}: the server was not asked first:\n${heard.filter((l) => /USERAUTH/.test(l)).join('\n')}`);
-        if (identityFiles.length > 1) assert.ok(heard.some((line) => /USERAUTH_FAILURE/.test(line)), 'the refused key was tried first');
+        assert.ok(
+          heard.some((line) => /USERAUTH_REQUEST \(publickey\)/.test(line)),
+          `${name}: a signed request was sent`,
+        );
+        assert.ok(
+          !heard.some((line) => /USERAUTH_PK_OK|publickey -- check/.test(line)),
+          `${name}: the server was not asked first:\n${heard.filter((l) => /USERAUTH/.test(l)).join('\n')}`,
+        );
+        if (identityFiles.length > 1)
+          assert.ok(
+            heard.some((line) => /USERAUTH_FAILURE/.test(line)),
+            'the refused key was tried first',
+          );
       }
     } finally {
       Client.prototype.connect = connect;
@@ -262,7 +291,10 @@ describe('SSH session against a real sshd', () => {
       // A symlink that fails (its directory is missing): the rename sent behind it fails too, and live stays.
       const nowhere = path.join(dir, 'missing', 'live.next');
       const results = await Promise.allSettled([session.symlink('a', nowhere), session.rename(nowhere, link), session.readlink(link)]);
-      assert.deepEqual(results.map((r) => r.status), ['rejected', 'rejected', 'fulfilled']);
+      assert.deepEqual(
+        results.map((r) => r.status),
+        ['rejected', 'rejected', 'fulfilled'],
+      );
       assert.equal(readlinkSync(link), 'b');
       // The swap as the deploy makes it: the checks together, then symlink, rename and check together.
       const result = await swapLink(session, link, 'a');
@@ -283,7 +315,11 @@ describe('SSH session against a real sshd', () => {
         .then(async (s) => { await s.exec('true'); await s.writeFile('/tmp/attache-exit-test', Buffer.from('x')); await s.close(); console.log('closed'); });
     `;
     const started = Date.now();
-    const result = spawnSync(process.execPath, ['--import', 'tsx', '-e', script], { env: { ...process.env }, timeout: 20_000, encoding: 'utf8' });
+    const result = spawnSync(process.execPath, ['--import', 'tsx', '-e', script], {
+      env: { ...process.env },
+      timeout: 20_000,
+      encoding: 'utf8',
+    });
     assert.equal(result.status, 0, result.stderr);
     assert.match(result.stdout, /closed/);
     assert.ok(Date.now() - started < 15_000, 'exited without waiting for a timeout');

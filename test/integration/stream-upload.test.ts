@@ -1,7 +1,18 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { appendFileSync, chmodSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
+import {
+  appendFileSync,
+  chmodSync,
+  lstatSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  symlinkSync,
+  unlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import path from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
@@ -48,7 +59,9 @@ function tree(dir: string, prefix = ''): Record<string, Entry> {
 
 /** The tree without inode numbers: what must be equal between a local tree and its copy. */
 function contents(entries: Record<string, Entry>): Record<string, Omit<Entry, 'ino'>> {
-  return Object.fromEntries(Object.entries(entries).map(([name, e]) => [name, e.type === 'file' ? { type: e.type, sha256: e.sha256, mode: e.mode } : e]));
+  return Object.fromEntries(
+    Object.entries(entries).map(([name, e]) => [name, e.type === 'file' ? { type: e.type, sha256: e.sha256, mode: e.mode } : e]),
+  );
 }
 
 /** The odd asset tree of the first deploy: binary, empty, hostile names, 3,000 files in one directory, modes, links. */
@@ -165,14 +178,21 @@ describe('stream upload of a fresh release, against a real sshd', () => {
       assert.deepEqual(contents(firstTree), contents(tree(path.join(site.cwd, ASSETS))));
       assert.equal(Object.keys(firstTree).filter((name) => name.startsWith('many/')).length, 3000);
       assert.equal(readlinkSync(path.join(site.release(first), REMOTE, 'nested/up.js')), '../-dash.js');
-      assert.equal(readFileSync(path.join(site.release(first), REMOTE, 'latest.css'), 'utf8'), 'a { color: red }\n', 'the link resolves on the server');
+      assert.equal(
+        readFileSync(path.join(site.release(first), REMOTE, 'latest.css'), 'utf8'),
+        'a { color: red }\n',
+        'the link resolves on the server',
+      );
     });
 
     it('sends them through one command (tar into the release, then the hash check), not one request per file', () => {
       const commands = log.split('\n').filter((line) => /tar -x -p --no-same-owner -f -/.test(line));
       assert.equal(commands.length, 1, log);
       assert.match(log, /sha256sum -c/);
-      assert.ok(!readdirSync(path.join(site.release(first), REMOTE)).some((name) => name.startsWith('.attache-')), 'the hash list is removed');
+      assert.ok(
+        !readdirSync(path.join(site.release(first), REMOTE)).some((name) => name.startsWith('.attache-')),
+        'the hash list is removed',
+      );
     });
 
     it('a redeploy links unchanged files, streams the changed ones, and leaves the previous release as it was', async () => {
@@ -234,7 +254,9 @@ describe('stream upload of a fresh release, against a real sshd', () => {
         symlinkSync('/etc/hostname', path.join(local, 'outside'));
         await assert.rejects(
           collect(linksAsLinks(local), upload({ server, dest: `${dest}-2`, logger: quiet(), mode })),
-          (error: Error) => error.message.includes(`file ${path.join(local, 'outside')}`) && error.message.includes('the symlink points to /etc/hostname, outside'),
+          (error: Error) =>
+            error.message.includes(`file ${path.join(local, 'outside')}`) &&
+            error.message.includes('the symlink points to /etc/hostname, outside'),
         );
       });
     }
@@ -270,7 +292,8 @@ describe('stream upload of a fresh release, against a real sshd', () => {
         if (found.startsWith('/')) symlinkSync(found, path.join(bin, tool));
       }
       return Object.assign(Object.create(session) as Target, {
-        exec: (command: string, options?: Parameters<Target['exec']>[1]) => session.exec(`${sh`PATH=${bin}`}; export PATH\n${command}`, options),
+        exec: (command: string, options?: Parameters<Target['exec']>[1]) =>
+          session.exec(`${sh`PATH=${bin}`}; export PATH\n${command}`, options),
       });
     }
 
@@ -282,7 +305,11 @@ describe('stream upload of a fresh release, against a real sshd', () => {
         await send(session, dest, files);
         assert.ok(lines.includes(`[127.0.0.1] ${QUICK_CHECKED}`), lines.join('\n'));
         for (const file of files) assert.ok(readFileSync(path.join(dest, file.relative)).equals(file.contents), file.relative);
-        assert.deepEqual(readdirSync(dest).filter((name) => name.startsWith('.attache-')), [], 'the lists are removed');
+        assert.deepEqual(
+          readdirSync(dest).filter((name) => name.startsWith('.attache-')),
+          [],
+          'the lists are removed',
+        );
       } finally {
         await session.close();
       }
@@ -311,7 +338,10 @@ describe('stream upload of a fresh release, against a real sshd', () => {
         assert.ok(!lines.includes(`[127.0.0.1] ${QUICK_CHECKED}`), lines.join('\n'));
         for (const file of files) assert.ok(readFileSync(path.join(dest, file.relative)).equals(file.contents), file.relative);
         // One byte of the first file's data flipped on the way: sha256sum names it.
-        await assert.rejects(send(altering(target), path.join(tempDir('attache-no-openssl-alter-'), 'release'), plain()), /do not match what was sent .*js\/app\.js: FAILED/);
+        await assert.rejects(
+          send(altering(target), path.join(tempDir('attache-no-openssl-alter-'), 'release'), plain()),
+          /do not match what was sent .*js\/app\.js: FAILED/,
+        );
       } finally {
         await session.close();
       }
@@ -339,7 +369,9 @@ describe('stream upload of a fresh release, against a real sshd', () => {
         await archive.put({ relative: 'ok.txt', contents: Buffer.from('ok\n'), sha256: sha256(Buffer.from('ok\n')) });
         await assert.rejects(
           archive.put({ relative: 'stale.txt', contents: Buffer.from('new bytes\n'), sha256: sha256(Buffer.from('old bytes\n')) }),
-          (error: Error) => /the file's bytes are not those its hash .* was taken from: it changed after it was hashed/.test(error.message) && error.message.includes('stale.txt'),
+          (error: Error) =>
+            /the file's bytes are not those its hash .* was taken from: it changed after it was hashed/.test(error.message) &&
+            error.message.includes('stale.txt'),
         );
         await assert.rejects(archive.finish(), /changed after it was hashed/, 'nothing more goes into a stream that failed');
       } finally {
@@ -347,7 +379,7 @@ describe('stream upload of a fresh release, against a real sshd', () => {
       }
     });
 
-    it('a small upload (a redeploy\'s few files) goes whole, with no channel of its own (raw on the standby, else escaped to a persistent shell), and is checked the same way', async () => {
+    it("a small upload (a redeploy's few files) goes whole, with no channel of its own (raw on the standby, else escaped to a persistent shell), and is checked the same way", async () => {
       const session = await openTarget(direct(), quiet());
       try {
         await Promise.all([session.exec('true'), session.lstat('/')]); // the shells and SFTP are open (their channels counted)
@@ -372,10 +404,17 @@ describe('stream upload of a fresh release, against a real sshd', () => {
         for (const file of files) await shellUpload.put(file);
         await shellUpload.finish();
         assert.equal(channelCount() - before, 1, 'no channel was opened for it either');
-        for (const file of files) assert.ok(readFileSync(path.join(again, file.relative)).equals(file.contents), `${file.relative} (persistent shell)`);
+        for (const file of files)
+          assert.ok(readFileSync(path.join(again, file.relative)).equals(file.contents), `${file.relative} (persistent shell)`);
         // The same check of a known hash: a file that is not what it says is refused.
-        const stale = new ArchiveUpload(session, path.join(tempDir('attache-small-stale-'), 'release'), quiet(), { step: 'assets', expected: { files: 1, bytes: 10 } });
-        await assert.rejects(stale.put({ relative: 'stale.txt', contents: Buffer.from('new bytes\n'), sha256: sha256(Buffer.from('old bytes\n')) }), /stale\.txt.*changed after it was hashed/);
+        const stale = new ArchiveUpload(session, path.join(tempDir('attache-small-stale-'), 'release'), quiet(), {
+          step: 'assets',
+          expected: { files: 1, bytes: 10 },
+        });
+        await assert.rejects(
+          stale.put({ relative: 'stale.txt', contents: Buffer.from('new bytes\n'), sha256: sha256(Buffer.from('old bytes\n')) }),
+          /stale\.txt.*changed after it was hashed/,
+        );
       } finally {
         await session.close();
       }
@@ -410,7 +449,11 @@ describe('stream upload of a fresh release, against a real sshd', () => {
       assert.match(error.message, /was lost/, error.message);
       assert.equal(site.liveId(), live);
       assert.deepEqual(tree(site.release(live)), previous, 'the previous release is untouched');
-      assert.deepEqual(site.releases().filter((id) => id !== live), [], 'the undo removed the cut release over a new connection');
+      assert.deepEqual(
+        site.releases().filter((id) => id !== live),
+        [],
+        'the undo removed the cut release over a new connection',
+      );
       assert.equal(exists(path.join(site.root, '.attache-lock')), false, 'and freed the lock');
     });
 
@@ -423,12 +466,23 @@ describe('stream upload of a fresh release, against a real sshd', () => {
       const verbose = captureLogger('verbose');
       await site.run('deploy', [], { logger: verbose.log });
       const release = site.release(site.liveId()!);
-      for (let i = 0; i < 6; i++) assert.deepEqual(sha256(readFileSync(path.join(release, REMOTE, `big-${i}.bin`))), sha256(readFileSync(path.join(site.cwd, ASSETS, `big-${i}.bin`))));
+      for (let i = 0; i < 6; i++)
+        assert.deepEqual(
+          sha256(readFileSync(path.join(release, REMOTE, `big-${i}.bin`))),
+          sha256(readFileSync(path.join(site.cwd, ASSETS, `big-${i}.bin`))),
+        );
       assert.ok(exists(path.join(release, '.attache-assets.json')), 'the manifest is in the release');
       assert.ok(exists(path.join(release, 'artisan')), "the checkout's files are there");
-      assert.deepEqual(readdirSync(path.join(site.root, 'releases')).filter((name) => name.startsWith('.')), [], 'no staging directory left');
+      assert.deepEqual(
+        readdirSync(path.join(site.root, 'releases')).filter((name) => name.startsWith('.')),
+        [],
+        'no staging directory left',
+      );
       const commands = verbose.lines.filter((line) => /\$ /.test(line));
-      assert.ok(verbose.lines.some((line) => /tar -x -p/.test(line)), 'the files went as a stream');
+      assert.ok(
+        verbose.lines.some((line) => /tar -x -p/.test(line)),
+        'the files went as a stream',
+      );
       assert.ok(!commands.some((line) => /\$ cp -R -P -l/.test(line)), `the merge was not a command of its own:\n${commands.join('\n')}`);
     });
 
@@ -491,7 +545,7 @@ describe('stream upload of a fresh release, against a real sshd', () => {
       );
     });
 
-    it('the plugin\'s stream mode keeps tar\'s own line', async () => {
+    it("the plugin's stream mode keeps tar's own line", async () => {
       const dest = path.join(tmpfs('2m'), 'site');
       const local = tempDir('attache-full-');
       writeFileSync(path.join(local, 'big.bin'), randomBytes(3 * MB));

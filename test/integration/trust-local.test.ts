@@ -34,7 +34,10 @@ describe('upload refuses binary files that gulp 5 decoded as text', () => {
   }
   const send = (glob: string, options: { encoding?: false }) => {
     const dest = tempDir('attache-decoded-dest-');
-    const done = collect(gulp.src(glob, { cwd: project, base: project, ...options }), upload({ server: 'local', dest, logger: captureLogger('quiet').log }));
+    const done = collect(
+      gulp.src(glob, { cwd: project, base: project, ...options }),
+      upload({ server: 'local', dest, logger: captureLogger('quiet').log }),
+    );
     return { dest, done };
   };
 
@@ -67,7 +70,7 @@ describe('upload refuses binary files that gulp 5 decoded as text', () => {
 });
 
 describe('a failing local build names itself, not a server', () => {
-  it('says the default build `yarn prod` failed with the shell\'s own line and lists the three ways to choose the build (gulp CLI)', async () => {
+  it("says the default build `yarn prod` failed with the shell's own line and lists the three ways to choose the build (gulp CLI)", async () => {
     const site = createSite({ target: { host: 'local' } });
     const config = JSON.parse(readFileSync(site.configFile, 'utf8'));
     delete config.servers.production.scripts; // the default build, yarn prod
@@ -80,12 +83,13 @@ describe('a failing local build names itself, not a server', () => {
     assert.match(out, /the local build command `yarn prod` failed \(exit 127: yarn: not found\)/);
     assert.doesNotMatch(out, /server "local"/);
     assert.doesNotMatch(out, /by hand on the server/);
-    for (const way of ['"scripts": { "build":', 'attache({ build: myTask })', 'attache({ build: false })']) assert.ok(out.includes(way), `the hint names ${way}:\n${out}`);
+    for (const way of ['"scripts": { "build":', 'attache({ build: myTask })', 'attache({ build: false })'])
+      assert.ok(out.includes(way), `the hint names ${way}:\n${out}`);
     assert.deepEqual(site.releases(), [], 'nothing was deployed');
   });
 });
 
-describe('root/.env is readable by the web server through the deploy user\'s group (real sshd)', () => {
+describe("root/.env is readable by the web server through the deploy user's group (real sshd)", () => {
   let server: { target: TargetSpec; stop(): Promise<void> };
   before(async () => (server = await startTarget('sshd')));
   after(() => server.stop());
@@ -99,7 +103,8 @@ describe('root/.env is readable by the web server through the deploy user\'s gro
     const stat = statSync(env);
     assert.equal(stat.mode & 0o777, 0o640);
     // php-fpm's worker as www-data: with the deploy user's group (what docs/production.md says to set up), and without it.
-    const readAs = (gid: number) => spawnSync('setpriv', ['--reuid=33', `--regid=${gid}`, '--clear-groups', 'cat', env], { encoding: 'utf8' });
+    const readAs = (gid: number) =>
+      spawnSync('setpriv', ['--reuid=33', `--regid=${gid}`, '--clear-groups', 'cat', env], { encoding: 'utf8' });
     const inGroup = readAs(stat.gid);
     assert.equal(inGroup.status, 0, inGroup.stderr);
     assert.match(inGroup.stdout, /^APP_ENV=production$/m);
@@ -128,19 +133,30 @@ describe('output carries no colour codes where colour is off', () => {
   const onTerminal = (args: string, env: NodeJS.ProcessEnv = {}) => {
     const dir = tempDir('attache-tty-');
     symlinkSync(path.join(REPO_ROOT, 'node_modules'), path.join(dir, 'node_modules'));
-    writeFileSync(path.join(dir, 'gulpfile.js'), `module.exports = require(${JSON.stringify(path.join(REPO_ROOT, 'src/index.ts'))}).attache({ cwd: ${JSON.stringify(site.cwd)} });\ndelete module.exports.steps;\n`);
+    writeFileSync(
+      path.join(dir, 'gulpfile.js'),
+      `module.exports = require(${JSON.stringify(path.join(REPO_ROOT, 'src/index.ts'))}).attache({ cwd: ${JSON.stringify(site.cwd)} });\ndelete module.exports.steps;\n`,
+    );
     const command = `${process.execPath} --import tsx ${path.join(REPO_ROOT, 'node_modules/gulp/bin/gulp.js')} --gulpfile ${path.join(dir, 'gulpfile.js')} ${args}`;
     const base: NodeJS.ProcessEnv = { ...process.env, TERM: 'xterm' };
     delete base.NO_COLOR;
     delete base.CI; // color-support turns colour off under CI
-    const result = spawnSync('script', ['-qec', command, '/dev/null'], { cwd: REPO_ROOT, env: { ...base, ...env }, encoding: 'utf8', timeout: 30_000 });
+    const result = spawnSync('script', ['-qec', command, '/dev/null'], {
+      cwd: REPO_ROOT,
+      env: { ...base, ...env },
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
     return result.stdout.split(/\r?\n/);
   };
   const ours = (lines: string[]) => lines.filter((l) => /releases on production|connect done|Error.* in plugin|no server or group/.test(l));
 
   it('NO_COLOR on a terminal: our lines have no escape codes; without it the error is coloured (gulp CLI)', () => {
     const coloured = ours(onTerminal('releases --server=nope'));
-    assert.ok(coloured.some((l) => l.includes(ESC)), `on a terminal without NO_COLOR the error is coloured:\n${coloured.join('\n')}`);
+    assert.ok(
+      coloured.some((l) => l.includes(ESC)),
+      `on a terminal without NO_COLOR the error is coloured:\n${coloured.join('\n')}`,
+    );
     for (const args of ['releases', 'releases --server=nope']) {
       const lines = ours(onTerminal(args, { NO_COLOR: '1' }));
       assert.ok(lines.length >= 1, `our lines were printed for ${args}`);
@@ -163,7 +179,10 @@ describe('a config error names its key once', () => {
     const { code } = await child.exited;
     const out = child.lines.join('\n');
     assert.equal(code, 1, out);
-    assert.match(out, new RegExp(`config key "servers\\.production\\.port", file ${site.configFile.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: expected `));
+    assert.match(
+      out,
+      new RegExp(`config key "servers\\.production\\.port", file ${site.configFile.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: expected `),
+    );
     assert.equal(out.split('servers.production.port').length - 1, 1, `the key path is printed once:\n${out}`);
   });
 });
@@ -173,7 +192,10 @@ describe('gulp unlock says who held the lock in words', () => {
     const site = createSite({ target: { host: 'local' } });
     const since = new Date(Date.now() - 12 * 60_000).toISOString();
     mkdirSync(path.join(site.root, '.attache-lock'), { recursive: true });
-    writeFileSync(path.join(site.root, '.attache-lock', 'owner'), JSON.stringify({ by: 'alice', host: 'build-box', pid: 4242, since }) + '\n');
+    writeFileSync(
+      path.join(site.root, '.attache-lock', 'owner'),
+      JSON.stringify({ by: 'alice', host: 'build-box', pid: 4242, since }) + '\n',
+    );
     const child = startGulpChild({ cwd: site.cwd, task: 'unlock' });
     const { code } = await child.exited;
     const out = child.lines.join('\n');
@@ -189,7 +211,10 @@ describe('a failed health check names the cause', () => {
   let port: number;
   before(async () => {
     web = createServer((request, response) => {
-      if (request.url === '/down') return void response.writeHead(503, { 'content-type': 'text/plain' }).end('Service Unavailable:\n  the database is down (SQLSTATE[HY000] [2002])\n');
+      if (request.url === '/down')
+        return void response
+          .writeHead(503, { 'content-type': 'text/plain' })
+          .end('Service Unavailable:\n  the database is down (SQLSTATE[HY000] [2002])\n');
       if (request.url === '/stall') return; // never answers
       response.writeHead(200).end('<html>welcome</html>');
     });
@@ -215,11 +240,17 @@ describe('a failed health check names the cause', () => {
   });
 
   it('gives the status and the first bytes of an error page', async () => {
-    assert.match(await failure(`http://127.0.0.1:${port}/down`), /answered 503, expected 200; the body begins: "Service Unavailable: the database is down \(SQLSTATE\[HY000\] \[2002\]\)"/);
+    assert.match(
+      await failure(`http://127.0.0.1:${port}/down`),
+      /answered 503, expected 200; the body begins: "Service Unavailable: the database is down \(SQLSTATE\[HY000\] \[2002\]\)"/,
+    );
   });
 
   it('gives the first bytes of a body that lacks the expected text', async () => {
-    assert.match(await failure(`http://127.0.0.1:${port}/`, { contains: 'release: ' }), /answered without "release: "; the body begins: "<html>welcome<\/html>"/);
+    assert.match(
+      await failure(`http://127.0.0.1:${port}/`, { contains: 'release: ' }),
+      /answered without "release: "; the body begins: "<html>welcome<\/html>"/,
+    );
   });
 });
 
@@ -247,9 +278,16 @@ describe('build output under public/ that no asset mapping covers', () => {
     const warning = lines.find((l) => l.includes('no "assets" mapping covers'));
     assert.ok(warning, lines.join('\n'));
     assert.match(warning, /the build left 3 files under public\/ .*: public\/images\/ \(2 files\), public\/robots-extra\.txt\./);
-    assert.match(warning, /"assets": \["public\/js","public\/css","public\/mix-manifest\.json","public\/images","public\/robots-extra\.txt"\]/);
+    assert.match(
+      warning,
+      /"assets": \["public\/js","public\/css","public\/mix-manifest\.json","public\/images","public\/robots-extra\.txt"\]/,
+    );
     assert.doesNotMatch(warning, /index\.php|welcome\.html|public\/js\/|public\/css\//, 'committed and covered files are not named');
-    assert.equal(existsSync(path.join(site.release(site.liveId()!), 'public/images')), false, 'the warning tells the truth: they were not deployed');
+    assert.equal(
+      existsSync(path.join(site.release(site.liveId()!), 'public/images')),
+      false,
+      'the warning tells the truth: they were not deployed',
+    );
   });
 
   it('says nothing when every built file is covered', async () => {
@@ -264,7 +302,7 @@ describe("the README's gulpfile lines", () => {
   const snippet = /`gulpfile\.cjs`:\n\n```js\n([\s\S]*?)```/.exec(readme)?.[1] ?? '';
   const existing = {
     'exports.x =': "const { series } = require('gulp');\nexports.build = (done) => done();\nexports.watch = series(exports.build);\n",
-    'module.exports = { … }': "const build = (done) => done();\nconst watch = (done) => done();\nmodule.exports = { build, watch };\n",
+    'module.exports = { … }': 'const build = (done) => done();\nconst watch = (done) => done();\nmodule.exports = { build, watch };\n',
   };
 
   for (const [style, own] of Object.entries(existing)) {
@@ -273,10 +311,27 @@ describe("the README's gulpfile lines", () => {
       const dir = tempDir('attache-readme-gulpfile-');
       symlinkSync(path.join(REPO_ROOT, 'node_modules'), path.join(dir, 'node_modules'));
       const gulpfile = path.join(dir, 'gulpfile.cjs');
-      writeFileSync(gulpfile, own + snippet.replace("require('gulp-attache')", `require(${JSON.stringify(path.join(REPO_ROOT, 'src/index.ts'))})`));
-      const result = spawnSync(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'node_modules/gulp/bin/gulp.js'), '--gulpfile', gulpfile, '--tasks-simple'], { cwd: dir, encoding: 'utf8' });
+      writeFileSync(
+        gulpfile,
+        own + snippet.replace("require('gulp-attache')", `require(${JSON.stringify(path.join(REPO_ROOT, 'src/index.ts'))})`),
+      );
+      const result = spawnSync(
+        process.execPath,
+        ['--import', 'tsx', path.join(REPO_ROOT, 'node_modules/gulp/bin/gulp.js'), '--gulpfile', gulpfile, '--tasks-simple'],
+        { cwd: dir, encoding: 'utf8' },
+      );
       assert.equal(result.status, 0, result.stderr);
-      assert.deepEqual(result.stdout.trim().split('\n').sort(), ['activate', 'build', 'deploy', 'install', 'prune', 'releases', 'rollback', 'unlock', 'watch']);
+      assert.deepEqual(result.stdout.trim().split('\n').sort(), [
+        'activate',
+        'build',
+        'deploy',
+        'install',
+        'prune',
+        'releases',
+        'rollback',
+        'unlock',
+        'watch',
+      ]);
     });
   }
 });

@@ -29,7 +29,10 @@ const D = '20260104000000';
 function handMadeReleases(root: string, ids: string[], live: string): void {
   for (const id of ids) {
     mkdirSync(path.join(root, 'releases', id), { recursive: true });
-    writeFileSync(path.join(root, 'releases', id, '.attache-release.json'), JSON.stringify({ id, status: 'ready', commit: `c0ffee${id}` }) + '\n');
+    writeFileSync(
+      path.join(root, 'releases', id, '.attache-release.json'),
+      JSON.stringify({ id, status: 'ready', commit: `c0ffee${id}` }) + '\n',
+    );
   }
   symlinkSync(`releases/${live}`, path.join(root, 'live'));
 }
@@ -65,7 +68,10 @@ describe('trust at the server edges, on the real sshd', () => {
     assert.equal(Buffer.byteLength(name), 250);
     const contents = Buffer.from('a long-named asset\n');
     const file = new Vinyl({ cwd: '/', base: '/src', path: `/src/img/${name}`, contents });
-    await collect(fromFiles([file]), upload({ server: { host: '127.0.0.1', port: sshd.port, user: 'root', name: 'web1' }, dest, logger: captureLogger('quiet').log }));
+    await collect(
+      fromFiles([file]),
+      upload({ server: { host: '127.0.0.1', port: sshd.port, user: 'root', name: 'web1' }, dest, logger: captureLogger('quiet').log }),
+    );
     assert.deepEqual(readFileSync(path.join(dest, 'img', name)), contents);
     assert.deepEqual(readdirSync(path.join(dest, 'img')), [name], 'no temporary file left behind');
   });
@@ -79,20 +85,29 @@ describe('trust at the server edges, on the real sshd', () => {
 
     it('rollback --dry-run names the release it would activate; live stays', async () => {
       const { lines } = await site.run('rollback', ['--dry-run']);
-      assert.ok(lines.some((l) => l.includes(`[dry run] [production] would point ${site.root}/live -> releases/${C} (now -> releases/${D})`)), lines.join('\n'));
+      assert.ok(
+        lines.some((l) => l.includes(`[dry run] [production] would point ${site.root}/live -> releases/${C} (now -> releases/${D})`)),
+        lines.join('\n'),
+      );
       assert.equal(site.live(), `releases/${D}`);
       assert.ok(!exists(path.join(site.root, '.attache-lock')), 'no lock taken');
     });
 
     it('activate --release=<id> --dry-run names that release; live stays', async () => {
       const { lines } = await site.run('activate', [`--release=${A}`, '--dry-run']);
-      assert.ok(lines.some((l) => l.includes(`would point ${site.root}/live -> releases/${A}`)), lines.join('\n'));
+      assert.ok(
+        lines.some((l) => l.includes(`would point ${site.root}/live -> releases/${A}`)),
+        lines.join('\n'),
+      );
       assert.equal(site.live(), `releases/${D}`);
     });
 
     it('prune --dry-run names the releases it would delete; they stay', async () => {
       const { lines } = await site.run('prune', ['--dry-run']);
-      assert.ok(lines.some((l) => l.includes(`[dry run] [production] would prune 2 releases: ${A}, ${B} (keep 2)`)), lines.join('\n'));
+      assert.ok(
+        lines.some((l) => l.includes(`[dry run] [production] would prune 2 releases: ${A}, ${B} (keep 2)`)),
+        lines.join('\n'),
+      );
       assert.deepEqual(site.releases(), [A, B, C, D]);
     });
 
@@ -110,13 +125,21 @@ describe('trust at the server edges, on the real sshd', () => {
       writeFileSync(path.join(lock, 'owner'), '{"by":"ana","host":"laptop","pid":4242,"since":"2026-01-01T00:00:00Z"}\n');
       try {
         const { lines } = await site.run('unlock', ['--dry-run']);
-        assert.ok(lines.some((l) => l.includes(`[dry run] [production] would free the lock ${lock} (held by ana@laptop (pid 4242) since 2026-01-01T00:00:00Z`)), lines.join('\n'));
+        assert.ok(
+          lines.some((l) =>
+            l.includes(`[dry run] [production] would free the lock ${lock} (held by ana@laptop (pid 4242) since 2026-01-01T00:00:00Z`),
+          ),
+          lines.join('\n'),
+        );
         assert.ok(exists(path.join(lock, 'owner')), 'the lock is still held');
       } finally {
         rmSync(lock, { recursive: true });
       }
       const { lines } = await site.run('unlock', ['--dry-run']);
-      assert.ok(lines.some((l) => l.includes('[dry run] [production] the lock is not held: nothing to free')), lines.join('\n'));
+      assert.ok(
+        lines.some((l) => l.includes('[dry run] [production] the lock is not held: nothing to free')),
+        lines.join('\n'),
+      );
     });
   });
 
@@ -137,13 +160,18 @@ describe('trust at the server edges, on the real sshd', () => {
 
     it('rollback points live at the newest complete release before it, saying live was dangling', async () => {
       const { lines } = await site.run('rollback');
-      assert.ok(lines.some((l) => l.includes(`live -> releases/${C}, which does not exist; rolling back to ${B}, the newest complete release before it`)), lines.join('\n'));
+      assert.ok(
+        lines.some((l) =>
+          l.includes(`live -> releases/${C}, which does not exist; rolling back to ${B}, the newest complete release before it`),
+        ),
+        lines.join('\n'),
+      );
       assert.equal(site.live(), `releases/${B}`);
     });
   });
 
   describe('a credential in the repository URL, a hook and the health check URL', () => {
-    it('never reaches the error or the --verbose log; git\'s own line leads the error', async () => {
+    it("never reaches the error or the --verbose log; git's own line leads the error", async () => {
       const site = createSite({ target, buildAssets: false });
       const port = await freePort(); // nothing listens: git fails to connect
       const token = 'ghp_s3cr3tT0kenFor1ssue17';
@@ -161,11 +189,22 @@ describe('trust at the server edges, on the real sshd', () => {
       const { log, lines } = captureLogger('verbose');
       const { error } = await site.fail('deploy', ['--verbose'], { logger: log });
       const everything = `${error.message}\n${lines.join('\n')}`;
-      for (const secret of [token, 'h3alth-Pa55', 'h00k-Pa55word']) assert.ok(!everything.includes(secret), `${secret} was printed:\n${everything}`);
-      assert.ok(lines.some((l) => l.includes('mirror at https://ci:***@mirror.invalid/app.git')), lines.join('\n'));
+      for (const secret of [token, 'h3alth-Pa55', 'h00k-Pa55word'])
+        assert.ok(!everything.includes(secret), `${secret} was printed:\n${everything}`);
+      assert.ok(
+        lines.some((l) => l.includes('mirror at https://ci:***@mirror.invalid/app.git')),
+        lines.join('\n'),
+      );
       const first = error.message.split('\n')[0];
-      assert.match(first, /^server "production", step "clone": command exited with code 128: fatal: unable to access 'https:\/\/(deploy:\*\*\*@)?127\.0\.0\.1:\d+\/app\.git\/': .*(Connection refused|Couldn't connect)/, error.message);
-      assert.ok(lines.some((l) => /\$ .*remote set-url origin https:\/\/deploy:\*\*\*@127\.0\.0\.1/.test(l)), '--verbose shows the command, the URL redacted');
+      assert.match(
+        first,
+        /^server "production", step "clone": command exited with code 128: fatal: unable to access 'https:\/\/(deploy:\*\*\*@)?127\.0\.0\.1:\d+\/app\.git\/': .*(Connection refused|Couldn't connect)/,
+        error.message,
+      );
+      assert.ok(
+        lines.some((l) => /\$ .*remote set-url origin https:\/\/deploy:\*\*\*@127\.0\.0\.1/.test(l)),
+        '--verbose shows the command, the URL redacted',
+      );
     });
   });
 
@@ -178,7 +217,11 @@ describe('trust at the server edges, on the real sshd', () => {
     it('a first deploy of a missing branch leads with git\'s "Remote branch nope not found", not the shell line', async () => {
       const { error } = await site.fail('deploy', ['--branch=nope']);
       const first = error.message.split('\n')[0];
-      assert.equal(first, 'server "production", step "clone": command exited with code 128: fatal: Remote branch nope not found in upstream origin', error.message);
+      assert.equal(
+        first,
+        'server "production", step "clone": command exited with code 128: fatal: Remote branch nope not found in upstream origin',
+        error.message,
+      );
       const command = /^ {2}command: (.*)$/m.exec(error.message)?.[1] ?? '';
       assert.ok(command.length < 360 && command.includes('--verbose logs the whole command'), `the command is shortened: ${command}`);
     });
@@ -186,14 +229,22 @@ describe('trust at the server edges, on the real sshd', () => {
     it('a later deploy (the mirror fetches) of a missing branch leads with git\'s "couldn\'t find remote ref"', async () => {
       await site.run('deploy');
       const { error } = await site.fail('deploy', ['--branch=nope']);
-      assert.equal(error.message.split('\n')[0], 'server "production", step "clone": command exited with code 128: fatal: couldn\'t find remote ref refs/heads/nope', error.message);
+      assert.equal(
+        error.message.split('\n')[0],
+        'server "production", step "clone": command exited with code 128: fatal: couldn\'t find remote ref refs/heads/nope',
+        error.message,
+      );
     });
 
-    it('a repository that does not exist leads with git\'s own line', async () => {
+    it("a repository that does not exist leads with git's own line", async () => {
       const other = createSite({ target, buildAssets: false });
       writeFileSync(other.configFile, JSON.stringify({ repository: 'file:///nowhere/app.git', servers: { production: other.server } }));
       const { error } = await other.fail('deploy');
-      assert.match(error.message.split('\n')[0], /^server "production", step "clone": command exited with code 128: fatal: '\/nowhere\/app\.git' does not appear to be a git repository$/, error.message);
+      assert.match(
+        error.message.split('\n')[0],
+        /^server "production", step "clone": command exited with code 128: fatal: '\/nowhere\/app\.git' does not appear to be a git repository$/,
+        error.message,
+      );
     });
   });
 });
@@ -224,7 +275,10 @@ for (const shell of ['/usr/bin/zsh', '/bin/dash']) {
     it('releases with an empty releases/ lists nothing and does not fail', async () => {
       userDirectory(user, 'site', 'releases');
       const { lines } = await site.run('releases');
-      assert.ok(lines.some((l) => l.startsWith('releases on production')), lines.join('\n'));
+      assert.ok(
+        lines.some((l) => l.startsWith('releases on production')),
+        lines.join('\n'),
+      );
       assert.ok(!lines.some((l) => /no matches found|\d{14}/.test(l)), lines.join('\n'));
     });
 
@@ -234,7 +288,10 @@ for (const shell of ['/usr/bin/zsh', '/bin/dash']) {
       const listed = (await site.run('releases')).lines.join('\n');
       assert.match(listed, new RegExp(`^ {5}${A} +ready[\\s\\S]*^ {2}\\* +${B} +ready`, 'm'), listed);
       const pruned = (await site.run('prune', ['--dry-run'])).lines;
-      assert.ok(pruned.some((l) => l.includes('would prune nothing')), pruned.join('\n'));
+      assert.ok(
+        pruned.some((l) => l.includes('would prune nothing')),
+        pruned.join('\n'),
+      );
       await site.run('rollback');
       assert.equal(readLink(path.join(site.root, 'live')), `releases/${A}`);
       assert.deepEqual(readdirSync(path.join(site.root, 'releases')).sort(), [A, B]);

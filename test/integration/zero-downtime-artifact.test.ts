@@ -74,7 +74,9 @@ describe('zero downtime with the artifact strategy, served by nginx + php-fpm', 
       const servedAt = await swap.served;
       assert.ok(servedAt - swap.at <= SWAP_TO_SERVED_MS, `release ${swap.id} served ${servedAt - swap.at} ms after its swap`);
     }
-    t.diagnostic(`load: ${summary.requests} requests, ${summary.errors} failed, ${summary.non200} non-200, ${summary.malformed} malformed; releases served: ${JSON.stringify(summary.seen)}`);
+    t.diagnostic(
+      `load: ${summary.requests} requests, ${summary.errors} failed, ${summary.non200} non-200, ${summary.malformed} malformed; releases served: ${JSON.stringify(summary.seen)}`,
+    );
     assert.equal(summary.timedOut, false);
     assert.ok(summary.requests >= 200, `enough requests to mean something (${summary.requests})`);
     assert.equal(summary.errors, 0, `no failed requests:\n${summary.samples.join('\n')}`);

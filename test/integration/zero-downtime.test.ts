@@ -118,7 +118,8 @@ describe('zero downtime on the real sshd, served by nginx + php-fpm', () => {
         const allowed = new Set([states[k], states[k + 1]].filter(Boolean));
         if (!allowed.has(releases[0])) {
           stale++;
-          if (staleSamples.length < 5) staleSamples.push(`started ${startedAt - swaps[k].at} ms after swap to ${states[k]}, served ${releases[0]}`);
+          if (staleSamples.length < 5)
+            staleSamples.push(`started ${startedAt - swaps[k].at} ms after swap to ${states[k]}, served ${releases[0]}`);
         }
       }
       assert.equal(stale, 0, `requests after a swap served an older release:\n${staleSamples.join('\n')}`);
@@ -148,7 +149,10 @@ describe('zero downtime on the real sshd, served by nginx + php-fpm', () => {
     it('a healthy release passes it', async () => {
       const { lines } = await site.run('deploy');
       ids.a = site.liveId()!;
-      assert.ok(lines.some((line) => line.includes(`health check passed: ${web.url}/`)), lines.join('\n'));
+      assert.ok(
+        lines.some((line) => line.includes(`health check passed: ${web.url}/`)),
+        lines.join('\n'),
+      );
       commitChange(site.repo.work, site.repo.bare, 'app/Version.php', '<?php // b\n');
       await site.run('deploy');
       ids.b = site.liveId()!;
@@ -212,7 +216,10 @@ describe('zero downtime on the real sshd, served by nginx + php-fpm', () => {
       mkdirSync(site.release(incomplete));
       const { lines } = await site.run('prune', [], { overrides: { keep: 2 } });
       assert.deepEqual(site.releases(), [ids.a, ids.b, ids.failed, ids.c], lines.join('\n'));
-      assert.ok(lines.some((line) => line.includes(`pruned 1 release: ${incomplete}`)), lines.join('\n'));
+      assert.ok(
+        lines.some((line) => line.includes(`pruned 1 release: ${incomplete}`)),
+        lines.join('\n'),
+      );
 
       await site.run('activate', ['--release=latest']);
       assert.equal(site.liveId(), ids.c, 'latest is the newest ready release');

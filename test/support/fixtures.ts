@@ -19,7 +19,11 @@ export function tempDir(prefix: string): string {
 /** git with a fixed identity and no signing or line-ending rewriting, whatever the user's config says. */
 export function git(cwd: string, ...args: string[]): string {
   const config = ['user.name=Attache Tests', 'user.email=tests@attache.invalid', 'commit.gpgsign=false', 'core.autocrlf=false'];
-  return execFileSync('git', [...config.flatMap((c) => ['-c', c]), ...args], { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();
+  return execFileSync('git', [...config.flatMap((c) => ['-c', c]), ...args], {
+    cwd,
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'pipe'],
+  }).trim();
 }
 
 export interface AppRepository {

@@ -79,10 +79,24 @@ export function createFleet(options: FleetOptions): Fleet {
       const servers = Object.fromEntries(
         names.map((name) => {
           const sshd = options.servers[name];
-          return [name, { host: '127.0.0.1', port: sshd.port, user: 'root', root: roots[name], scripts: { build: [] }, ...options.common, ...perServer[name] }];
+          return [
+            name,
+            {
+              host: '127.0.0.1',
+              port: sshd.port,
+              user: 'root',
+              root: roots[name],
+              scripts: { build: [] },
+              ...options.common,
+              ...perServer[name],
+            },
+          ];
         }),
       );
-      writeFileSync(configFile, JSON.stringify({ repository: 'file://' + repo.bare, servers, groups: { web: names }, ...top }, null, 4) + '\n');
+      writeFileSync(
+        configFile,
+        JSON.stringify({ repository: 'file://' + repo.bare, servers, groups: { web: names }, ...top }, null, 4) + '\n',
+      );
     },
     async run(task, flags = [], extra = {}) {
       const { promise, lines } = start(task, flags, extra);
@@ -110,7 +124,10 @@ export function createFleet(options: FleetOptions): Fleet {
       return link === null ? null : path.basename(link);
     },
     locked: (name) => existsSync(path.join(roots[name], '.attache-lock')),
-    state: () => Object.fromEntries(names.map((name) => [name, { live: fleet.live(name), releases: fleet.releases(name), locked: fleet.locked(name) }])),
+    state: () =>
+      Object.fromEntries(
+        names.map((name) => [name, { live: fleet.live(name), releases: fleet.releases(name), locked: fleet.locked(name) }]),
+      ),
   };
   fleet.configure();
   return fleet;

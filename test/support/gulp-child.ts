@@ -77,9 +77,22 @@ export function startGulpChild(options: GulpChildOptions): GulpChild {
           `delete module.exports.steps;\n`,
     );
     const gulpBin = path.join(REPO_ROOT, 'node_modules/gulp/bin/gulp.js');
-    args = ['--import', 'tsx', gulpBin, '--gulpfile', gulpfile, ...(options.noColorFlag === false ? [] : ['--no-color']), task, ...(options.flags ?? [])];
+    args = [
+      '--import',
+      'tsx',
+      gulpBin,
+      '--gulpfile',
+      gulpfile,
+      ...(options.noColorFlag === false ? [] : ['--no-color']),
+      task,
+      ...(options.flags ?? []),
+    ];
   }
-  const child = spawn(process.execPath, args, { cwd: REPO_ROOT, env: { ...process.env, ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, args, {
+    cwd: REPO_ROOT,
+    env: { ...process.env, ...options.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   const lines: string[] = [];
   const waiters = new Set<() => void>();
   const collect = (stream: NodeJS.ReadableStream) => {
@@ -118,7 +131,10 @@ export function startGulpChild(options: GulpChildOptions): GulpChild {
     },
     waitForLine(pattern, timeoutMs = 30_000) {
       return new Promise<string>((resolve, reject) => {
-        const timer = setTimeout(() => finish(new Error(`timed out after ${timeoutMs} ms waiting for ${pattern}. The child wrote:\n${lines.join('\n')}`)), timeoutMs);
+        const timer = setTimeout(
+          () => finish(new Error(`timed out after ${timeoutMs} ms waiting for ${pattern}. The child wrote:\n${lines.join('\n')}`)),
+          timeoutMs,
+        );
         const finish = (error?: Error, line?: string) => {
           clearTimeout(timer);
           waiters.delete(check);

@@ -115,7 +115,15 @@ export async function startLoad(options: LoadOptions): Promise<LoadGenerator> {
   const stopFile = path.join(dir, 'stop');
   const outFile = path.join(dir, 'summary.json');
   writeFileSync(script, SCRIPT);
-  const args = [script, options.url, String(options.concurrency ?? 8), String(options.pauseMs ?? 5), String(options.limitMs ?? 120_000), stopFile, outFile];
+  const args = [
+    script,
+    options.url,
+    String(options.concurrency ?? 8),
+    String(options.pauseMs ?? 5),
+    String(options.limitMs ?? 120_000),
+    stopFile,
+    outFile,
+  ];
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let requests = 0;
   let stderr = '';

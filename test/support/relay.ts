@@ -106,9 +106,12 @@ export async function startRelay(targetPort: number, targetHost = '127.0.0.1'): 
       if (rate !== null) {
         // Hold the client back for as long as this chunk takes at the limited rate.
         client.pause();
-        setTimeout(() => {
-          if (!full || server.writableLength === 0) flow(client);
-        }, (chunk.length / rate) * 1000);
+        setTimeout(
+          () => {
+            if (!full || server.writableLength === 0) flow(client);
+          },
+          (chunk.length / rate) * 1000,
+        );
       } else if (full) client.pause();
     });
     server.on('drain', () => flow(client));

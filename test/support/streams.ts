@@ -16,7 +16,10 @@ export const REPO_ROOT = path.resolve(__dirname, '../..');
 
 /** The part of gulp's API the tests use. */
 export interface Gulp {
-  src(globs: string | string[], options?: { cwd?: string; base?: string; buffer?: boolean; encoding?: string | false; dot?: boolean }): NodeJS.ReadableStream;
+  src(
+    globs: string | string[],
+    options?: { cwd?: string; base?: string; buffer?: boolean; encoding?: string | false; dot?: boolean },
+  ): NodeJS.ReadableStream;
   series(...tasks: Array<(done: (error?: unknown) => void) => unknown>): (done: (error?: unknown) => void) => void;
   on(event: 'error', listener: (event: unknown) => void): unknown;
 }
@@ -73,7 +76,10 @@ export function listFiles(dir: string, prefix = ''): string[] {
  * root, so that `require('./src/…')` and `require('gulp')` resolve. Synchronous: the child's own
  * event loop decides when it exits, which is what the exit tests check.
  */
-export function runScript(script: string, options: { timeoutMs?: number; env?: NodeJS.ProcessEnv } = {}): SpawnSyncReturns<string> & { ms: number } {
+export function runScript(
+  script: string,
+  options: { timeoutMs?: number; env?: NodeJS.ProcessEnv } = {},
+): SpawnSyncReturns<string> & { ms: number } {
   const started = Date.now();
   const result = spawnSync(process.execPath, ['--import', 'tsx', '-e', script], {
     cwd: REPO_ROOT,

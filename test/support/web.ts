@@ -62,7 +62,9 @@ export interface WebOptions {
 export async function startWeb(options: WebOptions): Promise<WebServer> {
   const fpm = findPhpFpm();
   if (!existsSync(NGINX) || !fpm) {
-    throw new Error(`nginx (${NGINX}) or php-fpm (/usr/sbin/php-fpm<version>) is missing: the zero-downtime tests need both. Install them with: ${INSTALL}`);
+    throw new Error(
+      `nginx (${NGINX}) or php-fpm (/usr/sbin/php-fpm<version>) is missing: the zero-downtime tests need both. Install them with: ${INSTALL}`,
+    );
   }
   const dir = tempDir('attache-web-');
   const port = await freePort();
@@ -121,7 +123,13 @@ export async function startWeb(options: WebOptions): Promise<WebServer> {
   // As root php-fpm refuses to start a pool (no `user`, or `user = root`) unless given -R;
   // with -R the workers stay root, like the test process whose files they read.
   const ini = options.opcacheNoRevalidate ? ['-d', 'opcache.enable=1', '-d', 'opcache.validate_timestamps=0'] : [];
-  const fpmChild = launch(fpm, [...ini, '--nodaemonize', '--fpm-config', path.join(dir, 'php-fpm.conf'), ...(isRoot ? ['--allow-to-run-as-root'] : [])]);
+  const fpmChild = launch(fpm, [
+    ...ini,
+    '--nodaemonize',
+    '--fpm-config',
+    path.join(dir, 'php-fpm.conf'),
+    ...(isRoot ? ['--allow-to-run-as-root'] : []),
+  ]);
   // -e: nginx opens its compiled-in error log (/var/log/nginx) before reading the config otherwise.
   const nginxChild = launch(NGINX, ['-p', `${dir}/`, '-c', path.join(dir, 'nginx.conf'), '-e', errorLog]);
 
@@ -155,7 +163,9 @@ export function httpGet(url: string): Promise<{ status: number; body: string; he
     const request = http.get(url, { agent: false, timeout: 5000 }, (response) => {
       const chunks: Buffer[] = [];
       response.on('data', (chunk: Buffer) => chunks.push(chunk));
-      response.on('end', () => resolve({ status: response.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8'), headers: response.headers }));
+      response.on('end', () =>
+        resolve({ status: response.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8'), headers: response.headers }),
+      );
       response.on('error', reject);
     });
     request.on('timeout', () => request.destroy(new Error(`GET ${url} timed out`)));

@@ -9,8 +9,8 @@ import type { ArtifactManifest } from '../../src/release/files/artifact-tree';
 import { treeId } from '../../src/release/files/artifact-tree';
 import { minorMismatch, satisfies } from '../../src/release/model/php-version';
 
-describe('artifact: PHP versions against composer\'s platform', () => {
-  it('reads the lock\'s constraint forms', () => {
+describe("artifact: PHP versions against composer's platform", () => {
+  it("reads the lock's constraint forms", () => {
     assert.equal(satisfies('8.2.36', '>=8.1'), true);
     assert.equal(satisfies('8.2.36', '^8.3'), false);
     assert.equal(satisfies('8.2.36', '^7.4 || ^8.0'), true);
@@ -21,7 +21,7 @@ describe('artifact: PHP versions against composer\'s platform', () => {
     assert.equal(satisfies('8.2.36', 'dev-main'), undefined, 'a form not understood is not called a mismatch');
   });
 
-  it('config.platform.php must be the server\'s minor version', () => {
+  it("config.platform.php must be the server's minor version", () => {
     assert.equal(minorMismatch('8.2.36', '8.2.0'), undefined);
     assert.equal(minorMismatch('8.2.36', '7.4'), '8.2 is not 7.4');
   });
@@ -39,15 +39,18 @@ describe('artifact: what the live release already has', () => {
   });
 
   it('links files by content and mode, at any path, and sends the rest', () => {
-    const live = manifest({ 'a.php': ['h1', 0o644], 'old/b.php': ['h2', 0o644], 'x': ['h3', 0o755] });
-    const next = manifest({ 'a.php': ['h1', 0o644], 'new/b.php': ['h2', 0o644], 'x': ['h3', 0o644], 'c.php': ['h4', 0o644] });
+    const live = manifest({ 'a.php': ['h1', 0o644], 'old/b.php': ['h2', 0o644], x: ['h3', 0o755] });
+    const next = manifest({ 'a.php': ['h1', 0o644], 'new/b.php': ['h2', 0o644], x: ['h3', 0o644], 'c.php': ['h4', 0o644] });
     const { linked, sent } = reuse(next, live);
-    assert.deepEqual(linked, [{ path: 'a.php', from: 'a.php' }, { path: 'new/b.php', from: 'old/b.php' }]);
+    assert.deepEqual(linked, [
+      { path: 'a.php', from: 'a.php' },
+      { path: 'new/b.php', from: 'old/b.php' },
+    ]);
     assert.deepEqual(sent, ['x', 'c.php'], 'a mode change is sent: a hard link shares its mode');
     assert.deepEqual(reuse(next, undefined).sent.length, 4);
   });
 
-  it('the id is the tree\'s content, not the order it was listed in', () => {
+  it("the id is the tree's content, not the order it was listed in", () => {
     const a = manifest({ 'a.php': ['h1', 0o644], 'b.php': ['h2', 0o644] });
     const b = manifest({ 'b.php': ['h2', 0o644], 'a.php': ['h1', 0o644] });
     assert.equal(treeId(a), treeId(b));
@@ -58,7 +61,13 @@ describe('artifact: what the live release already has', () => {
 describe('artifact: "strategy" in the config', () => {
   const load = (strategy: unknown) => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'attache-strategy-'));
-    writeFileSync(path.join(dir, '.attache.json'), JSON.stringify({ repository: 'git@example.com:a/b.git', servers: { production: { host: 'example.com', root: '/var/www/app', strategy } } }));
+    writeFileSync(
+      path.join(dir, '.attache.json'),
+      JSON.stringify({
+        repository: 'git@example.com:a/b.git',
+        servers: { production: { host: 'example.com', root: '/var/www/app', strategy } },
+      }),
+    );
     return loadConfig('.attache.json', { cwd: dir }).servers.production.strategy;
   };
 

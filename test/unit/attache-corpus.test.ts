@@ -16,7 +16,9 @@ import { artisanCommand, composerBin, composerCommand, localComposerPath, phpCom
  */
 
 const REPO = path.resolve(__dirname, '../..');
-const CORPUS = [path.resolve(REPO, '../shared/attache-corpus/configs'), '/work/shared/attache-corpus/configs'].find((dir) => fs.existsSync(dir));
+const CORPUS = [path.resolve(REPO, '../shared/attache-corpus/configs'), '/work/shared/attache-corpus/configs'].find((dir) =>
+  fs.existsSync(dir),
+);
 
 const R = '20261201120000';
 
@@ -90,13 +92,23 @@ const BASE: Server = {
 const INIT: Server = { ...BASE, host: 'example.test' };
 
 /** common + the server, array_replace_recursive'd, for the "Common server configuration" examples. */
-const COMMON: Server = { ...BASE, root: '/root/to/application', paths: paths('/root/to/application'), artisan: `php /root/to/application/releases/${R}/artisan` };
+const COMMON: Server = {
+  ...BASE,
+  root: '/root/to/application',
+  paths: paths('/root/to/application'),
+  artisan: `php /root/to/application/releases/${R}/artisan`,
+};
 
 /** tests/attache-test.json: common gives paths, php and a local composer; production migrates and has a build and hooks. */
 const ATTACHE_TEST_COMMON = {
   root: '/path/to/application',
   port: 22,
-  paths: paths('/path/to/application', { releases: 'common-releases', serve: 'common-serve', storage: 'common-storage', env: 'common-env' }),
+  paths: paths('/path/to/application', {
+    releases: 'common-releases',
+    serve: 'common-serve',
+    storage: 'common-storage',
+    env: 'common-env',
+  }),
   assets: DEFAULT_ASSETS,
   repository: 'git@vcs.test:vendor/application.git',
   php: 'common-php',
@@ -116,7 +128,15 @@ const ATTACHE_TEST: Record<string, Server> = {
     build: ['some-build-command'],
     hooks: { 'before-migrate': ['before-migrate-script'], 'before-build': ['before-build-script'] },
   },
-  staging: { ...ATTACHE_TEST_COMMON, host: 'staging.test', user: 'user', branch: 'staging', migrate: false, build: ['yarn prod'], hooks: {} },
+  staging: {
+    ...ATTACHE_TEST_COMMON,
+    host: 'staging.test',
+    user: 'user',
+    branch: 'staging',
+    migrate: false,
+    build: ['yarn prod'],
+    hooks: {},
+  },
 };
 
 interface Loadable {
@@ -156,13 +176,20 @@ const LOADABLE: Record<string, Loadable> = {
     default: 'production',
     servers: { production: { ...BASE, hooks: { 'before-deploy': ['mysqldump --databases my_app storage/backups/backup.sql'] } } },
   },
-  'tpg-attache-docs__reference-scripts@3f5ed6d-build+base': { default: 'production', servers: { production: { ...BASE, build: ['npm run production'] } } },
+  'tpg-attache-docs__reference-scripts@3f5ed6d-build+base': {
+    default: 'production',
+    servers: { production: { ...BASE, build: ['npm run production'] } },
+  },
   'tpg-attache-docs__reference-scripts@3f5ed6d-build-empty+base': {
     default: 'production',
     servers: {
       production: {
         ...BASE,
-        build: { attache: ['yarn prod'], ours: [], why: "0.7.10's `script('build') ?: ['yarn prod']` treats [] as unset; its docs say [] skips the build, as ours does" },
+        build: {
+          attache: ['yarn prod'],
+          ours: [],
+          why: "0.7.10's `script('build') ?: ['yarn prod']` treats [] as unset; its docs say [] skips the build, as ours does",
+        },
       },
     },
   },
@@ -172,7 +199,12 @@ const LOADABLE: Record<string, Loadable> = {
   },
   'tpg-attache-docs__reference-servers@3f5ed6d-assets+base': {
     default: 'production',
-    servers: { production: { ...BASE, assets: { ...DEFAULT_ASSETS, 'public/vendors~js': 'public/vendors~js', 'public/local-asset': 'public/remote-asset' } } },
+    servers: {
+      production: {
+        ...BASE,
+        assets: { ...DEFAULT_ASSETS, 'public/vendors~js': 'public/vendors~js', 'public/local-asset': 'public/remote-asset' },
+      },
+    },
   },
   'tpg-attache-docs__reference-servers@3f5ed6d-assets-storage+base': {
     default: 'production',
@@ -204,14 +236,19 @@ const LOADABLE: Record<string, Loadable> = {
     servers: { production: { ...BASE, composerTag: 'composer.phar', composer: 'composer.phar' } },
   },
   'tpg-attache-docs__reference-servers@3f5ed6d-default+base': { default: 'staging', servers: { staging: BASE, production: BASE } },
-  'tpg-attache-docs__reference-servers@3f5ed6d-migrate+base': { default: 'production', servers: { production: { ...BASE, migrate: true } } },
+  'tpg-attache-docs__reference-servers@3f5ed6d-migrate+base': {
+    default: 'production',
+    servers: { production: { ...BASE, migrate: true } },
+  },
   'tpg-attache-docs__reference-servers@3f5ed6d-paths-serve+base': {
     default: 'production',
     servers: { production: { ...BASE, paths: { ...BASE.paths, serve: '/path/to/application/www' } } },
   },
   'tpg-attache-docs__reference-servers@3f5ed6d-php-bin+base': {
     default: 'production',
-    servers: { production: { ...BASE, php: '/usr/local/bin/php7.4', artisan: `/usr/local/bin/php7.4 /path/to/application/releases/${R}/artisan` } },
+    servers: {
+      production: { ...BASE, php: '/usr/local/bin/php7.4', artisan: `/usr/local/bin/php7.4 /path/to/application/releases/${R}/artisan` },
+    },
     warnings: [/^servers\.production\.php\.bin: defined twice \(line 12, column 17; first at line 11, column 17\): the last one is used/],
   },
   'tpg-attache-docs__started-README@3f5ed6d': { default: 'production', servers: { production: INIT } },
@@ -225,21 +262,36 @@ const LOADABLE: Record<string, Loadable> = {
 /** Files Attaché cannot run either (it fails on them, or would run from a relative root); we refuse them, saying where. */
 const REFUSED: Record<string, RegExp[]> = {
   // No repository anywhere: Attaché's `string $repository` property refuses the null.
-  'tpg-attache-docs__reference-servers@3f5ed6d-common': [/servers\.staging\.repository: expected a git repository URL/, /servers\.production\.repository: /],
+  'tpg-attache-docs__reference-servers@3f5ed6d-common': [
+    /servers\.staging\.repository: expected a git repository URL/,
+    /servers\.production\.repository: /,
+  ],
   // Trailing commas, as published: json_decode refuses them too.
   'tpg-attache__README@7361073-common': [/invalid JSON at line 16, column 9: .*JSON allows no comma before "\}"/],
   'tpg-attache__README@7361073-init': [/invalid JSON at line 25, column 9: .*JSON allows no comma before "\}"/],
   // A fragment with neither host nor repository: Server::host() returns null into a string.
-  'tpg-attache__README@7361073-scripts': [/servers\[0\]\.host: expected a host name/, /servers\[0\]\.repository: expected a git repository URL/],
+  'tpg-attache__README@7361073-scripts': [
+    /servers\[0\]\.host: expected a host name/,
+    /servers\[0\]\.repository: expected a git repository URL/,
+  ],
   // server-2 inherits "common-root", a relative root (a difference: ours must be absolute).
-  'tpg-attache__tests-TestCase-config@0.7.10': [/common\.root: expected an absolute path on the server, e\.g\. "\/var\/www\/app", got "common-root": it is not absolute/],
+  'tpg-attache__tests-TestCase-config@0.7.10': [
+    /common\.root: expected an absolute path on the server, e\.g\. "\/var\/www\/app", got "common-root": it is not absolute/,
+  ],
   'tpg-attache__tests-TestCase-config@v0.6.4-array-form': [/common\.root: expected an absolute path on the server.*it is not absolute/],
 };
 
-describe('the Attaché corpus: every file of Attaché\'s own material', () => {
+describe("the Attaché corpus: every file of Attaché's own material", () => {
   it('is there, and every file in it is in one of the two tables', () => {
-    assert.ok(CORPUS, `the corpus is missing: expected ../shared/attache-corpus/configs beside the checkout (${path.resolve(REPO, '../shared')}) or /work/shared`);
-    const files = fs.readdirSync(CORPUS).filter((f) => f.endsWith('.json')).map((f) => f.slice(0, -'.json'.length)).sort();
+    assert.ok(
+      CORPUS,
+      `the corpus is missing: expected ../shared/attache-corpus/configs beside the checkout (${path.resolve(REPO, '../shared')}) or /work/shared`,
+    );
+    const files = fs
+      .readdirSync(CORPUS)
+      .filter((f) => f.endsWith('.json'))
+      .map((f) => f.slice(0, -'.json'.length))
+      .sort();
     assert.equal(files.length, 30);
     assert.deepEqual(files, [...Object.keys(LOADABLE), ...Object.keys(REFUSED)].sort());
   });
@@ -267,7 +319,14 @@ describe('the Attaché corpus: every file of Attaché\'s own material', () => {
       assert.ok(CORPUS, 'the corpus is missing');
       const config = loadConfig(path.join(CORPUS, `${name}.json`));
       assert.deepEqual(Object.keys(config.servers), Object.keys(expected.servers), 'servers');
-      if (typeof expected.default === 'string') assert.equal(selectServers(config).map((s) => s.name).join(','), expected.default, 'the server chosen without --server');
+      if (typeof expected.default === 'string')
+        assert.equal(
+          selectServers(config)
+            .map((s) => s.name)
+            .join(','),
+          expected.default,
+          'the server chosen without --server',
+        );
       else assert.throws(() => selectServers(config), expected.default);
       assert.equal(config.warnings.length, expected.warnings?.length ?? 0, `warnings: ${JSON.stringify(config.warnings)}`);
       expected.warnings?.forEach((w, i) => assert.match(`${config.warnings[i].key}: ${config.warnings[i].message}`, w));
@@ -298,7 +357,11 @@ function compare(server: ServerConfig, want: Server): void {
   assert.equal(artisanCommand(server, layout.inRelease(R, 'artisan')).text, want.artisan, at('artisan storage:link / migrate'));
   assert.equal(server.migrate, want.migrate, at('migrate'));
   assert.deepEqual(server.build, ours(want.build), at('build'));
-  assert.deepEqual(server.build.map((line) => expandTags(line, server, layout, undefined, 'build')), ours(want.build), at('build, compiled'));
+  assert.deepEqual(
+    server.build.map((line) => expandTags(line, server, layout, undefined, 'build')),
+    ours(want.build),
+    at('build, compiled'),
+  );
   assert.deepEqual(Object.keys(server.scripts).sort(), Object.keys(want.hooks).sort(), at('hooks'));
   for (const [hook, lines] of Object.entries(want.hooks) as Array<[HookName, Array<Value<string>>]>) {
     const compiled = (server.scripts[hook] ?? []).map((line) => expandTags(line, server, layout, R, hook));

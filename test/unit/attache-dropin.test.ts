@@ -20,7 +20,8 @@ function load(servers: Record<string, unknown>, top: Record<string, unknown> = {
   fs.writeFileSync(path.join(dir, '.attache.json'), JSON.stringify({ repository: 'git@example.com:app.git', servers, ...top }));
   return loadConfig('.attache.json', { cwd: dir });
 }
-const server = (extra: Record<string, unknown> = {}) => load({ production: { host: 'example.com', root: '/var/www/app', ...extra } }).servers.production;
+const server = (extra: Record<string, unknown> = {}) =>
+  load({ production: { host: 'example.com', root: '/var/www/app', ...extra } }).servers.production;
 /** Each problem as `key: message`, one a line (a single problem's message names its key in the context instead). */
 const refusal = (extra: Record<string, unknown>): string => {
   try {
@@ -35,19 +36,31 @@ const expand = (line: string, extra: Record<string, unknown> = {}, site?: Parame
   return expandTags(line, s, new Layout(s), '20261201120000', site);
 };
 
-describe('1. composer.local: root\'s own composer.phar', () => {
+describe("1. composer.local: root's own composer.phar", () => {
   it('runs root/<bin> through php.bin, and @composer is root/<bin> itself', () => {
     const s = server({ php: { bin: 'php8.3' }, composer: { bin: 'composer.phar', local: true } });
     assert.equal(s.composer.local, true);
     assert.equal(s.composer.installer, 'https://getcomposer.org/installer');
     assert.equal(composerCommand(s).text, 'php8.3 /var/www/app/composer.phar');
-    assert.equal(expand('@php @composer dump-autoload', { php: { bin: 'php8.3' }, composer: { bin: 'composer.phar', local: true } }), 'php8.3 /var/www/app/composer.phar dump-autoload');
+    assert.equal(
+      expand('@php @composer dump-autoload', { php: { bin: 'php8.3' }, composer: { bin: 'composer.phar', local: true } }),
+      'php8.3 /var/www/app/composer.phar dump-autoload',
+    );
   });
 
   it('takes the installer URL from composer.installer, and refuses a bin outside root or a non-http URL', () => {
-    assert.equal(server({ composer: { local: true, installer: 'http://127.0.0.1:8080/installer' } }).composer.installer, 'http://127.0.0.1:8080/installer');
-    assert.match(refusal({ composer: { local: true, bin: '/usr/bin/composer' } }), /composer\.bin: expected a file name inside root for composer\.local/);
-    assert.match(refusal({ composer: { local: true, installer: 'ftp://x/installer' } }), /composer\.installer: expected the URL of Composer's installer, got "ftp:\/\/x\/installer": its scheme is ftp:/);
+    assert.equal(
+      server({ composer: { local: true, installer: 'http://127.0.0.1:8080/installer' } }).composer.installer,
+      'http://127.0.0.1:8080/installer',
+    );
+    assert.match(
+      refusal({ composer: { local: true, bin: '/usr/bin/composer' } }),
+      /composer\.bin: expected a file name inside root for composer\.local/,
+    );
+    assert.match(
+      refusal({ composer: { local: true, installer: 'ftp://x/installer' } }),
+      /composer\.installer: expected the URL of Composer's installer, got "ftp:\/\/x\/installer": its scheme is ftp:/,
+    );
   });
 });
 
@@ -55,7 +68,11 @@ describe('2. @composer is the bin itself, @php the php bin', () => {
   it('makes the documented `@php @composer install` with composer.bin composer.phar run `php composer.phar install`', () => {
     assert.equal(expand('@php @composer install', { composer: { bin: 'composer.phar' } }), 'php composer.phar install');
     assert.equal(composerBin(server({ composer: { bin: 'composer.phar' } })).text, 'composer.phar');
-    assert.equal(composerCommand(server({ composer: { bin: 'composer.phar' } })).text, 'composer.phar', 'the step runs the bin, as Attaché does');
+    assert.equal(
+      composerCommand(server({ composer: { bin: 'composer.phar' } })).text,
+      'composer.phar',
+      'the step runs the bin, as Attaché does',
+    );
   });
 });
 
@@ -63,31 +80,56 @@ describe('3. custom assets are added to the three defaults', () => {
   const defaults = ['public/js', 'public/css', 'public/mix-manifest.json'].map((p) => ({ local: p, remote: p }));
 
   it("keeps the defaults and adds the entry, in Attaché's ServerTest order", () => {
-    assert.deepEqual(server({ assets: { 'public/example': 'public/example' } }).assets, [...defaults, { local: 'public/example', remote: 'public/example' }]);
+    assert.deepEqual(server({ assets: { 'public/example': 'public/example' } }).assets, [
+      ...defaults,
+      { local: 'public/example', remote: 'public/example' },
+    ]);
   });
 
   it("lets an entry for a default's local path, or aimed at a default's remote path, take that default's place", () => {
-    assert.deepEqual(server({ assets: { 'public/js': 'public/scripts' } }).assets, [defaults[1], defaults[2], { local: 'public/js', remote: 'public/scripts' }]);
-    assert.deepEqual(server({ assets: { 'dist/js': 'public/js' } }).assets, [defaults[1], defaults[2], { local: 'dist/js', remote: 'public/js' }]);
+    assert.deepEqual(server({ assets: { 'public/js': 'public/scripts' } }).assets, [
+      defaults[1],
+      defaults[2],
+      { local: 'public/js', remote: 'public/scripts' },
+    ]);
+    assert.deepEqual(server({ assets: { 'dist/js': 'public/js' } }).assets, [
+      defaults[1],
+      defaults[2],
+      { local: 'dist/js', remote: 'public/js' },
+    ]);
   });
 
   it('drops a default mapped to false, and refuses false for a path that is not a default', () => {
     assert.deepEqual(server({ assets: { 'public/mix-manifest.json': false } }).assets, defaults.slice(0, 2));
-    assert.match(refusal({ assets: { 'public/images': false } }), /assets\.public\/images: expected a path inside the release \(false drops a default/);
+    assert.match(
+      refusal({ assets: { 'public/images': false } }),
+      /assets\.public\/images: expected a path inside the release \(false drops a default/,
+    );
   });
 });
 
 describe('4. the install and prepcomposer hooks', () => {
   it('are known hook names and load', () => {
-    for (const hook of ['before-install', 'after-install', 'before-prepcomposer', 'after-prepcomposer']) assert.ok((HOOK_NAMES as readonly string[]).includes(hook), hook);
-    const s = server({ scripts: { 'before-install': ['a'], 'after-install': ['b'], 'before-prepcomposer': ['c'], 'after-prepcomposer': ['d'] } });
-    assert.deepEqual(s.scripts, { 'before-install': ['a'], 'after-install': ['b'], 'before-prepcomposer': ['c'], 'after-prepcomposer': ['d'] });
+    for (const hook of ['before-install', 'after-install', 'before-prepcomposer', 'after-prepcomposer'])
+      assert.ok((HOOK_NAMES as readonly string[]).includes(hook), hook);
+    const s = server({
+      scripts: { 'before-install': ['a'], 'after-install': ['b'], 'before-prepcomposer': ['c'], 'after-prepcomposer': ['d'] },
+    });
+    assert.deepEqual(s.scripts, {
+      'before-install': ['a'],
+      'after-install': ['b'],
+      'before-prepcomposer': ['c'],
+      'after-prepcomposer': ['d'],
+    });
   });
 });
 
 describe('5. an unknown bare tag', () => {
   it('refuses the file, naming the hook line, as Attaché refuses `try @badtag`', () => {
-    assert.match(refusal({ scripts: { 'after-deploy': ['echo ok', 'try @badtag'] } }), /servers\.production\.scripts\.after-deploy\[1\]: unknown tag "@badtag"\. Tags: @php, @composer/);
+    assert.match(
+      refusal({ scripts: { 'after-deploy': ['echo ok', 'try @badtag'] } }),
+      /servers\.production\.scripts\.after-deploy\[1\]: unknown tag "@badtag"\. Tags: @php, @composer/,
+    );
     assert.match(refusal({ scripts: { 'after-live': 'try @badtag' } }), /servers\.production\.scripts\.after-live: unknown tag "@badtag"/);
     assert.match(refusal({ scripts: { build: ['npm run @prod'] } }), /servers\.production\.scripts\.build\[0\]: unknown tag "@prod"/);
   });
@@ -105,7 +147,10 @@ describe('6. every tag error is found when the file is loaded', () => {
   it('refuses an unknown braced tag, @path without a name, and @release where no release exists yet', () => {
     assert.match(refusal({ scripts: { 'after-live': ['{{ @badtag }}'] } }), /scripts\.after-live\[0\]: unknown tag "@badtag"/);
     assert.match(refusal({ scripts: { 'after-live': ['ls @path'] } }), /scripts\.after-live\[0\]: "@path" needs a name: @path:releases/);
-    assert.match(refusal({ scripts: { 'before-build': ['echo @release'] } }), /scripts\.before-build\[0\]: "@release" is not known in the before-build hook: the build runs before the release exists/);
+    assert.match(
+      refusal({ scripts: { 'before-build': ['echo @release'] } }),
+      /scripts\.before-build\[0\]: "@release" is not known in the before-build hook: the build runs before the release exists/,
+    );
     assert.match(refusal({ scripts: { build: ['echo {{ @release }}'] } }), /scripts\.build\[0\]: "@release" is not known in the build/);
   });
 
@@ -114,9 +159,18 @@ describe('6. every tag error is found when the file is loaded', () => {
     dirs.push(dir);
     fs.writeFileSync(
       path.join(dir, '.attache.json'),
-      JSON.stringify({ repository: 'r', common: { scripts: { 'after-live': ['@nope'] } }, servers: { a: { host: 'h', root: '/x', scripts: { 'before-live': ['{{ @also }}'] } } } }),
+      JSON.stringify({
+        repository: 'r',
+        common: { scripts: { 'after-live': ['@nope'] } },
+        servers: { a: { host: 'h', root: '/x', scripts: { 'before-live': ['{{ @also }}'] } } },
+      }),
     );
-    assert.throws(() => loadConfig('.attache.json', { cwd: dir }), (e: Error) => /common\.scripts\.after-live\[0\]: unknown tag "@nope"/.test(e.message) && /servers\.a\.scripts\.before-live\[0\]: unknown tag "@also"/.test(e.message));
+    assert.throws(
+      () => loadConfig('.attache.json', { cwd: dir }),
+      (e: Error) =>
+        /common\.scripts\.after-live\[0\]: unknown tag "@nope"/.test(e.message) &&
+        /servers\.a\.scripts\.before-live\[0\]: unknown tag "@also"/.test(e.message),
+    );
   });
 });
 
@@ -147,10 +201,16 @@ describe('the three divergences', () => {
   it('keeps the last of two equal keys, with a warning naming the key', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'attache-dropin-'));
     dirs.push(dir);
-    fs.writeFileSync(path.join(dir, '.attache.json'), '{"repository": "r", "servers": {"a": {"host": "h", "root": "/x", "php": {"bin": "php74", "bin": "php8"}}}}');
+    fs.writeFileSync(
+      path.join(dir, '.attache.json'),
+      '{"repository": "r", "servers": {"a": {"host": "h", "root": "/x", "php": {"bin": "php74", "bin": "php8"}}}}',
+    );
     const config = loadConfig('.attache.json', { cwd: dir });
     assert.equal(config.servers.a.php.bin, 'php8');
-    assert.deepEqual(config.warnings.map((w) => w.key), ['servers.a.php.bin']);
+    assert.deepEqual(
+      config.warnings.map((w) => w.key),
+      ['servers.a.php.bin'],
+    );
   });
 
   it('refuses an unknown server name even when there is one server (Attaché takes the only one whatever the name)', () => {
@@ -161,19 +221,31 @@ describe('the three divergences', () => {
 
 describe('issue 17.11: unknown keys', () => {
   it('are refused with the keys valid at that place', () => {
-    assert.match(refusal({ migrations: true }), /servers\.production\.migrations: unknown key "migrations"\. Valid keys here: name, host, port, user, root, .*migrate/);
+    assert.match(
+      refusal({ migrations: true }),
+      /servers\.production\.migrations: unknown key "migrations"\. Valid keys here: name, host, port, user, root, .*migrate/,
+    );
     assert.match(refusal({ php: { binary: 'php' } }), /servers\.production\.php\.binary: unknown key "binary"\. Valid keys here: bin$/m);
   });
 
   it('but a "name" inside an object-form server, which Attaché ignores too, is a warning', () => {
     const config = load({ production: { name: 'prod', host: 'h', root: '/x' } });
     assert.deepEqual(Object.keys(config.servers), ['production']);
-    assert.deepEqual(config.warnings, [{ key: 'servers.production.name', message: 'ignored, as Attaché ignores it: the server is called "production" (its key in "servers")' }]);
-    assert.deepEqual(load({ production: { name: 'production', host: 'h', root: '/x' } }).warnings, [], 'the name Attaché\'s init writes, equal to the key, says nothing');
+    assert.deepEqual(config.warnings, [
+      {
+        key: 'servers.production.name',
+        message: 'ignored, as Attaché ignores it: the server is called "production" (its key in "servers")',
+      },
+    ]);
+    assert.deepEqual(
+      load({ production: { name: 'production', host: 'h', root: '/x' } }).warnings,
+      [],
+      "the name Attaché's init writes, equal to the key, says nothing",
+    );
   });
 });
 
-describe('the flags of Attaché\'s commands', () => {
+describe("the flags of Attaché's commands", () => {
   const flags = (...args: string[]) => parseFlags(['node', 'gulp', 'task', ...args]);
 
   it('reads --config=<file>, --config <file>, -c <file> and -c=<file>', () => {
@@ -188,6 +260,9 @@ describe('the flags of Attaché\'s commands', () => {
     assert.equal(parseFlags(['node', 'gulp', 'init', '--remote=upstream'], 'init').remote, 'upstream');
     assert.throws(() => flags('--count=0'), /--count=0 is not a whole number of at least 1/);
     assert.throws(() => flags('--count=two'), /--count=two is not a whole number/);
-    assert.throws(() => parseFlags(['node', 'gulp', 'deploy', '--remote=x'], 'deploy'), /--remote is not a flag of deploy \(it is one of init\)/);
+    assert.throws(
+      () => parseFlags(['node', 'gulp', 'deploy', '--remote=x'], 'deploy'),
+      /--remote is not a flag of deploy \(it is one of init\)/,
+    );
   });
 });

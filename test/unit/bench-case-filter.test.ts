@@ -4,7 +4,12 @@ import { caseFilter } from '../../bench/case-filter';
 
 /** BENCH_CASES picks cases by substrings of their names; a substring that picks nothing is refused. */
 describe('bench: BENCH_CASES', () => {
-  const names = ['floor: rsync -a', 'gulp-attache: full first deploy', 'gulp-attache artifact: full first deploy', 'gulp-attache artifact: redeploy, one PHP file changed'];
+  const names = [
+    'floor: rsync -a',
+    'gulp-attache: full first deploy',
+    'gulp-attache artifact: full first deploy',
+    'gulp-attache artifact: redeploy, one PHP file changed',
+  ];
 
   it('unset or empty: every case, nothing skipped', () => {
     for (const raw of [undefined, '', ' , ']) {

@@ -16,7 +16,8 @@ describe('docs/configuration.md', () => {
   });
 
   it('has a row for every key, top level and server, and every hook', () => {
-    for (const key of [...Object.keys(TOP_SCHEMA), ...SERVER_KEYS]) assert.match(doc, new RegExp(`^\\| \`${key.replace('$', '\\$')}\` \\|`, 'm'), key);
+    for (const key of [...Object.keys(TOP_SCHEMA), ...SERVER_KEYS])
+      assert.match(doc, new RegExp(`^\\| \`${key.replace('$', '\\$')}\` \\|`, 'm'), key);
     for (const hook of HOOK_NAMES) assert.ok(doc.includes(`\`${hook}\``), hook);
   });
 

@@ -18,25 +18,49 @@ const rows = Object.entries<ServerKey>(SERVER_SCHEMA);
 const fieldRows = rows.filter(([, row]) => row.read).map(([key]) => key);
 
 // The same check for tsc: a row with a read for every field of ServerConfig but name, and none other.
-type FieldRow = { [K in keyof typeof SERVER_SCHEMA]: (typeof SERVER_SCHEMA)[K] extends { read: unknown } ? K : never }[keyof typeof SERVER_SCHEMA];
-const sameKeys: [Exclude<keyof ServerConfig, FieldRow | 'name'>, Exclude<FieldRow, keyof ServerConfig>] extends [never, never] ? true : false = true;
+type FieldRow = {
+  [K in keyof typeof SERVER_SCHEMA]: (typeof SERVER_SCHEMA)[K] extends { read: unknown } ? K : never;
+}[keyof typeof SERVER_SCHEMA];
+const sameKeys: [Exclude<keyof ServerConfig, FieldRow | 'name'>, Exclude<FieldRow, keyof ServerConfig>] extends [never, never]
+  ? true
+  : false = true;
 
 describe('config schema', () => {
   it('has a row that reads each field of ServerConfig, and ServerConfig has a field for each such row', () => {
     assert.equal(sameKeys, true);
     const full = loadServer({
-      host: 'h', port: 22, user: 'u', root: '/srv/app', healthcheck: 'http://h/', webUser: 'www-data', opcache: { fpm: '/run/php/fpm.sock' },
+      host: 'h',
+      port: 22,
+      user: 'u',
+      root: '/srv/app',
+      healthcheck: 'http://h/',
+      webUser: 'www-data',
+      opcache: { fpm: '/run/php/fpm.sock' },
     });
     assert.deepEqual(Object.keys(full).sort(), ['name', ...fieldRows].sort());
   });
 
   it('lists the known keys in the table order, nested ones from the rows', () => {
-    assert.deepEqual(SERVER_KEYS, rows.map(([key]) => key));
+    assert.deepEqual(
+      SERVER_KEYS,
+      rows.map(([key]) => key),
+    );
     assert.deepEqual(NESTED_KEYS, {
       php: ['bin'],
       composer: ['bin', 'dev', 'local', 'installer'],
       healthcheck: ['url', 'status', 'contains', 'header', 'timeout', 'retries'],
-      ssh: ['acceptNewHostKeys', 'knownHostsFile', 'identityFile', 'passphraseEnv', 'forwardAgent', 'connectTimeout', 'proxyJump', 'sshConfigFile', 'agent', 'passphrase'],
+      ssh: [
+        'acceptNewHostKeys',
+        'knownHostsFile',
+        'identityFile',
+        'passphraseEnv',
+        'forwardAgent',
+        'connectTimeout',
+        'proxyJump',
+        'sshConfigFile',
+        'agent',
+        'passphrase',
+      ],
       shared: ['dirs', 'files'],
       opcache: ['fpm'],
     });
@@ -53,10 +77,12 @@ describe('config schema', () => {
         // assets: the default paths, each sent to the same path in the release.
         const expected = key === 'assets' ? (row.default as string[]).map((p) => ({ local: p, remote: p })) : row.default;
         assert.deepEqual(value, expected, key), count++;
-      } else if (!row.keys) assert.ok(value === undefined || row.shown === 'required', `${key} has no documented default but gets ${JSON.stringify(value)}`);
+      } else if (!row.keys)
+        assert.ok(value === undefined || row.shown === 'required', `${key} has no documented default but gets ${JSON.stringify(value)}`);
       for (const [sub, doc] of Object.entries(row.keys ?? {})) {
         // The SSH options' defaults are ssh/resolve.ts's, applied when connecting, not here.
-        if ('default' in doc && key !== 'ssh') assert.deepEqual((value as Record<string, unknown>)[sub], doc.default, `${key}.${sub}`), count++;
+        if ('default' in doc && key !== 'ssh')
+          assert.deepEqual((value as Record<string, unknown>)[sub], doc.default, `${key}.${sub}`), count++;
       }
     }
     assert.ok(count > 25, `${count} defaults checked`);

@@ -62,7 +62,8 @@ const withServer = (extra: Record<string, unknown> = {}, top: Record<string, unk
   servers: { production: server(extra) },
   ...top,
 });
-const loadServer = (extra: Record<string, unknown> = {}, top: Record<string, unknown> = {}) => load(withServer(extra, top)).servers.production;
+const loadServer = (extra: Record<string, unknown> = {}, top: Record<string, unknown> = {}) =>
+  load(withServer(extra, top)).servers.production;
 
 const DEFAULT_ASSETS = ['public/js', 'public/css', 'public/mix-manifest.json'].map((p) => ({ local: p, remote: p }));
 
@@ -70,15 +71,18 @@ describe('loadConfig: the file', () => {
   it('names the absolute path of a missing file and shows a minimal example', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'attache-config-'));
     dirs.push(dir);
-    assert.throws(() => loadConfig('.attache.json', { cwd: dir }), (e: unknown) => {
-      assert.ok(e instanceof AttacheError);
-      assert.equal(e.context.file, path.join(dir, '.attache.json'));
-      assert.match(e.message, new RegExp(`no configuration file at ${escape(path.join(dir, '.attache.json'))}`));
-      assert.match(e.message, /Create \.attache\.json/);
-      assert.match(e.message, /"servers"/);
-      assert.match(e.message, /"root": "\/var\/www\/app"/);
-      return true;
-    });
+    assert.throws(
+      () => loadConfig('.attache.json', { cwd: dir }),
+      (e: unknown) => {
+        assert.ok(e instanceof AttacheError);
+        assert.equal(e.context.file, path.join(dir, '.attache.json'));
+        assert.match(e.message, new RegExp(`no configuration file at ${escape(path.join(dir, '.attache.json'))}`));
+        assert.match(e.message, /Create \.attache\.json/);
+        assert.match(e.message, /"servers"/);
+        assert.match(e.message, /"root": "\/var\/www\/app"/);
+        return true;
+      },
+    );
   });
 
   it('resolves a relative file name against cwd and records the absolute path', () => {
@@ -134,23 +138,44 @@ describe('loadConfig: servers', () => {
   });
 
   it('reads the older array form with names', () => {
-    const config = load({ repository: 'r', servers: [{ name: 'staging', ...server() }, { name: 'production', ...server({ port: 2222 }) }] });
+    const config = load({
+      repository: 'r',
+      servers: [
+        { name: 'staging', ...server() },
+        { name: 'production', ...server({ port: 2222 }) },
+      ],
+    });
     assert.deepEqual(Object.keys(config.servers), ['staging', 'production']);
     assert.equal(config.servers.production.port, 2222);
   });
 
   it('refuses a name used twice in the array form; in the object form keeps the last, as PHP does, with a warning naming the key', () => {
-    assert.match(problem({ repository: 'r', servers: [{ name: 'a', ...server() }, { name: 'a', ...server() }] }), /^servers\[1\]: server name "a" is used twice \(first at servers\[0\]\)/);
+    assert.match(
+      problem({
+        repository: 'r',
+        servers: [
+          { name: 'a', ...server() },
+          { name: 'a', ...server() },
+        ],
+      }),
+      /^servers\[1\]: server name "a" is used twice \(first at servers\[0\]\)/,
+    );
     const text = '{"repository": "r", "servers": {\n  "a": {"host": "h", "root": "/x"},\n  "a": {"host": "h", "root": "/y"}\n}}';
     const config = load(text);
     assert.equal(config.servers.a.root, '/y');
     assert.equal(config.warnings.length, 1);
     assert.equal(config.warnings[0].key, 'servers.a');
-    assert.match(config.warnings[0].message, /^defined twice \(line 3, column 3; first at line 2, column 3\): the last one is used, as in Attaché/);
+    assert.match(
+      config.warnings[0].message,
+      /^defined twice \(line 3, column 3; first at line 2, column 3\): the last one is used, as in Attaché/,
+    );
   });
 
   it('refuses an array entry without a name', () => {
-    assert.match(problem({ repository: 'r', servers: [server()] }), /^servers\[0\]\.name: expected the server's name \(a string\), got nothing/);
+    assert.match(
+      problem({ repository: 'r', servers: [server()] }),
+      /^servers\[0\]\.name: expected the server's name \(a string\), got nothing/,
+    );
   });
 
   it('refuses a missing or empty servers list', () => {
@@ -178,7 +203,11 @@ describe('loadConfig: common and overrides', () => {
         scripts: { 'after-live': ['php artisan queue:restart'] },
       },
       servers: {
-        production: server({ paths: { storage: '/mnt/storage' }, assets: { 'public/build': 'public/build' }, scripts: { 'before-live': 'php artisan down' } }),
+        production: server({
+          paths: { storage: '/mnt/storage' },
+          assets: { 'public/build': 'public/build' },
+          scripts: { 'before-live': 'php artisan down' },
+        }),
         staging: server({ branch: 'develop', user: 'stage' }),
       },
     });
@@ -209,7 +238,10 @@ describe('loadConfig: common and overrides', () => {
   it('names a mistake in common once, by its key in common, however many servers inherit it', () => {
     const error = failure({ repository: 'r', common: { keep: 1 }, servers: { a: server(), b: server() } });
     assert.ok(error instanceof ConfigError);
-    assert.deepEqual(error.problems.map((p) => p.key), ['common.keep']);
+    assert.deepEqual(
+      error.problems.map((p) => p.key),
+      ['common.keep'],
+    );
   });
 
   it('applies gulpfile overrides over every server, deeply, and names them in errors', () => {
@@ -294,7 +326,12 @@ describe('loadConfig: defaults', () => {
   });
 
   it('reads a group list and a default', () => {
-    const config = load({ repository: 'r', servers: { web1: server(), web2: server() }, groups: { web: ['web1', 'web2'] }, default: 'web' });
+    const config = load({
+      repository: 'r',
+      servers: { web1: server(), web2: server() },
+      groups: { web: ['web1', 'web2'] },
+      default: 'web',
+    });
     assert.deepEqual(config.groups, { web: ['web1', 'web2'] });
     assert.equal(config.default, 'web');
   });
@@ -302,10 +339,22 @@ describe('loadConfig: defaults', () => {
   it('refuses unknown keys, listing the keys valid at that place; $schema is allowed', () => {
     assert.equal(loadServer({}, { $schema: 'x' }).host, 'example.com');
     const e = failure(withServer({ notes: 'x' }, { comment: 'y' }));
-    assert.match(e.message, /comment: unknown key "comment"\. Valid keys here: repository, servers, default, common, groups, secrets, \$schema/);
-    assert.match(e.message, /servers\.production\.notes: unknown key "notes"\. Valid keys here: name, host, port, user, root, repository, branch, paths, php, composer, assets, migrate, scripts,/);
-    assert.match(problem(withServer({ migrations: true })), /^servers\.production\.migrations: unknown key "migrations"\. Valid keys here: .*\bmigrate\b/);
-    assert.match(problem(withServer({ composer: { lokal: true } })), /^servers\.production\.composer\.lokal: unknown key "lokal": did you mean "local"\? Valid keys here: bin, dev, local, installer$/);
+    assert.match(
+      e.message,
+      /comment: unknown key "comment"\. Valid keys here: repository, servers, default, common, groups, secrets, \$schema/,
+    );
+    assert.match(
+      e.message,
+      /servers\.production\.notes: unknown key "notes"\. Valid keys here: name, host, port, user, root, repository, branch, paths, php, composer, assets, migrate, scripts,/,
+    );
+    assert.match(
+      problem(withServer({ migrations: true })),
+      /^servers\.production\.migrations: unknown key "migrations"\. Valid keys here: .*\bmigrate\b/,
+    );
+    assert.match(
+      problem(withServer({ composer: { lokal: true } })),
+      /^servers\.production\.composer\.lokal: unknown key "lokal": did you mean "local"\? Valid keys here: bin, dev, local, installer$/,
+    );
   });
 });
 
@@ -354,16 +403,31 @@ describe('loadConfig: assets', () => {
 
   for (const remote of ['../x', '/etc', 'a/../../b', '..\\x', 'public\\..\\..\\x', '..', '.', './', '\\etc']) {
     it(`refuses the remote path ${JSON.stringify(remote)}, which is not inside the release`, () => {
-      assert.match(problem(withServer({ assets: { 'public/js': remote } })), /^servers\.production\.assets\.public\/js: expected a path inside the release, got .*: it (leaves the release|is absolute|names the release directory)/);
+      assert.match(
+        problem(withServer({ assets: { 'public/js': remote } })),
+        /^servers\.production\.assets\.public\/js: expected a path inside the release, got .*: it (leaves the release|is absolute|names the release directory)/,
+      );
       assert.match(problem(withServer({ assets: [{ local: 'public/js', remote }] })), /^servers\.production\.assets\[0\]\.remote: /);
     });
   }
 
   it('refuses escaping paths in the array-of-strings form, and empty ones', () => {
-    assert.match(problem(withServer({ assets: ['public/js', '../x'] })), /^servers\.production\.assets\[1\]: expected a path \(the same locally and inside the release\), got "..\/x": it leaves the release directory/);
-    assert.match(problem(withServer({ assets: [''] })), /^servers\.production\.assets\[0\]: expected a path \(the same locally and inside the release\), got ""$/);
-    assert.match(problem(withServer({ assets: [{ remote: 'x' }] })), /^servers\.production\.assets\[0\]\.local: expected a local path, got nothing/);
-    assert.match(problem(withServer({ assets: 'public/js' })), /^servers\.production\.assets: expected an object \{ "local": "remote" \}, an array of paths/);
+    assert.match(
+      problem(withServer({ assets: ['public/js', '../x'] })),
+      /^servers\.production\.assets\[1\]: expected a path \(the same locally and inside the release\), got "..\/x": it leaves the release directory/,
+    );
+    assert.match(
+      problem(withServer({ assets: [''] })),
+      /^servers\.production\.assets\[0\]: expected a path \(the same locally and inside the release\), got ""$/,
+    );
+    assert.match(
+      problem(withServer({ assets: [{ remote: 'x' }] })),
+      /^servers\.production\.assets\[0\]\.local: expected a local path, got nothing/,
+    );
+    assert.match(
+      problem(withServer({ assets: 'public/js' })),
+      /^servers\.production\.assets: expected an object \{ "local": "remote" \}, an array of paths/,
+    );
   });
 });
 
@@ -388,9 +452,18 @@ describe('loadConfig: build and scripts', () => {
   });
 
   it('refuses commands that are not strings, and build given twice', () => {
-    assert.match(problem(withServer({ scripts: { 'after-live': [1] } })), /^servers\.production\.scripts\.after-live\[0\]: expected a non-empty string, got 1/);
-    assert.match(problem(withServer({ scripts: { 'after-live': { a: 1 } } })), /^servers\.production\.scripts\.after-live: expected an array of commands, got an object/);
-    assert.match(problem(withServer({ build: [], scripts: { build: [] } })), /^servers\.production\.build: expected either "build" or "scripts\.build", got both/);
+    assert.match(
+      problem(withServer({ scripts: { 'after-live': [1] } })),
+      /^servers\.production\.scripts\.after-live\[0\]: expected a non-empty string, got 1/,
+    );
+    assert.match(
+      problem(withServer({ scripts: { 'after-live': { a: 1 } } })),
+      /^servers\.production\.scripts\.after-live: expected an array of commands, got an object/,
+    );
+    assert.match(
+      problem(withServer({ build: [], scripts: { build: [] } })),
+      /^servers\.production\.build: expected either "build" or "scripts\.build", got both/,
+    );
   });
 });
 
@@ -416,35 +489,79 @@ describe('loadConfig: ssh, healthcheck, secrets', () => {
   });
 
   it('refuses bad SSH values and a passphrase written in the file', () => {
-    assert.match(problem(withServer({ connectTimeout: 0 })), /^servers\.production\.connectTimeout: expected a positive number of seconds, got 0/);
-    assert.match(problem(withServer({ acceptNewHostKeys: 'yes' })), /^servers\.production\.acceptNewHostKeys: expected true or false, got "yes"/);
-    assert.match(problem(withServer({ passphraseEnv: 'MY-VAR' })), /^servers\.production\.passphraseEnv: expected the name of an environment variable/);
-    assert.match(problem(withServer({ identityFile: [] })), /^servers\.production\.identityFile: expected at least one private key file path/);
-    assert.match(problem(withServer({ ssh: { passphrase: 'hunter22' } })), /^servers\.production\.ssh\.passphrase: expected no passphrase in the config file: .*passphraseEnv/);
+    assert.match(
+      problem(withServer({ connectTimeout: 0 })),
+      /^servers\.production\.connectTimeout: expected a positive number of seconds, got 0/,
+    );
+    assert.match(
+      problem(withServer({ acceptNewHostKeys: 'yes' })),
+      /^servers\.production\.acceptNewHostKeys: expected true or false, got "yes"/,
+    );
+    assert.match(
+      problem(withServer({ passphraseEnv: 'MY-VAR' })),
+      /^servers\.production\.passphraseEnv: expected the name of an environment variable/,
+    );
+    assert.match(
+      problem(withServer({ identityFile: [] })),
+      /^servers\.production\.identityFile: expected at least one private key file path/,
+    );
+    assert.match(
+      problem(withServer({ ssh: { passphrase: 'hunter22' } })),
+      /^servers\.production\.ssh\.passphrase: expected no passphrase in the config file: .*passphraseEnv/,
+    );
   });
 
   it('reads a health check with defaults, or a URL alone', () => {
-    assert.deepEqual(loadServer({ healthcheck: { url: 'https://example.com/up' } }).healthcheck, { url: 'https://example.com/up', status: 200, timeout: 5, retries: 3 });
-    assert.deepEqual(loadServer({ healthcheck: 'http://example.com/' }).healthcheck, { url: 'http://example.com/', status: 200, timeout: 5, retries: 3 });
-    assert.deepEqual(loadServer({ healthcheck: { url: 'https://x.test/health', status: 204, contains: 'ok', timeout: 2, retries: 10 } }).healthcheck, {
-      url: 'https://x.test/health',
-      status: 204,
-      contains: 'ok',
-      timeout: 2,
-      retries: 10,
+    assert.deepEqual(loadServer({ healthcheck: { url: 'https://example.com/up' } }).healthcheck, {
+      url: 'https://example.com/up',
+      status: 200,
+      timeout: 5,
+      retries: 3,
     });
+    assert.deepEqual(loadServer({ healthcheck: 'http://example.com/' }).healthcheck, {
+      url: 'http://example.com/',
+      status: 200,
+      timeout: 5,
+      retries: 3,
+    });
+    assert.deepEqual(
+      loadServer({ healthcheck: { url: 'https://x.test/health', status: 204, contains: 'ok', timeout: 2, retries: 10 } }).healthcheck,
+      {
+        url: 'https://x.test/health',
+        status: 204,
+        contains: 'ok',
+        timeout: 2,
+        retries: 10,
+      },
+    );
     assert.equal(loadServer().healthcheck, undefined);
   });
 
   it('refuses a health check without an http(s) URL or with bad numbers', () => {
-    assert.match(problem(withServer({ healthcheck: { url: 'ftp://example.com' } })), /^servers\.production\.healthcheck\.url: expected an http:\/\/ or https:\/\/ URL, got "ftp:\/\/example.com": its scheme is ftp:/);
-    assert.match(problem(withServer({ healthcheck: { status: 200 } })), /^servers\.production\.healthcheck\.url: expected an http:\/\/ or https:\/\/ URL, got nothing/);
-    assert.match(problem(withServer({ healthcheck: { url: 'https://x.test', retries: 0 } })), /^servers\.production\.healthcheck\.retries: /);
-    assert.match(problem(withServer({ healthcheck: { url: 'https://x.test', staus: 200 } })), /^servers\.production\.healthcheck\.staus: unknown key "staus": did you mean "status"\?/);
+    assert.match(
+      problem(withServer({ healthcheck: { url: 'ftp://example.com' } })),
+      /^servers\.production\.healthcheck\.url: expected an http:\/\/ or https:\/\/ URL, got "ftp:\/\/example.com": its scheme is ftp:/,
+    );
+    assert.match(
+      problem(withServer({ healthcheck: { status: 200 } })),
+      /^servers\.production\.healthcheck\.url: expected an http:\/\/ or https:\/\/ URL, got nothing/,
+    );
+    assert.match(
+      problem(withServer({ healthcheck: { url: 'https://x.test', retries: 0 } })),
+      /^servers\.production\.healthcheck\.retries: /,
+    );
+    assert.match(
+      problem(withServer({ healthcheck: { url: 'https://x.test', staus: 200 } })),
+      /^servers\.production\.healthcheck\.staus: unknown key "staus": did you mean "status"\?/,
+    );
   });
 
-  it('combines top-level secrets with a server\'s own', () => {
-    const config = load({ repository: 'r', secrets: ['top-secret'], servers: { a: server({ secrets: ['a-secret', 'top-secret'] }), b: server() } });
+  it("combines top-level secrets with a server's own", () => {
+    const config = load({
+      repository: 'r',
+      secrets: ['top-secret'],
+      servers: { a: server({ secrets: ['a-secret', 'top-secret'] }), b: server() },
+    });
     assert.deepEqual(config.servers.a.secrets, ['top-secret', 'a-secret']);
     assert.deepEqual(config.servers.b.secrets, ['top-secret']);
     assert.match(problem(withServer({}, { secrets: 'x' })), /^secrets: expected an array of non-empty strings, got "x"/);
@@ -467,14 +584,23 @@ describe('loadConfig: skip', () => {
 
 describe('loadConfig: mistakes', () => {
   it('refuses a missing host, root or repository, naming each key', () => {
-    assert.match(problem({ repository: 'r', servers: { production: { root: '/x' } } }), /^servers\.production\.host: expected a host name, .*got nothing/);
-    assert.match(problem({ repository: 'r', servers: { production: { host: 'h' } } }), /^servers\.production\.root: expected an absolute path on the server/);
+    assert.match(
+      problem({ repository: 'r', servers: { production: { root: '/x' } } }),
+      /^servers\.production\.host: expected a host name, .*got nothing/,
+    );
+    assert.match(
+      problem({ repository: 'r', servers: { production: { host: 'h' } } }),
+      /^servers\.production\.root: expected an absolute path on the server/,
+    );
     assert.match(problem({ servers: { production: server() } }), /^servers\.production\.repository: expected a git repository URL/);
     assert.match(problem(withServer({ host: 'a host' })), /^servers\.production\.host: .*it contains a space/);
   });
 
   it('refuses a root that is relative, uses ~, is / or contains .. or a NUL byte', () => {
-    assert.match(problem(withServer({ root: 'var/www' })), /^servers\.production\.root: expected an absolute path on the server, e\.g\. "\/var\/www\/app", got "var\/www": it is not absolute/);
+    assert.match(
+      problem(withServer({ root: 'var/www' })),
+      /^servers\.production\.root: expected an absolute path on the server, e\.g\. "\/var\/www\/app", got "var\/www": it is not absolute/,
+    );
     assert.match(problem(withServer({ root: '~/app' })), /^servers\.production\.root: .*"~" is not expanded/);
     assert.match(problem(withServer({ root: '/' })), /^servers\.production\.root: .*it is the filesystem root/);
     assert.match(problem(withServer({ root: '/var/www/../app' })), /^servers\.production\.root: .*"\.\." segment/);
@@ -483,10 +609,19 @@ describe('loadConfig: mistakes', () => {
   });
 
   it('refuses bad paths: .. in a relative path, empty, the root itself, two keys naming one place', () => {
-    assert.match(problem(withServer({ paths: { storage: '../shared/storage' } })), /^servers\.production\.paths\.storage: .*must not contain "\.\." segments/);
-    assert.match(problem(withServer({ paths: { env: '' } })), /^servers\.production\.paths\.env: expected a path, relative to root or absolute, got ""/);
+    assert.match(
+      problem(withServer({ paths: { storage: '../shared/storage' } })),
+      /^servers\.production\.paths\.storage: .*must not contain "\.\." segments/,
+    );
+    assert.match(
+      problem(withServer({ paths: { env: '' } })),
+      /^servers\.production\.paths\.env: expected a path, relative to root or absolute, got ""/,
+    );
     assert.match(problem(withServer({ paths: { serve: '.' } })), /^servers\.production\.paths\.serve: .*names the root directory itself/);
-    assert.match(problem(withServer({ paths: { serve: 'releases' } })), /^servers\.production\.paths\.serve: expected a path different from paths\.releases/);
+    assert.match(
+      problem(withServer({ paths: { serve: 'releases' } })),
+      /^servers\.production\.paths\.serve: expected a path different from paths\.releases/,
+    );
     assert.equal(loadServer({ paths: { storage: '/srv/shared/../storage' } }).paths.storage, '/srv/storage');
   });
 
@@ -496,7 +631,10 @@ describe('loadConfig: mistakes', () => {
 
   for (const port of [0, 65536, -1, 22.5, '22x', '', ' 22', '0', '99999']) {
     it(`refuses the port ${JSON.stringify(port)}`, () => {
-      assert.match(problem(withServer({ port })), /^servers\.production\.port: expected a port number \(a whole number from 1 to 65535\), got /);
+      assert.match(
+        problem(withServer({ port })),
+        /^servers\.production\.port: expected a port number \(a whole number from 1 to 65535\), got /,
+      );
     });
   }
 
@@ -538,7 +676,10 @@ describe('loadConfig: mistakes', () => {
   });
 
   it('refuses keep below 2 or not a whole number', () => {
-    assert.match(problem(withServer({ keep: 1 })), /^servers\.production\.keep: expected a whole number of releases to keep, at least 2 \(the live release and the one before it are never pruned\), got 1/);
+    assert.match(
+      problem(withServer({ keep: 1 })),
+      /^servers\.production\.keep: expected a whole number of releases to keep, at least 2 \(the live release and the one before it are never pruned\), got 1/,
+    );
     assert.match(problem(withServer({ keep: 2.5 })), /^servers\.production\.keep: .*got 2\.5/);
     assert.match(problem(withServer({ keep: '5' })), /^servers\.production\.keep: .*got "5"/);
   });
@@ -554,11 +695,26 @@ describe('loadConfig: mistakes', () => {
   });
 
   it('refuses misspelt keys with "did you mean", in servers, common, nested objects and the top level', () => {
-    assert.match(problem({ reposotory: 'r', servers: { production: server() }, repository: 'r' }), /^reposotory: unknown key "reposotory": did you mean "repository"\? Valid keys here: /);
-    assert.match(problem(withServer({ brach: 'main' })), /^servers\.production\.brach: unknown key "brach": did you mean "branch"\? Valid keys here: /);
-    assert.match(problem(withServer({ hots: 'x' })), /^servers\.production\.hots: unknown key "hots": did you mean "host"\? Valid keys here: /);
-    assert.match(problem(withServer({}, { common: { migrat: true } })), /^common\.migrat: unknown key "migrat": did you mean "migrate"\? Valid keys here: /);
-    assert.match(problem(withServer({ paths: { relases: 'r' } })), /^servers\.production\.paths\.relases: unknown key "relases": did you mean "releases"\? Valid keys here: /);
+    assert.match(
+      problem({ reposotory: 'r', servers: { production: server() }, repository: 'r' }),
+      /^reposotory: unknown key "reposotory": did you mean "repository"\? Valid keys here: /,
+    );
+    assert.match(
+      problem(withServer({ brach: 'main' })),
+      /^servers\.production\.brach: unknown key "brach": did you mean "branch"\? Valid keys here: /,
+    );
+    assert.match(
+      problem(withServer({ hots: 'x' })),
+      /^servers\.production\.hots: unknown key "hots": did you mean "host"\? Valid keys here: /,
+    );
+    assert.match(
+      problem(withServer({}, { common: { migrat: true } })),
+      /^common\.migrat: unknown key "migrat": did you mean "migrate"\? Valid keys here: /,
+    );
+    assert.match(
+      problem(withServer({ paths: { relases: 'r' } })),
+      /^servers\.production\.paths\.relases: unknown key "relases": did you mean "releases"\? Valid keys here: /,
+    );
     assert.match(problem(withServer({}, { sevrers: {} })), /^sevrers: unknown key "sevrers": did you mean "servers"\? Valid keys here: /);
   });
 
@@ -568,9 +724,18 @@ describe('loadConfig: mistakes', () => {
       problem({ repository: 'r', servers, groups: { web: ['web1', 'web3'] } }),
       'groups.web[1]: there is no server "web3": did you mean "web1"? Known: web1, web2',
     );
-    assert.match(problem({ repository: 'r', servers, groups: { web: [] } }), /^groups\.web: expected a non-empty array of server names, got an array/);
-    assert.match(problem({ repository: 'r', servers, groups: { web1: ['web2'] } }), /^groups\.web1: expected a name that is not also a server's/);
-    assert.match(problem({ repository: 'r', servers, default: 'production' }), /^default: there is no server "production"\. Known: web1, web2, all/);
+    assert.match(
+      problem({ repository: 'r', servers, groups: { web: [] } }),
+      /^groups\.web: expected a non-empty array of server names, got an array/,
+    );
+    assert.match(
+      problem({ repository: 'r', servers, groups: { web1: ['web2'] } }),
+      /^groups\.web1: expected a name that is not also a server's/,
+    );
+    assert.match(
+      problem({ repository: 'r', servers, default: 'production' }),
+      /^default: there is no server "production"\. Known: web1, web2, all/,
+    );
   });
 
   it('reports several mistakes together in one error, each with its key path', () => {
@@ -603,21 +768,46 @@ describe('loadConfig: __proto__, constructor and prototype', () => {
     assert.ok(error instanceof ConfigError, error.message);
     return error.problems.map((p) => `${p.key}: ${p.message}`);
   };
-  const refused = (key: string, name: string) => `${key}: the key "${name}" is not allowed anywhere in the configuration: it is a name JavaScript objects reserve, never a setting`;
+  const refused = (key: string, name: string) =>
+    `${key}: the key "${name}" is not allowed anywhere in the configuration: it is a name JavaScript objects reserve, never a setting`;
   const prod = (inside: string) => `{ "repository": "r", "servers": { "production": { "host": "h", "root": "/srv/app", ${inside} } } }`;
 
   const cases: Array<[string, string, string]> = [
-    ['at the top', '{ "__proto__": { "host": "evil" }, "repository": "r", "servers": { "p": { "host": "h", "root": "/srv/app" } } }', '__proto__'],
-    ['as a server name', '{ "repository": "r", "servers": { "__proto__": { "host": "h", "root": "/srv/app" }, "p": { "host": "h", "root": "/srv/app" } } }', 'servers.__proto__'],
+    [
+      'at the top',
+      '{ "__proto__": { "host": "evil" }, "repository": "r", "servers": { "p": { "host": "h", "root": "/srv/app" } } }',
+      '__proto__',
+    ],
+    [
+      'as a server name',
+      '{ "repository": "r", "servers": { "__proto__": { "host": "h", "root": "/srv/app" }, "p": { "host": "h", "root": "/srv/app" } } }',
+      'servers.__proto__',
+    ],
     ['inside a server', prod('"__proto__": { "migrate": true }'), 'servers.production.__proto__'],
-    ['inside a server of the array form', '{ "repository": "r", "servers": [{ "name": "p", "host": "h", "root": "/srv/app", "constructor": 1 }] }', 'servers[0].constructor'],
-    ['in common', '{ "repository": "r", "common": { "constructor": { "prototype": 1 } }, "servers": { "p": { "host": "h", "root": "/srv/app" } } }', 'common.constructor'],
+    [
+      'inside a server of the array form',
+      '{ "repository": "r", "servers": [{ "name": "p", "host": "h", "root": "/srv/app", "constructor": 1 }] }',
+      'servers[0].constructor',
+    ],
+    [
+      'in common',
+      '{ "repository": "r", "common": { "constructor": { "prototype": 1 } }, "servers": { "p": { "host": "h", "root": "/srv/app" } } }',
+      'common.constructor',
+    ],
     ['in scripts', prod('"scripts": { "prototype": ["echo"] }'), 'servers.production.scripts.prototype'],
-    ['in a nested object', prod('"healthcheck": { "url": "http://x/", "__proto__": { "status": 500 } }'), 'servers.production.healthcheck.__proto__'],
+    [
+      'in a nested object',
+      prod('"healthcheck": { "url": "http://x/", "__proto__": { "status": 500 } }'),
+      'servers.production.healthcheck.__proto__',
+    ],
     ['as a path name of your own', prod('"paths": { "constructor": "x" }'), 'servers.production.paths.constructor'],
     ['as an asset path', prod('"assets": { "__proto__": "public/x" }'), 'servers.production.assets.__proto__'],
     ['inside an array', prod('"assets": [{ "local": "a", "prototype": "b" }]'), 'servers.production.assets[0].prototype'],
-    ['as a group name', '{ "repository": "r", "servers": { "p": { "host": "h", "root": "/srv/app" } }, "groups": { "__proto__": ["p"] } }', 'groups.__proto__'],
+    [
+      'as a group name',
+      '{ "repository": "r", "servers": { "p": { "host": "h", "root": "/srv/app" } }, "groups": { "__proto__": ["p"] } }',
+      'groups.__proto__',
+    ],
   ];
   for (const [where, json, key] of cases) {
     it(`are refused ${where}, naming the key path`, () => {
@@ -629,11 +819,16 @@ describe('loadConfig: __proto__, constructor and prototype', () => {
     const error = failure(withServer(), { overrides: JSON.parse('{ "ssh": { "__proto__": { "agent": "/tmp/evil" } } }') });
     assert.ok(error instanceof ConfigError);
     assert.deepEqual(error.problems, [{ key: 'overrides.ssh.__proto__', message: refused('', '__proto__').slice(2) }]);
-    assert.match(error.message, /config key "overrides\.ssh\.__proto__".*: the key "__proto__" is not allowed anywhere in the configuration/);
+    assert.match(
+      error.message,
+      /config key "overrides\.ssh\.__proto__".*: the key "__proto__" is not allowed anywhere in the configuration/,
+    );
   });
 
   it('never reach a prototype, and deepMerge skips them', () => {
-    at('{ "repository": "r", "common": { "__proto__": { "polluted": true } }, "servers": { "p": { "host": "h", "root": "/srv/app", "__proto__": { "polluted": true } } } }');
+    at(
+      '{ "repository": "r", "common": { "__proto__": { "polluted": true } }, "servers": { "p": { "host": "h", "root": "/srv/app", "__proto__": { "polluted": true } } } }',
+    );
     assert.equal(({} as Record<string, unknown>).polluted, undefined);
     const merged = deepMerge({ a: 1 }, JSON.parse('{ "__proto__": { "polluted": true }, "b": 2 }')) as Record<string, unknown>;
     assert.equal(merged.polluted, undefined);
@@ -650,7 +845,11 @@ describe('validateBranch', () => {
   it('returns a safe name and refuses an unsafe one, explaining what is allowed', () => {
     assert.equal(validateBranch('feature/x'), 'feature/x');
     for (const bad of ['$(id)', '`id`', 'a;b', 'a\nb', '-x', 'a..b', 'a.lock', 'a/']) {
-      assert.throws(() => validateBranch(bad), (e: unknown) => e instanceof AttacheError && /is not a usable branch name/.test(e.message) && /A branch name may use/.test(e.message));
+      assert.throws(
+        () => validateBranch(bad),
+        (e: unknown) =>
+          e instanceof AttacheError && /is not a usable branch name/.test(e.message) && /A branch name may use/.test(e.message),
+      );
     }
   });
 });
@@ -663,12 +862,33 @@ describe('validateReleaseId', () => {
   it('is the one rule: isReleaseId agrees, and accepts the ids a deploy makes (a UTC second, then -2, -3, … in the same second)', () => {
     const now = new Date().toISOString().replace(/[-:T]/g, '').slice(0, 14); // as chooseReleaseId makes it
     for (const id of [now, `${now}-2`, `${now}-10`]) assert.ok(isReleaseId(id), id);
-    for (const id of [`${now}-0`, `${now}-01`, `${now}-`, now.slice(1), undefined, 20261126203000]) assert.equal(isReleaseId(id), false, String(id));
+    for (const id of [`${now}-0`, `${now}-01`, `${now}-`, now.slice(1), undefined, 20261126203000])
+      assert.equal(isReleaseId(id), false, String(id));
   });
 
-  for (const id of ['', '2026112620300', '202611262030000', '20261126203000;rm -rf /', '$(id)', '20261126203000$(id)', '20261126203000\n', '-20261126203000', '../20261126203000', '20261126203000/x', '..', '20261126203000-', '20261126203000-0', '20261126203000-a', ' 20261126203000', 'latest']) {
+  for (const id of [
+    '',
+    '2026112620300',
+    '202611262030000',
+    '20261126203000;rm -rf /',
+    '$(id)',
+    '20261126203000$(id)',
+    '20261126203000\n',
+    '-20261126203000',
+    '../20261126203000',
+    '20261126203000/x',
+    '..',
+    '20261126203000-',
+    '20261126203000-0',
+    '20261126203000-a',
+    ' 20261126203000',
+    'latest',
+  ]) {
     it(`refuses ${JSON.stringify(id)}`, () => {
-      assert.throws(() => validateReleaseId(id), (e: unknown) => e instanceof AttacheError && /is not a release id/.test(e.message) && /14 digits/.test(e.message));
+      assert.throws(
+        () => validateReleaseId(id),
+        (e: unknown) => e instanceof AttacheError && /is not a release id/.test(e.message) && /14 digits/.test(e.message),
+      );
     });
   }
 });
@@ -715,7 +935,10 @@ describe('selectServers', () => {
         /no server or group named "wokrer" \(for "wokrer", did you mean "worker"\?\)/.test(e.message) &&
         /Servers: web1, web2, worker\. Groups: web\. Or all\./.test(e.message),
     );
-    assert.throws(() => selectServers(config(), 'db'), (e: unknown) => e instanceof AttacheError && /no server or group named "db"/.test(e.message) && !/did you mean/.test(e.message));
+    assert.throws(
+      () => selectServers(config(), 'db'),
+      (e: unknown) => e instanceof AttacheError && /no server or group named "db"/.test(e.message) && !/did you mean/.test(e.message),
+    );
     assert.throws(() => selectServers(config(), ','), /names no server/);
   });
 });
@@ -729,8 +952,35 @@ describe('parseFlags', () => {
 
   it('reads every flag, with = or a separate value', () => {
     assert.deepEqual(
-      parseFlags(argv('--server=production', '--branch', 'feature/x', '--release=20261126203000-2', '--env', 'staging', '--dry-run', '--verbose', '--quiet', '--parallel=3', '--artifact=staging', '--force')),
-      { force: true, artifact: 'staging', dryRun: true, verbose: true, quiet: true, unknown: [], server: 'production', branch: 'feature/x', release: '20261126203000-2', env: 'staging', parallel: 3 },
+      parseFlags(
+        argv(
+          '--server=production',
+          '--branch',
+          'feature/x',
+          '--release=20261126203000-2',
+          '--env',
+          'staging',
+          '--dry-run',
+          '--verbose',
+          '--quiet',
+          '--parallel=3',
+          '--artifact=staging',
+          '--force',
+        ),
+      ),
+      {
+        force: true,
+        artifact: 'staging',
+        dryRun: true,
+        verbose: true,
+        quiet: true,
+        unknown: [],
+        server: 'production',
+        branch: 'feature/x',
+        release: '20261126203000-2',
+        env: 'staging',
+        parallel: 3,
+      },
     );
     assert.equal(parseFlags(argv('--server', 'web')).server, 'web');
     assert.equal(parseFlags(argv('--parallel', '2')).parallel, 2);
@@ -742,28 +992,66 @@ describe('parseFlags', () => {
 
   it("ignores gulp's own flags and task names, collects other --flags as unknown", () => {
     const flags = parseFlags(
-      argv('--gulpfile', 'g.js', '--cwd=/x', '--tasks', '-T', '--color', '--no-color', '--series', '--continue', '--require', 'ts-node', '--log-level', '--depth=2', '--compact-tasks', '--tasks-simple', '--tasks-json', '--sort-tasks', '--verify', '--help', '-h', '--version', '-v', 'build', '--production', '--port=80'),
+      argv(
+        '--gulpfile',
+        'g.js',
+        '--cwd=/x',
+        '--tasks',
+        '-T',
+        '--color',
+        '--no-color',
+        '--series',
+        '--continue',
+        '--require',
+        'ts-node',
+        '--log-level',
+        '--depth=2',
+        '--compact-tasks',
+        '--tasks-simple',
+        '--tasks-json',
+        '--sort-tasks',
+        '--verify',
+        '--help',
+        '-h',
+        '--version',
+        '-v',
+        'build',
+        '--production',
+        '--port=80',
+      ),
     );
     assert.deepEqual(flags.unknown, ['--production', '--port']);
     assert.equal(flags.server, undefined);
   });
 
   it('refuses a misspelt flag of ours before anything runs: --dryrun never deploys for real', () => {
-    assert.throws(() => parseFlags(argv('--dryrun')), /^AttacheError: unknown flag --dryrun; did you mean --dry-run\?\n {2}Nothing was done/);
+    assert.throws(
+      () => parseFlags(argv('--dryrun')),
+      /^AttacheError: unknown flag --dryrun; did you mean --dry-run\?\n {2}Nothing was done/,
+    );
     assert.throws(() => parseFlags(argv('--sever=x')), /did you mean --server\?/);
     assert.throws(() => parseFlags(argv('--relase=1')), /did you mean --release\?/);
     assert.throws(() => parseFlags(argv('--verbos')), /did you mean --verbose\?/);
   });
 
   it('refuses a flag of ours that the task does not take, naming the tasks that do', () => {
-    assert.throws(() => parseFlags(argv('--release=20261126203000'), 'deploy'), /--release is not a flag of deploy \(it is one of activate, delete\)/);
+    assert.throws(
+      () => parseFlags(argv('--release=20261126203000'), 'deploy'),
+      /--release is not a flag of deploy \(it is one of activate, delete\)/,
+    );
     assert.equal(parseFlags(argv('--release=latest'), 'activate').release, 'latest');
     assert.equal(parseFlags(argv('--count=3'), 'prune').count, 3);
   });
 
   it('treats --silent as quiet and stops at --', () => {
     assert.equal(parseFlags(argv('--silent')).quiet, true);
-    assert.deepEqual(parseFlags(argv('--', '--server=x', '--nope')), { force: false, dryRun: false, verbose: false, quiet: false, unknown: [] });
+    assert.deepEqual(parseFlags(argv('--', '--server=x', '--nope')), {
+      force: false,
+      dryRun: false,
+      verbose: false,
+      quiet: false,
+      unknown: [],
+    });
   });
 
   it('passes --release through unchecked (rollback also takes words like latest)', () => {

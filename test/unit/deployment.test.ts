@@ -76,7 +76,10 @@ describe('Deployment: the life of a deploy', () => {
     assert.deepEqual(events.slice(-2).sort(), ['close one', 'close two'], 'closed after the undo');
     const report = deployment.report();
     assert.equal(report?.result, 'failed');
-    assert.deepEqual(report?.servers.map((s) => s.result), ['untouched', 'failed']);
+    assert.deepEqual(
+      report?.servers.map((s) => s.result),
+      ['untouched', 'failed'],
+    );
   });
 
   it('ends exactly once: a second failure waits for the first undo and adds no second one', async () => {
@@ -108,8 +111,15 @@ describe('Deployment: the life of a deploy', () => {
     await deployment.runStep(changes('lock', 'lock'));
     await deployment.runStep(changes('clone'));
     await deployment.finish();
-    assert.deepEqual(events.filter((e) => e.startsWith('undo')), ['undo lock one'], 'the lock is freed, the release kept');
-    assert.ok(lines.some((l) => l.startsWith('deploy summary')), lines.join('\n'));
+    assert.deepEqual(
+      events.filter((e) => e.startsWith('undo')),
+      ['undo lock one'],
+      'the lock is freed, the release kept',
+    );
+    assert.ok(
+      lines.some((l) => l.startsWith('deploy summary')),
+      lines.join('\n'),
+    );
   });
 
   it('Ctrl-C undoes like a failure, and the steps still running end quietly instead of failing', async (t) => {
@@ -127,7 +137,10 @@ describe('Deployment: the life of a deploy', () => {
     process.emit('SIGINT', 'SIGINT');
     release();
     await running; // resolves: the interrupt is reported by the exit code, not as a step failure
-    assert.deepEqual(events.filter((e) => e.startsWith('undo')), ['undo clone one']);
+    assert.deepEqual(
+      events.filter((e) => e.startsWith('undo')),
+      ['undo clone one'],
+    );
     assert.equal(deployment.report()?.result, 'interrupted');
     assert.equal(process.exitCode, 130);
     process.exitCode = 0;
@@ -136,9 +149,17 @@ describe('Deployment: the life of a deploy', () => {
 
   it('a step beside the one that makes the release runs its server hooks once the release is made; one without hooks starts at once', async () => {
     const root = mkdtempSync(path.join(os.tmpdir(), 'attache-life-root-'));
-    const { deployment, events } = setup(['one'], { root, scripts: { 'before-composer': [`echo hook >> ${path.join(root, 'hook.log')}`] } });
+    const { deployment, events } = setup(['one'], {
+      root,
+      scripts: { 'before-composer': [`echo hook >> ${path.join(root, 'hook.log')}`] },
+    });
     let made = () => {};
-    const tree: Step = { name: 'clone', description: 'clone', makesReleaseTree: true, run: () => new Promise<void>((resolve) => (made = () => (events.push('release made'), resolve()))) };
+    const tree: Step = {
+      name: 'clone',
+      description: 'clone',
+      makesReleaseTree: true,
+      run: () => new Promise<void>((resolve) => (made = () => (events.push('release made'), resolve()))),
+    };
     const withHooks: Step = { name: 'composer', description: 'composer', hooks: 'composer', run: async () => void events.push('composer') };
     const withoutHooks: Step = { name: 'assets', description: 'assets', run: async () => void events.push('assets') };
     const steps = [deployment.runStep(tree), deployment.runStep(withHooks), deployment.runStep(withoutHooks)];

@@ -10,7 +10,14 @@ import { describe, it } from 'node:test';
  */
 const NOT_YET_GENERATED = new Set(['docs/configuration.md']);
 
-const pages = ['README.md', 'ARCHITECTURE.md', 'bench/README.md', ...readdirSync('docs').filter((f) => f.endsWith('.md')).map((f) => `docs/${f}`)];
+const pages = [
+  'README.md',
+  'ARCHITECTURE.md',
+  'bench/README.md',
+  ...readdirSync('docs')
+    .filter((f) => f.endsWith('.md'))
+    .map((f) => `docs/${f}`),
+];
 
 /** The targets of a page's Markdown links, outside code blocks and code spans. */
 function links(text: string): string[] {
@@ -18,7 +25,7 @@ function links(text: string): string[] {
   return [...prose.matchAll(/\]\(([^)\s]+)(?:\s+"[^"]*")?\)/g)].map((m) => m[1]);
 }
 
-describe('the docs\' links', () => {
+describe("the docs' links", () => {
   for (const page of pages) {
     it(`${page}: every relative link points to an existing file`, () => {
       const broken = links(readFileSync(page, 'utf8'))

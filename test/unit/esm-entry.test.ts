@@ -10,8 +10,14 @@ describe('the ESM entry', () => {
     const text = readFileSync(path.resolve(__dirname, '../../esm/index.mjs'), 'utf8');
     const named = /export const \{([^}]+)\} = cjs;/.exec(text);
     assert.ok(named, 'esm/index.mjs destructures the CommonJS exports');
-    const esm = named[1].split(',').map((name) => name.trim()).filter(Boolean).sort();
-    const cjs = Object.keys(surface).filter((name) => name !== 'default' && name !== '__esModule').sort();
+    const esm = named[1]
+      .split(',')
+      .map((name) => name.trim())
+      .filter(Boolean)
+      .sort();
+    const cjs = Object.keys(surface)
+      .filter((name) => name !== 'default' && name !== '__esModule')
+      .sort();
     assert.deepEqual(esm, cjs);
   });
 });

@@ -1,7 +1,17 @@
 import assert from 'node:assert/strict';
 import { Duplex } from 'node:stream';
 import { describe, it } from 'node:test';
-import { decodePairs, encodePair, encodeRecord, encodeRequest, FCGI, fastcgiRequest, parseCgiOutput, RecordReader, type FcgiRecord } from '../../src/remote/fastcgi';
+import {
+  decodePairs,
+  encodePair,
+  encodeRecord,
+  encodeRequest,
+  FCGI,
+  fastcgiRequest,
+  parseCgiOutput,
+  RecordReader,
+  type FcgiRecord,
+} from '../../src/remote/fastcgi';
 
 /** The FastCGI client's bytes, record by record, and one request against a scripted php-fpm stand-in. */
 
@@ -54,7 +64,10 @@ describe('FastCGI records', () => {
   it('a request is BEGIN_REQUEST (responder, no keep-alive), PARAMS, an empty PARAMS, an empty STDIN; long params span records', () => {
     const params = { SCRIPT_FILENAME: '/var/www/app/x.php', BIG: 'y'.repeat(70_000) };
     const list = records(encodeRequest(params));
-    assert.deepEqual(list.map((r) => r.type), [FCGI.BEGIN_REQUEST, FCGI.PARAMS, FCGI.PARAMS, FCGI.PARAMS, FCGI.STDIN]);
+    assert.deepEqual(
+      list.map((r) => r.type),
+      [FCGI.BEGIN_REQUEST, FCGI.PARAMS, FCGI.PARAMS, FCGI.PARAMS, FCGI.STDIN],
+    );
     assert.deepEqual([...list[0].content], [0, 1, 0, 0, 0, 0, 0, 0]);
     assert.equal(list[3].content.length, 0);
     assert.equal(list[4].content.length, 0);
@@ -66,7 +79,10 @@ describe('FastCGI records', () => {
     const reader = new RecordReader();
     const out: FcgiRecord[] = [];
     for (const byte of bytes) out.push(...reader.push(Buffer.from([byte])));
-    assert.deepEqual(out.map((r) => r.type), [FCGI.STDOUT, FCGI.END_REQUEST]);
+    assert.deepEqual(
+      out.map((r) => r.type),
+      [FCGI.STDOUT, FCGI.END_REQUEST],
+    );
     assert.equal(out[0].content.toString(), 'Status: 200\r\n\r\nok');
   });
 
@@ -89,16 +105,41 @@ describe('fastcgiRequest', () => {
       end(0),
     ]);
     const response = await fastcgiRequest(fpm, { SCRIPT_FILENAME: '/srv/reset.php', REQUEST_METHOD: 'GET' });
-    assert.deepEqual(response, { status: 200, headers: { 'content-type': 'text/plain' }, body: 'ran /srv/reset.php', stderr: 'PHP Notice: x', appStatus: 0 });
+    assert.deepEqual(response, {
+      status: 200,
+      headers: { 'content-type': 'text/plain' },
+      body: 'ran /srv/reset.php',
+      stderr: 'PHP Notice: x',
+      appStatus: 0,
+    });
   });
 
   it('rejects when php-fpm refuses the request, closes early, or does not answer in time', async () => {
-    await assert.rejects(fastcgiRequest(fakeFpm(() => [end(0, 2)]), {}), /refused the request \(FastCGI protocol status 2\)/);
+    await assert.rejects(
+      fastcgiRequest(
+        fakeFpm(() => [end(0, 2)]),
+        {},
+      ),
+      /refused the request \(FastCGI protocol status 2\)/,
+    );
     const closing = fakeFpm(() => []);
     closing.on('finish', () => closing.destroy());
     setImmediate(() => closing.destroy());
     await assert.rejects(fastcgiRequest(closing, {}), /closed the connection before the end of the request/);
-    await assert.rejects(fastcgiRequest(fakeFpm(() => []), {}, { timeoutMs: 50 }), /no FastCGI answer within 0.05 s/);
-    await assert.rejects(fastcgiRequest(fakeFpm(() => [Buffer.from('HTTP/1.1 400 Bad Request\r\n\r\n')]), {}), /not a FastCGI answer/);
+    await assert.rejects(
+      fastcgiRequest(
+        fakeFpm(() => []),
+        {},
+        { timeoutMs: 50 },
+      ),
+      /no FastCGI answer within 0.05 s/,
+    );
+    await assert.rejects(
+      fastcgiRequest(
+        fakeFpm(() => [Buffer.from('HTTP/1.1 400 Bad Request\r\n\r\n')]),
+        {},
+      ),
+      /not a FastCGI answer/,
+    );
   });
 });

@@ -55,7 +55,8 @@ describe('src/ import graph', () => {
   it('has no arrow from a lower layer to a higher one', () => {
     const upward: string[] = [];
     for (const [file, imports] of graph) {
-      for (const target of imports) if (layerOf(target) > layerOf(file)) upward.push(`${path.relative(SRC, file)} -> ${path.relative(SRC, target)}`);
+      for (const target of imports)
+        if (layerOf(target) > layerOf(file)) upward.push(`${path.relative(SRC, file)} -> ${path.relative(SRC, target)}`);
     }
     assert.deepEqual(upward, []);
   });

@@ -13,7 +13,10 @@ after(() => dirs.forEach((dir) => fs.rmSync(dir, { recursive: true, force: true 
 function load(server: Record<string, unknown>) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'attache-laravel-config-'));
   dirs.push(dir);
-  const config = { repository: 'git@github.com:me/app.git', servers: { production: { host: 'example.com', root: '/var/www/app', ...server } } };
+  const config = {
+    repository: 'git@github.com:me/app.git',
+    servers: { production: { host: 'example.com', root: '/var/www/app', ...server } },
+  };
   fs.writeFileSync(path.join(dir, '.attache.json'), JSON.stringify(config));
   return loadConfig('.attache.json', { cwd: dir }).servers.production;
 }
@@ -60,8 +63,14 @@ describe('config: Laravel activation keys', () => {
   });
 
   it('refuses nested shared paths, paths leaving the release, and shared paths inside storage or .env', () => {
-    assert.match(problems({ shared: { dirs: ['public/uploads', 'public/uploads/avatars'] } }).join('\n'), /shared\.dirs\[1\]: .*overlaps shared "public\/uploads"/);
-    assert.match(problems({ shared: { dirs: ['public'], files: ['public/robots.txt'] } }).join('\n'), /shared\.files\[0\]: .*overlaps shared "public"/);
+    assert.match(
+      problems({ shared: { dirs: ['public/uploads', 'public/uploads/avatars'] } }).join('\n'),
+      /shared\.dirs\[1\]: .*overlaps shared "public\/uploads"/,
+    );
+    assert.match(
+      problems({ shared: { dirs: ['public'], files: ['public/robots.txt'] } }).join('\n'),
+      /shared\.files\[0\]: .*overlaps shared "public"/,
+    );
     assert.match(problems({ shared: { dirs: ['storage/app'] } }).join('\n'), /shared\.dirs\[0\]: .*overlaps the shared storage/);
     assert.match(problems({ shared: { files: ['.env'] } }).join('\n'), /shared\.files\[0\]: .*overlaps the shared \.env/);
     assert.match(problems({ shared: { dirs: ['../uploads'] } }).join('\n'), /shared\.dirs\[0\]: .*leaves the release/);
@@ -75,6 +84,9 @@ describe('config: Laravel activation keys', () => {
     assert.match(problems({ opcache: { fpm: 'php-fpm.sock' } }).join('\n'), /opcache\.fpm: .*absolute socket path or host:port/);
     assert.match(problems({ opcache: {} }).join('\n'), /opcache\.fpm: expected php-fpm's socket path/);
     assert.match(problems({ opcache: { fmp: '/run/x.sock' } }).join('\n'), /opcache\.fmp: unknown key "fmp": did you mean "fpm"\?/);
-    assert.match(problems({ healthcheck: { url: 'https://example.com/', header: 'X-Release' } }).join('\n'), /healthcheck\.header: .*not "Name: value"/);
+    assert.match(
+      problems({ healthcheck: { url: 'https://example.com/', header: 'X-Release' } }).join('\n'),
+      /healthcheck\.header: .*not "Name: value"/,
+    );
   });
 });

@@ -4,7 +4,14 @@ import { describe, it } from 'node:test';
 import { judgeHolder, parseHeld, STALE_AFTER_S, type LockOwner } from '../../src/release/steps/lock';
 
 const here = { host: 'build-box', boot: 'boot-1' };
-const owner = (extra: Partial<LockOwner> = {}): LockOwner => ({ by: 'alice', host: 'elsewhere', pid: 4242, since: '2026-01-01T00:00:00.000Z', token: 'ab12', ...extra });
+const owner = (extra: Partial<LockOwner> = {}): LockOwner => ({
+  by: 'alice',
+  host: 'elsewhere',
+  pid: 4242,
+  since: '2026-01-01T00:00:00.000Z',
+  token: 'ab12',
+  ...extra,
+});
 /** A pid that existed and has ended: a child that ran `true`. */
 const deadPid = () => spawnSync('true').pid as number;
 

@@ -6,7 +6,12 @@ describe('logger', () => {
   it('on a terminal, redraws one progress line in place and clears it before the next log line', () => {
     const drawn: string[] = [];
     const lines: string[] = [];
-    const log = createLogger({ verbosity: 'normal', interactive: true, terminal: { write: (t: string) => drawn.push(t) }, write: (l) => lines.push(l) });
+    const log = createLogger({
+      verbosity: 'normal',
+      interactive: true,
+      terminal: { write: (t: string) => drawn.push(t) },
+      write: (l) => lines.push(l),
+    });
     log.progress('upload: 1/3 files');
     log.progress('upload: 2/3 files');
     log.info('a step finished');
@@ -49,7 +54,12 @@ describe('logger', () => {
   });
 
   it("stamps plain lines with gulp's local HH:MM:SS, as toLocaleTimeString would", () => {
-    for (const date of [new Date(2026, 0, 2, 3, 4, 5), new Date(2026, 11, 31, 23, 59, 59), new Date(2026, 5, 1, 0, 0, 0), new Date(2026, 5, 1, 12, 30, 7)]) {
+    for (const date of [
+      new Date(2026, 0, 2, 3, 4, 5),
+      new Date(2026, 11, 31, 23, 59, 59),
+      new Date(2026, 5, 1, 0, 0, 0),
+      new Date(2026, 5, 1, 12, 30, 7),
+    ]) {
       assert.equal(clockTime(date), date.toLocaleTimeString('en', { hour12: false }).replace(/^24:/, '00:'));
     }
   });

@@ -32,6 +32,6 @@ describe('PacedWrites', () => {
     await unknown.take(100 * LEAST_IN_FLIGHT);
     assert.equal(inFlightLimit(undefined), Infinity);
     assert.equal(inFlightLimit(1), LEAST_IN_FLIGHT);
-    assert.ok(inFlightLimit(55) > 2 * 1024 * 1024, 'from a 55 ms round trip on, the limit is over OpenSSH\'s 2 MB window');
+    assert.ok(inFlightLimit(55) > 2 * 1024 * 1024, "from a 55 ms round trip on, the limit is over OpenSSH's 2 MB window");
   });
 });

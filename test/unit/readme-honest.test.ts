@@ -11,7 +11,11 @@ describe('README', () => {
     const packages = (text: string) => {
       const line = /apt-get install -y ((?:\\\n|[^\n])*)/.exec(text);
       assert.ok(line, 'an apt-get install line');
-      return line[1].replace(/\\\n/g, ' ').split(/\s+/).filter((word) => word && !word.startsWith('-')).sort();
+      return line[1]
+        .replace(/\\\n/g, ' ')
+        .split(/\s+/)
+        .filter((word) => word && !word.startsWith('-'))
+        .sort();
     };
     assert.deepEqual(packages(readme), packages(ci));
   });

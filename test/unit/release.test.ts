@@ -31,7 +31,12 @@ describe('releasesToPrune', () => {
   });
 
   it('never removes the live release nor the one before it, even when both are old', () => {
-    const list = [release('20261126120001'), release('20261126120002', 'ready', true), release('20261126120003'), release('20261126120004')];
+    const list = [
+      release('20261126120001'),
+      release('20261126120002', 'ready', true),
+      release('20261126120003'),
+      release('20261126120004'),
+    ];
     assert.deepEqual(releasesToPrune(list, 2), []);
   });
 
@@ -53,14 +58,27 @@ describe('releasesToPrune', () => {
 });
 
 describe('hook tags', () => {
-  const server = { name: 'web', root: "/srv/my app's", paths: { releases: 'releases', serve: 'live', storage: 'storage', env: '.env' }, php: { bin: 'php8.3' }, composer: { bin: 'composer.phar', dev: false, local: false, installer: 'https://getcomposer.org/installer' } } as ServerConfig;
+  const server = {
+    name: 'web',
+    root: "/srv/my app's",
+    paths: { releases: 'releases', serve: 'live', storage: 'storage', env: '.env' },
+    php: { bin: 'php8.3' },
+    composer: { bin: 'composer.phar', dev: false, local: false, installer: 'https://getcomposer.org/installer' },
+  } as ServerConfig;
   const layout = new Layout(server);
 
   it('expand to quoted values, braced or bare, and leave unknown @words alone', () => {
     assert.equal(expandTags('cd @root && @php -v', server, layout, '20261126120000'), `cd '/srv/my app'\\''s' && php8.3 -v`);
-    assert.equal(expandTags('{{ @artisan }} migrate', server, layout, '20261126120000'), `php8.3 '/srv/my app'\\''s/releases/20261126120000/artisan' migrate`);
+    assert.equal(
+      expandTags('{{ @artisan }} migrate', server, layout, '20261126120000'),
+      `php8.3 '/srv/my app'\\''s/releases/20261126120000/artisan' migrate`,
+    );
     assert.equal(expandTags('ls @path:storage', server, layout, 'x'), `ls '/srv/my app'\\''s/storage'`);
-    assert.equal(expandTags('@php @composer install', server, layout, 'x'), 'php8.3 composer.phar install', '@composer is the bin itself, as in Attaché');
+    assert.equal(
+      expandTags('@php @composer install', server, layout, 'x'),
+      'php8.3 composer.phar install',
+      '@composer is the bin itself, as in Attaché',
+    );
     assert.equal(expandTags('mail ops@example.com', server, layout, 'x'), 'mail ops@example.com');
   });
 
@@ -75,7 +93,14 @@ describe('the undo of a release directory', () => {
     const dir = path.join(mkdtempSync(path.join(os.tmpdir(), 'attache-undo-')), 'releases', '20261202000000');
     mkdirSync(dir, { recursive: true });
     // Many files in many directories, then more for ~1.2 s: rm -rf meets "Directory not empty".
-    const writer = spawn('sh', ['-c', 'i=0; end=$(( $(date +%s) + 2 )); while [ $(date +%s) -lt $end ]; do mkdir -p "d$((i % 50))" && : > "d$((i % 50))/f$i"; i=$((i+1)); done'], { cwd: dir, stdio: 'ignore' });
+    const writer = spawn(
+      'sh',
+      [
+        '-c',
+        'i=0; end=$(( $(date +%s) + 2 )); while [ $(date +%s) -lt $end ]; do mkdir -p "d$((i % 50))" && : > "d$((i % 50))/f$i"; i=$((i+1)); done',
+      ],
+      { cwd: dir, stdio: 'ignore' },
+    );
     const ended = new Promise((resolve) => writer.on('exit', resolve));
     await new Promise((resolve) => setTimeout(resolve, 300));
     const { log } = captureLogger('quiet');

@@ -28,7 +28,7 @@ function split(stream: string, markers: string[], cuts: number[]): { outputs: st
   return { outputs, trailers, stray };
 }
 
-describe('the persistent shell\'s end markers', () => {
+describe("the persistent shell's end markers", () => {
   const A = 'attache-end-aaaa';
   const B = 'attache-end-bbbb';
   const stream = `one\nattache-end-aaab attache-end-aa${A} 0\ntwo, no newline${B} 7\nlate`;
@@ -43,7 +43,11 @@ describe('the persistent shell\'s end markers', () => {
   });
 
   it('fed one byte at a time, gives the same', () => {
-    const got = split(stream, [A, B], Array.from({ length: stream.length }, (_, i) => i));
+    const got = split(
+      stream,
+      [A, B],
+      Array.from({ length: stream.length }, (_, i) => i),
+    );
     assert.deepEqual(got.outputs, ['one\nattache-end-aaab attache-end-aa', 'two, no newline']);
     assert.deepEqual(got.trailers, [' 0', ' 7']);
   });
@@ -51,7 +55,11 @@ describe('the persistent shell\'s end markers', () => {
   it('passes output on as it arrives, holding back only what could begin the marker', () => {
     const seen: string[] = [];
     const splitter = new MarkerSplitter();
-    splitter.expect(A, (chunk) => seen.push(chunk.toString()), () => undefined);
+    splitter.expect(
+      A,
+      (chunk) => seen.push(chunk.toString()),
+      () => undefined,
+    );
     splitter.push(Buffer.from('progress 10%\n'));
     splitter.push(Buffer.from('progress 20%\nattache-e'));
     assert.deepEqual(seen, ['progress 10%\n', 'progress 20%\n']);
@@ -60,11 +68,18 @@ describe('the persistent shell\'s end markers', () => {
   });
 
   it('printfBytes quotes any bytes: printable ASCII as it is, the rest (quote, backslash, %, NUL) as octal escapes', () => {
-    assert.equal(printfBytes(Buffer.from([0, 0x27, 0xff, 0x41, 0x5c, 0x25, 0x0a, 0x37, 0x00, 0x30])).text, `'\\0\\47\\377A\\134\\45\\0127\\0000'`);
+    assert.equal(
+      printfBytes(Buffer.from([0, 0x27, 0xff, 0x41, 0x5c, 0x25, 0x0a, 0x37, 0x00, 0x30])).text,
+      `'\\0\\47\\377A\\134\\45\\0127\\0000'`,
+    );
   });
 
   it('printfBytes: what printf prints is the bytes, in dash, bash and zsh', () => {
-    const bytes = Buffer.concat([Buffer.from(Array.from({ length: 256 }, (_, i) => i)), Buffer.from("%s %% \\n \\0 '\"$(x)` 0\u0000123\n7"), randomBytes(4096)]);
+    const bytes = Buffer.concat([
+      Buffer.from(Array.from({ length: 256 }, (_, i) => i)),
+      Buffer.from('%s %% \\n \\0 \'"$(x)` 0\u0000123\n7'),
+      randomBytes(4096),
+    ]);
     for (const shell of ['/bin/sh', 'bash', 'zsh'].filter((s) => spawnSync(s, ['-c', 'true']).status === 0)) {
       const printed = spawnSync(shell, ['-c', `printf ${printfBytes(bytes).text}`]);
       assert.equal(printed.status, 0, `${shell}: ${printed.stderr}`);
@@ -76,7 +91,9 @@ describe('the persistent shell\'s end markers', () => {
 describe('a persistent shell over a local /bin/sh (the same framing the SSH session uses)', () => {
   function localShell(): { shell: PersistentShell; kill(): void } {
     const child = spawn('/bin/sh', [], { stdio: ['pipe', 'pipe', 'pipe'] });
-    const ended = new Promise<{ code: number | null; signal: string | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
+    const ended = new Promise<{ code: number | null; signal: string | null }>((resolve) =>
+      child.on('exit', (code, signal) => resolve({ code, signal })),
+    );
     const channel: ShellChannel = { input: child.stdin, stdout: child.stdout, stderr: child.stderr, ended, close: () => child.kill() };
     return { shell: new PersistentShell(channel, 5000), kill: () => child.kill('SIGKILL') };
   }

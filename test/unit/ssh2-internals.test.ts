@@ -18,41 +18,54 @@ const sftpClientVersion = (require('ssh2-sftp-client/package.json') as { version
 describe('ssh2 internals', () => {
   it('fails, naming the installed ssh2 and the version to install, when Client._resetKA is gone', () => {
     const client = new EventEmitter() as unknown as Client;
-    assert.throws(() => keepaliveRestart(client), (error: unknown) => {
-      assert.ok(error instanceof AttacheError);
-      assert.equal(
-        error.message,
-        `installed ssh2 ${ssh2Version} differs from what gulp-attache expects: Client._resetKA should be a function once connect() is called, found none\n` +
-          '  Install ssh2 1.17.x, the version gulp-attache was tested with (npm install ssh2@~1.17.0), or remove what overrides it.',
-      );
-      return true;
-    });
+    assert.throws(
+      () => keepaliveRestart(client),
+      (error: unknown) => {
+        assert.ok(error instanceof AttacheError);
+        assert.equal(
+          error.message,
+          `installed ssh2 ${ssh2Version} differs from what gulp-attache expects: Client._resetKA should be a function once connect() is called, found none\n` +
+            '  Install ssh2 1.17.x, the version gulp-attache was tested with (npm install ssh2@~1.17.0), or remove what overrides it.',
+        );
+        return true;
+      },
+    );
     const renamed = Object.assign(new EventEmitter(), { _resetKA: 5 }) as unknown as Client;
     assert.throws(() => keepaliveRestart(renamed), /Client\._resetKA should be a function once connect\(\) is called, found a number/);
   });
 
   it("restarts the keepalive count through ssh2 1.17's own function, called on the client", () => {
     let calledOn: unknown;
-    const client = { _resetKA(this: unknown) { calledOn = this; } } as unknown as Client;
+    const client = {
+      _resetKA(this: unknown) {
+        calledOn = this;
+      },
+    } as unknown as Client;
     keepaliveRestart(client)();
     assert.equal(calledOn, client);
   });
 
   it('fails, naming ssh2-sftp-client, when it no longer holds the ssh2 client', () => {
-    assert.throws(() => clientOf({}), (error: unknown) => {
-      assert.ok(error instanceof AttacheError);
-      assert.equal(
-        error.message,
-        `installed ssh2-sftp-client ${sftpClientVersion} differs from what gulp-attache expects: its client property should be the ssh2 Client it connects, found none\n` +
-          '  Install ssh2-sftp-client 12.1.x, the version gulp-attache was tested with (npm install ssh2-sftp-client@~12.1.0), or remove what overrides it.',
-      );
-      return true;
-    });
+    assert.throws(
+      () => clientOf({}),
+      (error: unknown) => {
+        assert.ok(error instanceof AttacheError);
+        assert.equal(
+          error.message,
+          `installed ssh2-sftp-client ${sftpClientVersion} differs from what gulp-attache expects: its client property should be the ssh2 Client it connects, found none\n` +
+            '  Install ssh2-sftp-client 12.1.x, the version gulp-attache was tested with (npm install ssh2-sftp-client@~12.1.0), or remove what overrides it.',
+        );
+        return true;
+      },
+    );
   });
 
   it('signs keys the ssh2 way (no error) when the client has no _protocol or no authPK', () => {
     const bare = new EventEmitter() as unknown as Client;
-    assert.equal(replaceAuthPK(bare, (authPK) => authPK), false);
+    assert.equal(
+      replaceAuthPK(bare, (authPK) => authPK),
+      false,
+    );
     signKeysAtOnce(bare);
     assert.doesNotThrow(() => bare.emit('handshake', {}));
     const withoutAuthPK = Object.assign(new EventEmitter(), { _protocol: {} }) as unknown as Client;
@@ -73,7 +86,12 @@ describe('ssh2 internals', () => {
   });
 
   it('sends a streamed input unpaced when a channel has no outgoing window', () => {
-    const channels = [{}, { outgoing: {} }, { outgoing: { window: '2097152' } }, { outgoing: Object.defineProperty({}, 'window', { get: () => 2_097_152 }) }];
+    const channels = [
+      {},
+      { outgoing: {} },
+      { outgoing: { window: '2097152' } },
+      { outgoing: Object.defineProperty({}, 'window', { get: () => 2_097_152 }) },
+    ];
     for (const channel of channels) {
       assert.equal(channelWindow(channel as unknown as ClientChannel), undefined);
       assert.equal(pacedInput(channel as unknown as ClientChannel, 1), channel, 'the channel itself, as ssh2 sends it');

@@ -26,7 +26,12 @@ function archive(entries: Array<{ name: string; data: Buffer; mode: number } | {
   const parts: Buffer[] = [];
   for (const entry of entries) {
     if ('target' in entry) parts.push(symlinkHeader({ name: entry.name, target: entry.target, mode: 0o777, mtimeMs: 1_700_000_000_000 }));
-    else parts.push(fileHeader({ name: entry.name, mode: entry.mode, mtimeMs: 1_700_000_000_000, size: entry.data.length }), entry.data, padding(entry.data.length));
+    else
+      parts.push(
+        fileHeader({ name: entry.name, mode: entry.mode, mtimeMs: 1_700_000_000_000, size: entry.data.length }),
+        entry.data,
+        padding(entry.data.length),
+      );
   }
   parts.push(END);
   return Buffer.concat(parts);
@@ -35,7 +40,10 @@ function archive(entries: Array<{ name: string; data: Buffer; mode: number } | {
 describe('tar writer (ustar + PAX), read back by GNU tar', () => {
   it('extracts every name byte for byte, with contents, modes, mtime and links', () => {
     const files = NAMES.map((name, i) => ({ name, data: randomBytes(i * 700), mode: i % 2 ? 0o755 : 0o640 }));
-    const links = [{ name: 'link-to-dash', target: '-dash.js' }, { name: 'long-link', target: `${'d'.repeat(120)}/${'f'.repeat(200)}.js` }];
+    const links = [
+      { name: 'link-to-dash', target: '-dash.js' },
+      { name: 'long-link', target: `${'d'.repeat(120)}/${'f'.repeat(200)}.js` },
+    ];
     const dir = tempDir('attache-tar-');
     const bytes = archive([...files, ...links]);
     assert.equal(bytes.length % BLOCK, 0);

@@ -20,10 +20,7 @@ describe('the task list', () => {
   it("install's series has every step of deploy's that runs on a server, in the same order (permissions, optimize, opcache and restart too)", () => {
     const deployOnServers = deploy.filter(onServers);
     assert.ok(['permissions', 'optimize', 'opcache', 'restart', 'health', 'live'].every((name) => names(deployOnServers).includes(name)));
-    assert.deepEqual(
-      names(install.filter((step) => deployOnServers.includes(step))),
-      names(deployOnServers),
-    );
+    assert.deepEqual(names(install.filter((step) => deployOnServers.includes(step))), names(deployOnServers));
   });
 
   it('install checks the server before it builds, and generates the key after artisan and before optimize caches the config', () => {
@@ -38,7 +35,10 @@ describe('the task list', () => {
   it('rollback and activate run the after-swap steps of a deploy (OPcache reset, health check, restart) after their swap, under the lock', () => {
     const flags = parseFlags(['node', 'gulp', 'activate', '--release=latest'], 'activate');
     const plan = { selected: [] } as unknown as Plan;
-    for (const [task, swap] of [['rollback', 'rollback'], ['activate', 'activate']] as const) {
+    for (const [task, swap] of [
+      ['rollback', 'rollback'],
+      ['activate', 'activate'],
+    ] as const) {
       const series = names(serverTask(task).series(flags, plan));
       assert.deepEqual(series, ['lock', swap, 'opcache', 'health', 'restart', 'unlock'], task);
     }
@@ -50,7 +50,12 @@ describe('the task list', () => {
     const readme = readFileSync('README.md', 'utf8');
     const section = readme.slice(readme.indexOf('## Tasks and flags')).split('\n');
     const table = section.slice(section.findIndex((line) => line.startsWith('| task ')));
-    const rows = table.slice(0, table.findIndex((line) => !line.startsWith('|'))).filter((line) => line.startsWith('| `'));
+    const rows = table
+      .slice(
+        0,
+        table.findIndex((line) => !line.startsWith('|')),
+      )
+      .filter((line) => line.startsWith('| `'));
     const listed = rows.flatMap((row) => [...row.split('|')[1].matchAll(/`([a-z]+)`/g)].map((m) => m[1]));
     assert.deepEqual([...listed].sort(), TASKS.map((task) => task.name).sort());
   });

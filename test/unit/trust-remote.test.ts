@@ -11,15 +11,20 @@ import { resolveServer } from '../../src/ssh/resolve';
 import { tempDir } from '../support/fixtures';
 import { keygen } from '../../support/sshd';
 
-describe('a failed remote command leads with the tool\'s own error line', () => {
+describe("a failed remote command leads with the tool's own error line", () => {
   it('git: skips "Cloning into" and warnings, takes the fatal line', () => {
-    const stderr = "Cloning into bare repository '/srv/app/.attache-mirror.git'...\nwarning: Could not find remote branch nope to clone.\nfatal: Remote branch nope not found in upstream origin\n";
+    const stderr =
+      "Cloning into bare repository '/srv/app/.attache-mirror.git'...\nwarning: Could not find remote branch nope to clone.\nfatal: Remote branch nope not found in upstream origin\n";
     assert.equal(toolLine(stderr), 'fatal: Remote branch nope not found in upstream origin');
   });
 
   it('mkdir, composer and a plain message: the line that says what is wrong', () => {
-    assert.equal(toolLine("mkdir: cannot create directory '/srv/app/releases': Permission denied\n"), "mkdir: cannot create directory '/srv/app/releases': Permission denied");
-    const composer = 'Installing dependencies from lock file\nVerifying lock file contents can be installed on current platform.\nYour lock file does not contain a compatible set of packages. Please run composer update.\n';
+    assert.equal(
+      toolLine("mkdir: cannot create directory '/srv/app/releases': Permission denied\n"),
+      "mkdir: cannot create directory '/srv/app/releases': Permission denied",
+    );
+    const composer =
+      'Installing dependencies from lock file\nVerifying lock file contents can be installed on current platform.\nYour lock file does not contain a compatible set of packages. Please run composer update.\n';
     assert.equal(toolLine(composer), 'Your lock file does not contain a compatible set of packages. Please run composer update.');
     assert.equal(toolLine('it is not fit to serve\n'), 'it is not fit to serve');
     assert.equal(toolLine(''), undefined);
@@ -28,7 +33,14 @@ describe('a failed remote command leads with the tool\'s own error line', () => 
   it('the message: exit code and the tool line first; the long command shortened after its secrets are redacted', () => {
     const token = 'ghp_0123456789abcdefTOKEN';
     const command = `${'x'.repeat(200)} git clone https://deploy:${token}@git.example.com/app.git ${'y'.repeat(300)}`;
-    const error = new RemoteCommandError({ server: 'web1', step: 'clone', command, exitCode: 128, output: 'fatal: repository not found', stderr: 'fatal: repository not found\n' });
+    const error = new RemoteCommandError({
+      server: 'web1',
+      step: 'clone',
+      command,
+      exitCode: 128,
+      output: 'fatal: repository not found',
+      stderr: 'fatal: repository not found\n',
+    });
     assert.equal(error.message.split('\n')[0], 'server "web1", step "clone": command exited with code 128: fatal: repository not found');
     const shown = /^ {2}command: (.*)$/m.exec(error.message)?.[1] ?? '';
     assert.ok(shown.startsWith('x'.repeat(200) + ' git clone https://deploy:***@git.'), shown);
@@ -44,9 +56,16 @@ describe('a failed remote command leads with the tool\'s own error line', () => 
 
 describe('credentials in URLs', () => {
   it('redact masks the password of any scheme://user:password@ and keeps the rest readable', () => {
-    assert.equal(redact("fatal: unable to access 'https://deploy:t0k3n@git.example.com/app.git/'"), "fatal: unable to access 'https://deploy:***@git.example.com/app.git/'");
+    assert.equal(
+      redact("fatal: unable to access 'https://deploy:t0k3n@git.example.com/app.git/'"),
+      "fatal: unable to access 'https://deploy:***@git.example.com/app.git/'",
+    );
     assert.equal(redact('curl http://monitor:p@ss-w0rd@127.0.0.1/up'), 'curl http://monitor:***@127.0.0.1/up');
-    assert.equal(redact('git clone ssh://git@github.com:22/acme/app.git'), 'git clone ssh://git@github.com:22/acme/app.git', 'a user alone is no secret');
+    assert.equal(
+      redact('git clone ssh://git@github.com:22/acme/app.git'),
+      'git clone ssh://git@github.com:22/acme/app.git',
+      'a user alone is no secret',
+    );
   });
 
   it('a config with a credential in its repository, health check or hook registers the passwords (decoded too) as secrets', () => {
@@ -56,11 +75,19 @@ describe('credentials in URLs', () => {
       path.join(dir, '.attache.json'),
       JSON.stringify({
         repository: 'https://deploy:repo-T0ken-1@git.example.com/app.git',
-        servers: { production: { host: 'web1', root: '/srv/app', healthcheck: { url: 'https://m:health-S3cret@app.example.com/up' }, scripts: { 'after-live': ['curl https://h:hook-S3cret@hooks.example.com'] } } },
+        servers: {
+          production: {
+            host: 'web1',
+            root: '/srv/app',
+            healthcheck: { url: 'https://m:health-S3cret@app.example.com/up' },
+            scripts: { 'after-live': ['curl https://h:hook-S3cret@hooks.example.com'] },
+          },
+        },
       }),
     );
     const { servers } = loadConfig('.attache.json', { cwd: dir });
-    for (const secret of ['repo-T0ken-1', 'health-S3cret', 'hook-S3cret']) assert.ok(servers.production.secrets.includes(secret), `${secret} in ${servers.production.secrets}`);
+    for (const secret of ['repo-T0ken-1', 'health-S3cret', 'hook-S3cret'])
+      assert.ok(servers.production.secrets.includes(secret), `${secret} in ${servers.production.secrets}`);
   });
 });
 
@@ -88,7 +115,8 @@ describe('passphraseEnv naming an unset variable', () => {
     const key = path.join(tempDir('attache-key-'), 'id_ed25519');
     keygen(key, 'the passphrase');
     delete process.env.ATTACHE_TEST_UNSET_PASS;
-    const unset = () => planAuthentication(resolveServer({ host: 'web1', identityFile: key, agent: false, passphraseEnv: 'ATTACHE_TEST_UNSET_PASS' }));
+    const unset = () =>
+      planAuthentication(resolveServer({ host: 'web1', identityFile: key, agent: false, passphraseEnv: 'ATTACHE_TEST_UNSET_PASS' }));
     assert.throws(unset, (error: Error) => {
       assert.match(error.message, /the environment variable ATTACHE_TEST_UNSET_PASS named by passphraseEnv is not set/);
       assert.match(error.message, /export ATTACHE_TEST_UNSET_PASS=/);
@@ -122,7 +150,10 @@ describe('Include in the ssh config', () => {
   const resolve = (host: string) => resolveServer({ host, agent: false });
 
   it('follows a glob relative to ~/.ssh, files in sorted order (the first value wins, as in OpenSSH)', () => {
-    sshHome('Include config.d/*\n\nHost *\n  User fallback\n', { 'config.d/20-lab': 'Host lab\n  HostName 10.0.0.2\n  User second\n', 'config.d/10-lab': 'Host lab\n  Port 2222\n  User first\n' });
+    sshHome('Include config.d/*\n\nHost *\n  User fallback\n', {
+      'config.d/20-lab': 'Host lab\n  HostName 10.0.0.2\n  User second\n',
+      'config.d/10-lab': 'Host lab\n  Port 2222\n  User first\n',
+    });
     const lab = resolve('lab');
     assert.deepEqual([lab.hostname, lab.port, lab.user], ['10.0.0.2', 2222, 'first']);
     assert.equal(resolve('other').user, 'fallback', 'the lines after the Include are not swallowed by the included Host block');

@@ -47,7 +47,9 @@ export async function buildArtifact(deploy: Deploy, server: ServerConfig): Promi
   try {
     const tree = path.join(work, 'tree');
     await fs.mkdir(tree);
-    await local('/bin/sh', ['-c', `git --git-dir=${quote(gitDir)} archive --format=tar ${quote(commit)} | tar -x -f - -C ${quote(tree)}`], { step: 'artifact' });
+    await local('/bin/sh', ['-c', `git --git-dir=${quote(gitDir)} archive --format=tar ${quote(commit)} | tar -x -f - -C ${quote(tree)}`], {
+      step: 'artifact',
+    });
     const php = await composerInstall(tree, server, deploy);
     copyAssets(tree, server, deploy);
     await removeShared(tree);
@@ -75,10 +77,13 @@ export async function loadArtifact(cwd: string, id: string): Promise<LocalArtifa
   const names = await fs.readdir(artifacts).catch(() => [] as string[]);
   const matches = names.filter((name) => !name.startsWith('.') && name.startsWith(id));
   if (matches.length !== 1) {
-    throw new AttacheError(matches.length ? `artifact id ${id} is ambiguous (${matches.join(', ')})` : `artifact ${id} is not in the local cache (${artifacts})`, {
-      step: 'package',
-      hint: `Artifacts here: ${names.filter((n) => !n.startsWith('.')).join(', ') || 'none'}. Deploy its commit with "strategy": "artifact" to build it again.`,
-    });
+    throw new AttacheError(
+      matches.length ? `artifact id ${id} is ambiguous (${matches.join(', ')})` : `artifact ${id} is not in the local cache (${artifacts})`,
+      {
+        step: 'package',
+        hint: `Artifacts here: ${names.filter((n) => !n.startsWith('.')).join(', ') || 'none'}. Deploy its commit with "strategy": "artifact" to build it again.`,
+      },
+    );
   }
   const home = path.join(artifacts, matches[0]);
   const file = path.join(home, 'artifact.json');
@@ -91,8 +96,14 @@ export async function loadArtifact(cwd: string, id: string): Promise<LocalArtifa
 export async function pruneArtifacts(cwd: string, inUse: string, keep = ARTIFACTS_KEPT): Promise<string[]> {
   const artifacts = path.join(cacheDir(cwd), 'artifacts');
   const names = (await fs.readdir(artifacts).catch(() => [] as string[])).filter((name) => !name.startsWith('.'));
-  const used = await Promise.all(names.map(async (name) => ({ name, at: (await fs.stat(path.join(artifacts, name, 'artifact.json')).catch(() => null))?.mtimeMs ?? 0 })));
-  const doomed = used.sort((a, b) => b.at - a.at).slice(keep).map((u) => u.name).filter((name) => name !== inUse);
+  const used = await Promise.all(
+    names.map(async (name) => ({ name, at: (await fs.stat(path.join(artifacts, name, 'artifact.json')).catch(() => null))?.mtimeMs ?? 0 })),
+  );
+  const doomed = used
+    .sort((a, b) => b.at - a.at)
+    .slice(keep)
+    .map((u) => u.name)
+    .filter((name) => name !== inUse);
   await Promise.all(doomed.map((name) => fs.rm(path.join(artifacts, name), { recursive: true, force: true })));
   return doomed;
 }
@@ -105,7 +116,9 @@ const BUILDS = '.builds.json';
  * every asset file's path, mode and content (hashes remembered by size and mtime, as for uploads).
  */
 async function buildKey(deploy: Deploy, server: ServerConfig, commit: string): Promise<string> {
-  const hash = createHash('sha256').update(JSON.stringify({ commit, dev: server.composer.dev, skip: server.skip.filter((s) => s === 'composer' || s === 'assets') }));
+  const hash = createHash('sha256').update(
+    JSON.stringify({ commit, dev: server.composer.dev, skip: server.skip.filter((s) => s === 'composer' || s === 'assets') }),
+  );
   if (server.skip.includes('assets')) return hash.digest('hex');
   const hashes = await HashCache.open(deploy.cwd);
   async function add(local: string, remote: string): Promise<void> {
@@ -124,10 +137,18 @@ async function buildKey(deploy: Deploy, server: ServerConfig, commit: string): P
  * The branch's commit as the server's clone would see it (`git ls-remote` of `repository`), and a
  * git directory that has it: the project's own when it does, else a bare cache fetched from `repository`.
  */
-async function exportSource(deploy: Deploy, server: ServerConfig, branch: string, cache: string): Promise<{ commit: string; gitDir: string }> {
+async function exportSource(
+  deploy: Deploy,
+  server: ServerConfig,
+  branch: string,
+  cache: string,
+): Promise<{ commit: string; gitDir: string }> {
   const ref = `refs/heads/${branch}`;
   const listed = await local('git', ['ls-remote', '--', server.repository, ref], { step: 'artifact' });
-  const commit = listed.split('\n').find((line) => line.endsWith(`\t${ref}`))?.split('\t')[0];
+  const commit = listed
+    .split('\n')
+    .find((line) => line.endsWith(`\t${ref}`))
+    ?.split('\t')[0];
   if (!commit) {
     throw new AttacheError(`branch ${branch} is not in the repository ${server.repository}`, {
       step: 'artifact',
@@ -136,14 +157,25 @@ async function exportSource(deploy: Deploy, server: ServerConfig, branch: string
     });
   }
   const own = await local('git', ['rev-parse', '--absolute-git-dir'], { cwd: deploy.cwd, step: 'artifact' }).catch(() => undefined);
-  if (own && (await local('git', ['--git-dir', own.trim(), 'cat-file', '-e', `${commit}^{commit}`], { step: 'artifact' }).then(() => true, () => false))) {
+  if (
+    own &&
+    (await local('git', ['--git-dir', own.trim(), 'cat-file', '-e', `${commit}^{commit}`], { step: 'artifact' }).then(
+      () => true,
+      () => false,
+    ))
+  ) {
     return { commit, gitDir: own.trim() };
   }
   const mirror = path.join(cache, 'repository.git');
   if (!existsSync(path.join(mirror, 'HEAD'))) await local('git', ['init', '--quiet', '--bare', mirror], { step: 'artifact' });
   deploy.log.info(`[local] artifact: fetching ${branch} from ${server.repository} (this checkout does not have ${commit.slice(0, 8)})`);
-  await local('git', ['--git-dir', mirror, 'fetch', '--quiet', '--depth', '1', '--force', '--', server.repository, `+${ref}:${ref}`], { step: 'artifact' });
-  const has = await local('git', ['--git-dir', mirror, 'cat-file', '-e', `${commit}^{commit}`], { step: 'artifact' }).then(() => true, () => false);
+  await local('git', ['--git-dir', mirror, 'fetch', '--quiet', '--depth', '1', '--force', '--', server.repository, `+${ref}:${ref}`], {
+    step: 'artifact',
+  });
+  const has = await local('git', ['--git-dir', mirror, 'cat-file', '-e', `${commit}^{commit}`], { step: 'artifact' }).then(
+    () => true,
+    () => false,
+  );
   if (!has) {
     throw new AttacheError(`commit ${commit} (${branch}) is missing from the repository ${server.repository}`, {
       step: 'artifact',
@@ -176,9 +208,12 @@ async function composerInstall(tree: string, server: ServerConfig, deploy: Deplo
     throw error;
   });
   if (existsSync(path.join(tree, 'composer.lock'))) {
-    const validated = await local('composer', ['validate', '--no-check-all', '--no-check-publish', '--no-ansi'], { cwd: tree, env, step: 'artifact', both: true }).catch(
-      (error: unknown) => `${(error as Error).message}\n${(error as AttacheError).context?.output ?? ''}`,
-    );
+    const validated = await local('composer', ['validate', '--no-check-all', '--no-check-publish', '--no-ansi'], {
+      cwd: tree,
+      env,
+      step: 'artifact',
+      both: true,
+    }).catch((error: unknown) => `${(error as Error).message}\n${(error as AttacheError).context?.output ?? ''}`);
     if (/lock file is not up to date/i.test(validated)) {
       throw new AttacheError('composer.lock does not match composer.json in the commit being deployed', {
         step: 'artifact',
@@ -187,7 +222,14 @@ async function composerInstall(tree: string, server: ServerConfig, deploy: Deplo
       });
     }
   }
-  const flags = ['install', '--no-interaction', '--prefer-dist', '--no-progress', '--optimize-autoloader', ...(server.composer.dev ? [] : ['--no-dev'])];
+  const flags = [
+    'install',
+    '--no-interaction',
+    '--prefer-dist',
+    '--no-progress',
+    '--optimize-autoloader',
+    ...(server.composer.dev ? [] : ['--no-dev']),
+  ];
   deploy.log.info(`[local] artifact: composer ${flags.join(' ')}`);
   // The same tree for the same dependencies: composer's autoloader class suffix is random unless
   // configured, so it is set (to the lock's hash) for the install and composer.json put back as
@@ -255,14 +297,26 @@ function readJson(file: string): unknown {
 }
 
 /** A local command; rejects with its own first error line. `both` resolves with stdout and stderr together. */
-function local(command: string, args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv; step: string; both?: boolean }): Promise<string> {
+function local(
+  command: string,
+  args: string[],
+  options: { cwd?: string; env?: NodeJS.ProcessEnv; step: string; both?: boolean },
+): Promise<string> {
   return new Promise((resolve, reject) => {
     execFile(command, args, { cwd: options.cwd, env: options.env, maxBuffer: 64 * 1024 * 1024 }, (error, stdout, stderr) => {
       if (!error) return resolve(options.both ? `${stdout}\n${stderr}` : stdout);
       const code = (error as { code?: unknown }).code;
       if (code === 'ENOENT' || code === 127) return reject(Object.assign(new Error(`${command}: not found`), { code: 'ENOENT' }));
-      const line = `${stderr}\n${stdout}`.split('\n').map((l) => l.trim()).find((l) => l && !/^(warning:|hint:)/i.test(l));
-      reject(new AttacheError(`[local] ${command} ${args[0] ?? ''} failed${line ? `: ${line}` : ''}`, { step: options.step, output: `${stdout}\n${stderr}`.slice(-2000) }));
+      const line = `${stderr}\n${stdout}`
+        .split('\n')
+        .map((l) => l.trim())
+        .find((l) => l && !/^(warning:|hint:)/i.test(l));
+      reject(
+        new AttacheError(`[local] ${command} ${args[0] ?? ''} failed${line ? `: ${line}` : ''}`, {
+          step: options.step,
+          output: `${stdout}\n${stderr}`.slice(-2000),
+        }),
+      );
     });
   });
 }

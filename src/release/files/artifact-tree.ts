@@ -59,7 +59,11 @@ export async function manifestOf(root: string): Promise<TreeManifest> {
 
 /** The artifact id: the first 20 hex digits of the sha256 of the tree's listing. */
 export function treeId(tree: TreeManifest): string {
-  const canonical = JSON.stringify({ files: Object.entries(tree.files).sort(), links: Object.entries(tree.links).sort(), dirs: [...tree.dirs].sort() });
+  const canonical = JSON.stringify({
+    files: Object.entries(tree.files).sort(),
+    links: Object.entries(tree.links).sort(),
+    dirs: [...tree.dirs].sort(),
+  });
   return createHash('sha256').update(canonical).digest('hex').slice(0, 20);
 }
 

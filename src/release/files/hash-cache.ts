@@ -17,7 +17,10 @@ export class HashCache {
 
   static async open(projectDir: string): Promise<HashCache> {
     const file = path.join(projectDir, 'node_modules', '.cache', 'gulp-attache', 'asset-hashes.json');
-    const entries = await fs.readFile(file, 'utf8').then((text) => JSON.parse(text) as Record<string, Entry>, () => ({}));
+    const entries = await fs.readFile(file, 'utf8').then(
+      (text) => JSON.parse(text) as Record<string, Entry>,
+      () => ({}),
+    );
     return new HashCache(file, entries);
   }
 

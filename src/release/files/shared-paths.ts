@@ -27,17 +27,24 @@ export function sharedPathsScript(run: ServerRun, id: string): { commands: strin
       (dir
         ? sh`{ if [ -d ${inRelease} ] && [ ! -L ${inRelease} ]; then mv -- ${inRelease} ${shared}; else rm -rf -- ${inRelease} && mkdir -- ${shared}; fi; } && echo ${`${CREATED}${i}`}; fi`
         : sh`{ if [ -f ${inRelease} ] && [ ! -L ${inRelease} ]; then mv -- ${inRelease} ${shared} && echo ${`${CREATED}${i}`}; else rm -rf -- ${inRelease}; echo ${`${MISSING}${i}`}; fi; }; fi`);
-    return `${create} && ` + sh`mkdir -p -- ${path.dirname(inRelease)} && ln -s -- ${path.relative(path.dirname(inRelease), shared)} ${inRelease}`;
+    return (
+      `${create} && ` +
+      sh`mkdir -p -- ${path.dirname(inRelease)} && ln -s -- ${path.relative(path.dirname(inRelease), shared)} ${inRelease}`
+    );
   });
   const afterwards = (stdout: string) => {
     entries.forEach(({ p, dir }, i) => {
       const shared = layout.shared(p);
       if (new RegExp(`^${CREATED}${i}$`, 'm').test(stdout)) {
-        run.undo.push('shared', `remove ${shared}, which this deploy created`, () => run.target.exec(sh`rm -rf -- ${shared}`).then(() => undefined));
+        run.undo.push('shared', `remove ${shared}, which this deploy created`, () =>
+          run.target.exec(sh`rm -rf -- ${shared}`).then(() => undefined),
+        );
         run.log.info(`[${server.name}] created the shared ${dir ? 'directory' : 'file'} ${shared}${dir ? '' : ' from the release'}`);
       }
       if (new RegExp(`^${MISSING}${i}$`, 'm').test(stdout)) {
-        run.log.warn(`[${server.name}] the shared file ${shared} does not exist and the release has no ${p}: it is linked anyway. Create it on the server.`);
+        run.log.warn(
+          `[${server.name}] the shared file ${shared} does not exist and the release has no ${p}: it is linked anyway. Create it on the server.`,
+        );
       }
     });
   };

@@ -15,7 +15,10 @@ const LOCAL_ONLY = new Set(['public/storage', 'public/hot']);
  * so nothing is said.
  */
 export async function warnUncoveredAssets(mappings: AssetMapping[], cwd: string, log: Logger): Promise<void> {
-  const listed = await promisify(execFile)('git', ['ls-files', '-z', '--others', '--', 'public'], { cwd, maxBuffer: 64 * 1024 * 1024 }).catch(() => null);
+  const listed = await promisify(execFile)('git', ['ls-files', '-z', '--others', '--', 'public'], {
+    cwd,
+    maxBuffer: 64 * 1024 * 1024,
+  }).catch(() => null);
   if (!listed) return;
   const covered = mappings.map((m) => path.relative(cwd, path.resolve(cwd, m.local)).split(path.sep).join('/'));
   const isCovered = (file: string) => covered.some((local) => file === local || file.startsWith(local + '/') || local === '');

@@ -94,7 +94,8 @@ export class Deployment implements Deploy {
   async runStep(step: Step): Promise<void> {
     if (this.finishing) return this.finishing;
     const running = (async () => {
-      const needsServers = step.run || (step.hooks && !isLocalHook(`before-${step.hooks}`)) || this.options.phases?.some((phase) => phase.steps.has(step));
+      const needsServers =
+        step.run || (step.hooks && !isLocalHook(`before-${step.hooks}`)) || this.options.phases?.some((phase) => phase.steps.has(step));
       if (step === this.options.connect || (needsServers && !this.servers.length)) {
         this.connecting = true;
         this.prepare();
@@ -208,7 +209,13 @@ export class Deployment implements Deploy {
   }
 
   private async end(): Promise<void> {
-    await Promise.all(this.servers.map((run) => stopBackground(run).then(() => run.target.close()).catch(() => undefined)));
+    await Promise.all(
+      this.servers.map((run) =>
+        stopBackground(run)
+          .then(() => run.target.close())
+          .catch(() => undefined),
+      ),
+    );
     this.removeInterruptHandlers();
     const report = this.makeReport();
     this.final = report;
@@ -236,7 +243,13 @@ export class Deployment implements Deploy {
       seconds: (Date.now() - this.startedAt.getTime()) / 1000,
       ...(this.failure !== undefined ? { error: String((this.failure as Error).message ?? this.failure).split('\n')[0] } : {}),
       servers: this.servers.map((run) =>
-        serverReport(run, { committed: this.committed, dryRun: this.dryRun, releaseId: this.releaseId, finished, left: this.left.get(run.server.name) ?? [] }),
+        serverReport(run, {
+          committed: this.committed,
+          dryRun: this.dryRun,
+          releaseId: this.releaseId,
+          finished,
+          left: this.left.get(run.server.name) ?? [],
+        }),
       ),
     };
   }
@@ -279,7 +292,9 @@ export class Deployment implements Deploy {
     if (this.presses === 1) {
       this.log.error(`${signal}: stopping the deploy; ${waiting ? `waiting for ${waiting} to stop, then ` : ''}undoing what it did…`);
       this.interrupted = signal;
-      this.fail(new AttacheError(`the deploy was interrupted (${signal})`, { hint: 'Nothing was switched; run the deploy again when ready.' })).finally(() => {
+      this.fail(
+        new AttacheError(`the deploy was interrupted (${signal})`, { hint: 'Nothing was switched; run the deploy again when ready.' }),
+      ).finally(() => {
         // The steps still pending end quietly now (each waits for the undo), so gulp finishes after
         // the report and the process exits with this code. The timer covers anything that lingers.
         exitWith(code);
@@ -295,7 +310,10 @@ export class Deployment implements Deploy {
       this.log.error(
         `${signal}: leaving without finishing the undo.` +
           (left.length
-            ? ' ' + left.map(({ run, left, clear }) => `Left on ${run.server.name}, not undone: ${left.join('; ')}. To clear: ${clear}`).join('\n') +
+            ? ' ' +
+              left
+                .map(({ run, left, clear }) => `Left on ${run.server.name}, not undone: ${left.join('; ')}. To clear: ${clear}`)
+                .join('\n') +
               ' (or deploy again: from this host the lock is taken over once this process has ended).'
             : ' Nothing is left to undo.'),
       );

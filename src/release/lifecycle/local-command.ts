@@ -11,7 +11,12 @@ const TAIL_LINES = 20;
  * (`yarn: not found`) and, for the build, says how to choose another build or none.
  */
 export async function runLocalCommand(command: string, options: { cwd: string; log: Logger; step: string }): Promise<void> {
-  const result = await new LocalTarget('local', options.log).exec(command, { cwd: options.cwd, output: 'info', step: options.step, check: false });
+  const result = await new LocalTarget('local', options.log).exec(command, {
+    cwd: options.cwd,
+    output: 'info',
+    step: options.step,
+    check: false,
+  });
   if (result.code === 0 && !result.signal) return;
   const status = result.signal ? `killed by ${result.signal}` : `exit ${result.code}`;
   const first = firstErrorLine(result.stderr) ?? lastLine(result.stdout);
@@ -20,7 +25,10 @@ export async function runLocalCommand(command: string, options: { cwd: string; l
   throw new AttacheError(`the local ${what} \`${command}\` failed (${status}${first ? `: ${first}` : ''})`, {
     step: options.step,
     ...(output && { output }),
-    hint: options.step === 'build' ? BUILD_HINT : `Local hooks run on this machine in ${options.cwd}; run the command there by hand to see the whole output.`,
+    hint:
+      options.step === 'build'
+        ? BUILD_HINT
+        : `Local hooks run on this machine in ${options.cwd}; run the command there by hand to see the whole output.`,
   });
 }
 
@@ -36,5 +44,9 @@ function firstErrorLine(text: string): string | undefined {
 }
 
 function lastLine(text: string): string | undefined {
-  return text.split(/\r?\n/).filter((l) => l.trim() !== '').at(-1)?.trim();
+  return text
+    .split(/\r?\n/)
+    .filter((l) => l.trim() !== '')
+    .at(-1)
+    ?.trim();
 }

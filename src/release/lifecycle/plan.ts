@@ -66,10 +66,13 @@ export function makePlan(task: TaskName, options: PlanOptions): Plan {
   if (branch) validateBranch(branch);
   if (task === 'deploy' || task === 'install') checkOneMigratingServer(selected);
   if (flags.artifact && !selected.some((server) => server.strategy === 'artifact')) {
-    throw new AttacheError(`--artifact=${flags.artifact} ships a built artifact, and none of ${selected.map((s) => s.name).join(', ')} has "strategy": "artifact"`, {
-      key: 'strategy',
-      hint: 'Set "strategy": "artifact" on the server(s) to deploy built trees, or leave --artifact out.',
-    });
+    throw new AttacheError(
+      `--artifact=${flags.artifact} ships a built artifact, and none of ${selected.map((s) => s.name).join(', ')} has "strategy": "artifact"`,
+      {
+        key: 'strategy',
+        hint: 'Set "strategy": "artifact" on the server(s) to deploy built trees, or leave --artifact out.',
+      },
+    );
   }
   for (const server of selected) {
     server.secrets.forEach(registerSecret);
@@ -78,7 +81,9 @@ export function makePlan(task: TaskName, options: PlanOptions): Plan {
   // Attaché's install installs .env.example unless told otherwise.
   const envFile = options.env ?? flags.env ?? (task === 'install' ? INSTALL_ENV : undefined);
   if (envFile && !existsSync(path.resolve(cwd, envFile))) {
-    throw new AttacheError(`the env file ${path.resolve(cwd, envFile)} does not exist`, { hint: '--env names a local file to install as root/.env on a first deploy.' });
+    throw new AttacheError(`the env file ${path.resolve(cwd, envFile)} does not exist`, {
+      hint: '--env names a local file to install as root/.env on a first deploy.',
+    });
   }
   return {
     task,

@@ -40,7 +40,10 @@ export interface ServerReport {
 }
 
 /** One server's row of the report, from its run and how the deploy ended. */
-export function serverReport(run: ServerRun, outcome: { committed: boolean; dryRun: boolean; releaseId?: string; finished: boolean; left: string[] }): ServerReport {
+export function serverReport(
+  run: ServerRun,
+  outcome: { committed: boolean; dryRun: boolean; releaseId?: string; finished: boolean; left: string[] },
+): ServerReport {
   const deployedHere = outcome.committed && outcome.releaseId !== undefined;
   const result: ServerReport['result'] = outcome.dryRun
     ? 'dry run'

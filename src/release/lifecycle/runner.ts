@@ -56,7 +56,12 @@ async function inStep(step: Step, part: () => Promise<void> | void): Promise<voi
 }
 
 /** One part on each server; every server finishes before the failures (all of them) are reported. */
-export async function onEveryServer(step: Step | string, runs: readonly ServerRun[], deploy: Deploy, part: (run: ServerRun) => Promise<void>): Promise<void> {
+export async function onEveryServer(
+  step: Step | string,
+  runs: readonly ServerRun[],
+  deploy: Deploy,
+  part: (run: ServerRun) => Promise<void>,
+): Promise<void> {
   const name = typeof step === 'string' ? step : step.name;
   const results = await mapLimit([...runs], deploy.parallel, async (run) => {
     const t0 = Date.now();

@@ -18,7 +18,9 @@ export function stepsInBranches(parts: readonly PlanPart[]): Step[] {
 
 /** The phases of a series and the steps inside each, so that their hooks fire around their first and last step. */
 export function phasesOf(parts: readonly PlanPart[]): { hooks: HookStem; steps: ReadonlySet<Step> }[] {
-  return parts.flatMap((part) => ('phase' in part ? [{ hooks: part.phase, steps: new Set(stepsOf(part.parts)) }, ...phasesOf(part.parts)] : []));
+  return parts.flatMap((part) =>
+    'phase' in part ? [{ hooks: part.phase, steps: new Set(stepsOf(part.parts)) }, ...phasesOf(part.parts)] : [],
+  );
 }
 
 /**

@@ -46,7 +46,9 @@ async function leave(run: ServerRun, why: string): Promise<string[]> {
   run.log.error(
     `[${server.name}] could not undo the deploy (${why}). Left on ${server.name}, not undone: ${left.join('; ')}. ` +
       `To clear ${left.length > 1 ? 'them' : 'it'}, once ${server.name} is reachable: ${clear}` +
-      (run.undo.holds('lock') ? ' (or deploy again: the lock is taken over once its heartbeat is a minute old, or at once from this host after this process ends).' : ''),
+      (run.undo.holds('lock')
+        ? ' (or deploy again: the lock is taken over once its heartbeat is a minute old, or at once from this host after this process ends).'
+        : ''),
   );
   return left;
 }

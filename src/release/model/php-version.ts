@@ -14,7 +14,11 @@ export function minorMismatch(version: string, wanted: string): string | undefin
 export function satisfies(version: string, constraint: string): boolean | undefined {
   const v = parts(version);
   const alternatives = constraint.split(/\s*\|\|?\s*/).map((alternative) => {
-    const terms = alternative.trim().split(/\s*,\s*|\s+/).filter(Boolean).map((term) => term1(v, term));
+    const terms = alternative
+      .trim()
+      .split(/\s*,\s*|\s+/)
+      .filter(Boolean)
+      .map((term) => term1(v, term));
     return terms.includes(false) ? false : terms.includes(undefined) ? undefined : true;
   });
   if (alternatives.includes(true)) return true;
@@ -54,7 +58,10 @@ function term1(v: number[], term: string): boolean | undefined {
 }
 
 function parts(version: string): number[] {
-  const p = version.split(/[.-]/).slice(0, 3).map((n) => Number.parseInt(n, 10) || 0);
+  const p = version
+    .split(/[.-]/)
+    .slice(0, 3)
+    .map((n) => Number.parseInt(n, 10) || 0);
   while (p.length < 3) p.push(0);
   return p;
 }

@@ -22,7 +22,9 @@ export async function deleteRelease(run: ServerRun, id: string): Promise<void> {
   if (!release) {
     throw new AttacheError(`there is no release ${id} on ${run.server.name}`, {
       server: run.server.name,
-      hint: releases.length ? `Releases: ${releases.map((r) => r.id + (r.live ? ' (live)' : '')).join(', ')}.` : 'There are no releases yet.',
+      hint: releases.length
+        ? `Releases: ${releases.map((r) => r.id + (r.live ? ' (live)' : '')).join(', ')}.`
+        : 'There are no releases yet.',
     });
   }
   if (release.live) {

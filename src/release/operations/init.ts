@@ -31,7 +31,10 @@ const PLACEHOLDER = 'git@remote.com:vendor/repository.git';
 export async function initConfig(options: InitOptions): Promise<{ file: string; repository: string }> {
   const file = path.resolve(options.cwd, options.file ?? '.attache.json');
   if (existsSync(file)) {
-    throw new AttacheError(`${file} already exists`, { file, hint: 'Edit it, or remove it and run gulp init again (or write another with --config=<file>).' });
+    throw new AttacheError(`${file} already exists`, {
+      file,
+      hint: 'Edit it, or remove it and run gulp init again (or write another with --config=<file>).',
+    });
   }
   const remotes = await gitRemotes(options.cwd);
   const repository = (await chooseRemote(remotes, options))?.url ?? PLACEHOLDER;
@@ -48,7 +51,11 @@ export async function gitRemotes(cwd: string): Promise<Remote[]> {
     const code = (error as { code?: number | string }).code;
     if (code === 1) return []; // a repository without remotes
     if (code === 'ENOENT') throw new AttacheError('git is not installed here', { hint: 'Install git, or write .attache.json by hand.' });
-    throw new AttacheError(`${cwd} is not a git repository`, { hint: 'gulp init reads the repository URL from git remote: run it in your project, or write .attache.json by hand.' }, { cause: error });
+    throw new AttacheError(
+      `${cwd} is not a git repository`,
+      { hint: 'gulp init reads the repository URL from git remote: run it in your project, or write .attache.json by hand.' },
+      { cause: error },
+    );
   }
   return stdout
     .split('\n')
@@ -63,7 +70,10 @@ async function chooseRemote(remotes: Remote[], options: InitOptions): Promise<Re
   const list = remotes.map((r) => `${r.name} (${r.url})`).join(', ');
   if (options.remote !== undefined) {
     const named = remotes.find((r) => r.name === options.remote);
-    if (!named) throw new AttacheError(`there is no git remote "${options.remote}"`, { hint: remotes.length ? `Remotes: ${list}.` : 'This repository has no remotes.' });
+    if (!named)
+      throw new AttacheError(`there is no git remote "${options.remote}"`, {
+        hint: remotes.length ? `Remotes: ${list}.` : 'This repository has no remotes.',
+      });
     return named;
   }
   if (remotes.length <= 1) return remotes[0];

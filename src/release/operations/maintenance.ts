@@ -22,5 +22,7 @@ export async function maintenance(run: ServerRun, command: 'down' | 'up'): Promi
     });
   }
   await target.exec(sh`${artisanCommand(server, 'artisan')} ${command}`, { cwd: layout.live, output: 'info', step: command });
-  run.log.info(`[${server.name}] ${command === 'down' ? 'down for maintenance' : 'out of maintenance mode'} (php artisan ${command} in ${layout.live})`);
+  run.log.info(
+    `[${server.name}] ${command === 'down' ? 'down for maintenance' : 'out of maintenance mode'} (php artisan ${command} in ${layout.live})`,
+  );
 }

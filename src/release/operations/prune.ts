@@ -27,7 +27,9 @@ export function pruneCountStep(count: number): Step {
 export async function pruneCount(run: ServerRun, count: number): Promise<string[]> {
   const doomed = releasesToPrune(await listReleases(run.target, run.layout), 2).slice(0, count);
   if (run.target.dryRun) {
-    run.log.info(`[dry run] [${run.server.name}] ${doomed.length ? `would prune ${doomed.length}: ${doomed.join(', ')}` : 'would prune nothing'} (--count=${count})`);
+    run.log.info(
+      `[dry run] [${run.server.name}] ${doomed.length ? `would prune ${doomed.length}: ${doomed.join(', ')}` : 'would prune nothing'} (--count=${count})`,
+    );
   } else if (doomed.length) {
     await run.target.exec(sh`rm -rf -- ${doomed.map((id) => run.layout.release(id))}`, { step: 'prune' });
     run.log.info(`[${run.server.name}] pruned ${doomed.length} release${doomed.length === 1 ? '' : 's'}: ${doomed.join(', ')}`);

@@ -13,7 +13,9 @@ export function releasesTable(server: string, releases: ReleaseInfo[]): string {
     ...(artifacts ? [r.marker?.artifact ?? '-'] : []),
   ]);
   const dangling = releases.find((r) => r.status === 'missing');
-  const broken = dangling ? `\n  live -> releases/${dangling.id}, which does not exist: the site is down. gulp rollback points live at the newest complete release before it.` : '';
+  const broken = dangling
+    ? `\n  live -> releases/${dangling.id}, which does not exist: the site is down. gulp rollback points live at the newest complete release before it.`
+    : '';
   return `releases on ${server} (* = live):\n${table([['', 'release', 'status', 'deployed at', 'commit', 'branch', ...(artifacts ? ['artifact'] : [])], ...rows])}${broken}`;
 }
 
@@ -34,5 +36,14 @@ export function releasesAcrossServers(byServer: Map<string, ReleaseInfo[]>): str
 
 export function table(rows: string[][]): string {
   const widths = rows[0].map((_, col) => Math.max(...rows.map((row) => (row[col] ?? '').length)));
-  return rows.map((row) => '  ' + row.map((cell, col) => (cell ?? '').padEnd(widths[col])).join('  ').trimEnd()).join('\n');
+  return rows
+    .map(
+      (row) =>
+        '  ' +
+        row
+          .map((cell, col) => (cell ?? '').padEnd(widths[col]))
+          .join('  ')
+          .trimEnd(),
+    )
+    .join('\n');
 }

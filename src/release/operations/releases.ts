@@ -14,7 +14,10 @@ export function releasesStep(): Step {
       deploy.log.summary(releasesTable(run.server.name, releases));
     },
     async after(deploy) {
-      if (listed.size > 1) deploy.log.summary(releasesAcrossServers(new Map(deploy.servers.map((run) => [run.server.name, listed.get(run.server.name) ?? []]))));
+      if (listed.size > 1)
+        deploy.log.summary(
+          releasesAcrossServers(new Map(deploy.servers.map((run) => [run.server.name, listed.get(run.server.name) ?? []]))),
+        );
     },
   };
 }

@@ -20,7 +20,8 @@ export const rollbackStep: Step = {
 
 /** `--release=<id>` or `latest`, checked before anything connects. */
 export function activateStep(release: string | undefined): Step {
-  if (!release) throw new AttacheError('activate needs a release: --release=<id> or --release=latest', { hint: 'List them with: gulp releases' });
+  if (!release)
+    throw new AttacheError('activate needs a release: --release=<id> or --release=latest', { hint: 'List them with: gulp releases' });
   if (release !== 'latest') validateReleaseId(release);
   return {
     name: 'activate',
@@ -60,11 +61,15 @@ export async function activateRelease(run: ServerRun, which: 'previous' | 'lates
   const to = run.layout.liveTarget(id);
   if (run.target.dryRun) {
     const now = (await run.target.readlink(run.layout.live)) ?? null;
-    run.log.info(`[dry run] [${run.server.name}] would point ${run.layout.live} -> ${to}${now === to ? ' (it already does)' : now ? ` (now -> ${now})` : ''}`);
+    run.log.info(
+      `[dry run] [${run.server.name}] would point ${run.layout.live} -> ${to}${now === to ? ' (it already does)' : now ? ` (now -> ${now})` : ''}`,
+    );
     return { link: run.layout.live, previous: now, current: now ?? to, changed: false };
   }
   run.activated = id;
-  const result = await swapLink(run.target, run.layout.live, to, which === 'previous' ? 'rollback' : 'activate', (previous) => undoSwapBack(run, previous));
+  const result = await swapLink(run.target, run.layout.live, to, which === 'previous' ? 'rollback' : 'activate', (previous) =>
+    undoSwapBack(run, previous),
+  );
   run.liveChanged = result.changed;
   run.log.info(`[${run.server.name}] live -> ${id}${result.previous ? ` (was ${run.layout.releaseIdOf(result.previous)})` : ''}`);
   return result;
@@ -80,8 +85,14 @@ function previousRelease(run: ServerRun, releases: ReleaseInfo[], live: ReleaseI
   const chosen = before ?? (live?.status === 'missing' ? ready.at(-1) : undefined);
   if (!chosen) {
     throw new AttacheError(
-      live ? 'there is no complete release before the live one to roll back to' : `${run.layout.live} does not exist: there is no live release to roll back from`,
-      { server: run.server.name, step: 'rollback', hint: 'List releases with: gulp releases; point live at one with: gulp activate --release=<id>' },
+      live
+        ? 'there is no complete release before the live one to roll back to'
+        : `${run.layout.live} does not exist: there is no live release to roll back from`,
+      {
+        server: run.server.name,
+        step: 'rollback',
+        hint: 'List releases with: gulp releases; point live at one with: gulp activate --release=<id>',
+      },
     );
   }
   if (live?.status === 'missing') {

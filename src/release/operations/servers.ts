@@ -12,7 +12,11 @@ export function serversTable(config: AttacheConfig): string {
   });
   const header = ['server', 'host', 'port', 'user', 'root', 'branch'];
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd();
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => c.padEnd(widths[i]))
+      .join('  ')
+      .trimEnd();
   const groups = Object.entries(config.groups).map(([name, members]) => `group ${name}: ${members.join(', ')}`);
   return [line(header), ...rows.map(line), ...groups].join('\n');
 }

@@ -9,7 +9,9 @@ import type { ServerRun, Step } from '../lifecycle/context';
 /** One shell, on one server: checked before anything connects. */
 export function sshStep(selected: readonly ServerConfig[]): Step {
   if (selected.length !== 1) {
-    throw new AttacheError(`ssh opens one shell, and ${selected.length} servers are selected (${selected.map((s) => s.name).join(', ')})`, { hint: 'Pass --server=<name>.' });
+    throw new AttacheError(`ssh opens one shell, and ${selected.length} servers are selected (${selected.map((s) => s.name).join(', ')})`, {
+      hint: 'Pass --server=<name>.',
+    });
   }
   return {
     name: 'ssh',
@@ -35,10 +37,16 @@ export interface Terminal {
  * verified connection (no `ssh` binary). The pty has the local terminal's size and follows it
  * when it is resized; the keyboard goes through raw; resolves with the shell's exit status.
  */
-export async function openShell(run: ServerRun, terminal: Terminal = { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr }): Promise<number> {
+export async function openShell(
+  run: ServerRun,
+  terminal: Terminal = { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr },
+): Promise<number> {
   const { target, server, layout } = run;
   if (!isSshSession(target)) {
-    throw new AttacheError(`${server.name} is not reached over SSH (host "${server.host}")`, { server: server.name, hint: 'gulp ssh opens a shell on a server reached over SSH.' });
+    throw new AttacheError(`${server.name} is not reached over SSH (host "${server.host}")`, {
+      server: server.name,
+      hint: 'gulp ssh opens a shell on a server reached over SSH.',
+    });
   }
   const stdin = terminal.stdin as NodeJS.ReadStream;
   const stdout = terminal.stdout as NodeJS.WriteStream;

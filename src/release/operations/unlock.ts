@@ -20,7 +20,9 @@ export async function freeLock(run: ServerRun): Promise<void> {
   const owner = record ? describeOwner(record) : undefined;
   const whose = owner ? `held by ${owner}` : 'no owner recorded';
   if (target.dryRun) {
-    run.log.info(`[dry run] [${server.name}] ${held ? `would free the lock ${layout.lock} (${whose})` : 'the lock is not held: nothing to free'}`);
+    run.log.info(
+      `[dry run] [${server.name}] ${held ? `would free the lock ${layout.lock} (${whose})` : 'the lock is not held: nothing to free'}`,
+    );
     return;
   }
   await forceFreeLock(run); // and the incomplete release its holder was building, if it recorded one

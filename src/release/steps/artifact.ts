@@ -37,13 +37,22 @@ export const artifact: Step = {
     const { linked, sent } = reuse(manifest, previous);
     const bytes = (paths: string[]) => paths.reduce((n, p) => n + manifest.files[p].size, 0);
     if (deploy.dryRun) {
-      run.log.info(`[dry run] [${server.name}] would make ${dir} from artifact ${manifest.id}: ${linked.length} file(s) linked from release ${liveId ?? '-'}, ${sent.length} sent (${bytes(sent)} bytes)`);
+      run.log.info(
+        `[dry run] [${server.name}] would make ${dir} from artifact ${manifest.id}: ${linked.length} file(s) linked from release ${liveId ?? '-'}, ${sent.length} sent (${bytes(sent)} bytes)`,
+      );
       return;
     }
 
     // One script claims releases/<id> and makes its directories, links and symlinks (`sh -e` does not stop inside an && list: hence the exit).
     const script = `{ ${claimRelease(run, id)}; } || exit 1\n` + linkScript(run, dir, manifest, liveId, linked);
-    await execClaiming(run, id, 'sh -e -s', { stdin: script, step: 'artifact' }, [], `sh -e -s (make ${dir}: its directories, ${linked.length} hard link(s) from release ${liveId ?? '-'}, its symlinks)`);
+    await execClaiming(
+      run,
+      id,
+      'sh -e -s',
+      { stdin: script, step: 'artifact' },
+      [],
+      `sh -e -s (make ${dir}: its directories, ${linked.length} hard link(s) from release ${liveId ?? '-'}, its symlinks)`,
+    );
     // The listing goes in the same stream as the files: a release that fails is removed, listing and all.
     const listing = { relative: path.posix.relative(dir, layout.artifactManifest(id)), contents: Buffer.from(JSON.stringify(manifest)) };
     await send(run, dir, local.tree, manifest, sent, listing, deploy.cancel.signal);
@@ -52,7 +61,9 @@ export const artifact: Step = {
     run.skipped.bytes += bytes(linked.map((l) => l.path));
     run.uploaded.files += sent.length;
     run.uploaded.bytes += bytes(sent);
-    run.log.info(`[${server.name}] artifact ${manifest.id}: ${linked.length} file(s) linked from the live release, ${sent.length} sent (${bytes(sent)} bytes)`);
+    run.log.info(
+      `[${server.name}] artifact ${manifest.id}: ${linked.length} file(s) linked from the live release, ${sent.length} sent (${bytes(sent)} bytes)`,
+    );
   },
 };
 

@@ -9,6 +9,9 @@ export const artisan: Step = {
   async run(run, deploy) {
     const dir = run.layout.release(releaseIdOf(deploy));
     // The check goes with the command: one round trip.
-    await run.target.exec(sh`if [ -e artisan ] || [ -L artisan ]; then ${phpCommand(run.server)} artisan storage:link; fi`, { cwd: dir, step: 'artisan' });
+    await run.target.exec(sh`if [ -e artisan ] || [ -L artisan ]; then ${phpCommand(run.server)} artisan storage:link; fi`, {
+      cwd: dir,
+      step: 'artisan',
+    });
   },
 };

@@ -81,7 +81,8 @@ export const assets: Step = {
     const reuse = previous.id ? candidates.filter((f) => unchanged(previous.manifest, f.remote, entryOf(f))) : [];
     const send = files.filter((f) => !reuse.includes(f));
 
-    const manifest = () => writeManifestCommand(into.at(Layout.ASSET_MANIFEST), Object.fromEntries(files.map((f) => [f.remote, entryOf(f)])));
+    const manifest = () =>
+      writeManifestCommand(into.at(Layout.ASSET_MANIFEST), Object.fromEntries(files.map((f) => [f.remote, entryOf(f)])));
     if (!send.length && !links.length) {
       await into.finish(linkScript(run, previous.id, into, reuse, manifest()));
     } else if (sum(send) <= HASH_FIRST) {
@@ -102,7 +103,8 @@ export const assets: Step = {
     run.skipped.bytes += sum(reuse);
     run.uploaded.files += send.length;
     run.uploaded.bytes += sum(send);
-    if (reuse.length) run.log.info(`[${run.server.name}] assets: ${reuse.length} unchanged file(s) reused from the live release, ${send.length} sent`);
+    if (reuse.length)
+      run.log.info(`[${run.server.name}] assets: ${reuse.length} unchanged file(s) reused from the live release, ${send.length} sent`);
   },
 };
 
@@ -124,7 +126,12 @@ function destinationFor(run: ServerRun, deploy: Deploy, id: string): Destination
   const { layout } = run;
   const tree = deploy.releaseTree;
   if (!tree || tree.done) {
-    return { dir: layout.release(id), staged: false, at: (relative) => layout.inRelease(id, relative), finish: (script) => runScript(run, script) };
+    return {
+      dir: layout.release(id),
+      staged: false,
+      at: (relative) => layout.inRelease(id, relative),
+      finish: (script) => runScript(run, script),
+    };
   }
   const staged = layout.stagedAssets(id);
   const undo = undoRelease(run, staged);
@@ -197,7 +204,14 @@ function linkScript(run: ServerRun, previousId: string | undefined, into: Destin
  * The release is not live yet, so its files go as one checked tar stream (the upload plugin's
  * stream mode): no round trip per file, free space checked first.
  */
-async function uploadFiles(run: ServerRun, into: Destination, files: LocalAsset[], links: LocalAsset[], cache: HashCache, signal: AbortSignal): Promise<void> {
+async function uploadFiles(
+  run: ServerRun,
+  into: Destination,
+  files: LocalAsset[],
+  links: LocalAsset[],
+  cache: HashCache,
+  signal: AbortSignal,
+): Promise<void> {
   // The upload passes on the very vinyl it was given: that is how its hash finds the file.
   const assetOf = new WeakMap<object, LocalAsset>();
   // Files are opened only as the upload pulls them: memory and open files stay bounded for any size.
@@ -217,7 +231,15 @@ async function uploadFiles(run: ServerRun, into: Destination, files: LocalAsset[
       }
     })(),
   );
-  const sink = upload({ session: run.target, dest: into.dir, logger: run.log, expected: { files: files.length, bytes: sum(files) }, signal, mode: 'stream', step: 'assets' });
+  const sink = upload({
+    session: run.target,
+    dest: into.dir,
+    logger: run.log,
+    expected: { files: files.length, bytes: sum(files) },
+    signal,
+    mode: 'stream',
+    step: 'assets',
+  });
   // The upload hashes what it sends (the server checks those hashes): they go into the manifest.
   const hashed = new Writable({
     objectMode: true,

@@ -29,6 +29,8 @@ function warnIfLocalWorkDiffers(deploy: Deploy): void {
   const [first, ...others] = deploy.selected;
   const differing = others.filter((s) => local(s) !== local(first)).map((s) => s.name);
   if (differing.length) {
-    deploy.log.warn(`the build and the local hooks run once, from server "${first.name}"; ${differing.join(', ')} set${differing.length === 1 ? 's' : ''} different ones, which are not run`);
+    deploy.log.warn(
+      `the build and the local hooks run once, from server "${first.name}"; ${differing.join(', ')} set${differing.length === 1 ? 's' : ''} different ones, which are not run`,
+    );
   }
 }

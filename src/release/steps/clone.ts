@@ -13,7 +13,7 @@ const COMMIT = 'attache:commit=';
  */
 export const clone: Step = {
   name: 'clone',
-  description: 'fetch the branch into the server\'s mirror and check it out into releases/<id>',
+  description: "fetch the branch into the server's mirror and check it out into releases/<id>",
   hooks: 'clone',
   makesReleaseTree: true, // the asset upload runs beside it, into a staging directory (assets.ts)
   appliesTo: (server) => server.strategy === 'clone',

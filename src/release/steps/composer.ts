@@ -13,7 +13,14 @@ export const composer: Step = {
   appliesTo: (server) => server.strategy === 'clone', // the artifact strategy runs it locally
   async run(run, deploy) {
     const dir = run.layout.release(releaseIdOf(deploy));
-    const flags = ['install', '--no-interaction', '--prefer-dist', '--no-progress', '--optimize-autoloader', ...(run.server.composer.dev ? [] : ['--no-dev'])];
+    const flags = [
+      'install',
+      '--no-interaction',
+      '--prefer-dist',
+      '--no-progress',
+      '--optimize-autoloader',
+      ...(run.server.composer.dev ? [] : ['--no-dev']),
+    ];
     const install = sh`${composerCommand(run.server)} ${flags}`;
     // The check goes with the command (one round trip); a failure names the install alone.
     const script = sh`if [ -e composer.json ] || [ -L composer.json ]; then ${raw(install)}; else echo ${NO_COMPOSER_JSON}; fi`;

@@ -31,7 +31,10 @@ export const connect: Step = {
       // One server unreachable: close the connections that did open, or they would keep gulp alive.
       await Promise.all(settled.map((s) => ('target' in s ? s.target.close().catch(() => undefined) : undefined)));
       if (failed.length === 1) throw failed[0].error;
-      throw new AttacheError(`${failed.length} servers could not be reached:\n${failed.map((f) => (f.error as Error).message).join('\n')}`, { step: 'connect' });
+      throw new AttacheError(
+        `${failed.length} servers could not be reached:\n${failed.map((f) => (f.error as Error).message).join('\n')}`,
+        { step: 'connect' },
+      );
     }
     const opened = settled as Array<{ server: ServerConfig; target: Target }>;
     const runs = opened.map(({ server, target }) => ({
@@ -65,6 +68,9 @@ export const connect: Step = {
  * first shell is ready before SFTP could read a file (open, read, close). Its output is never logged.
  */
 async function readEnvAndLive(target: Target, layout: Layout): Promise<{ env: string; live: string | null }> {
-  const [env, live] = await readSections(target, [sh`cat -- ${layout.env} 2>/dev/null`, sh`readlink -- ${layout.live} 2>/dev/null`], { step: 'connect', output: 'none' });
+  const [env, live] = await readSections(target, [sh`cat -- ${layout.env} 2>/dev/null`, sh`readlink -- ${layout.live} 2>/dev/null`], {
+    step: 'connect',
+    output: 'none',
+  });
   return { env: env ?? '', live: live?.replace(/\n$/, '') || null };
 }

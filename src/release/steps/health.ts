@@ -26,7 +26,12 @@ export const health: Step = {
       run.log.info(`[${run.server.name}] health check passed: ${check.url}`);
       return;
     }
-    await writeMarker(run.target, run.layout, { id, status: 'failed', commit: run.commit, reason: problem, deployedAt: new Date().toISOString() }, 'health');
+    await writeMarker(
+      run.target,
+      run.layout,
+      { id, status: 'failed', commit: run.commit, reason: problem, deployedAt: new Date().toISOString() },
+      'health',
+    );
     run.undo.drop('release'); // keep the failed release for inspection
     const message = stale
       ? `health check failed: the web server is still running the previous code (${problem}). ` +
@@ -56,14 +61,18 @@ async function probe(check: HealthCheck, id: string, previous: string | undefine
       const location = response.headers.get('location');
       const header = check.header && response.headers.get(check.header.name);
       const names = (release: string) =>
-        (!check.contains || body.includes(withRelease(check.contains, release))) && (!check.header || header === withRelease(check.header.value, release));
-      if (response.status !== check.status) problem = `${check.url} answered ${response.status}${location ? ` (redirect to ${location})` : ''}, expected ${check.status}; the body begins: ${bodyStart(body)}`;
+        (!check.contains || body.includes(withRelease(check.contains, release))) &&
+        (!check.header || header === withRelease(check.header.value, release));
+      if (response.status !== check.status)
+        problem = `${check.url} answered ${response.status}${location ? ` (redirect to ${location})` : ''}, expected ${check.status}; the body begins: ${bodyStart(body)}`;
       else if (names(id)) return { stale: false };
       else if (releaseAware && previous !== undefined && names(previous)) {
         stale = true;
         problem = `${check.url} answered for release ${previous}, not ${id}`;
-      } else if (check.contains && !body.includes(withRelease(check.contains, id))) problem = `${check.url} answered without "${withRelease(check.contains, id)}"; the body begins: ${bodyStart(body)}`;
-      else problem = `${check.url} answered with ${check.header!.name}: ${header ?? '(none)'}, expected ${withRelease(check.header!.value, id)}`;
+      } else if (check.contains && !body.includes(withRelease(check.contains, id)))
+        problem = `${check.url} answered without "${withRelease(check.contains, id)}"; the body begins: ${bodyStart(body)}`;
+      else
+        problem = `${check.url} answered with ${check.header!.name}: ${header ?? '(none)'}, expected ${withRelease(check.header!.value, id)}`;
     } catch (error) {
       problem = `${check.url}: ${fetchFailure(error, check.timeout)}`;
     }

@@ -9,11 +9,14 @@ export const installCheck: Step = {
   async run(run) {
     const releases = await listReleases(run.target, run.layout);
     if (releases.length) {
-      throw new AttacheError(`there is already an installation on ${run.server.name}: ${releases.length} release${releases.length === 1 ? '' : 's'} in ${run.layout.releases}`, {
-        server: run.server.name,
-        step: 'install',
-        hint: 'Did you mean gulp deploy?',
-      });
+      throw new AttacheError(
+        `there is already an installation on ${run.server.name}: ${releases.length} release${releases.length === 1 ? '' : 's'} in ${run.layout.releases}`,
+        {
+          server: run.server.name,
+          step: 'install',
+          hint: 'Did you mean gulp deploy?',
+        },
+      );
     }
   },
 };

@@ -13,6 +13,10 @@ export const keyGenerate: Step = {
       return;
     }
     // --force: Laravel asks for confirmation in production, and a deploy must never wait for a prompt.
-    await run.target.exec(sh`${artisanCommand(run.server, 'artisan')} key:generate --force`, { cwd: run.layout.release(id), output: 'info', step: 'install' });
+    await run.target.exec(sh`${artisanCommand(run.server, 'artisan')} key:generate --force`, {
+      cwd: run.layout.release(id),
+      output: 'info',
+      step: 'install',
+    });
   },
 };

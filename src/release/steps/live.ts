@@ -42,15 +42,20 @@ export const live: Step = {
       return;
     }
     // The marker is written while the swap's checks are asked (a command beside SFTP requests); the swap waits for it.
-    const marked = writeMarker(target, layout, {
-      id,
-      status: 'ready',
-      commit: run.commit,
-      ...(run.artifact && { artifact: run.artifact }),
-      branch: deploy.branch ?? server.branch,
-      deployedAt: new Date().toISOString(),
-      by: `${os.userInfo().username}@${os.hostname()}`,
-    }, 'live');
+    const marked = writeMarker(
+      target,
+      layout,
+      {
+        id,
+        status: 'ready',
+        commit: run.commit,
+        ...(run.artifact && { artifact: run.artifact }),
+        branch: deploy.branch ?? server.branch,
+        deployedAt: new Date().toISOString(),
+        by: `${os.userInfo().username}@${os.hostname()}`,
+      },
+      'live',
+    );
     marked.catch(() => undefined); // awaited below, or moot when a check fails first
     const beforeChange = async (previous: string | null) => {
       undoSwapBack(run, previous);

@@ -56,7 +56,8 @@ interface Heartbeat {
 
 export const lock: Step = {
   name: 'lock',
-  description: 'take the deploy lock on each server (atomic mkdir, records who, when, from where; a heartbeat keeps it while the deploy runs)',
+  description:
+    'take the deploy lock on each server (atomic mkdir, records who, when, from where; a heartbeat keeps it while the deploy runs)',
   async run(run, deploy) {
     if (deploy.dryRun) return dryRunLock(run);
     for (let attempt = 1; ; attempt++) {
@@ -112,9 +113,12 @@ export async function releaseLock(run: ServerRun): Promise<void> {
   if (token === undefined) return;
   await stopBackground(run);
   const { lock: dir } = run.layout;
-  const result = await run.target.exec(sh`${raw(ownsScript(run, token))} rm -rf -- ${dir}; elif [ -e ${dir} ]; then echo ${NOT_MINE}; fi`, { step: 'unlock' });
+  const result = await run.target.exec(sh`${raw(ownsScript(run, token))} rm -rf -- ${dir}; elif [ -e ${dir} ]; then echo ${NOT_MINE}; fi`, {
+    step: 'unlock',
+  });
   run.lockToken = undefined;
-  if (result.stdout.includes(NOT_MINE)) run.log.warn(`[${run.server.name}] the lock ${dir} is no longer this deploy's (another deploy took it over): left as it is`);
+  if (result.stdout.includes(NOT_MINE))
+    run.log.warn(`[${run.server.name}] the lock ${dir} is no longer this deploy's (another deploy took it over): left as it is`);
 }
 
 /**
@@ -123,10 +127,13 @@ export async function releaseLock(run: ServerRun): Promise<void> {
  */
 export async function forceFreeLock(run: ServerRun): Promise<{ owner: string | null; removed: string | null }> {
   const { layout } = run;
-  const found = await run.target.exec(sh`cat -- ${layout.lockRelease} 2>/dev/null; printf '\n'; cat -- ${layout.lockOwner} 2>/dev/null || true`, {
-    step: 'unlock',
-    output: 'none',
-  });
+  const found = await run.target.exec(
+    sh`cat -- ${layout.lockRelease} 2>/dev/null; printf '\n'; cat -- ${layout.lockOwner} 2>/dev/null || true`,
+    {
+      step: 'unlock',
+      output: 'none',
+    },
+  );
   const [release, ...owner] = found.stdout.split('\n');
   await run.target.exec(sh`rm -rf -- ${layout.lock}`, { step: 'unlock' });
   const removed = await removeIncompleteRelease(run, release.trim() || null);
@@ -146,7 +153,8 @@ export function judgeHolder(owner: LockOwner | null, heartbeatAge: number | null
       : { holder: 'gone', why: `its process ${owner.pid} on this host no longer exists` };
   }
   if (heartbeatAge === null) return { holder: 'alive', why: 'it records no heartbeat' };
-  if (heartbeatAge > STALE_AFTER_S) return { holder: 'gone', why: `its last heartbeat is ${heartbeatAge} s old (more than ${STALE_AFTER_S} s)` };
+  if (heartbeatAge > STALE_AFTER_S)
+    return { holder: 'gone', why: `its last heartbeat is ${heartbeatAge} s old (more than ${STALE_AFTER_S} s)` };
   return { holder: 'alive', why: `its last heartbeat is ${heartbeatAge} s old` };
 }
 
@@ -170,9 +178,19 @@ export function parseHeld(stdout: string): HeldLock {
   let owner: LockOwner | null = null;
   try {
     const parsed = JSON.parse(json ?? '') as LockOwner;
-    if (typeof parsed.by === 'string' && typeof parsed.host === 'string' && typeof parsed.pid === 'number' && typeof parsed.since === 'string') owner = parsed;
+    if (
+      typeof parsed.by === 'string' &&
+      typeof parsed.host === 'string' &&
+      typeof parsed.pid === 'number' &&
+      typeof parsed.since === 'string'
+    )
+      owner = parsed;
   } catch {}
-  return { owner, heartbeatAge: age === null || !/^-?\d+$/.test(age) ? null : Math.max(0, Number(age)), release: lineValue(stdout, 'release') };
+  return {
+    owner,
+    heartbeatAge: age === null || !/^-?\d+$/.test(age) ? null : Math.max(0, Number(age)),
+    release: lineValue(stdout, 'release'),
+  };
 }
 
 /** `alice@build-box (pid 4242) since …, 12 min ago`, as `gulp unlock` says it too. */
@@ -188,7 +206,14 @@ function lineValue(stdout: string, key: string): string | null {
 
 function newOwner(): LockOwner {
   const { host, boot } = thisHost();
-  return { by: os.userInfo().username, host, pid: process.pid, since: new Date().toISOString(), token: randomBytes(8).toString('hex'), ...(boot ? { boot } : {}) };
+  return {
+    by: os.userInfo().username,
+    host,
+    pid: process.pid,
+    since: new Date().toISOString(),
+    token: randomBytes(8).toString('hex'),
+    ...(boot ? { boot } : {}),
+  };
 }
 
 let here: { host: string; boot?: string } | undefined;
@@ -232,7 +257,8 @@ function acquireScript(run: ServerRun, owner: LockOwner): string {
     sh`mkdir -p -- ${root} && if mkdir -- ${dir} 2>/dev/null; then ` +
     sh`{ printf '%s\n' ${JSON.stringify(owner)} > ${lockOwner} && : > ${lockHeartbeat}; } || { rm -rf -- ${dir}; exit ${RECORD_FAILED}; }; ` +
     // The releases as seen under the lock: the release step chooses the new id from them, prune what to remove.
-    listingScript(run.layout) + 'exit 0; fi; ' +
+    listingScript(run.layout) +
+    'exit 0; fi; ' +
     // mkdir -p has said why the root could not be made (on stderr).
     sh`[ -d ${root} ] || { ${whoami}; exit ${ROOT_FAILED}; }; ` +
     sh`if [ -d ${dir} ]; then ${raw(describeScript(run))}; exit ${HELD}; fi; ` +
@@ -348,5 +374,11 @@ function lockFailure(run: ServerRun, code: number | null, stdout: string, stderr
       hint: `${owner ? `${root} is owned by ${owner}; ` : ''}this deploy connects as ${user}. Give ${user} write access to ${root}${owner && owner !== user ? ` (chown ${user} ${root})` : ''}, or check the disk (read-only, full).`,
     });
   }
-  return new RemoteCommandError({ server: run.server.name, step: 'lock', command: 'take the deploy lock', exitCode: code, output: stderr.trim() });
+  return new RemoteCommandError({
+    server: run.server.name,
+    step: 'lock',
+    command: 'take the deploy lock',
+    exitCode: code,
+    output: stderr.trim(),
+  });
 }

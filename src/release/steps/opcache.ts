@@ -50,7 +50,10 @@ export const opcache: Step = {
     }
     const said = new RegExp(`${SAID} (\\S+) ${token}`).exec(response.body)?.[1];
     if (said === 'reset') run.log.info(`[${run.server.name}] OPcache reset through php-fpm at ${fpm}`);
-    else if (said === 'disabled' || said === 'not-loaded') run.log.info(`[${run.server.name}] OPcache is ${said === 'disabled' ? 'disabled' : 'not loaded'} in php-fpm at ${fpm}: nothing to reset`);
+    else if (said === 'disabled' || said === 'not-loaded')
+      run.log.info(
+        `[${run.server.name}] OPcache is ${said === 'disabled' ? 'disabled' : 'not loaded'} in php-fpm at ${fpm}: nothing to reset`,
+      );
     else {
       const answer = (response.body.trim() || response.stderr.trim() || '(empty)').split('\n')[0];
       throw failure(run, fpm, `php-fpm answered ${response.status}: ${answer}`);
@@ -79,12 +82,16 @@ function params(file: string, run: ServerRun): Record<string, string> {
 }
 
 function failure(run: ServerRun, fpm: string, why: string, cause?: unknown): AttacheError {
-  return new AttacheError(`could not reset OPcache through php-fpm at ${fpm}: ${why}`, {
-    server: run.server.name,
-    step: 'opcache',
-    hint:
-      `live was swapped back. Check that ${fpm} is the pool that serves the site (listen = … in its pool config), that the deploy user may ` +
-      `connect to it (listen.owner/listen.mode), and that php-fpm can read ${run.layout.root} ("File not found" / "Primary script unknown": ` +
-      'it cannot, or runs chrooted or in another container).',
-  }, { cause });
+  return new AttacheError(
+    `could not reset OPcache through php-fpm at ${fpm}: ${why}`,
+    {
+      server: run.server.name,
+      step: 'opcache',
+      hint:
+        `live was swapped back. Check that ${fpm} is the pool that serves the site (listen = … in its pool config), that the deploy user may ` +
+        `connect to it (listen.owner/listen.mode), and that php-fpm can read ${run.layout.root} ("File not found" / "Primary script unknown": ` +
+        'it cannot, or runs chrooted or in another container).',
+    },
+    { cause },
+  );
 }

@@ -25,12 +25,16 @@ export const optimize: Step = {
         await run.target.exec(sh`${php} artisan ${command}`, { cwd: dir, step: 'optimize' });
       } catch (error) {
         const tool = error instanceof AttacheError ? error.what : String(error);
-        throw new AttacheError(`artisan ${command} failed in the new release: ${tool}`, {
-          server: run.server.name,
-          step: 'optimize',
-          remotePath: dir,
-          hint: 'Nothing was swapped: live still serves the previous release. Fix the config (php artisan config:cache with the production .env shows the same error) and deploy again.',
-        }, { cause: error });
+        throw new AttacheError(
+          `artisan ${command} failed in the new release: ${tool}`,
+          {
+            server: run.server.name,
+            step: 'optimize',
+            remotePath: dir,
+            hint: 'Nothing was swapped: live still serves the previous release. Fix the config (php artisan config:cache with the production .env shows the same error) and deploy again.',
+          },
+          { cause: error },
+        );
       }
     }
   },

@@ -49,7 +49,10 @@ export const packageStep: Step = {
     // One round trip: the server's PHP, and the live release's marker and listing (the artifact step links from it).
     const [php, marker, listing] = await readSections(
       run.target,
-      [sh`${phpCommand(run.server)} -r ${'echo PHP_VERSION;'} 2>&1; printf '\\n%s' "$?"`, ...(live ? [sh`cat -- ${run.layout.marker(live)} 2>/dev/null`, sh`cat -- ${run.layout.artifactManifest(live)} 2>/dev/null`] : [])],
+      [
+        sh`${phpCommand(run.server)} -r ${'echo PHP_VERSION;'} 2>&1; printf '\\n%s' "$?"`,
+        ...(live ? [sh`cat -- ${run.layout.marker(live)} 2>/dev/null`, sh`cat -- ${run.layout.artifactManifest(live)} 2>/dev/null`] : []),
+      ],
       { step: 'package', output: 'none' },
     );
     if (!live) run.liveArtifact = null;
@@ -64,10 +67,14 @@ export const packageStep: Step = {
     if (!deploy.servers.length || !deploy.servers.every((run) => run.liveHoldsArtifact !== undefined)) return;
     const where = deploy.servers.map((run) => `${run.server.name} (release ${run.liveHoldsArtifact})`).join(', ');
     if (deploy.flags.force) {
-      deploy.log.info(`${where} already run${deploy.servers.length === 1 ? 's' : ''} artifact ${manifest.id}; deploying it again (--force)`);
+      deploy.log.info(
+        `${where} already run${deploy.servers.length === 1 ? 's' : ''} artifact ${manifest.id}; deploying it again (--force)`,
+      );
       return;
     }
-    deploy.log.info(`${where} already run${deploy.servers.length === 1 ? 's' : ''} artifact ${manifest.id}: nothing to deploy, nothing changed (--force deploys it again)`);
+    deploy.log.info(
+      `${where} already run${deploy.servers.length === 1 ? 's' : ''} artifact ${manifest.id}: nothing to deploy, nothing changed (--force deploys it again)`,
+    );
     await deploy.finish();
   },
 };
@@ -76,11 +83,19 @@ export const packageStep: Step = {
 async function artifactIdOf(wanted: string, deploy: Deploy): Promise<string> {
   const server = deploy.config.servers[wanted];
   if (!server) return wanted;
-  const target = await openTarget({ ...server.ssh, name: server.name, host: server.host, port: server.port, user: server.user }, deploy.log);
+  const target = await openTarget(
+    { ...server.ssh, name: server.name, host: server.host, port: server.port, user: server.user },
+    deploy.log,
+  );
   try {
     const layout = new Layout(server);
     const live = await target.readlink(layout.live);
-    const marker = live ? await target.readFile(layout.marker(layout.releaseIdOf(live))).then((b) => JSON.parse(b.toString('utf8')) as ReleaseMarker, () => undefined) : undefined;
+    const marker = live
+      ? await target.readFile(layout.marker(layout.releaseIdOf(live))).then(
+          (b) => JSON.parse(b.toString('utf8')) as ReleaseMarker,
+          () => undefined,
+        )
+      : undefined;
     if (!marker?.artifact) {
       throw new AttacheError(`${wanted}'s live release ${live ? layout.releaseIdOf(live) : '(none)'} holds no artifact to promote`, {
         server: wanted,
@@ -88,7 +103,9 @@ async function artifactIdOf(wanted: string, deploy: Deploy): Promise<string> {
         hint: `Deploy ${wanted} with "strategy": "artifact" first, or name an artifact id: --artifact=<id>.`,
       });
     }
-    deploy.log.info(`[local] promoting artifact ${marker.artifact}: what ${wanted} runs (release ${marker.id}, commit ${marker.commit?.slice(0, 8) ?? '?'})`);
+    deploy.log.info(
+      `[local] promoting artifact ${marker.artifact}: what ${wanted} runs (release ${marker.id}, commit ${marker.commit?.slice(0, 8) ?? '?'})`,
+    );
     return marker.artifact;
   } finally {
     await target.close().catch(() => undefined);
@@ -117,30 +134,50 @@ function checkPhp(run: ServerRun, artifact: LocalArtifact, output: string): void
   const version = (lines.pop() ?? '').trim();
   if (code !== '0' || !/^\d+\.\d+/.test(version)) {
     if (!needed) return run.log.debug(`[${server.name}] no php on the server; the release runs no artisan step`);
-    const said = lines.concat(version).map((line) => line.trim()).find(Boolean);
-    throw new AttacheError(`php does not run on the server (${server.php.bin}: ${said || `exit code ${code}`}), and the artisan steps need it`, {
-      server: server.name,
-      step: 'package',
-      hint: 'Install PHP there, set "php": { "bin": "/path/to/php" }, or add "artisan" to "skip".',
-    });
+    const said = lines
+      .concat(version)
+      .map((line) => line.trim())
+      .find(Boolean);
+    throw new AttacheError(
+      `php does not run on the server (${server.php.bin}: ${said || `exit code ${code}`}), and the artisan steps need it`,
+      {
+        server: server.name,
+        step: 'package',
+        hint: 'Install PHP there, set "php": { "bin": "/path/to/php" }, or add "artisan" to "skip".',
+      },
+    );
   }
   const wanted = artifact.manifest.php;
   if (!wanted) return;
   const problem =
-    wanted.from === 'config.platform.php' ? minorMismatch(version, wanted.version) : satisfies(version, wanted.version) === false ? `${version} is not ${wanted.version}` : undefined;
+    wanted.from === 'config.platform.php'
+      ? minorMismatch(version, wanted.version)
+      : satisfies(version, wanted.version) === false
+        ? `${version} is not ${wanted.version}`
+        : undefined;
   if (!problem) return;
-  const source = wanted.from === 'config.platform.php' ? `config.platform.php in composer.json says ${wanted.version}` : `composer.lock's platform requirement is php ${wanted.version}`;
-  throw new AttacheError(`PHP version mismatch: the server runs PHP ${version}, and vendor/ was installed for PHP ${wanted.version} (${source}; ${problem})`, {
-    server: server.name,
-    step: 'package',
-    hint: 'Set config.platform.php in composer.json to the servers\' PHP version and run composer update --lock, or upgrade PHP on the server.',
-  });
+  const source =
+    wanted.from === 'config.platform.php'
+      ? `config.platform.php in composer.json says ${wanted.version}`
+      : `composer.lock's platform requirement is php ${wanted.version}`;
+  throw new AttacheError(
+    `PHP version mismatch: the server runs PHP ${version}, and vendor/ was installed for PHP ${wanted.version} (${source}; ${problem})`,
+    {
+      server: server.name,
+      step: 'package',
+      hint: "Set config.platform.php in composer.json to the servers' PHP version and run composer update --lock, or upgrade PHP on the server.",
+    },
+  );
 }
 
 /** The tree is built once, from the first artifact server's config: say so when others differ. */
 function warnIfBuildsDiffer(deploy: Deploy, servers: ServerConfig[]): void {
-  const build = (s: ServerConfig) => JSON.stringify([s.repository, s.branch, s.composer.dev, s.assets, s.skip.includes('composer'), s.skip.includes('assets')]);
+  const build = (s: ServerConfig) =>
+    JSON.stringify([s.repository, s.branch, s.composer.dev, s.assets, s.skip.includes('composer'), s.skip.includes('assets')]);
   const [first, ...others] = servers;
   const differing = others.filter((s) => build(s) !== build(first)).map((s) => s.name);
-  if (differing.length) deploy.log.warn(`the artifact is built once, from server "${first.name}"'s repository, branch, composer and assets; ${differing.join(', ')} differ`);
+  if (differing.length)
+    deploy.log.warn(
+      `the artifact is built once, from server "${first.name}"'s repository, branch, composer and assets; ${differing.join(', ')} differ`,
+    );
 }

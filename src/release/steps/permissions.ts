@@ -49,7 +49,10 @@ export const permissions: Step = {
     if (web !== undefined) {
       // The web server must reach the release (root and releases/ may be closed to others) and read .env.
       // Only the deploy user's own: a root or .env an administrator set up stays as they made it.
-      const reach = own(layout.root, sh`-exec setfacl -m ${`u:${web}:x`} -- {} +`) + ' && ' + own(layout.releases, sh`-exec setfacl -m ${`u:${web}:x`} -- {} +`);
+      const reach =
+        own(layout.root, sh`-exec setfacl -m ${`u:${web}:x`} -- {} +`) +
+        ' && ' +
+        own(layout.releases, sh`-exec setfacl -m ${`u:${web}:x`} -- {} +`);
       changes.push({ path: layout.root, user: web, acl: reach, group: reach, when: 'acl' });
       changes.push({
         path: layout.env,
@@ -82,7 +85,8 @@ export const permissions: Step = {
       return;
     }
     const acl = web !== undefined && !result.stdout.includes(NO_SETFACL);
-    if (web !== undefined && !acl) run.log.info(`[${server.name}] setfacl is not installed: sharing ${web}'s group instead (apt-get install acl for ACLs)`);
+    if (web !== undefined && !acl)
+      run.log.info(`[${server.name}] setfacl is not installed: sharing ${web}'s group instead (apt-get install acl for ACLs)`);
     if (result.code === 0) return;
     const failed = changes[Number(/attache:failed=(\d+)/.exec(result.stdout)?.[1] ?? -1)];
     const me = /^attache:me=(.*)$/m.exec(result.stdout)?.[1];
@@ -102,7 +106,13 @@ function own(p: string, action: string): string {
 function writableChange(p: string, web: string | undefined): Change {
   const real = sh`t=$(readlink -f -- ${p})`;
   const setgid = mine('-type d -exec chmod g+s -- {} +');
-  if (web === undefined) return { path: p, user: "the deploy user's group", acl: '', group: [real, mine('! -type l -exec chmod g+rwX -- {} +'), setgid].join(' && ') };
+  if (web === undefined)
+    return {
+      path: p,
+      user: "the deploy user's group",
+      acl: '',
+      group: [real, mine('! -type l -exec chmod g+rwX -- {} +'), setgid].join(' && '),
+    };
   const dirs = sh`-type d -exec setfacl -m ${`u:${web}:rwX,d:u:${web}:rwX`},u:"$me":rwX,d:u:"$me":rwX -- {} +`;
   const files = sh`-type f -exec setfacl -m ${`u:${web}:rwX`},u:"$me":rwX -- {} +`;
   const group = sh`g=$(id -gn -- ${web})`;
@@ -115,8 +125,19 @@ function writableChange(p: string, web: string | undefined): Change {
 }
 
 /** A path's failure: the path, the user, the tool's own first line and the command to run by hand. */
-function permissionError(run: ServerRun, change: Change | undefined, acl: boolean, stderr: string, me: string | undefined, user: string): AttacheError {
-  const tool = stderr.split('\n').map((l) => l.trim()).find(Boolean) ?? '';
+function permissionError(
+  run: ServerRun,
+  change: Change | undefined,
+  acl: boolean,
+  stderr: string,
+  me: string | undefined,
+  user: string,
+): AttacheError {
+  const tool =
+    stderr
+      .split('\n')
+      .map((l) => l.trim())
+      .find(Boolean) ?? '';
   const path = change?.path ?? run.layout.root;
   const command = change ? (acl || !run.server.webUser ? change.acl || change.group : change.group) : '';
   return new AttacheError(`could not make ${path} accessible to ${change?.user ?? user}${tool ? `: ${tool}` : ''}`, {
@@ -124,7 +145,11 @@ function permissionError(run: ServerRun, change: Change | undefined, acl: boolea
     step: 'permissions',
     remotePath: path,
     hint:
-      (command ? `Run it by hand as root on the server, then deploy again:\n  sudo sh -c ${quote(`me=${quote(me ?? 'root')}; ${command}`)}` : 'Run the deploy again with --verbose to see the whole output.') +
-      (run.server.webUser && !acl ? `\nor install setfacl (apt-get install acl), or add the deploy user to ${run.server.webUser}'s group.` : ''),
+      (command
+        ? `Run it by hand as root on the server, then deploy again:\n  sudo sh -c ${quote(`me=${quote(me ?? 'root')}; ${command}`)}`
+        : 'Run the deploy again with --verbose to see the whole output.') +
+      (run.server.webUser && !acl
+        ? `\nor install setfacl (apt-get install acl), or add the deploy user to ${run.server.webUser}'s group.`
+        : ''),
   });
 }

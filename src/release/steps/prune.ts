@@ -15,12 +15,15 @@ export const prune: Step = {
 };
 
 export async function pruneReleases(run: ServerRun, current?: string): Promise<string[]> {
-  const releases = run.releasesSeen && current ? withThisDeploy(run, run.releasesSeen, current) : await listReleases(run.target, run.layout);
+  const releases =
+    run.releasesSeen && current ? withThisDeploy(run, run.releasesSeen, current) : await listReleases(run.target, run.layout);
   const doomed = releasesToPrune(releases, run.server.keep, current);
   if (run.target.dryRun) {
     // The listing is real (read-only), so this names exactly what a prune would delete.
     const count = `${doomed.length} release${doomed.length === 1 ? '' : 's'}`;
-    run.log.info(`[dry run] [${run.server.name}] ${doomed.length ? `would prune ${count}: ${doomed.join(', ')}` : 'would prune nothing'} (keep ${run.server.keep})`);
+    run.log.info(
+      `[dry run] [${run.server.name}] ${doomed.length ? `would prune ${count}: ${doomed.join(', ')}` : 'would prune nothing'} (keep ${run.server.keep})`,
+    );
   } else if (doomed.length) {
     await run.target.exec(sh`rm -rf -- ${doomed.map((id) => run.layout.release(id))}`, { step: 'prune' });
     run.log.info(`[${run.server.name}] pruned ${doomed.length} release${doomed.length === 1 ? '' : 's'}: ${doomed.join(', ')}`);
@@ -34,7 +37,9 @@ export async function pruneReleases(run: ServerRun, current?: string): Promise<s
  */
 function withThisDeploy(run: ServerRun, seen: ReleaseInfo[], current: string): ReleaseInfo[] {
   const swapped = run.liveChanged === true;
-  const others = seen.filter((r) => r.id !== current && !(swapped && r.status === 'missing')).map((r) => (swapped ? { ...r, live: false } : r));
+  const others = seen
+    .filter((r) => r.id !== current && !(swapped && r.status === 'missing'))
+    .map((r) => (swapped ? { ...r, live: false } : r));
   const mine: ReleaseInfo = { id: current, status: swapped ? 'ready' : 'incomplete', live: swapped };
   return [...others, mine].sort((a, b) => compareIds(a.id, b.id));
 }

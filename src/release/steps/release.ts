@@ -28,8 +28,14 @@ export const release: Step = {
  */
 export async function chooseReleaseId(deploy: Deploy): Promise<string> {
   const now = new Date().toISOString().replace(/[-:T]/g, '').slice(0, 14);
-  const listings = await mapLimit(deploy.servers, deploy.parallel, async (run) =>
-    run.releasesSeen?.map((r) => r.id) ?? (await run.target.exec(sh`ls -1 -- ${run.layout.releases} 2>/dev/null || true`, { step: 'release', readOnly: true })).stdout.split('\n'),
+  const listings = await mapLimit(
+    deploy.servers,
+    deploy.parallel,
+    async (run) =>
+      run.releasesSeen?.map((r) => r.id) ??
+      (await run.target.exec(sh`ls -1 -- ${run.layout.releases} 2>/dev/null || true`, { step: 'release', readOnly: true })).stdout.split(
+        '\n',
+      ),
   );
   const existing = listings.flat().filter(isReleaseId).sort(compareIds);
   const newest = existing.at(-1);
@@ -59,10 +65,23 @@ function undoIfClaimed(run: ServerRun, id: string, stdout: string, ...alsoRemove
  * upload beside the clone can be what breaks it): the id is newer than every release listed under
  * this deploy's lock, so a directory of that name can only be this deploy's.
  */
-export async function execClaiming(run: ServerRun, id: string, script: string, options: ExecOptions, alsoRemove: string[] = [], shown?: string): Promise<ExecResult> {
+export async function execClaiming(
+  run: ServerRun,
+  id: string,
+  script: string,
+  options: ExecOptions,
+  alsoRemove: string[] = [],
+  shown?: string,
+): Promise<ExecResult> {
   let answered = false;
   try {
-    return await execReporting(run.target, script, options, (stdout) => ((answered = true), undoIfClaimed(run, id, stdout, ...alsoRemove)), shown);
+    return await execReporting(
+      run.target,
+      script,
+      options,
+      (stdout) => ((answered = true), undoIfClaimed(run, id, stdout, ...alsoRemove)),
+      shown,
+    );
   } catch (error) {
     if (!answered && connectionLost(run.target)) undoRelease(run, run.layout.release(id), ...alsoRemove);
     throw error;

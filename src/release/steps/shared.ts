@@ -56,7 +56,9 @@ async function installShared(run: ServerRun, deploy: Deploy, commands: string[],
   const { layout, target, server } = run;
   const stdout = await runScript(run, commands, (out) => {
     if (out.includes(CREATED)) {
-      run.undo.push('shared', `remove ${layout.storage}, which this deploy created`, () => run.target.exec(sh`rm -rf -- ${layout.storage}`).then(() => undefined));
+      run.undo.push('shared', `remove ${layout.storage}, which this deploy created`, () =>
+        run.target.exec(sh`rm -rf -- ${layout.storage}`).then(() => undefined),
+      );
     }
     afterwards?.(out);
   });
@@ -68,7 +70,9 @@ async function installShared(run: ServerRun, deploy: Deploy, commands: string[],
     run.undo.push('shared', `remove ${layout.env}, which this deploy created`, () => run.target.unlink(layout.env));
     run.log.info(`[${server.name}] created ${layout.env} from ${deploy.envFile}`);
   } else {
-    run.log.warn(`[${server.name}] ${layout.env} does not exist: the app will run without it. Create it on the server, or pass --env=<local file> once.`);
+    run.log.warn(
+      `[${server.name}] ${layout.env} does not exist: the app will run without it. Create it on the server, or pass --env=<local file> once.`,
+    );
   }
 }
 
