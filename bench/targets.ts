@@ -1,7 +1,6 @@
 /**
  * The targets, each MET / NOT MET with what was measured, or n/a with the reason: the loopback ones
- * (as before issue 16) from the direct loopback table and the measurements, and the WAN ones
- * (issue 16) from the two relayed tables.
+ * from the direct loopback table and the measurements, and the WAN ones from the two relayed tables.
  */
 import { CASE } from './cases/names';
 import type { Observations } from './cases/gulp-attache';

@@ -14,7 +14,7 @@ import { createSite, startTarget, tempFile, type TargetSpec } from '../support/p
 import { collect, gulp, listFiles, REPO_ROOT } from '../support/streams';
 
 /**
- * Issue 17's local edges: what a user meets on their own machine before (or instead of) a server
+ * The local edges: what a user meets on their own machine before (or instead of) a server
  * answers: gulp 5's text decoding, the local build, the messages and the output they print.
  */
 

@@ -9,7 +9,7 @@ import { Layout } from '../../src/release/model/layout';
 import { checkTags, expandTags } from '../../src/release/model/tags';
 import { composerBin, composerCommand } from '../../src/release/model/tools';
 
-/** Issue 13's items 1–8 and the three divergences, one by one, on the config and the tag language. */
+/** Attaché's config as a drop-in: the items and the three divergences, one by one, on the config and the tag language. */
 
 const dirs: string[] = [];
 after(() => dirs.forEach((dir) => fs.rmSync(dir, { recursive: true, force: true })));
@@ -219,7 +219,7 @@ describe('the three divergences', () => {
   });
 });
 
-describe('issue 17.11: unknown keys', () => {
+describe('unknown keys', () => {
   it('are refused with the keys valid at that place', () => {
     assert.match(
       refusal({ migrations: true }),

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { ConfigError, loadConfig } from '../../src/config';
 
-/** Issue 14's keys: shared, webUser, writable, optimize, restart, opcache, healthcheck.header. */
+/** The production keys: shared, webUser, writable, optimize, restart, opcache, healthcheck.header. */
 
 const dirs: string[] = [];
 after(() => dirs.forEach((dir) => fs.rmSync(dir, { recursive: true, force: true })));
