@@ -6,6 +6,7 @@ import type { ServerConfig } from '../../config/types';
 import { AttacheError } from '../../errors';
 import { quote } from '../../remote/quote';
 import type { Deploy } from '../lifecycle/context';
+import { composerInstallArgs } from '../model/tools';
 import { manifestOf, treeId, type ArtifactManifest, type LocalArtifact } from './artifact-tree';
 import { HashCache } from './hash-cache';
 
@@ -222,14 +223,7 @@ async function composerInstall(tree: string, server: ServerConfig, deploy: Deplo
       });
     }
   }
-  const flags = [
-    'install',
-    '--no-interaction',
-    '--prefer-dist',
-    '--no-progress',
-    '--optimize-autoloader',
-    ...(server.composer.dev ? [] : ['--no-dev']),
-  ];
+  const flags = composerInstallArgs(server);
   deploy.log.info(`[local] artifact: composer ${flags.join(' ')}`);
   // The same tree for the same dependencies: composer's autoloader class suffix is random unless
   // configured, so it is set (to the lock's hash) for the install and composer.json put back as

@@ -33,3 +33,15 @@ export function composerCommand(server: ServerConfig): ShellFragment {
 export function artisanCommand(server: ServerConfig, artisanPath: string): ShellFragment {
   return raw(sh`${server.php.bin} ${artisanPath}`);
 }
+
+/** `composer install`'s arguments, the same on the server (clone) and here (artifact): no dev packages unless composer.dev. */
+export function composerInstallArgs(server: ServerConfig): string[] {
+  return [
+    'install',
+    '--no-interaction',
+    '--prefer-dist',
+    '--no-progress',
+    '--optimize-autoloader',
+    ...(server.composer.dev ? [] : ['--no-dev']),
+  ];
+}

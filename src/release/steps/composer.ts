@@ -1,6 +1,6 @@
 import { execReporting, inDirectory } from '../../remote/command';
 import { raw, sh } from '../../remote/quote';
-import { composerCommand } from '../model/tools';
+import { composerCommand, composerInstallArgs } from '../model/tools';
 import { releaseIdOf, type Step } from '../lifecycle/context';
 
 const NO_COMPOSER_JSON = 'attache:no-composer-json';
@@ -13,14 +13,7 @@ export const composer: Step = {
   appliesTo: (server) => server.strategy === 'clone', // the artifact strategy runs it locally
   async run(run, deploy) {
     const dir = run.layout.release(releaseIdOf(deploy));
-    const flags = [
-      'install',
-      '--no-interaction',
-      '--prefer-dist',
-      '--no-progress',
-      '--optimize-autoloader',
-      ...(run.server.composer.dev ? [] : ['--no-dev']),
-    ];
+    const flags = composerInstallArgs(run.server);
     const install = sh`${composerCommand(run.server)} ${flags}`;
     // The check goes with the command (one round trip); a failure names the install alone.
     const script = sh`if [ -e composer.json ] || [ -L composer.json ]; then ${raw(install)}; else echo ${NO_COMPOSER_JSON}; fi`;
