@@ -8,7 +8,8 @@ import { makePlan, type PlanOptions } from './release/lifecycle/plan';
 import type { DeployReport } from './release/lifecycle/report';
 import { phasesOf, replaceStep, stepsInBranches, stepsOf, type PlanPart } from './release/lifecycle/series';
 import { build } from './release/steps/build';
-import { TASKS, connect, type LocalTask, type ReleaseTask, type ServerTask } from './release/tasks';
+import { connect } from './release/steps/connect';
+import { TASKS, type LocalTask, type ReleaseTask, type ServerTask } from './release/tasks';
 
 /** A gulp task function, with the metadata `gulp --tasks` shows. */
 // biome-ignore lint/suspicious/noConfusingVoidType: gulp accepts a task that returns nothing (a callback task) or a promise

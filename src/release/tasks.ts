@@ -196,5 +196,3 @@ export const TASKS: readonly Task[] = [
   },
 ];
 
-/** The connecting step every task on servers starts with. */
-export { connect };

@@ -2,18 +2,14 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { HookName } from '../../config/types';
 import { AttacheError } from '../../errors';
-import { stopBackground, type Deploy, type HookStem, type ReleaseTree, type ServerRun, type Step } from './context';
+import { stopBackground, type Deploy, type ReleaseTree, type ServerRun, type Step } from './context';
 import { fireHook, isLocalHook } from './hooks';
 import type { Plan } from './plan';
+import type { Phase } from './series';
 import { formatReport, serverReport, type DeployReport } from './report';
 import { runningNow, runStep } from './runner';
 import { leftOn, undoOnServer } from './undo';
 
-/** A named stretch of the plan with hooks around the whole of it (Attaché's "deploy": clone through migrate). */
-export interface Phase {
-  hooks: HookStem;
-  steps: ReadonlySet<Step>;
-}
 
 export interface DeploymentOptions {
   /** The step that opens the connections: run first by any step that needs a server. */

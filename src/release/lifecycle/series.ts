@@ -16,8 +16,14 @@ export function stepsInBranches(parts: readonly PlanPart[]): Step[] {
   return parts.flatMap((part) => ('together' in part ? part.together.flat() : 'phase' in part ? stepsInBranches(part.parts) : []));
 }
 
+/** A named stretch of a series with hooks around the whole of it (Attaché's "deploy": clone through migrate). */
+export interface Phase {
+  hooks: HookStem;
+  steps: ReadonlySet<Step>;
+}
+
 /** The phases of a series and the steps inside each, so that their hooks fire around their first and last step. */
-export function phasesOf(parts: readonly PlanPart[]): { hooks: HookStem; steps: ReadonlySet<Step> }[] {
+export function phasesOf(parts: readonly PlanPart[]): Phase[] {
   return parts.flatMap((part) =>
     'phase' in part ? [{ hooks: part.phase, steps: new Set(stepsOf(part.parts)) }, ...phasesOf(part.parts)] : [],
   );
@@ -35,14 +41,5 @@ export function replaceStep(parts: readonly PlanPart[], step: Step, by: readonly
     if (!('together' in part)) return [part];
     const branches = part.together.map((branch) => branch.flatMap((s) => (s === step ? [...by] : [s]))).filter((branch) => branch.length);
     return branches.length === 1 ? branches[0] : [{ together: branches }];
-  });
-}
-
-/** The series with a part of side-by-side branches replaced by its steps one after another (in branch order). */
-export function inSequence(parts: readonly PlanPart[], containing: Step): PlanPart[] {
-  return parts.flatMap((part): PlanPart[] => {
-    if ('phase' in part) return [{ phase: part.phase, parts: inSequence(part.parts, containing) }];
-    if ('together' in part && part.together.some((branch) => branch.includes(containing))) return part.together.flat();
-    return [part];
   });
 }
