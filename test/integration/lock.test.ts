@@ -242,7 +242,6 @@ function fakeRun(root: string, target: SshSession, log: ServerRun['log']): Serve
     log,
     liveBefore: null,
     undo: new UndoLog(),
-    background: new Set(),
     running: new Set(),
     timings: {},
     uploaded: { files: 0, bytes: 0 },

@@ -34,7 +34,6 @@ function setup(servers = ['one', 'two'], entry: Record<string, unknown> = {}) {
           log,
           liveBefore: null,
           undo: new UndoLog(),
-          background: new Set(),
           running: new Set<string>(),
           timings: {},
           uploaded: { files: 0, bytes: 0 },

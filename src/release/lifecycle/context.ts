@@ -56,13 +56,8 @@ export interface ServerRun {
   activated?: string;
   /** Set by the swap: live was changed by this deploy (so a failure afterwards swaps it back). */
   liveChanged?: boolean;
-  /** The token of the deploy lock this task holds on the server (lock step), undefined when it holds none. */
-  lockToken?: string;
-  /**
-   * What the task keeps running for this server in the background (the lock's heartbeat), each
-   * entry the function that stops it: the lifecycle stops them all when the task ends or gives up.
-   */
-  background: Set<() => Promise<void>>;
+  /** The deploy lock this task holds on the server (taken by the lock step), undefined when it holds none. */
+  lock?: LockLease;
   /** What this deploy changed here, to put back if it fails. */
   undo: UndoLog;
   /** The steps running on the server now, by name. */
@@ -74,6 +69,16 @@ export interface ServerRun {
   /** Asset files reused from the live release (hard links: no bytes sent). */
   skipped: { files: number; bytes: number };
   error?: Error;
+}
+
+/**
+ * A deploy lock held: its token (a takeover or an unlock acts on this lock only), and its
+ * heartbeat's stop, which the lifecycle calls at the end or when it gives up on the server
+ * (waiting for a beat in flight), so that it needs to know nothing of the lock step.
+ */
+export interface LockLease {
+  token: string;
+  stopHeartbeat(): Promise<void>;
 }
 
 /** Hook names come in pairs around a step or a phase: `before-clone`, `after-clone`. */
@@ -115,11 +120,6 @@ export interface Step {
 /** The release this task makes live on the server: the one rollback or activate chose, else the deploy's new one. */
 export function liveReleaseOf(run: ServerRun, deploy: Deploy): string {
   return run.activated ?? releaseIdOf(deploy);
-}
-
-/** Stops what the task keeps running for the server (lock heartbeat), waiting for what is in flight. */
-export async function stopBackground(run: ServerRun): Promise<void> {
-  await Promise.all([...run.background].map((stop) => stop()));
 }
 
 /** The release id, or a clear error when a step runs before the release step chose it. */

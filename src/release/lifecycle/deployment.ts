@@ -2,14 +2,13 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { HookName } from '../../config/types';
 import { AttacheError } from '../../errors';
-import { stopBackground, type Deploy, type ReleaseTree, type ServerRun, type Step } from './context';
+import type { Deploy, ReleaseTree, ServerRun, Step } from './context';
 import { fireHook, isLocalHook } from './hooks';
 import type { Plan } from './plan';
 import type { Phase } from './series';
 import { formatReport, serverReport, type DeployReport } from './report';
 import { runningNow, runStep } from './runner';
 import { leftOn, undoOnServer } from './undo';
-
 
 export interface DeploymentOptions {
   /** The step that opens the connections: run first by any step that needs a server. */
@@ -205,12 +204,11 @@ export class Deployment implements Deploy {
   }
 
   private async end(): Promise<void> {
-    await Promise.all(
-      this.servers.map((run) =>
-        stopBackground(run)
-          .then(() => run.target.close())
-          .catch(() => undefined),
-      ),
+    await Promise.allSettled(
+      this.servers.map(async (run) => {
+        await run.lock?.stopHeartbeat();
+        await run.target.close();
+      }),
     );
     this.removeInterruptHandlers();
     const report = this.makeReport();

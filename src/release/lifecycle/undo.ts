@@ -1,4 +1,4 @@
-import { stopBackground, type ServerRun } from './context';
+import type { ServerRun } from './context';
 import { connectionLost, reconnect } from './reconnect';
 
 /**
@@ -40,7 +40,7 @@ export function leftOn(run: ServerRun): { left: string[]; clear: string } {
 
 /** Says what stays on the server and how to clear it; the heartbeat stops, so the lock goes stale. */
 async function leave(run: ServerRun, why: string): Promise<string[]> {
-  await stopBackground(run);
+  await run.lock?.stopHeartbeat();
   const { server } = run;
   const { left, clear } = leftOn(run);
   run.log.error(

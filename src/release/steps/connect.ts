@@ -44,7 +44,6 @@ export const connect: Step = {
       log: deploy.log,
       liveBefore: null as string | null,
       undo: new UndoLog(),
-      background: new Set<() => Promise<void>>(),
       running: new Set<string>(),
       timings: {},
       uploaded: { files: 0, bytes: 0 },

@@ -4,7 +4,7 @@ import os from 'node:os';
 import { isReleaseId } from '../../config';
 import { AttacheError, RemoteCommandError } from '../../errors';
 import { quote, raw, sh } from '../../remote/quote';
-import { stopBackground, type ServerRun, type Step } from '../lifecycle/context';
+import type { ServerRun, Step } from '../lifecycle/context';
 import { describeOwner as describeRecord, type LockOwner as RecordedOwner } from '../model/lock-owner';
 import { listingScript, parseListing } from '../model/release-list';
 
@@ -96,7 +96,7 @@ export const lock: Step = {
 
 /** Whether this deploy holds the lock on that server (a custom series may leave deploy:lock out). */
 export function holdsLock(run: ServerRun): boolean {
-  return run.lockToken !== undefined;
+  return run.lock !== undefined;
 }
 
 /**
@@ -109,14 +109,17 @@ export function recordRelease(run: ServerRun, id: string): ReturnType<typeof raw
 
 /** Frees this deploy's lock: the heartbeat stops first, and a lock someone else has since taken over stays. */
 export async function releaseLock(run: ServerRun): Promise<void> {
-  const token = run.lockToken;
-  if (token === undefined) return;
-  await stopBackground(run);
+  const lease = run.lock;
+  if (!lease) return;
+  await lease.stopHeartbeat();
   const { lock: dir } = run.layout;
-  const result = await run.target.exec(sh`${raw(ownsScript(run, token))} rm -rf -- ${dir}; elif [ -e ${dir} ]; then echo ${NOT_MINE}; fi`, {
-    step: 'unlock',
-  });
-  run.lockToken = undefined;
+  const result = await run.target.exec(
+    sh`${raw(ownsScript(run, lease.token))} rm -rf -- ${dir}; elif [ -e ${dir} ]; then echo ${NOT_MINE}; fi`,
+    {
+      step: 'unlock',
+    },
+  );
+  run.lock = undefined;
   if (result.stdout.includes(NOT_MINE))
     run.log.warn(`[${run.server.name}] the lock ${dir} is no longer this deploy's (another deploy took it over): left as it is`);
 }
@@ -292,20 +295,17 @@ function ownsScript(run: ServerRun, token: string): string {
   return sh`if case "$(cat -- ${run.layout.lockOwner} 2>/dev/null)" in *${raw(quote(`"token":"${token}"`))}*) true ;; *) false ;; esac; then`;
 }
 
-/**
- * The lock is ours: its heartbeat starts, registered with the run so that the lifecycle stops it
- * (waiting for a beat in flight) at unlock, at the end, or when it gives up on the server.
- */
+/** The lock is ours: its heartbeat starts, and the lease goes on the run (the lifecycle stops the heartbeat at the end). */
 function hold(run: ServerRun, owner: LockOwner): void {
   const heartbeat: Heartbeat = { timer: setInterval(() => beat(run, heartbeat), HEARTBEAT_MS) };
   heartbeat.timer.unref(); // the heartbeat never keeps the process alive
-  run.lockToken = owner.token as string;
-  const stop = async () => {
-    clearInterval(heartbeat.timer);
-    run.background.delete(stop);
-    await heartbeat.beat;
+  run.lock = {
+    token: owner.token as string,
+    async stopHeartbeat() {
+      clearInterval(heartbeat.timer);
+      await heartbeat.beat;
+    },
   };
-  run.background.add(stop);
   run.undo.push('lock', `free the lock ${run.layout.lock}`, () => releaseLock(run));
 }
 
