@@ -59,6 +59,7 @@ export async function activateRelease(run: ServerRun, which: 'previous' | 'lates
   }
   if (!id) throw new AttacheError('there is no complete release to activate', { server: run.server.name, step: 'activate' });
   const to = run.layout.liveTarget(id);
+  run.activated = id; // the after-swap steps act on it (a dry run's say what they would do with it)
   if (run.target.dryRun) {
     const now = (await run.target.readlink(run.layout.live)) ?? null;
     run.log.info(
@@ -66,7 +67,6 @@ export async function activateRelease(run: ServerRun, which: 'previous' | 'lates
     );
     return { link: run.layout.live, previous: now, current: now ?? to, changed: false };
   }
-  run.activated = id;
   const result = await swapLink(run.target, run.layout.live, to, which === 'previous' ? 'rollback' : 'activate', (previous) =>
     undoSwapBack(run, previous),
   );
