@@ -17,7 +17,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { fromSummary, readReport, type DeployReport } from './deploy-report';
+import { readReport, type DeployReport } from './deploy-report';
 import { spawnChecked, timedEnv } from './proc';
 
 const REPO_ROOT = path.resolve(__dirname, '..');
@@ -99,8 +99,6 @@ export interface DeployOutcome {
   seconds: number;
   lines: LogLine[];
   report: DeployReport;
-  /** 'report': the --report file; 'summary': the printed deploy summary (the preset wrote no report). */
-  reportSource: 'report' | 'summary';
   /** Step -> when its "step…" and "step done in" lines arrived (ms, performance.now()). */
   steps: Record<string, { start: number; end: number }>;
   /** One entry per server whose live link was swapped: when the swap line arrived. */
@@ -218,21 +216,8 @@ export class UserProject {
           .filter(Boolean)
           .join(' | ')}\n--- its log:\n${log()}`,
       );
-    let report = readReport(reportFile);
-    let reportSource: DeployOutcome['reportSource'] = 'report';
-    if (!report) {
-      reportSource = 'summary';
-      const at = lines.findIndex((l) => l.text.startsWith('deploy summary'));
-      if (at < 0) throw new Error(`gulp deploy wrote no report and printed no summary:\n${log()}`);
-      const end = lines.findIndex((l, i) => i > at && l.entry);
-      report = fromSummary(
-        lines
-          .slice(at, end < 0 ? undefined : end)
-          .map((l) => l.text)
-          .join('\n'),
-      );
-    }
-    return { seconds, lines, report, reportSource, steps: stepEvents(lines), swaps: swapEvents(lines) };
+    const report = readReport(reportFile);
+    return { seconds, lines, report, steps: stepEvents(lines), swaps: swapEvents(lines) };
   }
 }
 
