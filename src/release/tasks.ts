@@ -34,13 +34,14 @@ import { prune } from './steps/prune';
 import { release } from './steps/release';
 import { restart } from './steps/restart';
 import { shared } from './steps/shared';
+import { symlinks } from './steps/symlinks';
 import { unlock } from './steps/unlock';
 
 /**
  * The release series, in the order it runs. The connections open while the local build runs (a
  * build takes seconds, a handshake several round trips; the files to upload are listed once the
  * build is done). Everything before `live` prepares the new release without touching what is
- * served; the asset upload runs beside clone → shared → composer → artisan → migrate (into a
+ * served; the asset upload runs beside clone → shared → symlinks → composer → artisan → migrate (into a
  * staging directory until the checkout is there: steps/assets.ts); Attaché's "deploy" phase
  * (before-deploy … after-deploy) spans clone through migrate; `live` is the one moment the site
  * changes; once `health` passes the deploy is committed and a failure no longer swaps back.
@@ -56,7 +57,7 @@ export const DEPLOY_PLAN: readonly PlanPart[] = [
   release,
   {
     phase: 'deploy',
-    parts: [{ together: [[clone, artifact, prepcomposer, shared, permissions, composer, artisan, optimize, migrate], [assets]] }],
+    parts: [{ together: [[clone, artifact, prepcomposer, shared, symlinks, permissions, composer, artisan, optimize, migrate], [assets]] }],
   },
   live,
   opcache,

@@ -11,7 +11,7 @@ const MISSING = 'attache:missing-shared=';
  * storage is); later deploys drop the release's copy and never overwrite the shared one. A file
  * neither side has is linked anyway (dangling, like a missing .env) and named in a warning.
  *
- * The commands go into the shared step's script; `afterwards` reads its output (run even when the
+ * The commands go into the symlinks step's script; `afterwards` reads its output (run even when the
  * script failed part-way, so that what it created is undone).
  */
 export function sharedPathsScript(run: ServerRun, id: string): { commands: string[]; afterwards(stdout: string): void } {
