@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { describe, it } from 'node:test';
-import { judgeHolder, parseHeld, STALE_AFTER_S, type LockOwner } from '../../src/release/steps/lock';
+import { judgeHolder, parseHeld, STALE_AFTER_S, type LockOwner } from '../../src/release/model/lock-owner';
 
 const here = { host: 'build-box', boot: 'boot-1' };
 const owner = (extra: Partial<LockOwner> = {}): LockOwner => ({

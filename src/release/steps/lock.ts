@@ -1,12 +1,31 @@
-import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import os from 'node:os';
 import { isReleaseId } from '../../config';
 import { AttacheError, RemoteCommandError } from '../../errors';
-import { quote, raw, sh } from '../../remote/quote';
+import { raw, sh } from '../../remote/quote';
 import type { ServerRun, Step } from '../lifecycle/context';
-import { describeOwner as describeRecord, type LockOwner as RecordedOwner } from '../model/lock-owner';
-import { listingScript, parseListing } from '../model/release-list';
+import {
+  describeHolder,
+  judgeHolder,
+  lineValue,
+  newOwner,
+  parseHeld,
+  STALE_AFTER_S,
+  type HeldLock,
+  type LockOwner,
+  type Verdict,
+} from '../model/lock-owner';
+import {
+  acquireScript,
+  HELD,
+  MKDIR_FAILED,
+  NOT_MINE,
+  ownsScript,
+  RECORD_FAILED,
+  ROOT_FAILED,
+  TAKEOVER_CHANGED,
+  TAKEOVER_RACED,
+  takeoverScript,
+} from '../model/lock-scripts';
+import { parseListing } from '../model/release-list';
 
 /**
  * The deploy lock, a lease that heals. Taking it is one atomic `mkdir` (two deploys can never both
@@ -19,34 +38,9 @@ import { listingScript, parseListing } from '../model/release-list';
  * incomplete release (`release` inside the lock names it).
  */
 export const HEARTBEAT_MS = 10_000;
-export const STALE_AFTER_S = 60;
 
-const HELD = 75;
-const ROOT_FAILED = 71;
-const MKDIR_FAILED = 72;
-const RECORD_FAILED = 73;
-const TAKEOVER_RACED = 76;
-const TAKEOVER_CHANGED = 77;
-const NOT_MINE = 'attache:not-mine';
 /** Attempts at taking a lock that vanishes or changes under us (its holder unlocking meanwhile). */
 const ATTEMPTS = 3;
-
-export interface LockOwner extends RecordedOwner {
-  /** Unique per taking: a takeover and an unlock act on this lock only, not on a newer one. */
-  token?: string;
-  /** The kernel's boot id where the holder ran: a pid on "this host" means this boot, not a namesake. */
-  boot?: string;
-}
-
-/** What a deploy found in a lock it could not take. */
-export interface HeldLock {
-  owner: LockOwner | null;
-  /** Seconds since the holder's last heartbeat, by the server's clock; null when it never wrote one. */
-  heartbeatAge: number | null;
-  release: string | null;
-}
-
-export type Verdict = { holder: 'alive' | 'gone'; why: string };
 
 /** The heartbeat of a lock this deploy holds. */
 interface Heartbeat {
@@ -62,7 +56,7 @@ export const lock: Step = {
     if (deploy.dryRun) return dryRunLock(run);
     for (let attempt = 1; ; attempt++) {
       const owner = newOwner();
-      const result = await run.target.exec(acquireScript(run, owner), { check: false, step: 'lock', output: 'none' });
+      const result = await run.target.exec(acquireScript(run.layout, owner), { check: false, step: 'lock', output: 'none' });
       if (result.code === 0) {
         run.releasesSeen = parseListing(result.stdout, run.layout);
         return hold(run, owner);
@@ -72,15 +66,19 @@ export const lock: Step = {
       const found = parseHeld(result.stdout);
       const verdict = judgeHolder(found.owner, found.heartbeatAge);
       if (verdict.holder === 'alive' || !found.owner?.token) throw lockHeld(run, found, verdict);
-      const taken = await run.target.exec(takeoverScript(run, found.owner.token, owner), { check: false, step: 'lock', output: 'none' });
+      const taken = await run.target.exec(takeoverScript(run.layout, found.owner.token, owner), {
+        check: false,
+        step: 'lock',
+        output: 'none',
+      });
       if (taken.code === 0) {
-        run.log.warn(`[${run.server.name}] took over the stale lock of ${describeOwner(found.owner)}: ${verdict.why}`);
+        run.log.warn(`[${run.server.name}] took over the stale lock of ${describeHolder(found.owner)}: ${verdict.why}`);
         hold(run, owner);
         await removeIncompleteRelease(run, lineValue(taken.stdout, 'release'));
         return;
       }
       if (taken.code === TAKEOVER_RACED) {
-        throw new AttacheError(`another deploy is taking over the stale lock of ${describeOwner(found.owner)} at this moment`, {
+        throw new AttacheError(`another deploy is taking over the stale lock of ${describeHolder(found.owner)} at this moment`, {
           server: run.server.name,
           step: 'lock',
           remotePath: run.layout.lock,
@@ -114,7 +112,7 @@ export async function releaseLock(run: ServerRun): Promise<void> {
   await lease.stopHeartbeat();
   const { lock: dir } = run.layout;
   const result = await run.target.exec(
-    sh`${raw(ownsScript(run, lease.token))} rm -rf -- ${dir}; elif [ -e ${dir} ]; then echo ${NOT_MINE}; fi`,
+    sh`${raw(ownsScript(run.layout, lease.token))} rm -rf -- ${dir}; elif [ -e ${dir} ]; then echo ${NOT_MINE}; fi`,
     {
       step: 'unlock',
     },
@@ -143,27 +141,9 @@ export async function forceFreeLock(run: ServerRun): Promise<{ owner: string | n
   return { owner: owner.join('\n').trim() || null, removed };
 }
 
-/**
- * Alive or provably gone, from the lock's record. On this host (same boot) the holder's pid
- * decides; elsewhere its heartbeat's age. A lock without a record or without a heartbeat (an older
- * gulp-attache) is never judged gone: `gulp unlock` is for those.
- */
-export function judgeHolder(owner: LockOwner | null, heartbeatAge: number | null, here = thisHost()): Verdict {
-  if (!owner) return { holder: 'alive', why: 'no owner is recorded' };
-  if (owner.host === here.host && (owner.boot === undefined || here.boot === undefined || owner.boot === here.boot)) {
-    return pidAlive(owner.pid)
-      ? { holder: 'alive', why: `its process ${owner.pid} is running on this host` }
-      : { holder: 'gone', why: `its process ${owner.pid} on this host no longer exists` };
-  }
-  if (heartbeatAge === null) return { holder: 'alive', why: 'it records no heartbeat' };
-  if (heartbeatAge > STALE_AFTER_S)
-    return { holder: 'gone', why: `its last heartbeat is ${heartbeatAge} s old (more than ${STALE_AFTER_S} s)` };
-  return { holder: 'alive', why: `its last heartbeat is ${heartbeatAge} s old` };
-}
-
 /** Who holds the lock, from its owner file: the error a refused deploy shows. */
 export function lockHeld(run: ServerRun, found: HeldLock, verdict?: Verdict): AttacheError {
-  const who = found.owner ? describeOwner(found.owner) : 'an unknown deploy (no owner recorded)';
+  const who = found.owner ? describeHolder(found.owner) : 'an unknown deploy (no owner recorded)';
   return new AttacheError(`another deploy holds the lock: ${who}${verdict && found.owner ? ` (${verdict.why})` : ''}`, {
     server: run.server.name,
     step: 'lock',
@@ -172,127 +152,6 @@ export function lockHeld(run: ServerRun, found: HeldLock, verdict?: Verdict): At
       `Wait for it to finish. A lock whose holder is gone (no heartbeat for ${STALE_AFTER_S} s, or its process on this host ended) is taken over by the next deploy. ` +
       `If no deploy is running (it was killed), free the lock with: gulp unlock --server=${run.server.name}`,
   });
-}
-
-export function parseHeld(stdout: string): HeldLock {
-  const lines = stdout.split('\n');
-  const age = lineValue(stdout, 'age');
-  const json = lines.find((l) => l.startsWith('{'));
-  let owner: LockOwner | null = null;
-  try {
-    const parsed = JSON.parse(json ?? '') as LockOwner;
-    if (
-      typeof parsed.by === 'string' &&
-      typeof parsed.host === 'string' &&
-      typeof parsed.pid === 'number' &&
-      typeof parsed.since === 'string'
-    )
-      owner = parsed;
-  } catch {}
-  return {
-    owner,
-    heartbeatAge: age === null || !/^-?\d+$/.test(age) ? null : Math.max(0, Number(age)),
-    release: lineValue(stdout, 'release'),
-  };
-}
-
-/** `alice@build-box (pid 4242) since …, 12 min ago`, as `gulp unlock` says it too. */
-function describeOwner(owner: LockOwner): string {
-  return describeRecord(JSON.stringify(owner));
-}
-
-function lineValue(stdout: string, key: string): string | null {
-  const line = stdout.split('\n').find((l) => l.startsWith(`${key}=`));
-  const value = line?.slice(key.length + 1).trim();
-  return value ? value : null;
-}
-
-function newOwner(): LockOwner {
-  const { host, boot } = thisHost();
-  return {
-    by: os.userInfo().username,
-    host,
-    pid: process.pid,
-    since: new Date().toISOString(),
-    token: randomBytes(8).toString('hex'),
-    ...(boot ? { boot } : {}),
-  };
-}
-
-let here: { host: string; boot?: string } | undefined;
-function thisHost(): { host: string; boot?: string } {
-  if (!here) {
-    let boot: string | undefined;
-    try {
-      boot = readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim() || undefined;
-    } catch {}
-    here = { host: os.hostname(), boot };
-  }
-  return here;
-}
-
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-/** The heartbeat's age in seconds by the server's clock (GNU stat, else BSD), and the lock's record. */
-function describeScript(run: ServerRun): string {
-  const { lockHeartbeat, lockRelease, lockOwner } = run.layout;
-  return (
-    sh`if hb=$(stat -c %Y -- ${lockHeartbeat} 2>/dev/null || stat -f %m -- ${lockHeartbeat} 2>/dev/null); then printf 'age=%s\n' "$(( $(date +%s) - hb ))"; fi; ` +
-    sh`printf 'release=%s\n' "$(cat -- ${lockRelease} 2>/dev/null)"; cat -- ${lockOwner} 2>/dev/null`
-  );
-}
-
-/**
- * mkdir the lock and write its record and first heartbeat. When it exists: what it holds (exit
- * HELD). When mkdir fails otherwise (permission, read-only, no space): its own error and who we are.
- */
-function acquireScript(run: ServerRun, owner: LockOwner): string {
-  const { root, lock: dir, lockOwner, lockHeartbeat } = run.layout;
-  const whoami = raw(`printf 'user=%s\\n' "$(id -un 2>/dev/null)"`);
-  return (
-    sh`mkdir -p -- ${root} && if mkdir -- ${dir} 2>/dev/null; then ` +
-    sh`{ printf '%s\n' ${JSON.stringify(owner)} > ${lockOwner} && : > ${lockHeartbeat}; } || { rm -rf -- ${dir}; exit ${RECORD_FAILED}; }; ` +
-    // The releases as seen under the lock: the release step chooses the new id from them, prune what to remove.
-    listingScript(run.layout) +
-    'exit 0; fi; ' +
-    // mkdir -p has said why the root could not be made (on stderr).
-    sh`[ -d ${root} ] || { ${whoami}; exit ${ROOT_FAILED}; }; ` +
-    sh`if [ -d ${dir} ]; then ${raw(describeScript(run))}; exit ${HELD}; fi; ` +
-    // Not there, yet not made: mkdir again for its own words (Permission denied, Read-only, No space).
-    sh`if err=$(mkdir -- ${dir} 2>&1); then rm -rf -- ${dir}; exit ${TAKEOVER_CHANGED}; fi; ` +
-    sh`printf '%s\n' "$err" >&2; ${whoami}; printf 'owner=%s\n' "$(stat -c %U -- ${root} 2>/dev/null || stat -f %Su -- ${root} 2>/dev/null)"; exit ${MKDIR_FAILED}`
-  );
-}
-
-/**
- * Takes over the lock whose record has `token`: mkdir .takeover-<token> inside it (exactly one
- * racer succeeds), check the record is still that one, then write ours in its place (atomic rename).
- * Prints the release the dead holder was building.
- */
-function takeoverScript(run: ServerRun, token: string, owner: LockOwner): string {
-  const { lock: dir, lockOwner, lockHeartbeat, lockRelease } = run.layout;
-  const claim = run.layout.lockTakeover(token);
-  return (
-    sh`mkdir -- ${claim} 2>/dev/null || exit ${TAKEOVER_RACED}; ` +
-    sh`${raw(ownsScript(run, token))} :; else rm -rf -- ${claim}; exit ${TAKEOVER_CHANGED}; fi; ` +
-    sh`printf 'release=%s\n' "$(cat -- ${lockRelease} 2>/dev/null)"; rm -f -- ${lockRelease}; ` +
-    sh`printf '%s\n' ${JSON.stringify(owner)} > ${`${lockOwner}.new`} && mv -f -- ${`${lockOwner}.new`} ${lockOwner} && : > ${lockHeartbeat} || { rm -rf -- ${dir}; exit ${RECORD_FAILED}; }`
-  );
-}
-
-/**
- * `if <the lock's record has this token>; then` — with the shell's own `case`, not grep: the
- * commands a lock needs are few (mkdir, cat, rm, mv, printf), so it works on a minimal server.
- */
-function ownsScript(run: ServerRun, token: string): string {
-  return sh`if case "$(cat -- ${run.layout.lockOwner} 2>/dev/null)" in *${raw(quote(`"token":"${token}"`))}*) true ;; *) false ;; esac; then`;
 }
 
 /** The lock is ours: its heartbeat starts, and the lease goes on the run (the lifecycle stops the heartbeat at the end). */
@@ -341,7 +200,7 @@ async function removeIncompleteRelease(run: ServerRun, id: string | null): Promi
 async function dryRunLock(run: ServerRun): Promise<void> {
   // A dry run changes nothing, so it reads the lock instead of taking it (by the local clock: no command runs).
   if (!(await run.target.lstat(run.layout.lock))) {
-    await run.target.exec(acquireScript(run, newOwner()), { step: 'lock' }); // printed, not run
+    await run.target.exec(acquireScript(run.layout, newOwner()), { step: 'lock' }); // printed, not run
     return;
   }
   const text = (await run.target.readFile(run.layout.lockOwner).catch(() => Buffer.from(''))).toString();
@@ -349,7 +208,7 @@ async function dryRunLock(run: ServerRun): Promise<void> {
   const found = parseHeld(`${heartbeat ? `age=${Math.round((Date.now() - heartbeat.mtimeMs) / 1000)}\n` : ''}${text}`);
   const verdict = judgeHolder(found.owner, found.heartbeatAge);
   if (verdict.holder === 'alive' || !found.owner?.token) throw lockHeld(run, found, verdict);
-  run.log.info(`[dry run] [${run.server.name}] would take over the stale lock of ${describeOwner(found.owner)}: ${verdict.why}`);
+  run.log.info(`[dry run] [${run.server.name}] would take over the stale lock of ${describeHolder(found.owner)}: ${verdict.why}`);
 }
 
 /** Why the lock could not be taken when it was not held: mkdir's own first line, where, and who we are. */
