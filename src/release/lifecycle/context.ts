@@ -2,6 +2,8 @@ import type { HookName, ServerConfig } from '../../config/types';
 import type { Logger } from '../../log';
 import type { Target } from '../../remote/target';
 import type { ArtifactManifest, LocalArtifact } from '../files/artifact-tree';
+import type { HashCache } from '../files/hash-cache';
+import type { AssetListing } from '../files/local-assets';
 import type { Layout } from '../model/layout';
 import type { ReleaseInfo } from '../model/release-list';
 import type { Plan } from './plan';
@@ -16,6 +18,10 @@ export interface Deploy extends Readonly<Plan> {
   cancel: AbortController;
   /** Ends the deploy now, successfully: the steps still to come do nothing (a deploy with nothing to do). */
   finish(): Promise<void>;
+  /** The local asset files per set of mappings, walked once per deploy (a fleet's servers share them). */
+  assetListings?: Map<string, AssetListing>;
+  /** The local cache of the assets' content hashes, opened once per deploy. */
+  hashCache?: Promise<HashCache>;
   /** The artifact this deploy ships (artifact strategy), chosen by the package step. */
   localArtifact?: LocalArtifact;
   /** The step that makes the release's files, once it has started; undefined before. */

@@ -1,4 +1,4 @@
-import { createReadStream, readFile, promises as fs, type Stats } from 'node:fs';
+import { createReadStream, readFile } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { Readable, Writable } from 'node:stream';
@@ -8,31 +8,15 @@ import type { AssetMapping } from '../../config/types';
 import { mapLimit, settleAll } from '../../limit';
 import { upload } from '../../plugins/upload';
 import { sh } from '../../remote/quote';
-import { checkSymlink, READ_WHOLE } from '../../remote/transfer';
+import { READ_WHOLE } from '../../remote/transfer';
 import { readManifest, unchanged, writeManifestCommand, type AssetManifest } from '../files/asset-manifest';
 import { HashCache } from '../files/hash-cache';
+import { collectAssets, type AssetListing, type LocalAsset } from '../files/local-assets';
 import { releaseIdOf, type Deploy, type ServerRun, type Step } from '../lifecycle/context';
 import { Layout } from '../model/layout';
 import { undoRelease } from './release';
 import { applies } from '../lifecycle/runner';
 import { warnUncoveredAssets } from '../files/uncovered-assets';
-
-interface WalkedFile {
-  path: string;
-  stat: Stats;
-  symlink?: string;
-}
-
-interface LocalAsset {
-  source: string;
-  /** Path inside the release. */
-  remote: string;
-  stat: Stats;
-  /** Known once hashed (before reuse is decided) or sent (the upload hashes the bytes it sends). */
-  sha256?: string;
-  /** A symbolic link's target (relative, inside the tree): sent as a link, never hashed or reused. */
-  symlink?: string;
-}
 
 /** Bytes to send up to which every file is hashed before the upload starts (reading them twice costs little). */
 const HASH_FIRST = 1024 * 1024;
@@ -66,7 +50,7 @@ export const assets: Step = {
     const collected = await listed;
     const files = collected.filter((f) => f.symlink === undefined);
     const links = collected.filter((f) => f.symlink !== undefined);
-    const cache = await cacheOnce(deploy);
+    const cache = await (deploy.hashCache ??= HashCache.open(deploy.cwd));
     for (const f of files) f.sha256 ??= cache.get(f.source, f.stat); // known from an earlier run: no need to read it
     const id = releaseIdOf(deploy);
     const into = destinationFor(run, deploy, id);
@@ -261,76 +245,18 @@ async function uploadFiles(
  */
 const readWhole = promisify(readFile);
 
-/** The files of a set of mappings, and the warning about built files they leave out (it only warns: nothing waits for it but the step's end). */
-interface Collected {
-  files: Promise<LocalAsset[]>;
-  warned: Promise<void>;
-}
-
-const collected = new WeakMap<Deploy, Map<string, Collected>>();
-
-/** A fleet's servers usually share their mappings: walk and hash the files once per deploy. */
-function collectOnce(mappings: AssetMapping[], deploy: Deploy): Collected {
-  const byMappings = collected.get(deploy) ?? new Map<string, Collected>();
-  collected.set(deploy, byMappings);
+/** A fleet's servers usually share their mappings: walked and hashed once per deploy. */
+function collectOnce(mappings: AssetMapping[], deploy: Deploy): AssetListing {
+  deploy.assetListings ??= new Map();
   const key = JSON.stringify(mappings);
-  if (!byMappings.has(key)) {
-    const files = collectAssets(mappings, deploy);
+  let listing = deploy.assetListings.get(key);
+  if (!listing) {
+    const files = collectAssets(mappings, deploy.cwd, deploy.log);
     files.catch(() => undefined); // walked early (prepare) for a step that may never run: its failure is the step's to report
-    byMappings.set(key, { files, warned: warnUncoveredAssets(mappings, deploy.cwd, deploy.log).catch(() => undefined) });
+    listing = { files, warned: warnUncoveredAssets(mappings, deploy.cwd, deploy.log).catch(() => undefined) };
+    deploy.assetListings.set(key, listing);
   }
-  return byMappings.get(key) as Collected;
-}
-
-const caches = new WeakMap<Deploy, Promise<HashCache>>();
-
-function cacheOnce(deploy: Deploy): Promise<HashCache> {
-  if (!caches.has(deploy)) caches.set(deploy, HashCache.open(deploy.cwd));
-  return caches.get(deploy) as Promise<HashCache>;
-}
-
-/** Every local file the `assets` mappings name, with its path in the release. */
-export async function collectAssets(mappings: AssetMapping[], deploy: Deploy): Promise<LocalAsset[]> {
-  const found: LocalAsset[] = [];
-  for (const mapping of mappings) {
-    const local = path.resolve(deploy.cwd, mapping.local);
-    const stat = await fs.stat(local).catch(() => null);
-    if (!stat) {
-      deploy.log.warn(`assets: ${mapping.local} does not exist locally; skipped (did the build run?)`);
-      continue;
-    }
-    if (stat.isFile()) {
-      found.push({ source: local, remote: mapping.remote, stat });
-      continue;
-    }
-    for (const file of await walk(local)) {
-      // The upload reads a backslash as a separator (Windows paths): the link script and the manifest must agree.
-      const inTree = path.relative(local, file.path).split(path.sep).join('/').replace(/\\/g, '/');
-      // A link is kept when it stays inside the tree, refused when it leads out; never dropped.
-      if (file.symlink !== undefined) checkSymlink(inTree, file.symlink, { file: file.path, tree: mapping.local, step: 'assets' });
-      found.push({ source: file.path, remote: path.posix.join(mapping.remote, inTree), stat: file.stat, symlink: file.symlink });
-    }
-  }
-  return found;
-}
-
-/**
- * A tree's files, as one array: every directory is read at once and its entries looked at all at
- * once (hundreds of stats in parallel), without the promises per file per level of a recursive
- * async generator (each one more trip through gulp's domain hooks).
- */
-async function walk(dir: string): Promise<WalkedFile[]> {
-  const entries = await fs.readdir(dir, { withFileTypes: true });
-  const looked = await Promise.all(
-    entries.map(async (entry): Promise<WalkedFile[]> => {
-      const full = path.join(dir, entry.name);
-      if (entry.isDirectory()) return walk(full);
-      if (entry.isFile()) return [{ path: full, stat: await fs.stat(full) }];
-      if (entry.isSymbolicLink()) return [{ path: full, stat: await fs.lstat(full), symlink: await fs.readlink(full) }];
-      return [];
-    }),
-  );
-  return looked.flat();
+  return listing;
 }
 
 function entryOf(file: LocalAsset): AssetManifest[string] {
