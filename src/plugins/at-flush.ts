@@ -2,6 +2,7 @@ import through2 from 'through2';
 import type { Transform } from 'node:stream';
 import type { Logger } from '../log';
 import type { Target } from '../remote/target';
+import { drainUnlessRead } from './drain';
 import { lease } from './lease';
 import { loggerFor, serverOf, type CommonOptions } from './options';
 import { toPluginError, type FlushDone } from './plugin-error';
@@ -39,7 +40,7 @@ export function actAtFlush<R>(
   );
   // A stream destroyed by a failure elsewhere in the pipe never flushes: give the connection back anyway.
   stream.on('close', () => void connection.release());
-  return stream;
+  return drainUnlessRead(stream);
 }
 
 /** The same action as a gulp task function, for use without a pipe. */

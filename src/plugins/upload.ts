@@ -6,6 +6,7 @@ import { readlink } from 'node:fs/promises';
 import { AttacheError } from '../errors';
 import { ArchiveUpload } from '../remote/archive';
 import { checkSymlink, Transfer, type TransferFile, type TransferOptions } from '../remote/transfer';
+import { drainUnlessRead } from './drain';
 import { lease } from './lease';
 import { loggerFor, serverOf, type CommonOptions } from './options';
 import { decodedAsText } from './decoded-binary';
@@ -128,5 +129,5 @@ export function upload(options: UploadOptions): Transform {
   );
   // A stream destroyed by a failure elsewhere in the pipe never flushes: give the connection back anyway.
   stream.on('close', () => void connection.release());
-  return stream;
+  return drainUnlessRead(stream);
 }
