@@ -8,7 +8,8 @@ import type { Plan } from './plan';
 import type { Phase } from './series';
 import { formatReport, serverReport, type DeployReport } from './report';
 import { runningNow, runStep } from './runner';
-import { leftOn, undoOnServer } from './undo';
+import { exitWith, onInterrupt } from './signals';
+import { leftEverywhere, undoOnServer } from './undo';
 
 export interface DeploymentOptions {
   /** The step that opens the connections: run first by any step that needs a server. */
@@ -300,40 +301,9 @@ export class Deployment implements Deploy {
           'Press Ctrl-C once more to leave at once: the lock and what is not yet undone stay on the server.',
       );
     } else {
-      const left = this.servers.map((run) => ({ run, ...leftOn(run) })).filter((s) => s.left.length);
-      this.log.error(
-        `${signal}: leaving without finishing the undo.` +
-          (left.length
-            ? ' ' +
-              left
-                .map(({ run, left, clear }) => `Left on ${run.server.name}, not undone: ${left.join('; ')}. To clear: ${clear}`)
-                .join('\n') +
-              ' (or deploy again: from this host the lock is taken over once this process has ended).'
-            : ' Nothing is left to undo.'),
-      );
+      this.log.error(`${signal}: leaving without finishing the undo. ${leftEverywhere(this.servers)}`);
       exitWith(code);
       process.exit(code);
     }
   }
-}
-
-/**
- * The exit code the process ends with: gulp-cli turns an exit with tasks pending (a third Ctrl-C,
- * the fallback timer) into 1 from its own 'exit' listener, which was registered before this one.
- */
-function exitWith(code: number): void {
-  process.exitCode = code;
-  process.once('exit', () => {
-    if (process.exitCode === 1) process.exitCode = code;
-  });
-}
-
-function onInterrupt(handler: (signal: NodeJS.Signals) => void): () => void {
-  // `on`, not `once`: a second and third Ctrl-C are ours too (the default would kill mid-undo).
-  process.on('SIGINT', handler);
-  process.on('SIGTERM', handler);
-  return () => {
-    process.off('SIGINT', handler);
-    process.off('SIGTERM', handler);
-  };
 }

@@ -52,3 +52,13 @@ async function leave(run: ServerRun, why: string): Promise<string[]> {
   );
   return left;
 }
+
+/** What is left undone on each server and how to clear it, for a deploy that leaves before its undo ends. */
+export function leftEverywhere(runs: readonly ServerRun[]): string {
+  const left = runs.map((run) => ({ run, ...leftOn(run) })).filter((s) => s.left.length);
+  if (!left.length) return 'Nothing is left to undo.';
+  return (
+    left.map(({ run, left, clear }) => `Left on ${run.server.name}, not undone: ${left.join('; ')}. To clear: ${clear}`).join('\n') +
+    ' (or deploy again: from this host the lock is taken over once this process has ended).'
+  );
+}
