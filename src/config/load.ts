@@ -4,6 +4,7 @@ import { urlCredentials } from '../log';
 import { AttacheError } from '../errors';
 import { parseJson } from './json';
 import { describe, isObject, mergeServers, serverNameProblem, withoutUnsafeKeys, type Problem, type RawServer } from './merge';
+import { detectProject } from './project';
 import { TOP_SCHEMA } from './schema';
 import { closest } from './suggest';
 import type { AttacheConfig, ConfigWarning, ServerConfig } from './types';
@@ -66,9 +67,11 @@ export function loadConfig(file = '.attache.json', options: LoadOptions = {}): A
   checkKeys(value, [], Object.keys(TOP_SCHEMA), (keys, message) => problems.push({ key: keys.join('.'), message }));
 
   const topSecrets = secretsOf(value.secrets, problems);
+  // The build and the assets default to what the project directory holds (Vite or Mix).
+  const project = detectProject(path.resolve(options.cwd ?? process.cwd()));
   const servers: Record<string, ServerConfig> = {};
   for (const merged of mergeServers(value, overrides, problems)) {
-    const server = validateServer(merged, problems, warnings);
+    const server = validateServer(merged, problems, warnings, project);
     server.secrets = [...new Set([...topSecrets, ...server.secrets, ...urlCredentials(JSON.stringify(server))])]; // a token in a URL is a secret
     servers[merged.name] = server;
   }
@@ -79,7 +82,7 @@ export function loadConfig(file = '.attache.json', options: LoadOptions = {}): A
   const unique = [...new Map(problems.map((p) => [`${p.key}\0${p.message}`, p])).values()];
   if (unique.length) throw new ConfigError(absolute, unique);
   const uniqueWarnings = [...new Map(warnings.map((w) => [`${w.key}\0${w.message}`, w])).values()];
-  return { file: absolute, servers, ...(defaultName !== undefined && { default: defaultName }), groups, warnings: uniqueWarnings };
+  return { file: absolute, servers, ...(defaultName !== undefined && { default: defaultName }), groups, warnings: uniqueWarnings, project };
 }
 
 function read(file: string): string {

@@ -1,3 +1,4 @@
+import { ATTACHE_PROJECT, type Project } from './project';
 import { describe, isObject, type MergedServer, type Problem, type Segment } from './merge';
 import { checkTags, type TagSite } from './tag-syntax';
 import type { ConfigWarning } from './types';
@@ -12,7 +13,7 @@ export type Rule = (s: string) => string | undefined;
  */
 export type Reader = ReturnType<typeof reader>;
 
-export function reader(server: MergedServer, problems: Problem[], warnings: ConfigWarning[]) {
+export function reader(server: MergedServer, problems: Problem[], warnings: ConfigWarning[], project: Project = ATTACHE_PROJECT) {
   const { raw } = server;
   const report = (keys: readonly Segment[], message: string) => void problems.push({ key: server.where(keys), message });
   const warn = (keys: readonly Segment[], message: string) => void warnings.push({ key: server.where(keys), message });
@@ -66,5 +67,5 @@ export function reader(server: MergedServer, problems: Problem[], warnings: Conf
     for (const problem of checkTags(line, site)) report(keys, problem);
   };
 
-  return { server, raw, report, warn, expected, get, text, required, bool, number, object, strings, tags };
+  return { server, raw, project, report, warn, expected, get, text, required, bool, number, object, strings, tags };
 }

@@ -1,3 +1,4 @@
+import { MIX_ASSETS, SSR_BUNDLE, VITE_ASSETS } from './project';
 import { SSH_OPTION_NAMES } from '../ssh/options';
 import { describe, isObject, type Segment } from './merge';
 import type { Reader, Rule } from './reader';
@@ -69,9 +70,9 @@ export type ServerSchema = { readonly [K in Exclude<keyof ServerConfig, 'name'>]
 } & { readonly [K in SshKey]: KeyDoc };
 
 export const DEFAULT_PATHS = { releases: 'releases', serve: 'live', storage: 'storage', env: '.env' };
-export const DEFAULT_ASSETS = ['public/js', 'public/css', 'public/mix-manifest.json'];
-const DEFAULT_BUILD = ['yarn prod'];
 export const SCRIPT_KEYS: readonly string[] = [...HOOK_NAMES, 'build'];
+/** Any default may be dropped with `false`, whichever kind of project this is (a config may serve both). */
+const KNOWN_DEFAULT_ASSETS = [...MIX_ASSETS, ...VITE_ASSETS, SSR_BUNDLE];
 
 // Row makers for the plain kinds of value: the default is written once, for the read and the docs.
 const flag = (doc: string): Field<boolean> => ({ type: '`true` or `false`', default: false, doc, read: (r, key) => r.bool([key], false) });
@@ -213,8 +214,8 @@ export const SERVER_SCHEMA: ServerSchema = {
   },
   assets: {
     type: 'object or array',
-    default: DEFAULT_ASSETS,
-    doc: '**added to** the three defaults, as in Attaché: `{ "local": "remote" }`, a list of paths, or `[{ "local", "remote" }]`; an entry for a default\'s local path, or aimed at its remote path, replaces that default; `"public/js": false` drops a default; a missing local path is skipped with a warning; a directory\'s contents land in the target directory, never one level deeper. Files under `public/` that git does not track and no mapping covers (say `public/images` from the build) are named in a warning: the release will not have them',
+    default: 'found from the project',
+    doc: '**added to** the defaults, as in Attaché: in a Vite app (a `vite.config.*` beside `package.json`) `public/build`, and `bootstrap/ssr` when the build makes an SSR bundle; otherwise Attaché\'s three, `public/js`, `public/css`, `public/mix-manifest.json`. `{ "local": "remote" }`, a list of paths, or `[{ "local", "remote" }]`; an entry for a default\'s local path, or aimed at its remote path, replaces that default; `"public/js": false` drops a default; a missing local path is skipped with a warning; a directory\'s contents land in the target directory, never one level deeper. Files under `public/` that git does not track and no mapping covers (say `public/images` from the build) are named in a warning: the release will not have them',
     read: readAssets,
   },
   migrate: flag('run `php artisan migrate --force`'),
@@ -226,8 +227,8 @@ export const SERVER_SCHEMA: ServerSchema = {
   },
   build: {
     type: 'string or array of strings',
-    default: DEFAULT_BUILD,
-    doc: 'the local build, run in the project directory (once for a fleet); `[]` skips it; the same as `scripts.build` (write one of the two)',
+    default: 'found from the project',
+    doc: 'the local build, run in the project directory: by default the package manager of the lockfile (bun, pnpm, yarn, npm; yarn without one) runs `build` in a Vite app, `prod` where package.json has it (Mix), else `yarn prod` as in Attaché (once for a fleet); `[]` skips it; the same as `scripts.build` (write one of the two)',
     read: readBuild,
   },
   keep: {
@@ -447,10 +448,13 @@ function readAssets(r: Reader): AssetMapping[] {
   const custom = customAssets(r);
   const given = r.get(['assets']);
   const dropped = (p: string) => isObject(given) && (given[p] === false || given[p] === null);
-  const defaults = DEFAULT_ASSETS.filter((p) => !dropped(p) && !custom.some((a) => a.local === p || a.remote === p)).map((p) => ({
-    local: p,
-    remote: p,
-  }));
+  const covers = (a: AssetMapping, p: string) => a.local === p || a.remote === p || (p.startsWith(`${a.local}/`) && a.remote === a.local);
+  const defaults = r.project.assets
+    .filter((p) => !dropped(p) && !custom.some((a) => covers(a, p)))
+    .map((p) => ({
+      local: p,
+      remote: p,
+    }));
   return [...defaults, ...custom];
 }
 
@@ -467,10 +471,10 @@ function customAssets(r: Reader): AssetMapping[] {
     // Ours: `"public/js": false` (or null) drops a default, which Attaché has no way to do.
     const dropped = Object.keys(value).filter((key) => value[key] === false || value[key] === null);
     for (const key of dropped)
-      if (!DEFAULT_ASSETS.includes(key))
+      if (!KNOWN_DEFAULT_ASSETS.includes(key))
         r.report(
           ['assets', key],
-          `expected a path inside the release (false drops a default: ${DEFAULT_ASSETS.join(', ')}), got ${describe(value[key])}`,
+          `expected a path inside the release (false drops a default: ${r.project.assets.join(', ')}), got ${describe(value[key])}`,
         );
     return Object.keys(value)
       .filter((key) => !dropped.includes(key))
@@ -518,7 +522,7 @@ function readBuild(r: Reader): string[] {
   const keys = fromScripts ? ['scripts', 'build'] : ['build'];
   const commands = r.strings(keys, 'an array of commands ([] skips the build)', true);
   commands?.forEach((line, i) => r.tags(Array.isArray(r.get(keys)) ? [...keys, i] : keys, line, 'build'));
-  return commands ?? DEFAULT_BUILD;
+  return commands ?? r.project.build;
 }
 
 function readHealthcheck(r: Reader): HealthCheck | undefined {

@@ -1,3 +1,4 @@
+import type { Project } from './project';
 import type { ServerOptions } from '../ssh/resolve';
 
 /**
@@ -15,6 +16,8 @@ export interface AttacheConfig {
   groups: Record<string, string[]>;
   /** Things in the file that load but deserve a word (a key defined twice, a key Attaché ignores too). */
   warnings: ConfigWarning[];
+  /** What the project directory says about its build: the defaults of `build` and `assets` came from it. */
+  project?: Project;
 }
 
 /** Where (a key path) and what: said once when the file is loaded, not an error. */

@@ -1,3 +1,4 @@
+import type { Project } from './project';
 import { AttacheError, type ErrorContext } from '../errors';
 import { isObject, type MergedServer, type Problem, type Segment } from './merge';
 import { reader } from './reader';
@@ -20,8 +21,8 @@ export function validateBranch(name: string, context: ErrorContext = {}): string
  * onto `problems` rather than thrown, so that one error can list them all; the returned value is
  * only meaningful without them.
  */
-export function validateServer(server: MergedServer, problems: Problem[], warnings: ConfigWarning[] = []): ServerConfig {
-  const r = reader(server, problems, warnings);
+export function validateServer(server: MergedServer, problems: Problem[], warnings: ConfigWarning[] = [], project?: Project): ServerConfig {
+  const r = reader(server, problems, warnings, project);
   checkKeys(server.raw, [], SERVER_KEYS, r.report);
   for (const [key, known] of Object.entries(NESTED_KEYS)) if (isObject(server.raw[key])) checkKeys(server.raw[key], [key], known, r.report);
 

@@ -1,3 +1,4 @@
+import { ATTACHE_PROJECT } from '../../src/config/project';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -74,8 +75,11 @@ describe('config schema', () => {
       if (!row.read) continue;
       const value = key === 'healthcheck' ? checked[key] : plain[key];
       if ('default' in row) {
-        // assets: the default paths, each sent to the same path in the release.
-        const expected = key === 'assets' ? (row.default as string[]).map((p) => ({ local: p, remote: p })) : row.default;
+        // build and assets are found from the project: with no package.json, Attaché's; assets each sent to the same path.
+        const found = row.default === 'found from the project';
+        const expected =
+          key === 'assets' ? ATTACHE_PROJECT.assets.map((p) => ({ local: p, remote: p })) : found ? ATTACHE_PROJECT.build : row.default;
+        if (found) assert.ok(key === 'assets' || key === 'build', key);
         assert.deepEqual(value, expected, key), count++;
       } else if (!row.keys)
         assert.ok(value === undefined || row.shown === 'required', `${key} has no documented default but gets ${JSON.stringify(value)}`);

@@ -7,6 +7,7 @@ import { AttacheError } from '../../errors';
 import { quote } from '../../remote/quote';
 import type { Deploy } from '../lifecycle/context';
 import { composerInstallArgs } from '../model/tools';
+import { isLocalOnly } from './local-assets';
 import { manifestOf, treeId, type ArtifactManifest, type LocalArtifact } from './artifact-tree';
 import { HashCache } from './hash-cache';
 
@@ -123,6 +124,7 @@ async function buildKey(deploy: Deploy, server: ServerConfig, commit: string): P
   if (server.skip.includes('assets')) return hash.digest('hex');
   const hashes = await HashCache.open(deploy.cwd);
   async function add(local: string, remote: string): Promise<void> {
+    if (isLocalOnly(deploy.cwd, local)) return;
     const stat = await fs.stat(local).catch(() => null);
     if (!stat) return void hash.update(`missing ${remote}\n`);
     if (stat.isFile()) return void hash.update(`${remote} ${stat.mode & 0o7777} ${await hashes.hash(local, stat)}\n`);
@@ -261,7 +263,8 @@ function copyAssets(tree: string, server: ServerConfig, deploy: Deploy): void {
       deploy.log.warn(`assets: ${mapping.local} does not exist locally; skipped (did the build run?)`);
       continue;
     }
-    cpSync(from, path.join(tree, mapping.remote), { recursive: true, force: true });
+    const sent = (file: string) => !isLocalOnly(deploy.cwd, file);
+    if (sent(from)) cpSync(from, path.join(tree, mapping.remote), { recursive: true, force: true, filter: sent });
   }
 }
 

@@ -4,9 +4,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import type { AssetMapping } from '../../config/types';
 import type { Logger } from '../../log';
-
-/** Local-only files Laravel puts in public/: the storage link (artisan makes it on the server) and Mix's dev-server marker. */
-const LOCAL_ONLY = new Set(['public/storage', 'public/hot']);
+import { LOCAL_ONLY } from './local-assets';
 
 /**
  * Built output under public/ that no asset mapping covers would silently stay behind (the release

@@ -33,7 +33,7 @@ export async function runLocalCommand(command: string, options: { cwd: string; l
 }
 
 const BUILD_HINT =
-  'The build runs on this machine in the project directory; the default is `yarn prod`. Choose another with ' +
+  'The build runs on this machine in the project directory; by default its package manager runs `build` in a Vite app (a vite.config.* in the project) and `prod` otherwise, `yarn prod` without package.json scripts. Choose another with ' +
   '"scripts": { "build": ["npm run build"] } in .attache.json, or your own gulp task with attache({ build: myTask }), ' +
   'or switch it off with attache({ build: false }) ("build": [] in .attache.json does the same).';
 

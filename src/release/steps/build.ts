@@ -4,15 +4,20 @@ import { expandTags } from '../model/tags';
 import type { ServerConfig } from '../../config/types';
 import type { Deploy, Step } from '../lifecycle/context';
 
-/** Build the assets locally: scripts.build (default `yarn prod`); an empty list skips it. */
+/**
+ * Build the assets locally: scripts.build, by default found from the project (a Vite app's
+ * package manager runs `build`; Attaché's `yarn prod` otherwise); an empty list skips it.
+ */
 export const build: Step = {
   name: 'build',
-  description: 'build the assets locally (scripts.build; default "yarn prod"; [] skips it)',
+  description: 'build the assets locally (scripts.build; by default found from the project: Vite or Mix; [] skips it)',
   hooks: 'build',
   buildsLocally: true,
   async once(deploy) {
     warnIfLocalWorkDiffers(deploy);
     const server = deploy.selected[0];
+    const project = deploy.config.project;
+    if (project && server.build === project.build) deploy.log.info(`[local] build found from the project: ${project.found}`);
     for (const template of server.build) {
       // As in Attaché, the build commands are compiled like hook lines (they may use @php, @root, …).
       const command = expandTags(template, server, new Layout(server), undefined, 'build');
