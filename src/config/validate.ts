@@ -3,7 +3,7 @@ import { AttacheError, type ErrorContext } from '../errors';
 import { isObject, type MergedServer, type Problem, type Segment } from './merge';
 import { reader } from './reader';
 import { BRANCH_RULES, branchProblem } from './rules';
-import { NESTED_KEYS, SERVER_KEYS, SERVER_SCHEMA, type ServerKey } from './schema';
+import { NESTED_KEYS, SERVER_CHECKS, SERVER_KEYS, SERVER_SCHEMA, type ServerKey } from './schema';
 import { closest } from './suggest';
 import type { ConfigWarning, ServerConfig } from './types';
 
@@ -26,13 +26,15 @@ export function validateServer(server: MergedServer, problems: Problem[], warnin
   checkKeys(server.raw, [], SERVER_KEYS, r.report);
   for (const [key, known] of Object.entries(NESTED_KEYS)) if (isObject(server.raw[key])) checkKeys(server.raw[key], [key], known, r.report);
 
-  const config: Record<string, unknown> = { name: server.name };
+  const values: Record<string, unknown> = { name: server.name };
   for (const [key, row] of Object.entries<ServerKey>(SERVER_SCHEMA)) {
     row.check?.(r);
     const value = row.read?.(r, key);
-    if (value !== undefined) config[key] = value;
+    if (value !== undefined) values[key] = value;
   }
-  return config as unknown as ServerConfig; // each row's read returns its field's type (ServerSchema)
+  const config = values as unknown as ServerConfig; // each row's read returns its field's type (ServerSchema)
+  for (const check of SERVER_CHECKS) check(r, config);
+  return config;
 }
 
 /**

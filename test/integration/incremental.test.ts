@@ -295,6 +295,21 @@ for (const kind of ['sshd', 'local'] as TargetKind[]) {
         for (const name of listFiles(local)) assertLinked(path.join(release, name), path.join(previous, name), name);
       });
 
+      it('a file the live release lists but no longer has is sent instead of linked, and the deploy succeeds', async () => {
+        const live = path.join(project.release(project.liveId()!), ASSET_REMOTE);
+        const gone = listFiles(local)[0];
+        rmSync(path.join(live, gone));
+        const next = await project.deploy();
+        const release = path.join(project.release(next.id), ASSET_REMOTE);
+        assert.deepEqual(hashTree(release), hashTree(local));
+        assert.equal(next.summary.uploaded.files, 1, next.summary.uploaded.text);
+        assert.equal(next.summary.skipped.files, FILE_COUNT - 1, next.summary.skipped.text);
+        assert.ok(
+          next.lines.some((line) => /assets: 1 file\(s\) the live release's manifest lists are not there .*: sent instead/.test(line)),
+          next.lines.join('\n'),
+        );
+      });
+
       it('a file whose mode changed (chmod 755) is sent again, not linked, and has the new mode', async () => {
         const previousId = project.liveId() as string;
         const previous = path.join(project.release(previousId), ASSET_REMOTE);

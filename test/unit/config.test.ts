@@ -429,6 +429,19 @@ describe('loadConfig: assets', () => {
       /^servers\.production\.assets: expected an object \{ "local": "remote" \}, an array of paths/,
     );
   });
+
+  it('refuses an asset mapping that lands in a shared path (every release links the same directory)', () => {
+    assert.match(
+      problem(withServer({ assets: ['public/build'], shared: { dirs: ['public/build'] } })),
+      /^servers\.production\.assets: expected asset mappings outside the shared paths, got "public\/build" -> "public\/build", which overlaps the shared "public\/build"/,
+    );
+    assert.match(problem(withServer({ assets: { dist: 'storage/app/dist' } })), /overlaps the shared "storage"/);
+    assert.match(
+      problem(withServer({ assets: ['public'], shared: { dirs: ['public/uploads'] } })),
+      /overlaps the shared "public\/uploads"/,
+    );
+    assert.doesNotThrow(() => load(withServer({ assets: ['public/build'], shared: { dirs: ['public/uploads'] } })));
+  });
 });
 
 describe('loadConfig: build and scripts', () => {

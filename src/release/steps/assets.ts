@@ -7,7 +7,7 @@ import Vinyl from 'vinyl';
 import type { AssetMapping } from '../../config/types';
 import { mapLimit, settleAll } from '../../limit';
 import { upload } from '../../plugins/upload';
-import { sh } from '../../remote/quote';
+import { raw, sh } from '../../remote/quote';
 import { READ_WHOLE } from '../../remote/transfer';
 import { readManifest, unchanged, writeManifestCommand, type AssetManifest } from '../files/asset-manifest';
 import { HashCache } from '../files/hash-cache';
@@ -17,6 +17,9 @@ import { Layout } from '../model/layout';
 import { undoRelease } from './release';
 import { applies } from '../lifecycle/runner';
 import { warnUncoveredAssets } from '../files/uncovered-assets';
+
+/** Marks a reused file's line in the links' script's output when the live release does not have it. */
+const MISSING = 'attache:missing';
 
 /** Bytes to send up to which every file is hashed before the upload starts (reading them twice costs little). */
 const HASH_FIRST = 1024 * 1024;
@@ -67,18 +70,29 @@ export const assets: Step = {
 
     const manifest = () =>
       writeManifestCommand(into.at(Layout.ASSET_MANIFEST), Object.fromEntries(files.map((f) => [f.remote, entryOf(f)])));
+    let linked: string;
     if (!send.length && !links.length) {
-      await into.finish(linkScript(run, previous.id, into, reuse, manifest()));
+      linked = await into.finish(linkScript(run, previous.id, into, reuse, manifest()));
     } else if (sum(send) <= HASH_FIRST) {
       // A few changed files: hashed first, so that the links and the manifest go beside the upload (one round trip for both).
       await hashAll(send, cache);
-      const linked = runScript(run, linkScript(run, previous.id, into, reuse, manifest()));
-      await settleAll([uploadFiles(run, into, send, links, cache, deploy.cancel.signal), linked]);
+      const linking = runScript(run, linkScript(run, previous.id, into, reuse, manifest()));
+      await settleAll([uploadFiles(run, into, send, links, cache, deploy.cancel.signal), linking]);
+      linked = await linking;
       await into.finish();
     } else {
       // Large files are hashed as they are sent: the manifest follows the upload, in the links' script.
       await uploadFiles(run, into, send, links, cache, deploy.cancel.signal);
-      await into.finish(linkScript(run, previous.id, into, reuse, manifest()));
+      linked = await into.finish(linkScript(run, previous.id, into, reuse, manifest()));
+    }
+    const missing = missingIn(linked, reuse, run.layout.inRelease.bind(run.layout, previous.id ?? ''));
+    if (missing.length) {
+      run.log.warn(
+        `[${run.server.name}] assets: ${missing.length} file(s) the live release's manifest lists are not there (${missing[0].remote}${missing.length > 1 ? ', …' : ''}): sent instead`,
+      );
+      await uploadFiles(run, destinationFor(run, deploy, id), missing, [], cache, deploy.cancel.signal);
+      for (const file of missing) reuse.splice(reuse.indexOf(file), 1);
+      send.push(...missing);
     }
     await cache.save();
     await warned;
@@ -92,6 +106,12 @@ export const assets: Step = {
   },
 };
 
+/** The reused files the links' script found missing in the live release. */
+function missingIn(output: string, reused: LocalAsset[], inPrevious: (remote: string) => string): LocalAsset[] {
+  const named = new Set(output.split('\n').flatMap((line) => (line.startsWith(`${MISSING} `) ? [line.slice(MISSING.length + 1)] : [])));
+  return named.size ? reused.filter((file) => named.has(inPrevious(file.remote))) : [];
+}
+
 /** Where the step writes: the release itself, or its staging directory while the checkout is being made. */
 interface Destination {
   dir: string;
@@ -102,8 +122,9 @@ interface Destination {
   /**
    * Runs the step's last script, if any, and puts what was written into the release once the
    * checkout is there: when it already is, the merge ends that same script (one round trip for both).
+   * Resolves with the script's output.
    */
-  finish(script?: string): Promise<void>;
+  finish(script?: string): Promise<string>;
 }
 
 function destinationFor(run: ServerRun, deploy: Deploy, id: string): Destination {
@@ -126,20 +147,22 @@ function destinationFor(run: ServerRun, deploy: Deploy, id: string): Destination
     staged: true,
     at: (relative) => layout.inStagedAssets(id, relative),
     async finish(script) {
-      if (tree.done && script) await runScript(run, `${script}\n${merge}`);
+      let out: string;
+      if (tree.done && script) out = await runScript(run, `${script}\n${merge}`);
       else {
-        await runScript(run, script);
+        out = await runScript(run, script);
         await tree.ready;
         await run.target.exec(merge, { step: 'assets' });
       }
       run.undo.remove(undo); // gone: its files are the release's now, which the clone's undo removes
+      return out;
     },
   };
 }
 
-/** A script of the step's, as one command (`sh -e -s`: a line that fails stops it); nothing to do without one. */
-async function runScript(run: ServerRun, script: string | undefined): Promise<void> {
-  if (script) await run.target.exec('sh -e -s', { stdin: script + '\n', step: 'assets' });
+/** A script of the step's, as one command (`sh -e -s`: a line that fails stops it); nothing to do without one. Its output. */
+async function runScript(run: ServerRun, script: string | undefined): Promise<string> {
+  return script ? (await run.target.exec('sh -e -s', { stdin: script + '\n', step: 'assets' })).stdout : '';
 }
 
 /** Hashes the files whose hash is not known yet, eight at a time. */
@@ -178,7 +201,15 @@ function linkScript(run: ServerRun, previousId: string | undefined, into: Destin
   // At most 500 names per command: thousands of files or directories stay well under the argument-length limit.
   for (let i = 0; i < directories.length; i += 500) lines.push(sh`mkdir -p -- ${directories.slice(i, i + 500)}`);
   for (const [dir, sources] of byDirectory) {
-    for (let i = 0; i < sources.length; i += 500) lines.push(sh`ln -f -- ${sources.slice(i, i + 500)} ${dir}`);
+    for (let i = 0; i < sources.length; i += 500) {
+      const some = sources.slice(i, i + 500);
+      // A file the live release's manifest lists but that is not there (removed by hand, a shared path
+      // that was once mapped) is named, and sent instead; only then are the files linked one by one.
+      lines.push(
+        sh`ln -f -- ${some} ${dir} 2>/dev/null || for f in ${some}; do ` +
+          sh`if [ -f "$f" ]; then ln -f -- "$f" ${dir}; else printf '${raw(MISSING)} %s\\n' "$f"; fi; done`,
+      );
+    }
   }
   lines.push(last);
   return lines.join('\n');
