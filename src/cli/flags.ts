@@ -71,6 +71,12 @@ export const FLAGS: readonly FlagSpec[] = [
     tasks: ['deploy'],
   },
   { name: '--force', description: 'deploy even when the live release already holds this artifact', tasks: ['deploy'] },
+  {
+    name: '--any-commit',
+    description:
+      'deploy even when the local checkout the assets are built from has uncommitted changes or is not the commit the server deploys',
+    tasks: ['deploy', 'install'],
+  },
   { name: '--dry-run', description: 'read the server and print what would change; change nothing', tasks: ON_SERVERS },
   { name: '--verbose', description: 'show every remote command and file', tasks: 'every' },
   { name: '--quiet', description: 'show only warnings, errors and the summary', tasks: 'every' },
@@ -90,6 +96,8 @@ export interface Flags {
   /** `--artifact=`: an artifact id (or prefix) in the local cache, or a server whose live artifact to deploy. */
   artifact?: string;
   force: boolean;
+  /** `--any-commit`: assets built from another commit than the server deploys are accepted (said in the log and the marker). */
+  anyCommit: boolean;
   dryRun: boolean;
   verbose: boolean;
   quiet: boolean;
@@ -137,7 +145,7 @@ function takes(flag: FlagSpec, task: TaskName): boolean {
  * Positional words (node, gulp, task names) and single-dash flags (-T, -h) are gulp's business.
  */
 export function parseFlags(argv: readonly string[] = process.argv, task?: TaskName): Flags {
-  const flags: Flags = { force: false, dryRun: false, verbose: false, quiet: false, unknown: [] };
+  const flags: Flags = { force: false, anyCommit: false, dryRun: false, verbose: false, quiet: false, unknown: [] };
   const servers: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     // Attaché's -c for --config (gulp has no -c of its own).
@@ -172,6 +180,7 @@ export function parseFlags(argv: readonly string[] = process.argv, task?: TaskNa
       if (value !== undefined) throw new AttacheError(`${name} takes no value (got ${arg})`, { hint: `Write ${name} alone.` });
       if (name === '--dry-run') flags.dryRun = true;
       else if (name === '--force') flags.force = true;
+      else if (name === '--any-commit') flags.anyCommit = true;
       else if (name === '--verbose') flags.verbose = true;
       else flags.quiet = true;
       continue;

@@ -620,22 +620,24 @@ function readShared(r: Reader): ServerConfig['shared'] {
 /** Never nested: one shared path inside another (or inside storage, or .env) would be linked twice. */
 /**
  * Checks across keys, on the whole server once every key is read. An asset mapping that lands in a
- * shared path would write into the shared directory every release links (the live release's
- * too), and the asset reuse would trust a manifest whose files live elsewhere.
+ * path of `shared` would write into the one directory every release links (the live release's
+ * too), and the asset reuse would trust a manifest whose files live elsewhere. (The shared storage
+ * stays allowed: Attaché's own docs map assets into storage/app/public.)
  */
 export const SERVER_CHECKS: ReadonlyArray<(r: Reader, server: ServerConfig) => void> = [assetsOutsideShared];
 
 function assetsOutsideShared(r: Reader, { assets, shared }: ServerConfig): void {
-  const sharedPaths = ['storage', '.env', ...shared.dirs, ...shared.files].filter(Boolean);
-  assets.forEach(({ local, remote }) => {
-    const inside = sharedPaths.find((p) => remote === p || remote.startsWith(`${p}/`) || p.startsWith(`${remote}/`));
-    if (inside && remote !== '') {
+  const overlaps = (remote: string, p: string) => remote === p || remote.startsWith(`${p}/`) || p.startsWith(`${remote}/`);
+  for (const { local, remote } of assets) {
+    if (remote === '') continue;
+    const inside = [...shared.dirs, ...shared.files].find((p) => p !== '' && overlaps(remote, p));
+    if (inside) {
       r.report(
         ['assets'],
         `expected asset mappings outside the shared paths, got ${JSON.stringify(local)} -> ${JSON.stringify(remote)}, which overlaps the shared ${JSON.stringify(inside)}: shared paths are the same directory in every release, so the assets of one release would overwrite another's`,
       );
     }
-  });
+  }
 }
 
 function sharedNotNested(r: Reader, { dirs, files }: ServerConfig['shared']): void {

@@ -23,6 +23,7 @@ import { health } from './steps/health';
 import { installCheck } from './steps/install-check';
 import { keyGenerate } from './steps/key';
 import { live } from './steps/live';
+import { match } from './steps/match';
 import { lock } from './steps/lock';
 import { migrate } from './steps/migrate';
 import { opcache } from './steps/opcache';
@@ -34,6 +35,7 @@ import { prune } from './steps/prune';
 import { release } from './steps/release';
 import { restart } from './steps/restart';
 import { shared } from './steps/shared';
+import { source } from './steps/source';
 import { symlinks } from './steps/symlinks';
 import { unlock } from './steps/unlock';
 
@@ -51,13 +53,15 @@ import { unlock } from './steps/unlock';
  * (built here, sent as files) on "artifact" ones, where the asset upload is part of the tree.
  */
 export const DEPLOY_PLAN: readonly PlanPart[] = [
-  { together: [[build], [connect]] },
+  { together: [[source, build], [connect]] },
   packageStep,
   lock,
   release,
   {
     phase: 'deploy',
-    parts: [{ together: [[clone, artifact, prepcomposer, shared, symlinks, permissions, composer, artisan, optimize, migrate], [assets]] }],
+    parts: [
+      { together: [[clone, artifact, match, prepcomposer, shared, symlinks, permissions, composer, artisan, optimize, migrate], [assets]] },
+    ],
   },
   live,
   opcache,
@@ -73,7 +77,7 @@ export const DEPLOY_PLAN: readonly PlanPart[] = [
  * app's key generated after the artisan step (before optimize caches the config that holds it).
  */
 export const INSTALL_PLAN: readonly PlanPart[] = replaceStep(
-  replaceStep(replaceStep(DEPLOY_PLAN, build, []), connect, [connect, installCheck, build]),
+  replaceStep(replaceStep(DEPLOY_PLAN, connect, []), source, [connect, installCheck, source]),
   artisan,
   [artisan, keyGenerate],
 );

@@ -435,7 +435,6 @@ describe('loadConfig: assets', () => {
       problem(withServer({ assets: ['public/build'], shared: { dirs: ['public/build'] } })),
       /^servers\.production\.assets: expected asset mappings outside the shared paths, got "public\/build" -> "public\/build", which overlaps the shared "public\/build"/,
     );
-    assert.match(problem(withServer({ assets: { dist: 'storage/app/dist' } })), /overlaps the shared "storage"/);
     assert.match(
       problem(withServer({ assets: ['public'], shared: { dirs: ['public/uploads'] } })),
       /overlaps the shared "public\/uploads"/,
@@ -960,7 +959,7 @@ describe('parseFlags', () => {
   const argv = (...flags: string[]) => ['/usr/bin/node', '/usr/bin/gulp', 'deploy', ...flags];
 
   it('has defaults when no flag is given', () => {
-    assert.deepEqual(parseFlags(argv()), { force: false, dryRun: false, verbose: false, quiet: false, unknown: [] });
+    assert.deepEqual(parseFlags(argv()), { force: false, anyCommit: false, dryRun: false, verbose: false, quiet: false, unknown: [] });
   });
 
   it('reads every flag, with = or a separate value', () => {
@@ -983,6 +982,7 @@ describe('parseFlags', () => {
       ),
       {
         force: true,
+        anyCommit: false,
         artifact: 'staging',
         dryRun: true,
         verbose: true,
@@ -1060,6 +1060,7 @@ describe('parseFlags', () => {
     assert.equal(parseFlags(argv('--silent')).quiet, true);
     assert.deepEqual(parseFlags(argv('--', '--server=x', '--nope')), {
       force: false,
+      anyCommit: false,
       dryRun: false,
       verbose: false,
       quiet: false,

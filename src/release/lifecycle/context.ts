@@ -18,6 +18,11 @@ export interface Deploy extends Readonly<Plan> {
   cancel: AbortController;
   /** Ends the deploy now, successfully: the steps still to come do nothing (a deploy with nothing to do). */
   finish(): Promise<void>;
+  /**
+   * The local commit the assets are built from (source step): the project directory's HEAD, when it
+   * is a git checkout; the release's commit must be this one.
+   */
+  sourceCommit?: string;
   /** The local asset files per set of mappings, walked once per deploy (a fleet's servers share them). */
   assetListings?: Map<string, AssetListing>;
   /** The local cache of the assets' content hashes, opened once per deploy. */

@@ -8,6 +8,8 @@ export interface ReleaseMarker {
   id: string;
   status: 'ready' | 'failed';
   commit?: string;
+  /** The local commit the release's assets were built from (the same as commit, unless --any-commit said otherwise). */
+  assetsCommit?: string;
   /** The artifact strategy's tree id (the same tree on every server it was deployed to). */
   artifact?: string;
   branch?: string;

@@ -49,6 +49,7 @@ export const live: Step = {
         id,
         status: 'ready',
         commit: run.commit,
+        ...(deploy.sourceCommit && { assetsCommit: deploy.sourceCommit }),
         ...(run.artifact && { artifact: run.artifact }),
         branch: deploy.branch ?? server.branch,
         deployedAt: new Date().toISOString(),

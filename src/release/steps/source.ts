@@ -1,0 +1,54 @@
+import { execFile } from 'node:child_process';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import type { ServerConfig } from '../../config/types';
+import { AttacheError } from '../../errors';
+import type { Step } from '../lifecycle/context';
+
+/** A server whose release gets assets built here (the clone's upload, or the artifact's tree). */
+export function shipsLocalAssets(server: ServerConfig): boolean {
+  return server.assets.length > 0 && !server.skip.includes('assets');
+}
+
+/**
+ * The assets are built from the project directory, the release's code comes from the repository:
+ * they must be one commit. Before the build, a checkout with uncommitted changes to tracked files
+ * is refused (the config file aside), and its HEAD is recorded; the match step then compares it with
+ * the commit each server checked out. A project directory that is not a git checkout is not checked.
+ */
+export const source: Step = {
+  name: 'source',
+  description: 'the local checkout the assets are built from: no uncommitted change, its commit recorded',
+  appliesTo: shipsLocalAssets,
+  async once(deploy) {
+    if (deploy.flags.artifact) return; // a built artifact carries its own assets and commit
+    const git = (...args: string[]) => promisify(execFile)('git', args, { cwd: deploy.cwd, maxBuffer: 16 * 1024 * 1024 });
+    const head = await git('rev-parse', '--show-toplevel', 'HEAD').catch(() => undefined);
+    if (!head) {
+      deploy.log.debug(`[local] ${deploy.cwd} is not a git checkout: the assets' commit is not checked`);
+      return;
+    }
+    const [top, commit] = head.stdout.trim().split('\n');
+    const config = path.relative(top, deploy.config.file).split(path.sep).join('/');
+    const { stdout } = await git('status', '--porcelain=v1', '-z', '--untracked-files=no');
+    const changed = stdout
+      .split('\0')
+      .filter(Boolean)
+      .map((entry) => entry.slice(3))
+      .filter((file) => file !== config);
+    deploy.sourceCommit = commit;
+    if (!changed.length) return;
+    const files = `${changed.slice(0, 5).join(', ')}${changed.length > 5 ? `, and ${changed.length - 5} more` : ''}`;
+    if (deploy.flags.anyCommit) {
+      deploy.log.warn(`[local] uncommitted changes (${files}): the assets are built from them (--any-commit)`);
+      return;
+    }
+    throw new AttacheError(
+      `the project has uncommitted changes to tracked files (${files}): the assets would be built from them, while the server deploys ${commit.slice(0, 10)}`,
+      {
+        step: 'source',
+        hint: 'Commit and push them (or stash them) and deploy again; --any-commit deploys anyway.',
+      },
+    );
+  },
+};
