@@ -242,6 +242,12 @@ export const SERVER_SCHEMA: ServerSchema = {
         (n) => Number.isInteger(n) && n >= 2,
       ) ?? 5,
   },
+  oldAssets: {
+    type: 'number',
+    default: 1,
+    doc: "ours: a new release also serves the content-hashed build files (`…/build/assets/*`, Vite's) of this many releases before it that its own build no longer has, hard-linked from the live release, so pages already open keep their CSS and lazy chunks after the swap; `0` keeps none",
+    read: (r, key) => r.number([key], 'a whole number of releases, 0 or more', (n) => Number.isInteger(n) && n >= 0) ?? 1,
+  },
   healthcheck: {
     type: 'string or object',
     doc: 'ours: checked after the swap, a failure swaps back; `{ "url", "status": 200, "contains", "header", "timeout": 5, "retries": 3 }` or just a URL; `contains` and `header` (`"X-Release: @release"`) may use `@release`',

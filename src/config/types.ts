@@ -96,12 +96,17 @@ export interface ServerConfig {
   composer: ComposerConfig;
   assets: AssetMapping[];
   migrate: boolean;
-  /** Local build commands; default ["yarn prod"]; [] skips the build. */
+  /** Local build commands; by default found from the project (config/project.ts); [] skips the build. */
   build: string[];
   /** Hook commands by hook name (empty when not configured). */
   scripts: Partial<Record<HookName, string[]>>;
   /** Ours: releases to keep when pruning (default 5). */
   keep: number;
+  /**
+   * Ours: how many releases back the content-hashed build files (under build/assets/) stay served
+   * when a new build no longer has them: pages open in a browser keep their CSS and lazy chunks (default 1; 0: none).
+   */
+  oldAssets: number;
   /** Ours: SSH options beyond host/port/user (host keys, keys, jump host). */
   ssh: Omit<ServerOptions, 'host' | 'port' | 'user' | 'name'>;
   /** Ours: checked after the swap; a failure swaps back. */

@@ -280,6 +280,7 @@ describe('loadConfig: defaults', () => {
       build: ['yarn prod'],
       scripts: {},
       keep: 5,
+      oldAssets: 1,
       ssh: {},
       secrets: [],
       skip: [],

@@ -1,8 +1,28 @@
 import { sh } from '../../remote/quote';
 import type { Target } from '../../remote/target';
 
-/** Per release: each asset's path in the release → its content hash, size and mode. */
-export type AssetManifest = Record<string, { sha256: string; size: number; mode: number }>;
+/**
+ * Per release: each asset's path in the release → its content hash, size and mode; `age` on a file
+ * kept from an earlier release's build (1: the release before), which this release's build lacks.
+ */
+export type AssetManifest = Record<string, { sha256: string; size: number; mode: number; age?: number }>;
+
+/** Where a build puts the files it names by content (Vite's assetsDir under public/build): an old name never gets new bytes. */
+export function isHashedBuildFile(remote: string): boolean {
+  return /(^|\/)build\/assets\/[^/]/.test(remote);
+}
+
+/**
+ * The files of the previous release to keep in the new one (the new build lacks them): its hashed
+ * build files not older than `releases`, each one release older now. The new build's manifest.json is its own.
+ */
+export function oldAssetsToKeep(previous: AssetManifest, current: ReadonlySet<string>, releases: number): AssetManifest {
+  return Object.fromEntries(
+    Object.entries(previous)
+      .filter(([remote, entry]) => isHashedBuildFile(remote) && !current.has(remote) && (entry.age ?? 0) < releases)
+      .map(([remote, entry]) => [remote, { ...entry, age: (entry.age ?? 0) + 1 }]),
+  );
+}
 
 /**
  * The manifest of a release, or an empty one (a release from before manifests, or none): one

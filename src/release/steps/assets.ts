@@ -9,7 +9,7 @@ import { mapLimit, settleAll } from '../../limit';
 import { upload } from '../../plugins/upload';
 import { raw, sh } from '../../remote/quote';
 import { READ_WHOLE } from '../../remote/transfer';
-import { readManifest, unchanged, writeManifestCommand, type AssetManifest } from '../files/asset-manifest';
+import { oldAssetsToKeep, readManifest, unchanged, writeManifestCommand, type AssetManifest } from '../files/asset-manifest';
 import { HashCache } from '../files/hash-cache';
 import { collectAssets, type AssetListing, type LocalAsset } from '../files/local-assets';
 import { releaseIdOf, type Deploy, type ServerRun, type Step } from '../lifecycle/context';
@@ -68,22 +68,25 @@ export const assets: Step = {
     const reuse = previous.id ? candidates.filter((f) => unchanged(previous.manifest, f.remote, entryOf(f))) : [];
     const send = files.filter((f) => !reuse.includes(f));
 
+    // The live release's hashed build files that this build lacks stay, linked: pages already open still load them.
+    const kept = previous.id ? oldAssetsToKeep(previous.manifest, new Set(files.map((f) => f.remote)), run.server.oldAssets) : {};
+    const linkedPaths = () => [...reuse.map((f) => f.remote), ...Object.keys(kept)];
     const manifest = () =>
-      writeManifestCommand(into.at(Layout.ASSET_MANIFEST), Object.fromEntries(files.map((f) => [f.remote, entryOf(f)])));
+      writeManifestCommand(into.at(Layout.ASSET_MANIFEST), { ...kept, ...Object.fromEntries(files.map((f) => [f.remote, entryOf(f)])) });
     let linked: string;
     if (!send.length && !links.length) {
-      linked = await into.finish(linkScript(run, previous.id, into, reuse, manifest()));
+      linked = await into.finish(linkScript(run, previous.id, into, linkedPaths(), manifest()));
     } else if (sum(send) <= HASH_FIRST) {
       // A few changed files: hashed first, so that the links and the manifest go beside the upload (one round trip for both).
       await hashAll(send, cache);
-      const linking = runScript(run, linkScript(run, previous.id, into, reuse, manifest()));
+      const linking = runScript(run, linkScript(run, previous.id, into, linkedPaths(), manifest()));
       await settleAll([uploadFiles(run, into, send, links, cache, deploy.cancel.signal), linking]);
       linked = await linking;
       await into.finish();
     } else {
       // Large files are hashed as they are sent: the manifest follows the upload, in the links' script.
       await uploadFiles(run, into, send, links, cache, deploy.cancel.signal);
-      linked = await into.finish(linkScript(run, previous.id, into, reuse, manifest()));
+      linked = await into.finish(linkScript(run, previous.id, into, linkedPaths(), manifest()));
     }
     const missing = missingIn(linked, reuse, run.layout.inRelease.bind(run.layout, previous.id ?? ''));
     if (missing.length) {
@@ -190,11 +193,11 @@ async function previousManifest(run: ServerRun): Promise<{ id?: string; manifest
  * same path (a committed mix-manifest.json); the release is not live yet, so nobody reads it
  * meanwhile. The script ends with `last` (the manifest's write).
  */
-function linkScript(run: ServerRun, previousId: string | undefined, into: Destination, files: LocalAsset[], last: string): string {
+function linkScript(run: ServerRun, previousId: string | undefined, into: Destination, remotes: string[], last: string): string {
   const byDirectory = new Map<string, string[]>();
-  for (const file of previousId ? files : []) {
-    const dir = path.posix.dirname(into.at(file.remote));
-    byDirectory.set(dir, [...(byDirectory.get(dir) ?? []), run.layout.inRelease(previousId as string, file.remote)]);
+  for (const remote of previousId ? remotes : []) {
+    const dir = path.posix.dirname(into.at(remote));
+    byDirectory.set(dir, [...(byDirectory.get(dir) ?? []), run.layout.inRelease(previousId as string, remote)]);
   }
   const directories = [...(into.staged ? [into.dir] : []), ...byDirectory.keys()];
   const lines: string[] = [];
