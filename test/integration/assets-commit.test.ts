@@ -17,6 +17,8 @@ describe("the assets' commit is the release's", () => {
     const started = await startTarget('sshd');
     stop = started.stop;
     site = createSite({ target: started.target });
+    // A checkout of the deployed repository (written another way than the config's file:// URL).
+    git(site.cwd, 'remote', 'add', 'origin', site.repo.bare);
     await site.run('deploy');
     first = site.liveId()!;
   });
@@ -71,6 +73,20 @@ describe("the assets' commit is the release's", () => {
     const marker = site.marker(id) as { commit?: string; assetsCommit?: string };
     assert.equal(marker.commit, site.repo.head);
     assert.equal(marker.assetsCommit, local);
+  });
+
+  it('a checkout of another repository (no remote is the deployed one) is not checked, and the log says so', async () => {
+    git(site.cwd, 'remote', 'rename', 'origin', 'elsewhere');
+    git(site.cwd, 'remote', 'set-url', 'elsewhere', 'git@example.com:someone/else.git');
+    try {
+      const { lines } = await site.run('deploy');
+      assert.ok(
+        lines.some((line) => /the assets' commit is not checked: .* has no remote file:\/\//.test(line)),
+        lines.join('\n'),
+      );
+    } finally {
+      git(site.cwd, 'remote', 'set-url', 'elsewhere', site.repo.bare);
+    }
   });
 
   it('once pushed, the deploy goes through', async () => {

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import { loadConfig } from '../../src/config';
 import { ATTACHE_PROJECT, detectProject } from '../../src/config/project';
+import { sameRepository } from '../../src/release/steps/source';
 
 /** A project directory with these files (a value is the file's text; package.json's is an object). */
 function project(files: Record<string, unknown>): string {
@@ -77,5 +78,20 @@ describe('the build and the assets found from the project', () => {
       { local: 'public/build', remote: 'public/build' },
       { local: 'resources/extra', remote: 'resources/extra' },
     ]);
+  });
+});
+
+describe('one repository, however its URL is written', () => {
+  it('matches scp-like, ssh://, https:// (with credentials), file:// and path forms, with or without .git', () => {
+    const github = [
+      'git@github.com:you/app.git',
+      'ssh://git@github.com/you/app.git',
+      'https://github.com/you/app',
+      'https://u:t@GitHub.com/you/app.git/',
+    ];
+    for (const url of github) assert.equal(sameRepository(url), 'github.com/you/app', url);
+    for (const url of ['file:///srv/git/app.git', '/srv/git/app.git', '/srv/git/app'])
+      assert.equal(sameRepository(url), '/srv/git/app', url);
+    assert.notEqual(sameRepository('git@github.com:you/app.git'), sameRepository('git@gitlab.com:you/app.git'));
   });
 });

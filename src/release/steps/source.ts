@@ -14,7 +14,9 @@ export function shipsLocalAssets(server: ServerConfig): boolean {
  * The assets are built from the project directory, the release's code comes from the repository:
  * they must be one commit. Before the build, a checkout with uncommitted changes to tracked files
  * is refused (the config file aside), and its HEAD is recorded; the match step then compares it with
- * the commit each server checked out. A project directory that is not a git checkout is not checked.
+ * the commit each server checked out. Only a checkout of the deployed repository (one of its remotes
+ * is `repository`) is checked: another one (none, or a repository around the project) says nothing
+ * about which commit the server deploys.
  */
 export const source: Step = {
   name: 'source',
@@ -29,6 +31,13 @@ export const source: Step = {
       return;
     }
     const [top, commit] = head.stdout.trim().split('\n');
+    const remotes = await git('config', '--get-regexp', '^remote\\..*\\.url$').catch(() => ({ stdout: '' }));
+    const urls = new Set(remotes.stdout.split('\n').map((line) => sameRepository(line.slice(line.indexOf(' ') + 1))));
+    const repositories = deploy.selected.filter(shipsLocalAssets).map((server) => server.repository);
+    if (!repositories.some((repository) => urls.has(sameRepository(repository)))) {
+      deploy.log.info(`[local] the assets' commit is not checked: ${top} has no remote ${repositories[0]}`);
+      return;
+    }
     const config = path.relative(top, deploy.config.file).split(path.sep).join('/');
     const { stdout } = await git('status', '--porcelain=v1', '-z', '--untracked-files=no');
     const changed = stdout
@@ -52,3 +61,24 @@ export const source: Step = {
     );
   },
 };
+
+/** A repository URL in one form for all the ways to write it: scp-like, ssh://, https://, file://, a path, with or without .git. */
+export function sameRepository(url: string): string {
+  const text = url.trim();
+  const scp = /^(?:[^@/]+@)?([^:/]+):(?!\/\/)(.*)$/.exec(text);
+  const parsed = scp ? { host: scp[1], path: scp[2] } : /^[a-z+]+:\/\//i.test(text) ? urlParts(text) : { host: '', path: text };
+  const file = parsed.path
+    .replace(/\/+$/, '')
+    .replace(/\.git$/, '')
+    .replace(/^\/+/, '');
+  return `${parsed.host.toLowerCase()}/${file}`;
+}
+
+function urlParts(text: string): { host: string; path: string } {
+  try {
+    const url = new URL(text);
+    return { host: url.protocol === 'file:' ? '' : url.hostname, path: decodeURIComponent(url.pathname) };
+  } catch {
+    return { host: '', path: text };
+  }
+}
