@@ -48,14 +48,29 @@ const SECRET_KEY = /(KEY|SECRET|PASS|PASSWORD|PASSPHRASE|TOKEN|SALT|PRIVATE|DSN|
  * Ordinary settings (APP_ENV=production, APP_DEBUG=false) stay readable in the logs.
  */
 export function registerEnvSecrets(contents: string): void {
-  for (const line of contents.split(/\r?\n/)) {
-    const assignment = /^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*)$/.exec(line);
-    if (!assignment) continue;
-    const [, key, raw] = assignment;
-    const value = raw.trim().replace(/^(["'])(.*)\1$/, '$2');
-    const randomLooking = value.length >= 16 && /[0-9]/.test(value) && /[A-Za-z]/.test(value) && !/\s/.test(value);
+  for (const [key, value] of envEntries(contents)) {
+    // A URL without credentials (APP_URL=http://127.0.0.1:8080) is an address, however random it looks.
+    const address = /^[a-z][a-z0-9+.-]*:\/\/[^@\s]*$/i.test(value);
+    const randomLooking = value.length >= 16 && /[0-9]/.test(value) && /[A-Za-z]/.test(value) && !/\s/.test(value) && !address;
     if (SECRET_KEY.test(key) || /:\/\/[^/\s]*:[^/\s]*@/.test(value) || randomLooking) registerSecret(value);
   }
+}
+
+/** A .env file's assignments, in order, each value without its quotes. */
+function envEntries(contents: string): Array<[string, string]> {
+  return contents.split(/\r?\n/).flatMap((line): Array<[string, string]> => {
+    const assignment = /^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*)$/.exec(line);
+    return assignment ? [[assignment[1], assignment[2].trim().replace(/^(["'])(.*)\1$/, '$2')]] : [];
+  });
+}
+
+/** One value of a .env file (the last assignment wins, as for Laravel's loader), or undefined. */
+export function envValue(contents: string, key: string): string | undefined {
+  return (
+    envEntries(contents)
+      .filter(([name]) => name === key)
+      .at(-1)?.[1] || undefined
+  );
 }
 
 /** `scheme://user:password@`: the password part, wherever a URL carrying credentials is printed. */

@@ -15,6 +15,10 @@ export interface Project {
   assets: string[];
   /** How it was found, for the log: "Vite (vite.config.js), npm (package-lock.json)". */
   found: string;
+  /** The default `restart` commands: what the installed Laravel packages (composer.lock) need after a swap. */
+  restart: string[];
+  /** Laravel's health route, when bootstrap/app.php declares one (`health: '/up'`, Laravel 11+). */
+  healthRoute?: string;
 }
 
 /** Attaché's defaults, for a Mix app and for a project that names no build. */
@@ -24,7 +28,13 @@ export const MIX_ASSETS = ['public/js', 'public/css', 'public/mix-manifest.json'
 export const VITE_ASSETS = ['public/build'];
 export const SSR_BUNDLE = 'bootstrap/ssr';
 
-export const ATTACHE_PROJECT: Project = { bundler: 'mix', build: ATTACHE_BUILD, assets: MIX_ASSETS, found: "Attaché's defaults" };
+export const ATTACHE_PROJECT: Project = {
+  bundler: 'mix',
+  build: ATTACHE_BUILD,
+  assets: MIX_ASSETS,
+  found: "Attaché's defaults",
+  restart: [],
+};
 
 /** Lockfiles, first match wins: the package manager that made it runs the build. */
 const LOCKFILES: ReadonlyArray<readonly [string, PackageManager]> = [
@@ -43,7 +53,13 @@ interface PackageJson {
 }
 
 export function detectProject(dir: string): Project {
-  const pkg = readPackageJson(dir);
+  const laravel = { restart: laravelRestart(dir), ...healthRoute(dir) };
+  const frontEnd = detectFrontEnd(dir);
+  return frontEnd === ATTACHE_PROJECT && !laravel.restart.length && !laravel.healthRoute ? ATTACHE_PROJECT : { ...frontEnd, ...laravel };
+}
+
+function detectFrontEnd(dir: string): Omit<Project, 'restart' | 'healthRoute'> {
+  const pkg = readJson<PackageJson>(path.join(dir, 'package.json'));
   if (!pkg) return ATTACHE_PROJECT;
   const scripts = pkg.scripts ?? {};
   const lock = LOCKFILES.find(([file]) => existsSync(path.join(dir, file)));
@@ -66,10 +82,53 @@ export function detectProject(dir: string): Project {
   return ATTACHE_PROJECT;
 }
 
-function readPackageJson(dir: string): PackageJson | undefined {
+/**
+ * What a swap asks of a Laravel app's long-running processes, from the packages composer.lock
+ * installs. Laravel 12.41+ has `artisan reload`, which each of them (queue, Horizon, Reverb, Pulse,
+ * Octane) registers with; before it, their own commands: queue workers and the scheduler finish
+ * their job and stop (their supervisor starts them again in the new release), Horizon's master
+ * likewise, Pulse and Reverb restart, Octane stops (octane:reload would keep the old release's
+ * path), Inertia's SSR server stops where the app builds one.
+ */
+function laravelRestart(dir: string): string[] {
+  const lock = readJson<{ packages?: Array<{ name?: string; version?: string }> }>(path.join(dir, 'composer.lock'));
+  const versions = new Map((lock?.packages ?? []).map((p) => [p.name ?? '', p.version ?? '']));
+  const framework = versions.get('laravel/framework');
+  if (framework === undefined) return [];
+  if (atLeast(framework, [12, 41])) return ['reload'];
+  return [
+    'queue:restart',
+    ...(atLeast(framework, [10, 0]) ? ['schedule:interrupt'] : []),
+    ...(versions.has('laravel/horizon') ? ['horizon:terminate'] : []),
+    ...(versions.has('laravel/pulse') ? ['pulse:restart'] : []),
+    ...(versions.has('laravel/reverb') ? ['reverb:restart'] : []),
+    ...(versions.has('laravel/octane') ? ['octane:stop'] : []),
+    ...(versions.has('inertiajs/inertia-laravel') && existsSync(path.join(dir, SSR_BUNDLE)) ? ['inertia:stop-ssr'] : []),
+  ];
+}
+
+/** `v12.41.0` (or `12.41.x-dev`) at least [major, minor]; a branch name (dev-main) counts as new. */
+function atLeast(version: string, [major, minor]: [number, number]): boolean {
+  const match = /^v?(\d+)\.(\d+)/.exec(version);
+  if (!match) return /^dev-/.test(version);
+  const [have, haveMinor] = [Number(match[1]), Number(match[2])];
+  return have > major || (have === major && haveMinor >= minor);
+}
+
+/** Laravel 11+ declares its health route in bootstrap/app.php: `->withRouting(…, health: '/up')`. */
+function healthRoute(dir: string): { healthRoute?: string } {
   try {
-    const value = JSON.parse(readFileSync(path.join(dir, 'package.json'), 'utf8')) as unknown;
-    return value && typeof value === 'object' && !Array.isArray(value) ? (value as PackageJson) : undefined;
+    const match = /\bhealth\s*:\s*['"](\/[^'"]*)['"]/.exec(readFileSync(path.join(dir, 'bootstrap', 'app.php'), 'utf8'));
+    return match ? { healthRoute: match[1] } : {};
+  } catch {
+    return {};
+  }
+}
+
+function readJson<T>(file: string): T | undefined {
+  try {
+    const value = JSON.parse(readFileSync(file, 'utf8')) as unknown;
+    return value && typeof value === 'object' && !Array.isArray(value) ? (value as T) : undefined;
   } catch {
     return undefined;
   }

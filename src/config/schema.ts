@@ -318,8 +318,8 @@ export const SERVER_SCHEMA: ServerSchema = {
   ),
   restart: {
     type: 'array of strings',
-    default: [],
-    doc: 'ours: artisan commands run in the new release after a healthy swap, e.g. `["queue:restart", "horizon:terminate", "octane:reload"]`; on a fleet `queue:restart`, `schedule:interrupt` and `cache:clear` run once (shared cache), the rest on every server; a failure is a warning',
+    default: 'found from the project',
+    doc: "ours: artisan commands run in the new release after a healthy swap (and after rollback and activate). By default what composer.lock's Laravel packages need: `reload` from Laravel 12.41 (its output is read: a FAIL line is a failure), before it `queue:restart`, `schedule:interrupt` (10+), and `horizon:terminate`, `pulse:restart`, `reverb:restart`, `octane:stop`, `inertia:stop-ssr` (with an SSR bundle) where installed; none without Laravel. `[]` runs none. On a fleet `queue:restart`, `schedule:interrupt` and `cache:clear` run once (shared cache), the rest on every server; a failure is a warning",
     read: readRestart,
   },
   opcache: {
@@ -666,7 +666,7 @@ function sharedNotNested(r: Reader, { dirs, files }: ServerConfig['shared']): vo
 }
 
 function readRestart(r: Reader): string[] {
-  const restart = r.strings(['restart'], 'an array of artisan commands, e.g. ["queue:restart"]') ?? [];
+  const restart = r.strings(['restart'], 'an array of artisan commands, e.g. ["queue:restart"]') ?? r.project.restart;
   restart.forEach((command, i) => {
     if (command.startsWith('-'))
       r.report(['restart', i], `expected an artisan command, got ${JSON.stringify(command)}: it starts with "-"`);

@@ -126,7 +126,7 @@ export interface ServerConfig {
   writable: string[];
   /** `artisan optimize` (and the caches it does not cover) in the new release before the swap. */
   optimize: boolean;
-  /** artisan commands run in the new release once it is live and healthy (queue:restart, …). */
+  /** artisan commands run in the new release once it is live and healthy (by default from composer.lock: reload, queue:restart, …). */
   restart: string[];
   /** Reset the php-fpm pool's OPcache right after the swap, over FastCGI to this socket path or host:port. */
   opcache?: { fpm: string };

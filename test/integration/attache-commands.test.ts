@@ -37,6 +37,7 @@ describe("Attaché's commands (real sshd)", () => {
     const everyServerTask = ['--config', '--dry-run', '--parallel', '--quiet', '--server', '--verbose'];
     assert.deepEqual(flagsOf('init'), ['--config', '--quiet', '--remote', '--verbose']);
     assert.deepEqual(flagsOf('install'), [
+      '--any-commit',
       '--branch',
       '--config',
       '--dry-run',

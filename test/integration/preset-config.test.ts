@@ -179,6 +179,7 @@ describe('deploy preset: the gulp task tree', () => {
     assert.deepEqual(
       leaves(deploy),
       [
+        'source',
         'build',
         'connect',
         'package',
@@ -186,8 +187,10 @@ describe('deploy preset: the gulp task tree', () => {
         'release',
         'clone',
         'artifact',
+        'match',
         'prepcomposer',
         'shared',
+        'symlinks',
         'permissions',
         'composer',
         'artisan',
@@ -215,9 +218,9 @@ describe('deploy preset: the gulp task tree', () => {
     registry.task('deploy-without-build', without.deploy);
     registry.task('deploy-custom-build', replaced.deploy);
     const labels = (name: string) => leaves(registry.tree({ deep: true }).nodes.find((node) => node.label === name)!);
-    assert.deepEqual(labels('deploy-without-build').slice(0, 2), ['deploy:connect', 'deploy:package']);
+    assert.deepEqual(labels('deploy-without-build').slice(0, 3), ['deploy:source', 'deploy:connect', 'deploy:package']);
     assert.ok(!labels('deploy-without-build').includes('deploy:build'));
-    assert.deepEqual(labels('deploy-custom-build').slice(0, 2), ['deploy:build', 'deploy:connect']);
+    assert.deepEqual(labels('deploy-custom-build').slice(0, 3), ['deploy:source', 'deploy:build', 'deploy:connect']);
     assert.match(replaced.steps.build.description ?? '', /your build task my-build/);
   });
 });

@@ -75,11 +75,15 @@ describe('config schema', () => {
       if (!row.read) continue;
       const value = key === 'healthcheck' ? checked[key] : plain[key];
       if ('default' in row) {
-        // build and assets are found from the project: with no package.json, Attaché's; assets each sent to the same path.
+        // build, assets and restart are found from the project: with none of its files, Attaché's; assets each sent to the same path.
         const found = row.default === 'found from the project';
         const expected =
-          key === 'assets' ? ATTACHE_PROJECT.assets.map((p) => ({ local: p, remote: p })) : found ? ATTACHE_PROJECT.build : row.default;
-        if (found) assert.ok(key === 'assets' || key === 'build', key);
+          key === 'assets'
+            ? ATTACHE_PROJECT.assets.map((p) => ({ local: p, remote: p }))
+            : found
+              ? ATTACHE_PROJECT[key as 'build' | 'restart']
+              : row.default;
+        if (found) assert.ok(['assets', 'build', 'restart'].includes(key), key);
         assert.deepEqual(value, expected, key), count++;
       } else if (!row.keys)
         assert.ok(value === undefined || row.shown === 'required', `${key} has no documented default but gets ${JSON.stringify(value)}`);

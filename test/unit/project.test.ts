@@ -30,6 +30,7 @@ describe('the build and the assets found from the project', () => {
       build: ['npm run build'],
       assets: ['public/build'],
       found: 'Vite (vite.config.js), npm (package-lock.json)',
+      restart: [],
     });
     assert.deepEqual(detectProject(project({ ...VITE_APP, 'pnpm-lock.yaml': '' })).build, ['pnpm run build']);
     assert.deepEqual(detectProject(project({ ...VITE_APP, 'bun.lock': '' })).build, ['bun run build']);
@@ -48,6 +49,7 @@ describe('the build and the assets found from the project', () => {
       build: ['yarn prod'],
       assets: ['public/js', 'public/css', 'public/mix-manifest.json'],
       found: 'Mix, yarn (yarn.lock)',
+      restart: [],
     });
     assert.deepEqual(detectProject(project({ ...MIX_APP, 'package-lock.json': '{}' })).build, ['npm run prod']);
     assert.deepEqual(detectProject(project({})), ATTACHE_PROJECT);
@@ -78,6 +80,48 @@ describe('the build and the assets found from the project', () => {
       { local: 'public/build', remote: 'public/build' },
       { local: 'resources/extra', remote: 'resources/extra' },
     ]);
+  });
+});
+
+describe("what a Laravel app's packages need after a swap, and its health route", () => {
+  const lock = (packages: Record<string, string>) =>
+    JSON.stringify({ packages: Object.entries(packages).map(([name, version]) => ({ name, version })) });
+
+  it('Laravel 12.41 and later: artisan reload, which the packages register with', () => {
+    assert.deepEqual(
+      detectProject(project({ 'composer.lock': lock({ 'laravel/framework': 'v12.41.0', 'laravel/horizon': 'v5.30.0' }) })).restart,
+      ['reload'],
+    );
+    assert.deepEqual(detectProject(project({ 'composer.lock': lock({ 'laravel/framework': 'v13.0.1' }) })).restart, ['reload']);
+  });
+
+  it("before it: queue:restart, schedule:interrupt and each installed package's own command; nothing without Laravel", () => {
+    const packages = {
+      'laravel/framework': 'v12.40.2',
+      'laravel/horizon': 'v5.30.0',
+      'laravel/pulse': 'v1.4.0',
+      'laravel/reverb': 'v1.5.0',
+      'laravel/octane': 'v2.6.0',
+      'inertiajs/inertia-laravel': 'v2.0.0',
+    };
+    assert.deepEqual(detectProject(project({ 'composer.lock': lock(packages), 'bootstrap/ssr/ssr.js': '' })).restart, [
+      'queue:restart',
+      'schedule:interrupt',
+      'horizon:terminate',
+      'pulse:restart',
+      'reverb:restart',
+      'octane:stop',
+      'inertia:stop-ssr',
+    ]);
+    assert.deepEqual(detectProject(project({ 'composer.lock': lock({ 'laravel/framework': 'v9.52.0' }) })).restart, ['queue:restart']);
+    assert.deepEqual(detectProject(project({ 'composer.lock': lock({ 'symfony/console': 'v7.0.0' }) })).restart, []);
+  });
+
+  it('reads the health route bootstrap/app.php declares (Laravel 11+)', () => {
+    const app =
+      "return Application::configure(basePath: dirname(__DIR__))\n    ->withRouting(web: __DIR__.'/../routes/web.php', health: '/up')\n    ->create();\n";
+    assert.equal(detectProject(project({ 'bootstrap/app.php': app })).healthRoute, '/up');
+    assert.equal(detectProject(project({ 'bootstrap/app.php': '<?php return 1;' })).healthRoute, undefined);
   });
 });
 

@@ -52,6 +52,8 @@ export interface ServerRun {
   commit?: string;
   /** The artifact id of the release being made (the artifact strategy), for its marker. */
   artifact?: string;
+  /** APP_URL of the server's root .env, read as the deploy connected: where Laravel's health route is asked. */
+  appUrl?: string;
   /** Where live pointed when the deploy connected (null: no live link yet). */
   liveBefore: string | null;
   /** The releases when the lock was taken, and live then: the release step and prune need no listing of their own. */

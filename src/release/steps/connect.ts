@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { registerEnvSecrets } from '../../log';
+import { envValue, registerEnvSecrets } from '../../log';
 import type { ServerConfig } from '../../config/types';
 import { AttacheError } from '../../errors';
 import { openTarget } from '../../open-target';
@@ -43,6 +43,7 @@ export const connect: Step = {
       layout: new Layout(server),
       log: deploy.log,
       liveBefore: null as string | null,
+      appUrl: undefined as string | undefined,
       undo: new UndoLog(),
       running: new Set<string>(),
       timings: {},
@@ -55,6 +56,7 @@ export const connect: Step = {
       runs.map(async (run) => {
         const { env, live } = await readEnvAndLive(run.target, run.layout);
         registerEnvSecrets(env);
+        run.appUrl = envValue(env, 'APP_URL');
         run.liveBefore = live; // for the report: where live was before this deploy
       }),
     );

@@ -1,6 +1,6 @@
 import { AttacheError } from '../../errors';
 import type { HealthCheck } from '../../config/types';
-import { liveReleaseOf, type Step } from '../lifecycle/context';
+import { liveReleaseOf, type ServerRun, type Step } from '../lifecycle/context';
 import { writeMarker } from '../model/release-list';
 
 /** The README section that explains a stale release (linked from the message). */
@@ -17,8 +17,9 @@ export const health: Step = {
   description: 'check the healthcheck URL; on failure swap back and mark the release failed',
   commits: true,
   async run(run, deploy) {
-    const check = run.server.healthcheck;
-    if (!check || deploy.dryRun) return;
+    const check = run.server.healthcheck ?? laravelHealthCheck(run, deploy.config.project?.healthRoute);
+    if (deploy.dryRun) return;
+    if (!check) return void run.log.info(`[${run.server.name}] no health check ran: ${noCheck(run, deploy.config.project?.healthRoute)}`);
     const id = liveReleaseOf(run, deploy);
     const previous = run.liveBefore === null ? undefined : run.layout.releaseIdOf(run.liveBefore);
     const { problem, stale } = await probe(check, id, previous === id ? undefined : previous);
@@ -45,6 +46,24 @@ export const health: Step = {
     });
   },
 };
+
+/**
+ * A Laravel 11+ app declares its health route (`health: '/up'` in bootstrap/app.php): it answers 500
+ * when the app cannot boot (an unreadable .env, no APP_KEY). Without a `healthcheck`, it is asked at
+ * the server's APP_URL (its root .env), with the defaults of a configured check.
+ */
+function laravelHealthCheck(run: ServerRun, route: string | undefined): HealthCheck | undefined {
+  if (!route || !run.appUrl) return undefined;
+  const url = `${run.appUrl.replace(/\/+$/, '')}${route}`;
+  run.log.info(`[${run.server.name}] health check: ${url} (Laravel's health route ${route}, at APP_URL from ${run.layout.env})`);
+  return { url, status: 200, timeout: 5, retries: 3 };
+}
+
+function noCheck(run: ServerRun, route: string | undefined): string {
+  return route
+    ? `the app declares Laravel's health route ${route}, but ${run.layout.env} has no APP_URL (set it, or "healthcheck" in the config)`
+    : 'none is configured ("healthcheck"), and the app declares no Laravel health route';
+}
 
 /** `@release` in an expected value, replaced by a release id. */
 const withRelease = (text: string, id: string) => text.replaceAll('@release', id);

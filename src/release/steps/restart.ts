@@ -29,7 +29,14 @@ export const restart: Step = {
         continue;
       }
       try {
-        await run.target.exec(sh`${phpCommand(run.server)} artisan ${words}`, { cwd: dir, output: 'info', step: 'restart' });
+        const { stdout } = await run.target.exec(sh`${phpCommand(run.server)} artisan ${words}`, {
+          cwd: dir,
+          output: 'info',
+          step: 'restart',
+        });
+        // `artisan reload` exits 0 when a service it reloads fails: its FAIL line says so.
+        const failed = stdout.split('\n').find((line) => /\bFAIL\b/.test(line));
+        if (failed) throw new AttacheError(failed.trim(), { step: 'restart' });
       } catch (error) {
         const tool = error instanceof AttacheError ? error.what : String(error);
         run.log.warn(
