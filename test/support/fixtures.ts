@@ -38,8 +38,9 @@ export interface AppRepository {
 /**
  * Copies example/app into `<dir>/work`, commits it on master, and clones it bare to `<dir>/app.git`.
  * `extraCommits` adds that many more commits (to history.txt), so history is deeper than one.
+ * `overlay` is a directory copied over the app first (test/fixtures/vite-app: a Vite app's files).
  */
-export function createAppRepository(options: { dir?: string; extraCommits?: number } = {}): AppRepository {
+export function createAppRepository(options: { dir?: string; extraCommits?: number; overlay?: string } = {}): AppRepository {
   const dir = options.dir ?? tempDir('attache-repo-');
   const work = path.join(dir, 'work');
   const bare = path.join(dir, 'app.git');
@@ -47,6 +48,7 @@ export function createAppRepository(options: { dir?: string; extraCommits?: numb
     recursive: true,
     filter: (src) => !BUILT.has(path.relative(EXAMPLE_APP, src).split(path.sep).join('/')),
   });
+  if (options.overlay) cpSync(options.overlay, work, { recursive: true });
   git(work, 'init', '-q', '-b', 'master');
   git(work, 'add', '-A'); // the copied .gitignore files keep out anything else (e.g. storage/logs/*)
   git(work, 'commit', '-q', '-m', 'Example app');

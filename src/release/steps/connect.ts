@@ -51,12 +51,14 @@ export const connect: Step = {
       skipped: { files: 0, bytes: 0 },
     }));
     // .env values are secrets, from --env or already on the server: registered before any hook can print them.
-    if (deploy.envFile) registerEnvSecrets(readFileSync(path.resolve(deploy.cwd, deploy.envFile), 'utf8'));
+    const localEnv = deploy.envFile ? readFileSync(path.resolve(deploy.cwd, deploy.envFile), 'utf8') : undefined;
+    if (localEnv) registerEnvSecrets(localEnv);
     await Promise.all(
       runs.map(async (run) => {
         const { env, live } = await readEnvAndLive(run.target, run.layout);
         registerEnvSecrets(env);
-        run.appUrl = envValue(env, 'APP_URL');
+        // Where root/.env is missing, the --env file becomes it (the shared step).
+        run.appUrl = envValue(env, 'APP_URL') ?? (env === '' && localEnv ? envValue(localEnv, 'APP_URL') : undefined);
         run.liveBefore = live; // for the report: where live was before this deploy
       }),
     );
