@@ -115,7 +115,10 @@ describe('a Laravel + Vite app, deployed with the defaults', () => {
     commitChange(repo.work, repo.bare, 'resources/css/app.css', 'body { color: #abcdef; }\n');
     const { code, lines } = await gulp('deploy');
     assert.equal(code, 0, lines.join('\n'));
-    assert.ok(lines.some((line) => /assets: public\/hot left out/.test(line)), lines.join('\n'));
+    assert.ok(
+      lines.some((line) => /assets: public\/hot left out/.test(line)),
+      lines.join('\n'),
+    );
     const after = await page();
     assert.notEqual(after.css, before.css);
     assert.match((await httpGet(web.url + after.css)).body, /#abcdef/);
