@@ -60,7 +60,7 @@ describe("Attaché's commands (real sshd)", () => {
   describe('init', () => {
     const project = (remotes: Array<[string, string]>) => {
       const dir = tempDir('attache-init-');
-      execFileSync('git', ['init', '-q', dir]);
+      execFileSync('git', ['init', '-q', '-b', 'trunk', dir]);
       for (const [name, url] of remotes) execFileSync('git', ['-C', dir, 'remote', 'add', name, url]);
       return dir;
     };
@@ -81,6 +81,9 @@ describe("Attaché's commands (real sshd)", () => {
       const config = loadConfig('.attache.json', { cwd });
       assert.equal(config.servers.production.repository, 'git@github.com:me/app.git');
       assert.equal(config.servers.production.root, '/path/to/application');
+      assert.equal(config.servers.production.branch, 'trunk', 'the branch checked out, not master');
+      const written = JSON.parse(readFileSync(path.join(cwd, '.attache.json'), 'utf8')).servers.production;
+      assert.ok(!('port' in written) && !('user' in written), 'no placeholders that would override ~/.ssh/config');
       assert.deepEqual(config.warnings, []);
       const again = await init(cwd);
       assert.match(again.error!.message, /\.attache\.json already exists/, 'an existing file is never overwritten');

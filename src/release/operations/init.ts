@@ -38,7 +38,7 @@ export async function initConfig(options: InitOptions): Promise<{ file: string; 
   }
   const remotes = await gitRemotes(options.cwd);
   const repository = (await chooseRemote(remotes, options))?.url ?? PLACEHOLDER;
-  writeFileSync(file, JSON.stringify(startingConfig(repository), null, 4) + '\n');
+  writeFileSync(file, JSON.stringify(startingConfig(repository, await currentBranch(options.cwd)), null, 4) + '\n');
   return { file, repository };
 }
 
@@ -102,20 +102,31 @@ export function terminalAsk(): InitOptions['ask'] {
   };
 }
 
-/** What Attaché's Initializer writes (its getConfig()), with the chosen remote. */
-function startingConfig(repository: string): unknown {
+/** The branch checked out here (what the repository really has), or Attaché's default outside one. */
+async function currentBranch(cwd: string): Promise<string> {
+  try {
+    return (await promisify(execFile)('git', ['symbolic-ref', '--short', 'HEAD'], { cwd })).stdout.trim() || 'master';
+  } catch {
+    return 'master';
+  }
+}
+
+/**
+ * What Attaché's Initializer writes (its getConfig()), with the chosen remote and the branch checked
+ * out here, and without its `port` and `user` placeholders: written, they would override what
+ * ~/.ssh/config says of the host. The build and the assets are left to what the project holds.
+ */
+function startingConfig(repository: string, branch: string): unknown {
   return {
     repository,
     servers: {
       production: {
         host: 'example.test',
-        port: 22,
-        user: 'user',
         root: '/path/to/application',
         paths: { releases: 'releases', serve: 'live', storage: 'storage', env: '.env' },
         php: { bin: 'php' },
         composer: { bin: 'composer', local: false },
-        branch: 'master',
+        branch,
         migrate: false,
       },
     },
