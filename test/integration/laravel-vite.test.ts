@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { chmodSync, existsSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { commitChange, createAppRepository, git, type AppRepository } from '../support/fixtures';
@@ -143,6 +143,27 @@ describe('a Laravel + Vite app, deployed with the defaults', () => {
       assert.equal(liveId(), before, 'live is back on the release it was on');
     } finally {
       writeFileSync(env, good);
+    }
+  });
+
+  it('without webUser, a .env that www-data cannot read (0600, no ACL) fails the default health check and live goes back', async () => {
+    const before = liveId();
+    const env = path.join(root, '.env');
+    const mode = statSync(env).mode & 0o777;
+    execFileSync('setfacl', ['-b', env]);
+    chmodSync(env, 0o600);
+    writeConfig({ webUser: undefined });
+    try {
+      assert.ok(!asWebUser('-r', env));
+      commitChange(repo.work, repo.bare, 'resources/css/app.css', 'body { color: #010203; }\n');
+      const { code, lines } = await gulp('deploy');
+      const log = lines.join('\n');
+      assert.notEqual(code, 0, log);
+      assert.match(log, /health check failed: .*\/up answered 500/);
+      assert.equal(liveId(), before);
+    } finally {
+      writeConfig();
+      chmodSync(env, mode);
     }
   });
 });

@@ -52,6 +52,18 @@ describe('releasesToPrune', () => {
     assert.deepEqual(releasesToPrune(list, 2), ['20261126120001', '20261126120003']);
   });
 
+  it('removes failed releases whatever their age: only the newest, when newer than live, stays for a look', () => {
+    const list = [
+      release('20261126120001', 'failed'),
+      release('20261126120002'),
+      release('20261126120003', 'failed'),
+      release('20261126120004', 'ready', true),
+      release('20261126120005', 'failed'),
+      release('20261126120006', 'failed'),
+    ];
+    assert.deepEqual(releasesToPrune(list, 5), ['20261126120001', '20261126120003', '20261126120005']);
+  });
+
   it('never removes the release being deployed', () => {
     assert.deepEqual(releasesToPrune([release('20261126120001', 'incomplete')], 2, '20261126120001'), []);
   });

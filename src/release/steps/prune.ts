@@ -4,7 +4,8 @@ import { compareIds, listReleases, type ReleaseInfo } from '../model/release-lis
 
 /**
  * Remove old releases: keep the newest `keep` complete ones, never the live one nor the one
- * before it. Failed releases do not count toward `keep`; incomplete ones (a deploy that died) go.
+ * before it. Failed releases do not count toward `keep` and go (all but the newest, while it is
+ * newer than live); incomplete ones (a deploy that died) go.
  */
 export const prune: Step = {
   name: 'prune',
@@ -54,10 +55,9 @@ export function releasesToPrune(releases: ReleaseInfo[], keep: number, current?:
     if (liveIndex > 0) protect.add(ready[liveIndex - 1].id);
   }
   if (current) protect.add(current);
-  // Failed releases are kept only while newer than the oldest kept ready release, for a look.
-  const oldestKept = ready.find((r) => protect.has(r.id))?.id ?? '';
-  return releases
-    .filter((r) => !protect.has(r.id) && !r.live)
-    .filter((r) => r.status !== 'failed' || (oldestKept !== '' && compareIds(r.id, oldestKept) < 0))
-    .map((r) => r.id);
+  // Failed releases go first, whatever their age: only the newest one, when newer than live, stays for a look.
+  const newestFailed = releases.filter((r) => r.status === 'failed').at(-1);
+  const live = releases.find((r) => r.live);
+  const forALook = newestFailed && (!live || compareIds(newestFailed.id, live.id) > 0) ? newestFailed.id : undefined;
+  return releases.filter((r) => !protect.has(r.id) && !r.live && r.id !== forALook).map((r) => r.id);
 }
