@@ -19,6 +19,8 @@ export interface Project {
   restart: string[];
   /** Laravel's health route, when bootstrap/app.php declares one (`health: '/up'`, Laravel 11+). */
   healthRoute?: string;
+  /** The installed Laravel has `migrate --isolated` (9.38+): a fleet's migration takes the app's lock. */
+  isolatedMigrations?: boolean;
 }
 
 /** Attaché's defaults, for a Mix app and for a project that names no build. */
@@ -53,9 +55,14 @@ interface PackageJson {
 }
 
 export function detectProject(dir: string): Project {
-  const laravel = { restart: laravelRestart(dir), ...healthRoute(dir) };
+  const framework = packageVersions(dir).get('laravel/framework');
+  const laravel = {
+    restart: laravelRestart(dir),
+    ...healthRoute(dir),
+    ...(framework !== undefined && atLeast(framework, [9, 38]) && { isolatedMigrations: true }),
+  };
   const frontEnd = detectFrontEnd(dir);
-  return frontEnd === ATTACHE_PROJECT && !laravel.restart.length && !laravel.healthRoute ? ATTACHE_PROJECT : { ...frontEnd, ...laravel };
+  return frontEnd === ATTACHE_PROJECT && framework === undefined && !laravel.healthRoute ? ATTACHE_PROJECT : { ...frontEnd, ...laravel };
 }
 
 function detectFrontEnd(dir: string): Omit<Project, 'restart' | 'healthRoute'> {
@@ -91,8 +98,7 @@ function detectFrontEnd(dir: string): Omit<Project, 'restart' | 'healthRoute'> {
  * path), Inertia's SSR server stops where the app builds one.
  */
 function laravelRestart(dir: string): string[] {
-  const lock = readJson<{ packages?: Array<{ name?: string; version?: string }> }>(path.join(dir, 'composer.lock'));
-  const versions = new Map((lock?.packages ?? []).map((p) => [p.name ?? '', p.version ?? '']));
+  const versions = packageVersions(dir);
   const framework = versions.get('laravel/framework');
   if (framework === undefined) return [];
   if (atLeast(framework, [12, 41])) return ['reload'];
@@ -105,6 +111,12 @@ function laravelRestart(dir: string): string[] {
     ...(versions.has('laravel/octane') ? ['octane:stop'] : []),
     ...(versions.has('inertiajs/inertia-laravel') && existsSync(path.join(dir, SSR_BUNDLE)) ? ['inertia:stop-ssr'] : []),
   ];
+}
+
+/** composer.lock's packages: name -> version. */
+function packageVersions(dir: string): Map<string, string> {
+  const lock = readJson<{ packages?: Array<{ name?: string; version?: string }> }>(path.join(dir, 'composer.lock'));
+  return new Map((lock?.packages ?? []).map((p) => [p.name ?? '', p.version ?? '']));
 }
 
 /** `v12.41.0` (or `12.41.x-dev`) at least [major, minor]; a branch name (dev-main) counts as new. */

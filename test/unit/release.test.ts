@@ -118,9 +118,10 @@ describe('the undo of a release directory', () => {
     const { log } = captureLogger('quiet');
     const run = { undo: new UndoLog(), target: new LocalTarget('local', log) } as unknown as ServerRun;
     undoRelease(run, dir, `${dir}.index`);
-    const failed = await run.undo.undoAll(() => undefined);
+    const undo = run.undo.newest();
+    assert.ok(undo);
+    await assert.doesNotReject(undo.action());
     await ended;
-    assert.deepEqual(failed, []);
     assert.equal(existsSync(dir), false);
   });
 });

@@ -62,23 +62,4 @@ export class UndoLog {
   pending(): string[] {
     return this.entries.map((entry) => entry.what).reverse();
   }
-
-  /**
-   * Runs every entry, newest first, each once even if an earlier one failed; returns what could not
-   * be undone. The log is empty afterwards.
-   */
-  async undoAll(onFailure: (entry: UndoEntry, error: unknown) => void): Promise<UndoEntry[]> {
-    const failed: UndoEntry[] = [];
-    const entries = this.entries.reverse();
-    this.entries = [];
-    for (const entry of entries) {
-      try {
-        await entry.action();
-      } catch (error) {
-        failed.push(entry);
-        onFailure(entry, error);
-      }
-    }
-    return failed;
-  }
 }
