@@ -108,7 +108,7 @@ describe('Attaché drop-in: composer.local, the install and prepcomposer hooks, 
     const { lines } = await site.run('deploy', ['--dry-run']);
     const before = lines.findIndex((l) => /\[dry run\].*would run: echo going live \d{14}/.test(l));
     const swap = lines.findIndex((l) => /\[dry run\].*would point .*live -> releases\/\d{14}/.test(l));
-    const afterLive = lines.findIndex((l) => /\[dry run\].*would run: php .*\/releases\/\d{14}\/artisan queue:restart/.test(l));
+    const afterLive = lines.findIndex((l) => /\[dry run\].*would run: php .*\/releases\/\d{14}(?:-\d+)?\/artisan queue:restart/.test(l));
     assert.ok(before >= 0 && swap > before && afterLive > swap, lines.join('\n'));
     assert.deepEqual(site.releases(), [], 'nothing changed');
   });

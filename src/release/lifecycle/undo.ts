@@ -1,6 +1,9 @@
 import type { ServerRun } from './context';
 import { connectionLost, reconnect } from './reconnect';
 
+/** How long a lost session's command may go on writing on the server after the cut. */
+const WRITER_GRACE_MS = 1000;
+
 /**
  * One server's undo, newest first: live swapped back, the half-built release removed, shared paths
  * it created removed, the lock freed. A lost connection is replaced first (reconnect), and again if
@@ -11,13 +14,21 @@ import { connectionLost, reconnect } from './reconnect';
 export async function undoOnServer(run: ServerRun): Promise<{ done: string[]; left: string[] }> {
   const done: string[] = [];
   let retries = 0;
+  let reconnected = false;
   for (let entry = run.undo.newest(); entry; entry = run.undo.newest()) {
     if (connectionLost(run.target)) {
       const again = await reconnect(run);
       if (!again.ok) return { done, left: await leave(run, `no connection could be had: ${again.why}`) };
+      reconnected = true;
     }
     try {
       await entry.action();
+      // The lost session's last command (a checkout, a tar) may still write into the release for a
+      // moment, until sshd ends it: remove what it adds, before the lock is freed.
+      if (reconnected && entry.kind === 'release') {
+        await new Promise((resolve) => setTimeout(resolve, WRITER_GRACE_MS));
+        await entry.action();
+      }
       run.undo.remove(entry);
       done.push(entry.what);
     } catch (error) {
