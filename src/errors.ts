@@ -11,6 +11,9 @@ export interface ErrorContext {
   exitCode?: number | null;
   signal?: string | null;
   file?: string;
+  /** Where in `file` (a config file's key), for a CI annotation; the message says it in words. */
+  line?: number;
+  column?: number;
   remotePath?: string;
   key?: string;
   /** The tail of the command's output, already redacted. */

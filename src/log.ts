@@ -1,4 +1,5 @@
 import fancyLog from 'fancy-log';
+import { type CiOutput, ciOutput } from './ci/output';
 
 /**
  * One logger for the whole deploy: step start and end, remote output, progress, the summary.
@@ -19,6 +20,11 @@ export interface Logger {
   summary(message: string): void;
   /** A live line (progress) that a terminal redraws in place; off in quiet mode. */
   progress(message: string, final?: boolean): void;
+  /** A line a tool printed (a remote command, the build), shown at `level`: a CI runner never obeys it. */
+  output(line: string, level: 'info' | 'debug'): void;
+  /** A step's lines, collapsible in a CI runner's log (GitHub Actions, GitLab CI); nothing elsewhere. */
+  group(title: string): void;
+  groupEnd(title: string): void;
 }
 
 export interface LoggerOptions {
@@ -29,6 +35,8 @@ export interface LoggerOptions {
   interactive?: boolean;
   /** Where a terminal's live progress line is drawn (default process.stdout). */
   terminal?: { write(text: string): unknown };
+  /** The CI runner's groups and commands (default: the process's, from the environment; null for none). */
+  ci?: CiOutput | null;
 }
 
 const secrets = new Set<string>();
@@ -36,7 +44,9 @@ const secrets = new Set<string>();
 /** Marks a value as secret: from now on it is replaced by *** in every log line and error. */
 export function registerSecret(value: string | undefined | null): void {
   // A secret of under 4 characters would redact ordinary words and protects little.
-  if (value && value.length >= 4) secrets.add(value);
+  if (!value || value.length < 4 || secrets.has(value)) return;
+  secrets.add(value);
+  ciOutput()?.mask(value); // before anything could print it
 }
 
 /** Names of .env keys whose values are secrets. */
@@ -147,6 +157,7 @@ export function createLogger(options: LoggerOptions = {}): Logger {
     });
   const interactive = options.interactive ?? Boolean(process.stdout.isTTY && !process.env.CI);
   const terminal = options.terminal ?? process.stdout;
+  const ci = options.ci === undefined ? ciOutput() : (options.ci ?? undefined);
   let lastProgress = 0;
   let progressShown = false;
 
@@ -168,6 +179,19 @@ export function createLogger(options: LoggerOptions = {}): Logger {
     warn: (m) => verbosity !== 'quiet' && emit(m, 'warn'),
     error: (m) => emit(m, 'error'),
     summary: (m) => emit(m, 'info'),
+    output(line, level) {
+      if (verbosity === 'quiet' || (level === 'debug' && verbosity !== 'verbose')) return;
+      ci?.toolOutput();
+      emit(line, 'info');
+    },
+    group(title) {
+      clearProgress();
+      ci?.group(title);
+    },
+    groupEnd(title) {
+      clearProgress();
+      ci?.groupEnd(title);
+    },
     progress(message, final = false) {
       if (verbosity === 'quiet') return;
       if (interactive) {

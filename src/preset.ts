@@ -1,4 +1,5 @@
 import { flagsOf, parseFlags, type TaskName } from './cli/flags';
+import { tellFailure } from './ci/failure';
 import { AttacheError } from './errors';
 import { createLogger } from './log';
 import { toPluginError } from './plugins/plugin-error';
@@ -103,7 +104,7 @@ export function attache(options: AttacheOptions = {}): AttacheTasks {
         if (current?.failed && (tracked || inBranches.has(step))) return current.whenEnded();
         // A step ended the deploy early (nothing to deploy): the rest of this run has nothing to do either.
         if (current?.endedEarly && (tracked || !firstSteps.has(step))) return;
-        await pluginErrors(() => deployment(task).runStep(step));
+        await pluginErrors(task, () => deployment(task).runStep(step));
       },
       step.description,
       `${task}:${step.name}`,
@@ -126,7 +127,7 @@ export function attache(options: AttacheOptions = {}): AttacheTasks {
 
   function serverTask(task: ServerTask): TaskFunction {
     return async () => {
-      await pluginErrors(async () => {
+      await pluginErrors(task.name, async () => {
         const planned = makePlan(task.name, options);
         const series = task.series(planned.flags, planned); // the flags an operation needs are checked before it connects
         await new Deployment(planned, { connect }).runSeries(series);
@@ -136,12 +137,24 @@ export function attache(options: AttacheOptions = {}): AttacheTasks {
 
   function localTask(task: LocalTask): TaskFunction {
     return async () => {
-      await pluginErrors(async () => {
+      await pluginErrors(task.name, async () => {
         const flags = parseFlags(options.argv, task.name);
         const log = options.logger ?? createLogger({ verbosity: flags.verbose ? 'verbose' : flags.quiet ? 'quiet' : 'normal' });
         await task.run({ options, flags, log });
       });
     };
+  }
+
+  /** Our errors become PluginErrors at gulp's edge, told once (in CI, and under --silent) on their way. */
+  async function pluginErrors(task: TaskName, work: () => Promise<void>): Promise<void> {
+    leaveGulpDomains();
+    try {
+      await work();
+    } catch (error) {
+      const argv = options.argv ?? process.argv;
+      tellFailure(error, { task, log: options.logger ?? createLogger({ verbosity: 'quiet' }), silent: argv.includes('--silent') });
+      throw toPluginError(error);
+    }
   }
 
   // A series without unlock (a custom one) still ends: once gulp has run everything, the deploy finishes.
@@ -187,15 +200,6 @@ function withBuild(plan: readonly PlanPart[], task: TaskFunction | false, gulp: 
     },
   };
   return replaceStep(plan, build, [custom]);
-}
-
-async function pluginErrors(work: () => Promise<void>): Promise<void> {
-  leaveGulpDomains();
-  try {
-    await work();
-  } catch (error) {
-    throw toPluginError(error);
-  }
 }
 
 /**

@@ -19,6 +19,8 @@ export interface DuplicateKey {
 export interface ParsedJson {
   value: unknown;
   duplicates: DuplicateKey[];
+  /** Where each key path's (last) key is written, for errors that point into the file. */
+  positions: Map<string, { line: number; column: number }>;
 }
 
 const STRING = /"(?:[^"\\\u0000-\u001f]|\\(?:["\\/bfnrt]|u[0-9a-fA-F]{4}))*"/y;
@@ -28,6 +30,7 @@ const VALUE_EXPECTED = 'a value (a "string", a number, an {object}, an [array], 
 
 export function parseJson(text: string, file: string): ParsedJson {
   const duplicates: DuplicateKey[] = [];
+  const positions = new Map<string, { line: number; column: number }>();
   let pos = 0;
 
   const fail = (expected: string, at = pos): never => {
@@ -36,7 +39,7 @@ export function parseJson(text: string, file: string): ParsedJson {
     const lineText = text.split('\n')[line - 1]?.replace(/\r$/, '') ?? '';
     throw new AttacheError(
       `invalid JSON at line ${line}, column ${column}: expected ${expected}, found ${found}\n    ${lineText}\n    ${' '.repeat(column - 1)}^`,
-      { file, hint: hintFor(text, at) },
+      { file, line, column, hint: hintFor(text, at) },
     );
   };
   const skip = () => {
@@ -89,6 +92,7 @@ export function parseJson(text: string, file: string): ParsedJson {
         seen.size ? 'a property name in double quotes (JSON allows no comma before "}")' : 'a property name in double quotes or "}"',
       );
       const keyPath = path ? `${path}.${key}` : key;
+      positions.set(keyPath, lineColumn(text, keyAt));
       const first = seen.get(key);
       if (first !== undefined) {
         const a = lineColumn(text, keyAt);
@@ -141,7 +145,7 @@ export function parseJson(text: string, file: string): ParsedJson {
   value('');
   skip();
   if (pos < text.length) fail('the end of the file after the top-level value');
-  return { value: JSON.parse(text), duplicates };
+  return { value: JSON.parse(text), duplicates, positions };
 }
 
 /** 1-based line and column of an offset. */

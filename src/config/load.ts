@@ -21,17 +21,27 @@ export interface LoadOptions {
 export class ConfigError extends AttacheError {
   readonly problems: readonly Problem[];
 
-  constructor(file: string, problems: readonly Problem[]) {
+  constructor(file: string, problems: readonly Problem[], positions = new Map<string, { line: number; column: number }>()) {
     const [only] = problems;
     super(
       problems.length === 1
         ? only.message // the key is in the context, which the message names once
         : `${problems.length} problems in the configuration:\n${problems.map((p) => `  - ${p.key}: ${p.message}`).join('\n')}`,
-      { file, ...(problems.length === 1 && { key: only.key }) },
+      { file, ...(problems.length === 1 && { key: only.key }), ...positionOf(positions, only.key) },
     );
     this.name = 'ConfigError';
     this.problems = problems;
   }
+}
+
+/** Where a key path is written, or its nearest written parent (a key from `common` is written there). */
+function positionOf(positions: Map<string, { line: number; column: number }>, key: string): { line?: number; column?: number } {
+  for (let path = key; path; path = path.replace(/(?:\.[^.[\]]*|\[\d+\])$/, '')) {
+    const found = positions.get(path);
+    if (found) return found;
+    if (!/[.[]/.test(path)) break;
+  }
+  return {};
 }
 
 const EXAMPLE = `{
@@ -48,7 +58,7 @@ export function loadConfig(file = '.attache.json', options: LoadOptions = {}): A
   if (text.trim() === '') {
     throw new AttacheError('the configuration file is empty', { file: absolute, hint: `A minimal configuration:\n${EXAMPLE}` });
   }
-  const { value: parsed, duplicates } = parseJson(text, absolute);
+  const { value: parsed, duplicates, positions } = parseJson(text, absolute);
   if (!isObject(parsed)) {
     throw new AttacheError(`expected a JSON object with "servers" at the top of the file, got ${describe(parsed)}`, {
       file: absolute,
@@ -80,7 +90,7 @@ export function loadConfig(file = '.attache.json', options: LoadOptions = {}): A
 
   // A mistake in `common` shows up once per server, with the same key path: report it once.
   const unique = [...new Map(problems.map((p) => [`${p.key}\0${p.message}`, p])).values()];
-  if (unique.length) throw new ConfigError(absolute, unique);
+  if (unique.length) throw new ConfigError(absolute, unique, positions);
   const uniqueWarnings = [...new Map(warnings.map((w) => [`${w.key}\0${w.message}`, w])).values()];
   return { file: absolute, servers, ...(defaultName !== undefined && { default: defaultName }), groups, warnings: uniqueWarnings, project };
 }

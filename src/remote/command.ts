@@ -62,8 +62,7 @@ export async function finishCommand(
   const tail: string[] = [];
   const captured = { stdout: '', stderr: '' };
   const emit = (line: string) => {
-    if (options.output === 'info') log.info(`[${server}] ${line}`);
-    else if (options.output !== 'none') log.debug(`[${server}] ${line}`);
+    if (options.output !== 'none') log.output(`[${server}] ${line}`, options.output === 'info' ? 'info' : 'debug');
   };
   const read = (stream: Readable, which: 'stdout' | 'stderr') =>
     new Promise<void>((resolve) => {

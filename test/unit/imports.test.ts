@@ -11,7 +11,7 @@ const SRC = path.resolve(__dirname, '../../src');
 
 /** Layer of a module by its path under src/ (a folder, or a top-level file). */
 const LAYERS: ReadonlyArray<readonly string[]> = [
-  ['errors.ts', 'log.ts', 'limit.ts'],
+  ['errors.ts', 'log.ts', 'limit.ts', 'ci'],
   ['remote'],
   ['ssh'],
   ['config', 'open-target.ts'],

@@ -31,6 +31,8 @@ export interface Deploy extends Readonly<Plan> {
   localArtifact?: LocalArtifact;
   /** The step that makes the release's files, once it has started; undefined before. */
   releaseTree?: ReleaseTree;
+  /** Servers the connect step could not reach, with why: the report names them. */
+  unreachable: Map<string, Error>;
 }
 
 /**

@@ -6,7 +6,8 @@ import type { Deploy, ReleaseTree, ServerRun, Step } from './context';
 import { fireHook, isLocalHook } from './hooks';
 import type { Plan } from './plan';
 import type { Phase } from './series';
-import { formatReport, serverReport, type DeployReport } from './report';
+import { publishToCi } from './ci-report';
+import { formatReport, serverReport, unreachedReport, type DeployReport } from './report';
 import { runningNow, runStep } from './runner';
 import { exitWith, onInterrupt } from './signals';
 import { leftEverywhere, undoOnServer } from './undo';
@@ -38,6 +39,7 @@ export class Deployment implements Deploy {
   releaseId?: string;
   servers: ServerRun[] = [];
   releaseTree?: ReleaseTree;
+  readonly unreachable = new Map<string, Error>();
 
   private readonly startedAt = new Date();
   private readonly inFlight = new Set<Promise<unknown>>();
@@ -55,6 +57,7 @@ export class Deployment implements Deploy {
   private finishing?: Promise<void>;
   private interrupted?: NodeJS.Signals;
   private left = new Map<string, string[]>();
+  private undone = new Map<string, string[]>();
   private presses = 0;
   private final?: DeployReport;
   private readonly removeInterruptHandlers: () => void;
@@ -201,6 +204,7 @@ export class Deployment implements Deploy {
   private async undoOn(run: ServerRun): Promise<void> {
     const { done, left } = await undoOnServer(run);
     if (left.length) this.left.set(run.server.name, left);
+    if (this.failure !== undefined && done.length) this.undone.set(run.server.name, done);
     if (this.interrupted) run.log.info(`[${run.server.name}] ${done.length ? `undone: ${done.join('; ')}` : 'nothing to undo'}`);
   }
 
@@ -216,6 +220,7 @@ export class Deployment implements Deploy {
     this.final = report;
     if (this.options.printReport) this.log.summary(formatReport(report));
     if (this.options.reportFile) writeFileSync(path.resolve(this.cwd, this.options.reportFile), JSON.stringify(report, null, 2) + '\n');
+    publishToCi(report, this.failure);
     this.options.onReport?.(report);
   }
 
@@ -237,15 +242,18 @@ export class Deployment implements Deploy {
       startedAt: this.startedAt.toISOString(),
       seconds: (Date.now() - this.startedAt.getTime()) / 1000,
       ...(this.failure !== undefined ? { error: String((this.failure as Error).message ?? this.failure).split('\n')[0] } : {}),
-      servers: this.servers.map((run) =>
-        serverReport(run, {
+      servers: this.selected.map((server) => {
+        const run = this.servers.find((r) => r.server === server);
+        if (!run) return unreachedReport(server.name, this.unreachable.get(server.name));
+        return serverReport(run, {
           committed: this.committed,
           dryRun: this.dryRun,
           releaseId: this.releaseId,
           finished,
-          left: this.left.get(run.server.name) ?? [],
-        }),
-      ),
+          left: this.left.get(server.name) ?? [],
+          undone: this.undone.get(server.name) ?? [],
+        });
+      }),
     };
   }
 

@@ -31,9 +31,11 @@ export interface ServerReport {
   sent: { files: number; bytes: number };
   /** Asset files linked from the live release: no bytes sent. */
   reused: { files: number; bytes: number };
-  /** What live pointed to before the deploy and after it (null: no live link). */
-  liveBefore: string | null;
-  liveAfter: string | null;
+  /** What live pointed to before the deploy and after it (null: no live link; absent: the server was not reached). */
+  liveBefore?: string | null;
+  liveAfter?: string | null;
+  /** What the undo of a failed deploy did on this server, newest first. */
+  undone?: string[];
   /** What a failed undo left on this server, and the error of this server when it failed. */
   left?: string[];
   error?: string;
@@ -42,7 +44,7 @@ export interface ServerReport {
 /** One server's row of the report, from its run and how the deploy ended. */
 export function serverReport(
   run: ServerRun,
-  outcome: { committed: boolean; dryRun: boolean; releaseId?: string; finished: boolean; left: string[] },
+  outcome: { committed: boolean; dryRun: boolean; releaseId?: string; finished: boolean; left: string[]; undone: string[] },
 ): ServerReport {
   const deployedHere = outcome.committed && outcome.releaseId !== undefined;
   const result: ServerReport['result'] = outcome.dryRun
@@ -68,8 +70,21 @@ export function serverReport(
     reused: { ...run.skipped },
     liveBefore: run.liveBefore,
     liveAfter: outcome.left.length ? null : liveAfter,
+    ...(outcome.undone.length ? { undone: outcome.undone } : {}),
     ...(outcome.left.length ? { left: outcome.left } : {}),
     ...(run.error ? { error: run.error.message.split('\n')[0] } : {}),
+  };
+}
+
+/** A server the deploy never connected to: failed with why, or untouched when another failure came first. */
+export function unreachedReport(server: string, error: Error | undefined): ServerReport {
+  return {
+    server,
+    result: error ? 'failed' : 'untouched',
+    steps: {},
+    sent: { files: 0, bytes: 0 },
+    reused: { files: 0, bytes: 0 },
+    ...(error ? { error: error.message.split('\n')[0] } : {}),
   };
 }
 
@@ -92,15 +107,23 @@ export function formatReport(report: DeployReport): string {
     s.commit?.slice(0, 8) ?? '-',
     amount(s.sent),
     amount(s.reused),
-    s.liveAfter === null ? (s.left ? '(see below)' : '(none)') : s.liveAfter === s.liveBefore ? `${s.liveAfter} (unchanged)` : s.liveAfter,
+    liveColumn(s),
   ]);
   const lines = [`${report.task} summary (${report.seconds.toFixed(1)} s): ${title}`, table([header, ...rows])];
   for (const s of report.servers) {
     const steps = Object.entries(s.steps).map(([step, seconds]) => `${step} ${seconds.toFixed(1)}s`);
     if (steps.length) lines.push(...wrap(`  ${s.server} steps: `, steps, 100));
     if (s.left?.length) lines.push(`  ${s.server} left as it is: ${s.left.join('; ')}`);
+    if (s.liveAfter === undefined && s.error) lines.push(`  ${s.server}: ${s.error}`);
   }
   return lines.join('\n');
+}
+
+/** Where live points after the run, in the table's words. */
+export function liveColumn(s: ServerReport): string {
+  if (s.liveAfter === undefined) return '(not reached)';
+  if (s.liveAfter === null) return s.left ? '(see below)' : '(none)';
+  return s.liveAfter === s.liveBefore ? `${s.liveAfter} (unchanged)` : s.liveAfter;
 }
 
 /** Items after a prefix, as many lines of at most `width` columns as it takes. */

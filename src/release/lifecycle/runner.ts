@@ -19,6 +19,18 @@ export async function runStep(step: Step, deploy: Deploy): Promise<void> {
     return;
   }
   const started = Date.now();
+  const names = runs.map((run) => run.server.name);
+  const group = `${step.name}${names.length > 3 ? ` (${names.length} servers)` : names.length ? ` (${names.join(', ')})` : ''}`;
+  deploy.log.group(group);
+  try {
+    await runParts(step, deploy, runs);
+  } finally {
+    deploy.log.groupEnd(group);
+  }
+  deploy.log.info(`${step.name} done in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+}
+
+async function runParts(step: Step, deploy: Deploy, runs: readonly ServerRun[]): Promise<void> {
   deploy.log.info(`${step.name}…`);
   const before: HookName | undefined = step.hooks && `before-${step.hooks}`;
   const after: HookName | undefined = step.hooks && `after-${step.hooks}`;
@@ -35,7 +47,6 @@ export async function runStep(step: Step, deploy: Deploy): Promise<void> {
   }
   await inStep(step, () => step.after?.(deploy));
   if (localHooks && after) await inStep(step, () => fireHook(after, deploy));
-  deploy.log.info(`${step.name} done in ${((Date.now() - started) / 1000).toFixed(1)} s`);
 }
 
 /** A step applies to a server unless the config skips it there or the step has nothing to do there. */

@@ -27,6 +27,7 @@ export const connect: Step = {
       ),
     );
     const failed = settled.filter((s): s is { server: ServerConfig; error: unknown } => 'error' in s);
+    for (const { server, error } of failed) deploy.unreachable.set(server.name, error as Error);
     if (failed.length) {
       // One server unreachable: close the connections that did open, or they would keep gulp alive.
       await Promise.all(settled.map((s) => ('target' in s ? s.target.close().catch(() => undefined) : undefined)));
