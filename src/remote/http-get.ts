@@ -53,7 +53,8 @@ export async function httpGetOn(target: Target, url: string, options: HttpGetOpt
 
 /**
  * PHP's http stream, for a server with neither curl nor wget: no redirect followed, the body of an
- * error status read too (`ignore_errors`). Its failure is a warning's text; a timeout says so.
+ * error status read too (`ignore_errors`). When no response comes it prints PHP's warning (which
+ * says only "HTTP request failed!" when the time ran out: "(timed out)" is added) and exits 1.
  */
 const PHP_GET = [
   '[, $u, $h, $n, $s] = $argv;',
@@ -75,7 +76,8 @@ const PHP_GET = [
 /**
  * The script: it picks the tool, runs it with the body cut at `limit` bytes (one more is read, to
  * know it was cut), and prints, after a marker line each: the tool, its exit status and the body's
- * size, the tail of its stderr, the headers, then the body, last, so its bytes need no escaping.
+ * size, the tail of its stderr (wget's holds the headers), the headers, then the body, last, so its
+ * bytes need no escaping.
  * BusyBox's wget is passed over: it follows redirects and drops an error status's body.
  */
 export function httpGetScript(url: string, options: { timeout: number; php: ShellFragment; limit: number; marker: string }): string {
@@ -83,7 +85,7 @@ export function httpGetScript(url: string, options: { timeout: number; php: Shel
   const run = (command: string) => `{ ${command}; echo $? >"$t/x"; } 2>"$t/e" | head -c "$n" >"$t/b"`;
   return [
     'LC_ALL=C; export LC_ALL', // the tools' messages in English, as they are matched
-    `u=${quote(url)}; s=${quote(timeout)}; n=${limit + 1}; m=${quote(marker)}`,
+    `u=${quote(url)}; s=${quote(timeout)}; n=${quote(limit + 1)}; m=${quote(marker)}`,
     't=$(mktemp -d) || exit 1',
     `trap 'rm -rf "$t"' EXIT`,
     ': >"$t/h"; : >"$t/e"; : >"$t/b"',
@@ -101,9 +103,9 @@ export function httpGetScript(url: string, options: { timeout: number; php: Shel
     `php) ${run(`${php} -r ${quote(PHP_GET)} -- "$u" "$t/h" "$n" "$s"`)} ;;`,
     'esac',
     `printf '%s tool=%s exit=%s size=%s\\n' "$m" "$tool" "$(cat "$t/x" 2>/dev/null)" "$(wc -c <"$t/b" | tr -d ' ')"`,
-    `printf '%s stderr\\n' "$m"; tail -c 4096 "$t/e"`,
+    `printf '%s stderr\\n' "$m"; tail -c 65536 "$t/e"`,
     `printf '\\n%s headers\\n' "$m"; head -c 65536 "$t/h"`,
-    `printf '\\n%s body\\n' "$m"; head -c ${limit} "$t/b"`,
+    `printf '\\n%s body\\n' "$m"; head -c ${quote(limit)} "$t/b"`,
   ].join('\n');
 }
 
@@ -119,8 +121,8 @@ export function readHttpGet(stdout: string, stderr: string, marker: string, limi
   const [, tool, exit, size] = first;
   if (tool === 'none')
     throw new HttpGetFailure('none of curl, GNU wget or php is on the server\'s PATH: the check "from": "server" needs one');
-  const section = (from: number, to: number, name: string) => stdout.slice(from + marker.length + name.length + 2, to);
-  const toolStderr = section(errors, headers, 'stderr');
+  const section = (from: number, name: string, to?: number) => stdout.slice(from + marker.length + name.length + 2, to);
+  const toolStderr = section(errors, 'stderr', headers);
   // wget -S writes the headers to stderr, each line indented by two spaces.
   const headerText =
     tool === 'wget'
@@ -129,12 +131,12 @@ export function readHttpGet(stdout: string, stderr: string, marker: string, limi
           .filter((line) => line.startsWith('  '))
           .map((line) => line.slice(2))
           .join('\n')
-      : section(headers, body, 'headers');
+      : section(headers, 'headers', body);
   const response = parseHeaders(headerText);
   const truncated = Number(size) > limit;
   // wget exits 8 for any status of 400 and more, and for a redirect it was told not to follow.
   const complete = exit === '0' || truncated || (tool === 'wget' && exit === '8');
-  if (response && complete) return { ...response, body: stdout.slice(body + marker.length + 'body'.length + 2), truncated, tool };
+  if (response && complete) return { ...response, body: section(body, 'body'), truncated, tool };
   throw new HttpGetFailure(firstErrorLine(toolStderr, tool, exit), failureCode(toolStderr, tool, exit));
 }
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { createHome, freePort, startSshd, trust, type SshServer } from '../../support/sshd';
@@ -23,7 +23,7 @@ const nsAddress = `${block}.${((process.pid & 63) << 2) + 2}`;
 const ip = (...args: string[]) => execFileSync('ip', args, { stdio: 'pipe' });
 const inNs = ['ip', 'netns', 'exec', ns];
 
-/** Answers /up with the live release, /frozen with the release in frozen.txt (a server still running old code), /down with 503. */
+/** Logs each request's path to <root>.requests; answers /up with the live release, /frozen with the release in frozen.txt (a server still running old code), /down with 503. */
 const WEB_SERVER = `
 const http = require('node:http');
 const fs = require('node:fs');
@@ -31,6 +31,7 @@ const path = require('node:path');
 const [root, port] = process.argv.slice(1);
 const live = () => path.basename(fs.readlinkSync(path.join(root, 'live')));
 http.createServer((request, response) => {
+  fs.appendFileSync(root + '.requests', request.url + '\\n');
   if (request.url === '/up') return void response.end('release: ' + live() + '\\n');
   if (request.url === '/frozen') return void response.end('release: ' + fs.readFileSync(path.join(root, 'frozen.txt'), 'utf8'));
   if (request.url === '/down') return void response.writeHead(503).end('Service Unavailable: the database is down\\n');
@@ -100,6 +101,13 @@ describe('the health check fetched on the server ("from": "server")', () => {
       'from the deploying machine the URL is unreachable',
     );
     assert.equal(site.liveId(), id, 'live was swapped back');
+  });
+
+  it('a dry run fetches nothing', async () => {
+    const requests = () => readFileSync(`${site.root}.requests`, 'utf8').split('\n').length;
+    const before = requests();
+    await site.run('deploy', ['--dry-run'], { overrides: { healthcheck: { url, from: 'server' } } });
+    assert.equal(requests(), before);
   });
 
   it('a wrong status swaps back, marks the release failed and says what the server answered', async () => {
