@@ -15,7 +15,7 @@
  * this machine, so its paths are local paths too.
  */
 export interface BenchServer {
-  host: '127.0.0.1';
+  host: string;
   port: number;
   user: 'root';
   /** A Host alias in the test home's ~/.ssh/config (HostName, Port, User, IdentityFile, UserKnownHostsFile, StrictHostKeyChecking yes). */

@@ -32,7 +32,8 @@ export interface TestHome {
 export interface SshServer {
   name: string;
   port: number;
-  host: '127.0.0.1';
+  /** The address it listens on: 127.0.0.1 unless `listen` said otherwise. */
+  host: string;
   pid: number;
   dir: string;
   logFile: string;
@@ -89,6 +90,10 @@ export interface StartOptions {
   config?: string[];
   /** Variables every session gets (sshd takes only its first SetEnv line, so they join SHLVL's), e.g. a PATH. */
   setEnv?: Record<string, string>;
+  /** The address to listen on (default 127.0.0.1), e.g. one of a network namespace's. */
+  listen?: string;
+  /** A command that runs sshd, put before it: `['ip', 'netns', 'exec', name]` starts it inside a namespace (it execs, so the pid is sshd's). */
+  wrapper?: string[];
 }
 
 /** Starts `sshd -D` on a free loopback port and waits until it answers with its banner. */
@@ -104,12 +109,13 @@ export async function startSshd(home: TestHome, options: StartOptions = {}): Pro
   chmodSync(dir, 0o711);
   chmodSync(authorized, 0o644);
   const port = await freePort();
+  const host = options.listen ?? '127.0.0.1';
   const logFile = path.join(dir, 'sshd.log');
   const configFile = path.join(dir, 'sshd_config');
   writeFileSync(
     configFile,
     [
-      `ListenAddress 127.0.0.1`,
+      `ListenAddress ${host}`,
       `Port ${port}`,
       `HostKey ${hostKeyFile}`,
       `PidFile ${path.join(dir, 'sshd.pid')}`,
@@ -130,16 +136,17 @@ export async function startSshd(home: TestHome, options: StartOptions = {}): Pro
       ...(options.config ?? []),
     ].join('\n') + '\n',
   );
-  const child = spawn(SSHD, ['-D', '-f', configFile, '-E', logFile], { stdio: 'ignore', detached: false });
+  const [command, ...args] = [...(options.wrapper ?? []), SSHD, '-D', '-f', configFile, '-E', logFile];
+  const child = spawn(command, args, { stdio: 'ignore', detached: false });
   const pid = child.pid as number;
   started.add(pid);
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   child.unref();
-  await waitForBanner(port, logFile);
+  await waitForBanner(host, port, logFile);
   const server: SshServer = {
     name: options.name ?? `sshd-${port}`,
     port,
-    host: '127.0.0.1',
+    host,
     pid,
     dir,
     logFile,
@@ -174,9 +181,9 @@ export function ensureUser(name: string, shell: string, files: Record<string, st
   return home;
 }
 
-/** Writes `[127.0.0.1]:port <key>` into the home's known_hosts, as `ssh` would after "yes". */
+/** Writes `[host]:port <key>` into the home's known_hosts, as `ssh` would after "yes". */
 export function trust(home: TestHome, server: SshServer): void {
-  appendFileSync(home.knownHosts, `[127.0.0.1]:${server.port} ${server.hostKey}\n`);
+  appendFileSync(home.knownHosts, `[${server.host}]:${server.port} ${server.hostKey}\n`);
 }
 
 /** Adds a Host block to ~/.ssh/config. */
@@ -204,11 +211,11 @@ export function freePort(): Promise<number> {
   });
 }
 
-async function waitForBanner(port: number, logFile: string): Promise<void> {
+async function waitForBanner(host: string, port: number, logFile: string): Promise<void> {
   const deadline = Date.now() + 10_000;
   while (Date.now() < deadline) {
     const ok = await new Promise<boolean>((resolve) => {
-      const socket = net.connect({ host: '127.0.0.1', port });
+      const socket = net.connect({ host, port });
       socket.once('data', (data) => {
         socket.destroy();
         resolve(data.toString().startsWith('SSH-'));
@@ -219,5 +226,5 @@ async function waitForBanner(port: number, logFile: string): Promise<void> {
     await new Promise((r) => setTimeout(r, 50));
   }
   const log = existsSync(logFile) ? readFileSync(logFile, 'utf8') : '(no log)';
-  throw new Error(`sshd on port ${port} did not start within 10 s. Its log:\n${log}`);
+  throw new Error(`sshd on ${host} port ${port} did not start within 10 s. Its log:\n${log}`);
 }

@@ -20,6 +20,7 @@ import {
 import { closest } from './suggest';
 import {
   COMPOSER_INSTALLER,
+  HEALTHCHECK_FROM,
   HOOK_NAMES,
   SKIPPABLE_STEPS,
   type AssetMapping,
@@ -250,9 +251,14 @@ export const SERVER_SCHEMA: ServerSchema = {
   },
   healthcheck: {
     type: 'string or object',
-    doc: 'ours: checked after the swap, a failure swaps back; `{ "url", "status": 200, "contains", "header", "timeout": 5, "retries": 3 }` or just a URL; `contains` and `header` (`"X-Release: @release"`) may use `@release`',
+    doc: 'ours: checked after the swap, a failure swaps back; `{ "url", "from": "local", "status": 200, "contains", "header", "timeout": 5, "retries": 3 }` or just a URL; `contains` and `header` (`"X-Release: @release"`) may use `@release`',
     keys: {
       url: { type: 'string', shown: 'required', doc: 'an `http://` or `https://` URL' },
+      from: {
+        type: 'string',
+        default: 'local',
+        doc: 'where it is fetched: `"local"`, from the machine that deploys (Node\'s fetch); `"server"`, on the server over the SSH connection (its `curl`, else GNU `wget`, else `php`), for a URL that only resolves or answers inside the server\'s network (an internal name, `127.0.0.1`) when deploying from outside it, e.g. a hosted CI runner',
+      },
       status: { type: 'number', default: 200, doc: 'the HTTP status expected' },
       contains: { type: 'string', doc: 'text the body must contain (may use `@release`)' },
       header: { type: 'string', doc: 'a response header that must be present, `"Name: value"` (the value may use `@release`)' },
@@ -535,7 +541,13 @@ function readHealthcheck(r: Reader): HealthCheck | undefined {
   const value = r.get(['healthcheck']);
   if (value === undefined) return undefined;
   if (typeof value === 'string')
-    return { url: r.text(['healthcheck'], 'an http:// or https:// URL', urlProblem) ?? '', status: 200, timeout: 5, retries: 3 };
+    return {
+      url: r.text(['healthcheck'], 'an http:// or https:// URL', urlProblem) ?? '',
+      from: 'local',
+      status: 200,
+      timeout: 5,
+      retries: 3,
+    };
   if (!isObject(value))
     return void r.expected(['healthcheck'], 'a URL or { "url": …, "status": …, "contains": …, "timeout": …, "retries": … }', value);
   const url = r.required(['healthcheck', 'url'], 'an http:// or https:// URL', urlProblem);
@@ -550,6 +562,7 @@ function readHealthcheck(r: Reader): HealthCheck | undefined {
       : undefined;
   return {
     url,
+    from: readFrom(r),
     status:
       r.number(['healthcheck', 'status'], 'an HTTP status code (100 to 599)', (n) => Number.isInteger(n) && n >= 100 && n <= 599) ?? 200,
     ...(contains !== undefined && { contains }),
@@ -557,6 +570,18 @@ function readHealthcheck(r: Reader): HealthCheck | undefined {
     timeout: r.number(['healthcheck', 'timeout'], 'a positive number of seconds', (n) => Number.isFinite(n) && n > 0) ?? 5,
     retries: r.number(['healthcheck', 'retries'], 'a whole number of attempts, at least 1', (n) => Number.isInteger(n) && n >= 1) ?? 3,
   };
+}
+
+function readFrom(r: Reader): HealthCheck['from'] {
+  const value = r.get(['healthcheck', 'from']);
+  if (value === undefined) return 'local';
+  if ((HEALTHCHECK_FROM as readonly unknown[]).includes(value)) return value as HealthCheck['from'];
+  r.expected(
+    ['healthcheck', 'from'],
+    '"local" (fetched from the machine that deploys, the default) or "server" (fetched on the server, over SSH)',
+    value,
+  );
+  return 'local';
 }
 
 function readSkip(r: Reader): SkippableStep[] {

@@ -56,8 +56,13 @@ export interface AssetMapping {
   remote: string;
 }
 
+/** Where the health check is fetched: the machine that deploys, or the server itself (over SSH). */
+export const HEALTHCHECK_FROM = ['local', 'server'] as const;
+
 export interface HealthCheck {
   url: string;
+  /** Ours: "local" (the default) fetches from the deploying machine, "server" on the server, for a URL only its network reaches. */
+  from: (typeof HEALTHCHECK_FROM)[number];
   /** Expected HTTP status (default 200). */
   status: number;
   /** Text the body must contain. */

@@ -49,7 +49,7 @@ describe('config schema', () => {
     assert.deepEqual(NESTED_KEYS, {
       php: ['bin'],
       composer: ['bin', 'dev', 'local', 'installer'],
-      healthcheck: ['url', 'status', 'contains', 'header', 'timeout', 'retries'],
+      healthcheck: ['url', 'from', 'status', 'contains', 'header', 'timeout', 'retries'],
       ssh: [
         'acceptNewHostKeys',
         'knownHostsFile',

@@ -527,12 +527,14 @@ describe('loadConfig: ssh, healthcheck, secrets', () => {
   it('reads a health check with defaults, or a URL alone', () => {
     assert.deepEqual(loadServer({ healthcheck: { url: 'https://example.com/up' } }).healthcheck, {
       url: 'https://example.com/up',
+      from: 'local',
       status: 200,
       timeout: 5,
       retries: 3,
     });
     assert.deepEqual(loadServer({ healthcheck: 'http://example.com/' }).healthcheck, {
       url: 'http://example.com/',
+      from: 'local',
       status: 200,
       timeout: 5,
       retries: 3,
@@ -541,6 +543,7 @@ describe('loadConfig: ssh, healthcheck, secrets', () => {
       loadServer({ healthcheck: { url: 'https://x.test/health', status: 204, contains: 'ok', timeout: 2, retries: 10 } }).healthcheck,
       {
         url: 'https://x.test/health',
+        from: 'local',
         status: 204,
         contains: 'ok',
         timeout: 2,
@@ -548,6 +551,24 @@ describe('loadConfig: ssh, healthcheck, secrets', () => {
       },
     );
     assert.equal(loadServer().healthcheck, undefined);
+  });
+
+  it('reads where the health check is fetched: "local" (the default) or "server"', () => {
+    assert.equal(loadServer({ healthcheck: { url: 'http://127.0.0.1/up', from: 'server' } }).healthcheck?.from, 'server');
+    assert.equal(loadServer({ healthcheck: { url: 'http://127.0.0.1/up', from: 'local' } }).healthcheck?.from, 'local');
+    assert.equal(loadServer({}, { common: { healthcheck: { url: 'http://127.0.0.1/up', from: 'server' } } }).healthcheck?.from, 'server');
+  });
+
+  it('refuses any other "from", saying what each value means', () => {
+    for (const from of ['remote', 'Server', '', true])
+      assert.match(
+        problem(withServer({ healthcheck: { url: 'https://x.test', from } })),
+        /^servers\.production\.healthcheck\.from: expected "local" \(fetched from the machine that deploys, the default\) or "server" \(fetched on the server, over SSH\), got /,
+      );
+    assert.match(
+      problem(withServer({ healthcheck: { url: 'https://x.test', form: 'server' } })),
+      /^servers\.production\.healthcheck\.form: unknown key "form": did you mean "from"\?/,
+    );
   });
 
   it('refuses a health check without an http(s) URL or with bad numbers', () => {

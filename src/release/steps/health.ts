@@ -1,7 +1,9 @@
 import { AttacheError } from '../../errors';
 import type { HealthCheck } from '../../config/types';
+import { BODY_LIMIT, HttpGetFailure, httpGetOn, type HttpResponse } from '../../remote/http-get';
 import { liveReleaseOf, type ServerRun, type Step } from '../lifecycle/context';
 import { writeMarker } from '../model/release-list';
+import { phpCommand } from '../model/tools';
 
 /** The README section that explains a stale release (linked from the message). */
 const STALE_HELP = 'README "Laravel in production: the new code is what serves" and "Web servers: make the swap take effect at once"';
@@ -22,9 +24,9 @@ export const health: Step = {
     if (!check) return void run.log.info(`[${run.server.name}] no health check ran: ${noCheck(run, deploy.config.project?.healthRoute)}`);
     const id = liveReleaseOf(run, deploy);
     const previous = run.liveBefore === null ? undefined : run.layout.releaseIdOf(run.liveBefore);
-    const { problem, stale } = await probe(check, id, previous === id ? undefined : previous);
+    const { problem, stale, tool } = await probe(run, check, id, previous === id ? undefined : previous);
     if (!problem) {
-      run.log.info(`[${run.server.name}] health check passed: ${check.url}`);
+      run.log.info(`[${run.server.name}] health check passed: ${check.url}${tool ? ` (fetched on the server with ${tool})` : ''}`);
       return;
     }
     await writeMarker(
@@ -56,7 +58,7 @@ function laravelHealthCheck(run: ServerRun, route: string | undefined): HealthCh
   if (!route || !run.appUrl) return undefined;
   const url = `${run.appUrl.replace(/\/+$/, '')}${route}`;
   run.log.info(`[${run.server.name}] health check: ${url} (Laravel's health route ${route}, at APP_URL from ${run.layout.env})`);
-  return { url, status: 200, timeout: 5, retries: 3 };
+  return { url, from: 'local', status: 200, timeout: 5, retries: 3 };
 }
 
 function noCheck(run: ServerRun, route: string | undefined): string {
@@ -68,36 +70,97 @@ function noCheck(run: ServerRun, route: string | undefined): string {
 /** `@release` in an expected value, replaced by a release id. */
 const withRelease = (text: string, id: string) => text.replaceAll('@release', id);
 
-async function probe(check: HealthCheck, id: string, previous: string | undefined): Promise<{ problem?: string; stale: boolean }> {
+/** A response, wherever it was fetched; `tool` names the server's tool that fetched it. */
+type Fetched = HttpResponse & { tool?: string };
+
+async function probe(
+  run: ServerRun,
+  check: HealthCheck,
+  id: string,
+  previous: string | undefined,
+): Promise<{ problem?: string; stale: boolean; tool?: string }> {
   let problem = 'no attempt made';
   let stale = false;
-  const releaseAware = [check.contains, check.header?.value].some((text) => text?.includes('@release'));
+  // The URL as messages name it: where it was fetched, when not from here.
+  const where = check.from === 'server' ? `${check.url} (from the server)` : check.url;
   for (let attempt = 1; attempt <= check.retries; attempt++) {
-    stale = false;
     try {
-      const response = await fetch(check.url, { signal: AbortSignal.timeout(check.timeout * 1000), redirect: 'manual' });
-      const body = await response.text();
-      const location = response.headers.get('location');
-      const header = check.header && response.headers.get(check.header.name);
-      const names = (release: string) =>
-        (!check.contains || body.includes(withRelease(check.contains, release))) &&
-        (!check.header || header === withRelease(check.header.value, release));
-      if (response.status !== check.status)
-        problem = `${check.url} answered ${response.status}${location ? ` (redirect to ${location})` : ''}, expected ${check.status}; the body begins: ${bodyStart(body)}`;
-      else if (names(id)) return { stale: false };
-      else if (releaseAware && previous !== undefined && names(previous)) {
-        stale = true;
-        problem = `${check.url} answered for release ${previous}, not ${id}`;
-      } else if (check.contains && !body.includes(withRelease(check.contains, id)))
-        problem = `${check.url} answered without "${withRelease(check.contains, id)}"; the body begins: ${bodyStart(body)}`;
-      else
-        problem = `${check.url} answered with ${check.header!.name}: ${header ?? '(none)'}, expected ${withRelease(check.header!.value, id)}`;
+      const response: Fetched =
+        check.from === 'server'
+          ? await httpGetOn(run.target, check.url, { timeout: check.timeout, php: phpCommand(run.server) })
+          : await fetchHere(check);
+      const verdict = judge(check, response, where, id, previous);
+      if (!verdict.problem) return { stale: false, tool: response.tool };
+      problem = verdict.problem;
+      stale = verdict.stale;
     } catch (error) {
-      problem = `${check.url}: ${fetchFailure(error, check.timeout)}`;
+      // On the server, only the GET's own failure is the check's: a lost connection is the deploy's.
+      if (check.from === 'server' && !(error instanceof HttpGetFailure)) throw error;
+      problem = `${where}: ${fetchFailure(error, check.timeout)}`;
+      stale = false;
     }
     if (attempt < check.retries) await new Promise((r) => setTimeout(r, 1000));
   }
   return { problem, stale };
+}
+
+/** GET with Node's fetch, from this machine: no redirect followed, the body read up to BODY_LIMIT. */
+async function fetchHere(check: HealthCheck): Promise<HttpResponse> {
+  const response = await fetch(check.url, { signal: AbortSignal.timeout(check.timeout * 1000), redirect: 'manual' });
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  let truncated = false;
+  const reader = response.body?.getReader();
+  while (reader) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    chunks.push(value);
+    size += value.length;
+    if (size > BODY_LIMIT) {
+      truncated = true;
+      await reader.cancel();
+      break;
+    }
+  }
+  const body = new TextDecoder().decode(Buffer.concat(chunks).subarray(0, BODY_LIMIT));
+  return { status: response.status, headers: new Map(response.headers), body, truncated };
+}
+
+/**
+ * One response against the check: passed (no problem), or what is wrong with it; `stale` when it
+ * names the previous release where the check expects the new one.
+ */
+function judge(
+  check: HealthCheck,
+  response: HttpResponse,
+  where: string,
+  id: string,
+  previous: string | undefined,
+): { problem?: string; stale: boolean } {
+  const { status, headers, body } = response;
+  const location = headers.get('location');
+  const header = check.header && headers.get(check.header.name.toLowerCase());
+  const releaseAware = [check.contains, check.header?.value].some((text) => text?.includes('@release'));
+  const names = (release: string) =>
+    (!check.contains || body.includes(withRelease(check.contains, release))) &&
+    (!check.header || header === withRelease(check.header.value, release));
+  if (status !== check.status)
+    return {
+      stale: false,
+      problem: `${where} answered ${status}${location ? ` (redirect to ${location})` : ''}, expected ${check.status}; the body begins: ${bodyStart(body)}`,
+    };
+  if (names(id)) return { stale: false };
+  if (releaseAware && previous !== undefined && names(previous))
+    return { stale: true, problem: `${where} answered for release ${previous}, not ${id}` };
+  if (check.contains && !body.includes(withRelease(check.contains, id)))
+    return {
+      stale: false,
+      problem: `${where} answered without "${withRelease(check.contains, id)}"${response.truncated ? ` in its first ${BODY_LIMIT / 1024 / 1024} MiB` : ''}; the body begins: ${bodyStart(body)}`,
+    };
+  return {
+    stale: false,
+    problem: `${where} answered with ${check.header!.name}: ${header ?? '(none)'}, expected ${withRelease(check.header!.value, id)}`,
+  };
 }
 
 /** The first bytes of a body, on one line: enough to recognise an error page or a framework's message. */
@@ -107,12 +170,14 @@ function bodyStart(body: string): string {
   return JSON.stringify(text.length > 200 ? text.slice(0, 200) + '…' : text);
 }
 
-/** fetch says only "fetch failed": the cause underneath says why (refused, timed out, no such host, …). */
+/** Why no response came. Node's fetch says only "fetch failed": the cause underneath says why (refused, timed out, no such host, …). */
 function fetchFailure(error: unknown, timeoutSeconds: number): string {
   const name = (error as Error)?.name;
   if (name === 'TimeoutError' || name === 'AbortError') return `no answer within ${timeoutSeconds} s (timeout)`;
-  const cause = (error as { cause?: { code?: string; message?: string } })?.cause;
+  // The server's tool: its own error line, after the same words as fetch's.
+  const cause = error instanceof HttpGetFailure ? error : (error as { cause?: { code?: string; message?: string } })?.cause;
   const code = cause?.code;
+  if (code === 'TIMEOUT') return `no answer within ${timeoutSeconds} s (timeout): ${cause?.message}`;
   const reason: Record<string, string> = {
     ECONNREFUSED: 'connection refused (nothing listens on that port)',
     ENOTFOUND: 'the host name could not be resolved (DNS)',
@@ -125,6 +190,7 @@ function fetchFailure(error: unknown, timeoutSeconds: number): string {
     UND_ERR_SOCKET: 'the server closed the connection without answering',
   };
   if (code && reason[code]) return `${reason[code]}: ${cause?.message ?? code}`;
+  if (error instanceof HttpGetFailure) return error.message;
   if (cause?.message) return `${(error as Error).message}: ${cause.message}`; // e.g. a TLS certificate problem, "bad port"
   return (error as Error)?.message ?? String(error);
 }
