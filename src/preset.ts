@@ -42,6 +42,8 @@ export interface AttacheTasks {
   releases: TaskFunction;
   prune: TaskFunction;
   unlock: TaskFunction;
+  /** Everything a first deploy needs, checked here and on the servers; nothing changed. */
+  doctor: TaskFunction;
   /** Attaché's other commands: init, install, releases:delete, releases:down/up, servers:list, ssh. */
   init: TaskFunction;
   install: TaskFunction;

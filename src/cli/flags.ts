@@ -10,7 +10,7 @@ import { validateBranch } from '../config/validate';
  */
 
 /** The preset's tasks, by the names its object gives them (gulp may register them under others). */
-export type TaskName = 'deploy' | 'rollback' | 'activate' | 'releases' | 'prune' | 'unlock' | AttacheCommand;
+export type TaskName = 'deploy' | 'rollback' | 'activate' | 'releases' | 'prune' | 'unlock' | 'doctor' | AttacheCommand;
 
 /** Attaché's other commands, as tasks: init, install, releases:delete, releases:down/up, servers:list, ssh. */
 export type AttacheCommand = 'init' | 'install' | 'delete' | 'down' | 'up' | 'servers' | 'ssh';
@@ -40,14 +40,19 @@ export interface FlagSpec {
 }
 
 export const FLAGS: readonly FlagSpec[] = [
-  { name: '--server', value: '<name>', description: 'server name(s), group, or "all" (default: the config\'s default)', tasks: ON_SERVERS },
+  {
+    name: '--server',
+    value: '<name>',
+    description: 'server name(s), group, or "all" (default: the config\'s default)',
+    tasks: [...ON_SERVERS, 'doctor'],
+  },
   {
     name: '--config',
     value: '<file>',
     description: 'the config file (default .attache.json; init writes it); also -c <file>',
     tasks: 'every',
   },
-  { name: '--branch', value: '<branch>', description: "branch to deploy (default: the config's)", tasks: ['deploy', 'install'] },
+  { name: '--branch', value: '<branch>', description: "branch to deploy (default: the config's)", tasks: ['deploy', 'install', 'doctor'] },
   {
     name: '--env',
     value: '<file>',
@@ -62,8 +67,13 @@ export const FLAGS: readonly FlagSpec[] = [
     tasks: ['prune'],
   },
   { name: '--remote', value: '<name>', description: 'the git remote to write as the repository, when there are several', tasks: ['init'] },
-  { name: '--parallel', value: '<n>', description: 'servers worked on at once (default 10)', tasks: ON_SERVERS.filter((t) => t !== 'ssh') },
-  { name: '--report', value: '<file>', description: 'write the deploy report as JSON to this file', tasks: ['deploy', 'install'] },
+  {
+    name: '--parallel',
+    value: '<n>',
+    description: 'servers worked on at once (default 10)',
+    tasks: [...ON_SERVERS.filter((t) => t !== 'ssh'), 'doctor'],
+  },
+  { name: '--report', value: '<file>', description: 'write the report as JSON to this file', tasks: ['deploy', 'install', 'doctor'] },
   {
     name: '--artifact',
     value: '<id|server>',

@@ -137,6 +137,16 @@ function healthRoute(dir: string): { healthRoute?: string } {
   }
 }
 
+/** The PHP a project's vendor/ is resolved for: config.platform.php in composer.json wins (composer resolved for it); else composer.lock's `platform` requirement. */
+export function platformPhp(dir: string): { version: string; from: 'config.platform.php' | 'composer.lock' } | undefined {
+  const json = readJson<{ config?: { platform?: { php?: unknown } } }>(path.join(dir, 'composer.json'));
+  const configured = json?.config?.platform?.php;
+  if (typeof configured === 'string') return { version: configured, from: 'config.platform.php' };
+  const lock = readJson<{ platform?: Record<string, unknown> }>(path.join(dir, 'composer.lock'));
+  const required = lock?.platform && !Array.isArray(lock.platform) ? lock.platform.php : undefined;
+  return typeof required === 'string' ? { version: required, from: 'composer.lock' } : undefined;
+}
+
 function readJson<T>(file: string): T | undefined {
   try {
     const value = JSON.parse(readFileSync(file, 'utf8')) as unknown;

@@ -1,7 +1,8 @@
 import type { Flags, TaskName } from '../cli/flags';
 import type { Logger } from '../log';
 import type { Step } from './lifecycle/context';
-import { readConfig, type Plan, type PlanOptions } from './lifecycle/plan';
+import { doctorTask } from './doctor/doctor';
+import { makePlan, readConfig, type Plan, type PlanOptions } from './lifecycle/plan';
 import { replaceStep, type PlanPart } from './lifecycle/series';
 import { deleteStep } from './operations/delete';
 import { initConfig, terminalAsk } from './operations/init';
@@ -30,6 +31,7 @@ import { opcache } from './steps/opcache';
 import { optimize } from './steps/optimize';
 import { packageStep } from './steps/package';
 import { permissions } from './steps/permissions';
+import { preflight } from './steps/preflight';
 import { prepcomposer } from './steps/prepcomposer';
 import { prune } from './steps/prune';
 import { release } from './steps/release';
@@ -53,7 +55,12 @@ import { unlock } from './steps/unlock';
  * (built here, sent as files) on "artifact" ones, where the asset upload is part of the tree.
  */
 export const DEPLOY_PLAN: readonly PlanPart[] = [
-  { together: [[source, build], [connect]] },
+  {
+    together: [
+      [source, build],
+      [connect, preflight],
+    ],
+  },
   packageStep,
   lock,
   release,
@@ -77,7 +84,7 @@ export const DEPLOY_PLAN: readonly PlanPart[] = [
  * app's key generated after the artisan step (before optimize caches the config that holds it).
  */
 export const INSTALL_PLAN: readonly PlanPart[] = replaceStep(
-  replaceStep(replaceStep(DEPLOY_PLAN, connect, []), source, [connect, installCheck, source]),
+  replaceStep(replaceStep(replaceStep(DEPLOY_PLAN, connect, []), preflight, []), source, [connect, installCheck, preflight, source]),
   artisan,
   [artisan, keyGenerate],
 );
@@ -102,7 +109,7 @@ export interface ServerTask {
   series(flags: Flags, plan: Plan): Step[];
 }
 
-/** A task that reads the config (or writes it) and connects nowhere. */
+/** A task outside a deploy's life: it reads the config (or writes it); the doctor connects on its own, only to read. */
 export interface LocalTask {
   kind: 'local';
   name: TaskName;
@@ -176,6 +183,13 @@ export const TASKS: readonly Task[] = [
     name: 'ssh',
     description: "an interactive login shell on the server, in its root, over the deploy's verified connection",
     series: (_flags, plan) => [sshStep(plan.selected)],
+  },
+  {
+    kind: 'local',
+    name: 'doctor',
+    description:
+      'check everything a first deploy needs, here and on the server(s), and what the web server serves; change nothing (exit 1 on a failed check)',
+    run: ({ options }) => doctorTask(makePlan('doctor', options)),
   },
   {
     kind: 'local',

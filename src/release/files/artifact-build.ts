@@ -2,6 +2,7 @@ import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { cpSync, existsSync, promises as fs, readFileSync } from 'node:fs';
 import path from 'node:path';
+import { platformPhp } from '../../config/project';
 import type { ServerConfig } from '../../config/types';
 import { AttacheError } from '../../errors';
 import { quote } from '../../remote/quote';
@@ -242,16 +243,6 @@ async function composerInstall(tree: string, server: ServerConfig, deploy: Deplo
     await fs.writeFile(file, committed);
   }
   return platformPhp(tree);
-}
-
-/** config.platform.php in composer.json wins (composer resolved for it); else the lock's `platform` requirement. */
-function platformPhp(tree: string): ArtifactManifest['php'] {
-  const json = readJson(path.join(tree, 'composer.json')) as { config?: { platform?: { php?: unknown } } } | undefined;
-  const configured = json?.config?.platform?.php;
-  if (typeof configured === 'string') return { version: configured, from: 'config.platform.php' };
-  const lock = readJson(path.join(tree, 'composer.lock')) as { platform?: Record<string, unknown> } | undefined;
-  const required = lock?.platform && !Array.isArray(lock.platform) ? lock.platform.php : undefined;
-  return typeof required === 'string' ? { version: required, from: 'composer.lock' } : undefined;
 }
 
 /** The assets mappings, applied as the assets step would upload them: local path → path in the release. */
