@@ -63,6 +63,7 @@ export class SshSession implements Target {
   private static async connect(spec: ServerSpec, log: Logger, options: { warm?: boolean; early?: EarlyConnection }): Promise<SshSession> {
     const server = options.early?.server ?? resolveServer(spec);
     const auth = planAuthentication(server); // before connecting: a missing key or wrong passphrase fails here
+    for (const warning of auth.warnings) log.warn(`[${server.name}] ${warning}`);
     const jump = server.proxyJump
       ? await SshSession.open(jumpSpec(server), log).catch((error) => Promise.reject(viaJump(server, error)))
       : undefined;
