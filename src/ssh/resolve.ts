@@ -29,6 +29,8 @@ export interface ServerOptions {
   acceptNewHostKeys?: boolean;
   /** known_hosts file (default ~/.ssh/known_hosts). */
   knownHostsFile?: string;
+  /** Name of an environment variable holding known_hosts lines (a CI secret): read beside knownHostsFile. */
+  knownHostsEnv?: string;
   /** Seconds to wait for the TCP connection and the handshake (default: ~/.ssh/config's ConnectTimeout, else 20). */
   connectTimeout?: number;
   /** A jump host (`ProxyJump`): an alias or `user@host:port`; comma-separated for a chain. */
@@ -60,6 +62,8 @@ export interface ResolvedServer {
   forwardAgent: boolean;
   acceptNewHostKeys: boolean;
   knownHostsFile: string;
+  /** The environment variable holding known_hosts lines (knownHostsEnv); read when the host key is checked. */
+  knownHostsEnv?: string;
   hostKeyAlias?: string;
   connectTimeoutMs: number;
   proxyJump?: string;
@@ -121,6 +125,7 @@ export function resolveServer(spec: ServerSpec): ResolvedServer {
     forwardAgent: options.forwardAgent ?? first(file.forwardagent)?.toLowerCase() === 'yes',
     acceptNewHostKeys: options.acceptNewHostKeys ?? false,
     knownHostsFile: options.knownHostsFile ?? path.join(sshDir, 'known_hosts'),
+    knownHostsEnv: options.knownHostsEnv,
     hostKeyAlias: first(file.hostkeyalias),
     connectTimeoutMs: timeout * 1000,
     proxyJump: proxyJump && proxyJump.toLowerCase() !== 'none' ? proxyJump : undefined,
