@@ -6,6 +6,7 @@ import { describe, it } from 'node:test';
 import { AttacheError } from '../../src/errors';
 import { redact } from '../../src/log';
 import { planAuthentication } from '../../src/ssh/auth';
+import { jumpSpec } from '../../src/ssh/forward';
 import { inCi, knownHostsSources, verifyHostKey } from '../../src/ssh/host-key';
 import { fingerprint } from '../../src/ssh/known-hosts';
 import { resolveServer, type ServerOptions } from '../../src/ssh/resolve';
@@ -282,6 +283,24 @@ describe('the unknown-host refusal', () => {
     assert.deepEqual(
       ['true', '1', 'yes', '', 'false', 'FALSE', undefined].map((CI) => inCi({ CI })),
       [true, true, true, false, false, false, false],
+    );
+  });
+});
+
+describe('a jump host', () => {
+  it("is checked and logged into with the server's environment secrets: one CI secret may serve both", () => {
+    const spec = jumpSpec(
+      server({
+        proxyJump: 'root@bastion:2200',
+        identityEnv: 'DEPLOY_KEY',
+        knownHostsEnv: 'DEPLOY_KNOWN_HOSTS',
+        passphraseEnv: 'DEPLOY_PASS',
+      }),
+    );
+    assert.ok(typeof spec === 'object');
+    assert.deepEqual(
+      [spec.host, spec.port, spec.identityEnv, spec.knownHostsEnv, spec.passphraseEnv],
+      ['bastion', 2200, 'DEPLOY_KEY', 'DEPLOY_KNOWN_HOSTS', 'DEPLOY_PASS'],
     );
   });
 });
