@@ -49,6 +49,25 @@ export function registerSecret(value: string | undefined | null): void {
   ciOutput()?.mask(value); // before anything could print it
 }
 
+/** A line of a multi-line secret shorter than this is not registered alone: a key's short last line ("AAAA==") would redact ordinary text. */
+const SECRET_LINE_MIN = 16;
+
+/**
+ * Marks a multi-line secret (a private key's text) as secret: the whole text, and each of its lines,
+ * since a tool may print a single line of it. Lines split at real newlines and at literal `\n`
+ * sequences (a key pasted into a CI variable that way); the armour lines (`-----BEGIN …`) are
+ * public and left readable.
+ */
+export function registerSecretText(text: string | undefined | null): void {
+  if (!text) return;
+  registerSecret(text);
+  registerSecret(text.trim());
+  for (const line of text.split(/\r?\n|\\n/)) {
+    const trimmed = line.trim();
+    if (trimmed.length >= SECRET_LINE_MIN && !trimmed.startsWith('-----')) registerSecret(trimmed);
+  }
+}
+
 /** Names of .env keys whose values are secrets. */
 const SECRET_KEY = /(KEY|SECRET|PASS|PASSWORD|PASSPHRASE|TOKEN|SALT|PRIVATE|DSN|CREDENTIALS?|AUTH)$/i;
 

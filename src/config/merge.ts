@@ -4,7 +4,9 @@ import type { AssetMapping, HealthCheck, HookName } from './types';
 export interface SshKeys {
   acceptNewHostKeys?: boolean;
   knownHostsFile?: string;
+  knownHostsEnv?: string;
   identityFile?: string | string[];
+  identityEnv?: string;
   passphraseEnv?: string;
   forwardAgent?: boolean;
   connectTimeout?: number;

@@ -91,14 +91,22 @@ const SSH_TEXTS: { readonly [K in SshKey]: KeyDoc } = {
     doc: "like OpenSSH's `StrictHostKeyChecking=accept-new`: trust and record an unknown host's key on first use; a changed key is always refused",
   },
   knownHostsFile: { type: 'string', shown: '`~/.ssh/known_hosts`', doc: 'the known_hosts file host keys are checked against' },
+  knownHostsEnv: {
+    type: 'string',
+    doc: 'the name of an environment variable holding known_hosts lines (a CI secret: plain, hashed or `[host]:port`), checked beside `knownHostsFile` as OpenSSH checks two files (a key either holds is known; `@revoked` in either refuses); unset or empty is an error. With `acceptNewHostKeys`, a new key is recorded in `knownHostsFile`',
+  },
   identityFile: {
     type: 'string or array of strings',
     shown: "`~/.ssh/config`'s, then `~/.ssh/id_ed25519`, `id_ecdsa`, `id_rsa`",
-    doc: 'private key files, tried in order after the agent',
+    doc: "private key files, tried in order after the agent and `identityEnv`'s key; a missing file named here is an error, one named by `~/.ssh/config` a warning",
+  },
+  identityEnv: {
+    type: 'string',
+    doc: "the name of an environment variable holding a private key's text (a CI secret: OpenSSH or PEM, encrypted with `passphraseEnv`'s passphrase or not), tried after the agent and before the files; never written to disk nor printed. Unset or empty is an error; literal `\\n` in it are read as line breaks",
   },
   passphraseEnv: {
     type: 'string',
-    doc: 'the name of an environment variable holding the key passphrase (a passphrase itself is refused in the file)',
+    doc: "the name of an environment variable holding the passphrase of an encrypted key (a file's or `identityEnv`'s; a passphrase itself is refused in the file)",
   },
   forwardAgent: {
     type: '`true` or `false`',
@@ -609,12 +617,9 @@ function readSsh(r: Reader): ServerConfig['ssh'] {
   set('knownHostsFile', r.text(pick('knownHostsFile'), 'a known_hosts file path', controlProblem));
   set('sshConfigFile', r.text(pick('sshConfigFile'), 'an ssh config file path', controlProblem));
   set('proxyJump', r.text(pick('proxyJump'), 'a jump host: an alias or user@host:port (comma-separated for a chain)', noSpaceOrDash));
-  set(
-    'passphraseEnv',
-    r.text(pick('passphraseEnv'), 'the name of an environment variable', (s) =>
-      /^[A-Za-z_][A-Za-z0-9_]*$/.test(s) ? undefined : 'a variable name has letters, digits and "_" only',
-    ),
-  );
+  set('passphraseEnv', readVariableName(r, pick('passphraseEnv'), 'the passphrase'));
+  set('identityEnv', readVariableName(r, pick('identityEnv'), "a private key's text"));
+  set('knownHostsEnv', readVariableName(r, pick('knownHostsEnv'), 'known_hosts lines'));
   set(
     'connectTimeout',
     r.number(pick('connectTimeout'), 'a positive number of seconds', (n) => Number.isFinite(n) && n > 0),
@@ -633,6 +638,37 @@ function readSsh(r: Reader): ServerConfig['ssh'] {
   const passphrase = raw.passphrase ?? grouped.passphrase;
   if (typeof passphrase === 'string') set('passphrase', passphrase);
   return out;
+}
+
+/**
+ * The name of an environment variable (passphraseEnv, identityEnv, knownHostsEnv). What the
+ * variable should hold, written into the file instead, is refused without being quoted: a private
+ * key's text in an error message would be a leak.
+ */
+function readVariableName(r: Reader, keys: readonly Segment[], holds: string): string | undefined {
+  const what = 'the name of an environment variable';
+  const name = /^[A-Za-z_][A-Za-z0-9_]*$/;
+  const value = r.get(keys);
+  const refuse = (got: string) => void r.report(keys, `expected ${what}, got ${got}`);
+  if (typeof value !== 'string' || value === '' || name.test(value)) {
+    return r.text(keys, what, (s) => (name.test(s) ? undefined : 'a variable name has letters, digits and "_" only'));
+  }
+  if (/PRIVATE KEY/.test(value)) refuse(`a private key's text (not shown): ${inVariable(holds)}`);
+  else if (/\s(ssh-|ecdsa-|sk-)\S+\s+AAAA/.test(value))
+    refuse(`a known_hosts line: ${inVariable(holds)}, or put the lines in a file named by knownHostsFile`);
+  else if (/[\r\n]/.test(value) || value.length > 100) refuse(`a long or multi-line text (not shown): ${inVariable(holds)}`);
+  else if (/^\$\{?[A-Za-z_][A-Za-z0-9_]*\}?$/.test(value))
+    refuse(`${JSON.stringify(value)}: write the name without "$" (gulp-attache reads the variable itself)`);
+  else {
+    const shown =
+      holds === 'the passphrase' ? 'a value that is no variable name (not shown: it may be the passphrase itself)' : JSON.stringify(value);
+    refuse(`${shown}: a variable name has letters, digits and "_" only`);
+  }
+  return undefined;
+}
+
+function inVariable(holds: string): string {
+  return `put ${holds} in an environment variable (in CI, a secret passed to the job's env) and name that variable here`;
 }
 
 /** An array of paths inside the release, normalised. */

@@ -69,6 +69,10 @@ export function jumpSpec(server: ResolvedServer): ServerSpec {
     ...base,
     acceptNewHostKeys: server.acceptNewHostKeys,
     knownHostsFile: server.knownHostsFile,
+    // A CI job's secrets serve its jump host too: one variable may hold both hosts' lines, one key open both.
+    knownHostsEnv: server.knownHostsEnv,
+    identityEnv: server.identityEnv,
+    passphraseEnv: server.passphraseEnv,
     sshConfigFile: server.sshConfigFile,
     proxyJump: hops.length ? hops.join(',') : undefined,
   };

@@ -69,11 +69,16 @@ export function readKnownHosts(file: string): string {
   }
 }
 
+/** The known_hosts line that trusts a key for a host name, as OpenSSH writes it: `[host]:port ssh-ed25519 AAAA…`. */
+export function knownHostLine(name: string, keyBlob: Buffer): string {
+  return `${name} ${keyTypeOf(keyBlob)} ${keyBlob.toString('base64')}`;
+}
+
 export function appendKnownHost(file: string, name: string, keyBlob: Buffer): void {
   mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
   const existing = readKnownHosts(file);
   const separator = existing && !existing.endsWith('\n') ? '\n' : '';
-  appendFileSync(file, `${separator}${name} ${keyTypeOf(keyBlob)} ${keyBlob.toString('base64')}\n`, { mode: 0o600 });
+  appendFileSync(file, `${separator}${knownHostLine(name, keyBlob)}\n`, { mode: 0o600 });
 }
 
 function parse(text: string): Entry[] {

@@ -8,7 +8,9 @@ import type { ServerOptions } from './resolve';
 export const SSH_OPTION_NAMES = [
   'acceptNewHostKeys',
   'knownHostsFile',
+  'knownHostsEnv',
   'identityFile',
+  'identityEnv',
   'passphraseEnv',
   'forwardAgent',
   'connectTimeout',

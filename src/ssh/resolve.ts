@@ -13,8 +13,10 @@ export interface ServerOptions {
   host: string;
   port?: number;
   user?: string;
-  /** Private key files, tried in order after the agent. Default: ~/.ssh/config's, then id_ed25519, id_ecdsa, id_rsa. */
+  /** Private key files, tried in order after the agent and identityEnv's key. Default: ~/.ssh/config's, then id_ed25519, id_ecdsa, id_rsa. */
   identityFile?: string | string[];
+  /** Name of an environment variable holding a private key's text (a CI secret): tried after the agent, before the files. */
+  identityEnv?: string;
   /** Passphrase for encrypted keys (prefer `passphraseEnv`: the value never reaches a log). */
   passphrase?: string;
   /** Name of an environment variable holding the key passphrase. */
@@ -27,6 +29,8 @@ export interface ServerOptions {
   acceptNewHostKeys?: boolean;
   /** known_hosts file (default ~/.ssh/known_hosts). */
   knownHostsFile?: string;
+  /** Name of an environment variable holding known_hosts lines (a CI secret): read beside knownHostsFile. */
+  knownHostsEnv?: string;
   /** Seconds to wait for the TCP connection and the handshake (default: ~/.ssh/config's ConnectTimeout, else 20). */
   connectTimeout?: number;
   /** A jump host (`ProxyJump`): an alias or `user@host:port`; comma-separated for a chain. */
@@ -43,8 +47,14 @@ export interface ResolvedServer {
   port: number;
   user: string;
   identityFiles: string[];
-  /** True when IdentityFile came from the user (config or options): a missing one is an error. */
-  identityFilesExplicit: boolean;
+  /**
+   * Where identityFiles came from, which decides what a missing one is: named in the options (an
+   * error), IdentityFile in the ssh config file (a warning, as OpenSSH's "no such identity"), or
+   * the default keys (silently skipped).
+   */
+  identityFilesFrom: 'options' | 'sshConfig' | 'default';
+  /** The environment variable holding a private key's text (identityEnv); read when authenticating. */
+  identityEnv?: string;
   passphrase?: string;
   /** The environment variable the passphrase was to come from (passphraseEnv), for the errors that name it. */
   passphraseEnv?: string;
@@ -52,6 +62,8 @@ export interface ResolvedServer {
   forwardAgent: boolean;
   acceptNewHostKeys: boolean;
   knownHostsFile: string;
+  /** The environment variable holding known_hosts lines (knownHostsEnv); read when the host key is checked. */
+  knownHostsEnv?: string;
   hostKeyAlias?: string;
   connectTimeoutMs: number;
   proxyJump?: string;
@@ -90,8 +102,11 @@ export function resolveServer(spec: ServerSpec): ResolvedServer {
       .replace(/%r/g, user)
       .replace(/%h/g, hostname)
       .replace(/%p/g, String(port));
-  const explicit = options.identityFile !== undefined ? toArray(options.identityFile) : toArray(file.identityfile);
-  const identityFiles = (explicit.length ? explicit : DEFAULT_KEYS.map((k) => path.join(sshDir, k))).map(expand);
+  const fromOptions = toArray(options.identityFile);
+  const fromFile = toArray(file.identityfile);
+  const identityFilesFrom = fromOptions.length ? 'options' : fromFile.length ? 'sshConfig' : 'default';
+  const named = fromOptions.length ? fromOptions : fromFile;
+  const identityFiles = (named.length ? named : DEFAULT_KEYS.map((k) => path.join(sshDir, k))).map(expand);
   const timeout = options.connectTimeout ?? numberOf(first(file.connecttimeout), 'ConnectTimeout', sshConfigFile) ?? 20;
   const agent = options.agent === false ? undefined : (options.agent ?? process.env.SSH_AUTH_SOCK ?? undefined);
   const proxyJump = options.proxyJump ?? first(file.proxyjump);
@@ -102,13 +117,15 @@ export function resolveServer(spec: ServerSpec): ResolvedServer {
     port,
     user,
     identityFiles,
-    identityFilesExplicit: explicit.length > 0,
+    identityFilesFrom,
+    identityEnv: options.identityEnv,
     passphrase: options.passphrase ?? (options.passphraseEnv ? process.env[options.passphraseEnv] : undefined),
     passphraseEnv: options.passphrase === undefined ? options.passphraseEnv : undefined,
     agent: agent || undefined,
     forwardAgent: options.forwardAgent ?? first(file.forwardagent)?.toLowerCase() === 'yes',
     acceptNewHostKeys: options.acceptNewHostKeys ?? false,
     knownHostsFile: options.knownHostsFile ?? path.join(sshDir, 'known_hosts'),
+    knownHostsEnv: options.knownHostsEnv,
     hostKeyAlias: first(file.hostkeyalias),
     connectTimeoutMs: timeout * 1000,
     proxyJump: proxyJump && proxyJump.toLowerCase() !== 'none' ? proxyJump : undefined,

@@ -6,6 +6,7 @@ import { planAuthentication } from './auth';
 import { Channels } from './channels';
 import { type Connection, startHandshake, type EarlyConnection, type Handshake } from './connect';
 import { connectTo, forward, jumpSpec, viaJump } from './forward';
+import { knownHostsSources } from './host-key';
 import { resolveServer, type ResolvedServer, type ServerSpec } from './resolve';
 import { SftpFiles } from './sftp';
 import { connectTcp } from './tcp';
@@ -63,6 +64,8 @@ export class SshSession implements Target {
   private static async connect(spec: ServerSpec, log: Logger, options: { warm?: boolean; early?: EarlyConnection }): Promise<SshSession> {
     const server = options.early?.server ?? resolveServer(spec);
     const auth = planAuthentication(server); // before connecting: a missing key or wrong passphrase fails here
+    for (const warning of auth.warnings) log.warn(`[${server.name}] ${warning}`);
+    knownHostsSources(server); // before connecting too: a knownHostsEnv that names an unset variable
     const jump = server.proxyJump
       ? await SshSession.open(jumpSpec(server), log).catch((error) => Promise.reject(viaJump(server, error)))
       : undefined;

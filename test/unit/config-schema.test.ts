@@ -53,7 +53,9 @@ describe('config schema', () => {
       ssh: [
         'acceptNewHostKeys',
         'knownHostsFile',
+        'knownHostsEnv',
         'identityFile',
+        'identityEnv',
         'passphraseEnv',
         'forwardAgent',
         'connectTimeout',

@@ -524,6 +524,50 @@ describe('loadConfig: ssh, healthcheck, secrets', () => {
     );
   });
 
+  it('takes identityEnv and knownHostsEnv as names of environment variables, on the server or in "ssh"', () => {
+    assert.deepEqual(loadServer({ identityEnv: 'DEPLOY_KEY', ssh: { knownHostsEnv: 'DEPLOY_KNOWN_HOSTS' } }).ssh, {
+      identityEnv: 'DEPLOY_KEY',
+      knownHostsEnv: 'DEPLOY_KNOWN_HOSTS',
+    });
+  });
+
+  it('refuses what the variable should hold, written in the file, without quoting a key', () => {
+    const body = 'b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAAAMwAAAAtzc2gtZW';
+    const key = `-----BEGIN OPENSSH PRIVATE KEY-----\n${body}\nQyNTUxOQAAACDistinctiveSecretBodyLine0123456789abcdef\n-----END OPENSSH PRIVATE KEY-----\n`;
+    const keyProblem = problem(withServer({ identityEnv: key }));
+    assert.match(
+      keyProblem,
+      /^servers\.production\.identityEnv: expected the name of an environment variable, got a private key's text \(not shown\): put a private key's text in an environment variable/,
+    );
+    assert.ok(!keyProblem.includes('Distinctive') && !keyProblem.includes(body.slice(0, 20)), keyProblem);
+    assert.match(
+      problem(withServer({ ssh: { knownHostsEnv: '[127.0.0.1]:2222 ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOt' } })),
+      /^servers\.production\.ssh\.knownHostsEnv: expected the name of an environment variable, got a known_hosts line: .*knownHostsFile/,
+    );
+    assert.match(
+      problem(withServer({ identityEnv: '$DEPLOY_KEY' })),
+      /^servers\.production\.identityEnv: expected the name of an environment variable, got "\$DEPLOY_KEY": write the name without "\$"/,
+    );
+    assert.match(
+      problem(withServer({ knownHostsEnv: 'DEPLOY-HOSTS' })),
+      /^servers\.production\.knownHostsEnv: expected the name of an environment variable, got "DEPLOY-HOSTS": a variable name has letters, digits and "_" only/,
+    );
+    assert.match(
+      problem(withServer({ identityEnv: 42 })),
+      /^servers\.production\.identityEnv: expected the name of an environment variable, got 42/,
+    );
+    assert.match(
+      problem(withServer({ identityEnv: '' })),
+      /^servers\.production\.identityEnv: expected the name of an environment variable, got ""/,
+    );
+    const passphrase = problem(withServer({ passphraseEnv: 'correct horse' }));
+    assert.match(
+      passphrase,
+      /^servers\.production\.passphraseEnv: expected the name of an environment variable, got a value that is no variable name \(not shown/,
+    );
+    assert.ok(!passphrase.includes('horse'), passphrase);
+  });
+
   it('reads a health check with defaults, or a URL alone', () => {
     assert.deepEqual(loadServer({ healthcheck: { url: 'https://example.com/up' } }).healthcheck, {
       url: 'https://example.com/up',

@@ -4,7 +4,7 @@ import { parseFlags, type Flags, type TaskName } from '../../cli/flags';
 import { loadConfig, selectServers, validateBranch } from '../../config';
 import type { AttacheConfig, ServerConfig } from '../../config/types';
 import { AttacheError } from '../../errors';
-import { createLogger, registerSecret, type Logger } from '../../log';
+import { createLogger, registerSecret, registerSecretText, type Logger } from '../../log';
 
 /** The env file Attaché's `install` installs as root/.env when --env names none. */
 export const INSTALL_ENV = '.env.example';
@@ -77,6 +77,7 @@ export function makePlan(task: TaskName, options: PlanOptions): Plan {
   for (const server of selected) {
     server.secrets.forEach(registerSecret);
     registerSecret(server.ssh.passphrase);
+    if (server.ssh.identityEnv) registerSecretText(process.env[server.ssh.identityEnv]);
   }
   // Attaché's install installs .env.example unless told otherwise.
   const envFile = options.env ?? flags.env ?? (task === 'install' ? INSTALL_ENV : undefined);
