@@ -34,7 +34,7 @@ export type HookName = `${'before' | 'after'}-${(typeof HOOK_STEPS)[number]}`;
 export const HOOK_NAMES: readonly HookName[] = HOOK_STEPS.flatMap((step) => [`before-${step}`, `after-${step}`] as HookName[]);
 
 /** Steps a config may switch off with `skip` (the rest are what make a deploy safe). */
-export const SKIPPABLE_STEPS = ['build', 'composer', 'artisan', 'assets', 'health', 'prune'] as const;
+export const SKIPPABLE_STEPS = ['build', 'preflight', 'composer', 'artisan', 'assets', 'health', 'prune'] as const;
 export type SkippableStep = (typeof SKIPPABLE_STEPS)[number];
 
 export interface ComposerConfig {

@@ -1,3 +1,4 @@
+import { inCi } from '../ci/runner';
 import { AttacheError } from '../errors';
 import { quote } from '../remote/quote';
 import {
@@ -73,11 +74,6 @@ function verdictOver(sources: KnownHostsSource[], name: string, keyBlob: Buffer)
     if (found) return found;
   }
   return { verdict: { status: 'unknown' } };
-}
-
-/** Whether this runs in a CI job: CI set, as every CI service sets it, to anything but "false". */
-export function inCi(env: NodeJS.ProcessEnv = process.env): boolean {
-  return env.CI !== undefined && env.CI !== '' && env.CI.toLowerCase() !== 'false';
 }
 
 /** The server's own public key file of a key type, whose fingerprint its owner can print there. */

@@ -139,7 +139,9 @@ describe('SSH secrets from the environment, as a CI job deploys (gulp CLI, real 
     return { code, lines: child.lines, out: child.lines.join('\n') };
   }
 
-  const holding = (lines: string[], needles: string[]) => lines.filter((line) => needles.some((needle) => line.includes(needle)));
+  // The lines the runner shows: it reads its commands (the masks among them), it does not print them.
+  const holding = (lines: string[], needles: string[]) =>
+    lines.filter((line) => !line.startsWith('::add-mask::') && needles.some((needle) => line.includes(needle)));
 
   it('(a) deploys with the key and the host key from the environment; the key is in no output line and no file', async () => {
     configure();
@@ -148,6 +150,10 @@ describe('SSH secrets from the environment, as a CI job deploys (gulp CLI, real 
     assert.match(out, /deploy summary .*: deployed \d{14}/);
     assert.ok(site.liveId(), 'live points to the new release');
     assert.deepEqual(holding(lines, key.bodyLines), [], 'no line of the key in the output');
+    assert.ok(
+      key.bodyLines.every((line) => lines.includes(`::add-mask::${line}`)),
+      'the runner is told to mask each line of the key',
+    );
     assert.deepEqual(filesHolding([...walk(site.root), ...walk(site.cwd)], key.bodyLines), [], 'under the deploy root and the project');
     assert.deepEqual(readdirSync(home), [], 'nothing written to HOME: no key file, no known_hosts');
   });

@@ -182,6 +182,7 @@ describe('trust at the server edges, on the real sshd', () => {
             ...site.server,
             healthcheck: { url: `http://monitor:h3alth-Pa55@127.0.0.1:${port}/up` },
             scripts: { build: [], 'before-clone': ['echo mirror at https://ci:h00k-Pa55word@mirror.invalid/app.git'] },
+            skip: ['preflight'], // the clone's own error is what this test reads
           },
         },
       };
@@ -211,7 +212,20 @@ describe('trust at the server edges, on the real sshd', () => {
   describe('a missing branch or repository', () => {
     let site: Site;
     before(() => {
-      site = createSite({ target });
+      // The clone's own errors are what these tests read: the first deploy's preflight would stop them first.
+      site = createSite({ target, server: { skip: ['preflight'] } });
+    });
+
+    it('a first deploy of a missing branch is stopped by the preflight, before anything changes', async () => {
+      const checked = createSite({ target });
+      const { error } = await checked.fail('deploy', ['--branch=nope']);
+      assert.match(
+        error.message.split('\n')[0],
+        /^server "production", step "preflight": repository: the branch nope does not exist in /,
+        error.message,
+      );
+      assert.match(error.message, /git push origin nope/);
+      assert.deepEqual(checked.releases(), []);
     });
 
     it('a first deploy of a missing branch leads with git\'s "Remote branch nope not found", not the shell line', async () => {
@@ -238,7 +252,10 @@ describe('trust at the server edges, on the real sshd', () => {
 
     it("a repository that does not exist leads with git's own line", async () => {
       const other = createSite({ target, buildAssets: false });
-      writeFileSync(other.configFile, JSON.stringify({ repository: 'file:///nowhere/app.git', servers: { production: other.server } }));
+      writeFileSync(
+        other.configFile,
+        JSON.stringify({ repository: 'file:///nowhere/app.git', servers: { production: { ...other.server, skip: ['preflight'] } } }),
+      );
       const { error } = await other.fail('deploy');
       assert.match(
         error.message.split('\n')[0],

@@ -40,7 +40,7 @@ export async function checkServer(
     target,
     [
       'id -un',
-      sh`if [ -d ${layout.root} ]; then echo exists; [ -w ${layout.root} ] && echo writable; else ${existing}; fi; true`,
+      sh`if [ -d ${layout.root} ]; then echo exists; [ -w ${layout.root} ] && echo writable; else d=$(${existing}); echo "$d"; [ -w "$d" ] && echo creatable; fi; true`,
       sh`d=$(${existing}); df -Pk -- "$d" | tail -n 1; df -Pi -- "$d" 2>/dev/null | tail -n 1; true`,
       sh`[ -e ${layout.live} ] && readlink -f -- ${layout.live}; true`,
       sh`t=$(readlink -f -- ${layout.live} 2>/dev/null) && [ -d "$t" ] && du -sk -- "$t" 2>/dev/null | cut -f1; true`,
@@ -71,8 +71,7 @@ export async function checkServer(
       );
   } else {
     const parent = state[0] || '/';
-    const creatable = await target.exec(sh`[ -w ${parent} ]`, { check: false, step: 'doctor', output: 'none' });
-    if (creatable.code === 0) add('server', 'root', 'ok', `${layout.root} does not exist yet; ${user} can create it in ${parent}`);
+    if (state.includes('creatable')) add('server', 'root', 'ok', `${layout.root} does not exist yet; ${user} can create it in ${parent}`);
     else
       add(
         'server',

@@ -6,16 +6,18 @@ import { checkServer } from '../doctor/server';
 import type { Deploy, ServerRun, Step } from '../lifecycle/context';
 
 /**
- * The doctor's quick checks (here and on the server, not the web probe), before a server's first
- * release: install, and a deploy to a server with no live release. What would fail the first
- * deploy halfway (a root that cannot be created, a branch the server cannot fetch, PHP older than
- * composer.lock wants) stops it here, with the fix; warnings are said and the deploy goes on.
+ * The doctor's quick checks (not the web probe) before a server's first release: install runs the
+ * local and the server checks before it builds; a deploy to a server with no live release runs the
+ * server checks beside its build. What would fail the first deploy halfway (a root that cannot be
+ * created, a branch the server cannot fetch, PHP older than composer.lock wants) stops it here,
+ * before anything changes, with the fix; warnings are said and the deploy goes on.
  */
 export const preflight: Step = {
   name: 'preflight',
   description: "before a server's first release: the doctor's quick checks, here and there (gulp doctor runs them all)",
   async once(deploy) {
-    if (!deploy.servers.some((run) => isFirst(run, deploy))) return;
+    // A deploy builds beside this step, and its source and build steps say the same as these checks, as soon.
+    if (deploy.task !== 'install') return;
     const server = deploy.selected[0];
     const here = await checkHere(deploy.cwd, server, deploy.branch ?? server.branch);
     // --any-commit accepts a checkout the server does not deploy: its checks would only refuse that.
