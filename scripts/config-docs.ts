@@ -72,6 +72,8 @@ function hookRows(): string {
     '|---|---|',
     ...steps.map((step) => `| \`before-${step}\`, \`after-${step}\` | ${cell(HOOK_DOCS[step])} |`),
     '| `build` | the build itself: the same as the server key `build` (write one of the two) |',
+    '| `drain`, `undrain` | ours: in a rollout, each server\'s swap (on the server: take it out of the load balancer, put it back); also without `rollout`, around the fleet\'s swap |',
+    '| `local-drain`, `local-undrain` | ours: the same, run here in the project directory once per server (a load balancer driven by an API), with that server\'s `@server` and `@host` |',
   ].join('\n');
 }
 
@@ -135,7 +137,8 @@ except \`build\` and \`assets\` hooks, which run locally in the project director
 a deploy they run in this order: \`before-deploy\`, \`before-clone\`/\`after-clone\`,
 \`before-prepcomposer\`/\`after-prepcomposer\`, \`before-install\`/\`after-install\`,
 \`before-symlinks\`/\`after-symlinks\`, \`before-composer\`/\`after-composer\`,
-\`before-migrate\`/\`after-migrate\`, \`after-deploy\`, \`before-live\`/\`after-live\`; locally
+\`before-migrate\`/\`after-migrate\`, \`after-deploy\`, then per server (batch by batch with
+\`rollout\`) \`drain\`, \`before-live\`/\`after-live\`, \`undrain\`; locally
 \`before-build\`/\`after-build\` and \`before-assets\`/\`after-assets\`. \`--dry-run\` prints every
 server hook it would run.
 
@@ -147,7 +150,7 @@ as Attaché's docs do), \`@release\` (the release id; not in the build or its ho
 the release exists), \`@root\`, \`@path:<name>\` (\`root/\` + \`paths.<name>\`, or \`root/<name>\` for a name
 \`paths\` does not define), \`@artisan\` (\`php <release>/artisan\` from \`after-clone\` on; in
 \`before-deploy\`/\`before-clone\`, where the new release has no files yet, the live release's, as
-Attaché's). \`{{ @tag }}\` works too. A tag is \`@\` and lower-case letters not preceded by a letter or
+Attaché's), and ours, \`@server\` (the server's name) and \`@host\` (its host). \`{{ @tag }}\` works too. A tag is \`@\` and lower-case letters not preceded by a letter or
 digit: \`ops@example.com\` and \`@scope/pkg\` are text; an unknown one before a space, \`}\` or the end
 of the line (\`try @badtag\`) is a mistake.
 

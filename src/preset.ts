@@ -7,7 +7,7 @@ import type { Step } from './release/lifecycle/context';
 import { Deployment } from './release/lifecycle/deployment';
 import { makePlan, type PlanOptions } from './release/lifecycle/plan';
 import type { DeployReport } from './release/lifecycle/report';
-import { phasesOf, replaceStep, stepsInBranches, stepsOf, type PlanPart } from './release/lifecycle/series';
+import { phasesOf, replaceStep, rolloutOf, stepsInBranches, stepsOf, type PlanPart } from './release/lifecycle/series';
 import { build } from './release/steps/build';
 import { connect } from './release/steps/connect';
 import { TASKS, type LocalTask, type ReleaseTask, type ServerTask } from './release/tasks';
@@ -90,6 +90,7 @@ export function attache(options: AttacheOptions = {}): AttacheTasks {
       connect,
       steps: stepsOf(plan),
       phases: phasesOf(plan),
+      rollout: rolloutOf(plan),
       printReport: true,
       reportFile: planned.flags.report,
       onReport: (report) => (last = report),
@@ -121,7 +122,9 @@ export function attache(options: AttacheOptions = {}): AttacheTasks {
           ? [gulp.parallel(...part.together.map((branch) => gulp.series(...branch.map((step) => tasks[step.name]))))]
           : 'phase' in part
             ? gulpSeries(part.parts)
-            : [tasks[part.name]],
+            : 'rollout' in part
+              ? part.rollout.map((step) => tasks[step.name])
+              : [tasks[part.name]],
       );
     stepTasks.set(task.name, tasks);
     return gulp.series(...gulpSeries(planOf(task.name)));

@@ -27,6 +27,7 @@ import {
   type HealthCheck,
   type HookName,
   type ReleaseStrategy,
+  type RolloutConfig,
   type ServerConfig,
   type SkippableStep,
 } from './types';
@@ -336,6 +337,21 @@ export const SERVER_SCHEMA: ServerSchema = {
     doc: "ours: artisan commands run in the new release after a healthy swap (and after rollback and activate). By default what composer.lock's Laravel packages need: `reload` from Laravel 12.41 (its output is read: a FAIL line is a failure), before it `queue:restart`, `schedule:interrupt` (10+), and `horizon:terminate`, `pulse:restart`, `reverb:restart`, `octane:stop`, `inertia:stop-ssr` (with an SSR bundle) where installed; none without Laravel. `[]` runs none. On a fleet `queue:restart`, `schedule:interrupt` and `cache:clear` run once (shared cache), the rest on every server; a failure is a warning",
     read: readRestart,
   },
+  rollout: {
+    type: 'object',
+    default: 'all servers at once',
+    doc: 'ours: how a fleet swaps, once every server is prepared: `{ "batches": [1, "25%"], "maxFailures": 0, "pause": 30 }`; each server of a batch is drained (`drain` hooks), swapped, OPcache-reset, health-checked and undrained; a failed server is swapped back at once; past `maxFailures` every switched server is swapped back (see [rollouts.md](rollouts.md)). Without it every server swaps together',
+    keys: {
+      batches: {
+        type: 'array',
+        default: '["100%"]',
+        doc: 'the size of each batch, servers or a percentage of the fleet; the last repeats',
+      },
+      maxFailures: { type: 'number or string', default: 0, doc: 'servers (or a percentage) that may fail before the rollout stops' },
+      pause: { type: 'number', default: 0, doc: 'seconds between two batches (Enter skips it on a terminal)' },
+    },
+    read: readRollout,
+  },
   opcache: {
     type: 'object',
     doc: 'ours: `{ "fpm": "/run/php/php8.2-fpm.sock" }` (or `"127.0.0.1:9000"`): reset that php-fpm pool\'s OPcache right after the swap, over the SSH connection; nothing to install on the server',
@@ -543,6 +559,34 @@ function readBuild(r: Reader): string[] {
   const commands = r.strings(keys, 'an array of commands ([] skips the build)', true);
   commands?.forEach((line, i) => r.tags(Array.isArray(r.get(keys)) ? [...keys, i] : keys, line, 'build'));
   return commands ?? r.project.build;
+}
+
+/** A percentage as `rollout` writes it: "25%", 0 to 100. */
+function isPercentage(value: unknown): value is string {
+  return typeof value === 'string' && /^(100|\d{1,2}(\.\d+)?)%$/.test(value);
+}
+
+function readRollout(r: Reader): RolloutConfig | undefined {
+  r.object(['rollout']);
+  if (r.get(['rollout']) === undefined) return undefined;
+  const size = (value: unknown) =>
+    (typeof value === 'number' && Number.isInteger(value) && value >= 1) || (isPercentage(value) && Number.parseFloat(value) > 0);
+  const batches = r.get(['rollout', 'batches']) ?? ['100%'];
+  if (!Array.isArray(batches) || batches.length === 0 || !batches.every(size)) {
+    r.expected(
+      ['rollout', 'batches'],
+      'a non-empty array of batch sizes: whole numbers of servers (1 or more) or percentages ("25%")',
+      batches,
+    );
+    return undefined;
+  }
+  const maxFailures = r.get(['rollout', 'maxFailures']) ?? 0;
+  if (!((typeof maxFailures === 'number' && Number.isInteger(maxFailures) && maxFailures >= 0) || isPercentage(maxFailures))) {
+    r.expected(['rollout', 'maxFailures'], 'a whole number of servers (0 or more) or a percentage ("10%")', maxFailures);
+    return undefined;
+  }
+  const pause = r.number(['rollout', 'pause'], 'seconds, 0 or more', (n) => Number.isFinite(n) && n >= 0) ?? 0;
+  return { batches: batches as Array<number | string>, maxFailures: maxFailures as number | string, pause };
 }
 
 function readHealthcheck(r: Reader): HealthCheck | undefined {

@@ -8,8 +8,8 @@ import type { HookName } from './types';
 /** Where a line runs: a hook, or `build` (scripts.build's commands). */
 export type TagSite = HookName | 'build';
 
-const PLAIN_TAGS = ['php', 'composer', 'release', 'root', 'artisan'] as const;
-export const TAG_LIST = '@php, @composer, @release, @root, @artisan, @path:<name>';
+const PLAIN_TAGS = ['php', 'composer', 'release', 'root', 'artisan', 'server', 'host'] as const;
+export const TAG_LIST = '@php, @composer, @release, @root, @artisan, @path:<name>, @server, @host';
 
 /** Lines that run before the release id is chosen (the local build). */
 export const BEFORE_RELEASE: readonly TagSite[] = ['build', 'before-build', 'after-build'];

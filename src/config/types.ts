@@ -29,9 +29,26 @@ export interface ConfigWarning {
 /** Attaché 0.7.10's hook points, in the order a deploy reaches them. */
 const HOOK_STEPS = ['build', 'deploy', 'clone', 'prepcomposer', 'install', 'symlinks', 'composer', 'migrate', 'assets', 'live'] as const;
 
-export type HookName = `${'before' | 'after'}-${(typeof HOOK_STEPS)[number]}`;
+/**
+ * A fleet's swap, batch by batch: each entry of `batches` the size of the next batch (servers, or
+ * "25%" of the fleet), the last one repeating; `maxFailures` servers (or a percentage) may fail
+ * before the rollout stops; `pause` seconds between batches.
+ */
+export interface RolloutConfig {
+  batches: Array<number | string>;
+  maxFailures: number | string;
+  pause: number;
+}
 
-export const HOOK_NAMES: readonly HookName[] = HOOK_STEPS.flatMap((step) => [`before-${step}`, `after-${step}`] as HookName[]);
+/** A rollout's hooks around each server's swap: taken out of the load balancer, put back; on the server, or here (`local-`). */
+export const ROLLOUT_HOOKS = ['drain', 'undrain', 'local-drain', 'local-undrain'] as const;
+
+export type HookName = `${'before' | 'after'}-${(typeof HOOK_STEPS)[number]}` | (typeof ROLLOUT_HOOKS)[number];
+
+export const HOOK_NAMES: readonly HookName[] = [
+  ...HOOK_STEPS.flatMap((step) => [`before-${step}`, `after-${step}`] as HookName[]),
+  ...ROLLOUT_HOOKS,
+];
 
 /** Steps a config may switch off with `skip` (the rest are what make a deploy safe). */
 export const SKIPPABLE_STEPS = ['build', 'preflight', 'composer', 'artisan', 'assets', 'health', 'prune'] as const;
@@ -105,6 +122,8 @@ export interface ServerConfig {
   build: string[];
   /** Hook commands by hook name (empty when not configured). */
   scripts: Partial<Record<HookName, string[]>>;
+  /** How a fleet swaps: batch by batch, with a failure budget (undefined: all servers together, no failure allowed). */
+  rollout?: RolloutConfig;
   /** Ours: releases to keep when pruning (default 5). */
   keep: number;
   /**

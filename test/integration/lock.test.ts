@@ -192,7 +192,8 @@ describe('the deploy lock heals, against a real sshd', () => {
       chmodSync(parent, 0o755);
       root = path.join(parent, 'root');
       mkdirSync(root, { mode: 0o755 }); // owned by root
-      site = createSite({ target: { ...target, user: DEPLOYER } as unknown as TargetSpec, root });
+      // The lock step's own errors are what these tests read: a first deploy's preflight would stop them first.
+      site = createSite({ target: { ...target, user: DEPLOYER } as unknown as TargetSpec, root, server: { skip: ['preflight'] } });
     });
     after(() => user.remove());
 
@@ -217,7 +218,11 @@ describe('the deploy lock heals, against a real sshd', () => {
 
     it("a root that cannot be created says so with mkdir's own line", async () => {
       const missing = path.join(root, 'sub', 'root');
-      const other = createSite({ target: { ...target, user: DEPLOYER } as unknown as TargetSpec, root: missing });
+      const other = createSite({
+        target: { ...target, user: DEPLOYER } as unknown as TargetSpec,
+        root: missing,
+        server: { skip: ['preflight'] },
+      });
       const { error } = await other.fail('deploy');
       assert.ok(
         error.message.includes(

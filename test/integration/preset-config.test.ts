@@ -182,6 +182,7 @@ describe('deploy preset: the gulp task tree', () => {
         'source',
         'build',
         'connect',
+        'preflight',
         'package',
         'lock',
         'release',
@@ -218,7 +219,7 @@ describe('deploy preset: the gulp task tree', () => {
     registry.task('deploy-without-build', without.deploy);
     registry.task('deploy-custom-build', replaced.deploy);
     const labels = (name: string) => leaves(registry.tree({ deep: true }).nodes.find((node) => node.label === name)!);
-    assert.deepEqual(labels('deploy-without-build').slice(0, 3), ['deploy:source', 'deploy:connect', 'deploy:package']);
+    assert.deepEqual(labels('deploy-without-build').slice(0, 3), ['deploy:source', 'deploy:connect', 'deploy:preflight']);
     assert.ok(!labels('deploy-without-build').includes('deploy:build'));
     assert.deepEqual(labels('deploy-custom-build').slice(0, 3), ['deploy:source', 'deploy:build', 'deploy:connect']);
     assert.match(replaced.steps.build.description ?? '', /your build task my-build/);

@@ -37,6 +37,7 @@ describe('config schema', () => {
       healthcheck: 'http://h/',
       webUser: 'www-data',
       opcache: { fpm: '/run/php/fpm.sock' },
+      rollout: { batches: [1, '50%'] },
     });
     assert.deepEqual(Object.keys(full).sort(), ['name', ...fieldRows].sort());
   });
@@ -65,6 +66,7 @@ describe('config schema', () => {
         'passphrase',
       ],
       shared: ['dirs', 'files'],
+      rollout: ['batches', 'maxFailures', 'pause'],
       opcache: ['fpm'],
     });
   });
@@ -76,6 +78,11 @@ describe('config schema', () => {
     for (const [key, row] of rows) {
       if (!row.read) continue;
       const value = key === 'healthcheck' ? checked[key] : plain[key];
+      if (key === 'rollout') {
+        // Without one, the fleet swaps together: no value, the behaviour its default names.
+        assert.equal(value, undefined);
+        continue;
+      }
       if ('default' in row) {
         // build, assets and restart are found from the project: with none of its files, Attaché's; assets each sent to the same path.
         const found = row.default === 'found from the project';

@@ -460,7 +460,10 @@ describe('loadConfig: build and scripts', () => {
   it('refuses an unknown hook, listing the valid names', () => {
     const message = problem(withServer({ scripts: { 'before-everything': ['x'] } }));
     assert.match(message, /^servers\.production\.scripts\.before-everything: unknown hook "before-everything"\./);
-    assert.match(message, /Valid names: before-build, after-build, .*before-live, after-live, build/);
+    assert.match(
+      message,
+      /Valid names: before-build, after-build, .*before-live, after-live, drain, undrain, local-drain, local-undrain, build/,
+    );
     assert.match(problem(withServer({ scripts: { 'befor-live': ['x'] } })), /did you mean "before-live"\?/);
   });
 
@@ -656,7 +659,7 @@ describe('loadConfig: skip', () => {
   it('refuses to skip a step that keeps the deploy safe, naming the ones that may be skipped', () => {
     const message = problem(withServer({ skip: ['lock'] }));
     assert.match(message, /servers\.production\.skip\[0\]/);
-    assert.match(message, /expected one of build, composer, artisan, assets, health, prune, got "lock"/);
+    assert.match(message, /expected one of build, preflight, composer, artisan, assets, health, prune, got "lock"/);
   });
 });
 

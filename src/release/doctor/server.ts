@@ -10,7 +10,7 @@ import { minorMismatch, satisfies } from '../model/php-version';
 import { composerCommand, phpCommand } from '../model/tools';
 import type { Check } from './checklist';
 
-/** What a release needs besides its own size: a composer install's cache, a checkout's index. */
+/** Room a release needs besides its own files: composer's cache, a checkout's index. */
 const HEADROOM_KB = 50 * 1024;
 
 export interface ServerFacts {
@@ -87,19 +87,16 @@ export async function checkServer(
   const [bytesLine = '', inodesLine = ''] = (space ?? '').trim().split('\n');
   const freeKb = Number(bytesLine.trim().split(/\s+/)[3]);
   const freeInodes = Number(inodesLine.trim().split(/\s+/)[3]);
-  const neededKb = releaseKb + HEADROOM_KB;
   if (Number.isFinite(freeKb)) {
-    const fact = `${mb(freeKb)} free; a release needs about ${mb(neededKb)}${releaseKb ? ' (the live one, and room to build)' : ''}`;
-    if (freeKb < neededKb)
-      add('server', 'disk space', 'fail', fact, `free space on ${layout.root}'s filesystem (gulp prune removes old releases)`);
-    else
-      add(
-        'server',
-        'disk space',
-        freeKb < neededKb * 3 ? 'warn' : 'ok',
-        fact,
-        'free space soon: the next deploys need room too (gulp prune)',
-      );
+    const prune = `free space on ${layout.root}'s filesystem (gulp prune removes old releases)`;
+    if (!releaseKb)
+      // A first release's size is not known here: the upload's own check measures it.
+      add('server', 'disk space', freeKb < HEADROOM_KB ? 'warn' : 'ok', `${mb(freeKb)} free; no release yet to measure one by`, prune);
+    else {
+      const fact = `${mb(freeKb)} free; a release like the live one takes ${mb(releaseKb)}`;
+      if (freeKb < releaseKb) add('server', 'disk space', 'fail', fact, prune);
+      else add('server', 'disk space', freeKb < (releaseKb + HEADROOM_KB) * 2 ? 'warn' : 'ok', fact, prune);
+    }
   }
   if (Number.isFinite(freeInodes) && freeInodes >= 0 && inodesLine.trim().split(/\s+/)[1] !== '0') {
     if (freeInodes < 10_000)
@@ -134,9 +131,12 @@ export async function checkServer(
     else add('server', 'lock', 'warn', `held by ${owner}: a deploy is running`, 'wait for it; the next deploy is refused until it ends');
   } else add('server', 'lock', 'ok', 'free');
 
-  // git: installed, reaching the repository, no ownership complaint.
-  const gitText = (git ?? '').trim();
-  if (gitText === 'missing') add('server', 'git', 'fail', 'git is not installed on the server', 'install git there (apt-get install git)');
+  // git: installed, reaching the repository, no ownership complaint. An artifact arrives built: no git there.
+  const gitText = server.strategy === 'artifact' ? 'not needed' : (git ?? '').trim();
+  if (gitText === 'not needed') {
+    // nothing to check
+  } else if (gitText === 'missing')
+    add('server', 'git', 'fail', 'git is not installed on the server', 'install git there (apt-get install git)');
   else {
     const status = /status=(\d+)$/.exec(gitText)?.[1];
     const answer = gitText.replace(/\n?status=\d+$/, '');
@@ -180,7 +180,7 @@ export async function checkServer(
     add(
       'server',
       'php',
-      'fail',
+      server.strategy === 'artifact' ? 'warn' : 'fail', // an artifact's release may need no PHP there (no artisan step): its package step decides
       `${server.php.bin} does not run: ${version.split('\n')[0] || `exit ${phpStatus}`}`,
       'install PHP, or set "php": { "bin": … }',
     );
@@ -193,7 +193,7 @@ export async function checkServer(
     add(
       'server',
       'php',
-      'fail',
+      server.strategy === 'artifact' ? 'warn' : 'fail', // an artifact's vendor/ is checked against the server's PHP by its package step
       `the server runs PHP ${version}; ${phpWanted.from === 'composer.lock' ? "composer.lock's platform requirement is" : 'config.platform.php in composer.json says'} php ${phpWanted.version}`,
       `upgrade PHP on the server, or set config.platform.php in composer.json to ${version.replace(/^(\d+\.\d+).*/, '$1')} and run composer update`,
     );
@@ -201,6 +201,8 @@ export async function checkServer(
   const composerLine = (composer ?? '').trim();
   if (server.skip.includes('composer') || server.strategy === 'artifact') {
     // vendor/ arrives built: the server needs no Composer.
+  } else if (server.composer.local) {
+    add('server', 'composer', 'ok', 'root\'s own copy ("composer.local"): the deploy installs it');
   } else if (/Composer (version )?\d/i.test(composerLine))
     add('server', 'composer', 'ok', composerLine.replace(/\s+\d{4}-\d\d-\d\d.*$/, ''));
   else

@@ -71,6 +71,8 @@ export interface ServerRun {
   activated?: string;
   /** Set by the swap: live was changed by this deploy (so a failure afterwards swaps it back). */
   liveChanged?: boolean;
+  /** Why this server stays on its previous release: it failed in a rollout that went on without it. */
+  keptPrevious?: string;
   /** The deploy lock this task holds on the server (taken by the lock step), undefined when it holds none. */
   lock?: LockLease;
   /** What this deploy changed here, to put back if it fails. */

@@ -8,6 +8,7 @@ import type { Plan } from './plan';
 import type { Phase } from './series';
 import { publishToCi } from './ci-report';
 import { formatReport, serverReport, unreachedReport, type DeployReport } from './report';
+import { runRollout } from './rollout';
 import { runningNow, runStep } from './runner';
 import { exitWith, onInterrupt } from './signals';
 import { leftEverywhere, undoOnServer } from './undo';
@@ -19,6 +20,8 @@ export interface DeploymentOptions {
   steps?: readonly Step[];
   /** The phases of the plan, so that their hooks fire around their first and last step. */
   phases?: readonly Phase[];
+  /** The plan's rollout part: these steps run together, server by server, batch by batch (rollout.ts). */
+  rollout?: readonly Step[];
   /** Print the report at the end (deploys do; operations such as rollback print their own lines). */
   printReport?: boolean;
   /** Write the report as JSON here at the end (--report=<file>). */
@@ -61,6 +64,8 @@ export class Deployment implements Deploy {
   private presses = 0;
   private final?: DeployReport;
   private readonly removeInterruptHandlers: () => void;
+  /** The rollout, once its first step was asked for: its other steps wait for it. */
+  private rollingOut?: Promise<void>;
 
   constructor(
     plan: Plan,
@@ -103,6 +108,12 @@ export class Deployment implements Deploy {
       await this.enterPhases(step);
       // A step beside the one that makes the release starts at once, but its server hooks may expect the release's files.
       if (this.releaseTree && !step.makesReleaseTree && this.hasServerBeforeHooks(step)) await this.releaseTree.ready;
+      const rollout = this.options.rollout;
+      if (rollout?.includes(step)) {
+        this.rollingOut ??= this.rollOut(rollout);
+        await this.rollingOut;
+        return;
+      }
       await runStep(step, this);
       if (this.buildsPending.delete(step)) this.prepare();
       if (step.commits) this.commit();
@@ -122,6 +133,19 @@ export class Deployment implements Deploy {
     // Interrupted while this step ran: it ends with the undo, so gulp reports nothing before it.
     if (this.finishing) return this.finishing;
     if (step.ends) await this.finish();
+  }
+
+  /** The rollout's steps, all of them, batch by batch; the deploy is committed once it has passed. */
+  private async rollOut(steps: readonly Step[]): Promise<void> {
+    const started = Date.now();
+    this.log.group('rollout');
+    try {
+      await runRollout(this, steps);
+    } finally {
+      this.log.groupEnd('rollout');
+    }
+    this.log.info(`${steps.map((step) => step.name).join(', ')} done in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    if (steps.some((step) => step.commits)) this.commit();
   }
 
   private trackReleaseTree(running: Promise<void>): void {

@@ -34,6 +34,18 @@ export async function runServerHook(hook: HookName, run: ServerRun, deploy: Depl
   }
 }
 
+/**
+ * A hook of one server run here, in the project directory (a rollout's `local-drain`, for a load
+ * balancer driven by an API from the deploying machine): that server's tags (@server, @host).
+ */
+export async function runHookHere(hook: HookName, run: ServerRun, deploy: Deploy): Promise<void> {
+  for (const template of run.server.scripts[hook] ?? []) {
+    const command = expandTags(template, run.server, run.layout, deploy.releaseId, hook);
+    deploy.log.info(`[local] [${run.server.name}] ${hook}: ${command}`);
+    await runLocal(command, deploy, hook);
+  }
+}
+
 export function isLocalHook(hook: HookName): boolean {
   return LOCAL_HOOKS.has(hook);
 }

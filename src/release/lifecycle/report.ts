@@ -49,16 +49,19 @@ export function serverReport(
   const deployedHere = outcome.committed && outcome.releaseId !== undefined;
   const result: ServerReport['result'] = outcome.dryRun
     ? 'dry run'
-    : deployedHere
-      ? 'deployed'
-      : outcome.committed || (outcome.finished && outcome.releaseId === undefined)
-        ? 'done'
-        : run.error
-          ? 'failed'
-          : run.liveChanged
-            ? 'rolled back'
-            : 'untouched';
-  const liveAfter = deployedHere && !outcome.dryRun ? run.layout.liveTarget(outcome.releaseId!) : run.liveBefore;
+    : deployedHere && run.keptPrevious !== undefined
+      ? 'rolled back' // a rollout went on without it
+      : deployedHere
+        ? 'deployed'
+        : outcome.committed || (outcome.finished && outcome.releaseId === undefined)
+          ? 'done'
+          : run.error
+            ? 'failed'
+            : run.liveChanged
+              ? 'rolled back'
+              : 'untouched';
+  const liveAfter =
+    deployedHere && !outcome.dryRun && run.keptPrevious === undefined ? run.layout.liveTarget(outcome.releaseId!) : run.liveBefore;
   return {
     server: run.server.name,
     result,
@@ -74,6 +77,13 @@ export function serverReport(
     ...(outcome.left.length ? { left: outcome.left } : {}),
     ...(run.error ? { error: run.error.message.split('\n')[0] } : {}),
   };
+}
+
+/** The servers a rollout left on their previous release, for the summary's last word. */
+function stayedBehind(report: DeployReport): string[] {
+  return report.result === 'deployed'
+    ? report.servers.filter((s) => s.result === 'rolled back').map((s) => `${s.server} (${s.error ?? 'failed'})`)
+    : [];
 }
 
 /** A server the deploy never connected to: failed with why, or untouched when another failure came first. */
@@ -116,6 +126,8 @@ export function formatReport(report: DeployReport): string {
     if (s.left?.length) lines.push(`  ${s.server} left as it is: ${s.left.join('; ')}`);
     if (s.liveAfter === undefined && s.error) lines.push(`  ${s.server}: ${s.error}`);
   }
+  const stayed = stayedBehind(report);
+  if (stayed.length) lines.push(`  left on the previous release: ${stayed.join('; ')}`);
   return lines.join('\n');
 }
 

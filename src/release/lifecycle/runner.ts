@@ -74,7 +74,22 @@ export async function onEveryServer(
   part: (run: ServerRun) => Promise<void>,
 ): Promise<void> {
   const name = typeof step === 'string' ? step : step.name;
-  const results = await mapLimit([...runs], deploy.parallel, async (run) => {
+  const results = await settleOnServers(name, runs, deploy, part);
+  const failures = results.filter((e): e is AttacheError => e !== undefined);
+  if (failures.length === 1) throw failures[0];
+  if (failures.length > 1) {
+    throw new AttacheError(`${failures.length} servers failed:\n${failures.map((f) => f.message).join('\n')}`, { step: name });
+  }
+}
+
+/** One part on each server, timed; each server's error (undefined: it succeeded), in the order of `runs`. */
+export function settleOnServers(
+  name: string,
+  runs: readonly ServerRun[],
+  deploy: Deploy,
+  part: (run: ServerRun) => Promise<void>,
+): Promise<Array<AttacheError | undefined>> {
+  return mapLimit([...runs], deploy.parallel, async (run) => {
     const t0 = Date.now();
     run.running.add(name);
     try {
@@ -88,11 +103,6 @@ export async function onEveryServer(
       run.timings[name] = (run.timings[name] ?? 0) + (Date.now() - t0) / 1000;
     }
   });
-  const failures = results.filter((e): e is AttacheError => e !== undefined);
-  if (failures.length === 1) throw failures[0];
-  if (failures.length > 1) {
-    throw new AttacheError(`${failures.length} servers failed:\n${failures.map((f) => f.message).join('\n')}`, { step: name });
-  }
 }
 
 /** What runs now, for Ctrl-C's "waiting for composer on web1 to stop". */

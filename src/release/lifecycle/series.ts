@@ -1,14 +1,22 @@
 import type { HookStem, Step } from './context';
 
 /**
- * A task's series as data: a step, branches that run side by side (each a series of steps), or a
- * phase with hooks around its parts (Attaché's "deploy": clone through migrate).
+ * A task's series as data: a step, branches that run side by side (each a series of steps), a
+ * phase with hooks around its parts (Attaché's "deploy": clone through migrate), or the rollout:
+ * steps that run server by server, batch by batch (the swap and what checks it: rollout.ts).
  */
-export type PlanPart = Step | { together: Step[][] } | { phase: HookStem; parts: PlanPart[] };
+export type PlanPart = Step | { together: Step[][] } | { phase: HookStem; parts: PlanPart[] } | { rollout: Step[] };
 
 /** Every step of a series, flat, in order. */
 export function stepsOf(parts: readonly PlanPart[]): Step[] {
-  return parts.flatMap((part) => ('together' in part ? part.together.flat() : 'phase' in part ? stepsOf(part.parts) : [part]));
+  return parts.flatMap((part) =>
+    'together' in part ? part.together.flat() : 'phase' in part ? stepsOf(part.parts) : 'rollout' in part ? part.rollout : [part],
+  );
+}
+
+/** The steps of the series' rollout part (none when it has none). */
+export function rolloutOf(parts: readonly PlanPart[]): Step[] {
+  return parts.flatMap((part) => ('rollout' in part ? part.rollout : 'phase' in part ? rolloutOf(part.parts) : []));
 }
 
 /** The steps that run in a branch beside another (they must not start work once the deploy has failed). */
@@ -38,6 +46,7 @@ export function replaceStep(parts: readonly PlanPart[], step: Step, by: readonly
   return parts.flatMap((part): PlanPart[] => {
     if (part === step) return [...by];
     if ('phase' in part) return [{ phase: part.phase, parts: replaceStep(part.parts, step, by) }];
+    if ('rollout' in part) return [{ rollout: part.rollout.flatMap((s) => (s === step ? [...by] : [s])) }];
     if (!('together' in part)) return [part];
     const branches = part.together.map((branch) => branch.flatMap((s) => (s === step ? [...by] : [s]))).filter((branch) => branch.length);
     return branches.length === 1 ? branches[0] : [{ together: branches }];

@@ -53,6 +53,11 @@ export class UndoLog {
     return this.entries.at(-1);
   }
 
+  /** The entries of `kind`, oldest first. */
+  entriesOf(kind: UndoKind): UndoEntry[] {
+    return this.entries.filter((entry) => entry.kind === kind);
+  }
+
   /** Forgets one entry: it is undone (or cannot be, and was said so). */
   remove(entry: UndoEntry): void {
     this.entries = this.entries.filter((e) => e !== entry);

@@ -1,4 +1,5 @@
 import type { ServerRun } from './context';
+import type { UndoKind } from './undo-log';
 import { connectionLost, reconnect } from './reconnect';
 
 /** How long a lost session's command may go on writing on the server after the cut. */
@@ -40,6 +41,14 @@ export async function undoOnServer(run: ServerRun): Promise<{ done: string[]; le
     }
   }
   return { done, left: [] };
+}
+
+/** Undoes this server's entries of one kind now, newest first (a rollout swaps one server back while the others go on). */
+export async function undoNow(run: ServerRun, kind: UndoKind): Promise<void> {
+  for (const entry of run.undo.entriesOf(kind).reverse()) {
+    await entry.action();
+    run.undo.remove(entry);
+  }
 }
 
 /** What is still to undo on that server (newest first), in words, and the command that clears it. */

@@ -88,3 +88,15 @@ function parseMarker(json: string | undefined): ReleaseMarker | undefined {
     return undefined;
   }
 }
+
+/**
+ * Where a fleet's servers are, when they are not all on one release (a rollout stopped by a kill,
+ * a deploy to some of them): "web1 on 20261207…; web2, web3 on 20261206…". Undefined when they agree.
+ */
+export function fleetSplit(lives: ReadonlyArray<readonly [server: string, release: string | null]>): string | undefined {
+  const byRelease = new Map<string, string[]>();
+  for (const [server, release] of lives)
+    byRelease.set(release ?? '(no live release)', [...(byRelease.get(release ?? '(no live release)') ?? []), server]);
+  if (byRelease.size < 2) return undefined;
+  return [...byRelease].map(([release, servers]) => `${servers.join(', ')} on ${release}`).join('; ');
+}

@@ -8,7 +8,8 @@ import { artisanCommand, composerBin, phpCommand } from './tools';
 
 /**
  * Attaché's hook tag language: @php, @composer, @release (the release id), @root,
- * @path:<name> (root/paths.<name>, or root/<name> for a name paths does not define), @artisan.
+ * @path:<name> (root/paths.<name>, or root/<name> for a name paths does not define), @artisan;
+ * ours, @server (the server's name) and @host (its host), for a rollout's drain hooks.
  * Tags may be written `{{ @tag }}`. Every value is quoted; the hook's own text is the user's shell.
  *
  * What is a tag follows Attaché's ScriptCompiler: `@` and lower-case letters. An unknown one
@@ -45,6 +46,10 @@ export function expandTags(template: string, server: ServerConfig, layout: Layou
         return quote(release());
       case 'root':
         return quote(layout.root);
+      case 'server':
+        return quote(server.name);
+      case 'host':
+        return quote(server.host);
       case 'artisan': {
         // Before the clone the new release has no files: Attaché's @artisan (the live release's) is what can run.
         const early = releaseId === undefined || (site !== undefined && BEFORE_CLONE.includes(site));

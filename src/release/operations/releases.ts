@@ -1,5 +1,5 @@
 import type { Deploy, ServerRun, Step } from '../lifecycle/context';
-import { listReleases, type ReleaseInfo } from '../model/release-list';
+import { fleetSplit, listReleases, type ReleaseInfo } from '../model/release-list';
 import { releasesAcrossServers, releasesTable } from './releases-table';
 
 /** `gulp releases`: each server's releases, and side by side where a fleet differs. */
@@ -14,9 +14,13 @@ export function releasesStep(): Step {
       deploy.log.summary(releasesTable(run.server.name, releases));
     },
     async after(deploy) {
-      if (listed.size > 1)
-        deploy.log.summary(
-          releasesAcrossServers(new Map(deploy.servers.map((run) => [run.server.name, listed.get(run.server.name) ?? []]))),
+      if (listed.size < 2) return;
+      const byServer = new Map(deploy.servers.map((run) => [run.server.name, listed.get(run.server.name) ?? []]));
+      deploy.log.summary(releasesAcrossServers(byServer));
+      const split = fleetSplit([...byServer].map(([server, releases]) => [server, releases.find((r) => r.live)?.id ?? null]));
+      if (split)
+        deploy.log.warn(
+          `the fleet is split: ${split}. The next gulp deploy puts them all on its release (gulp activate --release=<id> on one release also does).`,
         );
     },
   };

@@ -13,6 +13,7 @@ import type { Step } from '../lifecycle/context';
 import { dryRun } from '../../remote/dry-run';
 import { serverSpec } from '../lifecycle/reconnect';
 import { UndoLog } from '../lifecycle/undo-log';
+import { fleetSplit } from '../model/release-list';
 
 /** One connection per server for the whole deploy; every later step uses it. */
 export const connect: Step = {
@@ -64,6 +65,10 @@ export const connect: Step = {
       }),
     );
     deploy.servers = runs;
+    const split =
+      deploy.task === 'deploy' &&
+      fleetSplit(runs.map((run) => [run.server.name, run.liveBefore && run.layout.releaseIdOf(run.liveBefore)]));
+    if (split) deploy.log.warn(`the fleet is split: ${split}; this deploy puts every server on one release`);
   },
 };
 

@@ -20,6 +20,7 @@ export const restart: Step = {
   description: 'the "restart" artisan commands (queue:restart, horizon:terminate, …) in the new release, after the swap',
   appliesTo: (server) => server.restart.length > 0 && !server.skip.includes('artisan'),
   async run(run, deploy) {
+    if (run.keptPrevious) return; // a rollout left it on its previous release: nothing new to restart into
     const dir = run.layout.release(liveReleaseOf(run, deploy));
     const once = onceServer(deploy);
     for (const command of run.server.restart) {
