@@ -72,8 +72,8 @@ function hookRows(): string {
     '|---|---|',
     ...steps.map((step) => `| \`before-${step}\`, \`after-${step}\` | ${cell(HOOK_DOCS[step])} |`),
     '| `build` | the build itself: the same as the server key `build` (write one of the two) |',
-    '| `drain`, `undrain` | ours: in a rollout, each server\'s swap (on the server: take it out of the load balancer, put it back); also without `rollout`, around the fleet\'s swap |',
-    '| `local-drain`, `local-undrain` | ours: the same, run here in the project directory once per server (a load balancer driven by an API), with that server\'s `@server` and `@host` |',
+    "| `drain`, `undrain` | ours: in a rollout, each server's swap (on the server: take it out of the load balancer, put it back); also without `rollout`, around the fleet's swap |",
+    "| `local-drain`, `local-undrain` | ours: the same, run here in the project directory once per server (a load balancer driven by an API), with that server's `@server` and `@host` |",
   ].join('\n');
 }
 
