@@ -133,10 +133,11 @@ describe('a rollout across four servers', () => {
       const seen = readEvents();
       assert.ok(!seen.some((e) => e.server === 'web4'), `web4 was never touched: ${JSON.stringify(seen)}`);
       assert.match(log, /the rollout stopped: 1 of 4 servers failed \(0 allowed\): web3: .*health check failed/);
-      assert.match(log, /Swapped back to their previous release, newest first: web2, web1/);
+      assert.match(log, /Swapped back to their previous release, newest first: web3, web2, web1/);
       const result = Object.fromEntries(report.servers.map((s: { server: string; result: string }) => [s.server, s.result]));
       assert.deepEqual(result, { web1: 'rolled back', web2: 'rolled back', web3: 'failed', web4: 'untouched' }, log);
       assert.equal(report.result, 'failed');
+      assert.deepEqual(report.rollout, { batches: [['web1'], ['web2'], ['web3'], ['web4']], maxFailures: 0 });
       for (const s of report.servers) assert.equal(s.liveAfter, s.liveBefore, s.server);
     } finally {
       broken.clear();

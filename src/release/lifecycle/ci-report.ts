@@ -1,7 +1,7 @@
 import { appendJobSummary, setStepOutputs } from '../../ci/job-files';
 import { AttacheError } from '../../errors';
 import { formatBytes } from '../../remote/transfer';
-import { type DeployReport, liveColumn, type ServerReport } from './report';
+import { batchesText, type DeployReport, liveColumn, type ServerReport } from './report';
 
 /**
  * The report, for a GitHub Actions job: a Markdown summary on the run's page (the result, the
@@ -40,6 +40,8 @@ export function jobSummary(report: DeployReport, failure?: { message: string; hi
     ),
     '',
   );
+  if (report.rollout)
+    lines.push(`**Rollout:** ${cell(batchesText(report.rollout.batches))} (${report.rollout.maxFailures} failures allowed)`, '');
   const notes = report.servers.flatMap((s) => serverNotes(s, failure?.message.split('\n')[0]));
   if (notes.length) lines.push(...notes, '');
   const timed = report.servers.filter((s) => Object.keys(s.steps).length);

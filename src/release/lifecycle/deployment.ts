@@ -43,6 +43,7 @@ export class Deployment implements Deploy {
   servers: ServerRun[] = [];
   releaseTree?: ReleaseTree;
   readonly unreachable = new Map<string, Error>();
+  rolloutPlan?: { batches: string[][]; maxFailures: number };
 
   private readonly startedAt = new Date();
   private readonly inFlight = new Set<Promise<unknown>>();
@@ -266,6 +267,7 @@ export class Deployment implements Deploy {
       startedAt: this.startedAt.toISOString(),
       seconds: (Date.now() - this.startedAt.getTime()) / 1000,
       ...(this.failure !== undefined ? { error: String((this.failure as Error).message ?? this.failure).split('\n')[0] } : {}),
+      ...(this.rolloutPlan && this.rolloutPlan.batches.length > 1 && { rollout: this.rolloutPlan }),
       servers: this.selected.map((server) => {
         const run = this.servers.find((r) => r.server === server);
         if (!run) return unreachedReport(server.name, this.unreachable.get(server.name));

@@ -15,6 +15,8 @@ export interface DeployReport {
   seconds: number;
   /** The first failure's message (redacted), when the deploy failed. */
   error?: string;
+  /** A rollout's batches, in order (server names), and how many failures it allowed. */
+  rollout?: { batches: string[][]; maxFailures: number };
   servers: ServerReport[];
 }
 
@@ -126,9 +128,15 @@ export function formatReport(report: DeployReport): string {
     if (s.left?.length) lines.push(`  ${s.server} left as it is: ${s.left.join('; ')}`);
     if (s.liveAfter === undefined && s.error) lines.push(`  ${s.server}: ${s.error}`);
   }
+  if (report.rollout) lines.push(`  rollout: ${batchesText(report.rollout.batches)} (${report.rollout.maxFailures} failures allowed)`);
   const stayed = stayedBehind(report);
   if (stayed.length) lines.push(`  left on the previous release: ${stayed.join('; ')}`);
   return lines.join('\n');
+}
+
+/** A rollout's batches in order: `web1 → web2, web3 → web4`. */
+export function batchesText(batches: readonly string[][]): string {
+  return batches.map((batch) => batch.join(', ')).join(' → ');
 }
 
 /** Where live points after the run, in the table's words. */

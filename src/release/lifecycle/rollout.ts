@@ -3,6 +3,8 @@ import type { HookName } from '../../config/types';
 import { AttacheError } from '../../errors';
 import type { Deploy, ServerRun, Step } from './context';
 import { runHookHere, runServerHook } from './hooks';
+import { connectionLost } from './reconnect';
+import { batchesText } from './report';
 import { ALL_AT_ONCE, batchesOf, failureBudget } from './rollout-plan';
 import { applies, settleOnServers } from './runner';
 import { undoNow } from './undo';
@@ -27,8 +29,9 @@ export async function runRollout(deploy: Deploy, steps: readonly Step[]): Promis
     fleet.length,
     deploy.selected[0]?.rollout !== undefined,
   );
+  deploy.rolloutPlan = { batches: batches.map((batch) => batch.map((run) => run.server.name)), maxFailures: rollout.budget };
   if (batches.length > 1) {
-    const plan = batches.map((batch) => batch.map((run) => run.server.name).join(', ')).join(' → ');
+    const plan = batchesText(deploy.rolloutPlan.batches);
     deploy.log.info(`rollout in ${batches.length} batches: ${plan} (${rollout.budget} failure${rollout.budget === 1 ? '' : 's'} allowed)`);
   }
   for (const [i, batch] of batches.entries()) {
@@ -45,6 +48,8 @@ class Rollout {
   /** Servers this rollout switched to the new release, in the order it did. */
   private readonly switched: ServerRun[] = [];
   private readonly drained = new Set<ServerRun>();
+  /** A failed server could not be swapped back: the rollout cannot go on. */
+  private stuck = false;
 
   constructor(
     private readonly deploy: Deploy,
@@ -86,17 +91,25 @@ class Rollout {
     if (!runs.length) return [];
     await this.stopIfInterrupted();
     const results = await settleOnServers(name, runs, this.deploy, part);
+    for (const [i, error] of results.entries()) if (error) this.failed.set(runs[i], error);
+    if (this.failed.size > this.budget || this.stuck) await this.stop();
     for (const [i, error] of results.entries()) if (error) await this.leaveOut(runs[i], error);
-    if (this.failed.size > this.budget) await this.stop();
+    if (this.stuck) await this.stop();
     return runs.filter((run) => !this.failed.has(run));
   }
 
-  /** A failed server goes back to its previous release now, and back into the load balancer. */
+  /** Within the budget, a failed server goes back to its previous release now, and back into the load balancer. */
   private async leaveOut(run: ServerRun, error: Error): Promise<void> {
-    this.failed.set(run, error);
     const name = run.server.name;
     if (this.switched.includes(run)) {
-      await undoNow(run, 'live');
+      try {
+        await undoNow(run, 'live');
+      } catch (undoError) {
+        // It cannot stay on a release that failed: the rollout stops, and the deploy's undo (reconnecting) tries again.
+        this.stuck = true;
+        run.log.error(`[${name}] could not swap back now: ${(undoError as Error).message.split('\n')[0]}`);
+        return;
+      }
       this.switched.splice(this.switched.indexOf(run), 1);
       run.log.warn(`[${name}] swapped back to its previous release: ${error.message.split('\n')[0]}`);
     }
@@ -108,6 +121,7 @@ class Rollout {
   private async stop(interrupted = false): Promise<never> {
     const back: string[] = [];
     for (const run of [...this.switched].reverse()) {
+      if (connectionLost(run.target)) continue; // the deploy's undo reconnects and swaps it back
       try {
         await undoNow(run, 'live');
         back.push(run.server.name);
