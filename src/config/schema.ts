@@ -121,7 +121,11 @@ const SSH_TEXTS: { readonly [K in SshKey]: KeyDoc } = {
   },
   proxyJump: { type: 'string', doc: 'a jump host (`ProxyJump`): an alias or `user@host:port`; comma-separated for a chain' },
   agent: { type: 'string or `false`', shown: '`$SSH_AUTH_SOCK`', doc: 'the SSH agent socket; `false` turns the agent off' },
-  sshConfigFile: { type: 'string', shown: '`~/.ssh/config`', doc: 'the ssh config file' },
+  sshConfigFile: {
+    type: 'string',
+    shown: '`~/.ssh/config`',
+    doc: 'the ssh config file; its `Match exec` blocks never match (their commands do not run): only your own `~/.ssh/config` runs them, and not for `servers` or a dry run',
+  },
 };
 /** In ssh/options.ts's order, the one "Valid keys here" lists. */
 const SSH_DOCS = Object.fromEntries(SSH_OPTION_NAMES.map((key) => [key, SSH_TEXTS[key]])) as typeof SSH_TEXTS;

@@ -37,6 +37,12 @@ export interface ServerOptions {
   proxyJump?: string;
   /** ssh config file (default ~/.ssh/config). */
   sshConfigFile?: string;
+  /**
+   * Whether `Match exec` lines of the user's own ssh config run their command (as OpenSSH does);
+   * false for what only lists or pretends (gulp servers, dry runs). Never from a file the project
+   * names (sshConfigFile): a command in a repository runs nowhere by being read.
+   */
+  matchExec?: boolean;
 }
 
 /** Everything needed to connect, after ~/.ssh/config and defaults are applied. Explicit options win. */
@@ -71,7 +77,9 @@ export interface ResolvedServer {
 }
 
 // ssh-config's type declarations point at its ESM build; the CommonJS build we load has this shape.
-const SSHConfig: { parse(text: string): { compute(host: string): Record<string, string | string[]> } } = require('ssh-config');
+const SSHConfig: {
+  parse(text: string): { compute(host: string, options: { matchExec: boolean }): Record<string, string | string[]> };
+} = require('ssh-config');
 
 const DEFAULT_KEYS = ['id_ed25519', 'id_ecdsa', 'id_rsa'];
 
@@ -89,7 +97,8 @@ export function resolveServer(spec: ServerSpec): ResolvedServer {
   const home = os.homedir();
   const sshDir = path.join(home, '.ssh');
   const sshConfigFile = options.sshConfigFile ?? path.join(sshDir, 'config');
-  const file = readSshConfig(sshConfigFile, options.host);
+  const ownConfig = path.resolve(sshConfigFile) === path.join(sshDir, 'config');
+  const file = readSshConfig(sshConfigFile, options.host, ownConfig && options.matchExec !== false);
 
   const user = options.user ?? first(file.user) ?? os.userInfo().username;
   const hostname = first(file.hostname)?.replace(/%h/g, options.host) ?? options.host;
@@ -134,10 +143,11 @@ export function resolveServer(spec: ServerSpec): ResolvedServer {
 }
 
 /** The ~/.ssh/config entries for a host, with lower-cased keys (OpenSSH keywords are case-insensitive). */
-function readSshConfig(file: string, host: string): Record<string, string | string[]> {
+function readSshConfig(file: string, host: string, matchExec: boolean): Record<string, string | string[]> {
   const text = readWithIncludes(file, includeBase(file), 0);
   if (text === undefined) return {};
-  const computed = SSHConfig.parse(text).compute(host);
+  // Without matchExec a `Match exec` block does not match, and its command does not run.
+  const computed = SSHConfig.parse(text).compute(host, { matchExec });
   const out: Record<string, string | string[]> = {};
   for (const [key, value] of Object.entries(computed)) out[key.toLowerCase()] = value;
   return out;

@@ -24,7 +24,15 @@ export function serversTable(config: AttacheConfig): string {
 function reach(server: ServerConfig): { host: string; port: string; user: string } {
   if (server.host === 'local') return { host: 'local', port: '-', user: '-' };
   try {
-    const resolved = resolveServer({ ...server.ssh, name: server.name, host: server.host, port: server.port, user: server.user });
+    // Only listing: a `Match exec` command does not run for it.
+    const resolved = resolveServer({
+      ...server.ssh,
+      name: server.name,
+      host: server.host,
+      port: server.port,
+      user: server.user,
+      matchExec: false,
+    });
     const host = resolved.hostname === server.host ? server.host : `${server.host} (${resolved.hostname})`;
     return { host, port: String(resolved.port), user: resolved.user };
   } catch {

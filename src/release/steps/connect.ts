@@ -22,7 +22,7 @@ export const connect: Step = {
   async once(deploy) {
     if (deploy.servers.length) return;
     const settled = await mapLimit(deploy.selected, deploy.parallel, (server) =>
-      openTarget(serverSpec(server), deploy.log).then(
+      openTarget({ ...serverSpec(server), matchExec: !deploy.dryRun }, deploy.log).then(
         (target) => ({ server, target: deploy.dryRun ? dryRun(target, deploy.log) : target }),
         (error: unknown) => ({ server, error }),
       ),
