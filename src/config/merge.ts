@@ -127,7 +127,10 @@ export function mergeServers(file: Record<string, unknown>, overrides: unknown, 
   if (overrides !== undefined && !isObject(overrides)) {
     problems.push({ key: 'overrides', message: `expected an object of server settings, got ${describe(overrides)}` });
   }
-  const base: Record<string, unknown> = file.repository === undefined ? {} : { repository: file.repository };
+  // The top level's server keys (repository; a fleet's rollout) apply to every server, under `common`.
+  const base: Record<string, unknown> = Object.fromEntries(
+    (['repository', 'rollout'] as const).filter((key) => file[key] !== undefined).map((key) => [key, file[key]]),
+  );
   const shared = deepMerge(base, isObject(common) ? common : {});
 
   const entries: Array<{ name: string; prefix: string; value: Record<string, unknown> }> = [];

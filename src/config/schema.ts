@@ -218,6 +218,11 @@ export const SERVER_SCHEMA: ServerSchema = {
         default: false,
         doc: "as Attaché: keep Composer in `root/<bin>` (e.g. `composer.phar`), downloaded with Composer's official installer when missing, `self-update`d on later deploys, run as `<php.bin> root/<bin>`",
       },
+      reuseVendor: {
+        type: '`true` or `false`',
+        default: true,
+        doc: "ours: when `composer.lock`, PHP's version and the install's flags are the live release's, `vendor/` starts as hard links to the live release's packages (what Composer writes, `vendor/composer/`, `autoload.php`, `bin/`, copied), then `composer install` finds nothing to install and only dumps the autoloader and runs the scripts; `false` always installs from scratch",
+      },
       installer: {
         type: 'string',
         default: COMPOSER_INSTALLER,
@@ -387,6 +392,7 @@ export const TOP_SCHEMA: Readonly<Record<string, KeyDoc>> = {
     doc: "the servers, an object keyed by name (or Attaché's older array of objects with `name`); see [Server keys](#server-keys)",
   },
   default: { type: 'string', doc: 'the server or group a task uses without `--server`' },
+  rollout: { type: 'object', doc: 'ours: how the fleet swaps, for every server (see the server key `rollout`)' },
   common: { type: 'object', default: {}, doc: 'server keys shared by every server, deep-merged under each one (what a server says wins)' },
   groups: { type: 'object', default: {}, doc: 'ours: named groups of servers, `{ "web": ["web1", "web2"] }`, used as `--server=web`' },
   secrets: { type: 'array of strings', default: [], doc: "values never printed, for every server (added to each server's `secrets`)" },
@@ -467,6 +473,7 @@ function readComposer(r: Reader): ServerConfig['composer'] {
     bin: r.text(['composer', 'bin'], 'the Composer command, e.g. "composer"', controlProblem) ?? 'composer',
     dev: r.bool(['composer', 'dev'], false),
     local: r.bool(['composer', 'local'], false),
+    reuseVendor: r.bool(['composer', 'reuseVendor'], true),
     installer: r.text(['composer', 'installer'], "the URL of Composer's installer", urlProblem) ?? COMPOSER_INSTALLER,
   };
   localComposerBin(r, composer);

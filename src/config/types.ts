@@ -60,6 +60,8 @@ export interface ComposerConfig {
   dev: boolean;
   /** Attaché's `local`: keep `root/<bin>`, downloaded with the official installer when missing, self-updated otherwise. */
   local: boolean;
+  /** Ours: start vendor/ from the live release's (hard links) when the lock, PHP and the flags are the same. */
+  reuseVendor: boolean;
   /** Ours: where the installer is downloaded from (default Composer's official URL). */
   installer: string;
 }
