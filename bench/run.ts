@@ -41,7 +41,7 @@ import { performance } from 'node:perf_hooks';
 import { acceptedLogins, addAlias, createHome, startSshd, type SshServer, type TestHome } from '../support/sshd';
 import { caseFilter } from './case-filter';
 import { createGulpAttacheBench, type Observations } from './cases/gulp-attache';
-import { CASE } from './cases/names';
+import { CASE, MEASUREMENT } from './cases/names';
 import { buildFixture, FIXTURE_PARAMS } from './fixture';
 import { floorCases } from './floors';
 import { flag } from './measurements/common';
@@ -219,7 +219,12 @@ async function main(): Promise<void> {
         say(`WAN relay on 127.0.0.1:${link.port}: ${delay} ms each way, ${mbit} Mbit/s each way, in front of the sshd`);
       }
     } else say('WAN links: skipped (BENCH_WAN=0)');
-    if (filter.setting) say(`BENCH_CASES=${filter.setting}: only ${Object.values(CASE).filter(filter.selects).join('; ')}`);
+    if (filter.setting) {
+      const measurements = Object.values(MEASUREMENT).filter((m) => !filter.measurementSkipped(m));
+      say(
+        `BENCH_CASES=${filter.setting}: only ${Object.values(CASE).filter(filter.selects).join('; ') || 'no case'}; measurements: ${measurements.length === Object.values(MEASUREMENT).length ? 'all' : measurements.join('; ')}`,
+      );
+    }
 
     const linkRuns: LinkRun[] = [];
     for (const { label, link } of plan) {
@@ -252,7 +257,7 @@ async function main(): Promise<void> {
     const pass = async (entries: Entry[], passWarmup: number) => {
       const started = performance.now();
       const loadAtStart = os.loadavg()[0];
-      const rounds = passWarmup + Math.max(...entries.map((e) => e.runs));
+      const rounds = entries.length ? passWarmup + Math.max(...entries.map((e) => e.runs)) : 0;
       for (let round = 1; round <= rounds; round++) {
         const timed = round > passWarmup;
         for (const e of entries) {
@@ -350,6 +355,7 @@ async function main(): Promise<void> {
       results: loop.results,
       sshdConfig,
       skipped: filter.skipped,
+      measurementSkipped: filter.measurementSkipped,
       say,
     });
     const extrasSeconds = (performance.now() - extrasStarted) / 1000;
