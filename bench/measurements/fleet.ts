@@ -82,7 +82,8 @@ async function fleetPass(input: MeasurementInput, servers: SshServer[], slots: F
                 for (const name of names) roots.push(await freshRoot(path.join(base, `${size}`, name)));
                 project.configure(
                   names.map((name, i) => ({ name, port: servers[i].port, root: roots[i] })),
-                  mode === 'rollout' ? { rollout: ROLLOUT.config } : {},
+                  // In `common`: the file's top level takes no `rollout` (docs/rollouts.md says it does).
+                  mode === 'rollout' ? { common: { rollout: ROLLOUT.config } } : {},
                 );
                 spawnSync('sync');
                 const before = servers.slice(0, size).map((s) => acceptedLogins(s));

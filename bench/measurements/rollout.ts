@@ -65,7 +65,9 @@ export function rolloutSection(pass: FleetPass, attempts: number): Section {
   const size = ROLLOUT.servers;
   const of = (mode: FleetRun['mode']) => pass.runs.filter((r) => r.servers === size && r.mode === mode);
   const allAtOnce = median(of('all at once').map((r) => r.seconds));
-  const label = `\`"rollout": ${JSON.stringify(ROLLOUT.config).replace(/,/g, ', ')}\``;
+  const label = `\`"rollout": ${JSON.stringify(ROLLOUT.config)
+    .replace(/":/g, '": ')
+    .replace(/^\{(.*)\}$/, '{ $1 }')}\` (in \`common\`)`;
   const rows = (['all at once', 'rollout'] as const).map((mode) => {
     const runs = of(mode);
     const key = `${size} ${mode}`;
@@ -112,7 +114,7 @@ export function rolloutSection(pass: FleetPass, attempts: number): Section {
     textColumns: 2,
     rows,
     notes: [
-      `The same ${size} sshd servers, roots and checks as the fleet above, in the same pass: a run of each, round-robin, BENCH_FLEET_RUNS times. Without \`rollout\` every server's swap comes in one burst; with it the swap (live, then the OPcache reset and the health check where configured: neither is here) runs batch by batch, each batch once the one before it has passed. A measurement, not a target: a rollout is slower by design.`,
+      `The fleet's sshd servers (${size} of them), roots and checks, in the fleet's pass: a run of each, one after the other, BENCH_FLEET_RUNS times. Without \`rollout\` every server's swap comes in one burst; with it the swap (live, then the OPcache reset and the health check where configured: neither is here) runs batch by batch, each batch once the one before it has passed. A measurement, not a target: a rollout is slower by design.`,
       "swap spread: from the first server's swap line (\"[server] …/live -> releases/<id>\", as it arrived from the process) to the last. Within a batch: first to last swap of each batch of two servers or more, over every batch of every run. Gap between batches: from the last swap of a batch to the first of the next (the batch's checks and undrain, the next batch's drain and `before-live` hooks: none are configured here, so it is what the rollout itself costs), over every pair of batches of every run.",
       `The batches are read from the deploy's "rollout batch i/n: …" lines and checked against the preset's rule (src/release/lifecycle/rollout-plan.ts); a run is given up after ${attempts} failed attempts.`,
     ],
