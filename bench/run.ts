@@ -23,6 +23,9 @@
  * Tables, targets and measurements then say "skipped" for what needs a case left out, and the results
  * go to bench/results-subset.json and bench/RESULTS-subset.md, so that a partial run never replaces
  * the whole run's record (bench/RESULTS.md, which the README quotes).
+ * BENCH_CASES may also name the measurements that take time of their own (MEASUREMENT in
+ * bench/cases/names.ts): then only those run, e.g. BENCH_CASES=fleet BENCH_WAN=0 for the fleet and
+ * the rollout comparison alone (no case).
  *
  * Runs are round-robin so that drift hits every case alike; a failed attempt is made again from its
  * setup up to BENCH_RETRIES times (default 2). Then the extra measurements (bench/measurements/) on
@@ -378,7 +381,9 @@ async function main(): Promise<void> {
     console.log(renderTargets(targets));
     console.log('');
     const settingsLine =
-      (filter.setting ? `BENCH_CASES=${filter.setting} (only the cases whose names contain one of these); ` : '') +
+      (filter.setting
+        ? `BENCH_CASES=${filter.setting} (only the cases, and the measurements if it names any, whose names contain one of these); `
+        : '') +
       `loopback: ${runs} timed run(s) per case (+${warmup} warm-up), ${loopPass.seconds.toFixed(0)} s` +
       (wanPass
         ? `; WAN: ${wanRuns} run(s) per case and link (+${wanWarmup} warm-up; ${wanSlowRuns} at ${delayMs} ms for ${[...SLOW_OVER_WAN].join(', ')}), ${wanPass.seconds.toFixed(0)} s`
