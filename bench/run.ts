@@ -23,6 +23,9 @@
  * Tables, targets and measurements then say "skipped" for what needs a case left out, and the results
  * go to bench/results-subset.json and bench/RESULTS-subset.md, so that a partial run never replaces
  * the whole run's record (bench/RESULTS.md, which the README quotes).
+ * BENCH_CASES may also name the measurements that take time of their own (MEASUREMENT in
+ * bench/cases/names.ts): then only those run, e.g. BENCH_CASES=fleet BENCH_WAN=0 for the fleet and
+ * the rollout comparison alone (no case).
  *
  * Runs are round-robin so that drift hits every case alike; a failed attempt is made again from its
  * setup up to BENCH_RETRIES times (default 2). Then the extra measurements (bench/measurements/) on
@@ -41,7 +44,7 @@ import { performance } from 'node:perf_hooks';
 import { acceptedLogins, addAlias, createHome, startSshd, type SshServer, type TestHome } from '../support/sshd';
 import { caseFilter } from './case-filter';
 import { createGulpAttacheBench, type Observations } from './cases/gulp-attache';
-import { CASE } from './cases/names';
+import { CASE, MEASUREMENT } from './cases/names';
 import { buildFixture, FIXTURE_PARAMS } from './fixture';
 import { floorCases } from './floors';
 import { flag } from './measurements/common';
@@ -219,7 +222,12 @@ async function main(): Promise<void> {
         say(`WAN relay on 127.0.0.1:${link.port}: ${delay} ms each way, ${mbit} Mbit/s each way, in front of the sshd`);
       }
     } else say('WAN links: skipped (BENCH_WAN=0)');
-    if (filter.setting) say(`BENCH_CASES=${filter.setting}: only ${Object.values(CASE).filter(filter.selects).join('; ')}`);
+    if (filter.setting) {
+      const measurements = Object.values(MEASUREMENT).filter((m) => !filter.measurementSkipped(m));
+      say(
+        `BENCH_CASES=${filter.setting}: only ${Object.values(CASE).filter(filter.selects).join('; ') || 'no case'}; measurements: ${measurements.length === Object.values(MEASUREMENT).length ? 'all' : measurements.join('; ')}`,
+      );
+    }
 
     const linkRuns: LinkRun[] = [];
     for (const { label, link } of plan) {
@@ -252,7 +260,7 @@ async function main(): Promise<void> {
     const pass = async (entries: Entry[], passWarmup: number) => {
       const started = performance.now();
       const loadAtStart = os.loadavg()[0];
-      const rounds = passWarmup + Math.max(...entries.map((e) => e.runs));
+      const rounds = entries.length ? passWarmup + Math.max(...entries.map((e) => e.runs)) : 0;
       for (let round = 1; round <= rounds; round++) {
         const timed = round > passWarmup;
         for (const e of entries) {
@@ -350,6 +358,7 @@ async function main(): Promise<void> {
       results: loop.results,
       sshdConfig,
       skipped: filter.skipped,
+      measurementSkipped: filter.measurementSkipped,
       say,
     });
     const extrasSeconds = (performance.now() - extrasStarted) / 1000;
@@ -372,7 +381,9 @@ async function main(): Promise<void> {
     console.log(renderTargets(targets));
     console.log('');
     const settingsLine =
-      (filter.setting ? `BENCH_CASES=${filter.setting} (only the cases whose names contain one of these); ` : '') +
+      (filter.setting
+        ? `BENCH_CASES=${filter.setting} (only the cases, and the measurements if it names any, whose names contain one of these); `
+        : '') +
       `loopback: ${runs} timed run(s) per case (+${warmup} warm-up), ${loopPass.seconds.toFixed(0)} s` +
       (wanPass
         ? `; WAN: ${wanRuns} run(s) per case and link (+${wanWarmup} warm-up; ${wanSlowRuns} at ${delayMs} ms for ${[...SLOW_OVER_WAN].join(', ')}), ${wanPass.seconds.toFixed(0)} s`

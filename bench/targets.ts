@@ -143,7 +143,7 @@ export function loopbackTargets(input: {
           measured: `${mb(clone.mirrorBytes, 3)} MB vs ${mb(clone.freshBytes, 3)} MB (${((clone.mirrorBytes / clone.freshBytes) * 100).toFixed(2)}%)`,
           met: clone.mirrorBytes < clone.freshBytes,
         }
-      : { goal: cloneGoal, measured: 'n/a (failed)', met: null },
+      : { goal: cloneGoal, measured: values.skipped.clone ? `skipped (${values.skipped.clone})` : 'n/a (failed)', met: null },
   );
   const fleetRuns = values.fleetRuns ?? [];
   const fleetMedian = (n: number, key: 'seconds' | 'spreadMs') => median(fleetRuns.filter((r) => r.servers === n).map((r) => r[key]));

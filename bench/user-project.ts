@@ -152,8 +152,8 @@ export class UserProject {
     this.configFile = path.join(this.dir, '.attache.json');
   }
 
-  /** One server entry per sshd (or link) and root; the first is the default. */
-  configure(servers: ServerEntry[]): void {
+  /** One server entry per sshd (or link) and root; the first is the default. `top`: more top-level keys (e.g. `rollout`). */
+  configure(servers: ServerEntry[], top: Record<string, unknown> = {}): void {
     const entries = Object.fromEntries(
       servers.map((s) => [
         s.name,
@@ -170,7 +170,7 @@ export class UserProject {
         },
       ]),
     );
-    const config = { repository: this.options.repository, default: servers[0].name, servers: entries };
+    const config = { repository: this.options.repository, ...top, default: servers[0].name, servers: entries };
     writeFileSync(this.configFile, JSON.stringify(config, null, 4) + '\n');
   }
 

@@ -21,3 +21,19 @@ export const CASE = {
 } as const;
 
 export type CaseName = (typeof CASE)[keyof typeof CASE];
+
+/**
+ * The extra measurements that take time of their own (bench/measurements/), by the names BENCH_CASES
+ * can pick them with: none of these shares a word with a case's name, so a substring that picks cases
+ * picks no measurement ("fleet" picks both fleet measurements, "rollout" the rollout alone).
+ */
+export const MEASUREMENT = {
+  shell: 'measurement: shell cost',
+  transfer: 'measurement: transfer warm-up',
+  memory: 'measurement: peak memory',
+  clone: 'measurement: clone mirror',
+  fleet: 'measurement: fleet sizes',
+  rollout: 'measurement: fleet rollout',
+} as const;
+
+export type MeasurementName = (typeof MEASUREMENT)[keyof typeof MEASUREMENT];

@@ -28,6 +28,8 @@ export interface MeasurementInput {
   sshdConfig: string[];
   /** BENCH_CASES (bench/case-filter.ts): why a case did not run, or undefined when it ran. */
   skipped(name: string): string | undefined;
+  /** BENCH_CASES naming measurements (MEASUREMENT in bench/cases/names.ts): why this one does not run, or undefined when it runs. */
+  measurementSkipped(name: string): string | undefined;
   say(message: string): void;
 }
 

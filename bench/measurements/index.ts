@@ -9,15 +9,20 @@
  *   overlap.ts         the asset upload beside shared → composer → artisan: their sum vs the part's wall time
  *   artifact-strategy.ts  the artifact strategy's deploys: the local build (package) and the send (artifact)
  *   fleet.ts           1, 10 and 25 servers (each its own sshd and root), `--server=all`, parallel 10
+ *   rollout.ts         in the fleet's pass: 10 servers all at once and with `"rollout": { "batches": ["25%"] }`
  *
- * All on the direct loopback link. Environment: BENCH_FLEET=0 skips the fleet; BENCH_FLEET_SIZES
- * (default "1,10,25"); BENCH_FLEET_RUNS (runs per fleet size, default 1; the one-server size runs at
- * least 3 times, it is the reference); BENCH_MEMORY=0 skips the 1 GB upload; BENCH_MEMORY_MB
- * (default 1024, in 8 files). A skipped measurement is listed as skipped, with the variable.
+ * All on the direct loopback link. Environment: BENCH_FLEET=0 skips the fleet and the rollout;
+ * BENCH_FLEET_SIZES (default "1,10,25"); BENCH_FLEET_RUNS (runs per fleet size and of the rollout
+ * comparison, default 1; the one-server size runs at least 3 times, it is the reference);
+ * BENCH_MEMORY=0 skips the 1 GB upload; BENCH_MEMORY_MB (default 1024, in 8 files). BENCH_CASES may
+ * name the measurements that take time of their own (MEASUREMENT in bench/cases/names.ts, e.g.
+ * "fleet", "rollout"): then only those run (bench/case-filter.ts). A skipped measurement is listed as
+ * skipped, with the reason.
  */
 import type { Section } from '../report';
 import { artifactStrategy } from './artifact-strategy';
 import { cloneStrategy } from './clone-strategy';
+import { MEASUREMENT } from '../cases/names';
 import { flag, type MeasurementInput } from './common';
 import { firstTransfer } from './first-transfer';
 import { fleet, type FleetRun } from './fleet';
@@ -31,7 +36,7 @@ export interface MeasuredValues {
   memoryPeak?: number;
   clone?: { mirrorBytes?: number; freshBytes?: number };
   fleetRuns?: FleetRun[];
-  skipped: { memory?: string; fleet?: string };
+  skipped: { memory?: string; clone?: string; fleet?: string };
 }
 
 export async function runMeasurements(input: MeasurementInput): Promise<{ sections: Section[]; values: MeasuredValues }> {
@@ -65,37 +70,57 @@ export async function runMeasurements(input: MeasurementInput): Promise<{ sectio
     data: { skipped: variable },
   });
 
-  const shell = await guard('serverShell', () => shellCost(input));
-  if (shell) sections.push(shell);
-  const first = await guard('firstTransfer', () => firstTransfer(input));
-  if (first) sections.push(first);
+  /** Why a measurement does not run: its variable, or BENCH_CASES naming other measurements. */
+  const off = (name: string, variable?: string) => (variable && !flag(variable, true) ? `${variable}=0` : input.measurementSkipped(name));
+
+  const shellOff = off(MEASUREMENT.shell);
+  if (shellOff) sections.push(skippedSection('serverShell', 'One remote command on the bench sshd', shellOff));
+  else {
+    const shell = await guard('serverShell', () => shellCost(input));
+    if (shell) sections.push(shell);
+  }
+  const transferOff = off(MEASUREMENT.transfer);
+  if (transferOff) sections.push(skippedSection('firstTransfer', 'The first transfer on an SSH connection', transferOff));
+  else {
+    const first = await guard('firstTransfer', () => firstTransfer(input));
+    if (first) sections.push(first);
+  }
   sections.push(handshakes(input));
-  if (flag('BENCH_MEMORY', true)) {
+  const memoryOff = off(MEASUREMENT.memory, 'BENCH_MEMORY');
+  if (memoryOff) {
+    values.skipped.memory = memoryOff;
+    sections.push(skippedSection('memory', 'Peak memory uploading ~1 GB', memoryOff));
+  } else {
     const m = await guard('memory', () => memory(input));
     if (m) {
       sections.push(m.section);
       values.memoryPeak = m.peakBytes;
     }
-  } else {
-    values.skipped.memory = 'BENCH_MEMORY=0';
-    sections.push(skippedSection('memory', 'Peak memory uploading ~1 GB', 'BENCH_MEMORY=0'));
   }
-  const clone = await guard('cloneStrategy', () => cloneStrategy(input));
-  if (clone) {
-    sections.push(clone.section);
-    values.clone = clone;
+  const cloneOff = off(MEASUREMENT.clone);
+  if (cloneOff) {
+    values.skipped.clone = cloneOff;
+    sections.push(skippedSection('cloneStrategy', 'Clone strategy on the long-history repository', cloneOff));
+  } else {
+    const clone = await guard('cloneStrategy', () => cloneStrategy(input));
+    if (clone) {
+      sections.push(clone.section);
+      values.clone = clone;
+    }
   }
   sections.push(overlap(input));
   sections.push(artifactStrategy(input));
-  if (flag('BENCH_FLEET', true)) {
-    const f = await guard('fleet', () => fleet(input));
-    if (f) {
-      sections.push(f.section);
-      values.fleetRuns = f.runs;
-    }
-  } else {
-    values.skipped.fleet = 'BENCH_FLEET=0';
-    sections.push(skippedSection('fleet', 'Fleet', 'BENCH_FLEET=0'));
+  const fleetOff = off(MEASUREMENT.fleet, 'BENCH_FLEET');
+  const rolloutOff = off(MEASUREMENT.rollout, 'BENCH_FLEET');
+  const f = fleetOff && rolloutOff ? undefined : await guard('fleet', () => fleet(input, { fleet: !fleetOff, rollout: !rolloutOff }));
+  if (fleetOff) {
+    values.skipped.fleet = fleetOff;
+    sections.push(skippedSection('fleet', 'Fleet', fleetOff));
+  } else if (f?.fleet) {
+    sections.push(f.fleet.section);
+    values.fleetRuns = f.fleet.runs;
   }
+  if (rolloutOff) sections.push(skippedSection('rollout', 'Fleet rollout', rolloutOff));
+  else if (f?.rollout) sections.push(f.rollout);
   return { sections, values };
 }
