@@ -49,7 +49,7 @@ describe('config schema', () => {
     );
     assert.deepEqual(NESTED_KEYS, {
       php: ['bin'],
-      composer: ['bin', 'dev', 'local', 'installer'],
+      composer: ['bin', 'dev', 'local', 'reuseVendor', 'installer'],
       healthcheck: ['url', 'from', 'status', 'contains', 'header', 'timeout', 'retries'],
       ssh: [
         'acceptNewHostKeys',

@@ -214,7 +214,13 @@ describe('loadConfig: common and overrides', () => {
     const { production, staging } = config.servers;
     assert.deepEqual(production.paths, { releases: 'rel', serve: 'live', storage: '/mnt/storage', env: '.env' });
     assert.deepEqual(staging.paths, { releases: 'rel', serve: 'live', storage: 'shared/storage', env: '.env' });
-    assert.deepEqual(production.composer, { bin: 'composer', dev: true, local: false, installer: 'https://getcomposer.org/installer' });
+    assert.deepEqual(production.composer, {
+      bin: 'composer',
+      dev: true,
+      local: false,
+      reuseVendor: true,
+      installer: 'https://getcomposer.org/installer',
+    });
     assert.equal(production.user, 'deploy');
     assert.equal(production.branch, 'main');
     assert.equal(staging.user, 'stage');
@@ -270,7 +276,7 @@ describe('loadConfig: defaults', () => {
       branch: 'master',
       paths: { releases: 'releases', serve: 'live', storage: 'storage', env: '.env' },
       php: { bin: 'php' },
-      composer: { bin: 'composer', dev: false, local: false, installer: 'https://getcomposer.org/installer' },
+      composer: { bin: 'composer', dev: false, local: false, reuseVendor: true, installer: 'https://getcomposer.org/installer' },
       assets: [
         { local: 'public/js', remote: 'public/js' },
         { local: 'public/css', remote: 'public/css' },
@@ -310,7 +316,13 @@ describe('loadConfig: defaults', () => {
     assert.equal(s.branch, 'release/2.0');
     assert.deepEqual(s.paths, { releases: 'r', serve: 'current', storage: '/srv/shared/storage', env: 'shared/.env' });
     assert.deepEqual(s.php, { bin: '/usr/bin/php8.3' });
-    assert.deepEqual(s.composer, { bin: 'composer2', dev: true, local: false, installer: 'https://getcomposer.org/installer' });
+    assert.deepEqual(s.composer, {
+      bin: 'composer2',
+      dev: true,
+      local: false,
+      reuseVendor: true,
+      installer: 'https://getcomposer.org/installer',
+    });
     assert.equal(s.migrate, true);
     assert.equal(s.keep, 2);
   });
@@ -342,7 +354,7 @@ describe('loadConfig: defaults', () => {
     const e = failure(withServer({ notes: 'x' }, { comment: 'y' }));
     assert.match(
       e.message,
-      /comment: unknown key "comment"\. Valid keys here: repository, servers, default, common, groups, secrets, \$schema/,
+      /comment: unknown key "comment"\. Valid keys here: repository, servers, default, rollout, common, groups, secrets, \$schema/,
     );
     assert.match(
       e.message,
@@ -354,7 +366,7 @@ describe('loadConfig: defaults', () => {
     );
     assert.match(
       problem(withServer({ composer: { lokal: true } })),
-      /^servers\.production\.composer\.lokal: unknown key "lokal": did you mean "local"\? Valid keys here: bin, dev, local, installer$/,
+      /^servers\.production\.composer\.lokal: unknown key "lokal": did you mean "local"\? Valid keys here: bin, dev, local, reuseVendor, installer$/,
     );
   });
 });

@@ -1,0 +1,127 @@
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { tempDir } from '../support/fixtures';
+import { createSite, type Site, startTarget } from '../support/preset';
+
+/**
+ * vendor/ from the live release when composer.lock is unchanged, against a real sshd and real
+ * Composer (packages from local path repositories, so it runs offline): the packages' files are
+ * hard links to the live release's, what Composer writes is the new release's own (the live
+ * release's copies keep their inode and bytes), and the app autoloads; a changed lock installs afresh.
+ */
+describe('vendor/ reused from the live release', () => {
+  let stop: () => Promise<void>;
+  let site: Site;
+  let packages: string;
+
+  const git = (...args: string[]) => execFileSync('git', args, { cwd: site.cwd, encoding: 'utf8' }).trim();
+  const inode = (file: string) => statSync(file).ino;
+
+  /** A package in a local path repository: `Acme\<Name>\Hello::hi()` says its name. */
+  function definePackage(name: string): void {
+    const dir = path.join(packages, name);
+    mkdirSync(path.join(dir, 'src'), { recursive: true });
+    writeFileSync(
+      path.join(dir, 'composer.json'),
+      JSON.stringify({ name: `acme/${name}`, version: '1.0.0', autoload: { 'psr-4': { [`Acme\\${cap(name)}\\`]: 'src/' } } }),
+    );
+    writeFileSync(
+      path.join(dir, 'src/Hello.php'),
+      `<?php\nnamespace Acme\\${cap(name)};\nclass Hello { public static function hi(): string { return '${name}'; } }\n`,
+    );
+  }
+  const cap = (name: string) => name[0].toUpperCase() + name.slice(1);
+
+  /** The app requires these packages; the lock is made here (offline) and pushed. */
+  function requirePackages(names: string[], message: string): void {
+    const file = path.join(site.cwd, 'composer.json');
+    const json = JSON.parse(readFileSync(file, 'utf8'));
+    json.require = Object.fromEntries(names.map((name) => [`acme/${name}`, '1.0.0']));
+    json.repositories = [
+      ...names.map((name) => ({ type: 'path', url: path.join(packages, name), options: { symlink: false } })),
+      { 'packagist.org': false },
+    ];
+    writeFileSync(file, JSON.stringify(json, null, 4));
+    execFileSync('composer', ['update', '--no-interaction', '--no-install', '--quiet'], {
+      cwd: site.cwd,
+      env: { ...process.env, COMPOSER_HOME: tempDir('attache-composer-') },
+    });
+    commit(message, ['composer.json', 'composer.lock']);
+  }
+
+  function commit(message: string, files: string[]): void {
+    git('add', '--', ...files);
+    git('-c', 'user.email=t@example.com', '-c', 'user.name=T', 'commit', '-q', '-m', message);
+    git('push', '-q', site.repo.bare, 'HEAD:master');
+  }
+
+  const phpSays = (release: string, code: string) =>
+    execFileSync('php', ['-r', `require ${JSON.stringify(path.join(release, 'vendor/autoload.php'))}; echo ${code};`], {
+      encoding: 'utf8',
+    });
+
+  before(async () => {
+    const started = await startTarget('sshd');
+    stop = started.stop;
+    site = createSite({ target: started.target });
+    packages = tempDir('attache-packages-');
+    definePackage('one');
+    definePackage('two');
+    requirePackages(['one'], 'Require acme/one');
+  });
+  after(() => stop());
+
+  it('a redeploy with the same lock links the packages, copies what Composer writes, and the app autoloads', async () => {
+    await site.run('deploy');
+    const first = site.release(site.liveId()!);
+    const written = ['vendor/autoload.php', 'vendor/composer/installed.php', 'vendor/composer/autoload_static.php'];
+    const kept = written.map((file) => ({
+      file,
+      inode: inode(path.join(first, file)),
+      bytes: readFileSync(path.join(first, file), 'utf8'),
+    }));
+
+    writeFileSync(path.join(site.cwd, 'app/Version.php'), '<?php // two\n');
+    commit('Change the app, not the lock', ['app/Version.php']);
+    const { lines } = await site.run('deploy');
+    const second = site.release(site.liveId()!);
+    assert.notEqual(second, first);
+    assert.ok(
+      lines.some((line) => /composer\.lock is the live release's: vendor\/ linked from it/.test(line)),
+      lines.join('\n'),
+    );
+    const hello = 'vendor/acme/one/src/Hello.php';
+    assert.equal(inode(path.join(second, hello)), inode(path.join(first, hello)), "a package's file is a hard link to the live release's");
+    for (const { file, inode: before, bytes } of kept) {
+      assert.equal(inode(path.join(first, file)), before, `${file} of the live release is the same file`);
+      assert.equal(readFileSync(path.join(first, file), 'utf8'), bytes, `${file} of the live release is unchanged`);
+      assert.notEqual(inode(path.join(second, file)), before, `${file} is the new release's own`);
+    }
+    assert.equal(phpSays(second, '\\Acme\\One\\Hello::hi()'), 'one');
+  });
+
+  it('a changed lock installs afresh', async () => {
+    requirePackages(['one', 'two'], 'Require acme/two too');
+    const { lines } = await site.run('deploy');
+    const release = site.release(site.liveId()!);
+    assert.ok(!lines.some((line) => /vendor\/ linked from it/.test(line)), lines.join('\n'));
+    assert.equal(phpSays(release, '\\Acme\\One\\Hello::hi() . \\Acme\\Two\\Hello::hi()'), 'onetwo');
+  });
+
+  it('"reuseVendor": false installs afresh with an unchanged lock', async () => {
+    const config = JSON.parse(readFileSync(site.configFile, 'utf8'));
+    config.servers.production.composer = { reuseVendor: false };
+    writeFileSync(site.configFile, JSON.stringify(config));
+    writeFileSync(path.join(site.cwd, 'app/Version.php'), '<?php // three\n');
+    commit('Change the app again', ['app/Version.php']);
+    const previous = site.release(site.liveId()!);
+    const { lines } = await site.run('deploy');
+    const release = site.release(site.liveId()!);
+    assert.ok(!lines.some((line) => /vendor\/ linked from it/.test(line)), lines.join('\n'));
+    const hello = 'vendor/acme/one/src/Hello.php';
+    assert.notEqual(inode(path.join(release, hello)), inode(path.join(previous, hello)));
+  });
+});
