@@ -4,7 +4,7 @@ import { RemoteCommandError } from '../errors';
 import type { Logger } from '../log';
 import { quote } from './quote';
 import type { ExecOptions, ExecResult, Target } from './target';
-import { formatBytes } from './transfer';
+import { formatBytes } from './format';
 
 /** Output kept whole for the caller (enough for `git rev-parse`, a lock file, a listing). */
 const MAX_CAPTURE = 4 * 1024 * 1024;
