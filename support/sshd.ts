@@ -89,6 +89,11 @@ export interface StartOptions {
   config?: string[];
   /** Variables every session gets (sshd takes only its first SetEnv line, so they join SHLVL's), e.g. a PATH. */
   setEnv?: Record<string, string>;
+  /**
+   * The umask sshd runs with, which every session (commands, SFTP) inherits: without PAM, sshd sets
+   * none of its own, so this is what pam_umask with `UMASK 077` in /etc/login.defs gives a server.
+   */
+  umask?: number;
 }
 
 /** Starts `sshd -D` on a free loopback port and waits until it answers with its banner. */
@@ -130,7 +135,15 @@ export async function startSshd(home: TestHome, options: StartOptions = {}): Pro
       ...(options.config ?? []),
     ].join('\n') + '\n',
   );
-  const child = spawn(SSHD, ['-D', '-f', configFile, '-E', logFile], { stdio: 'ignore', detached: false });
+  const args = ['-D', '-f', configFile, '-E', logFile];
+  const child =
+    options.umask === undefined
+      ? spawn(SSHD, args, { stdio: 'ignore', detached: false })
+      : // exec keeps the pid: stop() still ends sshd itself.
+        spawn('/bin/sh', ['-c', `umask ${options.umask.toString(8).padStart(3, '0')} && exec "$0" "$@"`, SSHD, ...args], {
+          stdio: 'ignore',
+          detached: false,
+        });
   const pid = child.pid as number;
   started.add(pid);
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));

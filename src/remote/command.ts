@@ -14,6 +14,14 @@ const TAIL_LINES = 20;
 const LINE_HEAD = 4096;
 const LINE_TAIL = 4096;
 
+/**
+ * Run first in every shell a deploy starts (the SSH target's, the local target's): what it writes (a checkout, vendor/, the directories
+ * tar makes, caches) can be read by the web server whatever the account's umask (077 would make a
+ * release only its owner reads). Only read and search are given back: a umask that lets the group
+ * write (002) keeps that.
+ */
+export const READABLE_UMASK = 'umask u=rwx,go+rx';
+
 export interface RunningCommand {
   stdout: Readable;
   stderr: Readable;
