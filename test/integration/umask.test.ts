@@ -67,7 +67,18 @@ describe('a deploy user with umask 077, nginx and php-fpm as www-data', () => {
   it("the deploy user's sessions really have umask 077 (ssh, as any tool would run a command)", () => {
     const umask = execFileSync(
       'ssh',
-      ['-i', home.key, '-o', `UserKnownHostsFile=${home.knownHosts}`, '-o', 'BatchMode=yes', '-p', String(sshd.port), `${user.name}@127.0.0.1`, 'umask'],
+      [
+        '-i',
+        home.key,
+        '-o',
+        `UserKnownHostsFile=${home.knownHosts}`,
+        '-o',
+        'BatchMode=yes',
+        '-p',
+        String(sshd.port),
+        `${user.name}@127.0.0.1`,
+        'umask',
+      ],
       { encoding: 'utf8' },
     ).trim();
     assert.equal(Number.parseInt(umask, 8), 0o077, umask);
