@@ -9,7 +9,7 @@ import type { Phase } from './series';
 import { publishToCi } from './ci-report';
 import { formatReport, serverReport, unreachedReport, type DeployReport } from './report';
 import { runningNow, runStep } from './runner';
-import { exitWith, onInterrupt } from './signals';
+import { exitNow, exitWith, onInterrupt } from './signals';
 import { leftEverywhere, undoOnServer } from './undo';
 
 export interface DeploymentOptions {
@@ -310,8 +310,7 @@ export class Deployment implements Deploy {
       );
     } else {
       this.log.error(`${signal}: leaving without finishing the undo. ${leftEverywhere(this.servers)}`);
-      exitWith(code);
-      process.exit(code);
+      exitNow(code);
     }
   }
 }
