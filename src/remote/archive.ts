@@ -209,10 +209,11 @@ export class ArchiveUpload {
   }
 
   summary(): string {
-    return summaryLine(this.target.name, this.dest, this.stats());
+    return summaryLine(this.target.name, this.dest, this.stats(), this.target.dryRun);
   }
 
   reportProgress(final: boolean): void {
+    if (this.target.dryRun) return; // nothing is sent: no progress to show
     this.log.progress(progressLine(this.target.name, this.stats(), this.options.expected), final);
   }
 

@@ -179,10 +179,11 @@ export class Transfer {
 
   /** The end-of-upload line: files, bytes, seconds, throughput. */
   summary(): string {
-    return summaryLine(this.target.name, this.dest, this.stats());
+    return summaryLine(this.target.name, this.dest, this.stats(), this.target.dryRun);
   }
 
   reportProgress(final: boolean): void {
+    if (this.target.dryRun) return; // nothing is sent: no progress to show
     this.log.progress(progressLine(this.target.name, this.stats(), this.options.expected), final);
   }
 }
@@ -217,7 +218,8 @@ export function checkSymlink(
   });
 }
 
-export function summaryLine(server: string, dest: string, { files, bytes, seconds }: TransferStats): string {
+export function summaryLine(server: string, dest: string, { files, bytes, seconds }: TransferStats, dryRun = false): string {
+  if (dryRun) return `[dry run] [${server}] would upload ${files} file${files === 1 ? '' : 's'}, ${formatBytes(bytes)} to ${dest}`;
   return `uploaded ${files} file${files === 1 ? '' : 's'}, ${formatBytes(bytes)} in ${seconds.toFixed(1)} s (${formatBytes(bytes / Math.max(seconds, 0.001))}/s) to ${server}:${dest}`;
 }
 
