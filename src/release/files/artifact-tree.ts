@@ -29,7 +29,7 @@ export interface ArtifactManifest extends TreeManifest {
  * id whatever the building machine's umask (git archive's own is 0002), and nothing in a release is
  * writable by the group.
  */
-export function normalMode(mode: number): number {
+function normalMode(mode: number): number {
   return mode & 0o111 ? 0o755 : 0o644;
 }
 

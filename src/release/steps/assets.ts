@@ -1,4 +1,4 @@
-import { createReadStream, readFile, type Stats } from 'node:fs';
+import { createReadStream, readFile } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { Readable, Writable } from 'node:stream';
@@ -10,7 +10,6 @@ import { upload } from '../../plugins/upload';
 import { raw, sh } from '../../remote/quote';
 import { READ_WHOLE } from '../../remote/transfer';
 import { oldAssetsToKeep, readManifest, unchanged, writeManifestCommand, type AssetManifest } from '../files/asset-manifest';
-import { normalMode } from '../files/artifact-tree';
 import { HashCache } from '../files/hash-cache';
 import { collectAssets, type AssetListing, type LocalAsset } from '../files/local-assets';
 import { releaseIdOf, type Deploy, type ServerRun, type Step } from '../lifecycle/context';
@@ -63,7 +62,7 @@ export const assets: Step = {
     // Only a file the live release has at the same path, size and mode can be reused: hash those.
     const candidates = files.filter((f) => {
       const before = previous.manifest[f.remote];
-      return before !== undefined && before.size === f.stat.size && before.mode === normalMode(f.stat.mode);
+      return before !== undefined && before.size === f.stat.size && before.mode === (f.stat.mode & 0o7777);
     });
     await hashAll(candidates, cache);
     const reuse = previous.id ? candidates.filter((f) => unchanged(previous.manifest, f.remote, entryOf(f))) : [];
@@ -243,13 +242,7 @@ async function uploadFiles(
       for (const file of files) {
         // A hash known ahead (the cache's) goes along: the upload refuses bytes that have another.
         const contents = file.stat.size < READ_WHOLE ? await readWhole(file.source) : createReadStream(file.source);
-        const vinyl = new Vinyl({
-          base: '/',
-          path: path.posix.join('/', file.remote),
-          stat: servedStat(file.stat),
-          contents,
-          sha256: file.sha256,
-        });
+        const vinyl = new Vinyl({ base: '/', path: path.posix.join('/', file.remote), stat: file.stat, contents, sha256: file.sha256 });
         assetOf.set(vinyl, file);
         yield vinyl;
       }
@@ -306,17 +299,7 @@ function collectOnce(mappings: AssetMapping[], deploy: Deploy): AssetListing {
 
 function entryOf(file: LocalAsset): AssetManifest[string] {
   if (!file.sha256) throw new Error(`no content hash for ${file.source}`); // every file is hashed before or while it is sent
-  return { sha256: file.sha256, size: file.stat.size, mode: normalMode(file.stat.mode) };
-}
-
-/**
- * The file's stat with the mode it gets on the server: 0644, or 0755 when executable, whatever the
- * building machine's umask (a build under 077 makes files nobody else could read).
- */
-function servedStat(stat: Stats): Stats {
-  const served: Stats = Object.assign(Object.create(Object.getPrototypeOf(stat)), stat);
-  served.mode = (stat.mode & ~0o7777) | normalMode(stat.mode);
-  return served;
+  return { sha256: file.sha256, size: file.stat.size, mode: file.stat.mode & 0o7777 };
 }
 
 function sum(files: LocalAsset[]): number {
