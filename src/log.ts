@@ -20,8 +20,13 @@ export interface Logger {
   summary(message: string): void;
   /** A live line (progress) that a terminal redraws in place; off in quiet mode. */
   progress(message: string, final?: boolean): void;
-  /** A line a tool printed (a remote command, the build), shown at `level`: a CI runner never obeys it. */
-  output(line: string, level: 'info' | 'debug'): void;
+  /**
+   * A line a tool printed (a remote command, the build), shown at `level`: a CI runner never obeys
+   * it. Returns false when the line was dropped because the sink is too far behind (a pipe read
+   * slower than the tool prints): the caller counts what was dropped and says so.
+   */
+  // biome-ignore lint/suspicious/noConfusingVoidType: a logger of the caller's own may return nothing, as before
+  output(line: string, level: 'info' | 'debug'): boolean | void;
   /** A step's lines, collapsible in a CI runner's log (GitHub Actions, GitLab CI); nothing elsewhere. */
   group(title: string): void;
   groupEnd(title: string): void;
@@ -37,7 +42,19 @@ export interface LoggerOptions {
   terminal?: { write(text: string): unknown };
   /** The CI runner's groups and commands (default: the process's, from the environment; null for none). */
   ci?: CiOutput | null;
+  /**
+   * Bytes written to the sink and not yet taken by its reader (default: process.stdout's queue, when
+   * `write` is not given; else none). Past MAX_BACKLOG, tool output is dropped, not queued.
+   */
+  backlog?: () => number;
 }
+
+/**
+ * How far the sink may fall behind before tool output is dropped: process.stdout on a pipe queues
+ * every write in memory, so a flood read slowly (a CI log, `| tee`) would grow without limit.
+ * A terminal or a file is written synchronously and never falls behind: there the tool waits.
+ */
+const MAX_BACKLOG = 1024 * 1024;
 
 const secrets = new Set<string>();
 
@@ -177,6 +194,7 @@ export function createLogger(options: LoggerOptions = {}): Logger {
   const interactive = options.interactive ?? Boolean(process.stdout.isTTY && !process.env.CI);
   const terminal = options.terminal ?? process.stdout;
   const ci = options.ci === undefined ? ciOutput() : (options.ci ?? undefined);
+  const backlog = options.backlog ?? (options.write ? () => 0 : () => process.stdout.writableLength ?? 0);
   let lastProgress = 0;
   let progressShown = false;
 
@@ -199,9 +217,11 @@ export function createLogger(options: LoggerOptions = {}): Logger {
     error: (m) => emit(m, 'error'),
     summary: (m) => emit(m, 'info'),
     output(line, level) {
-      if (verbosity === 'quiet' || (level === 'debug' && verbosity !== 'verbose')) return;
+      if (verbosity === 'quiet' || (level === 'debug' && verbosity !== 'verbose')) return true;
+      if (backlog() > MAX_BACKLOG) return false;
       ci?.toolOutput();
       emit(line, 'info');
+      return true;
     },
     group(title) {
       clearProgress();

@@ -94,6 +94,11 @@ export interface StartOptions {
   listen?: string;
   /** A command that runs sshd, put before it: `['ip', 'netns', 'exec', name]` starts it inside a namespace (it execs, so the pid is sshd's). */
   wrapper?: string[];
+  /**
+   * The umask sshd runs with, which every session (commands, SFTP) inherits: without PAM, sshd sets
+   * none of its own, so this is what pam_umask with `UMASK 077` in /etc/login.defs gives a server.
+   */
+  umask?: number;
 }
 
 /** Starts `sshd -D` on a free loopback port and waits until it answers with its banner. */
@@ -136,8 +141,15 @@ export async function startSshd(home: TestHome, options: StartOptions = {}): Pro
       ...(options.config ?? []),
     ].join('\n') + '\n',
   );
-  const [command, ...args] = [...(options.wrapper ?? []), SSHD, '-D', '-f', configFile, '-E', logFile];
-  const child = spawn(command, args, { stdio: 'ignore', detached: false });
+  const command = [...(options.wrapper ?? []), SSHD, '-D', '-f', configFile, '-E', logFile];
+  const child =
+    options.umask === undefined
+      ? spawn(command[0], command.slice(1), { stdio: 'ignore', detached: false })
+      : // exec keeps the pid: stop() still ends sshd itself.
+        spawn('/bin/sh', ['-c', `umask ${options.umask.toString(8).padStart(3, '0')} && exec "$0" "$@"`, ...command], {
+          stdio: 'ignore',
+          detached: false,
+        });
   const pid = child.pid as number;
   started.add(pid);
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));

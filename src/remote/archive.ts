@@ -4,6 +4,7 @@ import path from 'node:path/posix';
 import { PassThrough } from 'node:stream';
 import { AttacheError } from '../errors';
 import type { Logger } from '../log';
+import { inodeHint, parseSpace, SPACE_LINES } from './disk-space';
 import { sh } from './quote';
 import { END, fileHeader, padding, symlinkHeader } from './tar';
 import type { ExecResult, Target } from './target';
@@ -20,6 +21,7 @@ import {
 /** Exit codes of the unpacking script, so that each failure is told by its own cause. */
 const NO_DIRECTORY = 70;
 const NO_SPACE = 75;
+const NO_INODES = 78;
 const UNPACK_FAILED = 76;
 const CHECK_FAILED = 77;
 /** What the script says when the quick check passed (the file-by-file one was not needed). */
@@ -207,10 +209,11 @@ export class ArchiveUpload {
   }
 
   summary(): string {
-    return summaryLine(this.target.name, this.dest, this.stats());
+    return summaryLine(this.target.name, this.dest, this.stats(), this.target.dryRun);
   }
 
   reportProgress(final: boolean): void {
+    if (this.target.dryRun) return; // nothing is sent: no progress to show
     this.log.progress(progressLine(this.target.name, this.stats(), this.options.expected), final);
   }
 
@@ -322,12 +325,16 @@ export class ArchiveUpload {
     const lines = [sh`mkdir -p -- ${this.dest} && cd -- ${this.dest} || exit ${NO_DIRECTORY}`];
     const needed = this.options.expected?.bytes;
     if (needed !== undefined) {
-      // POSIX df: one line per file system, "Available" third from last (a file system name may hold spaces).
-      // A df that answers no number (none there, an odd format) does not block the upload: a full disk still says so.
+      // Bytes and inodes (disk-space.ts prints them). A df that answers no number (none there, an odd
+      // format, a file system that counts no inodes) does not block the upload: a full disk still says so.
+      const files = this.options.expected?.files ?? 0;
       lines.push(
-        `free=$(df -Pk . 2>/dev/null | awk 'NR==2 {print $(NF-2)}')`,
-        `echo "free $free"`,
+        `space=$( ${SPACE_LINES.join('; ')} )`,
+        `printf '%s\n' "$space"`,
+        `free=$(printf '%s\n' "$space" | sed -n 's/^free //p')`,
+        `inodes=$(printf '%s\n' "$space" | sed -n 's/^inodes [0-9]* //p')`,
         sh`case $free in ''|*[!0-9]*) ;; *) [ "$free" -ge ${Math.ceil(needed / 1024)} ] || exit ${NO_SPACE} ;; esac`,
+        sh`case $inodes in ''|*[!0-9]*) ;; *) [ "$inodes" -ge ${files} ] || exit ${NO_INODES} ;; esac`,
       );
     }
     const [first, second] = this.lists.sums;
@@ -393,8 +400,16 @@ export class ArchiveUpload {
       text
         .split('\n')
         .map((line) => line.trim())
-        .filter((line) => line && !/^free \d+$/.test(line));
+        .filter((line) => line && !/^(free|fs|inodes) /.test(line));
     const firstLine = lines(result.stderr)[0] ?? '';
+    const space = parseSpace(result.stdout);
+    if (result.code === NO_INODES && space) {
+      const files = this.options.expected?.files ?? 0;
+      return new AttacheError(
+        `no free inodes on ${space.mount} (${space.filesystem}): ${files} file${files === 1 ? '' : 's'} to write, ${space.inodesFree} inode${space.inodesFree === 1 ? '' : 's'} free (and ${formatBytes(space.bytesFree)})`,
+        { ...context, hint: inodeHint(space) },
+      );
+    }
     if (result.code === NO_SPACE) {
       const free = Number(/^free (\d+)/m.exec(result.stdout)?.[1] ?? 0) * 1024;
       return new AttacheError(

@@ -4,11 +4,23 @@ import { RemoteCommandError } from '../errors';
 import type { Logger } from '../log';
 import { quote } from './quote';
 import type { ExecOptions, ExecResult, Target } from './target';
+import { formatBytes } from './format';
 
 /** Output kept whole for the caller (enough for `git rev-parse`, a lock file, a listing). */
 const MAX_CAPTURE = 4 * 1024 * 1024;
 /** Lines of output an error shows. */
 const TAIL_LINES = 20;
+/** Characters of an overlong line kept from its start and from its end (what a tool says first and last). */
+const LINE_HEAD = 4096;
+const LINE_TAIL = 4096;
+
+/**
+ * Run first in every shell a deploy starts (the SSH target's, the local target's): what it writes (a checkout, vendor/, the directories
+ * tar makes, caches) can be read by the web server whatever the account's umask (077 would make a
+ * release only its owner reads). Only read and search are given back: a umask that lets the group
+ * write (002) keeps that.
+ */
+export const READABLE_UMASK = 'umask u=rwx,go+rx';
 
 export interface RunningCommand {
   stdout: Readable;
@@ -51,6 +63,10 @@ export function sendInput(stdin: ExecOptions['stdin'], to: Writable): Promise<Er
  * Shared by the SSH and local targets: streams a running command's output line by line to the log,
  * prefixed with the server's name, captures it, and turns a non-zero exit into a RemoteCommandError
  * that names server, command, exit code and the tail of the output. stderr alone is not a failure.
+ *
+ * Memory stays bounded whatever the command prints: a line longer than LINE_HEAD + LINE_TAIL keeps
+ * its head and tail, the capture stops at MAX_CAPTURE, and lines the log cannot take (its reader
+ * is behind) are counted and said once the command ends.
  */
 export async function finishCommand(
   server: string,
@@ -61,30 +77,27 @@ export async function finishCommand(
 ): Promise<ExecResult> {
   const tail: string[] = [];
   const captured = { stdout: '', stderr: '' };
+  const dropped = { lines: 0, bytes: 0 };
   const emit = (line: string) => {
-    if (options.output !== 'none') log.output(`[${server}] ${line}`, options.output === 'info' ? 'info' : 'debug');
+    tail.push(line);
+    if (tail.length > TAIL_LINES) tail.shift();
+    if (options.output === 'none') return;
+    if (log.output(`[${server}] ${line}`, options.output === 'info' ? 'info' : 'debug') === false) {
+      dropped.lines++;
+      dropped.bytes += Buffer.byteLength(line) + 1;
+    }
   };
   const read = (stream: Readable, which: 'stdout' | 'stderr') =>
     new Promise<void>((resolve) => {
-      let partial = '';
+      const lines = new LineCutter(emit);
       stream.setEncoding('utf8');
       stream.on('data', (chunk: string) => {
-        if (captured[which].length < MAX_CAPTURE) captured[which] += chunk;
-        const lines = (partial + chunk).split(/\r?\n/);
-        partial = lines.pop() ?? '';
-        for (const line of lines) {
-          tail.push(line);
-          if (tail.length > TAIL_LINES) tail.shift();
-          emit(line);
-        }
+        const room = MAX_CAPTURE - captured[which].length;
+        if (room > 0) captured[which] += chunk.length > room ? chunk.slice(0, room) : chunk;
+        lines.push(chunk);
       });
       const done = () => {
-        if (partial) {
-          tail.push(partial);
-          if (tail.length > TAIL_LINES) tail.shift();
-          emit(partial);
-          partial = '';
-        }
+        lines.end();
         resolve();
       };
       stream.on('end', done);
@@ -93,6 +106,11 @@ export async function finishCommand(
     });
 
   const [status] = await Promise.all([running.exited, read(running.stdout, 'stdout'), read(running.stderr, 'stderr')]);
+  if (dropped.lines)
+    log.warn(
+      `[${server}] ... ${dropped.lines} line${dropped.lines === 1 ? '' : 's'} (${formatBytes(dropped.bytes)}) of output not shown: ` +
+        'the log could not keep up (its reader is slower than the command printed). The last lines are in any error.',
+    );
   // A command that ended without reading all its input: stop the stream, so its producer does not wait forever.
   if (options.stdin instanceof Readable && !options.stdin.readableEnded) options.stdin.destroy();
   const inputFailure = await running.input;
@@ -162,4 +180,60 @@ export function inSequence(commands: readonly string[]): string {
 /** The command as run: `cd` into the working directory first, so both targets treat `cwd` alike. */
 export function inDirectory(command: string, cwd: string | undefined): string {
   return cwd === undefined ? command : `cd -- ${quote(cwd)} && ${command}`;
+}
+
+/**
+ * Cuts a stream of text into lines, each handed on as it ends. A line longer than LINE_HEAD +
+ * LINE_TAIL characters keeps its head and its tail and says how much was cut between them: a
+ * line without end costs its length in time and a few KB in memory, never its square.
+ */
+export class LineCutter {
+  private head = '';
+  private tail = '';
+  private cut = 0;
+  private open = false;
+
+  constructor(private readonly line: (line: string) => void) {}
+
+  push(text: string): void {
+    let from = 0;
+    for (let newline = text.indexOf('\n'); newline >= 0; newline = text.indexOf('\n', from)) {
+      this.add(text.slice(from, newline));
+      this.flush();
+      from = newline + 1;
+    }
+    if (from < text.length) this.add(from ? text.slice(from) : text);
+  }
+
+  /** The last line, if the text did not end with a newline. */
+  end(): void {
+    if (this.open) this.flush();
+  }
+
+  private add(piece: string): void {
+    this.open = true;
+    let rest = piece;
+    if (!this.tail && this.head.length < LINE_HEAD) {
+      const room = LINE_HEAD - this.head.length;
+      this.head += rest.slice(0, room);
+      rest = rest.slice(room);
+    }
+    if (!rest) return;
+    this.tail += rest;
+    if (this.tail.length > LINE_TAIL) {
+      const excess = this.tail.length - LINE_TAIL;
+      this.cut += Buffer.byteLength(this.tail.slice(0, excess));
+      this.tail = this.tail.slice(excess);
+    }
+  }
+
+  private flush(): void {
+    let text = this.cut ? `${this.head} ... [${formatBytes(this.cut)} cut from this line] ... ${this.tail}` : this.head + this.tail;
+    if (text.endsWith('\r')) text = text.slice(0, -1);
+    this.head = '';
+    this.tail = '';
+    this.cut = 0;
+    this.open = false;
+    this.line(text);
+  }
 }

@@ -1,7 +1,8 @@
 import { Readable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import type { Logger } from '../log';
-import type { Target } from './target';
+import { formatBytes } from './format';
+import type { ExecOptions, Target } from './target';
 
 /**
  * --dry-run: a target that really reads (stat, readlink, files, commands marked `readOnly`) but
@@ -16,7 +17,7 @@ export function dryRun(target: Target, log: Logger): Target {
     dryRun: true,
     exec: async (command, options = {}) => {
       if (options.readOnly) return target.exec(command, options);
-      say(`run: ${command}${options.cwd ? ` (in ${options.cwd})` : ''}`);
+      say(`run: ${command}${options.cwd ? ` (in ${options.cwd})` : ''}${input(options.stdin)}`);
       // A streamed input (an archive) is read to its end, as the command would: its producer finishes.
       if (options.stdin instanceof Readable) await finished(options.stdin.resume()).catch(() => undefined);
       return { code: 0, signal: null, stdout: '', stderr: '' };
@@ -39,4 +40,17 @@ export function dryRun(target: Target, log: Logger): Target {
     close: () => target.close(),
     connectTo: (address) => target.connectTo(address),
   };
+}
+
+/**
+ * What a command would read on stdin, as the dry run shows it: a script (`/bin/sh -s`) whole,
+ * indented under the command; bytes that are not text (an archive), and a stream, by what they are.
+ */
+function input(stdin: ExecOptions['stdin']): string {
+  if (stdin === undefined) return '';
+  if (stdin instanceof Readable) return ', its input streamed on stdin';
+  const text = typeof stdin === 'string' ? stdin : stdin.toString('utf8');
+  if (text.includes('\0') || text.includes('\uFFFD')) return `, with ${formatBytes(Buffer.byteLength(stdin))} of binary input on stdin`;
+  const lines = text.replace(/\n$/, '').split('\n');
+  return `, with this on stdin:\n${lines.map((line) => `    ${line}`).join('\n')}`;
 }

@@ -5,7 +5,7 @@ import type { Duplex, Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Logger } from '../log';
 import { parseSocketAddress } from './address';
-import { finishCommand, inDirectory, sendInput } from './command';
+import { finishCommand, inDirectory, READABLE_UMASK, sendInput } from './command';
 import { fileType, type ExecOptions, type ExecResult, type FileStat, type Target } from './target';
 
 /**
@@ -25,7 +25,7 @@ export class LocalTarget implements Target {
   exec(command: string, options: ExecOptions = {}): Promise<ExecResult> {
     const full = inDirectory(command, options.cwd);
     this.log.debug(`[${this.name}] $ ${full}`);
-    const child = spawn('/bin/sh', ['-c', full], { stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn('/bin/sh', ['-c', `${READABLE_UMASK}\n${full}`], { stdio: ['pipe', 'pipe', 'pipe'] });
     const exited = new Promise<{ code: number | null; signal: string | null }>((resolve) => {
       child.on('error', () => resolve({ code: 127, signal: null }));
       child.on('close', (code, signal) => resolve({ code, signal }));

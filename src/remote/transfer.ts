@@ -3,9 +3,12 @@ import type { Readable } from 'node:stream';
 import { AttacheError } from '../errors';
 import type { Logger } from '../log';
 import { createLimit, type Limit } from '../limit';
-import { sh } from './quote';
 import type { Target } from './target';
 import { temporaryBeside } from './temporary';
+import { fileSystemSpace, outOfInodes } from './disk-space';
+import { formatBytes } from './format';
+
+export { formatBytes };
 
 /** A local file under this size is read whole for an upload (faster than a stream; the upload holds at most 32 at once, 32 MB); a bigger one is streamed. */
 export const READ_WHOLE = 1024 * 1024;
@@ -146,11 +149,9 @@ export class Transfer {
   private async diskIsFull(message: string, remote: string): Promise<boolean> {
     if (/ENOSPC|no space left/i.test(message)) return true;
     if (!/\bFailure\b/.test(message)) return false;
-    const df = await this.target
-      .exec(sh`df -Pk -- ${path.dirname(remote)} | awk 'NR==2 {print $(NF-2)}'`, { check: false, output: 'none' })
-      .catch(() => undefined);
-    const free = Number(df?.stdout.trim());
-    return df?.code === 0 && Number.isFinite(free) && free < 64; // under 64 KiB: the write could not fit
+    const space = await fileSystemSpace(this.target, [path.dirname(remote), this.dest]).catch(() => undefined);
+    // Under 64 KiB the write could not fit; without an inode, the file could not be made.
+    return space !== undefined && (space.bytesFree < 64 * 1024 || outOfInodes(space));
   }
 
   /**
@@ -178,10 +179,11 @@ export class Transfer {
 
   /** The end-of-upload line: files, bytes, seconds, throughput. */
   summary(): string {
-    return summaryLine(this.target.name, this.dest, this.stats());
+    return summaryLine(this.target.name, this.dest, this.stats(), this.target.dryRun);
   }
 
   reportProgress(final: boolean): void {
+    if (this.target.dryRun) return; // nothing is sent: no progress to show
     this.log.progress(progressLine(this.target.name, this.stats(), this.options.expected), final);
   }
 }
@@ -216,7 +218,8 @@ export function checkSymlink(
   });
 }
 
-export function summaryLine(server: string, dest: string, { files, bytes, seconds }: TransferStats): string {
+export function summaryLine(server: string, dest: string, { files, bytes, seconds }: TransferStats, dryRun = false): string {
+  if (dryRun) return `[dry run] [${server}] would upload ${files} file${files === 1 ? '' : 's'}, ${formatBytes(bytes)} to ${dest}`;
   return `uploaded ${files} file${files === 1 ? '' : 's'}, ${formatBytes(bytes)} in ${seconds.toFixed(1)} s (${formatBytes(bytes / Math.max(seconds, 0.001))}/s) to ${server}:${dest}`;
 }
 
@@ -229,15 +232,4 @@ export function progressLine(
   let line = `[${server}] upload: ${files}${expected ? `/${expected.files}` : ''} files, ${formatBytes(bytes)}${expected ? `/${formatBytes(expected.bytes)}` : ''}, ${formatBytes(rate)}/s`;
   if (expected && rate > 0) line += `, ${Math.max(0, (expected.bytes - bytes) / rate).toFixed(0)} s left`;
   return line;
-}
-
-export function formatBytes(bytes: number): string {
-  const units = ['B', 'KB', 'MB', 'GB'];
-  let value = bytes;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  return `${value.toFixed(unit === 0 ? 0 : 1)} ${units[unit]}`;
 }

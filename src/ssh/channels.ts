@@ -1,12 +1,12 @@
 import type { ClientChannel } from 'ssh2';
 import { AttacheError } from '../errors';
 import type { Logger } from '../log';
-import { finishCommand, inDirectory, sendInput } from '../remote/command';
+import { finishCommand, inDirectory, READABLE_UMASK, sendInput } from '../remote/command';
 import type { ExecOptions, ExecResult } from '../remote/target';
 import type { Connection } from './connect';
 import { countChannel } from './counters';
 import { pacedInput } from './paced-input';
-import { SHELL_COMMAND, ShellEnded, type ShellChannel } from './persistent-shell';
+import { SHELL_COMMAND, ShellEnded, shellCommandLine, type ShellChannel } from './persistent-shell';
 import { ShellPool } from './shell-pool';
 import { STANDBY_COMMAND, standbyLine } from './standby-shell';
 
@@ -130,7 +130,8 @@ export class Channels {
         start(undefined, standby);
       } else {
         countChannel();
-        connection.client.exec(full, start);
+        // Through /bin/sh like every command (the login shell parses one quoted word), with the same umask.
+        connection.client.exec(shellCommandLine(`${READABLE_UMASK}\n${full}`), start);
       }
     });
   }

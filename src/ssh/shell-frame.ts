@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { READABLE_UMASK } from '../remote/command';
 import { printfBytes, raw, sh } from '../remote/quote';
 
 /**
@@ -29,7 +30,7 @@ export function commandFrame(command: string, stdin: string | Buffer | undefined
 
 /** The first line a new shell gets: its answer proves that a POSIX shell reads the stream. */
 export function readyFrame(nonce: string): string {
-  return `${endMarkers(nonce)}\n`;
+  return `${READABLE_UMASK}; ${endMarkers(nonce)}\n`;
 }
 
 function endMarkers(nonce: string): string {

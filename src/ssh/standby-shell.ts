@@ -1,4 +1,5 @@
 import { shellCommandLine } from './persistent-shell';
+import { READABLE_UMASK } from '../remote/command';
 import { printfBytes, sh } from '../remote/quote';
 
 /**
@@ -9,7 +10,7 @@ import { printfBytes, sh } from '../remote/quote';
  * line of a pipe byte by byte, so nothing after the newline is taken from the command. 70: the
  * input ended before a command came (a standby closed unused).
  */
-export const STANDBY_COMMAND = shellCommandLine('IFS= read -r command || exit 70; eval "$command"');
+export const STANDBY_COMMAND = shellCommandLine(`${READABLE_UMASK}; IFS= read -r command || exit 70; eval "$command"`);
 
 /** The line that runs `command` on a standby: the command as one `printf` format, so that it is one line whatever it holds. */
 export function standbyLine(command: string): string {

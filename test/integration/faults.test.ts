@@ -585,6 +585,13 @@ describe('faults during a deploy, against a real sshd', () => {
             out,
           );
           assert.doesNotMatch(out, /deploy summary|Finished 'deploy'/, out);
+          // The last word is the deploy's, not gulp's report of tasks that "did not complete".
+          assert.doesNotMatch(out, /did not complete|Did you forget to signal async completion/, out);
+          assert.match(
+            run.lines.filter((line) => line.trim()).at(-1) ?? '',
+            /^\[[\d:]+\] SIGINT: leaving without finishing the undo\. /,
+            out,
+          );
           assertIntact(site.root, was, { leftover, lockLeft: true });
         });
 

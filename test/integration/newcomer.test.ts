@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readlinkSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -70,6 +70,35 @@ describe("the newcomer's path", () => {
     assert.match(text, /\[dry run\] \[production\] would run: .*git .*fetch/);
     assert.match(text, /\[dry run\] \[production\] would run: .*composer install/);
     assert.match(text, /\[dry run\] \[production\] would point .*\/live -> releases\//);
+  });
+
+  it('a dry run prints the scripts it would send on stdin and says "would upload", never "uploaded"', async () => {
+    const appJs = path.join(repo.work, 'public/js/app.js');
+    const built = readFileSync(appJs);
+    writeFileSync(appJs, '/* changed, not deployed */\n');
+    try {
+      const before = snapshot(root);
+      const { log: dry, lines } = captureLogger('normal');
+      await run(attache({ cwd: repo.work, argv: ['node', 'gulp', '--dry-run'], logger: dry }).deploy);
+      assert.deepEqual(snapshot(root), before, 'nothing on the server changed');
+      const text = lines.join('\n');
+      // The permissions step's script, and the asset step's links and manifest, each under its command.
+      assert.match(
+        text,
+        /\[dry run\] \[production\] would run: \/bin\/sh -s, with this on stdin:\n {4}fail\(\) \{[^]*\n {4}.*bootstrap\/cache/,
+      );
+      assert.match(
+        text,
+        /\[dry run\] \[production\] would run: sh -e -s, with this on stdin:\n {4}mkdir -p -- .*\/public\/js[^]*\n {4}ln -f -- /,
+      );
+      // The archive itself is bytes: said by its size, under the script that would unpack it.
+      assert.match(text, /tar -x -p --no-same-owner -f - [^]*, with [\d.]+ KB of binary input on stdin/);
+      assert.match(text, /\[dry run\] \[production\] would upload 1 file, 28 B to \S+\/releases\/\S+$/m);
+      assert.match(text, /\[dry run\] \[production\] assets: would reuse 3 unchanged file\(s\) from the live release, would send 1$/m);
+      assert.doesNotMatch(text, /^uploaded |upload: \d+\/\d+ files| would run: (\/bin\/)?sh (-e )?-s$/m);
+    } finally {
+      writeFileSync(appJs, built);
+    }
   });
 
   it('a dry run still reads the lock: a held lock is reported', async () => {

@@ -41,6 +41,8 @@ export interface GulpChildOptions {
   env?: NodeJS.ProcessEnv;
   /** Pass gulp's --no-color (default true); false leaves colour to the output's own detection. */
   noColorFlag?: boolean;
+  /** Which lines `lines` keeps (default all): a child that prints a flood need not be held in the test's memory. */
+  keep?: (line: string) => boolean;
 }
 
 export function startGulpChild(options: GulpChildOptions): GulpChild {
@@ -99,13 +101,19 @@ export function startGulpChild(options: GulpChildOptions): GulpChild {
     let partial = '';
     stream.setEncoding('utf8');
     stream.on('data', (chunk: string) => {
-      const parts = (partial + chunk).split('\n');
+      // Only the chunk is split: a long line without a newline costs its length, not its square.
+      const parts = chunk.split('\n');
+      if (parts.length === 1) {
+        partial += chunk;
+        return;
+      }
+      parts[0] = partial + parts[0];
       partial = parts.pop() ?? '';
-      lines.push(...parts);
+      for (const line of parts) if (!options.keep || options.keep(line)) lines.push(line);
       for (const wake of waiters) wake();
     });
     stream.on('end', () => {
-      if (partial) lines.push(partial);
+      if (partial && (!options.keep || options.keep(partial))) lines.push(partial);
       for (const wake of waiters) wake();
     });
   };

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { copyFileSync, existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
@@ -57,6 +57,8 @@ export interface WebOptions {
   symlinkedPath?: boolean;
   /** php-fpm listens on 127.0.0.1:<free port> instead of a unix socket. */
   fpmTcp?: boolean;
+  /** nginx's workers' user (default root in the tests), e.g. www-data: then it must be able to read the static files too. */
+  nginxUser?: string;
 }
 
 export async function startWeb(options: WebOptions): Promise<WebServer> {
@@ -67,6 +69,8 @@ export async function startWeb(options: WebOptions): Promise<WebServer> {
     );
   }
   const dir = tempDir('attache-web-');
+  // Another user's workers pass through to the socket and their temp dirs (nginx makes those theirs).
+  if (options.nginxUser) chmodSync(dir, 0o711);
   const port = await freePort();
   const socket = options.fpmTcp ? `127.0.0.1:${await freePort()}` : path.join(dir, 'php-fpm.sock');
 
@@ -83,6 +87,7 @@ export async function startWeb(options: WebOptions): Promise<WebServer> {
       'pm.max_children = 4',
       ...(options.fpmUser ? [`user = ${options.fpmUser}`] : []),
       ...(options.fpmGroup ? [`group = ${options.fpmGroup}`] : []),
+      ...(options.nginxUser ? [`listen.owner = ${options.nginxUser}`, 'listen.mode = 0600'] : []),
       ...(options.opcacheNoRevalidate ? ['php_admin_value[opcache.enable] = 1', 'php_admin_value[opcache.validate_timestamps] = 0'] : []),
       'clear_env = no',
       'catch_workers_output = yes',
@@ -103,7 +108,7 @@ export async function startWeb(options: WebOptions): Promise<WebServer> {
     path.join(dir, 'nginx.conf'),
     [
       // Workers would otherwise drop to `nobody`, who can neither enter the 0700 temp dirs nor use the socket.
-      ...(isRoot ? ['user root;'] : []),
+      ...(options.nginxUser ? [`user ${options.nginxUser};`] : isRoot ? ['user root;'] : []),
       'daemon off;',
       'master_process on;',
       'worker_processes 1;',

@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { createLogger } from '../../src/log';
-import { readSections } from '../../src/remote/command';
+import { LineCutter, readSections } from '../../src/remote/command';
 import { LocalTarget } from '../../src/remote/local';
 
 describe('the local target', () => {
@@ -38,5 +38,40 @@ describe('the local target', () => {
     assert.equal(short, 'ok\n');
     assert.equal(long, undefined);
     assert.equal(after, undefined);
+  });
+
+  it('cuts output into lines as it arrives: a line split across chunks, CRLF, empty lines, the last line without a newline', () => {
+    const lines: string[] = [];
+    const cutter = new LineCutter((line) => lines.push(line));
+    for (const chunk of ['one\r\ntw', 'o\n\nthr', 'ee']) cutter.push(chunk);
+    cutter.end();
+    cutter.end();
+    assert.deepEqual(lines, ['one', 'two', '', 'three']);
+  });
+
+  it('keeps the head and the tail of an overlong line and says how much was cut, in bytes', () => {
+    const lines: string[] = [];
+    const cutter = new LineCutter((line) => lines.push(line));
+    cutter.push('HEAD');
+    for (let i = 0; i < 100; i++) cutter.push('é'.repeat(10_000)); // 2 bytes each in UTF-8
+    cutter.push('TAIL\nnext');
+    cutter.end();
+    assert.equal(lines.length, 2);
+    const [head, cut, tail] = lines[0].split(' ... ');
+    assert.equal(head, `HEAD${'é'.repeat(4092)}`);
+    assert.equal(tail, `${'é'.repeat(4092)}TAIL`);
+    assert.equal(cut, `[${(((1_000_000 - 8184) * 2) / 1024 / 1024).toFixed(1)} MB cut from this line]`);
+    assert.equal(lines[1], 'next');
+  });
+
+  it('runs a command that prints one endless line and many lines, keeping what it captures bounded', async () => {
+    const lines: string[] = [];
+    const log = createLogger({ verbosity: 'normal', interactive: false, write: (l) => lines.push(l) });
+    const target = new LocalTarget('local', log);
+    const result = await target.exec('head -c 20000000 /dev/zero | tr "\\0" x; echo; seq 1 100000', { output: 'info' });
+    assert.equal(result.stdout.length, 4 * 1024 * 1024);
+    assert.match(lines[0], /^\[local\] x{4096} \.\.\. \[19\.1 MB cut from this line\] \.\.\. x{4096}$/);
+    assert.equal(lines.length, 100_001);
+    assert.equal(lines.at(-1), '[local] 100000');
   });
 });

@@ -53,6 +53,20 @@ describe('logger', () => {
     assert.deepEqual(verbose, ['debug']);
   });
 
+  it("drops a tool's output line when the sink is more than 1 MB behind (saying so by returning false), never other lines", () => {
+    const lines: string[] = [];
+    let behind = 0;
+    const log = createLogger({ verbosity: 'normal', interactive: false, write: (l) => lines.push(l), backlog: () => behind });
+    assert.equal(log.output('[web] one', 'info'), true);
+    behind = 2 * 1024 * 1024;
+    assert.equal(log.output('[web] two', 'info'), false);
+    assert.equal(log.output('[web] debug', 'debug'), true, 'a line not meant to be shown is not counted as dropped');
+    log.warn('a warning is never dropped');
+    behind = 0;
+    assert.equal(log.output('[web] three', 'info'), true);
+    assert.deepEqual(lines, ['[web] one', 'a warning is never dropped', '[web] three']);
+  });
+
   it("stamps plain lines with gulp's local HH:MM:SS, as toLocaleTimeString would", () => {
     for (const date of [
       new Date(2026, 0, 2, 3, 4, 5),

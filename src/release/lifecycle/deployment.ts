@@ -10,7 +10,7 @@ import { publishToCi } from './ci-report';
 import { formatReport, serverReport, unreachedReport, type DeployReport } from './report';
 import { runRollout } from './rollout';
 import { runningNow, runStep } from './runner';
-import { exitWith, onInterrupt } from './signals';
+import { exitNow, exitWith, onInterrupt } from './signals';
 import { leftEverywhere, undoOnServer } from './undo';
 
 export interface DeploymentOptions {
@@ -336,8 +336,7 @@ export class Deployment implements Deploy {
       );
     } else {
       this.log.error(`${signal}: leaving without finishing the undo. ${leftEverywhere(this.servers)}`);
-      exitWith(code);
-      process.exit(code);
+      exitNow(code);
     }
   }
 }

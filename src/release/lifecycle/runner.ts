@@ -1,6 +1,8 @@
+import path from 'node:path/posix';
 import type { HookName, ServerConfig } from '../../config/types';
 import { AttacheError, withContext } from '../../errors';
 import { mapLimit } from '../../limit';
+import { explainNoSpace } from '../../remote/disk-space';
 import type { Deploy, ServerRun, Step } from './context';
 import { fireHook, isLocalHook, runServerHook } from './hooks';
 
@@ -95,9 +97,14 @@ export function settleOnServers(
     try {
       await part(run);
       return undefined;
-    } catch (error) {
-      run.error ??= withContext(error, { server: run.server.name, step: name });
-      return withContext(error, { server: run.server.name, step: name });
+    } catch (caught) {
+      const failure = withContext(caught, { server: run.server.name, step: name });
+      // "No space left on device" while df shows space: say that the inodes ran out, and where.
+      const remotePath = failure.context.remotePath;
+      const near = remotePath?.startsWith('/') ? [remotePath, path.dirname(remotePath)] : [];
+      const error = withContext(await explainNoSpace(failure, run.target, [...near, run.layout.root]), {});
+      run.error ??= error;
+      return error;
     } finally {
       run.running.delete(name);
       run.timings[name] = (run.timings[name] ?? 0) + (Date.now() - t0) / 1000;

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import path from 'node:path/posix';
 import type { ServerConfig } from '../../config/types';
 
@@ -67,6 +68,16 @@ export class Layout {
   /** The checkout's temporary index (outside the mirror, so the mirror stays a plain bare repository). */
   checkoutIndex(id: string): string {
     return path.join(this.releases, `.${id}.index`);
+  }
+
+  /** A submodule's checkout's temporary index, as checkoutIndex. */
+  moduleIndex(id: string): string {
+    return path.join(this.releases, `.${id}.module-index`);
+  }
+
+  /** A shallow bare copy of a submodule's repository, one per URL (named by its hash), fetched like the mirror. */
+  moduleMirror(url: string): string {
+    return path.join(this.root, '.attache-modules', `${createHash('sha256').update(url).digest('hex').slice(0, 16)}.git`);
   }
 
   /**

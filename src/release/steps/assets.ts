@@ -105,7 +105,11 @@ export const assets: Step = {
     run.uploaded.files += send.length;
     run.uploaded.bytes += sum(send);
     if (reuse.length)
-      run.log.info(`[${run.server.name}] assets: ${reuse.length} unchanged file(s) reused from the live release, ${send.length} sent`);
+      run.log.info(
+        run.target.dryRun
+          ? `[dry run] [${run.server.name}] assets: would reuse ${reuse.length} unchanged file(s) from the live release, would send ${send.length}`
+          : `[${run.server.name}] assets: ${reuse.length} unchanged file(s) reused from the live release, ${send.length} sent`,
+      );
   },
 };
 

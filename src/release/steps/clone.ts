@@ -2,14 +2,16 @@ import { inSequence } from '../../remote/command';
 import { raw, sh } from '../../remote/quote';
 import type { Step } from '../lifecycle/context';
 import { chooseReleaseId, claimRelease, execClaiming } from './release';
+import { checkoutSubmodules, listSubmodules, parseSubmodules } from './submodules';
 
 const COMMIT = 'attache:commit=';
 
 /**
  * Put the branch's files into root/releases/<id>. The server keeps a shallow bare mirror of the
  * repository: the first deploy clones it (--depth 1), later ones fetch only the new objects, and
- * the commit is checked out into the release (all files, no .git). `mkdir` claims the directory
- * first and the claim registers its removal, so a failed deploy leaves no half-built release behind.
+ * the commit is checked out into the release (all files, no .git), then its submodules
+ * (submodules.ts). `mkdir` claims the directory first and the claim registers its removal, so a
+ * failed deploy leaves no half-built release behind.
  */
 export const clone: Step = {
   name: 'clone',
@@ -38,8 +40,14 @@ export const clone: Step = {
       sh`commit=$(git --git-dir=${layout.mirror} rev-parse --verify ${`${ref}^{commit}`}) && printf '${raw(COMMIT)}%s\\n' "$commit"`,
       sh`GIT_INDEX_FILE=${index} git --git-dir=${layout.mirror} read-tree "$commit" && ` +
         sh`GIT_INDEX_FILE=${index} git --git-dir=${layout.mirror} --work-tree=${dir} checkout-index --all --force && rm -f -- ${index}`,
+      listSubmodules(layout.mirror),
     ]);
-    const result = await execClaiming(run, id, script, { step: 'clone' }, [index]);
-    run.commit = new RegExp(`^${COMMIT}([0-9a-f]+)$`, 'm').exec(result.stdout)?.[1];
+    const result = await execClaiming(run, id, script, { step: 'clone' }, [index, layout.moduleIndex(id)]);
+    const commit = new RegExp(`^${COMMIT}([0-9a-f]+)$`, 'm').exec(result.stdout)?.[1];
+    run.commit = commit;
+    // A submodule is an empty directory in the checkout: its files come from its own repository.
+    const modules = parseSubmodules(result.stdout);
+    if (commit && modules.length)
+      await checkoutSubmodules(run, id, { mirror: layout.mirror, commit, url: server.repository, dir, at: '' }, modules);
   },
 };
