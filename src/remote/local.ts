@@ -25,10 +25,25 @@ export class LocalTarget implements Target {
   exec(command: string, options: ExecOptions = {}): Promise<ExecResult> {
     const full = inDirectory(command, options.cwd);
     this.log.debug(`[${this.name}] $ ${full}`);
-    const child = spawn('/bin/sh', ['-c', `${READABLE_UMASK}\n${full}`], { stdio: ['pipe', 'pipe', 'pipe'] });
+    const { signal } = options;
+    // With a signal, the command leads a process group of its own, so that stopping it stops what it started (npm → vite).
+    const child = spawn('/bin/sh', ['-c', `${READABLE_UMASK}\n${full}`], {
+      stdio: ['pipe', 'pipe', 'pipe'],
+      detached: signal !== undefined,
+    });
+    const stop = () => {
+      try {
+        if (child.pid !== undefined) process.kill(-child.pid, 'SIGTERM');
+      } catch {} // already gone
+    };
+    if (signal?.aborted) stop();
+    else signal?.addEventListener('abort', stop, { once: true });
     const exited = new Promise<{ code: number | null; signal: string | null }>((resolve) => {
       child.on('error', () => resolve({ code: 127, signal: null }));
-      child.on('close', (code, signal) => resolve({ code, signal }));
+      child.on('close', (code, exitSignal) => {
+        signal?.removeEventListener('abort', stop);
+        resolve({ code, signal: exitSignal });
+      });
     });
     const input = sendInput(options.stdin, child.stdin);
     return finishCommand(this.name, full, { stdout: child.stdout, stderr: child.stderr, exited, input }, options, this.log);

@@ -65,6 +65,8 @@ export interface ExecOptions {
   step?: string;
   /** The command only reads (a listing, the lock, `df`): a dry run runs it for real instead of printing it. */
   readOnly?: boolean;
+  /** Ends the command when aborted: the local target ends its whole process group (a build and what it started). */
+  signal?: AbortSignal;
 }
 
 export interface ExecResult {

@@ -59,5 +59,6 @@ export async function runLocal(command: string, deploy: Deploy, step: string): P
     deploy.log.info(`[dry run] [local] would run: ${command}`);
     return;
   }
-  await runLocalCommand(command, { cwd: deploy.cwd, log: deploy.log, step });
+  // A failure elsewhere (a server that cannot be reached) stops the build at once, not at its end.
+  await runLocalCommand(command, { cwd: deploy.cwd, log: deploy.log, step, signal: deploy.cancel.signal });
 }

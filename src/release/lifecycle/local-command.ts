@@ -10,13 +10,19 @@ const TAIL_LINES = 20;
  * failure names it as local (not as a server's), keeps the tool's own first error line
  * (`yarn: not found`) and, for the build, says how to choose another build or none.
  */
-export async function runLocalCommand(command: string, options: { cwd: string; log: Logger; step: string }): Promise<void> {
+export async function runLocalCommand(
+  command: string,
+  options: { cwd: string; log: Logger; step: string; signal?: AbortSignal },
+): Promise<void> {
   const result = await new LocalTarget('local', options.log).exec(command, {
     cwd: options.cwd,
     output: 'info',
     step: options.step,
     check: false,
+    signal: options.signal,
   });
+  // Stopped because the deploy failed elsewhere (a server unreachable): that failure is the one to tell.
+  if (options.signal?.aborted) throw new AttacheError(`the local ${options.step} was stopped: the deploy failed`, { step: options.step });
   if (result.code === 0 && !result.signal) return;
   const status = result.signal ? `killed by ${result.signal}` : `exit ${result.code}`;
   const first = firstErrorLine(result.stderr) ?? lastLine(result.stdout);
