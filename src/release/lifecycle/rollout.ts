@@ -34,6 +34,8 @@ export async function runRollout(deploy: Deploy, steps: readonly Step[]): Promis
     const plan = batchesText(deploy.rolloutPlan.batches);
     deploy.log.info(`rollout in ${batches.length} batches: ${plan} (${rollout.budget} failure${rollout.budget === 1 ? '' : 's'} allowed)`);
   }
+  // A step's once- and after-parts frame its per-server parts, as the runner's do.
+  for (const step of steps) await step.once?.(deploy);
   for (const [i, batch] of batches.entries()) {
     if (i > 0 && config.pause > 0 && !deploy.dryRun) await rollout.pause(config.pause);
     await rollout.stopIfInterrupted();
@@ -41,6 +43,7 @@ export async function runRollout(deploy: Deploy, steps: readonly Step[]): Promis
     await rollout.batch(batch, steps);
   }
   rollout.sayWhoStayed();
+  for (const step of steps) await step.after?.(deploy);
 }
 
 class Rollout {
