@@ -25,13 +25,13 @@ import { checkWebUser } from './web-user';
  * checklist with a verdict, the fact and the fix. Nothing it does lasts: the web probe is removed
  * at once. Fails (exit non-zero) when any check fails.
  */
-export async function runDoctor(plan: Plan, options: { probe: boolean } = { probe: true }): Promise<DoctorReport> {
+export async function runDoctor(plan: Plan): Promise<DoctorReport> {
   const started = Date.now();
   const first = plan.selected[0];
   const here = await checkHere(plan.cwd, first, plan.branch ?? first.branch);
   const phpWanted = platformPhp(plan.cwd);
   const perServer = await mapLimit(plan.selected, plan.parallel, (server) =>
-    checkOneServer(plan, server, phpWanted ? { version: phpWanted.version, from: phpWanted.from } : undefined, options.probe),
+    checkOneServer(plan, server, phpWanted ? { version: phpWanted.version, from: phpWanted.from } : undefined),
   );
   const checks = [...here, ...perServer.flat()];
   const report: DoctorReport = {
@@ -67,7 +67,6 @@ async function checkOneServer(
   plan: Plan,
   server: ServerConfig,
   phpWanted: { version: string; from: string } | undefined,
-  probe: boolean,
 ): Promise<Check[]> {
   const where = server.name;
   let target: Target;
@@ -103,32 +102,8 @@ async function checkOneServer(
     const branch = plan.branch ?? server.branch;
     const { checks: serverChecks, facts } = await checkServer(target, server, layout, phpWanted, branch);
     checks.push(...serverChecks);
-    let phpUser: string | undefined;
-    if (probe) {
-      const url = await baseUrl(target, server, layout);
-      if (!facts.liveRelease)
-        checks.push({
-          where,
-          area: 'web',
-          name: 'what the web serves',
-          verdict: 'ok',
-          fact: 'no live release yet: checked after the first deploy',
-        });
-      else if (!url)
-        checks.push({
-          where,
-          area: 'web',
-          name: 'what the web serves',
-          verdict: 'warn',
-          fact: `no URL to ask: no "healthcheck", and ${layout.env} has no APP_URL`,
-          fix: 'set "healthcheck" (or APP_URL in the server\'s .env) so the doctor can see what the web server runs',
-        });
-      else {
-        const probed = await probeWeb(target, server, layout, facts.liveRelease, url);
-        checks.push(...probed.checks);
-        phpUser = probed.phpUser;
-      }
-    }
+    const { checks: served, phpUser } = await checkWhatServes(target, server, layout, facts.liveRelease);
+    checks.push(...served);
     // The web user: the configured one, else the one PHP answered as, else www-data (assumed).
     const name = server.webUser ?? phpUser ?? 'www-data';
     const said = server.webUser ? name : phpUser ? `${name} (PHP's user)` : `${name} (assumed: set "webUser")`;
@@ -147,6 +122,36 @@ async function checkOneServer(
   } finally {
     await target.close().catch(() => undefined);
   }
+}
+
+/** What the web server serves, from the live release (the probe), when there is one and a URL to ask. */
+async function checkWhatServes(
+  target: Target,
+  server: ServerConfig,
+  layout: Layout,
+  liveRelease: string | undefined,
+): Promise<{ checks: Check[]; phpUser?: string }> {
+  const check = (verdict: Check['verdict'], fact: string, fix?: string): Check => ({
+    where: server.name,
+    area: 'web',
+    name: 'what the web serves',
+    verdict,
+    fact,
+    ...(fix && { fix }),
+  });
+  if (!liveRelease) return { checks: [check('ok', 'no live release yet: checked after the first deploy')] };
+  const url = await baseUrl(target, server, layout);
+  if (!url)
+    return {
+      checks: [
+        check(
+          'warn',
+          `no URL to ask: no "healthcheck", and ${layout.env} has no APP_URL`,
+          'set "healthcheck" (or APP_URL in the server\'s .env) so the doctor can see what the web server runs',
+        ),
+      ],
+    };
+  return probeWeb(target, server, layout, liveRelease, url);
 }
 
 /** The app's address: the health check's origin, else APP_URL from the root .env (whose values are secrets). */
