@@ -14,7 +14,7 @@ import { tempDir } from '../support/fixtures';
 import { startGulpChild, type GulpChild } from '../support/gulp-child';
 import { captureLogger } from '../support/log';
 import { createDeployUser, type DeployUser } from '../support/users';
-import { createSite, exists, type Site, type TargetSpec } from '../support/preset';
+import { createSite, exists, secondCheckout, type Site, type TargetSpec } from '../support/preset';
 import { createHome, startSshd, trust, type SshServer, type TestHome } from '../../support/sshd';
 
 /**
@@ -126,7 +126,7 @@ describe('the deploy lock heals, against a real sshd', () => {
     await child.waitForLine(/after-clone: sleep/);
     const heartbeat = path.join(site.root, '.attache-lock/heartbeat');
     const first = statSync(heartbeat).mtimeMs;
-    const { error } = await site.fail('deploy');
+    const { error } = await site.fail('deploy', [], { cwd: secondCheckout(site) }); // from another machine
     assert.match(
       error.message,
       new RegExp(`another deploy holds the lock: .*\\(pid ${child.pid}\\) .*\\(its process ${child.pid} is running on this host\\)`),
@@ -140,12 +140,39 @@ describe('the deploy lock heals, against a real sshd', () => {
     assert.ok(!exists(path.join(site.root, '.attache-lock')));
   });
 
+  it("a second deploy from the same project directory is refused before its build (which would rewrite the first's assets); a killed deploy's is taken over", async () => {
+    const site = createSite({ target, server: { scripts: { build: [], 'after-clone': ['sleep 3'] } } });
+    const child = startGulpChild({ cwd: site.cwd, via: 'gulp-cli' });
+    children.push(child);
+    await child.waitForLine(/after-clone: sleep/);
+    const { error } = await site.fail('deploy');
+    assert.match(
+      error.message,
+      new RegExp(`step "source".*another deploy from this project directory is running \\(pid ${child.pid}, since `),
+      error.message,
+    );
+    assert.equal((await child.exited).code, 0, child.lines.join('\n'));
+
+    const killed = startGulpChild({ cwd: site.cwd, via: 'gulp-cli' });
+    children.push(killed);
+    await killed.waitForLine(/after-clone: sleep/);
+    killed.signal('SIGKILL');
+    await killed.exited;
+    assert.ok(exists(path.join(site.cwd, 'node_modules/.cache/gulp-attache/deploy.lock')), 'the killed deploy left its lock');
+    const { lines } = await site.run('deploy');
+    assert.ok(
+      lines.some((line) => /a deploy from this directory that ended without freeing its lock \(pid \d+\): taking it over/.test(line)),
+      lines.join('\n'),
+    );
+    assert.ok(!exists(path.join(site.cwd, 'node_modules/.cache/gulp-attache/deploy.lock')), 'freed at the end');
+  });
+
   it('two deploys racing for one stale lock: exactly one wins, the other is refused and changes nothing', async () => {
     const site = createSite({ target });
     await site.run('deploy');
     const before = site.releases();
     fakeLock(site.root, { host: 'build-box-7', pid: 4242, heartbeatAgeS: 300 });
-    const outcomes = await Promise.allSettled([site.run('deploy'), site.run('deploy')]);
+    const outcomes = await Promise.allSettled([site.run('deploy'), site.run('deploy', [], { cwd: secondCheckout(site) })]);
     const won = outcomes.filter((o) => o.status === 'fulfilled');
     const lost = outcomes.filter((o): o is PromiseRejectedResult => o.status === 'rejected');
     assert.equal(won.length, 1, JSON.stringify(outcomes.map((o) => (o.status === 'rejected' ? String(o.reason).slice(0, 400) : 'won'))));

@@ -1,4 +1,4 @@
-import { lstatSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, lstatSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { attache, type AttacheOptions, type AttacheTasks } from '../../src/preset';
 import { buildAssets, createAppRepository, tempDir, type AppRepository } from './fixtures';
@@ -156,6 +156,17 @@ export async function startTarget(kind: TargetKind): Promise<{ target: TargetSpe
   const sshd = await startSshd(home);
   trust(home, sshd);
   return { target: { host: '127.0.0.1', port: sshd.port, user: 'root' }, sshd, stop: () => sshd.stop() };
+}
+
+/**
+ * A copy of the project directory (its git checkout, config and built assets, not its
+ * node_modules): a second machine deploying the same project, which the server's lock, not the
+ * project directory's, keeps apart.
+ */
+export function secondCheckout(site: Site): string {
+  const dir = path.join(tempDir('attache-checkout-'), 'work');
+  cpSync(site.cwd, dir, { recursive: true, filter: (src) => path.basename(src) !== 'node_modules' });
+  return dir;
 }
 
 /** A file of `contents` in a fresh temp dir; returns its path. */

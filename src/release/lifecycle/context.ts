@@ -33,6 +33,8 @@ export interface Deploy extends Readonly<Plan> {
   releaseTree?: ReleaseTree;
   /** Servers the connect step could not reach, with why: the report names them. */
   unreachable: Map<string, Error>;
+  /** Something held for the deploy's life (the project directory's lock): released when it ends, however it ends. */
+  whenDone(release: () => void): void;
   /** The rollout's batches (server names) and failure budget, once it has started: the report shows them. */
   rolloutPlan?: { batches: string[][]; maxFailures: number };
 }

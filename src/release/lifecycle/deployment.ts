@@ -65,6 +65,7 @@ export class Deployment implements Deploy {
   private presses = 0;
   private final?: DeployReport;
   private readonly removeInterruptHandlers: () => void;
+  private readonly releases: Array<() => void> = [];
   /** The rollout, once its first step was asked for: its other steps wait for it. */
   private rollingOut?: Promise<void>;
 
@@ -220,6 +221,10 @@ export class Deployment implements Deploy {
     return this.finishing;
   }
 
+  whenDone(release: () => void): void {
+    this.releases.push(release);
+  }
+
   /** The report, once the deploy has ended. */
   report(): DeployReport | undefined {
     return this.final;
@@ -241,6 +246,7 @@ export class Deployment implements Deploy {
       }),
     );
     this.removeInterruptHandlers();
+    for (const release of this.releases.splice(0)) release();
     const report = this.makeReport();
     this.final = report;
     if (this.options.printReport) this.log.summary(formatReport(report));

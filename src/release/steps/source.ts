@@ -3,6 +3,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import type { ServerConfig } from '../../config/types';
 import { AttacheError } from '../../errors';
+import { lockCheckout } from '../files/checkout-lock';
 import type { Step } from '../lifecycle/context';
 
 /** A server whose release gets assets built here (the clone's upload, or the artifact's tree). */
@@ -24,6 +25,7 @@ export const source: Step = {
   appliesTo: shipsLocalAssets,
   async once(deploy) {
     if (deploy.flags.artifact) return; // a built artifact carries its own assets and commit
+    if (!deploy.dryRun) deploy.whenDone(lockCheckout(deploy.cwd, deploy.log));
     const git = (...args: string[]) => promisify(execFile)('git', args, { cwd: deploy.cwd, maxBuffer: 16 * 1024 * 1024 });
     const head = await git('rev-parse', '--show-toplevel', 'HEAD').catch(() => undefined);
     if (!head) {
