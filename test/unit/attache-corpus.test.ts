@@ -12,7 +12,7 @@ import { artisanCommand, composerBin, composerCommand, localComposerPath, phpCom
  * compared, item by item, with what Attaché 0.7.10 computes from the same file. The expected
  * values were worked out by reading Attaché's code (ConfigurationProvider, Server, ScriptCompiler,
  * Deployer), never by running ours: where we differ on purpose the entry says `ours` and `why`
- * (each such difference is a row of the README's "Differences from Attaché").
+ * (each such difference is a row of docs/attache.md, linked from the README's "Differences from Attaché").
  */
 
 const REPO = path.resolve(__dirname, '../..');
