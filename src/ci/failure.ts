@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { AttacheError } from '../errors';
 import type { Logger } from '../log';
-import { appendJobSummary, wasSummarised } from './job-files';
+import { appendJobSummary, markdownCell, wasSummarised } from './job-files';
 import { ciOutput } from './output';
 
 const told = new WeakSet<object>();
@@ -37,8 +37,8 @@ export function tellFailure(error: unknown, options: { task: string; log: Logger
       [
         `### ❌ gulp-attache ${options.task}: failed`,
         '',
-        `**Cause:** ${oneLine(message)}`,
-        ...(hint ? ['', `**Fix:** ${oneLine(hint)}`] : []),
+        `**Cause:** ${markdownCell(message)}`,
+        ...(hint ? ['', `**Fix:** ${markdownCell(hint)}`] : []),
         '',
       ].join('\n'),
       error,
@@ -48,8 +48,4 @@ export function tellFailure(error: unknown, options: { task: string; log: Logger
     options.log.error(`gulp-attache ${options.task} failed: ${cause}`);
     if (hint) options.log.error(`  ${hint}`);
   }
-}
-
-function oneLine(text: string): string {
-  return text.replace(/\|/g, '\\|').replace(/\s*\n\s*/g, ' ');
 }

@@ -11,6 +11,11 @@ import { redact } from '../log';
 /** GitHub refuses a step summary over 1 MiB; ours stays far below, whatever the fleet. */
 export const SUMMARY_LIMIT = 64 * 1024;
 
+/** Text in a Markdown table cell or on a line of the summary: no pipe that would split it, no newline that would end it. */
+export function markdownCell(text: string): string {
+  return text.replace(/\|/g, '\\|').replace(/\s*\n\s*/g, ' ');
+}
+
 /** Failures whose summary a deploy wrote: the run's end does not write another. */
 const summarised = new WeakSet<object>();
 

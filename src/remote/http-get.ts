@@ -43,6 +43,33 @@ export interface HttpGetOptions {
   limit?: number;
 }
 
+/** The GET from this machine, with Node's fetch: no redirect followed, the body read up to `limit`. */
+export async function httpGetHere(url: string, timeoutSeconds: number, limit = BODY_LIMIT): Promise<HttpResponse> {
+  const response = await fetch(url, { signal: AbortSignal.timeout(timeoutSeconds * 1000), redirect: 'manual' });
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  let truncated = false;
+  const reader = response.body?.getReader();
+  while (reader) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    chunks.push(value);
+    size += value.length;
+    if (size > limit) {
+      truncated = true;
+      await reader.cancel();
+      break;
+    }
+  }
+  const body = new TextDecoder().decode(Buffer.concat(chunks).subarray(0, limit));
+  return { status: response.status, headers: new Map(response.headers), body, truncated };
+}
+
+/** The GET from this machine, or, `on` a target, with the target's own tools (a URL only its network reaches). */
+export function httpGet(url: string, options: HttpGetOptions & { on?: Target }): Promise<HttpResponse & { tool?: string }> {
+  return options.on ? httpGetOn(options.on, url, options) : httpGetHere(url, options.timeout, options.limit);
+}
+
 /** The GET on the target: one command, one round trip. Fails with HttpGetFailure when no response came. */
 export async function httpGetOn(target: Target, url: string, options: HttpGetOptions): Promise<HttpResponse & { tool: string }> {
   const marker = `attache-http-${randomBytes(8).toString('hex')}`;

@@ -1,3 +1,5 @@
+import { markdownCell } from '../../ci/job-files';
+
 /**
  * The doctor's findings: one row per check, with its verdict, the fact it read and the exact fix.
  * Printed as a checklist per place (here, then each server), written by --report=<file> as JSON,
@@ -49,14 +51,14 @@ export function formatChecklist(report: DoctorReport): string {
 /** The checklist as Markdown, for a CI job summary. */
 export function checklistMarkdown(report: DoctorReport): string {
   const icon = { ok: '✅', warn: '⚠️', fail: '❌' };
-  const cell = (text: string) => text.replace(/\|/g, '\\|').replace(/\s*\n\s*/g, ' ');
   return [
     `### ${icon[report.result]} gulp-attache doctor: ${report.result}`,
     '',
     '| where | check | verdict | fact | fix |',
     '|---|---|---|---|---|',
     ...report.checks.map(
-      (c) => `| ${cell(c.where)} | ${cell(c.name)} | ${c.verdict} | ${cell(c.fact)} | ${cell(c.verdict === 'ok' ? '' : (c.fix ?? ''))} |`,
+      (c) =>
+        `| ${markdownCell(c.where)} | ${markdownCell(c.name)} | ${c.verdict} | ${markdownCell(c.fact)} | ${markdownCell(c.verdict === 'ok' ? '' : (c.fix ?? ''))} |`,
     ),
     '',
   ].join('\n');

@@ -3,7 +3,7 @@ import { accessSync, constants, existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import type { ServerConfig } from '../../config/types';
-import { sameRepository } from '../steps/source';
+import { checkoutRemotes, sameRepository } from '../steps/source';
 import type { Check } from './checklist';
 
 const PACKAGE_MANAGERS = new Set(['npm', 'yarn', 'pnpm', 'bun']);
@@ -98,12 +98,7 @@ async function checkCheckout(
   const head = await git('rev-parse', 'HEAD').catch(() => undefined);
   if (!head) return add('checkout', 'ok', `${cwd} is not a git checkout: the assets' commit is not checked`);
   const commit = head.stdout.trim();
-  const remotes = await git('config', '--get-regexp', '^remote\\..*\\.url$').catch(() => ({ stdout: '' }));
-  const remote = remotes.stdout
-    .split('\n')
-    .filter(Boolean)
-    .map((line) => ({ name: line.slice('remote.'.length, line.indexOf('.url ')), url: line.slice(line.indexOf(' ') + 1) }))
-    .find((r) => sameRepository(r.url) === sameRepository(server.repository));
+  const remote = (await checkoutRemotes(cwd)).find((r) => sameRepository(r.url) === sameRepository(server.repository));
   if (!remote) return add('checkout', 'ok', `no remote of this checkout is ${server.repository}: the assets' commit is not checked`);
 
   const status = await git('status', '--porcelain=v1', '--untracked-files=no');

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import path from 'node:path/posix';
 import type { ServerConfig } from '../../config/types';
-import { httpGetOn } from '../../remote/http-get';
+import { httpGet } from '../../remote/http-get';
 import type { Target } from '../../remote/target';
 import { phpCommand } from '../model/tools';
 import type { Layout } from '../model/layout';
@@ -53,13 +53,11 @@ export async function probeWeb(
   await target.writeFile(file, Buffer.from(PROBE), 0o644);
   try {
     // Where the health check is fetched from the server, so is the probe: its URL may resolve only there.
-    const response =
-      server.healthcheck?.from === 'server'
-        ? await httpGetOn(target, url, { timeout: 10, php: phpCommand(server) })
-        : await fetch(url, { signal: AbortSignal.timeout(10_000), redirect: 'manual' }).then(async (r) => ({
-            status: r.status,
-            body: await r.text(),
-          }));
+    const response = await httpGet(url, {
+      timeout: 10,
+      php: phpCommand(server),
+      ...(server.healthcheck?.from === 'server' && { on: target }),
+    });
     const body = response.body;
     if (response.status !== 200) {
       return {

@@ -2,6 +2,7 @@ import path from 'node:path/posix';
 import type { ServerConfig } from '../../config/types';
 import { toolLine } from '../../errors';
 import { readSections } from '../../remote/command';
+import { parseSpace, SPACE_LINES } from '../../remote/disk-space';
 import { raw, sh } from '../../remote/quote';
 import type { Target } from '../../remote/target';
 import type { Layout } from '../model/layout';
@@ -41,7 +42,8 @@ export async function checkServer(
     [
       'id -un',
       sh`if [ -d ${layout.root} ]; then echo exists; [ -w ${layout.root} ] && echo writable; else d=$(${existing}); echo "$d"; [ -w "$d" ] && echo creatable; fi; true`,
-      sh`d=$(${existing}); df -Pk -- "$d" | tail -n 1; df -Pi -- "$d" 2>/dev/null | tail -n 1; true`,
+      // In a subshell: the sections after it run where the script started.
+      sh`( cd -- "$(${existing})" && ${raw(SPACE_LINES.join('\n'))} ); true`,
       sh`[ -e ${layout.live} ] && readlink -f -- ${layout.live}; true`,
       sh`t=$(readlink -f -- ${layout.live} 2>/dev/null) && [ -d "$t" ] && du -sk -- "$t" 2>/dev/null | cut -f1; true`,
       sh`if [ -d ${layout.lock} ]; then echo held; cat -- ${layout.lockOwner} 2>/dev/null; echo; echo "age=$(( $(date +%s) - $(stat -c %Y -- ${layout.lockHeartbeat} 2>/dev/null || date +%s) ))"; fi; true`,
@@ -84,10 +86,9 @@ export async function checkServer(
 
   // Free space and inodes for a release like the last one.
   const releaseKb = Number((size ?? '').trim()) || 0;
-  const [bytesLine = '', inodesLine = ''] = (space ?? '').trim().split('\n');
-  const freeKb = Number(bytesLine.trim().split(/\s+/)[3]);
-  const freeInodes = Number(inodesLine.trim().split(/\s+/)[3]);
-  if (Number.isFinite(freeKb)) {
+  const df = parseSpace(space ?? '');
+  if (df) {
+    const freeKb = df.bytesFree / 1024;
     const prune = `free space on ${layout.root}'s filesystem (gulp prune removes old releases)`;
     if (!releaseKb)
       // A first release's size is not known here: the upload's own check measures it.
@@ -98,7 +99,8 @@ export async function checkServer(
       else add('server', 'disk space', freeKb < (releaseKb + HEADROOM_KB) * 2 ? 'warn' : 'ok', fact, prune);
     }
   }
-  if (Number.isFinite(freeInodes) && freeInodes >= 0 && inodesLine.trim().split(/\s+/)[1] !== '0') {
+  const freeInodes = df?.inodesFree;
+  if (freeInodes !== undefined) {
     if (freeInodes < 10_000)
       add(
         'server',

@@ -8,6 +8,7 @@ import { AttacheError } from '../../errors';
 import { quote } from '../../remote/quote';
 import type { Deploy } from '../lifecycle/context';
 import { composerInstallArgs } from '../model/tools';
+import { cacheDir } from './local-cache';
 import { isLocalOnly } from './local-assets';
 import { manifestOf, treeId, type ArtifactManifest, type LocalArtifact } from './artifact-tree';
 import { HashCache } from './hash-cache';
@@ -21,10 +22,6 @@ import { HashCache } from './hash-cache';
 
 /** Artifacts kept in the local cache (the newest used; the one being deployed is never removed). */
 export const ARTIFACTS_KEPT = 3;
-
-export function cacheDir(cwd: string): string {
-  return path.join(cwd, 'node_modules', '.cache', 'gulp-attache');
-}
 
 /**
  * The branch's commit exported (from the local repository when it has it, otherwise from a

@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { AttacheError } from '../../errors';
 import type { Logger } from '../../log';
+import { cacheDir } from './local-cache';
 
 /**
  * One deploy at a time from a project directory: a second one's build would rewrite public/build
@@ -11,7 +12,7 @@ import type { Logger } from '../../log';
  * ends, however it ends, and on exit.
  */
 export function lockCheckout(cwd: string, log: Logger): () => void {
-  const dir = path.join(cwd, 'node_modules', '.cache', 'gulp-attache', 'deploy.lock');
+  const dir = path.join(cacheDir(cwd), 'deploy.lock');
   mkdirSync(path.dirname(dir), { recursive: true });
   for (let attempt = 0; ; attempt++) {
     // Made whole beside it, then renamed into place: a lock is never seen without its owner.

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { createReadStream, promises as fs, type Stats } from 'node:fs';
 import path from 'node:path';
+import { cacheDir } from './local-cache';
 
 /**
  * Content hashes of local asset files, remembered between runs in node_modules/.cache (the usual
@@ -16,7 +17,7 @@ export class HashCache {
   ) {}
 
   static async open(projectDir: string): Promise<HashCache> {
-    const file = path.join(projectDir, 'node_modules', '.cache', 'gulp-attache', 'asset-hashes.json');
+    const file = path.join(cacheDir(projectDir), 'asset-hashes.json');
     const entries = await fs.readFile(file, 'utf8').then(
       (text) => JSON.parse(text) as Record<string, Entry>,
       () => ({}),

@@ -1,7 +1,6 @@
-import { appendJobSummary, setStepOutputs } from '../../ci/job-files';
+import { appendJobSummary, markdownCell, setStepOutputs } from '../../ci/job-files';
 import { AttacheError } from '../../errors';
-import { formatBytes } from '../../remote/transfer';
-import { batchesText, type DeployReport, liveColumn, type ServerReport } from './report';
+import { amount, batchesText, type DeployReport, liveColumn, type ServerReport } from './report';
 
 /**
  * The report, for a GitHub Actions job: a Markdown summary on the run's page (the result, the
@@ -21,8 +20,8 @@ export function jobSummary(report: DeployReport, failure?: { message: string; hi
   const release = report.releaseId ? ` \`${report.releaseId}\`` : '';
   const lines = [`### ${icon} gulp-attache ${report.task}: ${report.result}${release} (${report.seconds.toFixed(1)} s)`, ''];
   if (failure) {
-    lines.push(`**Cause:** ${cell(failure.message.split('\n')[0])}`, '');
-    if (failure.hint) lines.push(`**Fix:** ${cell(failure.hint)}`, '');
+    lines.push(`**Cause:** ${markdownCell(failure.message.split('\n')[0])}`, '');
+    if (failure.hint) lines.push(`**Fix:** ${markdownCell(failure.hint)}`, '');
   }
   lines.push(
     '| server | result | commit | live before | live after | sent | reused |',
@@ -41,7 +40,7 @@ export function jobSummary(report: DeployReport, failure?: { message: string; hi
     '',
   );
   if (report.rollout)
-    lines.push(`**Rollout:** ${cell(batchesText(report.rollout.batches))} (${report.rollout.maxFailures} failures allowed)`, '');
+    lines.push(`**Rollout:** ${markdownCell(batchesText(report.rollout.batches))} (${report.rollout.maxFailures} failures allowed)`, '');
   const notes = report.servers.flatMap((s) => serverNotes(s, failure?.message.split('\n')[0]));
   if (notes.length) lines.push(...notes, '');
   const timed = report.servers.filter((s) => Object.keys(s.steps).length);
@@ -64,9 +63,9 @@ export function jobSummary(report: DeployReport, failure?: { message: string; hi
 /** A server's error (unless it is the cause already shown), what its undo did, what it left. */
 function serverNotes(s: ServerReport, cause: string | undefined): string[] {
   return [
-    ...(s.error && s.error !== cause ? [`- **${cell(s.server)}** failed: ${cell(s.error)}`] : []),
-    ...(s.undone?.length ? [`- **${cell(s.server)}** undone: ${cell(s.undone.join('; '))}`] : []),
-    ...(s.left?.length ? [`- **${cell(s.server)}** left as it is (not undone): ${cell(s.left.join('; '))}`] : []),
+    ...(s.error && s.error !== cause ? [`- **${markdownCell(s.server)}** failed: ${markdownCell(s.error)}`] : []),
+    ...(s.undone?.length ? [`- **${markdownCell(s.server)}** undone: ${markdownCell(s.undone.join('; '))}`] : []),
+    ...(s.left?.length ? [`- **${markdownCell(s.server)}** left as it is (not undone): ${markdownCell(s.left.join('; '))}`] : []),
   ];
 }
 
@@ -77,14 +76,5 @@ function attacheErrorOf(error: unknown): { message: string; hint?: string } {
 }
 
 function row(cells: string[]): string {
-  return `| ${cells.map(cell).join(' | ')} |`;
-}
-
-/** Text in a table cell or a line: no pipes that would split it, no newlines that would end it. */
-function cell(text: string): string {
-  return text.replace(/\|/g, '\\|').replace(/\s*\n\s*/g, ' ');
-}
-
-function amount({ files, bytes }: { files: number; bytes: number }): string {
-  return `${files} file${files === 1 ? '' : 's'}, ${formatBytes(bytes)}`;
+  return `| ${cells.map(markdownCell).join(' | ')} |`;
 }

@@ -162,6 +162,7 @@ function wrap(prefix: string, items: string[], width: number): string[] {
   return lines;
 }
 
-function amount({ files, bytes }: { files: number; bytes: number }): string {
+/** `3 files, 1.2 MB`. */
+export function amount({ files, bytes }: { files: number; bytes: number }): string {
   return `${files} file${files === 1 ? '' : 's'}, ${formatBytes(bytes)}`;
 }

@@ -6,7 +6,7 @@ import { runHookHere, runServerHook } from './hooks';
 import { connectionLost } from './reconnect';
 import { batchesText } from './report';
 import { ALL_AT_ONCE, batchesOf, failureBudget } from './rollout-plan';
-import { applies, settleOnServers } from './runner';
+import { applies, oneFailure, settleOnServers } from './runner';
 import { undoNow } from './undo';
 
 /**
@@ -136,10 +136,7 @@ class Rollout {
     this.switched.length = 0;
     await settleOnServers('undrain', [...this.drained], this.deploy, (run) => this.undrain(run));
     const errors = [...this.failed.values()];
-    if (!interrupted && !this.configured) {
-      if (errors.length === 1) throw errors[0];
-      throw new AttacheError(`${errors.length} servers failed:\n${errors.map((e) => e.message).join('\n')}`);
-    }
+    if (!interrupted && !this.configured) throw oneFailure(errors);
     const failures = [...this.failed].map(([run, error]) => `${run.server.name}: ${error.message.split('\n')[0]}`);
     // Interrupted, the deploy's own message stands and this error is not shown: say what the rollout did.
     if (interrupted && back.length)

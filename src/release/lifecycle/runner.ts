@@ -78,10 +78,13 @@ export async function onEveryServer(
   const name = typeof step === 'string' ? step : step.name;
   const results = await settleOnServers(name, runs, deploy, part);
   const failures = results.filter((e): e is AttacheError => e !== undefined);
-  if (failures.length === 1) throw failures[0];
-  if (failures.length > 1) {
-    throw new AttacheError(`${failures.length} servers failed:\n${failures.map((f) => f.message).join('\n')}`, { step: name });
-  }
+  if (failures.length) throw oneFailure(failures, name);
+}
+
+/** The servers' failures as the one error of a step: the only one as it is, several in one message. */
+export function oneFailure(failures: readonly Error[], step?: string): Error {
+  if (failures.length === 1) return failures[0];
+  return new AttacheError(`${failures.length} servers failed:\n${failures.map((f) => f.message).join('\n')}`, step ? { step } : {});
 }
 
 /** One part on each server, timed; each server's error (undefined: it succeeded), in the order of `runs`. */

@@ -27,7 +27,7 @@ export const composer: Step = {
     const dir = layout.release(releaseIdOf(deploy));
     const flags = composerInstallArgs(server);
     const install = sh`${composerCommand(server)} ${flags}`;
-    const stamp = raw(sh`"$(${phpCommand(server)} -r 'echo PHP_VERSION;' 2>/dev/null) ${flags.join(' ')}"`);
+    const stamp = raw(sh`"$(${phpCommand(server)} -r 'echo PHP_VERSION;' 2>/dev/null)"${` ${flags.join(' ')}`}`);
     const reuse = server.composer.reuseVendor
       ? sh`live=$(readlink -f -- ${layout.live} 2>/dev/null) || live=; ` +
         sh`if [ -n "$live" ] && [ "$live" != "$PWD" ] && [ -d "$live/vendor" ] && [ ! -e vendor ] && [ -f composer.lock ] && ` +

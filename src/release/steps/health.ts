@@ -1,6 +1,6 @@
 import { AttacheError } from '../../errors';
 import type { HealthCheck } from '../../config/types';
-import { BODY_LIMIT, HttpGetFailure, httpGetOn, type HttpResponse } from '../../remote/http-get';
+import { BODY_LIMIT, HttpGetFailure, httpGet, type HttpResponse } from '../../remote/http-get';
 import { liveReleaseOf, type ServerRun, type Step } from '../lifecycle/context';
 import { writeMarker } from '../model/release-list';
 import { phpCommand } from '../model/tools';
@@ -85,10 +85,11 @@ async function probe(
   const where = check.from === 'server' ? `${check.url} (from the server)` : check.url;
   for (let attempt = 1; attempt <= check.retries; attempt++) {
     try {
-      const response: Fetched =
-        check.from === 'server'
-          ? await httpGetOn(run.target, check.url, { timeout: check.timeout, php: phpCommand(run.server) })
-          : await fetchHere(check);
+      const response: Fetched = await httpGet(check.url, {
+        timeout: check.timeout,
+        php: phpCommand(run.server),
+        ...(check.from === 'server' && { on: run.target }),
+      });
       const verdict = judge(check, response, where, id, previous);
       if (!verdict.problem) return { stale: false, tool: response.tool };
       problem = verdict.problem;
@@ -102,28 +103,6 @@ async function probe(
     if (attempt < check.retries) await new Promise((r) => setTimeout(r, 1000));
   }
   return { problem, stale };
-}
-
-/** GET with Node's fetch, from this machine: no redirect followed, the body read up to BODY_LIMIT. */
-async function fetchHere(check: HealthCheck): Promise<HttpResponse> {
-  const response = await fetch(check.url, { signal: AbortSignal.timeout(check.timeout * 1000), redirect: 'manual' });
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  let truncated = false;
-  const reader = response.body?.getReader();
-  while (reader) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    chunks.push(value);
-    size += value.length;
-    if (size > BODY_LIMIT) {
-      truncated = true;
-      await reader.cancel();
-      break;
-    }
-  }
-  const body = new TextDecoder().decode(Buffer.concat(chunks).subarray(0, BODY_LIMIT));
-  return { status: response.status, headers: new Map(response.headers), body, truncated };
 }
 
 /**

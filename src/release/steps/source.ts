@@ -33,8 +33,7 @@ export const source: Step = {
       return;
     }
     const [top, commit] = head.stdout.trim().split('\n');
-    const remotes = await git('config', '--get-regexp', '^remote\\..*\\.url$').catch(() => ({ stdout: '' }));
-    const urls = new Set(remotes.stdout.split('\n').map((line) => sameRepository(line.slice(line.indexOf(' ') + 1))));
+    const urls = new Set((await checkoutRemotes(deploy.cwd)).map((remote) => sameRepository(remote.url)));
     const repositories = deploy.selected.filter(shipsLocalAssets).map((server) => server.repository);
     if (!repositories.some((repository) => urls.has(sameRepository(repository)))) {
       deploy.log.info(`[local] the assets' commit is not checked: ${top} has no remote ${repositories[0]}`);
@@ -65,6 +64,17 @@ export const source: Step = {
 };
 
 /** A repository URL in one form for all the ways to write it: scp-like, ssh://, https://, file://, a path, with or without .git. */
+/** The checkout's remotes (`git config remote.<name>.url`); none when it is not a git checkout. */
+export async function checkoutRemotes(cwd: string): Promise<Array<{ name: string; url: string }>> {
+  const { stdout } = await promisify(execFile)('git', ['config', '--get-regexp', '^remote\\..*\\.url$'], { cwd }).catch(() => ({
+    stdout: '',
+  }));
+  return stdout
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => ({ name: line.slice('remote.'.length, line.indexOf('.url ')), url: line.slice(line.indexOf(' ') + 1) }));
+}
+
 export function sameRepository(url: string): string {
   const text = url.trim();
   const scp = /^(?:[^@/]+@)?([^:/]+):(?!\/\/)(.*)$/.exec(text);
