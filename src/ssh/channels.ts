@@ -1,4 +1,4 @@
-import type { ClientChannel } from 'ssh2';
+import type { ClientChannel, SFTPWrapper } from 'ssh2';
 import { AttacheError } from '../errors';
 import type { Logger } from '../log';
 import { finishCommand, inDirectory, READABLE_UMASK, sendInput } from '../remote/command';
@@ -7,7 +7,8 @@ import type { Connection } from './connect';
 import { countChannel } from './counters';
 import { pacedInput } from './paced-input';
 import { SHELL_COMMAND, ShellEnded, shellCommandLine, type ShellChannel } from './persistent-shell';
-import { ShellPool } from './shell-pool';
+import { ChannelRefused, NoRoomForCommands, SessionSlots, type TakeOptions } from './session-slots';
+import { type OpenOptions, ShellPool } from './shell-pool';
 import { STANDBY_COMMAND, standbyLine } from './standby-shell';
 
 /**
@@ -27,10 +28,18 @@ const WARM_SHELLS = 3;
 /** A binary input larger than this goes raw to the standby when it waits ready (a redeploy's changed image), not escaped to a shell. */
 const RAW_INPUT = 8 * 1024;
 
+/** A connection and the count of its session channels. */
+interface Line {
+  connection: Connection;
+  slots: SessionSlots;
+}
+
 /**
  * The channels that run a session's commands: the persistent shells (shell-pool.ts), a channel of
  * its own for a command with a streamed input (the standby opened with the connection first,
- * standby-shell.ts), and a pseudo-terminal for a person at a keyboard.
+ * standby-shell.ts), and a pseudo-terminal for a person at a keyboard. They live within the
+ * sessions the server allows a connection (session-slots.ts); where SFTP's channel takes the only
+ * one (MaxSessions 1), they move to a second connection of their own.
  */
 export class Channels {
   private readonly shells: ShellPool;
@@ -38,21 +47,45 @@ export class Channels {
   private standby?: Promise<Standby | undefined>;
   /** The standby once it is open, until it is taken. */
   private standbyWaiting?: Standby;
+  /** The connection the session was opened on (SFTP's), and the one the commands use: the same one unless MaxSessions is 1. */
+  private readonly first: Line;
+  private commands: Line;
+  private second?: Promise<Line>;
 
   constructor(
-    private readonly connection: Connection,
+    connection: Connection,
     private readonly log: Logger,
+    /** Opens another connection to the same server, without SFTP, for the commands. */
+    private readonly another: () => Promise<Connection>,
   ) {
+    this.first = { connection, slots: this.slotsFor() };
+    this.commands = this.first;
     this.shells = new ShellPool({
-      open: (commandLine) => this.openShellChannel(commandLine),
+      open: (commandLine, how) => this.openShellChannel(commandLine, how),
+      idle: () => this.commands.slots.idle(),
       size: SHELLS_PER_SESSION,
       startTimeoutMs: connection.server.connectTimeoutMs,
-      answered: (ms) => connection.answered(ms),
+      answered: (ms) => this.commands.connection.answered(ms),
     });
   }
 
   private get name(): string {
-    return this.connection.name;
+    return this.first.connection.name;
+  }
+
+  /** The connection commands run on. */
+  private get connection(): Connection {
+    return this.commands.connection;
+  }
+
+  /** Counts the SFTP channel, asked for with the connection, among the first connection's sessions. */
+  holdFiles(sftp: Promise<SFTPWrapper>): void {
+    this.first.slots.hold(sftp);
+  }
+
+  /** The second connection, if commands moved to one: closed with the session. */
+  get secondConnection(): Promise<Connection> | undefined {
+    return this.second?.then((line) => line.connection);
   }
 
   exec(command: string, options: ExecOptions = {}): Promise<ExecResult> {
@@ -88,11 +121,14 @@ export class Channels {
    * caller to join to its terminal (setWindow on resize; 'exit' gives the status).
    */
   interactive(command: string, pty: { term: string; rows: number; cols: number }): Promise<ClientChannel> {
-    return new Promise((resolve, reject) => {
-      this.connection.client.exec(command, { pty: { term: pty.term, rows: pty.rows, cols: pty.cols } }, (error, channel) =>
-        error ? reject(error) : resolve(channel),
-      );
-    });
+    return this.openSession(
+      (connection) =>
+        new Promise((resolve, reject) => {
+          connection.client.exec(command, { pty: { term: pty.term, rows: pty.rows, cols: pty.cols } }, (error, channel) =>
+            error ? reject(refusedOr(error)) : resolve(channel),
+          );
+        }),
+    );
   }
 
   /** EOF to the shells: sent before the connection says goodbye. */
@@ -106,11 +142,10 @@ export class Channels {
    */
   private async execOnChannel(full: string, options: ExecOptions): Promise<ExecResult> {
     const standby = await this.takeStandby();
-    const connection = this.connection;
+    let connection = this.connection;
     return new Promise<ExecResult>((resolve, reject) => {
-      const start = (error: Error | undefined, channel: ClientChannel) => {
-        if (error) return reject(connection.closed ? connection.lost(error, { command: full, step: options.step }) : error);
-        // Listen before this callback returns: ssh2 may emit a fast command's exit status in the
+      const start = (channel: ClientChannel) => {
+        // Listen before ssh2's callback returns: it may emit a fast command's exit status in the
         // same tick, and a listener added after an await would miss it.
         let status = { code: null as number | null, signal: null as string | null };
         channel.on('exit', (code: number | null, signal?: string) => (status = { code, signal: signal ?? null }));
@@ -127,31 +162,96 @@ export class Channels {
       };
       if (standby) {
         standby.write(standbyLine(full));
-        start(undefined, standby);
-      } else {
-        countChannel();
-        // Through /bin/sh like every command (the login shell parses one quoted word), with the same umask.
-        connection.client.exec(shellCommandLine(`${READABLE_UMASK}\n${full}`), start);
+        return start(standby);
       }
+      // Through /bin/sh like every command (the login shell parses one quoted word), with the same umask.
+      const commandLine = shellCommandLine(`${READABLE_UMASK}\n${full}`);
+      this.openSession((on) =>
+        execChannel(on, commandLine, (channel) => {
+          connection = on;
+          start(channel);
+        }),
+      ).catch((error: unknown) => {
+        connection = this.connection;
+        reject(
+          connection.closed
+            ? connection.lost(error as Error, { command: full, step: options.step })
+            : this.commandError(error, full, options.step),
+        );
+      });
     });
+  }
+
+  /**
+   * Opens a session channel with `open` on the connection commands use, within the sessions the
+   * server allows (session-slots.ts); when SFTP's channel takes them all, on a second connection.
+   */
+  private async openSession(open: (connection: Connection) => Promise<ClientChannel>, how: TakeOptions = {}): Promise<ClientChannel> {
+    for (;;) {
+      const line = this.commands;
+      try {
+        return await line.slots.take(
+          () => (line.connection.closed ? Promise.reject(new Error('connection closed')) : open(line.connection)),
+          how,
+        );
+      } catch (error) {
+        if (!(error instanceof NoRoomForCommands) || line !== this.first) throw error;
+        this.second ??= this.openSecond();
+        this.commands = await this.second;
+      }
+    }
+  }
+
+  /** The second connection, for the commands of a server whose one session SFTP holds. */
+  private async openSecond(): Promise<Line> {
+    const connection = await this.another();
+    const slots = this.slotsFor();
+    slots.limit = this.first.slots.limit; // known: no refusal to learn it again
+    return { connection, slots };
+  }
+
+  private slotsFor(): SessionSlots {
+    return new SessionSlots({ reclaim: () => this.reclaim(), learned: (limit) => this.tellLimit(limit) });
+  }
+
+  /** Closes an idle channel for a request the server's limit holds back: the unused standby first, else an idle shell. */
+  private reclaim(): void {
+    const standby = this.standbyWaiting;
+    if (standby?.open()) {
+      this.standby = undefined;
+      this.standbyWaiting = undefined;
+      standby.channel.end(); // its shell, still waiting for a command line, exits
+      return;
+    }
+    this.shells.closeIdle();
+  }
+
+  /** Said once per server: the deploy goes on within the server's limit, and what that costs. */
+  private tellLimit(limit: number): void {
+    const how =
+      limit === 1
+        ? 'its one session holds the file transfers, and a second connection runs the commands, one at a time'
+        : `commands and uploads share ${limit - 1} channel(s) beside the file transfers' and wait for one another`;
+    this.log.warn(
+      `[${this.name}] the server allows ${limit} session(s) per SSH connection (MaxSessions ${limit}): ${how}, so the deploy takes longer. ` +
+        `For full speed, allow this user more (OpenSSH's default is 10), e.g. "Match User ${this.first.connection.server.user}" with "MaxSessions 10" in sshd_config.`,
+    );
   }
 
   /** Opens the standby channel; undefined if the server will not give one (its MaxSessions). */
   private openStandby(): Promise<Standby | undefined> {
-    return new Promise<Standby | undefined>((resolve) => {
-      if (this.connection.closed) return resolve(undefined);
-      countChannel();
-      this.connection.client.exec(STANDBY_COMMAND, (error, channel) => {
-        if (error) return resolve(undefined);
+    return this.openSession((on) => execChannel(on, STANDBY_COMMAND), { ahead: true }).then(
+      (channel) => {
         let open = true;
         channel.once('exit', () => (open = false)); // its shell ended unused (a login shell that runs nothing)
         channel.once('close', () => (open = false));
         channel.on('error', () => undefined); // a standby that fails unused is simply not used
         const standby = { channel, open: () => open };
         if (this.standby) this.standbyWaiting = standby; // not taken while it opened
-        resolve(standby);
-      });
-    }).catch(() => undefined); // the connection ended as it was asked for: no standby
+        return standby;
+      },
+      () => undefined, // refused, or the connection ended as it was asked for: no standby
+    );
   }
 
   /** The standby channel, once: undefined when there is none, or it ended unused (its shell would not start). */
@@ -164,20 +264,20 @@ export class Channels {
   }
 
   /** One channel running `exec /bin/sh` (or a preloaded shell's command line) for the shell pool; listeners attached before ssh2 can emit. */
-  private openShellChannel(commandLine = SHELL_COMMAND): Promise<ShellChannel> {
-    return new Promise((resolve, reject) => {
-      if (this.connection.closed) return reject(new Error('connection closed'));
-      countChannel();
-      this.connection.client.exec(commandLine, (error, channel) => {
-        if (error) return reject(new ChannelRefused(error.message));
-        // The shell's exit ends it at once: a job it left behind may hold the channel open for long.
-        const ended = new Promise<{ code: number | null; signal: string | null }>((done) => {
-          channel.on('exit', (code: number | null, signal?: string) => done({ code, signal: signal ?? null }));
-          channel.on('close', () => done({ code: null, signal: null }));
-        });
-        resolve({ input: channel, stdout: channel, stderr: channel.stderr, ended, close: () => channel.close() });
-      });
-    });
+  private async openShellChannel(commandLine: string | undefined, how: OpenOptions): Promise<ShellChannel> {
+    let ended!: Promise<{ code: number | null; signal: string | null }>;
+    const channel = await this.openSession(
+      (on) =>
+        execChannel(on, commandLine ?? SHELL_COMMAND, (opened) => {
+          // The shell's exit ends it at once: a job it left behind may hold the channel open for long.
+          ended = new Promise((done) => {
+            opened.on('exit', (code: number | null, signal?: string) => done({ code, signal: signal ?? null }));
+            opened.on('close', () => done({ code: null, signal: null }));
+          });
+        }),
+      how,
+    );
+    return { input: channel, stdout: channel, stderr: channel.stderr, ended, close: () => channel.close() };
   }
 
   /** A command's failure as the user should read it: a lost connection, a shell that would not start, or the command's own. */
@@ -192,20 +292,39 @@ export class Channels {
       });
     }
     if (error instanceof ShellEnded) return this.connection.lost(new Error(error.message), { command, step });
-    if (error instanceof ChannelRefused) {
-      return new AttacheError(`could not open a channel for commands: ${error.message}`, {
-        server: this.name,
-        command,
-        step,
-        hint: 'The server may limit sessions per connection (MaxSessions in sshd_config); gulp-attache needs at least 2.',
-      });
-    }
+    if (error instanceof ChannelRefused) return refusedError(this.name, this.connection.server.user, error, { command, step });
     return error;
   }
 }
 
-/** The server refused to open a channel for a shell. */
-class ChannelRefused extends Error {}
+/** The server refused every session (none was open to learn a limit from): MaxSessions 0, or a Match block for this user. */
+function refusedError(server: string, user: string, error: Error, where: { command?: string; step?: string }): AttacheError {
+  return new AttacheError(`the server refused a session for commands: ${error.message}`, {
+    server,
+    ...where,
+    hint: `Check sshd_config on the server for "${user}": MaxSessions must be at least 1, and no "Match" block may deny sessions (DisableForwarding does not; ForceCommand internal-sftp does).`,
+  });
+}
+
+/**
+ * Opens a session channel running `command` (counted for the benchmark); `listen` attaches
+ * listeners in ssh2's callback, before it can emit. A channel-open failure is ChannelRefused.
+ */
+function execChannel(connection: Connection, command: string, listen?: (channel: ClientChannel) => void): Promise<ClientChannel> {
+  return new Promise((resolve, reject) => {
+    countChannel();
+    connection.client.exec(command, (error, channel) => {
+      if (error) return reject(refusedOr(error));
+      listen?.(channel);
+      resolve(channel);
+    });
+  });
+}
+
+/** ssh2's channel-open failure (it carries the server's reason code) as ChannelRefused; other errors as they are. */
+function refusedOr(error: Error): Error {
+  return (error as Error & { reason?: unknown }).reason !== undefined ? new ChannelRefused(error.message) : error;
+}
 
 interface Standby {
   channel: ClientChannel;

@@ -115,7 +115,15 @@ export interface Handshake {
  * on, and the SFTP channel asked for as soon as the server has accepted us. Throws, before the
  * server is heard, when ssh2 is not as expected (ssh2-internals.ts): the caller destroys `sock`.
  */
-export function startHandshake(server: ResolvedServer, sock: Duplex, auth: AuthPlan, log: Logger, jump?: Jump): Handshake {
+export function startHandshake(
+  server: ResolvedServer,
+  sock: Duplex,
+  auth: AuthPlan,
+  log: Logger,
+  jump?: Jump,
+  /** False for a connection that carries commands only (the second one, where the server allows one session): no SFTP channel. */
+  files = true,
+): Handshake {
   // ssh2-sftp-client prints connection events to the console by default; the session tracks them itself.
   const quiet = () => undefined;
   const sftpClient = new SftpClient(server.name, { error: quiet, end: quiet, close: quiet });
@@ -144,8 +152,8 @@ export function startHandshake(server: ResolvedServer, sock: Duplex, auth: AuthP
   const connection = new Connection(server, sock, client, jump);
   const accepted = new Promise<void>((resolve) => client.once('ready', () => resolve()));
   countHandshake();
-  const connected = sftpClient.connect(config as SftpClient.ConnectOptions);
-  const sftp = connected.then(
+  const connected = files ? sftpClient.connect(config as SftpClient.ConnectOptions) : connectOnly(client, config);
+  const sftp = (files ? (connected as Promise<SFTPWrapper>) : Promise.reject(new Error('no SFTP on this connection'))).then(
     (opened) => {
       countChannel(); // the SFTP channel
       return opened;
@@ -165,6 +173,16 @@ export function startHandshake(server: ResolvedServer, sock: Duplex, auth: AuthP
     (error: unknown) => Promise.reject(hostKeyError ?? connectionError(server, lastError ?? error, auth.described)),
   );
   return { connection, accepted, sftp, authenticated };
+}
+
+/** Connects without opening SFTP: resolves once authenticated, rejects with why it failed. */
+function connectOnly(client: Client, config: ConnectConfig): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    client.once('ready', () => resolve());
+    client.once('error', reject);
+    client.once('close', () => reject(new Error('the connection was closed')));
+    client.connect(config);
+  });
 }
 
 /**

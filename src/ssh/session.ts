@@ -2,7 +2,7 @@ import type { Duplex, Readable } from 'node:stream';
 import type { ClientChannel, SFTPWrapper } from 'ssh2';
 import type { Logger } from '../log';
 import type { ExecOptions, ExecResult, FileStat, Target } from '../remote/target';
-import { planAuthentication } from './auth';
+import { type AuthPlan, planAuthentication } from './auth';
 import { Channels } from './channels';
 import { type Connection, startHandshake, type EarlyConnection, type Handshake } from './connect';
 import { connectTo, forward, jumpSpec, viaJump } from './forward';
@@ -28,20 +28,24 @@ export class SshSession implements Target {
   private readonly channels: Channels;
   private readonly files: SftpFiles;
 
+  /** Set once commands moved to a connection of their own (a server that allows one session). */
+  private second?: Connection;
+
   private constructor(
     private readonly connection: Connection,
     sftp: Promise<SFTPWrapper>,
     log: Logger,
+    another: () => Promise<Connection>,
   ) {
     this.server = connection.server;
     this.name = connection.name;
-    this.channels = new Channels(connection, log);
+    this.channels = new Channels(connection, log, () => another().then((second) => (this.second = second)));
     this.files = new SftpFiles(connection, sftp, (command) => this.exec(command));
   }
 
-  /** True once the connection has ended by itself (not by close()): an undo then needs a new one. */
+  /** True once a connection has ended by itself (not by close()): an undo then needs a new one. */
   get isLost(): boolean {
-    return this.connection.isLost;
+    return this.connection.isLost || this.second?.isLost === true;
   }
 
   /**
@@ -78,7 +82,10 @@ export class SshSession implements Target {
         sock.destroy(); // ssh2 is not as expected (ssh2-internals.ts): nothing else holds the socket
         throw error;
       }
-      const session = new SshSession(handshake.connection, handshake.sftp, log);
+      const another = () => SshSession.commandsOnly(server, auth, log, jump);
+      const session = new SshSession(handshake.connection, handshake.sftp, log, another);
+      // Counted from the start among the connection's sessions, before the shells ask for theirs.
+      void handshake.accepted.then(() => session.channels.holdFiles(handshake.sftp));
       if (options.warm) void handshake.accepted.then(() => session.warmUp());
       try {
         await handshake.authenticated;
@@ -92,6 +99,24 @@ export class SshSession implements Target {
       await jump?.close();
       throw error;
     }
+  }
+
+  /** A second connection to the server, for commands only (no SFTP): where the server allows one session per connection. */
+  private static async commandsOnly(
+    server: ResolvedServer,
+    auth: AuthPlan,
+    log: Logger,
+    jump: SshSession | undefined,
+  ): Promise<Connection> {
+    const sock = jump ? await jump.forward(server) : await connectTcp(server);
+    const handshake = startHandshake(server, sock, auth, log, undefined, false);
+    try {
+      await handshake.authenticated;
+    } catch (error) {
+      sock.destroy();
+      throw error;
+    }
+    return handshake.connection;
   }
 
   exec(command: string, options: ExecOptions = {}): Promise<ExecResult> {
@@ -153,8 +178,10 @@ export class SshSession implements Target {
    * written, without waiting a round trip or more for the server to close its side: every command
    * has answered by now, so nothing more is to be heard.
    */
-  close(): Promise<void> {
-    return this.connection.close(() => this.channels.close());
+  async close(): Promise<void> {
+    const second = this.second;
+    await this.connection.close(() => this.channels.close());
+    await second?.close(() => undefined);
   }
 
   /** A channel to host:port through this connection (ProxyJump). */

@@ -1,9 +1,21 @@
 import type { RunningCommand } from '../remote/command';
 import { PersistentShell, preload, type Preload, type ShellChannel } from './persistent-shell';
+import { NotWanted } from './session-slots';
+
+/** How a shell's channel is asked for (session-slots.ts TakeOptions): ahead of need, or while a command still wants it. */
+export interface OpenOptions {
+  ahead?: boolean;
+  wanted?(): boolean;
+}
 
 export interface ShellPoolOptions {
-  /** Opens one more channel running the shell (started by `commandLine` when given: a preloaded one). */
-  open(commandLine?: string): Promise<ShellChannel>;
+  /**
+   * Opens one more channel running the shell (started by `commandLine` when given: a preloaded one).
+   * Where the server limits sessions it may wait for one, and rejects with NotWanted when `how` says so.
+   */
+  open(commandLine: string | undefined, how: OpenOptions): Promise<ShellChannel>;
+  /** Told when a shell goes idle: a request waiting for a session may then have its channel. */
+  idle?(): void;
   /** Most shells at once. */
   size: number;
   /** How long a new shell may take to answer its first line. */
@@ -20,8 +32,8 @@ interface Waiter {
 /**
  * The persistent shells of one session: a command takes an idle shell, else a new one (opened on
  * demand, at most `size`), else waits in order for one to come free. A shell that ended is dropped
- * and the next command opens another. If the server refuses a further channel (its MaxSessions)
- * while some shells live, the pool stays at the size it has and commands wait their turn.
+ * and the next command opens another. Where the server limits sessions (session-slots.ts), a new
+ * shell waits for a channel, and an idle one may be closed for another channel's sake (closeIdle).
  */
 export class ShellPool {
   private readonly shells = new Set<PersistentShell>();
@@ -29,7 +41,7 @@ export class ShellPool {
   private readonly waiting: Waiter[] = [];
   private opening = 0;
   private preloadTried = false;
-  private size: number;
+  private readonly size: number;
   private closed = false;
 
   constructor(private readonly options: ShellPoolOptions) {
@@ -70,7 +82,16 @@ export class ShellPool {
    * ready. A warm shell that fails to start is dropped quietly; a command then tries again and reports why.
    */
   warm(count = 1): void {
-    while (this.shells.size + this.opening < Math.min(count, this.size) && !this.closed) this.openOne();
+    while (this.shells.size + this.opening < Math.min(count, this.size) && !this.closed) this.openOne({ ahead: true });
+  }
+
+  /** Closes one idle shell, for a channel the server would not otherwise allow; false when none is idle. */
+  closeIdle(): boolean {
+    const shell = this.idle.shift();
+    if (!shell) return false;
+    this.shells.delete(shell);
+    shell.close();
+    return true;
   }
 
   /** Shells alive now. */
@@ -97,6 +118,7 @@ export class ShellPool {
     if (shell.alive && !this.closed) this.idle.push(shell);
     else this.shells.delete(shell);
     this.pump();
+    if (this.idle.length) this.options.idle?.();
   }
 
   /** Gives idle shells to waiting commands, then opens shells for the rest while the size allows. */
@@ -109,7 +131,8 @@ export class ShellPool {
       }
       (this.waiting.shift() as Waiter).resolve(shell);
     }
-    while (this.waiting.length > this.opening && this.shells.size + this.opening < this.size && !this.closed) this.openOne();
+    while (this.waiting.length > this.opening && this.shells.size + this.opening < this.size && !this.closed)
+      this.openOne({ wanted: () => this.waiting.length > 0 });
   }
 
   /** True once: for the first command, when no shell's channel is open yet and the size allows one more. */
@@ -123,7 +146,7 @@ export class ShellPool {
   private async openPreloaded(first: Preload): Promise<PersistentShell | undefined> {
     this.opening++;
     try {
-      const shell = new PersistentShell(await this.options.open(first.commandLine), this.options.startTimeoutMs, first);
+      const shell = new PersistentShell(await this.options.open(first.commandLine, {}), this.options.startTimeoutMs, first);
       this.shells.add(shell);
       return shell;
     } catch {
@@ -133,9 +156,9 @@ export class ShellPool {
     }
   }
 
-  private openOne(): void {
+  private openOne(how: OpenOptions): void {
     this.opening++;
-    this.options.open().then(
+    this.options.open(undefined, how).then(
       (channel) => {
         this.opening--;
         const shell = new PersistentShell(channel, this.options.startTimeoutMs);
@@ -146,12 +169,10 @@ export class ShellPool {
       },
       (error) => {
         this.opening--;
-        if (this.shells.size > 0) {
-          // The server allows no more channels: make do with the shells there are.
-          this.size = Math.max(1, this.shells.size);
-          this.pump();
-          return;
-        }
+        // Not needed after all (opened ahead, or the command took a shell that came free).
+        if (error instanceof NotWanted) return this.pump();
+        // The shells there are will take the waiting commands as they come free.
+        if (this.shells.size > 0) return;
         if (this.opening === 0) for (const waiter of this.waiting.splice(0)) waiter.reject(error);
       },
     );
