@@ -168,3 +168,46 @@ export function loopbackTargets(input: {
   );
   return targets;
 }
+
+/**
+ * The fleet behind one shared uplink (bench/measurements/shared-uplink.ts), per strategy: with
+ * peerAddress the servers fan the release out among themselves, so 8 servers should cost about what
+ * one does, in time and in bytes through the uplink. Read from the fan-out rows (BENCH_FANOUT=1);
+ * without them n/a, with today's direct deploy quoted as the baseline.
+ */
+export function uplinkTargets(values: MeasuredValues): Target[] {
+  const u = values.uplink;
+  const size = u?.servers ?? 8;
+  const out: Target[] = [];
+  for (const strategy of ['clone', 'artifact'] as const) {
+    const timeGoal = `${size}-server fleet behind the shared uplink, first deploy (${strategy}): ≤ 1.5× the time of one server behind the same uplink`;
+    const bytesGoal = `${size}-server fleet behind the shared uplink, first deploy (${strategy}): bytes through the uplink ≤ 1.2× one release's`;
+    if (!u) {
+      const why = values.skipped.uplink ? `skipped (${values.skipped.uplink})` : 'n/a (failed)';
+      out.push({ goal: timeGoal, measured: why, met: null }, { goal: bytesGoal, measured: why, met: null });
+      continue;
+    }
+    const s = u.strategies[strategy];
+    const one = s.one;
+    const release = s.releaseBytes;
+    const time = (v: { seconds: number }) =>
+      one ? `${(v.seconds / one.seconds).toFixed(2)}× (${v.seconds.toFixed(2)} s vs ${one.seconds.toFixed(2)} s)` : 'n/a';
+    const bytes = (v: { uplinkBytes: number }) =>
+      release ? `${(v.uplinkBytes / release).toFixed(2)}× (${mb(v.uplinkBytes, 1)} MB vs ${mb(release, 1)} MB)` : 'n/a';
+    const baseline = (show: (v: { seconds: number; uplinkBytes: number }) => string) =>
+      s.direct ? `; today, each server sent its own copy: ${show(s.direct)}` : '';
+    if (s.fanout && one && release) {
+      out.push(
+        { goal: timeGoal, measured: `${time(s.fanout)}${baseline(time)}`, met: s.fanout.seconds / one.seconds <= 1.5 },
+        { goal: bytesGoal, measured: `${bytes(s.fanout)}${baseline(bytes)}`, met: s.fanout.uplinkBytes / release <= 1.2 },
+      );
+      continue;
+    }
+    const why = u.fanoutMeasured ? 'n/a (no fan-out run, or no one-server run, completed' : 'n/a (fan-out not measured';
+    out.push(
+      { goal: timeGoal, measured: `${why}${baseline(time)})`, met: null },
+      { goal: bytesGoal, measured: `${why}${baseline(bytes)})`, met: null },
+    );
+  }
+  return out;
+}

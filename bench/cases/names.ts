@@ -25,7 +25,8 @@ export type CaseName = (typeof CASE)[keyof typeof CASE];
 /**
  * The extra measurements that take time of their own (bench/measurements/), by the names BENCH_CASES
  * can pick them with: none of these shares a word with a case's name, so a substring that picks cases
- * picks no measurement ("fleet" picks both fleet measurements, "rollout" the rollout alone).
+ * picks no measurement ("fleet" picks both fleet measurements, "rollout" the rollout alone, "uplink"
+ * the fleet behind one shared uplink).
  */
 export const MEASUREMENT = {
   shell: 'measurement: shell cost',
@@ -34,6 +35,7 @@ export const MEASUREMENT = {
   clone: 'measurement: clone mirror',
   fleet: 'measurement: fleet sizes',
   rollout: 'measurement: fleet rollout',
+  uplink: 'measurement: shared uplink',
 } as const;
 
 export type MeasurementName = (typeof MEASUREMENT)[keyof typeof MEASUREMENT];

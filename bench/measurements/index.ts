@@ -10,11 +10,14 @@
  *   artifact-strategy.ts  the artifact strategy's deploys: the local build (package) and the send (artifact)
  *   fleet.ts           1, 10 and 25 servers (each its own sshd and root), `--server=all`, parallel 10
  *   rollout.ts         in the fleet's pass: 10 servers all at once and with `"rollout": { "batches": ["25%"] }`
+ *   shared-uplink.ts   8 servers and 1 behind one shared 20 Mbit/s uplink (bench/wan/uplink.ts), clone and
+ *                      artifact: time and the bytes through the uplink (and, with BENCH_FANOUT=1, peerAddress)
  *
- * All on the direct loopback link. Environment: BENCH_FLEET=0 skips the fleet and the rollout;
+ * All on the direct loopback link, but the shared uplink's (its own relay). Environment: BENCH_FLEET=0 skips the fleet and the rollout;
  * BENCH_FLEET_SIZES (default "1,10,25"); BENCH_FLEET_RUNS (runs per fleet size and of the rollout
  * comparison, default 1; the one-server size runs at least 3 times, it is the reference);
- * BENCH_MEMORY=0 skips the 1 GB upload; BENCH_MEMORY_MB (default 1024, in 8 files). BENCH_CASES may
+ * BENCH_MEMORY=0 skips the 1 GB upload; BENCH_MEMORY_MB (default 1024, in 8 files); BENCH_UPLINK=0 skips
+ * the shared uplink, BENCH_UPLINK_RUNS (default 2) and BENCH_FANOUT=1 (shared-uplink.ts' header). BENCH_CASES may
  * name the measurements that take time of their own (MEASUREMENT in bench/cases/names.ts, e.g.
  * "fleet", "rollout"): then only those run (bench/case-filter.ts). A skipped measurement is listed as
  * skipped, with the reason.
@@ -30,13 +33,15 @@ import { handshakes } from './handshakes';
 import { memory } from './memory';
 import { overlap } from './overlap';
 import { shellCost } from './server-shell';
+import { sharedUplink, type UplinkSummary, uplinkSummary } from './shared-uplink';
 
 /** What the targets need from the measurements; undefined: not measured, `skipped` says why. */
 export interface MeasuredValues {
   memoryPeak?: number;
   clone?: { mirrorBytes?: number; freshBytes?: number };
   fleetRuns?: FleetRun[];
-  skipped: { memory?: string; clone?: string; fleet?: string };
+  uplink?: UplinkSummary;
+  skipped: { memory?: string; clone?: string; fleet?: string; uplink?: string };
 }
 
 export async function runMeasurements(input: MeasurementInput): Promise<{ sections: Section[]; values: MeasuredValues }> {
@@ -122,5 +127,16 @@ export async function runMeasurements(input: MeasurementInput): Promise<{ sectio
   }
   if (rolloutOff) sections.push(skippedSection('rollout', 'Fleet rollout', rolloutOff));
   else if (f?.rollout) sections.push(f.rollout);
+  const uplinkOff = off(MEASUREMENT.uplink, 'BENCH_UPLINK');
+  if (uplinkOff) {
+    values.skipped.uplink = uplinkOff;
+    sections.push(skippedSection('sharedUplink', 'A fleet behind one shared uplink', uplinkOff));
+  } else {
+    const u = await guard('sharedUplink', () => sharedUplink(input));
+    if (u) {
+      sections.push(u.section);
+      values.uplink = uplinkSummary(u.result);
+    }
+  }
   return { sections, values };
 }
