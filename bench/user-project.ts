@@ -109,6 +109,8 @@ export interface ServerEntry {
   name: string;
   port: number;
   root: string;
+  /** More keys of this server's entry (e.g. `composer: { reuseVendor: false }`). */
+  extra?: Record<string, unknown>;
 }
 
 export interface ProjectOptions {
@@ -167,6 +169,7 @@ export class UserProject {
           scripts: { build: this.options.build ?? [] },
           assets: this.options.assets,
           ...(this.options.strategy && { strategy: this.options.strategy }),
+          ...s.extra,
         },
       ]),
     );

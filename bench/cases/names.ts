@@ -34,6 +34,7 @@ export const MEASUREMENT = {
   clone: 'measurement: clone mirror',
   fleet: 'measurement: fleet sizes',
   rollout: 'measurement: fleet rollout',
+  vendor: 'measurement: composer vendor reuse',
 } as const;
 
 export type MeasurementName = (typeof MEASUREMENT)[keyof typeof MEASUREMENT];
