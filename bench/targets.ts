@@ -150,27 +150,27 @@ export function loopbackTargets(input: {
   targets.push(
     vendor
       ? ratioTarget(
-          'composer step, lock unchanged (reuseVendor on) ≤ 0.2× a fresh composer install of the lock',
+          'vendor app: composer step, lock unchanged, one PHP file changed (reuseVendor on) ≤ 0.2× a fresh composer install of the lock',
           vendor.reuseStep,
           vendor.freshStep,
           0.2,
           'a median is missing',
         )
       : {
-          goal: 'composer step, lock unchanged (reuseVendor on) ≤ 0.2× a fresh composer install of the lock',
+          goal: 'vendor app: composer step, lock unchanged, one PHP file changed (reuseVendor on) ≤ 0.2× a fresh composer install of the lock',
           measured: vendorSkipped,
           met: null,
         },
     vendor
       ? ratioTarget(
-          'redeploy of the vendor app, lock unchanged ≤ 0.5× the same with "reuseVendor": false',
+          'vendor app: redeploy, lock unchanged, one PHP file changed ≤ 0.5× the same with "reuseVendor": false',
           vendor.reuseDeploy,
           vendor.todayDeploy,
           0.5,
           'a median is missing',
         )
       : {
-          goal: 'redeploy of the vendor app, lock unchanged ≤ 0.5× the same with "reuseVendor": false',
+          goal: 'vendor app: redeploy, lock unchanged, one PHP file changed ≤ 0.5× the same with "reuseVendor": false',
           measured: vendorSkipped,
           met: null,
         },
