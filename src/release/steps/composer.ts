@@ -16,16 +16,21 @@ const INSTALL_EVENTS = ['pre-install-cmd', 'pre-autoload-dump', 'post-autoload-d
 
 /**
  * Whether the autoloader Composer wrote for the live release is the one it would write for this one,
- * given the same composer.json and composer.lock: the root package autoloads only by psr-4, psr-0 and
- * files (a classmap depends on what the files hold), not classmap-authoritative, and every psr-4 and
- * psr-0 directory lists the same files in both releases (a class's path follows from its name there,
- * so the class map points at the same files; a class new in an existing file is found by psr-4). Run
+ * given the same composer.json and composer.lock: no Composer plugin in the lock (a plugin may write
+ * files on any of the install's events), the root package autoloads only by psr-4, psr-0 and files
+ * (a classmap depends on what the files hold), not classmap-authoritative, and every psr-4 and psr-0
+ * directory lists the same files in both releases (a class's path follows from its name there, so
+ * the class map points at the same files; a class new in an existing file is found by psr-4). Run
  * with the live release's path; prints the install's events that have scripts, one a line, and exits
  * 0; exits 1 when Composer must run.
  */
 const SAME_AUTOLOAD_PHP = `$live = $argv[1];
 $json = json_decode(file_get_contents('composer.json'), true);
 if (!is_array($json) || !empty($json['config']['classmap-authoritative'])) exit(1);
+$lock = json_decode(file_get_contents('composer.lock'), true);
+if (!is_array($lock)) exit(1);
+foreach (array_merge($lock['packages'] ?? [], $lock['packages-dev'] ?? []) as $package)
+  if (($package['type'] ?? '') === 'composer-plugin') exit(1);
 $dirs = [];
 foreach (['autoload', 'autoload-dev'] as $section) {
   foreach ($json[$section] ?? [] as $type => $map) {
