@@ -59,9 +59,10 @@ export class AppCheckout {
     git(this.dir, 'push', '-q', '--force', 'origin', `${this.original}:refs/heads/${this.branch}`);
   }
 
-  /** Writes `data` to `file` (relative), commits it and pushes the branch; returns the new commit. */
+  /** Writes `data` to `file` (relative; a new file is added), commits it and pushes the branch; returns the new commit. */
   commitFile(file: string, data: Buffer, message: string): string {
     writeFileSync(path.join(this.dir, file), data);
+    git(this.dir, 'add', '--', file);
     git(this.dir, 'commit', '-q', '-m', message, '--', file);
     git(this.dir, 'push', '-q', 'origin', `HEAD:refs/heads/${this.branch}`);
     return git(this.dir, 'rev-parse', 'HEAD');

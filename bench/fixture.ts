@@ -8,6 +8,13 @@
  *   build/public/…       the local build output: ~400 files, ~33 MB (js/css text, images random bytes)
  *   long-history/        the app plus 300 commits that add or change random-byte files (~30 MB of blobs)
  *   long-history.git     bare clone of it (for the clone-strategy measurement)
+ *   packages/<v>-<name>/ ~100 Composer packages, ~9,000 files (PHP classes of 0.8–7.6 KB in a few
+ *                        directories each; some autoload "files", two bins, some Laravel providers)
+ *   vendor-app/          the app again, requiring them from a path repository (symlink: false, so an
+ *                        install copies, as from dists; offline), its composer.lock made here, and a
+ *                        post-autoload-dump script (artisan package:discover), as Laravel's
+ *   vendor-app.git       bare clone of it (for the composer vendor measurement)
+ *   vendor-app.json      what the measurement needs to know of it (counts, a class and a helper to probe)
  *
  * Run alone with `node --import tsx bench/fixture.ts` (prints a summary).
  */
@@ -17,7 +24,7 @@ import path from 'node:path';
 import type { BenchFixture } from './types';
 
 /** Bump when the generator changes in a way the parameters do not show. */
-const GENERATOR_VERSION = 1;
+const GENERATOR_VERSION = 2;
 
 export const FIXTURE_PARAMS = {
   generator: GENERATOR_VERSION,
@@ -33,6 +40,24 @@ export const FIXTURE_PARAMS = {
     largeImages: { count: 36, bytes: 600 * 1024 },
     /** Each file's size is bytes × (1 - jitter … 1 + jitter). */
     jitter: 0.25,
+  },
+  /**
+   * The app with real dependencies (bench/measurements/composer-vendor.ts): the app above plus a
+   * composer.json that requires `packages` packages from a local path repository (copied, not
+   * linked, as an install from dists would), so that `composer install` runs offline.
+   */
+  vendorApp: {
+    packages: 100,
+    /** Files of the few framework-sized packages (the first ones); the others get filesPerPackage. */
+    largePackages: [1400, 650, 420, 300],
+    /** PHP classes per ordinary package: uniform in [min, max] (avg 68 → ~6,500 over 96). */
+    filesPerPackage: { min: 16, max: 120 },
+    /** A class's size: bytes × (1 - jitter … 1 + jitter) (Laravel's vendor/ averages ~4–5 KB a file). */
+    classBytes: 4200,
+    classJitter: 0.8,
+    /** Every n-th package has an autoload "files" helper; the first `bins` packages have a bin entry. */
+    filesEvery: 7,
+    bins: 2,
   },
   longHistory: {
     commits: 300,
@@ -344,6 +369,315 @@ function assetFiles(rng: Prng): GenFile[] {
 }
 
 // ---------------------------------------------------------------------------------------------
+// The vendor app's packages
+
+const VENDORS = ['nimbus', 'vertex', 'quark', 'lumen', 'orbit', 'stratus', 'harbor', 'cobalt', 'ember', 'granite', 'halcyon', 'tidal'];
+const PACKAGE_WORDS = [
+  'http',
+  'cache',
+  'queue',
+  'events',
+  'support',
+  'console',
+  'routing',
+  'view',
+  'mail',
+  'log',
+  'auth',
+  'crypt',
+  'database',
+  'filesystem',
+  'validation',
+  'translation',
+  'session',
+  'cookie',
+  'pipeline',
+  'container',
+  'config',
+  'collections',
+  'macroable',
+  'uuid',
+  'clock',
+  'money',
+  'markdown',
+  'yaml',
+  'dotenv',
+  'process',
+  'finder',
+  'mime',
+  'intl',
+  'polyfill',
+  'promises',
+  'oauth',
+  'jwt',
+  'image',
+  'pdf',
+  'csv',
+  'redis',
+  'search',
+  'debug',
+  'dumper',
+  'var-exporter',
+  'error-handler',
+  'string',
+  'lexer',
+  'inflector',
+  'parser',
+  'serializer',
+  'hydrator',
+  'json',
+  'stream',
+  'message',
+  'notifications',
+  'broadcasting',
+  'scheduler',
+  'health',
+  'tenancy',
+];
+const PACKAGE_SUFFIXES = ['contracts', 'bridge', 'kit', 'client', 'driver', 'extra'];
+const SUBDIRS = [
+  'Contracts',
+  'Exceptions',
+  'Support',
+  'Concerns',
+  'Events',
+  'Drivers',
+  'Console',
+  'Http',
+  'Middleware',
+  'Testing',
+  'Factories',
+  'Resolvers',
+  'Handlers',
+  'Internal',
+  'Adapters',
+  'Storage',
+  'Query',
+  'Listeners',
+  'Casts',
+  'Rules',
+];
+const CLASS_SUFFIXES = [
+  'Manager',
+  'Factory',
+  'Resolver',
+  'Handler',
+  'Builder',
+  'Repository',
+  'Provider',
+  'Driver',
+  'Store',
+  'Collection',
+  'Parser',
+  'Formatter',
+  'Registry',
+  'Pipeline',
+  'Adapter',
+  '',
+];
+const PROPERTIES: ReadonlyArray<readonly [string, string]> = [
+  ['array', '[]'],
+  ['?string', 'null'],
+  ['int', '0'],
+  ['bool', 'false'],
+];
+const TYPES = ['int', 'string', 'array', 'bool', 'float', '?string', 'iterable', 'mixed'];
+
+function studly(s: string): string {
+  return s.split(/[-_]/).map(cap).join('');
+}
+
+/** One PHP class (interface, trait or exception by its directory) of about `size` bytes, valid PHP. */
+function phpClass(rng: Prng, namespace: string, dir: string, name: string, size: number, uses: string[]): string {
+  const kind = dir.endsWith('Contracts') ? 'interface' : dir.endsWith('Concerns') ? 'trait' : 'class';
+  const head = [
+    '<?php',
+    '',
+    'declare(strict_types=1);',
+    '',
+    `namespace ${namespace};`,
+    '',
+    ...uses.map((u) => `use ${u};`),
+    ...(uses.length ? [''] : []),
+    '/**',
+    ` * ${cap(rng.pick(WORDS))} ${rng.pick(WORDS)} ${rng.pick(WORDS)} support for the ${rng.pick(WORDS)} ${rng.pick(WORDS)}.`,
+    ' *',
+    ` * @internal generated by the gulp-attache bench`,
+    ' */',
+    dir.endsWith('Exceptions') ? `class ${name} extends \\RuntimeException` : `${kind} ${name}`,
+    '{',
+  ];
+  const body: string[] = [];
+  if (kind !== 'interface') {
+    for (let i = 0; i < rng.int(1, 5); i++) {
+      const [type, value] = rng.pick(PROPERTIES);
+      body.push(`    protected ${type} $${rng.pick(WORDS)}${cap(rng.pick(WORDS))}${i} = ${value};`, '');
+    }
+  }
+  let length = head.join('\n').length + body.join('\n').length;
+  for (let m = 0; length < size; m++) {
+    const method = `${rng.pick(['get', 'set', 'resolve', 'make', 'build', 'handle', 'with', 'has', 'forget', 'push'])}${cap(rng.pick(WORDS))}${cap(rng.pick(WORDS))}${m}`;
+    const params = Array.from({ length: rng.int(0, 3) }, (_, j) => `${rng.pick(TYPES)} $${rng.pick(WORDS)}${j}`);
+    const returns = rng.pick(['array', 'string', 'int', 'bool', 'static', 'void', '?array']);
+    const doc = [
+      '    /**',
+      `     * ${cap(rng.pick(WORDS))} the ${rng.pick(WORDS)} ${rng.pick(WORDS)} when the ${rng.pick(WORDS)} is ${rng.pick(['set', 'empty', 'known', 'stale', 'locked'])}.`,
+      '     *',
+      ...params.map((p) => `     * @param ${p.replace(' ', '  ')}`),
+      `     * @return ${returns}`,
+      '     */',
+    ];
+    const signature = `    public function ${method}(${params.join(', ')}): ${returns}`;
+    let lines: string[];
+    if (kind === 'interface') lines = [...doc, `${signature};`, ''];
+    else {
+      const value =
+        {
+          array: '$result',
+          '?array': '$result ?: null',
+          string: "implode(',', $result)",
+          int: 'count($result)',
+          bool: '$result !== []',
+          static: '$this',
+          void: '',
+        }[returns] ?? 'null';
+      lines = [
+        ...doc,
+        signature,
+        '    {',
+        '        $result = [];',
+        `        foreach (${params.length ? `(array) $${params[0].split('$')[1]}` : `[${rng.int(1, 9)}, ${rng.int(10, 99)}]`} as $key => $value) {`,
+        `            if ($value !== null && $key !== '${rng.pick(WORDS)}') {`,
+        `                $result[$key] = is_scalar($value) ? $value : ${rng.int(0, 999)};`,
+        '            }',
+        '        }',
+        ...(returns === 'void' ? [] : [`        return ${value};`]),
+        '    }',
+        '',
+      ];
+    }
+    body.push(...lines);
+    length += lines.join('\n').length + 1;
+  }
+  if (body[body.length - 1] === '') body.pop();
+  return `${[...head, ...body, '}'].join('\n')}\n`;
+}
+
+interface GenPackage {
+  name: string;
+  /** The package's directory in the path repository. */
+  dir: string;
+  namespace: string;
+  /** Its composer.json, without "require" until the dependency tree is drawn. */
+  manifest: Record<string, unknown> & { require: Record<string, string> };
+  files: GenFile[];
+  /** Whether another package requires it (else the app does). */
+  required: boolean;
+}
+
+/** The vendor app's packages: names, psr-4 namespaces, classes in a few directories, some helpers, bins and providers. */
+function vendorPackages(rng: Prng): GenPackage[] {
+  const p = FIXTURE_PARAMS.vendorApp;
+  const taken = new Set<string>();
+  const packages: GenPackage[] = [];
+  for (let i = 0; i < p.packages; i++) {
+    const vendor = rng.pick(VENDORS);
+    let base = rng.pick(PACKAGE_WORDS);
+    while (taken.has(`${vendor}/${base}`)) base = `${rng.pick(PACKAGE_WORDS)}-${rng.pick(PACKAGE_SUFFIXES)}`;
+    const name = `${vendor}/${base}`;
+    taken.add(name);
+    const namespace = `${studly(vendor)}\\${studly(base)}`;
+    const fileCount = i < p.largePackages.length ? p.largePackages[i] : rng.int(p.filesPerPackage.min, p.filesPerPackage.max);
+    const files: GenFile[] = [];
+    const add = (file: string, text: string, mode?: number) => files.push({ path: file, content: Buffer.from(text), mode });
+    const autoload: Record<string, unknown> = { 'psr-4': { [`${namespace}\\`]: 'src/' } };
+    const extra: Record<string, unknown> = {};
+    const bin: string[] = [];
+    add(
+      'README.md',
+      `# ${name}\n\n${Array.from({ length: rng.int(8, 40) }, () => `${cap(rng.pick(WORDS))} ${rng.pick(WORDS)} ${rng.pick(WORDS)} ${rng.pick(WORDS)}.`).join(' ')}\n`,
+    );
+    add(
+      'LICENSE',
+      `The MIT License (MIT)\n\nCopyright (c) ${name} contributors\n\nPermission is hereby granted, free of charge, to any person obtaining a copy of this software.\n`,
+    );
+    if (i % p.filesEvery === 3) {
+      autoload.files = ['src/helpers.php'];
+      const fn = `${vendor}_${base.replace(/-/g, '_')}`;
+      add(
+        'src/helpers.php',
+        `<?php\n\nif (! function_exists('${fn}')) {\n    function ${fn}(mixed $value = null): mixed\n    {\n        return $value;\n    }\n}\n`,
+      );
+    }
+    if (i < p.bins) {
+      const binName = `${vendor}-${base}`;
+      bin.push(`bin/${binName}`);
+      add(
+        `bin/${binName}`,
+        `#!/usr/bin/env php\n<?php\n\nrequire $_composer_autoload_path ?? __DIR__ . '/../../../autoload.php';\necho "${name}\\n";\n`,
+        0o755,
+      );
+    }
+    if (i % 5 === 1) {
+      extra.laravel = { providers: [`${namespace}\\${studly(base)}ServiceProvider`] };
+      add(`src/${studly(base)}ServiceProvider.php`, phpClass(rng, namespace, 'src', `${studly(base)}ServiceProvider`, 1500, []));
+      add(
+        `config/${base}.php`,
+        `<?php\n\nreturn [\n${Array.from({ length: rng.int(5, 30) }, (_, j) => `    '${rng.pick(WORDS)}_${j}' => env('${base.toUpperCase().replace(/-/g, '_')}_${j}', ${rng.int(0, 100)}),`).join('\n')}\n];\n`,
+      );
+    }
+    // Classes in a few directories (the big packages in nested ones too).
+    const dirCount = Math.min(SUBDIRS.length, Math.max(2, Math.round(Math.sqrt(fileCount) / 1.6)));
+    const dirs: string[] = [];
+    for (let d = 0; d < dirCount; d++) {
+      const top = rng.pick(SUBDIRS);
+      dirs.push(fileCount > 300 && rng.float() < 0.5 ? `${top}/${rng.pick(SUBDIRS)}` : top);
+    }
+    const names = new Set<string>();
+    for (let f = 0; files.length < fileCount; f++) {
+      const dir = rng.pick(dirs);
+      let cls = `${cap(rng.pick(WORDS))}${cap(rng.pick(WORDS))}${rng.pick(CLASS_SUFFIXES)}`;
+      if (dir.endsWith('Exceptions')) cls = `${cap(rng.pick(WORDS))}${cap(rng.pick(WORDS))}Exception`;
+      if (dir.endsWith('Contracts')) cls = `${cap(rng.pick(WORDS))}${cap(rng.pick(WORDS))}`;
+      while (names.has(`${dir}/${cls}`)) cls = `${cls}${f}`;
+      names.add(`${dir}/${cls}`);
+      const uses = Array.from(
+        { length: rng.int(0, 4) },
+        () => `${namespace}\\${rng.pick(dirs).replace(/\//g, '\\')}\\${cap(rng.pick(WORDS))}${cap(rng.pick(WORDS))}`,
+      );
+      // An imported name may be neither the class's own nor another import's.
+      const short = (u: string) => u.slice(u.lastIndexOf('\\') + 1);
+      const imported = uses.filter((u, k) => short(u) !== cls && uses.findIndex((v) => short(v) === short(u)) === k);
+      add(
+        `src/${dir}/${cls}.php`,
+        phpClass(rng, `${namespace}\\${dir.replace(/\//g, '\\')}`, dir, cls, jittered(rng, p.classBytes, p.classJitter), imported),
+      );
+    }
+    const manifest = {
+      name,
+      description: `The ${base} component of ${vendor} (generated by the gulp-attache bench).`,
+      type: 'library',
+      license: 'MIT',
+      version: `1.${rng.int(0, 12)}.${rng.int(0, 9)}`,
+      require: { php: '>=8.1' },
+      autoload,
+      ...(bin.length ? { bin } : {}),
+      ...(Object.keys(extra).length ? { extra } : {}),
+    };
+    packages.push({ name, dir: name.replace('/', '-'), namespace, manifest, files, required: false });
+  }
+  // Every package is required by an earlier one or by the app: a dependency tree, as a real app's.
+  for (let i = 1; i < packages.length; i++) {
+    if (rng.float() < 0.6) {
+      packages[rng.int(0, i - 1)].manifest.require[packages[i].name] = '^1.0';
+      packages[i].required = true;
+    }
+  }
+  for (const pkg of packages) pkg.files.push({ path: 'composer.json', content: Buffer.from(`${JSON.stringify(pkg.manifest, null, 4)}\n`) });
+  return packages;
+}
+
+// ---------------------------------------------------------------------------------------------
 // Building
 
 function gitEnv(): NodeJS.ProcessEnv {
@@ -400,6 +734,115 @@ function buildApp(dir: string, workDir: string, rng: Prng): void {
   git(['add', '-A'], tree);
   git(['commit', '-q', '-m', 'Laravel-shaped app for the gulp-attache bench'], tree);
   git(['clone', '-q', '--bare', '--no-local', tree, path.join(dir, 'app.git')]);
+}
+
+/** A stand-in for Laravel's artisan with the command its composer.json's post-autoload-dump runs (package:discover). */
+const VENDOR_APP_ARTISAN = `#!/usr/bin/env php
+<?php
+// A stand-in for Laravel's artisan: what a deploy calls (storage:link) and what Composer's
+// post-autoload-dump calls (package:discover: the providers of vendor/composer/installed.json).
+$command = $argv[1] ?? 'list';
+if ($command === 'package:discover') {
+    require __DIR__ . '/vendor/autoload.php';
+    $installed = json_decode(file_get_contents(__DIR__ . '/vendor/composer/installed.json'), true);
+    $manifest = [];
+    foreach ($installed['packages'] ?? $installed as $package) {
+        if (!empty($package['extra']['laravel'])) {
+            $manifest[$package['name']] = $package['extra']['laravel'];
+            echo "  {$package['name']} DONE\\n";
+        }
+    }
+    file_put_contents(__DIR__ . '/bootstrap/cache/packages.php', '<?php return ' . var_export($manifest, true) . ';' . PHP_EOL);
+    exit(0);
+}
+if ($command === 'storage:link') {
+    $link = __DIR__ . '/public/storage';
+    if (is_link($link) || file_exists($link)) {
+        echo "The [public/storage] link already exists.\\n";
+        exit(0);
+    }
+    symlink(__DIR__ . '/storage/app/public', $link);
+    echo "The [public/storage] link has been connected to [storage/app/public].\\n";
+    exit(0);
+}
+fwrite(STDERR, "Command \\"$command\\" is not defined.\\n");
+exit(1);
+`;
+
+/**
+ * The vendor app: the packages written to `<dir>/packages/<vendor>-<name>/` (one path repository,
+ * `symlink: false`: an install copies their files), and the app (the same Laravel-shaped tree as
+ * app/) requiring them, its composer.lock made offline by `composer update --no-install`.
+ */
+function buildVendorApp(dir: string, workDir: string, rng: Prng): BenchFixture['vendorApp'] {
+  const packagesDir = path.join(dir, 'packages');
+  const packages = vendorPackages(rng);
+  let vendorFiles = 0;
+  let vendorBytes = 0;
+  for (const pkg of packages) {
+    writeFiles(path.join(packagesDir, pkg.dir), pkg.files);
+    vendorFiles += pkg.files.length;
+    vendorBytes += pkg.files.reduce((sum, f) => sum + f.content.length, 0);
+  }
+  const tree = path.join(dir, 'vendor-app');
+  const files = appFiles(new Prng(FIXTURE_PARAMS.seed ^ 0x4)).filter((f) => f.path !== 'composer.json' && f.path !== 'artisan');
+  const direct = packages.filter((p) => !p.required);
+  files.push({ path: 'artisan', content: Buffer.from(VENDOR_APP_ARTISAN), mode: 0o755 });
+  files.push({
+    path: 'composer.json',
+    content: Buffer.from(
+      `${JSON.stringify(
+        {
+          name: 'bench/vendor-app',
+          description: `A Laravel-shaped application with ${packages.length} packages for the gulp-attache benchmark.`,
+          type: 'project',
+          license: 'MIT',
+          require: { php: '^8.1', ...Object.fromEntries(direct.map((p) => [p.name, '^1.0'])) },
+          autoload: { 'psr-4': { 'App\\': 'app/' } },
+          scripts: { 'post-autoload-dump': ['@php artisan package:discover --ansi'] },
+          // No network: the packages come from this machine's path repository (the server is this machine).
+          repositories: [{ type: 'path', url: path.join(packagesDir, '*'), options: { symlink: false } }, { 'packagist.org': false }],
+          config: { 'sort-packages': true, 'optimize-autoloader': true },
+          'minimum-stability': 'stable',
+        },
+        null,
+        4,
+      )}\n`,
+    ),
+  });
+  writeFiles(tree, files);
+  git(['init', '-q', '-b', FIXTURE_PARAMS.branch], tree);
+  execFileSync('composer', ['update', '--no-interaction', '--no-progress', '--no-install', '--no-scripts'], {
+    cwd: tree,
+    env: {
+      ...process.env,
+      COMPOSER_ALLOW_SUPERUSER: '1',
+      COMPOSER_HOME: path.join(workDir, 'composer-home'),
+      COMPOSER_NO_INTERACTION: '1',
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const lock = JSON.parse(readFileSync(path.join(tree, 'composer.lock'), 'utf8')) as { packages: unknown[] };
+  if (lock.packages.length !== packages.length)
+    throw new Error(`the vendor app's composer.lock has ${lock.packages.length} packages, not ${packages.length}`);
+  git(['add', '-A'], tree);
+  git(['commit', '-q', '-m', `Laravel-shaped app with ${packages.length} packages for the gulp-attache bench`], tree);
+  git(['clone', '-q', '--bare', '--no-local', tree, path.join(dir, 'vendor-app.git')]);
+  const provider = packages.find((p) => (p.manifest.extra as { laravel?: { providers: string[] } } | undefined)?.laravel);
+  const helper = packages.find((p) => (p.manifest.autoload as { files?: string[] }).files);
+  if (!provider || !helper) throw new Error('the vendor app has no package with a provider or a helper file');
+  return {
+    repo: path.join(dir, 'vendor-app.git'),
+    repoUrl: `file://${path.join(dir, 'vendor-app.git')}`,
+    packagesDir,
+    packages: packages.length,
+    files: vendorFiles,
+    bytes: vendorBytes,
+    probe: {
+      className: (provider.manifest.extra as { laravel: { providers: string[] } }).laravel.providers[0],
+      functionName: helper.name.replace(/[/-]/g, '_'),
+    },
+  };
 }
 
 function buildLongHistory(dir: string, rng: Prng): number {
@@ -474,7 +917,7 @@ export function buildFixture(workDir: string, log: (message: string) => void = (
   const dir = path.join(workDir, 'fixture');
   const stampFile = path.join(dir, 'stamp.json');
   const stamp = JSON.stringify(FIXTURE_PARAMS);
-  const paths = ['app.git', 'long-history.git', 'build/public'].map((p) => path.join(dir, p));
+  const paths = ['app.git', 'long-history.git', 'build/public', 'vendor-app.git', 'vendor-app.json'].map((p) => path.join(dir, p));
   const reused = existsSync(stampFile) && readFileSync(stampFile, 'utf8') === stamp && paths.every((p) => existsSync(p));
 
   if (!reused) {
@@ -486,8 +929,13 @@ export function buildFixture(workDir: string, log: (message: string) => void = (
     buildApp(dir, workDir, new Prng(FIXTURE_PARAMS.seed ^ 0x1));
     writeFiles(path.join(dir, 'build'), assetFiles(new Prng(FIXTURE_PARAMS.seed ^ 0x2)));
     const historyBytes = buildLongHistory(dir, new Prng(FIXTURE_PARAMS.seed ^ 0x3));
+    const vendorApp = buildVendorApp(dir, workDir, new Prng(FIXTURE_PARAMS.seed ^ 0x5));
+    writeFileSync(path.join(dir, 'vendor-app.json'), `${JSON.stringify(vendorApp, null, 2)}\n`);
     writeFileSync(stampFile, stamp);
-    log(`fixture built in ${((Date.now() - started) / 1000).toFixed(1)} s (long history: ${(historyBytes / 1e6).toFixed(1)} MB of blobs)`);
+    log(
+      `fixture built in ${((Date.now() - started) / 1000).toFixed(1)} s (long history: ${(historyBytes / 1e6).toFixed(1)} MB of blobs; ` +
+        `vendor app: ${vendorApp.packages} packages, ${vendorApp.files} files, ${(vendorApp.bytes / 1e6).toFixed(1)} MB)`,
+    );
   }
 
   const buildDir = path.join(dir, 'build');
@@ -508,6 +956,7 @@ export function buildFixture(workDir: string, log: (message: string) => void = (
     longHistoryRepo: path.join(dir, 'long-history.git'),
     longHistoryRepoUrl: `file://${path.join(dir, 'long-history.git')}`,
     longHistoryCommits: commits,
+    vendorApp: JSON.parse(readFileSync(path.join(dir, 'vendor-app.json'), 'utf8')) as BenchFixture['vendorApp'],
     reused,
   };
 }

@@ -145,6 +145,36 @@ export function loopbackTargets(input: {
         }
       : { goal: cloneGoal, measured: values.skipped.clone ? `skipped (${values.skipped.clone})` : 'n/a (failed)', met: null },
   );
+  const vendor = values.vendor;
+  const vendorSkipped = values.skipped.vendor ? `skipped (${values.skipped.vendor})` : 'n/a (failed)';
+  targets.push(
+    vendor
+      ? ratioTarget(
+          'vendor app: composer step, lock unchanged, one PHP file changed (reuseVendor on) ≤ 0.2× a fresh composer install of the lock',
+          vendor.reuseStep,
+          vendor.freshStep,
+          0.2,
+          'a median is missing',
+        )
+      : {
+          goal: 'vendor app: composer step, lock unchanged, one PHP file changed (reuseVendor on) ≤ 0.2× a fresh composer install of the lock',
+          measured: vendorSkipped,
+          met: null,
+        },
+    vendor
+      ? ratioTarget(
+          'vendor app: redeploy, lock unchanged, one PHP file changed ≤ 0.5× the same with "reuseVendor": false',
+          vendor.reuseDeploy,
+          vendor.todayDeploy,
+          0.5,
+          'a median is missing',
+        )
+      : {
+          goal: 'vendor app: redeploy, lock unchanged, one PHP file changed ≤ 0.5× the same with "reuseVendor": false',
+          measured: vendorSkipped,
+          met: null,
+        },
+  );
   const fleetRuns = values.fleetRuns ?? [];
   const fleetMedian = (n: number, key: 'seconds' | 'spreadMs') => median(fleetRuns.filter((r) => r.servers === n).map((r) => r[key]));
   const biggest = fleetRuns.length ? Math.max(...fleetRuns.map((r) => r.servers)) : undefined;

@@ -78,6 +78,20 @@ export interface BenchFixture {
   longHistoryRepo: string;
   longHistoryRepoUrl: string;
   longHistoryCommits: number;
+  /** The app with ~100 Composer packages from a local path repository (bench/measurements/composer-vendor.ts). */
+  vendorApp: {
+    /** Bare repository (the app, its composer.json and composer.lock) and its file:// URL. */
+    repo: string;
+    repoUrl: string;
+    /** The path repository's directory: one directory per package (this machine's, so the server's too). */
+    packagesDir: string;
+    packages: number;
+    /** Files and bytes of all packages: what vendor/ holds besides what Composer writes. */
+    files: number;
+    bytes: number;
+    /** A package's class and an autoloaded helper function: a release whose autoloader finds both is whole. */
+    probe: { className: string; functionName: string };
+  };
   /** Whether this run built the fixture or reused it (same parameters stamp). */
   reused: boolean;
 }

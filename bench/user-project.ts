@@ -109,7 +109,7 @@ export interface ServerEntry {
   name: string;
   port: number;
   root: string;
-  /** More keys of this server's entry (e.g. a key another branch adds to the schema). */
+  /** More keys of this server's entry (e.g. `composer: { reuseVendor: false }`, `peerAddress`). */
   extra?: Record<string, unknown>;
 }
 

@@ -36,6 +36,7 @@ export const MEASUREMENT = {
   fleet: 'measurement: fleet sizes',
   rollout: 'measurement: fleet rollout',
   uplink: 'measurement: shared uplink',
+  vendor: 'measurement: composer vendor reuse',
 } as const;
 
 export type MeasurementName = (typeof MEASUREMENT)[keyof typeof MEASUREMENT];

@@ -12,12 +12,15 @@
  *   rollout.ts         in the fleet's pass: 10 servers all at once and with `"rollout": { "batches": ["25%"] }`
  *   shared-uplink.ts   8 servers and 1 behind one shared 20 Mbit/s uplink (bench/wan/uplink.ts), clone and
  *                      artifact: time and the bytes through the uplink (and, with BENCH_FANOUT=1, peerAddress)
+ *   composer-vendor.ts the composer step on the vendor app (~100 packages): a fresh install, and redeploys
+ *                      with the lock unchanged, vendor/ reused from the live release or installed whole
  *
  * All on the direct loopback link, but the shared uplink's (its own relay). Environment: BENCH_FLEET=0 skips the fleet and the rollout;
  * BENCH_FLEET_SIZES (default "1,10,25"); BENCH_FLEET_RUNS (runs per fleet size and of the rollout
  * comparison, default 1; the one-server size runs at least 3 times, it is the reference);
  * BENCH_MEMORY=0 skips the 1 GB upload; BENCH_MEMORY_MB (default 1024, in 8 files); BENCH_UPLINK=0 skips
- * the shared uplink, BENCH_UPLINK_RUNS (default 2) and BENCH_FANOUT=1 (shared-uplink.ts' header). BENCH_CASES may
+ * the shared uplink, BENCH_UPLINK_RUNS (default 2) and BENCH_FANOUT=1 (shared-uplink.ts' header);
+ * BENCH_VENDOR=0 skips the composer vendor measurement, BENCH_VENDOR_RUNS its reps (default 3). BENCH_CASES may
  * name the measurements that take time of their own (MEASUREMENT in bench/cases/names.ts, e.g.
  * "fleet", "rollout"): then only those run (bench/case-filter.ts). A skipped measurement is listed as
  * skipped, with the reason.
@@ -25,6 +28,7 @@
 import type { Section } from '../report';
 import { artifactStrategy } from './artifact-strategy';
 import { cloneStrategy } from './clone-strategy';
+import { composerVendor, type VendorValues } from './composer-vendor';
 import { MEASUREMENT } from '../cases/names';
 import { flag, type MeasurementInput } from './common';
 import { firstTransfer } from './first-transfer';
@@ -41,7 +45,8 @@ export interface MeasuredValues {
   clone?: { mirrorBytes?: number; freshBytes?: number };
   fleetRuns?: FleetRun[];
   uplink?: UplinkSummary;
-  skipped: { memory?: string; clone?: string; fleet?: string; uplink?: string };
+  vendor?: VendorValues;
+  skipped: { memory?: string; clone?: string; fleet?: string; uplink?: string; vendor?: string };
 }
 
 export async function runMeasurements(input: MeasurementInput): Promise<{ sections: Section[]; values: MeasuredValues }> {
@@ -111,6 +116,17 @@ export async function runMeasurements(input: MeasurementInput): Promise<{ sectio
     if (clone) {
       sections.push(clone.section);
       values.clone = clone;
+    }
+  }
+  const vendorOff = off(MEASUREMENT.vendor, 'BENCH_VENDOR');
+  if (vendorOff) {
+    values.skipped.vendor = vendorOff;
+    sections.push(skippedSection('composerVendor', 'Composer at real scale', vendorOff));
+  } else {
+    const v = await guard('composerVendor', () => composerVendor(input));
+    if (v) {
+      sections.push(v.section);
+      values.vendor = v.values;
     }
   }
   sections.push(overlap(input));

@@ -124,4 +124,59 @@ describe('vendor/ reused from the live release', () => {
     const hello = 'vendor/acme/one/src/Hello.php';
     assert.notEqual(inode(path.join(release, hello)), inode(path.join(previous, hello)));
   });
+
+  it('with composer.json and the autoloaded files unchanged too, Composer does not run: its scripts do, on copies of its files', async () => {
+    const config = JSON.parse(readFileSync(site.configFile, 'utf8'));
+    delete config.servers.production.composer;
+    writeFileSync(site.configFile, JSON.stringify(config));
+    // A post-autoload-dump script that leaves its mark in the release (as Laravel's package:discover writes bootstrap/cache).
+    const file = path.join(site.cwd, 'composer.json');
+    const json = JSON.parse(readFileSync(file, 'utf8'));
+    json.scripts = { 'post-autoload-dump': [`@php -r "file_put_contents('dumped', getenv('COMPOSER_DEV_MODE'));"`] };
+    writeFileSync(file, JSON.stringify(json, null, 4));
+    execFileSync('composer', ['update', '--no-interaction', '--no-install', '--quiet'], {
+      cwd: site.cwd,
+      env: { ...process.env, COMPOSER_HOME: tempDir('attache-composer-') },
+    });
+    commit('A post-autoload-dump script', ['composer.json', 'composer.lock']);
+    await site.run('deploy');
+    const first = site.release(site.liveId()!);
+    assert.equal(readFileSync(path.join(first, 'dumped'), 'utf8'), '0');
+    const written = ['vendor/autoload.php', 'vendor/composer/autoload_static.php', 'vendor/composer/installed.php'];
+    const kept = written.map((f) => ({ f, inode: inode(path.join(first, f)), bytes: readFileSync(path.join(first, f), 'utf8') }));
+
+    writeFileSync(path.join(site.cwd, 'app/Version.php'), '<?php // four\n');
+    commit('Change an app file, add none', ['app/Version.php']);
+    const { lines } = await site.run('deploy');
+    const second = site.release(site.liveId()!);
+    assert.notEqual(second, first);
+    assert.ok(
+      lines.some((line) => /composer install not needed, its scripts run/.test(line)),
+      lines.join('\n'),
+    );
+    assert.equal(readFileSync(path.join(second, 'dumped'), 'utf8'), '0', 'the post-autoload-dump script ran, without dev packages');
+    for (const { f, inode: before, bytes } of kept) {
+      assert.equal(inode(path.join(first, f)), before, `${f} of the live release is the same file`);
+      assert.equal(readFileSync(path.join(first, f), 'utf8'), bytes, `${f} of the live release is unchanged`);
+      assert.notEqual(inode(path.join(second, f)), before, `${f} is the new release's own`);
+      assert.equal(readFileSync(path.join(second, f), 'utf8'), bytes, `${f} is what Composer wrote for the live release`);
+    }
+    assert.equal(phpSays(second, '\\Acme\\One\\Hello::hi() . \\Acme\\Two\\Hello::hi()'), 'onetwo');
+
+    // A new class in an autoloaded directory: Composer dumps the autoloader again.
+    writeFileSync(
+      path.join(site.cwd, 'app/Added.php'),
+      '<?php\nnamespace App;\nclass Added { public static function hi(): string { return "added"; } }\n',
+    );
+    commit('Add a class', ['app/Added.php']);
+    const third = await site.run('deploy');
+    assert.ok(!third.lines.some((line) => /composer install not needed/.test(line)), third.lines.join('\n'));
+    assert.ok(
+      third.lines.some((line) => /vendor\/ linked from it, composer install only dumps the autoloader/.test(line)),
+      third.lines.join('\n'),
+    );
+    const release = site.release(site.liveId()!);
+    assert.match(readFileSync(path.join(release, 'vendor/composer/autoload_classmap.php'), 'utf8'), /App\\\\Added/);
+    assert.equal(phpSays(release, '\\App\\Added::hi()'), 'added');
+  });
 });

@@ -5,17 +5,68 @@ import { composerCommand, composerInstallArgs, phpCommand } from '../model/tools
 
 const NO_COMPOSER_JSON = 'attache:no-composer-json';
 const REUSED = 'attache:vendor-reused';
+const NOT_NEEDED = 'attache:composer-not-needed';
 /** What the last install was for (PHP's version, the flags), beside the packages it installed. */
 const STAMP = 'vendor/.attache-vendor';
 /** What Composer writes when it finds nothing to install: copied, never linked, so no write reaches the live release. */
 const COMPOSER_WRITES = ['vendor/composer', 'vendor/autoload.php', 'vendor/bin'];
+
+/** The events `composer install` fires when it finds nothing to install, in its order. */
+const INSTALL_EVENTS = ['pre-install-cmd', 'pre-autoload-dump', 'post-autoload-dump', 'post-install-cmd'];
+
+/**
+ * Whether the autoloader Composer wrote for the live release is the one it would write for this one,
+ * given the same composer.json and composer.lock: no Composer plugin in the lock (a plugin may write
+ * files on any of the install's events), the root package autoloads only by psr-4, psr-0 and files
+ * (a classmap depends on what the files hold), not classmap-authoritative, and every psr-4 and psr-0
+ * directory lists the same files in both releases (a class's path follows from its name there, so
+ * the class map points at the same files; a class new in an existing file is found by psr-4). Run
+ * with the live release's path; prints the install's events that have scripts, one a line, and exits
+ * 0; exits 1 when Composer must run.
+ */
+const SAME_AUTOLOAD_PHP = `$live = $argv[1];
+$json = json_decode(file_get_contents('composer.json'), true);
+if (!is_array($json) || !empty($json['config']['classmap-authoritative'])) exit(1);
+$lock = json_decode(file_get_contents('composer.lock'), true);
+if (!is_array($lock)) exit(1);
+foreach (array_merge($lock['packages'] ?? [], $lock['packages-dev'] ?? []) as $package)
+  if (($package['type'] ?? '') === 'composer-plugin') exit(1);
+$dirs = [];
+foreach (['autoload', 'autoload-dev'] as $section) {
+  foreach ($json[$section] ?? [] as $type => $map) {
+    if ($type === 'files') continue;
+    if (($type !== 'psr-4' && $type !== 'psr-0') || !is_array($map)) exit(1);
+    foreach ($map as $paths) foreach ((array) $paths as $p) {
+      $p = trim(preg_replace('#^(\\./)+#', '', (string) $p), '/');
+      if ($p === '' || $p === '.' || strpos($p, '..') !== false) exit(1);
+      $dirs[] = $p;
+    }
+  }
+}
+$list = function ($base) use ($dirs) {
+  $out = [];
+  foreach ($dirs as $d) {
+    if (!is_dir("$base/$d")) { $out[] = is_file("$base/$d") ? "$d:file" : "$d:none"; continue; }
+    $it = new RecursiveIteratorIterator(new RecursiveDirectoryIterator("$base/$d", FilesystemIterator::SKIP_DOTS));
+    foreach ($it as $f) $out[] = substr($f->getPathname(), strlen($base));
+  }
+  sort($out);
+  return $out;
+};
+if ($list('.') !== $list($live)) exit(1);
+foreach (${JSON.stringify(INSTALL_EVENTS)} as $e) if (!empty($json['scripts'][$e])) echo $e, PHP_EOL;`;
 
 /**
  * `composer install` in the release (no dev packages unless composer.dev). When the live release
  * was installed from the same composer.lock, with the same PHP and flags, vendor/ starts as hard
  * links to its packages and real copies of what Composer writes: the install then finds nothing to
  * install, and only dumps the autoloader and runs the scripts (seconds of copying saved on every
- * redeploy of an unchanged lock). Everything is one script: one round trip.
+ * redeploy of an unchanged lock). When composer.json is the live release's too, and the app's
+ * autoloaded directories list the same files (SAME_AUTOLOAD_PHP), the autoloader copied from the live
+ * release is the one Composer would write: `composer install` is not run, only the scripts it would
+ * run (`composer run-script` for each of INSTALL_EVENTS that has any): the optimized autoloader's
+ * class map, a scan of every package's files, is the install's whole cost then. Everything is one
+ * script: one round trip.
  */
 export const composer: Step = {
   name: 'composer',
@@ -28,21 +79,32 @@ export const composer: Step = {
     const flags = composerInstallArgs(server);
     const install = sh`${composerCommand(server)} ${flags}`;
     const stamp = raw(sh`"$(${phpCommand(server)} -r 'echo PHP_VERSION;' 2>/dev/null)"${` ${flags.join(' ')}`}`);
+    const noDev = flags.includes('--no-dev') ? ' --no-dev' : '';
+    const scripts = raw(`${composerCommand(server)} run-script --no-interaction${noDev}`);
     const reuse = server.composer.reuseVendor
       ? sh`live=$(readlink -f -- ${layout.live} 2>/dev/null) || live=; ` +
         sh`if [ -n "$live" ] && [ "$live" != "$PWD" ] && [ -d "$live/vendor" ] && [ ! -e vendor ] && [ -f composer.lock ] && ` +
         sh`cmp -s composer.lock "$live/composer.lock" && [ "$(cat "$live/${raw(STAMP)}" 2>/dev/null)" = "$stamp" ]; then ` +
         sh`cp -al -- "$live/vendor" vendor && for p in ${raw(COMPOSER_WRITES.join(' '))}; do ` +
-        sh`if [ -e "$live/$p" ] || [ -L "$live/$p" ]; then rm -rf -- "$p" && cp -RP -- "$live/$p" "$p"; fi; done && rm -f -- ${raw(STAMP)} && echo ${REUSED}; fi; `
+        sh`if [ -e "$live/$p" ] || [ -L "$live/$p" ]; then rm -rf -- "$p" && cp -RP -- "$live/$p" "$p"; fi; done && rm -f -- ${raw(STAMP)} && echo ${REUSED} && ` +
+        sh`if cmp -s composer.json "$live/composer.json" && events=$(${phpCommand(server)} -r ${SAME_AUTOLOAD_PHP} "$live"); then same=1; fi; fi; `
       : '';
+    // With the autoloader the live release's (`same`), only the scripts the install would run.
+    const installOrScripts = server.composer.reuseVendor
+      ? sh`if [ -n "$same" ]; then echo ${NOT_NEEDED}; rc=0; for e in $events; do ${scripts} "$e" || { rc=$?; break; }; done; [ "$rc" -eq 0 ]; else ${raw(install)}; fi`
+      : install;
     // The check goes with the command (one round trip); a failure names the install alone.
     const script =
-      sh`if [ -e composer.json ] || [ -L composer.json ]; then stamp=${stamp}; ` +
+      sh`if [ -e composer.json ] || [ -L composer.json ]; then stamp=${stamp}; same=; ` +
       reuse +
-      sh`${raw(install)} && { rm -f -- ${raw(STAMP)}; printf '%s' "$stamp" > ${raw(STAMP)}; }; else echo ${NO_COMPOSER_JSON}; fi`;
+      sh`{ ${raw(installOrScripts)}; } && { rm -f -- ${raw(STAMP)}; printf '%s' "$stamp" > ${raw(STAMP)}; }; else echo ${NO_COMPOSER_JSON}; fi`;
     const result = await execReporting(run.target, script, { cwd: dir, step: 'composer' }, undefined, inDirectory(install, dir));
     if (result.stdout.includes(NO_COMPOSER_JSON)) run.log.info(`[${server.name}] no composer.json in the release: nothing to install`);
-    if (result.stdout.includes(REUSED))
+    if (result.stdout.includes(NOT_NEEDED))
+      run.log.info(
+        `[${server.name}] composer.lock is the live release's: vendor/ linked from it; composer.json and the autoloaded files too: composer install not needed, its scripts run`,
+      );
+    else if (result.stdout.includes(REUSED))
       run.log.info(
         `[${server.name}] composer.lock is the live release's: vendor/ linked from it, composer install only dumps the autoloader`,
       );
