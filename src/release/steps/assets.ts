@@ -80,13 +80,15 @@ async function putAssets(run: ServerRun, deploy: Deploy): Promise<void> {
   const send = files.filter((f) => !reuse.includes(f));
   // Within a fleet of peers the files go from here to one server, and from it to the others (files/fanout.ts): hashed first.
   const runs = runsOf(deploy);
-  if (inNetwork(deploy, 'assets', runs, run)) await hashAll(send, cache);
+  const member = inNetwork(deploy, 'assets', runs, run);
+  if (member) await hashAll(send, cache);
   let from = 'here';
   const transfer = async () => {
     from = await sendOnce(run, deploy, runs, {
       step: 'assets',
       dest: into.dir,
-      files: send.map((f) => ({ relative: f.remote, ...entryOf(f) })),
+      // Outside a network large files are hashed as they are sent: their hashes are not known yet (nor needed).
+      files: member ? send.map((f) => ({ relative: f.remote, ...entryOf(f) })) : [],
       links: Object.fromEntries(links.map((l) => [l.remote, l.symlink as string])),
       send: () => uploadFiles(run, into, send, links, cache, deploy.cancel.signal),
     });
