@@ -166,6 +166,18 @@ describe('fan-out: a release sent once to a fleet, passed on by its servers', ()
     });
   }
 
+  it('works one server at a time (--parallel=1): the seed starts first, and waits for nobody', async () => {
+    configure('clone', peers());
+    const file = reportFile();
+    await fleet.run('deploy', ['--server=all', '--parallel=1', `--report=${file}`]);
+    const report = JSON.parse(readFileSync(file, 'utf8')) as DeployReport;
+    assert.deepEqual(
+      report.servers.map((s) => s.fetched?.from ?? '-'),
+      ['-', 'web1', 'web1'],
+    );
+    assertNothingLeft();
+  });
+
   it('--dry-run says which server would get the bytes and which would take them from it, and changes nothing', async () => {
     configure('artifact', peers());
     const { lines } = await fleet.run('deploy', ['--server=all', '--dry-run']);

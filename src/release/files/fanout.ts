@@ -23,12 +23,15 @@ import { undoNow } from '../lifecycle/undo';
  * What is opened, and for how long: each receiving server makes a one-time key pair in a private
  * directory under its root (the private key never travels) and pins the seed's host key, the one
  * this machine verified; the seed's deploy user gets one authorized_keys line per receiver,
- * restricted to `cat` of the one tar, from the fleet's addresses. The lines, the key pairs and the
+ * restricted to `cat` of the one tar, from that receiver's address. The lines, the key pairs and the
  * tar are removed once every server has its bytes (the step's end), or by the undo when the deploy
  * fails or is interrupted (kind `temporary`, which outlives the commit: the end removes what is left).
  *
  * A receiver that cannot reach the seed gets the bytes from here instead, and the log says so.
  */
+
+/** What the seed publishes when its part ended without sending anything (nothing changed there). */
+const NOTHING = '';
 
 /** A file of the release's bytes, relative to the directory it lands in on every server. */
 export interface FanOutFile {
@@ -102,7 +105,7 @@ export async function inFanOut<T>(
     network.publish(error as Error);
     throw error;
   } finally {
-    network.publish({ key: '' });
+    network.publish({ key: NOTHING });
   }
 }
 
@@ -176,12 +179,15 @@ async function receive(run: ServerRun, deploy: Deploy, network: FanOutNetwork, w
   }
 
   const published = await network.published;
+  if (deploy.cancel.signal.aborted)
+    throw new AttacheError('stopped: the deploy was cancelled', { server: run.server.name, step: what.step });
   if (published instanceof Error) {
     throw new AttacheError(`not sent: the fan-out's seed ${seed.server.name} failed to receive the bytes (its own error says why)`, {
       server: run.server.name,
       step: what.step,
     });
   }
+  if (published.key === NOTHING) return direct(`the seed ${seed.server.name} had nothing to send: the bytes are sent from here`);
   if (!published.file) return direct(`the seed ${seed.server.name} could not keep the bytes: they are sent from here instead`);
   if (published.key !== bytesKey(what))
     return direct(`this server needs other bytes than the seed ${seed.server.name} (another live release): they are sent from here`);
