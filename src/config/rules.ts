@@ -1,4 +1,5 @@
 import path from 'node:path';
+import type { PeerAddress } from './types';
 
 /**
  * What makes a configured string unusable, one function per kind of value: each returns the reason
@@ -94,6 +95,26 @@ export function fpmProblem(s: string): string | undefined {
   if (!match || /[\s/]/.test(match[1])) return 'expected an absolute socket path or host:port';
   const port = Number(match[2]);
   return port >= 1 && port <= 65535 ? undefined : 'the port is not from 1 to 65535';
+}
+
+/** `host`, `host:port` or `[v6]:port`, as the other servers of a fleet reach this one's sshd. */
+export function peerAddressProblem(s: string): string | undefined {
+  const parsed = splitPeerAddress(s);
+  if (!parsed) return 'expected host or host:port (an IPv6 address in brackets: [::1]:22)';
+  if (!/^[A-Za-z0-9.:_-]+$/.test(parsed.host) || parsed.host.startsWith('-'))
+    return 'the host has letters, digits, ".", ":", "_" and "-" only';
+  return parsed.port >= 1 && parsed.port <= 65535 ? undefined : 'the port is not from 1 to 65535';
+}
+
+/** A checked `host[:port]` as host and port (22 by default); undefined stays undefined. */
+export function peerAddress(s: string | undefined): PeerAddress | undefined {
+  return s === undefined ? undefined : splitPeerAddress(s);
+}
+
+function splitPeerAddress(s: string): PeerAddress | undefined {
+  const match = /^\[([^\]]+)\](?::(\d+))?$/.exec(s) ?? /^([^:[\]]+)(?::(\d+))?$/.exec(s);
+  if (!match) return undefined;
+  return { host: match[1], port: match[2] === undefined ? 22 : Number(match[2]) };
 }
 
 export function urlProblem(s: string): string | undefined {

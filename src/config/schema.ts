@@ -10,6 +10,8 @@ import {
   fpmProblem,
   hasDotDot,
   noSpaceOrDash,
+  peerAddress,
+  peerAddressProblem,
   pathProblem,
   remoteProblem,
   rootPath,
@@ -370,6 +372,11 @@ export const SERVER_SCHEMA: ServerSchema = {
       if (r.get(['opcache']) === undefined) return undefined;
       return { fpm: r.required(['opcache', 'fpm'], 'php-fpm\'s socket path (e.g. "/run/php/php8.2-fpm.sock") or host:port', fpmProblem) };
     },
+  },
+  peerAddress: {
+    type: 'string',
+    doc: "ours: `host[:port]` (port 22 by default) at which the **other** servers of the fleet reach this server's sshd: the servers of a deploy that have one form a network, the deploying machine sends a release's bytes to one of them and the others take them from it with their own `ssh` (see [fanout.md](fanout.md)); without it nothing changes",
+    read: (r, key) => peerAddress(r.text([key], 'host or host:port, as the other servers reach this one', peerAddressProblem)),
   },
 };
 

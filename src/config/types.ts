@@ -156,6 +156,17 @@ export interface ServerConfig {
   restart: string[];
   /** Reset the php-fpm pool's OPcache right after the swap, over FastCGI to this socket path or host:port. */
   opcache?: { fpm: string };
+  /**
+   * Where the other servers of the fleet reach this server's sshd (host, and port, 22 by default):
+   * servers that have one take a release's bytes from one of them instead of from the deploying machine.
+   */
+  peerAddress?: PeerAddress;
+}
+
+/** A server's sshd as the other servers of its fleet reach it. */
+export interface PeerAddress {
+  host: string;
+  port: number;
 }
 
 export type ReleaseStrategy = 'clone' | 'artifact';

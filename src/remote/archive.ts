@@ -5,7 +5,7 @@ import { PassThrough } from 'node:stream';
 import { AttacheError } from '../errors';
 import type { Logger } from '../log';
 import { inodeHint, parseSpace, SPACE_LINES } from './disk-space';
-import { sh } from './quote';
+import { raw, sh } from './quote';
 import { END, fileHeader, padding, symlinkHeader } from './tar';
 import type { ExecResult, Target } from './target';
 import {
@@ -24,6 +24,7 @@ const NO_SPACE = 75;
 const NO_INODES = 78;
 const UNPACK_FAILED = 76;
 const CHECK_FAILED = 77;
+const FETCH_FAILED = 79;
 /** What the script says when the quick check passed (the file-by-file one was not needed). */
 export const QUICK_CHECKED = 'attache:checked=all';
 /** Archive bytes buffered towards the channel: the rest waits in the files (memory stays flat for any size). */
@@ -41,6 +42,28 @@ const SMALL = 128 * 1024;
 const GATHER = 64 * 1024;
 /** A piece at least this big (a file's contents, most often) is written as it is, not gathered. */
 const DIRECT = 16 * 1024;
+
+/**
+ * Where an archive comes from when it is not sent from here: a command on the server that prints
+ * it (the fan-out's `ssh` to the seed), run in `scratch`, a private directory where its first error
+ * line is kept. Only the hash lists, made here, go from here: the server checks the files it took
+ * elsewhere against them.
+ */
+export interface ArchiveSource {
+  command: string;
+  scratch: string;
+}
+
+/** The archive's source command failed (the seed could not be reached): nothing was checked, the caller may send the files itself. */
+export class ArchiveSourceFailed extends AttacheError {
+  constructor(
+    /** The source command's first error line (ssh's). */
+    readonly firstLine: string,
+    context: { server: string; step?: string; remotePath: string },
+  ) {
+    super(`could not take the archive from its source: ${firstLine || '(no message)'}`, context);
+  }
+}
 
 /**
  * Fills a directory nobody serves yet (a fresh release) through ONE command over one channel: a
@@ -91,10 +114,22 @@ export class ArchiveUpload {
     private readonly target: Target,
     dest: string,
     private readonly log: Logger,
-    private readonly options: TransferOptions = {},
+    private readonly options: TransferOptions & { from?: ArchiveSource } = {},
   ) {
     this.dest = path.normalize(dest.replace(/\\/g, '/')).replace(/(.)\/$/, '$1');
-    if (options.expected !== undefined && options.expected.bytes <= SMALL) this.held = [];
+    // From a source, only the hash lists go from here: a small input, sent whole.
+    if (options.from || (options.expected !== undefined && options.expected.bytes <= SMALL)) this.held = [];
+  }
+
+  /**
+   * A file the source's archive holds (`from`): not sent from here, but checked on the server
+   * against `sha256`, the hash of the bytes it must have.
+   */
+  expect(file: { relative: string; size: number; sha256: string }): void {
+    const remote = remotePathIn(this.dest, file.relative, this.target.name, this.options.step);
+    const name = path.relative(this.dest, remote);
+    this.sums.delete(name);
+    this.sums.set(name, { line: sumLine(file.sha256, name), size: file.size, sha256: file.sha256 });
   }
 
   /** Queues one file; resolves with its remote path once its bytes are in the stream (checked at finish). */
@@ -171,7 +206,7 @@ export class ArchiveUpload {
    */
   async finish(): Promise<void> {
     await this.serially(async () => {
-      if (!this.tar && !this.gatheredBytes && !this.heldBytes) return; // nothing was sent
+      if (!this.tar && !this.gatheredBytes && !this.heldBytes && !this.options.from) return; // nothing was sent
       const [first, second] = halves([...this.sums.values()]);
       // openssl prints a line per file, "<hash> *<name>": a name with a newline or a backslash may change that; "./" keeps a leading dash a name.
       const quick = [...this.sums].every(([name]) => !/[\n\\]/.test(name)) ? [...this.sums] : [];
@@ -346,7 +381,7 @@ export class ArchiveUpload {
     const quick = sh`[ -s ${hashes} ] && command -v openssl >/dev/null 2>&1 && xargs -0 openssl dgst -sha256 -r < ${names} 2>/dev/null | cut -c1-64 | cmp -s - ${hashes}`;
     lines.push(
       // -p keeps modes whatever the umask; the archive names no owner: files belong to the deploy user.
-      sh`tar -x -p --no-same-owner -f - || exit ${UNPACK_FAILED}`,
+      ...(this.options.from ? this.fromSource(this.options.from, every) : [sh`tar -x -p --no-same-owner -f - || exit ${UNPACK_FAILED}`]),
       sh`[ -f ${first} ] && [ -f ${second} ] && [ -f ${names} ] && [ -f ${hashes} ] || { rm -f -- ${every}; echo 'the archive ended before its hash lists' >&2; exit ${CHECK_FAILED}; }`,
       `if ${quick}; then echo ${QUICK_CHECKED}; else`,
       `  ${check(first)} & checking=$!`,
@@ -356,6 +391,22 @@ export class ArchiveUpload {
       sh`rm -f -- ${every}`,
     );
     return lines.join('\n');
+  }
+
+  /**
+   * The source's archive, then ours (the hash lists) on stdin, as one stream into one tar (`-i`
+   * reads past the first archive's end). A source that fails is told by its own exit code and
+   * first error line, before tar's complaint about the cut archive.
+   */
+  private fromSource(from: ArchiveSource, lists: string[]): string[] {
+    const failed = `${from.scratch}/source-failed`;
+    const errors = `${from.scratch}/source-errors`;
+    return [
+      sh`rm -f -- ${failed} ${errors}`,
+      sh`{ ${raw(from.command)} 2>${errors} || echo failed > ${failed}; cat; } | tar -x -i -p --no-same-owner -f -; untar=$?`,
+      sh`if [ -f ${failed} ]; then rm -f -- ${lists}; head -n 1 -- ${errors} >&2; exit ${FETCH_FAILED}; fi`,
+      sh`[ "$untar" -eq 0 ] || exit ${UNPACK_FAILED}`,
+    ];
   }
 
   /** The command's answer, as the upload's failure (or nothing when it succeeded). */
@@ -402,6 +453,7 @@ export class ArchiveUpload {
         .map((line) => line.trim())
         .filter((line) => line && !/^(free|fs|inodes) /.test(line));
     const firstLine = lines(result.stderr)[0] ?? '';
+    if (result.code === FETCH_FAILED && this.options.from) return new ArchiveSourceFailed(firstLine, context);
     const space = parseSpace(result.stdout);
     if (result.code === NO_INODES && space) {
       const files = this.options.expected?.files ?? 0;

@@ -15,6 +15,8 @@ export function dryRun(target: Target, log: Logger): Target {
     name: target.name,
     kind: target.kind,
     dryRun: true,
+    hostKey: target.hostKey,
+    user: target.user,
     exec: async (command, options = {}) => {
       if (options.readOnly) return target.exec(command, options);
       say(`run: ${command}${options.cwd ? ` (in ${options.cwd})` : ''}${input(options.stdin)}`);

@@ -17,6 +17,13 @@ export interface Target {
   readonly kind: 'ssh' | 'local';
   /** True for --dry-run's target (remote/dry-run.ts): it reads the server and only prints what it would change. */
   readonly dryRun?: boolean;
+  /**
+   * An SSH target's host key as it was verified when the connection opened ("ssh-ed25519 AAAA…"),
+   * and the user it logged in as: what another server needs to reach it (the fan-out). Undefined
+   * for the local target.
+   */
+  readonly hostKey?: string;
+  readonly user?: string;
   /** Runs a shell command; rejects with RemoteCommandError on a non-zero exit unless `check: false`. */
   exec(command: string, options?: ExecOptions): Promise<ExecResult>;
   /** null when nothing is at the path; symlinks are not followed. */

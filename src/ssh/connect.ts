@@ -7,6 +7,7 @@ import type { Logger } from '../log';
 import { signKeysAtOnce, type AuthPlan } from './auth';
 import { countChannel, countHandshake } from './counters';
 import { verifyHostKey, preferredHostKeyAlgorithms } from './host-key';
+import { keyTypeOf } from './known-hosts';
 import type { ResolvedServer } from './resolve';
 import { clientOf, keepaliveRestart } from './ssh2-internals';
 
@@ -45,6 +46,8 @@ export class Connection {
    * the round trip, or a little more (the server's work included); undefined before any answer.
    */
   roundTripMs?: number;
+  /** The host key the server presented and known_hosts vouched for: "<type> <base64>". */
+  hostKey?: string;
 
   constructor(
     readonly server: ResolvedServer,
@@ -145,6 +148,7 @@ export function startHandshake(
     algorithms: { serverHostKey: preferredHostKeyAlgorithms(server) as ServerHostKeyAlgorithm[] },
     hostVerifier: (key: Buffer) => {
       hostKeyError = verifyHostKey(server, key);
+      if (hostKeyError === undefined) connection.hostKey = `${keyTypeOf(key)} ${key.toString('base64')}`;
       return hostKeyError === undefined;
     },
   };

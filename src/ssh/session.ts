@@ -43,6 +43,14 @@ export class SshSession implements Target {
     this.files = new SftpFiles(connection, sftp, (command) => this.exec(command));
   }
 
+  get hostKey(): string | undefined {
+    return this.connection.hostKey;
+  }
+
+  get user(): string {
+    return this.server.user;
+  }
+
   /** True once a connection has ended by itself (not by close()): an undo then needs a new one. */
   get isLost(): boolean {
     return this.connection.isLost || this.second?.isLost === true;

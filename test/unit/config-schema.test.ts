@@ -38,6 +38,7 @@ describe('config schema', () => {
       webUser: 'www-data',
       opcache: { fpm: '/run/php/fpm.sock' },
       rollout: { batches: [1, '50%'] },
+      peerAddress: '10.0.0.2',
     });
     assert.deepEqual(Object.keys(full).sort(), ['name', ...fieldRows].sort());
   });
@@ -103,5 +104,20 @@ describe('config schema', () => {
       }
     }
     assert.ok(count > 25, `${count} defaults checked`);
+  });
+
+  it('reads peerAddress as host and port (22 by default), and refuses what is not host[:port]', () => {
+    const base = { host: 'h', root: '/srv/app' };
+    assert.deepEqual(loadServer({ ...base, peerAddress: '10.0.0.2' }).peerAddress, { host: '10.0.0.2', port: 22 });
+    assert.deepEqual(loadServer({ ...base, peerAddress: 'web2.internal:2222' }).peerAddress, { host: 'web2.internal', port: 2222 });
+    assert.deepEqual(loadServer({ ...base, peerAddress: '[fd00::2]:22' }).peerAddress, { host: 'fd00::2', port: 22 });
+    assert.equal(loadServer(base).peerAddress, undefined);
+    for (const [value, why] of [
+      ['10.0.0.2:99999', /port is not from 1 to 65535/],
+      ['deploy@10.0.0.2', /letters, digits/],
+      ['-oProxyCommand=x', /letters, digits/],
+      ['10.0.0.2:22:22', /host or host:port/],
+    ] as const)
+      assert.throws(() => loadServer({ ...base, peerAddress: value }), why, value);
   });
 });

@@ -35,6 +35,8 @@ export interface Deploy extends Readonly<Plan> {
   unreachable: Map<string, Error>;
   /** Something held for the deploy's life (the project directory's lock): released when it ends, however it ends. */
   whenDone(release: () => void): void;
+  /** Each step's fan-out network (files/fanout.ts), once the step has asked for it: undefined when it has none. */
+  fanOuts?: Map<string, FanOutNetwork | undefined>;
   /** The rollout's batches (server names) and failure budget, once it has started: the report shows them. */
   rolloutPlan?: { batches: string[][]; maxFailures: number };
 }
@@ -47,6 +49,27 @@ export interface Deploy extends Readonly<Plan> {
 export interface ReleaseTree {
   ready: Promise<void>;
   done: boolean;
+}
+
+/**
+ * A step's fan-out network (files/fanout.ts): its servers with a peerAddress, in the order the step
+ * starts them (the first, the seed, gets the bytes from here), the deploy's token and key comment,
+ * and what the seed published once it had its bytes (its failure, as an Error).
+ */
+export interface FanOutNetwork {
+  members: readonly ServerRun[];
+  seed: ServerRun;
+  token: string;
+  /** The last word of each authorized_keys line of this deploy's: how they are found and removed. */
+  comment: string;
+  published: Promise<FanOutPublished | Error>;
+  publish(published: FanOutPublished | Error): void;
+}
+
+/** What the seed published: the identity of its bytes, and the tar that holds them (undefined: it could not keep one). */
+export interface FanOutPublished {
+  key: string;
+  file?: string;
 }
 
 /** One server's part of a deploy. */
@@ -87,6 +110,8 @@ export interface ServerRun {
   timings: Record<string, number>;
   /** Asset files sent over the wire. */
   uploaded: { files: number; bytes: number };
+  /** Files this server took from another server of the fleet (the fan-out), not sent from here. */
+  fetched?: { files: number; bytes: number; from: string };
   /** Asset files reused from the live release (hard links: no bytes sent). */
   skipped: { files: number; bytes: number };
   error?: Error;

@@ -181,10 +181,10 @@ export class Deployment implements Deploy {
     for (const step of this.options.steps ?? []) step.prepare?.(this);
   }
 
-  /** Past this point the new release stays whatever fails afterwards: nothing more to undo but the lock. */
+  /** Past this point the new release stays whatever fails afterwards: nothing more to undo but the lock (and what is temporary). */
   commit(): void {
     this.committed = true;
-    for (const run of this.servers) run.undo.keepOnly('lock');
+    for (const run of this.servers) run.undo.keepOnly('lock', 'temporary');
   }
 
   /**

@@ -33,6 +33,8 @@ export interface ServerReport {
   sent: { files: number; bytes: number };
   /** Asset files linked from the live release: no bytes sent. */
   reused: { files: number; bytes: number };
+  /** Files taken from another server of the fleet (the fan-out): not sent from here. */
+  fetched?: { files: number; bytes: number; from: string };
   /** What live pointed to before the deploy and after it (null: no live link; absent: the server was not reached). */
   liveBefore?: string | null;
   liveAfter?: string | null;
@@ -73,6 +75,7 @@ export function serverReport(
     steps: { ...run.timings },
     sent: { ...run.uploaded },
     reused: { ...run.skipped },
+    ...(run.fetched && { fetched: { ...run.fetched } }),
     liveBefore: run.liveBefore,
     liveAfter: outcome.left.length ? null : liveAfter,
     ...(outcome.undone.length ? { undone: outcome.undone } : {}),
@@ -125,6 +128,7 @@ export function formatReport(report: DeployReport): string {
   for (const s of report.servers) {
     const steps = Object.entries(s.steps).map(([step, seconds]) => `${step} ${seconds.toFixed(1)}s`);
     if (steps.length) lines.push(...wrap(`  ${s.server} steps: `, steps, 100));
+    if (s.fetched) lines.push(`  ${s.server} took ${amount(s.fetched)} from ${s.fetched.from} (fan-out), not sent from here`);
     if (s.left?.length) lines.push(`  ${s.server} left as it is: ${s.left.join('; ')}`);
     if (s.liveAfter === undefined && s.error) lines.push(`  ${s.server}: ${s.error}`);
   }

@@ -11,7 +11,12 @@ export type UndoKind =
   /** Shared paths (storage, .env, …) this deploy created. */
   | 'shared'
   /** The live link this deploy swapped. */
-  | 'live';
+  | 'live'
+  /**
+   * What exists only for the deploy's life (the fan-out's key lines, key pairs and tar): removed
+   * when it ends, however it ends, so a commit keeps these entries with the lock's.
+   */
+  | 'temporary';
 
 export interface UndoEntry {
   kind: UndoKind;
@@ -34,9 +39,9 @@ export class UndoLog {
     return this.entries.some((entry) => entry.kind === kind);
   }
 
-  /** Forgets every entry but those of `kind` (a committed deploy keeps only its lock to free). */
-  keepOnly(kind: UndoKind): void {
-    this.entries = this.entries.filter((entry) => entry.kind === kind);
+  /** Forgets every entry but those of `kinds` (a committed deploy keeps only its lock to free, and what is temporary). */
+  keepOnly(...kinds: UndoKind[]): void {
+    this.entries = this.entries.filter((entry) => kinds.includes(entry.kind));
   }
 
   /** Forgets the entries of `kind`: what they would undo is now meant to stay (or is already undone). */

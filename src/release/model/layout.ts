@@ -124,6 +124,15 @@ export class Layout {
     return path.join(this.root, 'shared', relative);
   }
 
+  /**
+   * A private directory (mode 700) of one deploy's fan-out (files/fanout.ts): on the seed the
+   * release's bytes as one tar, on a receiving server its one-time key pair and the seed's host
+   * key. Removed when the deploy ends, however it ends.
+   */
+  fanout(token: string): string {
+    return path.join(this.root, `.attache-fanout-${token}`);
+  }
+
   /** A short-lived script of the OPcache reset, in root (php-fpm reads it; removed right after). */
   opcacheScript(token: string): string {
     return path.join(this.root, `.attache-opcache-${token}.php`);

@@ -1,10 +1,13 @@
+import { createHash } from 'node:crypto';
 import { createReadStream, promises as fs } from 'node:fs';
 import path from 'node:path';
 import { ArchiveUpload } from '../../remote/archive';
 import { sh } from '../../remote/quote';
 import { READ_WHOLE } from '../../remote/transfer';
 import { readArtifactManifest, type ArtifactManifest } from '../files/artifact-tree';
-import { releaseIdOf, type ServerRun, type Step } from '../lifecycle/context';
+import { closeNetwork, inFanOut, sendOnce } from '../files/fanout';
+import { releaseIdOf, type Deploy, type ServerRun, type Step } from '../lifecycle/context';
+import { applies } from '../lifecycle/runner';
 import { artifactOf } from './package';
 import { chooseReleaseId, claimRelease, execClaiming } from './release';
 
@@ -21,51 +24,77 @@ export const artifact: Step = {
   async once(deploy) {
     deploy.releaseId ??= await chooseReleaseId(deploy); // a custom series may leave the release step out
   },
-  async run(run, deploy) {
-    const { layout, target, server } = run;
-    const local = artifactOf(deploy);
-    const { manifest } = local;
-    const id = releaseIdOf(deploy);
-    const dir = layout.release(id);
-    run.artifact = manifest.id;
-    run.commit = manifest.commit;
+  run: (run, deploy) => inFanOut(run, deploy, 'artifact', runsOf(deploy), () => makeRelease(run, deploy)),
+  // Every server has its bytes: the fan-out's key lines, key pairs and tar go now.
+  after: (deploy) => closeNetwork(deploy, 'artifact'),
+};
 
-    const liveId = run.liveBefore ? layout.releaseIdOf(run.liveBefore) : undefined;
-    // Read with the marker by the package step; here only when it was too long to come back that way.
-    const read = run.liveArtifact;
-    const previous = !liveId || read === null ? undefined : (read ?? (await readArtifactManifest(target, layout.artifactManifest(liveId))));
-    const { linked, sent } = reuse(manifest, previous);
-    const bytes = (paths: string[]) => paths.reduce((n, p) => n + manifest.files[p].size, 0);
-    if (deploy.dryRun) {
-      run.log.info(
-        `[dry run] [${server.name}] would make ${dir} from artifact ${manifest.id}: ${linked.length} file(s) linked from release ${liveId ?? '-'}, ${sent.length} sent (${bytes(sent)} bytes)`,
-      );
-      return;
-    }
+/** The servers this step runs on, in order: the fan-out's network is made of them. */
+function runsOf(deploy: Deploy): ServerRun[] {
+  return deploy.servers.filter((run) => applies(artifact, run.server));
+}
 
-    // One script claims releases/<id> and makes its directories, links and symlinks (`sh -e` does not stop inside an && list: hence the exit).
-    const script = `{ ${claimRelease(run, id)}; } || exit 1\n` + linkScript(run, dir, manifest, liveId, linked);
-    await execClaiming(
-      run,
-      id,
-      'sh -e -s',
-      { stdin: script, step: 'artifact' },
-      [],
-      `sh -e -s (make ${dir}: its directories, ${linked.length} hard link(s) from release ${liveId ?? '-'}, its symlinks)`,
+async function makeRelease(run: ServerRun, deploy: Deploy): Promise<void> {
+  const { layout, target, server } = run;
+  const local = artifactOf(deploy);
+  const { manifest } = local;
+  const id = releaseIdOf(deploy);
+  const dir = layout.release(id);
+  run.artifact = manifest.id;
+  run.commit = manifest.commit;
+
+  const liveId = run.liveBefore ? layout.releaseIdOf(run.liveBefore) : undefined;
+  // Read with the marker by the package step; here only when it was too long to come back that way.
+  const read = run.liveArtifact;
+  const previous = !liveId || read === null ? undefined : (read ?? (await readArtifactManifest(target, layout.artifactManifest(liveId))));
+  const { linked, sent } = reuse(manifest, previous);
+  const bytes = (paths: string[]) => paths.reduce((n, p) => n + manifest.files[p].size, 0);
+  if (deploy.dryRun) {
+    run.log.info(
+      `[dry run] [${server.name}] would make ${dir} from artifact ${manifest.id}: ${linked.length} file(s) linked from release ${liveId ?? '-'}, ${sent.length} sent (${bytes(sent)} bytes)`,
     );
-    // The listing goes in the same stream as the files: a release that fails is removed, listing and all.
-    const listing = { relative: path.posix.relative(dir, layout.artifactManifest(id)), contents: Buffer.from(JSON.stringify(manifest)) };
-    await send(run, dir, local.tree, manifest, sent, listing, deploy.cancel.signal);
+    return;
+  }
 
-    run.skipped.files += linked.length;
-    run.skipped.bytes += bytes(linked.map((l) => l.path));
+  // One script claims releases/<id> and makes its directories, links and symlinks (`sh -e` does not stop inside an && list: hence the exit).
+  const script = `{ ${claimRelease(run, id)}; } || exit 1\n` + linkScript(run, dir, manifest, liveId, linked);
+  await execClaiming(
+    run,
+    id,
+    'sh -e -s',
+    { stdin: script, step: 'artifact' },
+    [],
+    `sh -e -s (make ${dir}: its directories, ${linked.length} hard link(s) from release ${liveId ?? '-'}, its symlinks)`,
+  );
+  // The listing goes in the same stream as the files: a release that fails is removed, listing and all.
+  const listing = { relative: path.posix.relative(dir, layout.artifactManifest(id)), contents: Buffer.from(JSON.stringify(manifest)) };
+  // Within a fleet of peers the bytes go from here to one server, and from it to the others (files/fanout.ts).
+  const files = [
+    ...sent.map((file) => ({ relative: file, ...manifest.files[file] })),
+    {
+      relative: listing.relative,
+      size: listing.contents.length,
+      mode: 0o644,
+      sha256: createHash('sha256').update(listing.contents).digest('hex'),
+    },
+  ];
+  const from = await sendOnce(run, deploy, runsOf(deploy), {
+    step: 'artifact',
+    dest: dir,
+    files,
+    send: () => send(run, dir, local.tree, manifest, sent, listing, deploy.cancel.signal),
+  });
+
+  run.skipped.files += linked.length;
+  run.skipped.bytes += bytes(linked.map((l) => l.path));
+  if (from === 'here') {
     run.uploaded.files += sent.length;
     run.uploaded.bytes += bytes(sent);
-    run.log.info(
-      `[${server.name}] artifact ${manifest.id}: ${linked.length} file(s) linked from the live release, ${sent.length} sent (${bytes(sent)} bytes)`,
-    );
-  },
-};
+  } else run.fetched = { files: sent.length, bytes: bytes(sent), from };
+  run.log.info(
+    `[${server.name}] artifact ${manifest.id}: ${linked.length} file(s) linked from the live release, ${sent.length} ${from === 'here' ? 'sent' : `taken from ${from}`} (${bytes(sent)} bytes)`,
+  );
+}
 
 interface Link {
   path: string;

@@ -12,6 +12,7 @@ import { READ_WHOLE } from '../../remote/transfer';
 import { oldAssetsToKeep, readManifest, unchanged, writeManifestCommand, type AssetManifest } from '../files/asset-manifest';
 import { HashCache } from '../files/hash-cache';
 import { collectAssets, type AssetListing, type LocalAsset } from '../files/local-assets';
+import { closeNetwork, inFanOut, inNetwork, sendOnce } from '../files/fanout';
 import { releaseIdOf, type Deploy, type ServerRun, type Step } from '../lifecycle/context';
 import { Layout } from '../model/layout';
 import { undoRelease } from './release';
@@ -48,70 +49,96 @@ export const assets: Step = {
     if (servers.some((server) => server.scripts['before-assets']?.length)) return;
     for (const server of servers) collectOnce(server.assets, deploy);
   },
-  async run(run, deploy) {
-    const { files: listed, warned } = collectOnce(run.server.assets, deploy);
-    const collected = await listed;
-    const files = collected.filter((f) => f.symlink === undefined);
-    const links = collected.filter((f) => f.symlink !== undefined);
-    const cache = await (deploy.hashCache ??= HashCache.open(deploy.cwd));
-    for (const f of files) f.sha256 ??= cache.get(f.source, f.stat); // known from an earlier run: no need to read it
-    const id = releaseIdOf(deploy);
-    const into = destinationFor(run, deploy, id);
-    const previous = await previousManifest(run);
+  run: (run, deploy) => inFanOut(run, deploy, 'assets', runsOf(deploy), () => putAssets(run, deploy)),
+  // Every server has its files: the fan-out's key lines, key pairs and tar go now.
+  after: (deploy) => closeNetwork(deploy, 'assets'),
+};
 
-    // Only a file the live release has at the same path, size and mode can be reused: hash those.
-    const candidates = files.filter((f) => {
-      const before = previous.manifest[f.remote];
-      return before !== undefined && before.size === f.stat.size && before.mode === (f.stat.mode & 0o7777);
+/** The servers this step runs on, in order: the fan-out's network is made of them. */
+function runsOf(deploy: Deploy): ServerRun[] {
+  return deploy.servers.filter((run) => applies(assets, run.server));
+}
+
+async function putAssets(run: ServerRun, deploy: Deploy): Promise<void> {
+  const { files: listed, warned } = collectOnce(run.server.assets, deploy);
+  const collected = await listed;
+  const files = collected.filter((f) => f.symlink === undefined);
+  const links = collected.filter((f) => f.symlink !== undefined);
+  const cache = await (deploy.hashCache ??= HashCache.open(deploy.cwd));
+  for (const f of files) f.sha256 ??= cache.get(f.source, f.stat); // known from an earlier run: no need to read it
+  const id = releaseIdOf(deploy);
+  const into = destinationFor(run, deploy, id);
+  const previous = await previousManifest(run);
+
+  // Only a file the live release has at the same path, size and mode can be reused: hash those.
+  const candidates = files.filter((f) => {
+    const before = previous.manifest[f.remote];
+    return before !== undefined && before.size === f.stat.size && before.mode === (f.stat.mode & 0o7777);
+  });
+  await hashAll(candidates, cache);
+  const reuse = previous.id ? candidates.filter((f) => unchanged(previous.manifest, f.remote, entryOf(f))) : [];
+  const send = files.filter((f) => !reuse.includes(f));
+  // Within a fleet of peers the files go from here to one server, and from it to the others (files/fanout.ts): hashed first.
+  const runs = runsOf(deploy);
+  const member = inNetwork(deploy, 'assets', runs, run);
+  if (member) await hashAll(send, cache);
+  let from = 'here';
+  const transfer = async () => {
+    from = await sendOnce(run, deploy, runs, {
+      step: 'assets',
+      dest: into.dir,
+      // Outside a network large files are hashed as they are sent: their hashes are not known yet (nor needed).
+      files: member ? send.map((f) => ({ relative: f.remote, ...entryOf(f) })) : [],
+      links: Object.fromEntries(links.map((l) => [l.remote, l.symlink as string])),
+      send: () => uploadFiles(run, into, send, links, cache, deploy.cancel.signal),
     });
-    await hashAll(candidates, cache);
-    const reuse = previous.id ? candidates.filter((f) => unchanged(previous.manifest, f.remote, entryOf(f))) : [];
-    const send = files.filter((f) => !reuse.includes(f));
+  };
 
-    // The live release's hashed build files that this build lacks stay, linked: pages already open still load them.
-    const kept = previous.id ? oldAssetsToKeep(previous.manifest, new Set(files.map((f) => f.remote)), run.server.oldAssets) : {};
-    const linkedPaths = () => [...reuse.map((f) => f.remote), ...Object.keys(kept)];
-    const manifest = () =>
-      writeManifestCommand(into.at(Layout.ASSET_MANIFEST), { ...kept, ...Object.fromEntries(files.map((f) => [f.remote, entryOf(f)])) });
-    let linked: string;
-    if (!send.length && !links.length) {
-      linked = await into.finish(linkScript(run, previous.id, into, linkedPaths(), manifest()));
-    } else if (sum(send) <= HASH_FIRST) {
-      // A few changed files: hashed first, so that the links and the manifest go beside the upload (one round trip for both).
-      await hashAll(send, cache);
-      const linking = runScript(run, linkScript(run, previous.id, into, linkedPaths(), manifest()));
-      await settleAll([uploadFiles(run, into, send, links, cache, deploy.cancel.signal), linking]);
-      linked = await linking;
-      await into.finish();
-    } else {
-      // Large files are hashed as they are sent: the manifest follows the upload, in the links' script.
-      await uploadFiles(run, into, send, links, cache, deploy.cancel.signal);
-      linked = await into.finish(linkScript(run, previous.id, into, linkedPaths(), manifest()));
-    }
-    const missing = missingIn(linked, reuse, run.layout.inRelease.bind(run.layout, previous.id ?? ''));
-    if (missing.length) {
-      run.log.warn(
-        `[${run.server.name}] assets: ${missing.length} file(s) the live release's manifest lists are not there (${missing[0].remote}${missing.length > 1 ? ', …' : ''}): sent instead`,
-      );
-      await uploadFiles(run, destinationFor(run, deploy, id), missing, [], cache, deploy.cancel.signal);
-      for (const file of missing) reuse.splice(reuse.indexOf(file), 1);
-      send.push(...missing);
-    }
-    await cache.save();
-    await warned;
+  // The live release's hashed build files that this build lacks stay, linked: pages already open still load them.
+  const kept = previous.id ? oldAssetsToKeep(previous.manifest, new Set(files.map((f) => f.remote)), run.server.oldAssets) : {};
+  const linkedPaths = () => [...reuse.map((f) => f.remote), ...Object.keys(kept)];
+  const manifest = () =>
+    writeManifestCommand(into.at(Layout.ASSET_MANIFEST), { ...kept, ...Object.fromEntries(files.map((f) => [f.remote, entryOf(f)])) });
+  let linked: string;
+  if (!send.length && !links.length) {
+    linked = await into.finish(linkScript(run, previous.id, into, linkedPaths(), manifest()));
+  } else if (sum(send) <= HASH_FIRST) {
+    // A few changed files: hashed first, so that the links and the manifest go beside the upload (one round trip for both).
+    await hashAll(send, cache);
+    const linking = runScript(run, linkScript(run, previous.id, into, linkedPaths(), manifest()));
+    await settleAll([transfer(), linking]);
+    linked = await linking;
+    await into.finish();
+  } else {
+    // Large files are hashed as they are sent: the manifest follows the upload, in the links' script.
+    await transfer();
+    linked = await into.finish(linkScript(run, previous.id, into, linkedPaths(), manifest()));
+  }
+  const missing = missingIn(linked, reuse, run.layout.inRelease.bind(run.layout, previous.id ?? ''));
+  if (missing.length) {
+    run.log.warn(
+      `[${run.server.name}] assets: ${missing.length} file(s) the live release's manifest lists are not there (${missing[0].remote}${missing.length > 1 ? ', …' : ''}): sent instead`,
+    );
+    await uploadFiles(run, destinationFor(run, deploy, id), missing, [], cache, deploy.cancel.signal);
+    for (const file of missing) reuse.splice(reuse.indexOf(file), 1);
+    send.push(...missing);
+  }
+  await cache.save();
+  await warned;
 
-    run.skipped.files += reuse.length;
-    run.skipped.bytes += sum(reuse);
+  run.skipped.files += reuse.length;
+  run.skipped.bytes += sum(reuse);
+  if (from === 'here') {
     run.uploaded.files += send.length;
     run.uploaded.bytes += sum(send);
-    if (reuse.length)
-      run.log.info(
-        run.target.dryRun
-          ? `[dry run] [${run.server.name}] assets: would reuse ${reuse.length} unchanged file(s) from the live release, would send ${send.length}`
-          : `[${run.server.name}] assets: ${reuse.length} unchanged file(s) reused from the live release, ${send.length} sent`,
-      );
-  },
-};
+  } else run.fetched = { files: send.length, bytes: sum(send), from };
+  if (reuse.length)
+    run.log.info(
+      run.target.dryRun
+        ? `[dry run] [${run.server.name}] assets: would reuse ${reuse.length} unchanged file(s) from the live release, would send ${send.length}`
+        : `[${run.server.name}] assets: ${reuse.length} unchanged file(s) reused from the live release, ${send.length} sent`,
+    );
+}
 
 /** The reused files the links' script found missing in the live release. */
 function missingIn(output: string, reused: LocalAsset[], inPrevious: (remote: string) => string): LocalAsset[] {
