@@ -89,16 +89,14 @@ export function registerSecretText(text: string | undefined | null): void {
 const SECRET_KEY = /(KEY|SECRET|PASS|PASSWORD|PASSPHRASE|TOKEN|SALT|PRIVATE|DSN|CREDENTIALS?|AUTH)$/i;
 
 /**
- * Registers the secrets of a .env file: values of keys named like secrets (APP_KEY, DB_PASSWORD,
- * …_TOKEN), URLs carrying credentials (scheme://user:pass@…), and long random-looking values.
- * Ordinary settings (APP_ENV=production, APP_DEBUG=false) stay readable in the logs.
+ * Registers the secrets of a .env file, each by its exact value: values of keys named like secrets
+ * (APP_KEY, DB_PASSWORD, …_TOKEN) and URLs carrying credentials (scheme://user:pass@…). A value is
+ * not a secret for looking random: an address, a build id or a cache prefix stays readable, as do
+ * ordinary settings (APP_ENV=production, APP_DEBUG=false).
  */
 export function registerEnvSecrets(contents: string): void {
   for (const [key, value] of envEntries(contents)) {
-    // A URL without credentials (APP_URL=http://127.0.0.1:8080) is an address, however random it looks.
-    const address = /^[a-z][a-z0-9+.-]*:\/\/[^@\s]*$/i.test(value);
-    const randomLooking = value.length >= 16 && /[0-9]/.test(value) && /[A-Za-z]/.test(value) && !/\s/.test(value) && !address;
-    if (SECRET_KEY.test(key) || /:\/\/[^/\s]*:[^/\s]*@/.test(value) || randomLooking) registerSecret(value);
+    if (SECRET_KEY.test(key) || /:\/\/[^/\s]*:[^/\s]*@/.test(value)) registerSecret(value);
   }
 }
 

@@ -84,7 +84,7 @@ describe('logger', () => {
     assert.equal(redact('no secret here'), 'no secret here');
   });
 
-  it('takes the secrets of a .env file, and leaves its ordinary settings readable', () => {
+  it('takes the secrets of a .env file by their exact values, and leaves its ordinary settings readable, random-looking or not', () => {
     registerEnvSecrets(
       [
         'APP_ENV=production',
@@ -93,14 +93,22 @@ describe('logger', () => {
         'DB_PASSWORD="hunter2-long"',
         'export STRIPE_TOKEN=sk_live_abc',
         'DATABASE_URL=mysql://app:pa55word@db/app',
-        'SENTRY_HASH=9f86d081884c7d659a2feaa0c55ad015',
+        'MAILGUN_SECRET=9f86d081884c7d659a2feaa0c55ad015',
         'APP_URL=https://example.com',
+        'ASSET_URL=http://127.0.0.1:8080/build2026',
+        'CACHE_PREFIX=shop2026cache_v2x9',
+        'PUSHER_APP_ID=1234567',
       ].join('\n'),
     );
     const lines: string[] = [];
     const log = createLogger({ verbosity: 'normal', interactive: false, write: (l) => lines.push(l) });
     log.info('env production, debug false, url https://example.com');
+    log.info('assets http://127.0.0.1:8080/build2026, cache shop2026cache_v2x9, pusher 1234567');
     log.info('base64:c2VjcmV0LXZhbHVl hunter2-long sk_live_abc mysql://app:pa55word@db/app 9f86d081884c7d659a2feaa0c55ad015');
-    assert.deepEqual(lines, ['env production, debug false, url https://example.com', '*** *** *** *** ***']);
+    assert.deepEqual(lines, [
+      'env production, debug false, url https://example.com',
+      'assets http://127.0.0.1:8080/build2026, cache shop2026cache_v2x9, pusher 1234567',
+      '*** *** *** *** ***',
+    ]);
   });
 });
