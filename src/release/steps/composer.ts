@@ -6,7 +6,7 @@ import { composerCommand, composerInstallArgs, phpCommand } from '../model/tools
 const NO_COMPOSER_JSON = 'attache:no-composer-json';
 const REUSED = 'attache:vendor-reused';
 const NOT_NEEDED = 'attache:composer-not-needed';
-/** What the last install was for (PHP's version, the flags), beside the packages it installed. */
+/** What the last install was for (PHP's version, the Composer command, the flags), beside the packages it installed. */
 const STAMP = 'vendor/.attache-vendor';
 /** What Composer writes when it finds nothing to install: copied, never linked, so no write reaches the live release. */
 const COMPOSER_WRITES = ['vendor/composer', 'vendor/autoload.php', 'vendor/bin'];
@@ -54,11 +54,13 @@ $list = function ($base) use ($dirs) {
   return $out;
 };
 if ($list('.') !== $list($live)) exit(1);
-foreach (${JSON.stringify(INSTALL_EVENTS)} as $e) if (!empty($json['scripts'][$e])) echo $e, PHP_EOL;`;
+foreach (${JSON.stringify(INSTALL_EVENTS)} as $e) if (!empty($json['scripts'][$e])) echo $e, PHP_EOL;`
+  // One line: the step's script reads as one command in a dry run and in an error.
+  .replace(/\n\s*/g, ' ');
 
 /**
  * `composer install` in the release (no dev packages unless composer.dev). When the live release
- * was installed from the same composer.lock, with the same PHP and flags, vendor/ starts as hard
+ * was installed from the same composer.lock, with the same PHP, Composer command and flags, vendor/ starts as hard
  * links to its packages and real copies of what Composer writes: the install then finds nothing to
  * install, and only dumps the autoloader and runs the scripts (seconds of copying saved on every
  * redeploy of an unchanged lock). When composer.json is the live release's too, and the app's
@@ -78,7 +80,8 @@ export const composer: Step = {
     const dir = layout.release(releaseIdOf(deploy));
     const flags = composerInstallArgs(server);
     const install = sh`${composerCommand(server)} ${flags}`;
-    const stamp = raw(sh`"$(${phpCommand(server)} -r 'echo PHP_VERSION;' 2>/dev/null)"${` ${flags.join(' ')}`}`);
+    // Another PHP, another Composer (composer.bin) or other flags: another install.
+    const stamp = raw(sh`"$(${phpCommand(server)} -r 'echo PHP_VERSION;' 2>/dev/null)"${` ${composerCommand(server).text} ${flags.join(' ')}`}`);
     const noDev = flags.includes('--no-dev') ? ' --no-dev' : '';
     const scripts = raw(`${composerCommand(server)} run-script --no-interaction${noDev}`);
     const reuse = server.composer.reuseVendor
