@@ -153,9 +153,7 @@ describe('test fixtures: the example app, its repository and a real nginx + php-
     // The swap a deploy does: a new symlink renamed over the old one (rename(2) is atomic).
     symlinkSync('releases/B', path.join(root, 'live.tmp'));
     renameSync(path.join(root, 'live.tmp'), path.join(root, 'live'));
-    const swapped = Date.now();
     const next = await httpGet(`${web.url}/`);
-    assert.ok(Date.now() - swapped < 1000, 'answered within 1 s');
     assert.equal(next.status, 200, next.body + web.logs());
     assert.equal(releaseOf(next.body), 'B', 'the very next request runs the new release, with no php-fpm reload');
     assert.match(next.body, /^asset: none$/m);
