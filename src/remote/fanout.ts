@@ -1,4 +1,4 @@
-import { quote, sh } from './quote';
+import { quote, raw, sh } from './quote';
 
 /**
  * The fan-out's shell commands, as pure functions (files/fanout.ts runs them): the seed keeps a
@@ -85,18 +85,38 @@ export function grantScript(line: string): string {
 
 /**
  * On the seed: every line of this deploy's (its comment is the last field) removed from
- * ~/.ssh/authorized_keys; any other line, added meanwhile or not, is kept. The file is rewritten
- * under a temporary name in the same directory, with its mode, and renamed over the old one, so
- * sshd never reads half a file. Nothing to do when no line is there.
+ * ~/.ssh/authorized_keys; any other line, added meanwhile or not, is kept.
  */
 export function revokeScript(comment: string): string {
+  return withoutLines(comment, sh`awk -v c=${comment} -v ours=${LINE_START} '!(index($0, ours) == 1 && $NF == c)'`);
+}
+
+/**
+ * After a deploy that died during a fan-out (its lock taken over, or freed by `gulp unlock`): every
+ * fan-out directory whose path starts with `prefix` (the layout's fan-out path without its token),
+ * and every line of ours serving a file in one of them. Only this root's: another app's deploy,
+ * under a lock of its own, may be in the middle of its fan-out.
+ */
+export function sweepScript(prefix: string): string {
+  const quoted = quote(prefix);
+  // The line's command holds the quoted path of the tar: its start is the quoted prefix without its closing quote.
+  const start = LINE_START + (quoted.startsWith("'") ? quoted.slice(0, -1) : quoted);
+  return [sh`rm -rf -- ${prefix}${raw('*')}`, withoutLines(start, sh`awk -v start=${start} 'index($0, start) != 1'`)].join('\n');
+}
+
+/**
+ * ~/.ssh/authorized_keys without the lines `filter` (an awk program reading the file) drops, when
+ * `needle` is in it: rewritten under a temporary name in the same directory, with its mode, and
+ * renamed over the old one, so sshd never reads half a file. Nothing to do when no line is there.
+ */
+function withoutLines(needle: string, filter: string): string {
   return [
     'f="$HOME/.ssh/authorized_keys"',
-    sh`[ -f "$f" ] && grep -q -F -e ${comment} -- "$f" || exit 0`,
+    sh`[ -f "$f" ] && grep -q -F -e ${needle} -- "$f" || exit 0`,
     't=$(mktemp "$f.attache-XXXXXX")',
     `trap 'rm -f -- "$t"' EXIT`,
     'cp -p -- "$f" "$t"',
-    sh`awk -v c=${comment} -v ours=${LINE_START} '!(index($0, ours) == 1 && $NF == c)' "$f" > "$t"`,
+    `${filter} "$f" > "$t"`,
     'mv -f -- "$t" "$f"',
   ].join('\n');
 }

@@ -228,6 +228,27 @@ describe('fan-out: a release sent once to a fleet, passed on by its servers', ()
     }
   });
 
+  it('a deploy killed in the middle of the fan-out (SIGKILL): the next deploy takes its locks over and removes its key lines and directories', async () => {
+    configure('artifact', peers());
+    writeFileSync(path.join(control, 'mode'), 'hold');
+    rmSync(path.join(control, 'held'), { force: true });
+    rmSync(path.join(control, 'go'), { force: true });
+    try {
+      const child = startGulpChild({ cwd: fleet.cwd, via: 'script', flags: ['--server=all'] });
+      await waitFor(() => existsSync(path.join(control, 'held')), 'a receiver reads the seed’s tar', 120_000);
+      const left = readFileSync(path.join(user.home, '.ssh/authorized_keys'), 'utf8').match(/ (attache-fanout-\S+)$/m)?.[1];
+      assert.ok(left, 'a key line of the fan-out is there');
+      child.signal('SIGKILL');
+      await child.exited;
+    } finally {
+      writeFileSync(path.join(control, 'go'), '');
+      writeFileSync(path.join(control, 'mode'), '');
+    }
+    const { lines } = await fleet.run('deploy', ['--server=all']);
+    assert.match(lines.join('\n'), /\[web1\] took over the stale lock/, lines.join('\n'));
+    assertNothingLeft();
+  });
+
   it('a server that cannot reach the seed gets the bytes from here, and the log says so once', async () => {
     // web3's address as the seed sees it is not the one it connects from: the seed's sshd refuses its key.
     configure('artifact', { ...peers(), web3: `127.0.0.2:${sshds.web3.port}` });

@@ -4,7 +4,15 @@ import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, s
 import os from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
-import { authorizedKeyLine, fetchCommand, grantScript, keyPairScript, revokeScript, stageCommand } from '../../src/remote/fanout';
+import {
+  authorizedKeyLine,
+  fetchCommand,
+  grantScript,
+  keyPairScript,
+  revokeScript,
+  stageCommand,
+  sweepScript,
+} from '../../src/remote/fanout';
 
 /** The fan-out's command lines (src/remote/fanout.ts): what they say, and the authorized_keys edits run by /bin/sh in a scratch HOME. */
 
@@ -97,6 +105,26 @@ describe('the fan-out commands', () => {
     const empty = path.join(scratch, `home-${++homes}`);
     mkdirSync(empty);
     run(empty, revokeScript(COMMENT));
+  });
+
+  it("the sweep after a dead deploy removes this root's fan-out directories and the lines serving them, and nothing of another root's", () => {
+    for (const root of [path.join(scratch, `root-${++homes}`), path.join(scratch, `my app root ${++homes}`)]) {
+      const other = `${root}-other`;
+      const line = (dir: string, token: string) =>
+        authorizedKeyLine({
+          file: `${dir}/.attache-fanout-${token}/bytes.tar`,
+          from: ['10.0.0.2'],
+          publicKey: KEY,
+          comment: `attache-fanout-${token}`,
+        });
+      const home = homeWith(['ssh-ed25519 AAAAfirst admin@laptop', line(root, 't1'), line(other, 't2'), line(root, 't3'), ''].join('\n'));
+      for (const dir of [root, other]) mkdirSync(path.join(dir, '.attache-fanout-t1'), { recursive: true });
+      writeFileSync(path.join(root, 'keep'), '');
+      run(home, sweepScript(`${root}/.attache-fanout-`));
+      assert.equal(keys(home), ['ssh-ed25519 AAAAfirst admin@laptop', line(other, 't2'), ''].join('\n'));
+      assert.deepEqual(readdirSync(root), ['keep']);
+      assert.deepEqual(readdirSync(other), ['.attache-fanout-t1'], "another root's stays");
+    }
   });
 
   it("the receiver's ssh uses only its one-time key and the pinned host key, never asks, and reads no config of the server's user", () => {

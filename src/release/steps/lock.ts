@@ -1,5 +1,6 @@
 import { isReleaseId } from '../../config';
 import { AttacheError, RemoteCommandError } from '../../errors';
+import { sweepScript } from '../../remote/fanout';
 import { raw, sh } from '../../remote/quote';
 import type { ServerRun, Step } from '../lifecycle/context';
 import {
@@ -75,6 +76,7 @@ export const lock: Step = {
         run.log.warn(`[${run.server.name}] took over the stale lock of ${describeHolder(found.owner)}: ${verdict.why}`);
         hold(run, owner);
         await removeIncompleteRelease(run, lineValue(taken.stdout, 'release'));
+        await removeFanOutLeftovers(run);
         return;
       }
       if (taken.code === TAKEOVER_RACED) {
@@ -138,7 +140,13 @@ export async function forceFreeLock(run: ServerRun): Promise<{ owner: string | n
   const [release, ...owner] = found.stdout.split('\n');
   await run.target.exec(sh`rm -rf -- ${layout.lock}`, { step: 'unlock' });
   const removed = await removeIncompleteRelease(run, release.trim() || null);
+  await removeFanOutLeftovers(run);
   return { owner: owner.join('\n').trim() || null, removed };
+}
+
+/** What a fan-out of the dead holder's left (files/fanout.ts): its directories under the root, and its key lines. */
+async function removeFanOutLeftovers(run: ServerRun): Promise<void> {
+  await run.target.exec('sh -e -s', { stdin: `${sweepScript(run.layout.fanout(''))}\n`, step: 'lock', output: 'none' });
 }
 
 /** Who holds the lock, from its owner file: the error a refused deploy shows. */
