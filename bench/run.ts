@@ -55,7 +55,7 @@ import { spawnChecked } from './proc';
 import { median, renderSection, renderTargets, type Section, type Target } from './report';
 import { serverDisk } from './server-disk';
 import { renderMainTable, renderStrategyTable, renderWanTable, wanRows, type CaseResult } from './tables';
-import { loopbackTargets, uplinkTargets, wanTargets, type WanRow } from './targets';
+import { loopbackTargets, maxSessionsTargets, uplinkTargets, wanTargets, type WanRow } from './targets';
 import type { BenchCase, BenchContext, BenchFixture, SshCommandLine } from './types';
 import { ensureUserInstall, type UserInstall } from './user-project';
 import { startLink, type Link } from './wan/link';
@@ -374,6 +374,7 @@ async function main(): Promise<void> {
         skipped: filter.skipped,
       }),
       ...uplinkTargets(measured.values),
+      ...maxSessionsTargets(measured.values),
     ];
     const totalSeconds = (performance.now() - benchStarted) / 1000;
     console.log('');

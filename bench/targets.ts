@@ -241,3 +241,19 @@ export function uplinkTargets(values: MeasuredValues): Target[] {
   }
   return out;
 }
+
+/**
+ * The hardened sshd (bench/measurements/max-sessions.ts): a soft target, the measurement is of a
+ * cost. A server that allows one session per connection should cost a second login and some waiting,
+ * not half as much time again.
+ */
+export function maxSessionsTargets(values: MeasuredValues): Target[] {
+  const m = values.maxSessions;
+  const goal = `hardened sshd, first deploy at ${m?.delayMs ?? 25} ms: MaxSessions 1 ≤ 1.5× the default sshd`;
+  if (!m) return [{ goal, measured: values.skipped.maxSessions ? `skipped (${values.skipped.maxSessions})` : 'n/a (failed)', met: null }];
+  const why = (['max1', 'default'] as const)
+    .filter((k) => m.medians[k] === undefined)
+    .map((k) => `${k}: ${m.missing[k] ?? 'no runs'}`)
+    .join('; ');
+  return [ratioTarget(goal, m.medians.max1, m.medians.default, 1.5, why)];
+}

@@ -26,7 +26,7 @@ export type CaseName = (typeof CASE)[keyof typeof CASE];
  * The extra measurements that take time of their own (bench/measurements/), by the names BENCH_CASES
  * can pick them with: none of these shares a word with a case's name, so a substring that picks cases
  * picks no measurement ("fleet" picks both fleet measurements, "rollout" the rollout alone, "uplink"
- * the fleet behind one shared uplink).
+ * the fleet behind one shared uplink, "max sessions" the hardened sshds).
  */
 export const MEASUREMENT = {
   shell: 'measurement: shell cost',
@@ -37,6 +37,7 @@ export const MEASUREMENT = {
   rollout: 'measurement: fleet rollout',
   uplink: 'measurement: shared uplink',
   vendor: 'measurement: composer vendor reuse',
+  maxSessions: 'measurement: max sessions',
 } as const;
 
 export type MeasurementName = (typeof MEASUREMENT)[keyof typeof MEASUREMENT];

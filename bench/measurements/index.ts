@@ -14,13 +14,15 @@
  *                      artifact: time and the bytes through the uplink (and, with BENCH_FANOUT=1, peerAddress)
  *   composer-vendor.ts the composer step on the vendor app (~100 packages): a fresh install, and redeploys
  *                      with the lock unchanged, vendor/ reused from the live release or installed whole
+ *   max-sessions.ts    a first deploy over the WAN shape to a hardened sshd (MaxSessions 2, 1) against the default
  *
- * All on the direct loopback link, but the shared uplink's (its own relay). Environment: BENCH_FLEET=0 skips the fleet and the rollout;
+ * All on the direct loopback link, but the shared uplink's and max sessions' (relays of their own). Environment: BENCH_FLEET=0 skips the fleet and the rollout;
  * BENCH_FLEET_SIZES (default "1,10,25"); BENCH_FLEET_RUNS (runs per fleet size and of the rollout
  * comparison, default 1; the one-server size runs at least 3 times, it is the reference);
  * BENCH_MEMORY=0 skips the 1 GB upload; BENCH_MEMORY_MB (default 1024, in 8 files); BENCH_UPLINK=0 skips
  * the shared uplink, BENCH_UPLINK_RUNS (default 2) and BENCH_FANOUT=1 (shared-uplink.ts' header);
- * BENCH_VENDOR=0 skips the composer vendor measurement, BENCH_VENDOR_RUNS its reps (default 3). BENCH_CASES may
+ * BENCH_VENDOR=0 skips the composer vendor measurement, BENCH_VENDOR_RUNS its reps (default 3);
+ * BENCH_MAXSESSIONS=0 skips the hardened sshds, BENCH_MAXSESSIONS_RUNS their reps (default 3). BENCH_CASES may
  * name the measurements that take time of their own (MEASUREMENT in bench/cases/names.ts, e.g.
  * "fleet", "rollout"): then only those run (bench/case-filter.ts). A skipped measurement is listed as
  * skipped, with the reason.
@@ -34,6 +36,7 @@ import { flag, type MeasurementInput } from './common';
 import { firstTransfer } from './first-transfer';
 import { fleet, type FleetRun } from './fleet';
 import { handshakes } from './handshakes';
+import { maxSessions, type MaxSessionsValues } from './max-sessions';
 import { memory } from './memory';
 import { overlap } from './overlap';
 import { shellCost } from './server-shell';
@@ -46,7 +49,8 @@ export interface MeasuredValues {
   fleetRuns?: FleetRun[];
   uplink?: UplinkSummary;
   vendor?: VendorValues;
-  skipped: { memory?: string; clone?: string; fleet?: string; uplink?: string; vendor?: string };
+  maxSessions?: MaxSessionsValues;
+  skipped: { memory?: string; clone?: string; fleet?: string; uplink?: string; vendor?: string; maxSessions?: string };
 }
 
 export async function runMeasurements(input: MeasurementInput): Promise<{ sections: Section[]; values: MeasuredValues }> {
@@ -152,6 +156,17 @@ export async function runMeasurements(input: MeasurementInput): Promise<{ sectio
     if (u) {
       sections.push(u.section);
       values.uplink = uplinkSummary(u.result);
+    }
+  }
+  const maxSessionsOff = off(MEASUREMENT.maxSessions, 'BENCH_MAXSESSIONS');
+  if (maxSessionsOff) {
+    values.skipped.maxSessions = maxSessionsOff;
+    sections.push(skippedSection('maxSessions', 'A hardened sshd (MaxSessions 2 and 1)', maxSessionsOff));
+  } else {
+    const m = await guard('maxSessions', () => maxSessions(input));
+    if (m) {
+      sections.push(m.section);
+      values.maxSessions = m.values;
     }
   }
   return { sections, values };
