@@ -81,7 +81,9 @@ export const composer: Step = {
     const flags = composerInstallArgs(server);
     const install = sh`${composerCommand(server)} ${flags}`;
     // Another PHP, another Composer (composer.bin) or other flags: another install.
-    const stamp = raw(sh`"$(${phpCommand(server)} -r 'echo PHP_VERSION;' 2>/dev/null)"${` ${composerCommand(server).text} ${flags.join(' ')}`}`);
+    const stamp = raw(
+      sh`"$(${phpCommand(server)} -r 'echo PHP_VERSION;' 2>/dev/null)"${` ${composerCommand(server).text} ${flags.join(' ')}`}`,
+    );
     const noDev = flags.includes('--no-dev') ? ' --no-dev' : '';
     const scripts = raw(`${composerCommand(server)} run-script --no-interaction${noDev}`);
     const reuse = server.composer.reuseVendor
