@@ -226,27 +226,7 @@ function appFiles(rng: Prng): GenFile[] {
     ].join('\n'),
   );
   add('.env.example', 'APP_NAME=Bench\nAPP_ENV=production\nAPP_KEY=\nAPP_DEBUG=false\nAPP_URL=http://localhost\n');
-  add(
-    'artisan',
-    `#!/usr/bin/env php
-<?php
-// A stand-in for Laravel's artisan: just what a deploy calls (storage:link).
-$command = $argv[1] ?? 'list';
-if ($command === 'storage:link') {
-    $link = __DIR__ . '/public/storage';
-    if (is_link($link) || file_exists($link)) {
-        echo "The [public/storage] link already exists.\\n";
-        exit(0);
-    }
-    symlink(__DIR__ . '/storage/app/public', $link);
-    echo "The [public/storage] link has been connected to [storage/app/public].\\n";
-    exit(0);
-}
-fwrite(STDERR, "Command \\"$command\\" is not defined.\\n");
-exit(1);
-`,
-    0o755,
-  );
+  add('artisan', artisanStandIn('just what a deploy calls (storage:link).'), 0o755);
   add(
     'public/index.php',
     `<?php
@@ -736,26 +716,16 @@ function buildApp(dir: string, workDir: string, rng: Prng): void {
   git(['clone', '-q', '--bare', '--no-local', tree, path.join(dir, 'app.git')]);
 }
 
-/** A stand-in for Laravel's artisan with the command its composer.json's post-autoload-dump runs (package:discover). */
-const VENDOR_APP_ARTISAN = `#!/usr/bin/env php
+/**
+ * A stand-in for Laravel's artisan: `says` what it serves, `commands` are the branches before
+ * storage:link (what a deploy calls), which every app has.
+ */
+function artisanStandIn(says: string, commands = ''): string {
+  return `#!/usr/bin/env php
 <?php
-// A stand-in for Laravel's artisan: what a deploy calls (storage:link) and what Composer's
-// post-autoload-dump calls (package:discover: the providers of vendor/composer/installed.json).
+// A stand-in for Laravel's artisan: ${says}
 $command = $argv[1] ?? 'list';
-if ($command === 'package:discover') {
-    require __DIR__ . '/vendor/autoload.php';
-    $installed = json_decode(file_get_contents(__DIR__ . '/vendor/composer/installed.json'), true);
-    $manifest = [];
-    foreach ($installed['packages'] ?? $installed as $package) {
-        if (!empty($package['extra']['laravel'])) {
-            $manifest[$package['name']] = $package['extra']['laravel'];
-            echo "  {$package['name']} DONE\\n";
-        }
-    }
-    file_put_contents(__DIR__ . '/bootstrap/cache/packages.php', '<?php return ' . var_export($manifest, true) . ';' . PHP_EOL);
-    exit(0);
-}
-if ($command === 'storage:link') {
+${commands}if ($command === 'storage:link') {
     $link = __DIR__ . '/public/storage';
     if (is_link($link) || file_exists($link)) {
         echo "The [public/storage] link already exists.\\n";
@@ -768,6 +738,27 @@ if ($command === 'storage:link') {
 fwrite(STDERR, "Command \\"$command\\" is not defined.\\n");
 exit(1);
 `;
+}
+
+/** A stand-in for Laravel's artisan with the command its composer.json's post-autoload-dump runs (package:discover). */
+const VENDOR_APP_ARTISAN = artisanStandIn(
+  `what a deploy calls (storage:link) and what Composer's
+// post-autoload-dump calls (package:discover: the providers of vendor/composer/installed.json).`,
+  `if ($command === 'package:discover') {
+    require __DIR__ . '/vendor/autoload.php';
+    $installed = json_decode(file_get_contents(__DIR__ . '/vendor/composer/installed.json'), true);
+    $manifest = [];
+    foreach ($installed['packages'] ?? $installed as $package) {
+        if (!empty($package['extra']['laravel'])) {
+            $manifest[$package['name']] = $package['extra']['laravel'];
+            echo "  {$package['name']} DONE\\n";
+        }
+    }
+    file_put_contents(__DIR__ . '/bootstrap/cache/packages.php', '<?php return ' . var_export($manifest, true) . ';' . PHP_EOL);
+    exit(0);
+}
+`,
+);
 
 /**
  * The vendor app: the packages written to `<dir>/packages/<vendor>-<name>/` (one path repository,

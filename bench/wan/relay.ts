@@ -85,28 +85,34 @@ function oneWay(from: net.Socket, to: net.Socket, shape: LinkShape): void {
   });
 }
 
+/**
+ * Ties a relayed connection's two sockets together: an error on either drops it (`drop`), and so
+ * does the end of both directions; one side closed for good drops it `graceMs` later (what that
+ * side sent is still on the emulated wire: let it arrive).
+ */
+export function tieEnds(client: net.Socket, upstream: net.Socket, graceMs: number, drop: () => void): void {
+  client.on('error', drop);
+  upstream.on('error', drop);
+  let ended = 0;
+  const halfDone = () => {
+    if (++ended === 2) drop();
+  };
+  client.on('finish', halfDone);
+  upstream.on('finish', halfDone);
+  const later = () => setTimeout(drop, graceMs).unref();
+  client.on('close', later);
+  upstream.on('close', later);
+}
+
 export function startRelay(targetPort: number, shape: LinkShape): Promise<net.Server> {
   const server = net.createServer({ allowHalfOpen: true }, (client) => {
     const upstream = net.connect({ host: '127.0.0.1', port: targetPort, allowHalfOpen: true });
     client.setNoDelay(true);
     upstream.setNoDelay(true);
-    const drop = () => {
+    tieEnds(client, upstream, shape.delayMs + 200, () => {
       client.destroy();
       upstream.destroy();
-    };
-    client.on('error', drop);
-    upstream.on('error', drop);
-    // A connection is over when both directions have ended (or either failed).
-    let ended = 0;
-    const halfDone = () => {
-      if (++ended === 2) drop();
-    };
-    client.on('finish', halfDone);
-    upstream.on('finish', halfDone);
-    // One side gone for good: what it sent is still on the wire; let that arrive, then drop the other.
-    const later = () => setTimeout(drop, shape.delayMs + 200).unref();
-    client.on('close', later);
-    upstream.on('close', later);
+    });
     oneWay(client, upstream, shape);
     oneWay(upstream, client, shape);
   });

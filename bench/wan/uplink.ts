@@ -26,6 +26,7 @@
 import net from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
+import { tieEnds } from './relay';
 import { type Crossing, SharedPacer } from './shared-pacer';
 
 /** A connection's queue on a shared link: pause it above this, resume below LOW_WATER (~0.4 s and ~0.1 s at 20 Mbit/s). */
@@ -219,27 +220,15 @@ export async function startUplink(targetPorts: number[], shape: UplinkShape): Pr
             client.setNoDelay(true);
             upstream.setNoDelay(true);
             let dropped = false;
-            const drop = () => {
+            // One side gone for good: what it sent may still be queued behind the shared link; give it time to cross.
+            tieEnds(client, upstream, shape.delayMs + 2000, () => {
               if (dropped) return;
               dropped = true;
               up.remove(id);
               down.remove(id);
               client.destroy();
               upstream.destroy();
-            };
-            client.on('error', drop);
-            upstream.on('error', drop);
-            // A connection is over when both directions have ended (or either failed).
-            let ended = 0;
-            const halfDone = () => {
-              if (++ended === 2) drop();
-            };
-            client.on('finish', halfDone);
-            upstream.on('finish', halfDone);
-            // One side gone for good: what it sent may still be queued; give it time to cross, then drop the other.
-            const later = () => setTimeout(drop, shape.delayMs + 2000).unref();
-            client.on('close', later);
-            upstream.on('close', later);
+            });
             up.add(id, client, upstream, target.up);
             down.add(id, upstream, client, target.down);
           });
