@@ -83,11 +83,6 @@ export class Channels {
     this.first.slots.hold(sftp);
   }
 
-  /** The second connection, if commands moved to one: closed with the session. */
-  get secondConnection(): Promise<Connection> | undefined {
-    return this.second?.then((line) => line.connection);
-  }
-
   exec(command: string, options: ExecOptions = {}): Promise<ExecResult> {
     const full = inDirectory(command, options.cwd);
     this.log.debug(`[${this.name}] $ ${full}`);
