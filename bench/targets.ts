@@ -202,8 +202,8 @@ export function loopbackTargets(input: {
 /**
  * The fleet behind one shared uplink (bench/measurements/shared-uplink.ts), per strategy: with
  * peerAddress the servers fan the release out among themselves, so 8 servers should cost about what
- * one does, in time and in bytes through the uplink. Read from the fan-out rows (BENCH_FANOUT=1);
- * without them n/a, with today's direct deploy quoted as the baseline.
+ * one does, in time and in bytes through the uplink. Read from the fan-out rows (left out with
+ * BENCH_FANOUT=0: n/a then), with today's direct deploy quoted as the baseline.
  */
 export function uplinkTargets(values: MeasuredValues): Target[] {
   const u = values.uplink;

@@ -11,7 +11,7 @@
  *   fleet.ts           1, 10 and 25 servers (each its own sshd and root), `--server=all`, parallel 10
  *   rollout.ts         in the fleet's pass: 10 servers all at once and with `"rollout": { "batches": ["25%"] }`
  *   shared-uplink.ts   8 servers and 1 behind one shared 20 Mbit/s uplink (bench/wan/uplink.ts), clone and
- *                      artifact: time and the bytes through the uplink (and, with BENCH_FANOUT=1, peerAddress)
+ *                      artifact: time and the bytes through the uplink, direct and with peerAddress (fan-out)
  *   composer-vendor.ts the composer step on the vendor app (~100 packages): a fresh install, and redeploys
  *                      with the lock unchanged, vendor/ reused from the live release or installed whole
  *   max-sessions.ts    a first deploy over the WAN shape to a hardened sshd (MaxSessions 2, 1) against the default
@@ -20,7 +20,7 @@
  * BENCH_FLEET_SIZES (default "1,10,25"); BENCH_FLEET_RUNS (runs per fleet size and of the rollout
  * comparison, default 1; the one-server size runs at least 3 times, it is the reference);
  * BENCH_MEMORY=0 skips the 1 GB upload; BENCH_MEMORY_MB (default 1024, in 8 files); BENCH_UPLINK=0 skips
- * the shared uplink, BENCH_UPLINK_RUNS (default 2) and BENCH_FANOUT=1 (shared-uplink.ts' header);
+ * the shared uplink, BENCH_UPLINK_RUNS (default 2) and BENCH_FANOUT=0 (shared-uplink.ts' header);
  * BENCH_VENDOR=0 skips the composer vendor measurement, BENCH_VENDOR_RUNS its reps (default 3);
  * BENCH_MAXSESSIONS=0 skips the hardened sshds, BENCH_MAXSESSIONS_RUNS their reps (default 3). BENCH_CASES may
  * name the measurements that take time of their own (MEASUREMENT in bench/cases/names.ts, e.g.

@@ -8,10 +8,9 @@
  * the uplink, and one release's bytes (what the one-server deploy's report says it sent).
  *
  * Fan-out: with `"peerAddress": "host[:port]"` on each server (where the other servers reach its sshd:
- * here directly 127.0.0.1:<sshd port>, not through the uplink) the deploying machine could send the
- * bytes once and the servers pass them on among themselves. The key is not in the schema yet, so
- * that variant runs only with BENCH_FANOUT=1 (uplinkServerEntries(…, true) writes it); its rows are
- * what the targets read (bench/targets.ts uplinkTargets); without it they say "n/a".
+ * here directly 127.0.0.1:<sshd port>, not through the uplink) the deploying machine sends the
+ * bytes once and the servers pass them on among themselves (docs/fanout.md). Its rows are what the
+ * targets read (bench/targets.ts uplinkTargets); BENCH_FANOUT=0 leaves them out (the targets then say "n/a").
  *
  * BENCH_UPLINK=0 leaves the measurement out; BENCH_UPLINK_RUNS: runs of each variant (default 2),
  * round-robin; BENCH_UPLINK_SERVERS: the fleet's size (default 8); BENCH_UPLINK_MBIT,
@@ -239,7 +238,7 @@ export async function sharedUplink(input: MeasurementInput): Promise<{ section: 
   const { ctx, say } = input;
   const size = intEnv('BENCH_UPLINK_SERVERS', 8, 2);
   const reps = intEnv('BENCH_UPLINK_RUNS', 2, 1);
-  const fanout = flag('BENCH_FANOUT', false);
+  const fanout = flag('BENCH_FANOUT', true);
   const shape = {
     delayMs: intEnv('BENCH_UPLINK_DELAY_MS', 25, 0),
     upMbit: intEnv('BENCH_UPLINK_MBIT', 20, 1),
@@ -292,7 +291,7 @@ export function uplinkSection(result: UplinkResult, load: { start: number; end: 
       const runs = result.runs.filter((r) => variantKey(r) === variantKey(variant));
       const label = variant.servers === 1 ? '1' : `${variant.servers}, ${variant.peers ? 'fan-out (peerAddress)' : 'direct'}`;
       if (variant.peers && !result.fanout) {
-        rows.push([strategy, label, 'not measured (BENCH_FANOUT unset)', '', '', '', '', '', '', '', '']);
+        rows.push([strategy, label, 'not measured (BENCH_FANOUT=0)', '', '', '', '', '', '', '', '']);
         continue;
       }
       const tried = result.attempts[variantKey(variant)] ?? 0;
@@ -345,7 +344,7 @@ export function uplinkSection(result: UplinkResult, load: { start: number; end: 
       `The deploying machine's one uplink: a relay (bench/wan/uplink.ts) with a listener per server's sshd, every client → server byte of every connection on ONE link paced to ${shape.upMbit} Mbit/s, the connections taking turns of 16 KiB (fair queueing: n busy connections get 1/n each), then delayed ${shape.delayMs} ms; server → client likewise on one shared ${shape.downMbit} Mbit/s downlink${shape.downMbit > shape.upMbit ? ' (lines are asymmetric)' : ''}, ${shape.delayMs} ms: the deploy's downstream bytes are few.`,
       `Each run a first \`gulp deploy --server=all\` onto fresh roots (each server its own sshd and root on this machine, as the fleet's), ${result.reps} run(s) of each row, round-robin over the rows; medians${result.reps === 2 ? ' (of two: their mean)' : ''}; the artifact strategy's local cache of built trees is emptied first (its package step builds the tree, here, once for all servers). The clone strategy's servers clone from a repository on this machine, not through the uplink: its uplink bytes are the assets and the commands; the artifact strategy's are the whole tree.`,
       `MB through the uplink: every byte the deploy's connections put on the uplink (counted by the relay: SSH framing and encryption included). one release: what the one-server deploy's report says it sent (clone ${release('clone')} MB, artifact ${release('artifact')} MB); × one server compares with the one-server row of the same strategy.`,
-      `fan-out (peerAddress): each server's entry gets \`"peerAddress": "127.0.0.1:<its sshd port>"\` (the other servers reach it directly, not through the uplink), so that the deploying machine can send the bytes once; the key is not in the schema on this branch: BENCH_FANOUT=1 adds those rows. direct: today's deploy, each server sent its own copy (expect ~${size}× one release).`,
+      `fan-out (peerAddress): each server's entry gets \`"peerAddress": "127.0.0.1:<its sshd port>"\` (the other servers reach it directly, not through the uplink), so that the deploying machine sends the bytes once and the servers pass them on (BENCH_FANOUT=0 leaves these rows out). direct: today's deploy, each server sent its own copy (expect ~${size}× one release).`,
       `Every server is on this machine and shares its ${os.cpus().length} CPUs with the deploying process; the uplink is what limits here (${size} copies of a release at ${shape.upMbit} Mbit/s). Load average (1 min) ${load.start.toFixed(2)}–${load.end.toFixed(2)}.`,
       ...(result.failures.length
         ? [
