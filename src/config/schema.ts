@@ -223,7 +223,7 @@ export const SERVER_SCHEMA: ServerSchema = {
       reuseVendor: {
         type: '`true` or `false`',
         default: true,
-        doc: "ours: when `composer.lock`, PHP's version, the Composer command and the install's flags are the live release's, `vendor/` starts as hard links to the live release's packages (what Composer writes, `vendor/composer/`, `autoload.php`, `bin/`, copied), then `composer install` finds nothing to install and only dumps the autoloader and runs the scripts; when `composer.json` and the autoloaded file names are the live release's too and the lock has no Composer plugin, Composer is not run, only the install's scripts; `false` always installs from scratch",
+        doc: "ours: when `composer.lock` (holding no Composer plugin, which may write into `vendor/`), PHP's version, the Composer command and the install's flags are the live release's, `vendor/` starts as hard links to the live release's packages (what Composer writes, `vendor/composer/`, `autoload.php`, `bin/`, copied), then `composer install` finds nothing to install and only dumps the autoloader and runs the scripts; when `composer.json` and the autoloaded file names are the live release's too, Composer is not run, only the install's scripts; `false` always installs from scratch",
       },
       installer: {
         type: 'string',

@@ -179,4 +179,62 @@ describe('vendor/ reused from the live release', () => {
     assert.match(readFileSync(path.join(release, 'vendor/composer/autoload_classmap.php'), 'utf8'), /App\\\\Added/);
     assert.equal(phpSays(release, '\\App\\Added::hi()'), 'added');
   });
+
+  it('a Composer plugin in the lock: installed afresh, so what the plugin writes in vendor/ never reaches the live release', async () => {
+    // A plugin that writes into its own package's directory after every autoload dump (as symfony/runtime writes vendor/autoload_runtime.php).
+    const dir = path.join(packages, 'plugin');
+    mkdirSync(path.join(dir, 'src'), { recursive: true });
+    writeFileSync(
+      path.join(dir, 'composer.json'),
+      JSON.stringify({
+        name: 'acme/plugin',
+        type: 'composer-plugin',
+        version: '1.0.0',
+        require: { 'composer-plugin-api': '^2.0' },
+        autoload: { 'psr-4': { 'Acme\\Plugin\\': 'src/' } },
+        extra: { class: 'Acme\\Plugin\\Plugin' },
+      }),
+    );
+    writeFileSync(
+      path.join(dir, 'src/Plugin.php'),
+      [
+        '<?php',
+        'namespace Acme\\Plugin;',
+        'use Composer\\Composer; use Composer\\IO\\IOInterface; use Composer\\Plugin\\PluginInterface;',
+        'use Composer\\EventDispatcher\\EventSubscriberInterface; use Composer\\Script\\ScriptEvents;',
+        'class Plugin implements PluginInterface, EventSubscriberInterface {',
+        '  public function activate(Composer $c, IOInterface $io) {}',
+        '  public function deactivate(Composer $c, IOInterface $io) {}',
+        '  public function uninstall(Composer $c, IOInterface $io) {}',
+        "  public static function getSubscribedEvents() { return [ScriptEvents::POST_AUTOLOAD_DUMP => 'dumped']; }",
+        "  public function dumped() { file_put_contents(getcwd() . '/vendor/acme/plugin/state.txt', getcwd()); }",
+        '}',
+        '',
+      ].join('\n'),
+    );
+    const file = path.join(site.cwd, 'composer.json');
+    const json = JSON.parse(readFileSync(file, 'utf8'));
+    json.config = { ...json.config, 'allow-plugins': { 'acme/plugin': true } };
+    writeFileSync(file, JSON.stringify(json, null, 4));
+    requirePackages(['one', 'two', 'plugin'], 'Require a Composer plugin');
+    await site.run('deploy');
+    const first = site.release(site.liveId()!);
+    const state = path.join(first, 'vendor/acme/plugin/state.txt');
+    assert.equal(readFileSync(state, 'utf8'), first, 'the plugin ran');
+    const before = inode(state);
+
+    writeFileSync(path.join(site.cwd, 'app/Version.php'), '<?php // five\n');
+    commit('Change the app, not the lock', ['app/Version.php']);
+    const { lines } = await site.run('deploy');
+    const second = site.release(site.liveId()!);
+    assert.notEqual(second, first);
+    assert.ok(
+      lines.some((line) => /holds Composer plugins \(acme\/plugin\): installed afresh/.test(line)),
+      lines.join('\n'),
+    );
+    assert.equal(readFileSync(state, 'utf8'), first, "the live release's file still says the live release");
+    assert.equal(inode(state), before);
+    assert.equal(readFileSync(path.join(second, 'vendor/acme/plugin/state.txt'), 'utf8'), second);
+    assert.notEqual(inode(path.join(second, 'vendor/acme/one/src/Hello.php')), inode(path.join(first, 'vendor/acme/one/src/Hello.php')));
+  });
 });

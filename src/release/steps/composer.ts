@@ -6,6 +6,7 @@ import { composerCommand, composerInstallArgs, phpCommand } from '../model/tools
 const NO_COMPOSER_JSON = 'attache:no-composer-json';
 const REUSED = 'attache:vendor-reused';
 const NOT_NEEDED = 'attache:composer-not-needed';
+const PLUGINS = 'attache:composer-plugins=';
 /** What the last install was for (PHP's version, the Composer command, the flags), beside the packages it installed. */
 const STAMP = 'vendor/.attache-vendor';
 /** What Composer writes when it finds nothing to install: copied, never linked, so no write reaches the live release. */
@@ -15,9 +16,20 @@ const COMPOSER_WRITES = ['vendor/composer', 'vendor/autoload.php', 'vendor/bin']
 const INSTALL_EVENTS = ['pre-install-cmd', 'pre-autoload-dump', 'post-autoload-dump', 'post-install-cmd'];
 
 /**
+ * The Composer plugins the install would install (`dev` as its first argument: packages-dev too),
+ * comma-separated on one line. A plugin may write into vendor/ on any of the install's events, into
+ * a package's files too: with vendor/ linked from the live release, that write would reach it.
+ */
+const PLUGINS_PHP = `$lock = json_decode(file_get_contents('composer.lock'), true);
+if (!is_array($lock)) exit(1);
+$names = [];
+foreach (array_merge($lock['packages'] ?? [], ($argv[1] ?? '') === 'dev' ? ($lock['packages-dev'] ?? []) : []) as $package)
+  if (($package['type'] ?? '') === 'composer-plugin') $names[] = $package['name'];
+echo implode(',', $names);`.replace(/\n\s*/g, ' ');
+
+/**
  * Whether the autoloader Composer wrote for the live release is the one it would write for this one,
- * given the same composer.json and composer.lock: no Composer plugin in the lock (a plugin may write
- * files on any of the install's events), the root package autoloads only by psr-4, psr-0 and files
+ * given the same composer.json and composer.lock (and no plugin: PLUGINS_PHP): the root package autoloads only by psr-4, psr-0 and files
  * (a classmap depends on what the files hold), not classmap-authoritative, and every psr-4 and psr-0
  * directory lists the same files in both releases (a class's path follows from its name there, so
  * the class map points at the same files; a class new in an existing file is found by psr-4). Run
@@ -27,10 +39,6 @@ const INSTALL_EVENTS = ['pre-install-cmd', 'pre-autoload-dump', 'post-autoload-d
 const SAME_AUTOLOAD_PHP = `$live = $argv[1];
 $json = json_decode(file_get_contents('composer.json'), true);
 if (!is_array($json) || !empty($json['config']['classmap-authoritative'])) exit(1);
-$lock = json_decode(file_get_contents('composer.lock'), true);
-if (!is_array($lock)) exit(1);
-foreach (array_merge($lock['packages'] ?? [], $lock['packages-dev'] ?? []) as $package)
-  if (($package['type'] ?? '') === 'composer-plugin') exit(1);
 $dirs = [];
 foreach (['autoload', 'autoload-dev'] as $section) {
   foreach ($json[$section] ?? [] as $type => $map) {
@@ -60,7 +68,8 @@ foreach (${JSON.stringify(INSTALL_EVENTS)} as $e) if (!empty($json['scripts'][$e
 
 /**
  * `composer install` in the release (no dev packages unless composer.dev). When the live release
- * was installed from the same composer.lock, with the same PHP, Composer command and flags, vendor/ starts as hard
+ * was installed from the same composer.lock, with the same PHP, Composer command and flags, and
+ * the lock installs no Composer plugin (PLUGINS_PHP), vendor/ starts as hard
  * links to its packages and real copies of what Composer writes: the install then finds nothing to
  * install, and only dumps the autoloader and runs the scripts (seconds of copying saved on every
  * redeploy of an unchanged lock). When composer.json is the live release's too, and the app's
@@ -89,7 +98,8 @@ export const composer: Step = {
     const reuse = server.composer.reuseVendor
       ? sh`live=$(readlink -f -- ${layout.live} 2>/dev/null) || live=; ` +
         sh`if [ -n "$live" ] && [ "$live" != "$PWD" ] && [ -d "$live/vendor" ] && [ ! -e vendor ] && [ -f composer.lock ] && ` +
-        sh`cmp -s composer.lock "$live/composer.lock" && [ "$(cat "$live/${raw(STAMP)}" 2>/dev/null)" = "$stamp" ]; then ` +
+        sh`cmp -s composer.lock "$live/composer.lock" && [ "$(cat "$live/${raw(STAMP)}" 2>/dev/null)" = "$stamp" ] && ` +
+        sh`plugins=$(${phpCommand(server)} -r ${PLUGINS_PHP} ${noDev ? 'no-dev' : 'dev'}) && { [ -z "$plugins" ] || { echo "${raw(PLUGINS)}$plugins"; false; }; }; then ` +
         sh`cp -al -- "$live/vendor" vendor && for p in ${raw(COMPOSER_WRITES.join(' '))}; do ` +
         sh`if [ -e "$live/$p" ] || [ -L "$live/$p" ]; then rm -rf -- "$p" && cp -RP -- "$live/$p" "$p"; fi; done && rm -f -- ${raw(STAMP)} && echo ${REUSED} && ` +
         sh`if cmp -s composer.json "$live/composer.json" && events=$(${phpCommand(server)} -r ${SAME_AUTOLOAD_PHP} "$live"); then same=1; fi; fi; `
@@ -104,6 +114,11 @@ export const composer: Step = {
       reuse +
       sh`{ ${raw(installOrScripts)}; } && { rm -f -- ${raw(STAMP)}; printf '%s' "$stamp" > ${raw(STAMP)}; }; else echo ${NO_COMPOSER_JSON}; fi`;
     const result = await execReporting(run.target, script, { cwd: dir, step: 'composer' }, undefined, inDirectory(install, dir));
+    const plugins = result.stdout.split('\n').find((line) => line.startsWith(PLUGINS));
+    if (plugins)
+      run.log.info(
+        `[${server.name}] composer.lock is the live release's, but holds Composer plugins (${plugins.slice(PLUGINS.length)}): installed afresh, since a plugin may write into vendor/ files a link would share with the live release`,
+      );
     if (result.stdout.includes(NO_COMPOSER_JSON)) run.log.info(`[${server.name}] no composer.json in the release: nothing to install`);
     if (result.stdout.includes(NOT_NEEDED))
       run.log.info(
