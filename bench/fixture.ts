@@ -702,18 +702,23 @@ function buildApp(dir: string, workDir: string, rng: Prng): void {
   // composer.lock the real way: `composer install` once (also leaves vendor/, which is ignored).
   execFileSync('composer', ['install', '--no-interaction', '--no-progress'], {
     cwd: tree,
-    env: {
-      ...process.env,
-      COMPOSER_ALLOW_SUPERUSER: '1',
-      COMPOSER_HOME: path.join(workDir, 'composer-home'),
-      COMPOSER_NO_INTERACTION: '1',
-    },
+    env: composerEnv(workDir),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   if (!existsSync(path.join(tree, 'composer.lock'))) throw new Error('composer install did not write composer.lock');
   git(['add', '-A'], tree);
   git(['commit', '-q', '-m', 'Laravel-shaped app for the gulp-attache bench'], tree);
   git(['clone', '-q', '--bare', '--no-local', tree, path.join(dir, 'app.git')]);
+}
+
+/** Composer as the fixture runs it: as root, offline-ready, its cache in the work directory. */
+function composerEnv(workDir: string): NodeJS.ProcessEnv {
+  return {
+    ...process.env,
+    COMPOSER_ALLOW_SUPERUSER: '1',
+    COMPOSER_HOME: path.join(workDir, 'composer-home'),
+    COMPOSER_NO_INTERACTION: '1',
+  };
 }
 
 /**
@@ -805,12 +810,7 @@ function buildVendorApp(dir: string, workDir: string, rng: Prng): BenchFixture['
   git(['init', '-q', '-b', FIXTURE_PARAMS.branch], tree);
   execFileSync('composer', ['update', '--no-interaction', '--no-progress', '--no-install', '--no-scripts'], {
     cwd: tree,
-    env: {
-      ...process.env,
-      COMPOSER_ALLOW_SUPERUSER: '1',
-      COMPOSER_HOME: path.join(workDir, 'composer-home'),
-      COMPOSER_NO_INTERACTION: '1',
-    },
+    env: composerEnv(workDir),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const lock = JSON.parse(readFileSync(path.join(tree, 'composer.lock'), 'utf8')) as { packages: unknown[] };

@@ -197,7 +197,8 @@ describe('fan-out: a release sent once to a fleet, passed on by its servers', ()
     assertNothingLeft();
   });
 
-  it('removes them on Ctrl-C in the middle of the fan-out, while a receiver reads the seed’s tar', async () => {
+  /** A deploy started in a gulp child that is held while a receiver reads the seed's tar: `then` gets the child; the seed's cat is let go after it. */
+  async function whileAReceiverReads(then: (child: ReturnType<typeof startGulpChild>) => Promise<void>): Promise<void> {
     configure('artifact', peers());
     writeFileSync(path.join(control, 'mode'), 'hold');
     rmSync(path.join(control, 'held'), { force: true });
@@ -210,6 +211,15 @@ describe('fan-out: a release sent once to a fleet, passed on by its servers', ()
         keys,
         /^restrict,command="cat -- .*\/\.attache-fanout-[^"]*\/bytes\.tar",from="127\.0\.0\.1" ssh-ed25519 \S+ attache-fanout-\S+$/m,
       );
+      await then(child);
+    } finally {
+      writeFileSync(path.join(control, 'go'), '');
+      writeFileSync(path.join(control, 'mode'), '');
+    }
+  }
+
+  it('removes them on Ctrl-C in the middle of the fan-out, while a receiver reads the seed’s tar', async () => {
+    await whileAReceiverReads(async (child) => {
       child.signal('SIGINT');
       await child.waitForLine(/SIGINT: stopping the deploy/);
       writeFileSync(path.join(control, 'go'), '');
@@ -222,28 +232,14 @@ describe('fan-out: a release sent once to a fleet, passed on by its servers', ()
         assert.match(out, new RegExp(`\\[${name}\\] undone: remove \\S+/\\.attache-fanout-\\S+ \\(the fan-out's one-time key\\)`), out);
       assert.doesNotMatch(out, /sent from here/, 'no fallback once the deploy is stopped');
       assertNothingLeft();
-    } finally {
-      writeFileSync(path.join(control, 'go'), '');
-      writeFileSync(path.join(control, 'mode'), '');
-    }
+    });
   });
 
   it('a deploy killed in the middle of the fan-out (SIGKILL): the next deploy takes its locks over and removes its key lines and directories', async () => {
-    configure('artifact', peers());
-    writeFileSync(path.join(control, 'mode'), 'hold');
-    rmSync(path.join(control, 'held'), { force: true });
-    rmSync(path.join(control, 'go'), { force: true });
-    try {
-      const child = startGulpChild({ cwd: fleet.cwd, via: 'script', flags: ['--server=all'] });
-      await waitFor(() => existsSync(path.join(control, 'held')), 'a receiver reads the seed’s tar', 120_000);
-      const left = readFileSync(path.join(user.home, '.ssh/authorized_keys'), 'utf8').match(/ (attache-fanout-\S+)$/m)?.[1];
-      assert.ok(left, 'a key line of the fan-out is there');
+    await whileAReceiverReads(async (child) => {
       child.signal('SIGKILL');
       await child.exited;
-    } finally {
-      writeFileSync(path.join(control, 'go'), '');
-      writeFileSync(path.join(control, 'mode'), '');
-    }
+    });
     const { lines } = await fleet.run('deploy', ['--server=all']);
     assert.match(lines.join('\n'), /\[web1\] took over the stale lock/, lines.join('\n'));
     assertNothingLeft();
