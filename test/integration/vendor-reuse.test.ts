@@ -5,16 +5,19 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { tempDir } from '../support/fixtures';
 import { createSite, type Site, startTarget } from '../support/preset';
+import { httpGet, startWeb, type WebServer } from '../support/web';
 
 /**
  * vendor/ from the live release when composer.lock is unchanged, against a real sshd and real
  * Composer (packages from local path repositories, so it runs offline): the packages' files are
  * hard links to the live release's, what Composer writes is the new release's own (the live
- * release's copies keep their inode and bytes), and the app autoloads; a changed lock installs afresh.
+ * release's copies keep their inode and bytes), and the app autoloads, as PHP here and as nginx and
+ * php-fpm serve it; a changed lock installs afresh.
  */
 describe('vendor/ reused from the live release', () => {
   let stop: () => Promise<void>;
   let site: Site;
+  let web: WebServer;
   let packages: string;
 
   const git = (...args: string[]) => execFileSync('git', args, { cwd: site.cwd, encoding: 'utf8' }).trim();
@@ -71,8 +74,19 @@ describe('vendor/ reused from the live release', () => {
     definePackage('one');
     definePackage('two');
     requirePackages(['one'], 'Require acme/one');
+    web = await startWeb({ root: site.root });
   });
-  after(() => stop());
+  after(async () => {
+    await web?.stop();
+    await stop();
+  });
+
+  /** The page nginx and php-fpm serve from live: it loads vendor/autoload.php and an autoloaded class of the app. */
+  async function served(release: string): Promise<void> {
+    const page = await httpGet(`${web.url}/`);
+    assert.equal(page.status, 200, page.body + web.logs());
+    assert.equal(page.headers['x-release'], path.basename(release), 'the page comes from the new release');
+  }
 
   it('a redeploy with the same lock links the packages, copies what Composer writes, and the app autoloads', async () => {
     await site.run('deploy');
@@ -101,6 +115,7 @@ describe('vendor/ reused from the live release', () => {
       assert.notEqual(inode(path.join(second, file)), before, `${file} is the new release's own`);
     }
     assert.equal(phpSays(second, '\\Acme\\One\\Hello::hi()'), 'one');
+    await served(second);
   });
 
   it('a changed lock installs afresh', async () => {
@@ -109,6 +124,7 @@ describe('vendor/ reused from the live release', () => {
     const release = site.release(site.liveId()!);
     assert.ok(!lines.some((line) => /vendor\/ linked from it/.test(line)), lines.join('\n'));
     assert.equal(phpSays(release, '\\Acme\\One\\Hello::hi() . \\Acme\\Two\\Hello::hi()'), 'onetwo');
+    await served(release);
   });
 
   it('"reuseVendor": false installs afresh with an unchanged lock', async () => {
@@ -162,6 +178,7 @@ describe('vendor/ reused from the live release', () => {
       assert.equal(readFileSync(path.join(second, f), 'utf8'), bytes, `${f} is what Composer wrote for the live release`);
     }
     assert.equal(phpSays(second, '\\Acme\\One\\Hello::hi() . \\Acme\\Two\\Hello::hi()'), 'onetwo');
+    await served(second);
 
     // A new class in an autoloaded directory: Composer dumps the autoloader again.
     writeFileSync(
@@ -178,6 +195,7 @@ describe('vendor/ reused from the live release', () => {
     const release = site.release(site.liveId()!);
     assert.match(readFileSync(path.join(release, 'vendor/composer/autoload_classmap.php'), 'utf8'), /App\\\\Added/);
     assert.equal(phpSays(release, '\\App\\Added::hi()'), 'added');
+    await served(release);
   });
 
   it('a Composer plugin in the lock: installed afresh, so what the plugin writes in vendor/ never reaches the live release', async () => {
