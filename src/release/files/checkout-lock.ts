@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { AttacheError } from '../../errors';
 import type { Logger } from '../../log';
+import { pidAlive } from '../model/lock-owner';
 import { cacheDir } from './local-cache';
 
 /**
@@ -26,7 +27,7 @@ export function lockCheckout(cwd: string, log: Logger): () => void {
       const code = (error as NodeJS.ErrnoException).code;
       if ((code !== 'ENOTEMPTY' && code !== 'EEXIST') || attempt > 0) throw error;
       const owner = readOwner(dir);
-      if (owner && owner.host === os.hostname() && alive(owner.pid)) {
+      if (owner && owner.host === os.hostname() && pidAlive(owner.pid)) {
         throw new AttacheError(`another deploy from this project directory is running (pid ${owner.pid}, since ${owner.since})`, {
           step: 'source',
           file: dir,
@@ -53,14 +54,5 @@ function readOwner(dir: string): { pid: number; host: string; since: string } | 
     return JSON.parse(readFileSync(path.join(dir, 'owner'), 'utf8'));
   } catch {
     return undefined; // not ours to read: judged as gone
-  }
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
 }

@@ -100,6 +100,8 @@ export class Layout {
 
   /** The asset manifest's name inside a release (or inside its staged assets). */
   static readonly ASSET_MANIFEST = '.attache-assets.json';
+  /** Inside a release: what its vendor/ was installed for (PHP's version, the Composer command, the flags), beside the packages. */
+  static readonly VENDOR_STAMP = 'vendor/.attache-vendor';
 
   /** An artifact release's listing (every file's hash, size, mode): the next deploy links what it already has. */
   artifactManifest(id: string): string {

@@ -128,7 +128,8 @@ function thisHost(): { host: string; boot?: string } {
   return here;
 }
 
-function pidAlive(pid: number): boolean {
+/** Whether a process of this host runs with `pid` (EPERM: it runs, as another user). */
+export function pidAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;

@@ -1,14 +1,13 @@
 import { execReporting, inDirectory } from '../../remote/command';
 import { raw, sh } from '../../remote/quote';
 import { releaseIdOf, type Step } from '../lifecycle/context';
+import { Layout } from '../model/layout';
 import { composerCommand, composerInstallArgs, phpCommand } from '../model/tools';
 
 const NO_COMPOSER_JSON = 'attache:no-composer-json';
 const REUSED = 'attache:vendor-reused';
 const NOT_NEEDED = 'attache:composer-not-needed';
 const PLUGINS = 'attache:composer-plugins=';
-/** What the last install was for (PHP's version, the Composer command, the flags), beside the packages it installed. */
-const STAMP = 'vendor/.attache-vendor';
 /** What Composer writes when it finds nothing to install: copied, never linked, so no write reaches the live release. */
 const COMPOSER_WRITES = ['vendor/composer', 'vendor/autoload.php', 'vendor/bin'];
 
@@ -93,15 +92,16 @@ export const composer: Step = {
     const stamp = raw(
       sh`"$(${phpCommand(server)} -r 'echo PHP_VERSION;' 2>/dev/null)"${` ${composerCommand(server).text} ${flags.join(' ')}`}`,
     );
-    const noDev = flags.includes('--no-dev') ? ' --no-dev' : '';
-    const scripts = raw(`${composerCommand(server)} run-script --no-interaction${noDev}`);
+    const dev = !flags.includes('--no-dev');
+    const scripts = raw(sh`${composerCommand(server)} run-script --no-interaction ${dev ? [] : ['--no-dev']}`);
+    const stampFile = Layout.VENDOR_STAMP;
     const reuse = server.composer.reuseVendor
       ? sh`live=$(readlink -f -- ${layout.live} 2>/dev/null) || live=; ` +
         sh`if [ -n "$live" ] && [ "$live" != "$PWD" ] && [ -d "$live/vendor" ] && [ ! -e vendor ] && [ -f composer.lock ] && ` +
-        sh`cmp -s composer.lock "$live/composer.lock" && [ "$(cat "$live/${raw(STAMP)}" 2>/dev/null)" = "$stamp" ] && ` +
-        sh`plugins=$(${phpCommand(server)} -r ${PLUGINS_PHP} ${noDev ? 'no-dev' : 'dev'}) && { [ -z "$plugins" ] || { echo "${raw(PLUGINS)}$plugins"; false; }; }; then ` +
-        sh`cp -al -- "$live/vendor" vendor && for p in ${raw(COMPOSER_WRITES.join(' '))}; do ` +
-        sh`if [ -e "$live/$p" ] || [ -L "$live/$p" ]; then rm -rf -- "$p" && cp -RP -- "$live/$p" "$p"; fi; done && rm -f -- ${raw(STAMP)} && echo ${REUSED} && ` +
+        sh`cmp -s composer.lock "$live/composer.lock" && [ "$(cat "$live"/${stampFile} 2>/dev/null)" = "$stamp" ] && ` +
+        sh`plugins=$(${phpCommand(server)} -r ${PLUGINS_PHP} ${dev ? 'dev' : 'no-dev'}) && { [ -z "$plugins" ] || { echo ${PLUGINS}"$plugins"; false; }; }; then ` +
+        sh`cp -al -- "$live/vendor" vendor && for p in ${COMPOSER_WRITES}; do ` +
+        sh`if [ -e "$live/$p" ] || [ -L "$live/$p" ]; then rm -rf -- "$p" && cp -RP -- "$live/$p" "$p"; fi; done && rm -f -- ${stampFile} && echo ${REUSED} && ` +
         sh`if cmp -s composer.json "$live/composer.json" && events=$(${phpCommand(server)} -r ${SAME_AUTOLOAD_PHP} "$live"); then same=1; fi; fi; `
       : '';
     // With the autoloader the live release's (`same`), only the scripts the install would run.
@@ -112,7 +112,7 @@ export const composer: Step = {
     const script =
       sh`if [ -e composer.json ] || [ -L composer.json ]; then stamp=${stamp}; same=; ` +
       reuse +
-      sh`{ ${raw(installOrScripts)}; } && { rm -f -- ${raw(STAMP)}; printf '%s' "$stamp" > ${raw(STAMP)}; }; else echo ${NO_COMPOSER_JSON}; fi`;
+      sh`{ ${raw(installOrScripts)}; } && { rm -f -- ${stampFile}; printf '%s' "$stamp" > ${stampFile}; }; else echo ${NO_COMPOSER_JSON}; fi`;
     const result = await execReporting(run.target, script, { cwd: dir, step: 'composer' }, undefined, inDirectory(install, dir));
     const plugins = result.stdout.split('\n').find((line) => line.startsWith(PLUGINS));
     if (plugins)

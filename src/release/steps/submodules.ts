@@ -103,7 +103,7 @@ export async function checkoutSubmodules(run: ServerRun, id: string, top: Checko
       // The commit the superproject records (a gitlink); a path that is not one is left alone, as git does.
       sh`set -- $(git --git-dir=${top.mirror} ls-tree ${top.commit} -- ${clean})`,
       `[ "$1" = 160000 ] || exit 0`,
-      `commit=$3; printf '${SUBMODULE_COMMIT}%s\\n' "$commit"`,
+      sh`commit=$3; printf '%s%s\\n' ${SUBMODULE_COMMIT} "$commit"`,
       sh`if git --git-dir=${mirror} rev-parse --git-dir >/dev/null 2>&1; then git --git-dir=${mirror} remote set-url origin ${url}; ` +
         sh`else rm -rf -- ${mirror} && mkdir -p -- ${path.dirname(mirror)} && git init --quiet --bare ${mirror} && git --git-dir=${mirror} remote add origin ${url}; fi || exit`,
       // By commit first (what most servers allow); else the branches and tags, which must then hold it.
